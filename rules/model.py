@@ -31,11 +31,16 @@ EVIDENCE_KINDS: tuple[EvidenceKind, ...] = (
 
 @dataclass(frozen=True)
 class Evidence:
-    """One evidence link. ``kind`` is None when a human pasted a bare link."""
+    """One evidence link. ``kind`` is None when a human pasted a bare link.
+
+    ``duration_seconds`` is the measured time of a timed run (e.g. ``rollback took 4m30s``);
+    the scorecard's "rollback path rehearsed and timed" row needs it.
+    """
 
     url: str
     kind: EvidenceKind | None = None
     note: str = ""
+    duration_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ class PullFacts:
     touches_monitoring: bool = False
     touches_runbook: bool = False
     touches_escalation: bool = False
+    # Where the new regression test cases are, for the signal a score row shows,
+    # e.g. "`test_alert_fires` in tests/test_alerts.py:12".
+    new_tests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
