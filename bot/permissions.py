@@ -1,0 +1,200 @@
+"""Who is asking: a commenter's repository role and whether they are a configured lead.
+
+The slash commands (CONTRACT §4) are gated on the caller's repository role and on the leads
+named in `.github/hardening.yml`. Both come from GitHub:
+
+* the role from ``GET /repos/{owner}/{repo}/collaborators/{username}/permission``. We read
+  ``role_name`` (read, triage, write, maintain, admin), never the legacy ``permission`` field,
+  which reports ``maintain`` as ``write`` and ``triage`` as ``read``. The legacy field is only a
+  floor for custom repository roles, whose ``role_name`` is their own name. Access granted through
+  a team shows up here too, so team-granted writers need no special case;
+* lead teams (``@org/team-slug``) from ``GET /orgs/{org}/teams/{team_slug}/memberships/{username}``
+  (200 with state ``active`` is a member, 404 is not), cached briefly because a comment thread
+  can fire several commands in a row.
+
+A 404 from the collaborator endpoint means "not a collaborator" and is an answer. Anything else
+that goes wrong (a 5xx the client already retried, a 403 because the App lacks a permission, a
+timeout) is *not* an answer: it raises :class:`PermissionLookupError`, is logged at error level
+(which the Sentry logging integration reports) and the caller must say "could not check your
+permission" instead of a silent "no" (bedevere#584 is the cautionary tale).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+import gidgethub
+import gidgethub.abc
+from cachetools import TTLCache
+
+log = logging.getLogger(__name__)
+
+ROLES: tuple[str, ...] = ("read", "triage", "write", "maintain", "admin")
+
+# Custom repository roles report their own name in role_name; the legacy field still gives the
+# base role they inherit from (admin, write or read), which is the safe floor to fall back on.
+_LEGACY_PERMISSION_ROLE = {"admin": "admin", "write": "write", "read": "read"}
+
+TEAM_CACHE_SECONDS = 60
+_team_cache: TTLCache[tuple[str, str, str, str], bool] = TTLCache(
+    maxsize=4096, ttl=TEAM_CACHE_SECONDS
+)
+
+
+class PermissionLookupError(Exception):
+    """GitHub could not tell us who the caller is; never to be read as "not allowed"."""
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        self.what = what
+        self.cause = cause
+        super().__init__(f"could not check {what}: {describe_error(cause)}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The person behind a command, as far as authorization cares."""
+
+    login: str
+    role: str | None  # one of ROLES, or None when not a collaborator
+    is_lead: bool
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, gidgethub.HTTPException):
+        return f"GitHub answered {int(exc.status_code)} {exc.status_code.phrase}"
+    if isinstance(exc, TimeoutError):
+        return "GitHub did not answer in time"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, gidgethub.HTTPException) and exc.status_code == HTTPStatus.NOT_FOUND
+
+
+# What a failed lookup can raise once the client has given up retrying.
+_LOOKUP_ERRORS = (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError)
+
+
+def role_from_response(data: dict[str, Any]) -> str | None:
+    role = str(data.get("role_name") or "").lower()
+    if role in ROLES:
+        return role
+    legacy = str(data.get("permission") or "").lower()
+    return _LEGACY_PERMISSION_ROLE.get(legacy)
+
+
+async def collaborator_role(
+    gh: gidgethub.abc.GitHubAPI, owner: str, repo: str, login: str
+) -> str | None:
+    """The caller's role on the repository; None when they are not a collaborator."""
+    try:
+        data = await gh.getitem(
+            "/repos/{owner}/{repo}/collaborators/{username}/permission",
+            {"owner": owner, "repo": repo, "username": login},
+        )
+    except _LOOKUP_ERRORS as exc:
+        if _is_not_found(exc):
+            return None
+        log.error(
+            "permission lookup failed for %s on %s/%s: %s",
+            login,
+            owner,
+            repo,
+            describe_error(exc),
+            exc_info=exc,
+        )
+        raise PermissionLookupError(f"the repository role of @{login}", exc) from exc
+    return role_from_response(data)
+
+
+def _cache_key(gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str) -> tuple[str, ...]:
+    # Keyed by API base as well, so a GitHub Enterprise host and github.com never share answers.
+    base = str(getattr(gh, "base_url", "") or "")
+    return (base, org.lower(), slug.lower(), login.lower())
+
+
+async def is_team_member(gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str) -> bool:
+    key = _cache_key(gh, org, slug, login)
+    cached = _team_cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        data = await gh.getitem(
+            "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+            {"org": org, "team_slug": slug, "username": login},
+        )
+    except _LOOKUP_ERRORS as exc:
+        if not _is_not_found(exc):
+            log.error(
+                "team membership lookup failed for %s in @%s/%s: %s",
+                login,
+                org,
+                slug,
+                describe_error(exc),
+                exc_info=exc,
+            )
+            raise PermissionLookupError(f"membership of @{org}/{slug}", exc) from exc
+        member = False
+    else:
+        # A pending invitation is not membership yet.
+        member = str(data.get("state", "")).lower() == "active"
+    _team_cache[key] = member
+    return member
+
+
+def split_team(lead: str) -> tuple[str, str] | None:
+    """``@org/team`` -> (org, team); a plain login -> None."""
+    text = lead.strip().lstrip("@")
+    if "/" not in text:
+        return None
+    org, _, slug = text.partition("/")
+    if not org or not slug:
+        return None
+    return org, slug
+
+
+async def is_lead(gh: gidgethub.abc.GitHubAPI, login: str, leads: Iterable[str]) -> bool:
+    """True when ``login`` is a lead by name or through a lead team.
+
+    Named users are checked first so a lead never waits on (or is blocked by) a team lookup.
+    """
+    entries = [str(lead) for lead in leads]
+    wanted = login.lower()
+    teams: list[tuple[str, str]] = []
+    for entry in entries:
+        team = split_team(entry)
+        if team is None:
+            if entry.strip().lstrip("@").lower() == wanted:
+                return True
+        else:
+            teams.append(team)
+    for org, slug in teams:
+        if await is_team_member(gh, org, slug, login):
+            return True
+    return False
+
+
+async def lookup_caller(
+    gh: gidgethub.abc.GitHubAPI,
+    owner: str,
+    repo: str,
+    login: str,
+    leads: Iterable[str],
+    *,
+    need_role: bool = True,
+    need_lead: bool = True,
+) -> Caller:
+    """Role and lead status of ``login``; raises :class:`PermissionLookupError`."""
+    role = await collaborator_role(gh, owner, repo, login) if need_role else None
+    lead = await is_lead(gh, login, leads) if need_lead else False
+    return Caller(login=login, role=role, is_lead=lead)
+
+
+def clear_cache() -> None:
+    """Forget cached team memberships (tests, and after a config change)."""
+    _team_cache.clear()
