@@ -1,0 +1,160 @@
+"""Who may run which ``/harden`` command (CONTRACT §4), as one pure decision.
+
+The seed's ownership rules behind the table: verification is the verifier owner's signoff, so
+the execution owner can never verify their own item ("one execution owner and one verifier
+owner"); retirement follows the sunset protocol and is a lead's call; acknowledging the runbook
+update is the execution owner's ownership confirmation.
+
+``role`` is the ``role_name`` of GitHub's collaborator-permission API. The caller does the
+lookup (and the lead-team lookup) only when :func:`needs_role` / :func:`needs_lead` say so, and
+treats a failed lookup as an error it reports, never as a refusal: this module only ever sees
+answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from rules.model import HardeningItem
+from rules.scores import login_key, mention, same_login
+
+COMMANDS: tuple[str, ...] = (
+    "verify", "owner", "verifier", "due", "evidence", "ack", "retire", "status", "help")
+
+# GitHub's base repository roles, weakest first.
+ROLE_RANK: Mapping[str, int] = MappingProxyType(
+    {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5})
+WRITE = ROLE_RANK["write"]
+
+_FIELD_COMMANDS = frozenset({"owner", "verifier", "due"})
+_ANYONE = frozenset({"status", "help"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+def base_role(role_name: str | None, permission: str | None = None) -> str | None:
+    """The base role to authorize with, from the permission API's two fields.
+
+    ``role_name`` is the assigned role; for a custom role it is the custom name, and the legacy
+    ``permission`` field (``admin``/``write``/``read``/``none``) carries its base level, which
+    is what decides here. Returns None for no access or an unrecognised answer.
+    """
+    for candidate in (role_name, permission):
+        key = (candidate or "").strip().casefold()
+        if key in ROLE_RANK:
+            return key
+    return None
+
+
+def role_rank(role: str | None) -> int:
+    """0 for no access, and for a custom role name the caller did not map with base_role."""
+    return ROLE_RANK.get((role or "").strip().casefold(), 0)
+
+
+def needs_role(command: str, *, actor: str | None = None,
+               item: HardeningItem | None = None) -> bool:
+    """Whether deciding ``command`` needs the actor's repository role.
+
+    Given the actor and item, the execution owner's ``/harden evidence`` needs no lookup.
+    """
+    if command in _FIELD_COMMANDS:
+        return True
+    if command == "evidence":
+        return not (item is not None and same_login(actor, item.owner))
+    return False
+
+
+def needs_lead(command: str) -> bool:
+    """Whether deciding ``command`` may need to know if the actor is a configured lead."""
+    return command in ("verify", "retire")
+
+
+def who_may(command: str, item: HardeningItem) -> str:
+    """Who may run ``command`` on ``item``, in words, for replies and ``/harden help``."""
+    owner = mention(item.owner) if login_key(item.owner) else "none set yet"
+    verifier = mention(item.verifier) if login_key(item.verifier) else "none set yet"
+    if command == "verify":
+        return (f"the verifier owner ({verifier}) or a lead, never the execution owner "
+                f"({owner})")
+    if command in _FIELD_COMMANDS:
+        return "people with write, maintain or admin access to the repository"
+    if command == "evidence":
+        return f"people with write access or more, or the execution owner ({owner})"
+    if command == "ack":
+        return f"the execution owner ({owner})"
+    if command == "retire":
+        return "a lead (`leads:` in .github/hardening.yml)"
+    return "anyone"
+
+
+def authorize(
+    command_name: str,
+    *,
+    actor: str,
+    role: str | None,
+    is_lead: bool,
+    item: HardeningItem,
+    actor_is_bot: bool,
+) -> Decision:
+    """Whether ``actor`` may run ``/harden <command_name>`` on ``item``, and why.
+
+    ``role`` is the actor's base repository role (see :func:`base_role`), None when not a
+    collaborator. Every refusal names who may run the command.
+    """
+    command = command_name.strip().casefold()
+    name = f"`/harden {command}`"
+    who = mention(actor)
+    if command not in COMMANDS:
+        return Decision(False, f"{name} is not a command; `/harden help` lists them")
+    if actor_is_bot:
+        return Decision(False, f"{who} is a bot and bots never run {name}; it is for "
+                               f"{who_may(command, item)}")
+    if command in _ANYONE:
+        return Decision(True, f"{name} is open to anyone")
+
+    may = who_may(command, item)
+    is_owner = same_login(actor, item.owner)
+    rank = role_rank(role)
+    if not role:
+        role_text = "is not a collaborator"
+    elif rank:
+        role_text = f"has {role} access"
+    else:
+        role_text = f"has the role `{role}`, which is not write access"
+
+    if command == "verify":
+        if is_owner:
+            return Decision(False, f"{who} is the execution owner and cannot verify their own "
+                                   f"item; {name} is for {may}")
+        if same_login(actor, item.verifier):
+            return Decision(True, f"{who} is the verifier owner")
+        if is_lead:
+            return Decision(True, f"{who} is a lead")
+        return Decision(False, f"{name} is for {may}; {who} is neither")
+    if command in _FIELD_COMMANDS:
+        if rank >= WRITE:
+            return Decision(True, f"{who} has {role} access")
+        return Decision(False, f"{name} is for {may}; {who} {role_text}")
+    if command == "evidence":
+        if is_owner:
+            return Decision(True, f"{who} is the execution owner")
+        if rank >= WRITE:
+            return Decision(True, f"{who} has {role} access")
+        return Decision(False, f"{name} is for {may}; {who} {role_text}")
+    if command == "ack":
+        if is_owner:
+            return Decision(True, f"{who} is the execution owner")
+        if not login_key(item.owner):
+            return Decision(False, f"{name} is for {may}; set one first with "
+                                   "`/harden owner @user`")
+        return Decision(False, f"{name} is for {may}")
+    # retire
+    if is_lead:
+        return Decision(True, f"{who} is a lead")
+    return Decision(False, f"{name} is for {may}; {who} is not one")
