@@ -1,0 +1,740 @@
+"""Test case declarations per language, read from the lines of a diff.
+
+This is the "one regression test" half of the seed's 24–72h artifact: which added lines declare
+a new test case. A declaration is recognised on one side of a hunk (the new file's lines for
+additions, the old file's lines for removals) by the line that carries its name:
+
+=========== ================================================================================
+language    test case declarations
+=========== ================================================================================
+Python      ``def test*(`` / ``async def test*(`` at any depth (pytest functions and methods,
+            unittest ``TestCase`` methods, ``@given`` hypothesis tests); a hypothesis state
+            machine's ``TestX = Machine.TestCase``. ``conftest.py`` holds fixtures, not tests.
+JS / TS     ``it(`` ``test(`` ``specify(`` ``fit(`` with ``.only`` ``.concurrent`` ``.failing``
+            ``.each``; ``Deno.test(``; node/Deno subtests ``t.test(`` ``t.step(``. ``describe``
+            is a group, not a case.
+Go          ``func TestX(t *testing.T)``, ``func FuzzX(f *testing.F)``, testify suite methods
+            ``func (s *S) TestX()``, a ``t.Run("literal name", …)`` subtest, Ginkgo ``It("…"``.
+Java,       a method after ``@Test`` ``@ParameterizedTest`` ``@RepeatedTest`` ``@TestFactory``
+Kotlin,     ``@TestTemplate`` (jqwik ``@Property`` ``@Example``); JUnit 3 ``public void testX()``;
+Groovy,     Kotlin ``fun`` (backticked names too) and kotest ``test("…")``; Spock
+Scala       ``def "feature"()``; ScalaTest/munit ``test("…")`` and ``"…" in {``.
+Rust        a ``fn`` after ``#[test]`` ``#[tokio::test]`` ``#[rstest]`` ``#[test_case(…)]`` …
+Ruby        RSpec ``it`` ``specify`` ``example`` ``scenario`` ``its``; minitest ``def test_x``
+            and ``test "…" do``.
+C#          a method after ``[Fact]`` ``[Theory]`` ``[Test]`` ``[TestMethod]`` ``[TestCase(…)]``
+            ``[TestCaseSource]`` ``[DataTestMethod]`` (also inside ``[Test, Category("x")]``).
+also        PHPUnit/Pest, XCTest and Swift Testing, ExUnit, GoogleTest/Catch2/Boost, Dart,
+            Gherkin ``Scenario:``, Bats ``@test "…"``.
+=========== ================================================================================
+
+Decisions (also in the README of the check):
+
+- The name line decides. A case is new only when the line holding its name is an added line: a
+  ``@Test`` added above an existing method, or a new ``[TestCase(…)]``/``[InlineData]``/
+  ``parametrize``/``it.each``/Go table row on an existing test, adds parameters to an existing
+  case, not a case. Diff alignment that keeps an old ``@Test`` as context above a new method
+  still counts the new method.
+- A Go ``t.Run`` subtest (and a node/Deno ``t.test``/``t.step``) with a literal name is a case of
+  its own: it runs and fails on its own (``go test -run TestX/name``). ``t.Run(tc.name, …)`` is the
+  driver of a table and declares nothing. A JS ``it(name, …)`` without a literal name likewise.
+- Skipped declarations (``it.skip`` ``xit`` ``@Disabled`` ``@Ignore`` ``#[ignore]``
+  ``[Fact(Skip = …)]`` ``@pytest.mark.skip`` ``@unittest.skip`` ``t.Skip`` is not seen) are
+  recognised and reported, never counted: a skipped test guards nothing.
+- Rust tests may live in source files (``#[cfg(test)] mod tests``); a ``#[test]`` function only
+  exists under ``cargo test``, so it is a real test wherever it is, and ``.rs`` files outside the
+  test paths are read for it (the ``mod tests`` line is usually out of the hunk's sight).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rules.diff.patch import Hunk, PatchLine
+
+__all__ = [
+    "LANGUAGES",
+    "Declaration",
+    "Language",
+    "declarations_in_hunk",
+    "language_for",
+    "section_declaration",
+]
+
+Side = Literal["new", "old"]
+
+_LITERAL = r"""(?P<q>['"`])(?P<lit>(?:\\.|(?!(?P=q)).)*)(?P=q)"""
+_DQ_LITERAL = r'"(?P<lit>(?:\\.|[^"\\])*)"'
+_LITERAL_RE = re.compile(r"^\s*" + _LITERAL)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A test case declaration seen on one side of a hunk.
+
+    ``line`` is a new-file line number for added and context declarations and an old-file line
+    number for removed ones. ``index`` is the position in that side's view of the hunk and
+    ``preamble`` the index where its decorators/annotations start (``== index`` if none), which
+    lets a changed parameter row above an existing test be attributed to that test.
+    """
+
+    name: str
+    line: int
+    kind: Literal["+", "-", " "]
+    language: str
+    family: str
+    what: str
+    index: int
+    preamble: int
+    skipped: bool = False
+    parent: str | None = None
+    indent: int = 0
+
+
+NameFn = Callable[[re.Match[str], Sequence[PatchLine], int], "str | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One way of declaring a test case.
+
+    ``decl`` matches the line holding the name (after leading annotations are stripped when the
+    language has ``inline_marker``). When ``marker`` is set, it must be found on that line or in
+    the declaration's preamble. ``skip`` searched on the line (and ``Language.skip`` on the
+    preamble) marks the declaration skipped.
+    """
+
+    what: str
+    decl: re.Pattern[str]
+    marker: re.Pattern[str] | None = None
+    skip: re.Pattern[str] | None = None
+    name: NameFn | None = None
+    subtest: bool = False
+    exclude: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str
+    family: str
+    extensions: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    trigger: re.Pattern[str]
+    preamble: Literal["indent", "braces", "none"] = "braces"
+    skip: re.Pattern[str] | None = None
+    inline_marker: re.Pattern[str] | None = None
+    in_source: bool = False  # test cases may live outside the test paths (Rust)
+    scope_reset: re.Pattern[str] | None = None  # a line that ends the enclosing test
+    excluded_files: tuple[str, ...] = ()
+
+
+def _c(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _group_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    groups = match.groupdict()
+    for key in ("name", "lit"):
+        value = groups.get(key)
+        if value:
+            return value.strip("`") if key == "name" else value
+    return None
+
+
+def _literal_or_next(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    """The literal name on the line, or on one of the next lines for a call split over lines."""
+    if match.groupdict().get("lit") is not None:
+        return match.group("lit")
+    rest = view[index].text[match.end() :]
+    found = _LITERAL_RE.match(rest)
+    if found:
+        return found.group("lit")
+    if rest.strip():
+        return None  # a variable or expression: the driver of a table, not a declaration
+    for line in view[index + 1 : index + 4]:
+        found = _LITERAL_RE.match(line.text)
+        if found:
+            return found.group("lit")
+        if line.text.strip():
+            return None
+    return None
+
+
+_EACH_NAME = re.compile(r"(?:^\s*`|\))\s*\(\s*" + _LITERAL)
+
+
+def _each_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    """``it.each(table)('name', …)`` or a tagged template table closed by ```('name', …)``."""
+    for offset, line in enumerate(view[index : index + 60]):
+        text = line.text if offset else line.text[match.end() - 1 :]
+        found = _EACH_NAME.search(text)
+        if found:
+            return found.group("lit")
+    return f"each@{view[index].new or view[index].old}"
+
+
+_DENO_OBJECT_NAME = re.compile(r"\bname\s*:\s*" + _LITERAL)
+_DENO_FUNCTION_NAME = re.compile(r"^\s*(?:async\s+)?function\s*\*?\s*(?P<name>\w+)")
+
+
+def _deno_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    rest = view[index].text[match.end() :]
+    for text in [rest] + [line.text for line in view[index + 1 : index + 7]]:
+        for pattern in (_LITERAL_RE, _DENO_OBJECT_NAME, _DENO_FUNCTION_NAME):
+            found = pattern.search(text) if pattern is _DENO_OBJECT_NAME else pattern.match(text)
+            if found:
+                return found.groupdict().get("lit") or found.groupdict().get("name")
+    return None
+
+
+def _ruby_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    if match.group("lit") is not None:
+        return match.group("lit")
+    # A nameless example, ``it { is_expected.to be_valid }``: its body is its name.
+    return view[index].text.strip()
+
+
+def _gtest_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    return f"{match.group('suite')}.{match.group('name')}"
+
+
+# --- languages -------------------------------------------------------------------------------
+
+# ``\b`` keeps ``skipif``/``skipIf``/``skipUnless`` out: a conditional skip still runs somewhere.
+_PY_SKIP = _c(r"@(?:pytest\.mark\.skip|unittest\.skip|skip)\b")
+PYTHON = Language(
+    name="python",
+    family="python",
+    extensions=(".py",),
+    trigger=_c(r"def\s+test|TestCase\b"),
+    preamble="indent",
+    skip=_PY_SKIP,
+    excluded_files=("conftest.py",),
+    rules=(
+        Rule("test function", _c(r"^\s*(?:async\s+)?def\s+(?P<name>test\w*)\s*\(")),
+        Rule(
+            "hypothesis state machine",
+            _c(r"^\s*(?P<name>Test\w*)\s*=\s*[\w.]+\.TestCase\s*$"),
+        ),
+    ),
+)
+
+_JS_NAME_SUFFIX = (
+    r"(?:\.(?:only|concurrent|failing|fails|sequential|runIf\([^()]*\)|skipIf\([^()]*\)))*"
+)
+JAVASCRIPT = Language(
+    name="javascript",
+    family="javascript",
+    extensions=(".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"),
+    trigger=_c(r"\b(?:it|test|specify|fit|xit|xtest|xspecify|Deno\.test|t\.(?:test|step))\b"),
+    preamble="none",
+    rules=(
+        Rule(
+            "test (.each)",
+            _c(r"^\s*(?:it|test)" + _JS_NAME_SUFFIX + r"\.each\b"),
+            name=_each_name,
+        ),
+        Rule(
+            "test",
+            _c(r"^\s*(?:it|test|specify|fit)" + _JS_NAME_SUFFIX + r"\s*\(\s*(?:" + _LITERAL + ")?"),
+            name=_literal_or_next,
+        ),
+        Rule(
+            "skipped test",
+            _c(
+                r"^\s*(?:(?:xit|xtest|xspecify)\s*\(|(?:it|test|specify)\.(?:skip|todo|fixme)\b)"
+                r"(?:\.each\b[^'\"`]*)?\s*\(?\s*(?:" + _LITERAL + ")?"
+            ),
+            skip=_c(r"."),
+            name=_literal_or_next,
+        ),
+        Rule(
+            "Deno test",
+            _c(r"^\s*Deno\.test(?P<variant>\.only|\.ignore)?\s*\("),
+            skip=_c(r"Deno\.test\.ignore"),
+            name=_deno_name,
+        ),
+        Rule(
+            "subtest",
+            _c(r"^\s*(?:await\s+)?t\.(?:test|step)\(\s*(?:" + _LITERAL + ")?"),
+            name=_literal_or_next,
+            subtest=True,
+        ),
+    ),
+)
+
+GO = Language(
+    name="go",
+    family="go",
+    extensions=(".go",),
+    trigger=_c(r"func|\.Run\(|It\(|Specify\("),
+    preamble="none",
+    scope_reset=_c(r"^func\b"),
+    rules=(
+        Rule(
+            "test function",
+            _c(r"^func\s+(?:\([^)]*\)\s*)?(?P<name>(?:Test|Fuzz)(?![a-z])\w*)\s*\("),
+            exclude=frozenset({"TestMain"}),
+        ),
+        Rule(
+            "subtest",
+            _c(r"^\s*(?P<recv>\w+)\.Run\(\s*" + _DQ_LITERAL + r"\s*,"),
+            subtest=True,
+        ),
+        Rule(
+            "Ginkgo spec",
+            _c(r"^\s*(?P<variant>F|P|X)?(?:It|Specify)\(\s*" + _DQ_LITERAL),
+            skip=_c(r"^\s*[PX](?:It|Specify)\("),
+        ),
+    ),
+)
+
+_JVM_MARKER = _c(
+    r"@(?:org\.junit\.(?:jupiter\.api\.|jupiter\.params\.)?)?(?:Test|ParameterizedTest|RepeatedTest"
+    r"|TestFactory|TestTemplate|Property|Example)\b"
+)
+_JVM_SKIP = _c(r"@(?:Disabled|Ignore)\b|\benabled\s*=\s*false")
+_JVM_INLINE = _c(r"^\s*(?:@[\w.]+(?:\((?:[^()]|\([^()]*\))*\))?\s+)+")
+_JAVA_METHOD = _c(
+    r"^\s*(?:(?:public|protected|private|static|final|synchronized|abstract|default)\s+)*"
+    r"(?:<[^>]*>\s+)?[\w$.]+(?:<[^()]*>)?(?:\[\])*\s+(?P<name>[\w$]+)\s*\("
+)
+_KOTLIN_FUN = _c(
+    r"^\s*(?:(?:public|private|internal|protected|override|open|suspend|inline)\s+)*fun\s+"
+    r"(?:<[^>]*>\s*)?(?P<name>`[^`]+`|\w+)\s*\("
+)
+_NOT_METHODS = frozenset(
+    {"if", "for", "while", "switch", "catch", "return", "new", "else", "throw"}
+)
+
+JAVA = Language(
+    name="java",
+    family="jvm",
+    extensions=(".java",),
+    trigger=_c(r"\(|@"),
+    skip=_JVM_SKIP,
+    inline_marker=_JVM_INLINE,
+    rules=(
+        Rule("JUnit test method", _JAVA_METHOD, marker=_JVM_MARKER, exclude=_NOT_METHODS),
+        Rule("JUnit 3 test method", _c(r"^\s*public\s+void\s+(?P<name>test\w*)\s*\(\s*\)")),
+    ),
+)
+
+KOTLIN = Language(
+    name="kotlin",
+    family="jvm",
+    extensions=(".kt", ".kts"),
+    trigger=_c(r"fun|\""),
+    skip=_JVM_SKIP,
+    inline_marker=_JVM_INLINE,
+    rules=(
+        Rule("test function", _KOTLIN_FUN, marker=_JVM_MARKER),
+        Rule(
+            "kotest case",
+            _c(r"^\s*(?P<variant>x)?(?:test|should|it|expect|scenario)\(\s*" + _DQ_LITERAL),
+            skip=_c(r"^\s*x"),
+        ),
+    ),
+)
+
+GROOVY = Language(
+    name="groovy",
+    family="jvm",
+    extensions=(".groovy",),
+    trigger=_c(r"def|void|@"),
+    skip=_JVM_SKIP,
+    inline_marker=_JVM_INLINE,
+    rules=(
+        Rule("Spock feature", _c(r"^\s*(?:def|void)\s+" + _LITERAL + r"\s*\(")),
+        Rule("JUnit test method", _JAVA_METHOD, marker=_JVM_MARKER, exclude=_NOT_METHODS),
+    ),
+)
+
+SCALA = Language(
+    name="scala",
+    family="jvm",
+    extensions=(".scala",),
+    trigger=_c(r"test|ignore|property|\bin\b|def"),
+    skip=_JVM_SKIP,
+    inline_marker=_JVM_INLINE,
+    rules=(
+        Rule(
+            "test",
+            _c(r"^\s*(?P<variant>ignore|test|property)\(\s*" + _DQ_LITERAL),
+            skip=_c(r"^\s*ignore"),
+        ),
+        Rule(
+            "spec",
+            _c(
+                r"^\s*(?:(?:it|they)|" + _DQ_LITERAL + r")\s+(?:should|must|can)\s+"
+                r'"(?P<name>[^"]*)"\s+in\b'
+            ),
+        ),
+        Rule("spec", _c(r"^\s*" + _DQ_LITERAL + r"\s+in\s*\{")),
+        Rule("JUnit test method", _c(r"^\s*def\s+(?P<name>\w+)\s*\("), marker=_JVM_MARKER),
+    ),
+)
+
+RUST = Language(
+    name="rust",
+    family="rust",
+    extensions=(".rs",),
+    trigger=_c(r"\bfn\b"),
+    skip=_c(r"#\[\s*ignore\b"),
+    inline_marker=_c(r"^\s*(?:#\[[^\]]*\]\s*)+"),
+    in_source=True,
+    rules=(
+        Rule(
+            "test function",
+            _c(
+                r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?"
+                r"(?:extern\s+\"[^\"]*\"\s+)?fn\s+(?P<name>\w+)"
+            ),
+            marker=_c(
+                r"#\[\s*(?:\w+::)*(?:test|rstest|test_case|quickcheck|wasm_bindgen_test"
+                r"|proptest)\b"
+            ),
+        ),
+    ),
+)
+
+RUBY = Language(
+    name="ruby",
+    family="ruby",
+    extensions=(".rb",),
+    trigger=_c(r"\b(?:it|its|specify|example|scenario|test|def|xit|xspecify|xexample|xscenario)\b"),
+    preamble="none",
+    rules=(
+        Rule(
+            "example",
+            _c(
+                r"^\s*(?P<variant>x|f)?(?:it|its|specify|example|scenario)(?:\s+|\s*\()"
+                r"(?:" + _LITERAL + r"|(?=\{|do\b|:\w|\())"
+            ),
+            skip=_c(r"^\s*x"),
+            name=_ruby_name,
+        ),
+        Rule("minitest test", _c(r"^\s*def\s+(?P<name>test_\w+[?!]?)")),
+        Rule("minitest test", _c(r"^\s*test\s*\(?\s*" + _LITERAL + r"\s*\)?\s*(?:do\b|\{)")),
+    ),
+)
+
+_CS_MARKER = _c(
+    r"(?:\[|,)\s*(?:[\w.]+\.)?(?:Fact|Theory|Test|TestMethod|DataTestMethod|TestCase"
+    r"|TestCaseSource|SkippableFact|SkippableTheory|Property)(?:Attribute)?\s*(?=[(\],])"
+)
+CSHARP = Language(
+    name="csharp",
+    family="csharp",
+    extensions=(".cs",),
+    trigger=_c(r"\("),
+    skip=_c(r"\bSkip\s*=|\[\s*Ignore\b"),
+    inline_marker=_c(r"^\s*(?:\[[^\]]*\]\s*)+"),
+    rules=(
+        Rule(
+            "test method",
+            _c(
+                r"^\s*(?:(?:public|private|protected|internal|static|async|override|virtual"
+                r"|sealed|unsafe|new)\s+)*[\w.]+(?:<[^()]*>)?(?:\[\])?\??\s+(?P<name>\w+)"
+                r"\s*(?:<[^()]*>)?\s*\("
+            ),
+            marker=_CS_MARKER,
+            exclude=_NOT_METHODS,
+        ),
+    ),
+)
+
+PHP = Language(
+    name="php",
+    family="php",
+    extensions=(".php",),
+    trigger=_c(r"function|it\(|test\("),
+    skip=_c(r"@skip\b|markTestSkipped"),
+    inline_marker=_c(r"^\s*(?:#\[[^\]]*\]\s*)+"),
+    rules=(
+        Rule(
+            "PHPUnit test method",
+            _c(
+                r"^\s*(?:(?:public|protected|private|static|final)\s+)*function\s+(?P<name>test\w*)\s*\("
+            ),
+        ),
+        Rule(
+            "PHPUnit test method",
+            _c(
+                r"^\s*(?:(?:public|protected|private|static|final)\s+)*function\s+(?P<name>\w+)\s*\("
+            ),
+            marker=_c(r"@test\b|#\[\s*(?:\\?PHPUnit\\Framework\\Attributes\\)?Test\b"),
+        ),
+        Rule("Pest test", _c(r"^\s*(?:it|test)\(\s*" + _LITERAL)),
+    ),
+)
+
+SWIFT = Language(
+    name="swift",
+    family="swift",
+    extensions=(".swift",),
+    trigger=_c(r"func"),
+    inline_marker=_c(r"^\s*(?:@\w+(?:\((?:[^()]|\([^()]*\))*\))?\s+)+"),
+    skip=_c(r"\.disabled\("),
+    rules=(
+        Rule(
+            "XCTest method",
+            _c(
+                r"^\s*(?:(?:public|private|internal|open|override|final|@\w+)\s+)*func\s+"
+                r"(?P<name>test\w*)\s*\("
+            ),
+        ),
+        Rule(
+            "Swift Testing test",
+            _c(r"^\s*(?:(?:public|private|internal|static|mutating)\s+)*func\s+(?P<name>\w+)\s*\("),
+            marker=_c(r"@Test\b"),
+        ),
+    ),
+)
+
+ELIXIR = Language(
+    name="elixir",
+    family="elixir",
+    extensions=(".ex", ".exs"),
+    trigger=_c(r"test|property"),
+    preamble="indent",
+    skip=_c(r"@tag\s+:skip\b|@tag\s+skip:"),
+    rules=(Rule("ExUnit test", _c(r"^\s*(?:test|property)\s+" + _DQ_LITERAL)),),
+)
+
+CPP = Language(
+    name="cpp",
+    family="cpp",
+    extensions=(".c", ".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp"),
+    trigger=_c(r"TEST|SCENARIO"),
+    preamble="none",
+    rules=(
+        Rule(
+            "GoogleTest test",
+            _c(
+                r"^\s*(?:TEST|TEST_F|TEST_P|TYPED_TEST|TYPED_TEST_P)\s*\(\s*(?P<suite>\w+)\s*,"
+                r"\s*(?P<name>\w+)\s*\)"
+            ),
+            skip=_c(r"\bDISABLED_"),
+            name=_gtest_name,
+        ),
+        Rule(
+            "Catch2 / doctest case",
+            _c(r"^\s*(?:TEST_CASE|SCENARIO|TEST_CASE_METHOD\s*\([^,]*,)\s*\(?\s*" + _DQ_LITERAL),
+        ),
+        Rule("Boost test case", _c(r"^\s*BOOST_(?:AUTO|FIXTURE)_TEST_CASE\s*\(\s*(?P<name>\w+)")),
+    ),
+)
+
+DART = Language(
+    name="dart",
+    family="dart",
+    extensions=(".dart",),
+    trigger=_c(r"test"),
+    preamble="none",
+    rules=(
+        Rule(
+            "test",
+            _c(r"^\s*(?:test|testWidgets|testGoldens|blocTest(?:<[^>]*>)?)\(\s*" + _LITERAL),
+            skip=_c(r"skip\s*:\s*true"),
+        ),
+    ),
+)
+
+GHERKIN = Language(
+    name="gherkin",
+    family="gherkin",
+    extensions=(".feature",),
+    trigger=_c(r"Scenario|Example"),
+    preamble="none",
+    rules=(
+        Rule(
+            "scenario",
+            _c(r"^\s*(?:Scenario(?: Outline| Template)?|Example):\s*(?P<name>\S.*?)\s*$"),
+        ),
+    ),
+)
+
+BATS = Language(
+    name="bats",
+    family="bats",
+    extensions=(".bats",),
+    trigger=_c(r"@test"),
+    preamble="none",
+    rules=(Rule("Bats test", _c(r"^\s*@test\s+" + _LITERAL)),),
+)
+
+LANGUAGES: tuple[Language, ...] = (
+    PYTHON,
+    JAVASCRIPT,
+    GO,
+    JAVA,
+    KOTLIN,
+    GROOVY,
+    SCALA,
+    RUST,
+    RUBY,
+    CSHARP,
+    PHP,
+    SWIFT,
+    ELIXIR,
+    CPP,
+    DART,
+    GHERKIN,
+    BATS,
+)
+_BY_EXTENSION = {ext: lang for lang in LANGUAGES for ext in lang.extensions}
+
+
+def language_for(path: str) -> Language | None:
+    """The language whose tests ``path`` may declare, by file name; None when we read none."""
+    base = path.rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    if dot <= 0 and not base.startswith("."):
+        return None
+    language = _BY_EXTENSION.get(base[dot:].lower())
+    if language is None or base in language.excluded_files:
+        return None
+    return language
+
+
+# --- scanning --------------------------------------------------------------------------------
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" \t"))
+
+
+def _preamble_start(language: Language, view: Sequence[PatchLine], index: int) -> int:
+    """First index of the decorators/annotations/comments right above ``view[index]``."""
+    if language.preamble == "none":
+        return index
+    start = index
+    if language.preamble == "indent":
+        own = _indent(view[index].text)
+        for j in range(index - 1, max(-1, index - 16), -1):
+            text = view[j].text
+            stripped = text.strip()
+            if not stripped:
+                break
+            if _indent(text) <= own and not stripped.startswith(("@", ")", "]", "#")):
+                break
+            start = j
+        return start
+    for j in range(index - 1, max(-1, index - 16), -1):
+        stripped = view[j].text.strip()
+        if not stripped:
+            break
+        opener = stripped.startswith(("@", "#[", "[", "//", "/*", "*", "#"))
+        if not opener and stripped.endswith((";", "{", "}")):
+            break
+        start = j
+    return start
+
+
+def _number(line: PatchLine, side: Side) -> int:
+    number = line.new if side == "new" else line.old
+    return number if number is not None else 0
+
+
+def section_declaration(language: Language, hunk: Hunk) -> Declaration | None:
+    """The test named by the hunk header's function context (git's ``@@ … @@ def test_x():``).
+
+    Only declarations that need no marker are recognised there: a JUnit method header alone
+    cannot tell a test from a helper.
+    """
+    section = hunk.section
+    if not section or not language.trigger.search(section):
+        return None
+    text = section
+    if language.inline_marker is not None:
+        prefix = language.inline_marker.match(text)
+        if prefix:
+            text = text[prefix.end() :]
+    probe = (PatchLine(" ", text, 0, 0),)
+    for rule in language.rules:
+        if rule.marker is not None or rule.subtest:
+            continue
+        match = rule.decl.match(text)
+        if match:
+            name = (rule.name or _group_name)(match, probe, 0)
+            if name and name not in rule.exclude:
+                return Declaration(
+                    name=name,
+                    line=0,
+                    kind=" ",
+                    language=language.name,
+                    family=language.family,
+                    what=rule.what,
+                    index=-1,
+                    preamble=-1,
+                    indent=_indent(section),
+                )
+    return None
+
+
+def declarations_in_hunk(
+    language: Language, hunk: Hunk, side: Side
+) -> tuple[tuple[Declaration, ...], tuple[PatchLine, ...]]:
+    """Declarations on one side of ``hunk`` and that side's lines (the view they index)."""
+    hidden = "-" if side == "new" else "+"
+    view = tuple(line for line in hunk.lines if line.kind != hidden)
+    found: list[Declaration] = []
+    enclosing = section_declaration(language, hunk)
+    parent: str | None = enclosing.name if enclosing is not None else None
+    for index, line in enumerate(view):
+        text = line.text
+        if language.scope_reset is not None and language.scope_reset.match(text):
+            parent = None
+        if not language.trigger.search(text):
+            continue
+        marker_text = ""
+        body = text
+        if language.inline_marker is not None:
+            prefix = language.inline_marker.match(text)
+            if prefix:
+                marker_text, body = text[: prefix.end()], text[prefix.end() :]
+        for rule in language.rules:
+            match = rule.decl.match(body)
+            if match is None:
+                continue
+            name = (rule.name or _group_name)(match, view, index)
+            if not name or name in rule.exclude:
+                continue
+            preamble = _preamble_start(language, view, index)
+            context = marker_text + "\n".join(v.text for v in view[preamble:index])
+            if rule.marker is not None and not (
+                rule.marker.search(context) or rule.marker.search(text)
+            ):
+                continue
+            skipped = bool(rule.skip is not None and rule.skip.search(text)) or bool(
+                language.skip is not None and language.skip.search(context + "\n" + text)
+            )
+            if rule.subtest:
+                if parent is None and match.groupdict().get("recv", "t") != "t":
+                    continue  # ``b.Run`` in a benchmark, or a runner we cannot place
+                decl_parent = parent
+                name = f"{parent}/{name}" if parent else name
+            else:
+                decl_parent = None
+                parent = name
+            found.append(
+                Declaration(
+                    name=name,
+                    line=_number(line, side),
+                    kind=line.kind,
+                    language=language.name,
+                    family=language.family,
+                    what=rule.what,
+                    index=index,
+                    preamble=preamble,
+                    skipped=skipped,
+                    parent=decl_parent,
+                    indent=_indent(text),
+                )
+            )
+            break
+    return tuple(found), view
