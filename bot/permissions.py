@@ -25,20 +25,15 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
 
 import aiohttp
 import gidgethub
 import gidgethub.abc
 from cachetools import TTLCache
 
+from rules.authorization import base_role
+
 log = logging.getLogger(__name__)
-
-ROLES: tuple[str, ...] = ("read", "triage", "write", "maintain", "admin")
-
-# Custom repository roles report their own name in role_name; the legacy field still gives the
-# base role they inherit from (admin, write or read), which is the safe floor to fall back on.
-_LEGACY_PERMISSION_ROLE = {"admin": "admin", "write": "write", "read": "read"}
 
 TEAM_CACHE_SECONDS = 60
 _team_cache: TTLCache[tuple[str, str, str, str], bool] = TTLCache(
@@ -60,7 +55,7 @@ class Caller:
     """The person behind a command, as far as authorization cares."""
 
     login: str
-    role: str | None  # one of ROLES, or None when not a collaborator
+    role: str | None  # read, triage, write, maintain or admin; None when not a collaborator
     is_lead: bool
 
 
@@ -78,14 +73,6 @@ def _is_not_found(exc: BaseException) -> bool:
 
 # What a failed lookup can raise once the client has given up retrying.
 _LOOKUP_ERRORS = (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError)
-
-
-def role_from_response(data: dict[str, Any]) -> str | None:
-    role = str(data.get("role_name") or "").lower()
-    if role in ROLES:
-        return role
-    legacy = str(data.get("permission") or "").lower()
-    return _LEGACY_PERMISSION_ROLE.get(legacy)
 
 
 async def collaborator_role(
@@ -109,7 +96,9 @@ async def collaborator_role(
             exc_info=exc,
         )
         raise PermissionLookupError(f"the repository role of @{login}", exc) from exc
-    return role_from_response(data)
+    # Custom repository roles report their own name in role_name; base_role then falls back to
+    # the legacy field, which still carries the base level they inherit.
+    return base_role(data.get("role_name"), data.get("permission"))
 
 
 def _cache_key(gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str) -> tuple[str, ...]:
