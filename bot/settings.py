@@ -1,0 +1,228 @@
+"""Process settings, read once from the environment (CONTRACT §1).
+
+``Settings.from_env`` is the only place that reads environment variables; everything else gets an
+explicit ``Settings`` object, so tests and the demo can build one without touching ``os.environ``.
+A setting that is wrong stops the process at start with one line naming the variable, rather
+than surfacing as a failure on the first delivery hours later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_PORT = 8080
+DEFAULT_DATABASE_URL = "sqlite:///var/hardening-bot.db"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; ``str(error)`` is one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs to know about its environment.
+
+    The tuning knobs below the contract's variables have defaults that suit one small dyno;
+    they are read from ``HARDENING_*`` variables so an operator can change them without a
+    release.
+    """
+
+    webhook_secret: str = field(repr=False)
+    app_id: int
+    private_key: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    port: int = DEFAULT_PORT
+    database_path: Path = Path("var/hardening-bot.db")
+    sentry_dsn: str | None = field(default=None, repr=False)
+    # How many deliveries of different subjects are processed at the same time.
+    worker_concurrency: int = 4
+    # Attempts per delivery before it is parked as failed (kept, visible, never dropped).
+    max_attempts: int = 8
+    # First retry waits up to this many seconds; each further attempt doubles the ceiling.
+    backoff_base: float = 2.0
+    # No retry waits longer than this, however many attempts came before.
+    backoff_max: float = 600.0
+    # On SIGTERM, in-flight deliveries get this long to finish before being left pending.
+    shutdown_grace: float = 20.0
+    # Seconds to wait for one GitHub HTTP response before treating it as a timeout.
+    github_timeout: float = 30.0
+    log_level: str = "INFO"
+
+    @property
+    def graphql_url(self) -> str:
+        """GraphQL endpoint that belongs to ``api_url``.
+
+        github.com serves REST at ``api.github.com`` and GraphQL at ``api.github.com/graphql``;
+        GitHub Enterprise Server serves REST at ``/api/v3`` and GraphQL at ``/api/graphql``.
+        """
+        base = self.api_url.rstrip("/")
+        if base.endswith("/api/v3"):
+            return base.removesuffix("/v3") + "/graphql"
+        return base + "/graphql"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, require_webhook_secret: bool = True
+    ) -> Settings:
+        """Build settings from environment variables, or raise ``SettingsError``.
+
+        ``require_webhook_secret`` is relaxed only by ``replay``, which never receives webhooks.
+        """
+        env = {k: v for k, v in environ.items() if v.strip() != ""}
+
+        secret = env.get("GITHUB_WEBHOOK_SECRET", "")
+        if require_webhook_secret and not secret:
+            raise SettingsError(
+                "GITHUB_WEBHOOK_SECRET is not set: refusing to accept unsigned webhooks; "
+                "set it to the App's webhook secret"
+            )
+
+        if "GITHUB_APP_ID" not in env:
+            raise SettingsError("GITHUB_APP_ID is not set: set it to the GitHub App's numeric id")
+        app_id = _integer(env, "GITHUB_APP_ID", minimum=1)
+
+        return cls(
+            webhook_secret=secret,
+            app_id=app_id,
+            private_key=_private_key(env),
+            api_url=_api_url(env.get("GITHUB_API_URL", DEFAULT_API_URL)),
+            port=_integer(env, "PORT", default=DEFAULT_PORT, minimum=1, maximum=65535),
+            database_path=database_path(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            sentry_dsn=env.get("SENTRY_DSN"),
+            worker_concurrency=_integer(
+                env, "HARDENING_WORKER_CONCURRENCY", default=4, minimum=1, maximum=256
+            ),
+            max_attempts=_integer(env, "HARDENING_MAX_ATTEMPTS", default=8, minimum=1),
+            backoff_base=_number(env, "HARDENING_BACKOFF_BASE_SECONDS", default=2.0),
+            backoff_max=_number(env, "HARDENING_BACKOFF_MAX_SECONDS", default=600.0),
+            shutdown_grace=_number(env, "HARDENING_SHUTDOWN_GRACE_SECONDS", default=20.0),
+            github_timeout=_number(env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0),
+            log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
+        )
+
+
+def database_path(url: str) -> Path:
+    """Path of the SQLite file named by a ``DATABASE_URL``.
+
+    ``sqlite:///relative/path.db`` is relative to the working directory and
+    ``sqlite:////absolute/path.db`` is absolute, as in SQLAlchemy URLs, which operators know.
+    """
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise SettingsError(
+            f"DATABASE_URL {url!r} is not supported: use sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    path = url.removeprefix(prefix).split("?", 1)[0]
+    if path in ("", ":memory:") or path.endswith("/"):
+        raise SettingsError(
+            f"DATABASE_URL {url!r} does not name a file: the delivery inbox must survive a restart"
+        )
+    return Path(path)
+
+
+def _private_key(env: Mapping[str, str]) -> str:
+    text = env.get("GITHUB_PRIVATE_KEY")
+    path = env.get("GITHUB_PRIVATE_KEY_PATH")
+    if text and path:
+        raise SettingsError(
+            "both GITHUB_PRIVATE_KEY and GITHUB_PRIVATE_KEY_PATH are set: keep only one"
+        )
+    if path:
+        try:
+            pem = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(
+                f"GITHUB_PRIVATE_KEY_PATH {path!r} cannot be read: {exc.strerror or exc}"
+            ) from None
+        source = "GITHUB_PRIVATE_KEY_PATH"
+    elif text:
+        # Many hosts cannot hold a multi-line value, so a key pasted with literal "\n" is
+        # accepted as the same PEM.
+        pem = text.replace("\\n", "\n")
+        source = "GITHUB_PRIVATE_KEY"
+    else:
+        raise SettingsError(
+            "no App private key: set GITHUB_PRIVATE_KEY (PEM text) or GITHUB_PRIVATE_KEY_PATH"
+        )
+    _check_rsa_pem(pem.strip() + "\n", source)
+    return pem.strip() + "\n"
+
+
+def _check_rsa_pem(pem: str, source: str) -> None:
+    # Loading the key now turns a truncated or mangled secret into a start-up error instead of
+    # a 401 from GitHub on every delivery.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SettingsError(f"{source} is not a PEM private key ({reason})") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SettingsError(f"{source} is not an RSA key: GitHub Apps sign with RS256")
+
+
+def _api_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            f"GITHUB_API_URL {url!r} is not an http(s) URL, e.g. https://ghe.example.com/api/v3"
+        )
+    if parts.query or parts.fragment:
+        raise SettingsError(f"GITHUB_API_URL {url!r} must not carry a query or fragment")
+    return url.strip().rstrip("/")
+
+
+def _integer(
+    env: Mapping[str, str],
+    name: str,
+    *,
+    default: int | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    raw = env.get(name)
+    if raw is None:
+        assert default is not None
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, *, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number of seconds >= 0, got {raw!r}")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+    return level
+
+
+def from_process_env(*, require_webhook_secret: bool = True) -> Settings:
+    """``Settings.from_env(os.environ)``, for the entry points only."""
+    return Settings.from_env(os.environ, require_webhook_secret=require_webhook_secret)
