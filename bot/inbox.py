@@ -1,0 +1,549 @@
+"""The durable delivery inbox: a webhook is stored here before GitHub gets its 202.
+
+GitHub does not redeliver a webhook on its own, so a delivery that was acknowledged and then lost
+in a crash is lost for good. The inbox makes "acknowledged" mean "on disk": one SQLite row per
+delivery id, processed later by the workers, and kept (as ``done`` or ``failed``) so a second
+delivery of the same id is recognised and not processed twice.
+
+Why these choices:
+
+- WAL journal, so the readers (``/healthz``, claims) never block the writer and a commit appends
+  to one file instead of rewriting pages.
+- ``synchronous=FULL``: every commit is fsynced before the 202 goes out, so a 202 survives power
+  loss and a kernel crash, not only a killed process (``NORMAL`` would only protect against the
+  latter, and GitHub would never tell us what we lost). The cost is one fsync per commit, which
+  group commit below spreads over every request waiting at that moment.
+- One dedicated thread owns the connection (``sqlite3`` objects are bound to their thread) and
+  runs every statement, so blocking I/O never stalls the event loop and statements never race.
+- Group commit: writes are queued; whenever the thread is free it takes everything queued and
+  commits it in one transaction (one fsync), each write inside its own savepoint so one bad row
+  does not fail its neighbours. Under load, latency stays flat instead of queueing fsyncs.
+
+Ordering: ``claim`` only hands out the oldest unfinished delivery of each subject
+(``bot.subjects``), and none while another delivery of that subject is being processed. A delivery
+waiting for its retry therefore holds back the later ones of its subject: strict order within a
+subject is worth more than the latency of one incident's later events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+Status = Literal["pending", "processing", "done", "failed"]
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id     TEXT    NOT NULL UNIQUE,
+    event           TEXT    NOT NULL,
+    action          TEXT,
+    payload         BLOB    NOT NULL,
+    installation_id INTEGER,
+    repository      TEXT,
+    subject         TEXT    NOT NULL,
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'processing', 'done', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL    NOT NULL,
+    last_error      TEXT,
+    received_at     REAL    NOT NULL,
+    started_at      REAL,
+    finished_at     REAL,
+    updated_at      REAL    NOT NULL
+);
+-- Partial indexes stay small however many finished rows are kept.
+CREATE INDEX IF NOT EXISTS deliveries_open_by_subject
+    ON deliveries (subject, seq) WHERE status IN ('pending', 'processing');
+CREATE INDEX IF NOT EXISTS deliveries_due
+    ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_failed
+    ON deliveries (seq) WHERE status = 'failed';
+CREATE INDEX IF NOT EXISTS deliveries_finished
+    ON deliveries (finished_at) WHERE status = 'done';
+"""
+
+_COLUMNS = (
+    "seq, delivery_id, event, action, payload, installation_id, repository, subject, status, "
+    "attempts, next_attempt_at, last_error, received_at"
+)
+
+# A subject's head: its oldest unfinished delivery, and only while nothing of it is in flight.
+_HEAD = """
+d.status = 'pending'
+AND NOT EXISTS (
+    SELECT 1 FROM deliveries AS e
+    WHERE e.subject = d.subject AND e.status IN ('pending', 'processing')
+      AND (e.seq < d.seq OR e.status = 'processing'))
+"""
+
+# INDEXED BY: left alone, the planner walks the whole table in seq order to satisfy ORDER BY,
+# which grows with every finished delivery kept; the pending set stays small.
+_CLAIM = f"""
+SELECT {_COLUMNS} FROM deliveries AS d INDEXED BY deliveries_due
+WHERE {_HEAD} AND d.next_attempt_at <= :now
+ORDER BY d.seq
+LIMIT :limit
+"""
+
+_NEXT_DUE = f"SELECT MIN(d.next_attempt_at) FROM deliveries AS d WHERE {_HEAD}"
+
+# Bounds the time one batch holds the thread (and so the ack latency of the requests behind it).
+_MAX_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stored webhook delivery, as the workers see it."""
+
+    seq: int
+    delivery_id: str
+    event: str
+    action: str | None
+    payload: bytes
+    installation_id: int | None
+    repository: str | None
+    subject: str
+    status: Status
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    received_at: float
+
+    def data(self) -> Any:
+        """The decoded JSON payload."""
+        return json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class InboxStats:
+    """What ``/healthz`` reports. ``pending`` counts every unfinished delivery, including
+    the ``processing`` ones."""
+
+    pending: int
+    processing: int
+    failed: int
+    oldest_pending_seconds: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "pending": self.pending,
+            "processing": self.processing,
+            "failed": self.failed,
+            "oldest_pending_seconds": round(self.oldest_pending_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What ``open`` found left over from the previous process."""
+
+    resumed: int  # interrupted deliveries put back to pending
+    parked: int  # interrupted on their last allowed attempt, parked as failed
+
+
+_Op = Callable[[sqlite3.Connection], Any]
+
+
+class Inbox:
+    """Durable, ordered delivery inbox on one SQLite file.
+
+    Use ``await inbox.open()`` before anything else and ``await inbox.close()`` at the end.
+    ``clock`` returns epoch seconds; tests pass a fake one to drive retries without sleeping.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._synchronous = synchronous
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[tuple[_Op, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self, *, max_attempts: int | None = None) -> Recovery:
+        """Open (creating if needed) the database and recover from a previous crash.
+
+        Deliveries left ``processing`` were interrupted mid-way; their effects are idempotent
+        (bot.writes), so they go back to ``pending`` and run again. One that was interrupted on
+        its last allowed attempt is parked as failed instead, so a delivery that kills the
+        process cannot crash-loop it forever.
+        """
+        if self._executor is not None:
+            raise RuntimeError("inbox already open")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
+        await self._run(self._connect)
+        return await self._run(lambda: self._recover(max_attempts))
+
+    async def close(self) -> None:
+        """Finish queued writes, then close the database."""
+        if self._executor is None:
+            return
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+        await self._run(self._disconnect)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the loop) whenever a new delivery has been stored."""
+        self._listeners.append(callback)
+
+    # -- writes (group-committed) ------------------------------------------------------------
+
+    async def store(
+        self,
+        delivery_id: str,
+        event: str,
+        payload: bytes,
+        *,
+        subject: str,
+        action: str | None = None,
+        installation_id: int | None = None,
+        repository: str | None = None,
+    ) -> bool:
+        """Store a delivery durably. True if it is new, False if this id was stored before."""
+        now = self.clock()
+        params = (
+            delivery_id,
+            event,
+            action,
+            payload,
+            installation_id,
+            repository,
+            subject,
+            now,
+            now,
+            now,
+        )
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                # Unlike INSERT OR IGNORE, this ignores only a repeated delivery id: a row
+                # that breaks another constraint is an error, not a "duplicate".
+                "INSERT INTO deliveries (delivery_id, event, action, payload, "
+                "installation_id, repository, subject, next_attempt_at, received_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
+                params,
+            )
+            return cursor.rowcount == 1
+
+        new = bool(await self._submit(op))
+        if new:
+            for listener in self._listeners:
+                listener()
+        return new
+
+    async def mark_done(self, delivery_id: str) -> bool:
+        """Record a successful processing. False if the delivery was not being processed."""
+        now = self.clock()
+        return await self._transition(
+            "UPDATE deliveries SET status = 'done', finished_at = ?, updated_at = ? "
+            "WHERE delivery_id = ? AND status = 'processing'",
+            (now, now, delivery_id),
+        )
+
+    async def schedule_retry(self, delivery_id: str, error: str, next_attempt_at: float) -> bool:
+        """Put a failed attempt back to pending, not to be claimed before ``next_attempt_at``."""
+        return await self._transition(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, "
+            "updated_at = ? WHERE delivery_id = ? AND status = 'processing'",
+            (next_attempt_at, error, self.clock(), delivery_id),
+        )
+
+    async def park_failed(self, delivery_id: str, error: str) -> bool:
+        """Keep a delivery that ran out of attempts, with its last error, out of the queue."""
+        now = self.clock()
+        return await self._transition(
+            "UPDATE deliveries SET status = 'failed', last_error = ?, finished_at = ?, "
+            "updated_at = ? WHERE delivery_id = ? AND status = 'processing'",
+            (error, now, now, delivery_id),
+        )
+
+    async def release(self, delivery_id: str) -> bool:
+        """Hand back an attempt we interrupted ourselves (shutdown): pending, not counted."""
+        now = self.clock()
+        return await self._transition(
+            "UPDATE deliveries SET status = 'pending', attempts = MAX(attempts - 1, 0), "
+            "next_attempt_at = ?, updated_at = ? WHERE delivery_id = ? AND status = 'processing'",
+            (now, now, delivery_id),
+        )
+
+    async def requeue_failed(self, delivery_id: str | None = None) -> int:
+        """Give parked deliveries (one, or all) a fresh set of attempts. Returns how many."""
+        now = self.clock()
+        where = "status = 'failed'" + (" AND delivery_id = ?" if delivery_id else "")
+        params: tuple[Any, ...] = (now, now) + ((delivery_id,) if delivery_id else ())
+
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                f"finished_at = NULL, updated_at = ? WHERE {where}",
+                params,
+            ).rowcount
+
+        count = int(await self._submit(op))
+        if count:
+            for listener in self._listeners:
+                listener()
+        return count
+
+    async def purge_done(self, older_than: float) -> int:
+        """Delete deliveries finished more than ``older_than`` seconds ago. Failed ones stay.
+
+        A purged id is no longer recognised as a duplicate; by then GitHub's own redelivery
+        window has long passed, and handlers are idempotent anyway.
+        """
+        cutoff = self.clock() - older_than
+        return int(
+            await self._submit(
+                lambda conn: conn.execute(
+                    "DELETE FROM deliveries WHERE status = 'done' AND finished_at < ?", (cutoff,)
+                ).rowcount
+            )
+        )
+
+    # -- reads and claims --------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[Delivery]:
+        """Mark up to ``limit`` due deliveries as processing and return them, oldest first.
+
+        Never two of the same subject, and never one whose subject is already in flight.
+        """
+        if limit <= 0:
+            return []
+        now = self.clock()
+        return await self._run(lambda: self._claim(now, limit))
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        def read() -> Delivery | None:
+            row = self._connection.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE delivery_id = ?", (delivery_id,)
+            ).fetchone()
+            return _delivery(row) if row else None
+
+        return await self._run(read)
+
+    async def stats(self) -> InboxStats:
+        now = self.clock()
+
+        def read() -> InboxStats:
+            conn = self._connection
+            counts = {"pending": 0, "processing": 0}
+            oldest: float | None = None
+            for status, count, first in conn.execute(
+                "SELECT status, COUNT(*), MIN(received_at) FROM deliveries "
+                "WHERE status IN ('pending', 'processing') GROUP BY status"
+            ):
+                counts[status] = count
+                oldest = first if oldest is None else min(oldest, first)
+            (failed,) = conn.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE status = 'failed'"
+            ).fetchone()
+            return InboxStats(
+                pending=counts["pending"] + counts["processing"],
+                processing=counts["processing"],
+                failed=failed,
+                oldest_pending_seconds=max(0.0, now - oldest) if oldest is not None else 0.0,
+            )
+
+        return await self._run(read)
+
+    async def next_due(self) -> float | None:
+        """When the next claimable delivery falls due (a subject head waiting for its retry), or
+        None when no subject has a pending head. Deliveries queued behind a busy subject do not
+        count: they become claimable when that subject finishes, not at a time."""
+
+        def read() -> float | None:
+            row = self._connection.execute(_NEXT_DUE).fetchone()
+            return row[0]
+
+        return await self._run(read)
+
+    async def failed(self, limit: int = 100) -> list[Delivery]:
+        """Parked deliveries, oldest first, for operators and tests."""
+
+        def read() -> list[Delivery]:
+            rows = self._connection.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'failed' "
+                "ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [_delivery(r) for r in rows]
+
+        return await self._run(read)
+
+    # -- the database thread -----------------------------------------------------------------
+
+    @property
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("inbox is not open")
+        return self._conn
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a group commit is exactly
+        # one transaction.
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise RuntimeError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        # Another process (an operator's sqlite3 shell) may hold a lock briefly.
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _recover(self, max_attempts: int | None) -> Recovery:
+        conn = self._connection
+        now = self.clock()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            parked = 0
+            if max_attempts is not None:
+                parked = conn.execute(
+                    "UPDATE deliveries SET status = 'failed', finished_at = ?, updated_at = ?, "
+                    "last_error = 'interrupted during its last attempt ' || attempts || "
+                    "' (the process stopped while processing it)' "
+                    "WHERE status = 'processing' AND attempts >= ?",
+                    (now, now, max_attempts),
+                ).rowcount
+            resumed = conn.execute(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? "
+                "WHERE status = 'processing'",
+                (now, now),
+            ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return Recovery(resumed=resumed, parked=parked)
+
+    def _claim(self, now: float, limit: int) -> list[Delivery]:
+        conn = self._connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute(_CLAIM, {"now": now, "limit": limit}).fetchall()
+            if rows:
+                conn.executemany(
+                    "UPDATE deliveries SET status = 'processing', attempts = attempts + 1, "
+                    "started_at = ?, updated_at = ? WHERE seq = ?",
+                    [(now, now, row[0]) for row in rows],
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        claimed = []
+        for row in rows:
+            row = list(row)
+            row[8] = "processing"
+            row[9] += 1
+            claimed.append(_delivery(tuple(row)))
+        return claimed
+
+    def _apply(self, ops: list[_Op]) -> list[Any]:
+        conn = self._connection
+        results: list[Any] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = op(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO op")
+                    result = exc
+                conn.execute("RELEASE op")
+                results.append(result)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("inbox is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _transition(self, sql: str, params: tuple[Any, ...]) -> bool:
+        return bool(await self._submit(lambda conn: conn.execute(sql, params).rowcount == 1))
+
+    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+        if self._executor is None:
+            raise RuntimeError("inbox is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((op, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch = self._queue[:_MAX_BATCH]
+            del self._queue[:_MAX_BATCH]
+            assert self._executor is not None
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, self._apply, [op for op, _ in batch]
+                )
+            except Exception as exc:  # the commit itself failed: nothing of this batch is stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # the caller gave up waiting; the write happened regardless
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    return Delivery(
+        seq=row[0],
+        delivery_id=row[1],
+        event=row[2],
+        action=row[3],
+        payload=bytes(row[4]),
+        installation_id=row[5],
+        repository=row[6],
+        subject=row[7],
+        status=row[8],
+        attempts=row[9],
+        next_attempt_at=row[10],
+        last_error=row[11],
+        received_at=row[12],
+    )

@@ -1,0 +1,257 @@
+"""The durable inbox: store once, claim in subject order, retry, park, recover after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.inbox import Inbox
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def inbox(tmp_path: Path, clock: Clock) -> AsyncIterator[Inbox]:
+    box = Inbox(tmp_path / "inbox.db", clock=clock)
+    await box.open(max_attempts=3)
+    yield box
+    await box.close()
+
+
+async def put(inbox: Inbox, delivery_id: str, subject: str = "o/r#1") -> bool:
+    return await inbox.store(
+        delivery_id, "issues", b'{"action": "opened"}', subject=subject, action="opened"
+    )
+
+
+async def test_store_is_idempotent_by_delivery_id(inbox: Inbox) -> None:
+    assert await put(inbox, "d1") is True
+    assert await put(inbox, "d1") is False
+    assert (await inbox.stats()).pending == 1
+    stored = await inbox.get("d1")
+    assert stored is not None
+    assert stored.status == "pending" and stored.attempts == 0
+    assert stored.data() == {"action": "opened"}
+    assert stored.action == "opened" and stored.subject == "o/r#1"
+
+
+async def test_concurrent_duplicates_in_one_batch(inbox: Inbox) -> None:
+    results = await asyncio.gather(*(put(inbox, "same") for _ in range(20)))
+    assert results.count(True) == 1
+    assert (await inbox.stats()).pending == 1
+
+
+async def test_many_concurrent_stores_all_land(inbox: Inbox) -> None:
+    results = await asyncio.gather(*(put(inbox, f"d{i}", f"o/r#{i % 7}") for i in range(300)))
+    assert all(results)
+    assert (await inbox.stats()).pending == 300
+
+
+async def test_wal_and_synchronous(inbox: Inbox, tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "inbox.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+async def test_listener_called_for_new_deliveries_only(inbox: Inbox) -> None:
+    calls: list[int] = []
+    inbox.add_listener(lambda: calls.append(1))
+    await put(inbox, "a")
+    await put(inbox, "a")
+    assert calls == [1]
+
+
+async def test_claim_one_per_subject_oldest_first(inbox: Inbox) -> None:
+    for delivery_id, subject in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("c1", "C"), ("b2", "B")]:
+        await put(inbox, delivery_id, subject)
+    claimed = await inbox.claim(10)
+    assert [d.delivery_id for d in claimed] == ["a1", "b1", "c1"]
+    assert all(d.status == "processing" and d.attempts == 1 for d in claimed)
+    # subjects A and B are in flight: nothing more to claim
+    assert await inbox.claim(10) == []
+    await inbox.mark_done("a1")
+    assert [d.delivery_id for d in await inbox.claim(10)] == ["a2"]
+    await inbox.mark_done("b1")
+    assert [d.delivery_id for d in await inbox.claim(10)] == ["b2"]
+
+
+async def test_claim_respects_limit(inbox: Inbox) -> None:
+    for i in range(5):
+        await put(inbox, f"d{i}", f"s{i}")
+    assert [d.delivery_id for d in await inbox.claim(2)] == ["d0", "d1"]
+    assert await inbox.claim(0) == []
+
+
+async def test_retry_holds_back_later_deliveries_of_its_subject(
+    inbox: Inbox, clock: Clock
+) -> None:
+    await put(inbox, "a1", "A")
+    await put(inbox, "a2", "A")
+    await put(inbox, "b1", "B")
+    assert [d.delivery_id for d in await inbox.claim(10)] == ["a1", "b1"]
+    assert await inbox.schedule_retry("a1", "GitHubBroken: 502", clock.now + 30)
+    await inbox.mark_done("b1")
+    # a1 waits for its retry; a2 must not overtake it
+    assert await inbox.claim(10) == []
+    assert await inbox.next_due() == clock.now + 30
+    clock.now += 30
+    again = await inbox.claim(10)
+    assert [(d.delivery_id, d.attempts, d.last_error) for d in again] == [
+        ("a1", 2, "GitHubBroken: 502")
+    ]
+    await inbox.mark_done("a1")
+    assert [d.delivery_id for d in await inbox.claim(10)] == ["a2"]
+
+
+async def test_parked_delivery_unblocks_its_subject(inbox: Inbox) -> None:
+    await put(inbox, "a1", "A")
+    await put(inbox, "a2", "A")
+    await inbox.claim(10)
+    assert await inbox.park_failed("a1", "ValueError: bad")
+    stats = await inbox.stats()
+    assert (stats.pending, stats.failed) == (1, 1)
+    assert [d.delivery_id for d in await inbox.claim(10)] == ["a2"]
+    failed = await inbox.failed()
+    assert [(d.delivery_id, d.status, d.last_error) for d in failed] == [
+        ("a1", "failed", "ValueError: bad")
+    ]
+
+
+async def test_transitions_only_from_processing(inbox: Inbox) -> None:
+    await put(inbox, "a")
+    assert await inbox.mark_done("a") is False  # not claimed
+    await inbox.claim(1)
+    assert await inbox.mark_done("a") is True
+    assert await inbox.mark_done("a") is False
+    assert await inbox.park_failed("a", "x") is False
+    assert await inbox.release("a") is False
+
+
+async def test_release_does_not_count_the_attempt(inbox: Inbox) -> None:
+    await put(inbox, "a")
+    await inbox.claim(1)
+    assert await inbox.release("a")
+    (again,) = await inbox.claim(1)
+    assert again.attempts == 1
+
+
+async def test_requeue_failed(inbox: Inbox) -> None:
+    await put(inbox, "a")
+    await inbox.claim(1)
+    await inbox.park_failed("a", "boom")
+    assert await inbox.requeue_failed() == 1
+    (again,) = await inbox.claim(1)
+    assert again.attempts == 1
+    assert await inbox.requeue_failed("nope") == 0
+
+
+async def test_stats(inbox: Inbox, clock: Clock) -> None:
+    empty = await inbox.stats()
+    assert empty.as_dict() == {
+        "pending": 0,
+        "processing": 0,
+        "failed": 0,
+        "oldest_pending_seconds": 0,
+    }
+    await put(inbox, "a", "A")
+    clock.now += 5
+    await put(inbox, "b", "B")
+    await inbox.claim(1)
+    clock.now += 2.5
+    stats = await inbox.stats()
+    assert (stats.pending, stats.processing, stats.failed) == (2, 1, 0)
+    assert stats.oldest_pending_seconds == 7.5
+
+
+async def test_purge_done_keeps_failed_and_pending(inbox: Inbox, clock: Clock) -> None:
+    for name in ("done", "failed", "pending"):
+        await put(inbox, name, name)
+    await inbox.claim(2)
+    await inbox.mark_done("done")
+    await inbox.park_failed("failed", "x")
+    clock.now += 100
+    assert await inbox.purge_done(older_than=50) == 1
+    assert await inbox.get("done") is None
+    assert await inbox.get("failed") is not None
+    assert await inbox.get("pending") is not None
+
+
+async def test_crash_recovery_resets_processing(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "crash.db"
+    first = Inbox(path, clock=clock)
+    await first.open(max_attempts=3)
+    await put(first, "a", "A")
+    await put(first, "b", "B")
+    await put(first, "c", "C")
+    await first.claim(2)
+    await first.mark_done("b")
+    # Simulate a crash: the connection goes away without any cleanup of 'processing' rows.
+    await first.close()
+
+    second = Inbox(path, clock=clock)
+    recovery = await second.open(max_attempts=3)
+    assert (recovery.resumed, recovery.parked) == (1, 0)
+    assert (await second.get("a")).status == "pending"  # type: ignore[union-attr]
+    assert (await second.get("b")).status == "done"  # type: ignore[union-attr]
+    assert [d.delivery_id for d in await second.claim(10)] == ["a", "c"]
+    await second.close()
+
+
+async def test_crash_on_last_attempt_parks(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "poison.db"
+    box = Inbox(path, clock=clock)
+    await box.open(max_attempts=2)
+    await put(box, "poison")
+    for _ in range(2):
+        await box.claim(1)
+        await box.close()
+        box = Inbox(path, clock=clock)
+        recovery = await box.open(max_attempts=2)
+    assert (recovery.resumed, recovery.parked) == (0, 1)
+    parked = await box.get("poison")
+    assert parked is not None and parked.status == "failed"
+    assert "interrupted" in (parked.last_error or "")
+    await box.close()
+
+
+async def test_bad_row_does_not_fail_its_batch(inbox: Inbox) -> None:
+    good = put(inbox, "good")
+    bad = inbox.store("bad", None, b"{}", subject="s")  # type: ignore[arg-type]
+    results = await asyncio.gather(good, bad, return_exceptions=True)
+    assert results[0] is True
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert (await inbox.stats()).pending == 1
+
+
+async def test_not_open(tmp_path: Path) -> None:
+    box = Inbox(tmp_path / "x.db")
+    with pytest.raises(RuntimeError, match="not open"):
+        await box.stats()
+    await box.open()
+    with pytest.raises(RuntimeError, match="already open"):
+        await box.open()
+    await box.close()
+    await box.close()  # idempotent
+
+
+async def test_creates_parent_directory(tmp_path: Path) -> None:
+    box = Inbox(tmp_path / "var" / "deep" / "bot.db")
+    await box.open()
+    assert await put(box, "x")
+    await box.close()
+    assert (tmp_path / "var" / "deep" / "bot.db").exists()
