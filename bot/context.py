@@ -1,0 +1,141 @@
+"""What a handler gets besides the event and the GitHub client (ARCHITECTURE.md, handler contract).
+
+``Context`` carries the settings, the clock, the App's own login, the metrics, a logger bound to
+the delivery, and ``config()``: the repository's ``.github/hardening.yml`` merged over the
+organisation's (CONTRACT §6), validated by ``rules.config``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import cachetools
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot.metrics import Metrics
+from bot.settings import Settings
+
+if TYPE_CHECKING:  # rules.config is written alongside; import it only when used
+    from rules.config import ConfigResult
+
+REPO_CONFIG_PATH = ".github/hardening.yml"
+ORG_CONFIG_REPO = ".github"
+ORG_CONFIG_PATH = "hardening.yml"
+
+
+class BoundLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger that adds fixed fields (delivery id, event, subject...) to every record.
+
+    Unlike the stock adapter, fields passed per call with ``extra=`` are merged, not dropped.
+    """
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
+
+    def bind(self, **fields: Any) -> BoundLog:
+        return BoundLog(self.logger, {**(self.extra or {}), **fields})
+
+
+def bound_log(name: str, **fields: Any) -> BoundLog:
+    return BoundLog(logging.getLogger(name), fields)
+
+
+class ConfigCache:
+    """Merged configurations, kept ``ttl`` seconds per (repository, ref).
+
+    The files are fetched through the installation client, whose ETag cache makes a re-read of
+    an unchanged file a free 304; this cache spares even that inside a burst of deliveries, and
+    ``invalidate`` lets a push to the default branch take effect at once.
+    """
+
+    def __init__(
+        self, *, ttl: float = 30.0, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._results: cachetools.TTLCache[tuple[str, str, str | None], ConfigResult] = (
+            cachetools.TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        )
+        # Parsing is pure in the texts, so identical texts share one parse across repositories.
+        self._parsed: cachetools.LRUCache[tuple[tuple[str, str | None], ...], ConfigResult] = (
+            cachetools.LRUCache(maxsize=256)
+        )
+
+    async def get(
+        self, gh: GitHubAPI, owner: str, repo: str, ref: str | None = None
+    ) -> ConfigResult:
+        key = (owner.lower(), repo.lower(), ref)
+        cached = self._results.get(key)
+        if cached is not None:
+            return cached
+        from rules.config import load_config
+
+        org_text = await fetch_text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH)
+        repo_text = await fetch_text(gh, owner, repo, REPO_CONFIG_PATH, ref=ref)
+        layers = (
+            (f"{owner}/{ORG_CONFIG_REPO}/{ORG_CONFIG_PATH}", org_text),
+            (REPO_CONFIG_PATH, repo_text),
+        )
+        result = self._parsed.get(layers)
+        if result is None:
+            result = load_config(list(layers))
+            self._parsed[layers] = result
+        self._results[key] = result
+        return result
+
+    def invalidate(self, owner: str, repo: str | None = None) -> None:
+        """Forget cached results of one repository, or of a whole owner (org config changed)."""
+        for key in list(self._results.keys()):
+            if key[0] == owner.lower() and (repo is None or key[1] == repo.lower()):
+                self._results.pop(key, None)
+
+
+async def fetch_text(
+    gh: GitHubAPI, owner: str, repo: str, path: str, *, ref: str | None = None
+) -> str | None:
+    """A file's text from the contents API, or None when the file (or repository) is absent."""
+    try:
+        data = await gh.getitem(
+            "/repos/{owner}/{repo}/contents/{+path}{?ref}",
+            {"owner": owner, "repo": repo, "path": path, "ref": ref},
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) == 404:
+            return None
+        raise
+    if not isinstance(data, dict) or data.get("type", "file") != "file":
+        return None  # a directory or a submodule where a file was expected
+    content = data.get("content") or ""
+    if data.get("encoding", "base64") == "base64":
+        return base64.b64decode(content).decode("utf-8", errors="replace")
+    return str(content)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Per-delivery context handed to every handler with the event and the GitHub client."""
+
+    settings: Settings
+    metrics: Metrics
+    log: BoundLog
+    bot_login: str
+    clock: Callable[[], float] = time.time
+    configs: ConfigCache = field(default_factory=ConfigCache)
+    delivery_id: str | None = None
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC, from the injected clock."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def config(
+        self, gh: GitHubAPI, owner: str, repo: str, ref: str | None = None
+    ) -> ConfigResult:
+        """The merged, validated configuration of ``owner/repo`` at ``ref`` (None: default
+        branch), as ``rules.config.ConfigResult(config, errors)``."""
+        return await self.configs.get(gh, owner, repo, ref)

@@ -1,0 +1,261 @@
+"""The worker pool: processes stored deliveries, concurrently across subjects, in order within one.
+
+Ordering comes from the inbox (``Inbox.claim`` never hands out two deliveries of one subject);
+the pool adds concurrency, retries and shutdown:
+
+- A failed attempt is retried with exponential backoff and full jitter (a uniform delay in
+  ``[0, min(max, base * 2**(attempt-1)))``), so many deliveries failing on one GitHub outage do
+  not come back in lockstep. After the last attempt the delivery is parked as ``failed`` with its
+  error: logged at ERROR (and so sent to Sentry), counted in ``/metrics``, visible in
+  ``/healthz``, and kept in the inbox to be requeued. Nothing is dropped.
+- On shutdown the pool stops claiming, gives in-flight deliveries ``grace`` seconds, then cancels
+  the rest and hands them back as pending; their writes are idempotent, so running them again
+  after the restart completes them without doing anything twice.
+
+``process(delivery)`` is injected; web.py supplies the real one (event -> handlers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random as _random
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.context import bound_log
+from bot.inbox import Delivery, Inbox
+from bot.metrics import Metrics
+
+Processor = Callable[[Delivery], Awaitable[None]]
+
+log = logging.getLogger("bot.workers")
+
+# Done deliveries are kept this long so GitHub redeliveries are recognised as duplicates.
+KEEP_DONE_SECONDS = 14 * 24 * 3600.0
+_PURGE_EVERY = 3600.0
+_MAX_ERROR_CHARS = 2000
+
+
+class PermanentError(Exception):
+    """Raised by processing that can never succeed: the delivery is parked without retrying."""
+
+
+class WorkerPool:
+    """Runs ``process`` over the inbox. ``clock`` and ``random`` are injectable for tests.
+
+    The pool never sleeps a fixed time: it waits for a wake-up (a new delivery, a finished one)
+    or until the next retry falls due by ``clock``, so tests drive it with a fake clock and
+    ``notify()``.
+    """
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        process: Processor,
+        *,
+        concurrency: int = 4,
+        max_attempts: int = 8,
+        backoff_base: float = 2.0,
+        backoff_max: float = 600.0,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] | None = None,
+        random: Callable[[], float] = _random.random,
+        poll_interval: float = 5.0,
+    ) -> None:
+        if concurrency < 1 or max_attempts < 1:
+            raise ValueError("concurrency and max_attempts must be at least 1")
+        self.inbox = inbox
+        self.process = process
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.clock = clock if clock is not None else inbox.clock
+        self.random = random
+        self.poll_interval = poll_interval
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wakeup = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last_purge = 0.0
+        inbox.add_listener(self.notify)
+
+    # -- control -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run(), name="workers")
+
+    def notify(self) -> None:
+        """Look for claimable deliveries now (a delivery was stored, or the clock moved)."""
+        self._wakeup.set()
+
+    @property
+    def in_flight(self) -> frozenset[str]:
+        """Delivery ids being processed right now."""
+        return frozenset(self._tasks)
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retrying after failed attempt number ``attempt`` (1-based)."""
+        return self.random() * min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+
+    async def stop(self, grace: float = 20.0) -> list[str]:
+        """Stop claiming; wait up to ``grace`` s for in-flight work; hand back the rest.
+
+        Returns the ids that were interrupted and left pending.
+        """
+        self._stopping = True
+        self._wakeup.set()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        tasks = dict(self._tasks)
+        if not tasks:
+            return []
+        _done, unfinished = await asyncio.wait(tasks.values(), timeout=grace)
+        interrupted = [d for d, t in tasks.items() if t in unfinished]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        for delivery_id in interrupted:
+            await self.inbox.release(delivery_id)
+        if interrupted:
+            log.warning(
+                "shutdown: %d deliveries did not finish within %.0fs and stay pending",
+                len(interrupted),
+                grace,
+                extra={"deliveries": interrupted},
+            )
+        return interrupted
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                await self._claim_and_spawn()
+                timeout = await self._idle_timeout()
+                self._maybe_purge()
+            except Exception:
+                # The database being briefly unavailable must not kill the pool for good.
+                log.exception("worker loop failed; retrying")
+                timeout = 1.0
+            if self._stopping:
+                break
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _claim_and_spawn(self) -> None:
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return
+        for delivery in await self.inbox.claim(free):
+            task = asyncio.get_running_loop().create_task(
+                self._handle(delivery), name=f"delivery-{delivery.delivery_id}"
+            )
+            self._tasks[delivery.delivery_id] = task
+            task.add_done_callback(lambda _t, d=delivery.delivery_id: self._finished(d))
+
+    async def _idle_timeout(self) -> float:
+        if len(self._tasks) >= self.concurrency:
+            return self.poll_interval  # a finishing task wakes us
+        due = await self.inbox.next_due()
+        if due is None:
+            return self.poll_interval
+        wait = due - self.clock()
+        if wait <= 0:
+            # Due but not claimed: its subject is busy. A finishing task wakes us.
+            return self.poll_interval
+        return min(wait, self.poll_interval)
+
+    def _finished(self, delivery_id: str) -> None:
+        self._tasks.pop(delivery_id, None)
+        self._wakeup.set()
+
+    def _maybe_purge(self) -> None:
+        now = self.clock()
+        if now - self._last_purge < _PURGE_EVERY:
+            return
+        self._last_purge = now
+        task = asyncio.get_running_loop().create_task(self.inbox.purge_done(KEEP_DONE_SECONDS))
+        task.add_done_callback(_log_purge)
+
+    # -- one delivery ------------------------------------------------------------------------
+
+    async def _handle(self, delivery: Delivery) -> None:
+        dlog = bound_log(
+            "bot.workers",
+            delivery=delivery.delivery_id,
+            event=delivery.event,
+            action=delivery.action,
+            repository=delivery.repository,
+            subject=delivery.subject,
+            attempt=delivery.attempts,
+        )
+        started = time.monotonic()
+        try:
+            await self.process(delivery)
+        except asyncio.CancelledError:
+            raise  # shutdown: stop() hands the delivery back
+        except Exception as exc:
+            await self._failed(delivery, exc, dlog, time.monotonic() - started)
+            return
+        elapsed = time.monotonic() - started
+        self.metrics.processing_seconds.observe(elapsed, event=delivery.event)
+        self.metrics.deliveries.inc(event=delivery.event, outcome="done")
+        try:
+            await self.inbox.mark_done(delivery.delivery_id)
+        except Exception:
+            # Its effects are applied; left 'processing', it reruns (harmlessly) at next start.
+            dlog.exception("could not record delivery as done")
+            return
+        dlog.info("delivery processed", extra={"duration_ms": round(elapsed * 1000, 1)})
+
+    async def _failed(
+        self, delivery: Delivery, exc: Exception, dlog: logging.LoggerAdapter, elapsed: float
+    ) -> None:
+        self.metrics.processing_seconds.observe(elapsed, event=delivery.event)
+        error = describe(exc)
+        if isinstance(exc, PermanentError) or delivery.attempts >= self.max_attempts:
+            await self.inbox.park_failed(delivery.delivery_id, error)
+            self.metrics.deliveries.inc(event=delivery.event, outcome="failed")
+            dlog.error(
+                "delivery failed after %d attempt(s) and is parked: %s",
+                delivery.attempts,
+                error,
+                exc_info=exc,
+            )
+            return
+        delay = self.backoff(delivery.attempts)
+        await self.inbox.schedule_retry(delivery.delivery_id, error, self.clock() + delay)
+        self.metrics.deliveries.inc(event=delivery.event, outcome="retry")
+        dlog.warning(
+            "delivery attempt %d failed, retrying in %.1fs: %s",
+            delivery.attempts,
+            delay,
+            error,
+            exc_info=exc,
+            extra={"retry_in": round(delay, 3)},
+        )
+
+
+def describe(exc: BaseException) -> str:
+    """One line for ``last_error``: the type and message, bounded."""
+    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
+    return text[:_MAX_ERROR_CHARS]
+
+
+def _log_purge(task: asyncio.Task[int]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("purging finished deliveries failed", exc_info=exc)
+    elif task.result():
+        log.info("purged %d finished deliveries", task.result())
