@@ -1,7 +1,8 @@
 """JSON objects that also read as attributes: ``issue["number"] == issue.number``.
 
 Seeding and inspection helpers return GitHub's JSON; tests read it either way. The value is a
-real ``dict`` (it compares, serialises and copies like one); nested objects read the same way.
+real ``dict`` (it compares, serialises and copies like one). Nested objects are converted once,
+when the record is made, so ``payload["issue"]["title"] = "x"`` changes the payload itself.
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ class Record(dict[str, Any]):
 
     __slots__ = ()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key, value in self.items():
+            super().__setitem__(key, wrap(value))
+
     def __getattr__(self, name: str) -> Any:
         try:
-            return wrap(self[name])
+            return self[name]
         except KeyError:
             raise AttributeError(name) from None
 
-    def __getitem__(self, key: str) -> Any:
-        return wrap(super().__getitem__(key))
-
 
 def wrap(value: Any) -> Any:
-    """``value`` with every dict turned into a :class:`Record` (lists are copied shallowly)."""
-    if isinstance(value, dict) and not isinstance(value, Record):
+    """``value`` with every nested dict turned into a :class:`Record`."""
+    if isinstance(value, Record):
+        return value
+    if isinstance(value, dict):
         return Record(value)
     if isinstance(value, list):
         return [wrap(v) for v in value]

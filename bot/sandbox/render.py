@@ -287,6 +287,8 @@ class Renderer:
             "color": label.color,
             "default": label.default,
             "description": label.description,
+            "archived_at": None,
+            "archived_by": None,
         }
 
     def reaction_rollup(self, url: str, reactions: list[Reaction]) -> dict[str, Any]:

@@ -73,5 +73,7 @@ def issues_and_pull_requests(ctx: Ctx) -> Reply:
         "total_count": len(found),
         "incomplete_results": False,
         "items": page.body,
+        # Text search here is plain substring matching, i.e. GitHub's lexical search.
+        "search_type": "lexical",
     }
     return page
