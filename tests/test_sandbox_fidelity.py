@@ -71,8 +71,12 @@ def sb(app_keys: tuple[str, str]) -> Sandbox:
     sandbox = seeded(app_keys[1])
     sandbox.set_permission(REPO, "alice", "maintain")
     sandbox.protect_branch(REPO, "main", contexts=["hardening/controls"], strict=True)
-    sandbox.open_issue(REPO, title="DB outage", body="## Findings\n- late decision: x",
-                       labels=["incident", "sev-2"])
+    sandbox.open_issue(
+        REPO,
+        title="DB outage",
+        body="## Findings\n- late decision: x",
+        labels=["incident", "sev-2"],
+    )
     sandbox.add_comment(REPO, 1, "I was paged late", user="bob")
     sandbox.open_pull(
         REPO,
@@ -81,10 +85,20 @@ def sb(app_keys: tuple[str, str]) -> Sandbox:
         head_sha=HEAD,
         labels=["failure-class:missed-detection"],
         files=[
-            {"filename": "tests/test_lag.py", "status": "added", "additions": 12,
-             "deletions": 0, "patch": "@@ -0,0 +1 @@\n+def test_lag(): ..."},
-            {"filename": "alerts/lag.yml", "status": "renamed", "additions": 1,
-             "deletions": 1, "previous_filename": "alerts/old.yml"},
+            {
+                "filename": "tests/test_lag.py",
+                "status": "added",
+                "additions": 12,
+                "deletions": 0,
+                "patch": "@@ -0,0 +1 @@\n+def test_lag(): ...",
+            },
+            {
+                "filename": "alerts/lag.yml",
+                "status": "renamed",
+                "additions": 1,
+                "deletions": 1,
+                "previous_filename": "alerts/old.yml",
+            },
         ],
     )
     return sandbox
@@ -155,8 +169,12 @@ OPERATIONS: dict[str, Op] = {
     ),
     "issues/list-for-repo": lambda c: c.inst.issues.async_list_for_repo(OWNER, NAME, state="all"),
     "issues/create": lambda c: c.inst.issues.async_create(
-        OWNER, NAME, title="Hardening: alert on lag", body="Incident reference: #1",
-        labels=["hardening"], assignees=["alice"],
+        OWNER,
+        NAME,
+        title="Hardening: alert on lag",
+        body="Incident reference: #1",
+        labels=["hardening"],
+        assignees=["alice"],
     ),
     "issues/get": lambda c: c.inst.issues.async_get(OWNER, NAME, 1),
     "issues/update": lambda c: c.inst.issues.async_update(
@@ -191,17 +209,33 @@ OPERATIONS: dict[str, Op] = {
     "pulls/get": lambda c: c.inst.pulls.async_get(OWNER, NAME, 2),
     "pulls/list-files": lambda c: c.inst.pulls.async_list_files(OWNER, NAME, 2),
     "checks/create": lambda c: c.inst.checks.async_create(
-        OWNER, NAME, name="hardening/controls", head_sha=HEAD, status="completed",
-        conclusion="neutral", details_url="https://example.com/run",
+        OWNER,
+        NAME,
+        name="hardening/controls",
+        head_sha=HEAD,
+        status="completed",
+        conclusion="neutral",
+        details_url="https://example.com/run",
         output={
             "title": "Missing a regression test",
             "summary": "Add a test under tests/",
-            "annotations": [{"path": "alerts/lag.yml", "start_line": 1, "end_line": 1,
-                             "annotation_level": "warning", "message": "no test"}],
+            "annotations": [
+                {
+                    "path": "alerts/lag.yml",
+                    "start_line": 1,
+                    "end_line": 1,
+                    "annotation_level": "warning",
+                    "message": "no test",
+                }
+            ],
         },
     ),
     "checks/update": lambda c: c.inst.checks.async_update(
-        OWNER, NAME, _check_run_id(c), status="completed", conclusion="success",
+        OWNER,
+        NAME,
+        _check_run_id(c),
+        status="completed",
+        conclusion="success",
         output={"title": "ok", "summary": "all good"},
     ),
     "checks/list-for-ref": lambda c: (
@@ -265,14 +299,26 @@ async def test_directory_listing_matches_schema(gh: Clients) -> None:
     ("call", "status", "model"),
     [
         (lambda c: c.inst.issues.async_get(OWNER, NAME, 99), 404, models.BasicError),
-        (lambda c: c.inst.issues.async_create_label(OWNER, NAME, name="incident"), 422,
-         models.ValidationError),
-        (lambda c: c.inst.issues.async_remove_label(OWNER, NAME, 1, "nope"), 404,
-         models.BasicError),
-        (lambda c: c.inst.repos.async_get_collaborator_permission_level(OWNER, NAME, "mallory"),
-         404, models.BasicError),
-        (lambda c: c.inst.search.async_issues_and_pull_requests(q="repo:nobody/nothing"), 422,
-         models.ValidationError),
+        (
+            lambda c: c.inst.issues.async_create_label(OWNER, NAME, name="incident"),
+            422,
+            models.ValidationError,
+        ),
+        (
+            lambda c: c.inst.issues.async_remove_label(OWNER, NAME, 1, "nope"),
+            404,
+            models.BasicError,
+        ),
+        (
+            lambda c: c.inst.repos.async_get_collaborator_permission_level(OWNER, NAME, "mallory"),
+            404,
+            models.BasicError,
+        ),
+        (
+            lambda c: c.inst.search.async_issues_and_pull_requests(q="repo:nobody/nothing"),
+            422,
+            models.ValidationError,
+        ),
     ],
 )
 async def test_error_bodies_match_githubs_schema(
@@ -291,8 +337,13 @@ def _built(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
     """One payload per event/action the bot subscribes to, from the builders."""
     out: list[tuple[str, dict[str, Any]]] = []
     comment = sb.comments(REPO, 1)[0]["id"]
-    run = sb.add_check_run(REPO, head_sha=HEAD, name="hardening/controls", conclusion="success",
-                           output={"title": "ok", "summary": "ok"})["id"]
+    run = sb.add_check_run(
+        REPO,
+        head_sha=HEAD,
+        name="hardening/controls",
+        conclusion="success",
+        output={"title": "ok", "summary": "ok"},
+    )["id"]
     out.append(("issues", sb.issue_event(REPO, 1, "opened")))
     out.append(("issues", sb.issue_event(REPO, 1, "labeled", label="incident")))
     out.append(("issues", sb.issue_event(REPO, 1, "unlabeled", label="sev-2")))
@@ -303,23 +354,35 @@ def _built(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
     sb.update_issue(REPO, 1, state="open")
     out.append(("issues", sb.issue_event(REPO, 1, "reopened")))
     out.append(("issue_comment", sb.issue_comment_event(REPO, 1, comment)))
-    out.append(("issue_comment", sb.issue_comment_event(
-        REPO, 1, comment, "edited", changes={"body": {"from": "before"}})))
+    out.append(
+        (
+            "issue_comment",
+            sb.issue_comment_event(
+                REPO, 1, comment, "edited", changes={"body": {"from": "before"}}
+            ),
+        )
+    )
     out.append(("issue_comment", sb.issue_comment_event(REPO, 1, comment, "deleted")))
     pr_comment = sb.add_comment(REPO, 2, "/harden status")["id"]
     out.append(("issue_comment", sb.issue_comment_event(REPO, 2, pr_comment)))
     out.append(("pull_request", sb.pull_request_event(REPO, 2, "opened")))
-    out.append(("pull_request", sb.pull_request_event(
-        REPO, 2, "labeled", label="failure-class:missed-detection")))
-    out.append(("pull_request", sb.pull_request_event(
-        REPO, 2, "edited", changes={"body": {"from": ""}})))
+    out.append(
+        (
+            "pull_request",
+            sb.pull_request_event(REPO, 2, "labeled", label="failure-class:missed-detection"),
+        )
+    )
+    out.append(
+        ("pull_request", sb.pull_request_event(REPO, 2, "edited", changes={"body": {"from": ""}}))
+    )
     sb.push_pull(REPO, 2, head_sha="b" * 40)
     out.append(("pull_request", sb.pull_request_event(REPO, 2, "synchronize")))
     out.append(("check_run", sb.check_run_event(REPO, run, "created")))
     out.append(("check_run", sb.check_run_event(REPO, run, "completed")))
     out.append(("check_run", sb.check_run_event(REPO, run)))
-    out.append(("check_run", sb.check_run_event(
-        REPO, run, "requested_action", requested_action="recheck")))
+    out.append(
+        ("check_run", sb.check_run_event(REPO, run, "requested_action", requested_action="recheck"))
+    )
     out.append(("check_suite", sb.check_suite_event(REPO, HEAD)))
     out.append(("check_suite", sb.check_suite_event(REPO, "b" * 40, "requested")))
     sb.merge_pull(REPO, 2)
@@ -358,10 +421,17 @@ async def test_emitted_payloads_match_githubs_webhook_models(gh: Clients) -> Non
     emitted = gh.sb.emitted
     kinds = {(event, payload["action"]) for event, payload in emitted}
     assert kinds >= {
-        ("issues", "opened"), ("issues", "closed"), ("issues", "reopened"),
-        ("issues", "edited"), ("issues", "labeled"), ("issues", "unlabeled"),
-        ("issue_comment", "created"), ("issue_comment", "edited"),
-        ("issue_comment", "deleted"), ("check_run", "created"), ("check_run", "completed"),
+        ("issues", "opened"),
+        ("issues", "closed"),
+        ("issues", "reopened"),
+        ("issues", "edited"),
+        ("issues", "labeled"),
+        ("issues", "unlabeled"),
+        ("issue_comment", "created"),
+        ("issue_comment", "edited"),
+        ("issue_comment", "deleted"),
+        ("check_run", "created"),
+        ("check_run", "completed"),
         ("pull_request", "labeled"),
     }
     for event, payload in emitted:
