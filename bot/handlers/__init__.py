@@ -1,0 +1,43 @@
+"""Event handlers, one module per concern, each with its own ``gidgethub.routing.Router``.
+
+A handler module declares ``router = gidgethub.routing.Router()`` and registers coroutines
+``async def on_x(event, gh, ctx) -> None`` (see ARCHITECTURE.md). To plug one in, import it here
+and add its router to ``ROUTERS``; ``router`` merges them all and ``dispatch`` runs every handler
+registered for an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from gidgethub.abc import GitHubAPI
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+# Handler modules' routers. Add each new module's router here.
+ROUTERS: tuple[Router, ...] = ()
+
+router = Router(*ROUTERS)
+
+
+def handles(event: Event) -> bool:
+    """Whether any handler is registered for ``event`` (if not, processing needs no GitHub)."""
+    return bool(router.fetch(event))
+
+
+async def dispatch(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    """Run every handler registered for ``event``, one after another.
+
+    gidgethub's ``Router.dispatch`` walks a set, whose order changes between runs; a fixed order
+    (module, then function name) keeps two handlers touching one issue reproducible.
+    """
+    for callback in _in_stable_order(router.fetch(event)):
+        await callback(event, gh, ctx)
+
+
+def _in_stable_order(callbacks: Iterable[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    return sorted(callbacks, key=lambda cb: (cb.__module__, cb.__qualname__))

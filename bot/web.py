@@ -1,0 +1,392 @@
+"""The web shell: ``create_app(settings)`` builds the HTTP server of CONTRACT §2.
+
+``POST /webhook`` only authenticates, validates and stores: the delivery is in the durable inbox
+before GitHub gets its 202, and the workers process it afterwards, so a slow GitHub call can never
+make GitHub give up on a delivery (it waits 10 s and never redelivers on its own).
+``GET /healthz`` and ``GET /metrics`` show the inbox and the workers.
+
+Nothing happens at import: settings come in as an object, Sentry is initialised by the factory
+only when a DSN is configured, and the database and workers start with the application.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from aiohttp import web
+from gidgethub import sansio
+
+from bot import handlers
+from bot.context import ConfigCache, Context, bound_log
+from bot.github import GitHubApp
+from bot.inbox import Delivery, Inbox
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.settings import Settings
+from bot.subjects import subject_for
+from bot.workers import Processor, WorkerPool
+
+# GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+_SIGNATURE_PREFIX = "sha256="
+_MAX_HEADER_CHARS = 200
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+INBOX = web.AppKey("inbox", Inbox)
+GITHUB = web.AppKey("github", GitHubApp)
+WORKERS = web.AppKey("workers", WorkerPool)
+
+log = logging.getLogger("bot.web")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    github: GitHubApp | None = None,
+    clock: Callable[[], float] | None = None,
+    start_workers: bool = True,
+    process: Processor | None = None,
+    metrics: Metrics | None = None,
+) -> web.Application:
+    """Build the application. Nothing runs until aiohttp starts it.
+
+    ``github``: the GitHub client (default: a real ``GitHubApp`` for ``settings``).
+    ``clock``: epoch seconds, shared by the inbox, the workers and handlers' ``ctx.now()``.
+    ``start_workers=False`` stores deliveries without processing them (tests inspect the inbox).
+    ``process``: replaces the real processing (event -> handlers), e.g. a no-op for the bench.
+    """
+    clock = clock or time.time
+    if metrics is None:
+        metrics = github.metrics if github is not None else Metrics()
+    if github is None:
+        github = GitHubApp(settings, metrics=metrics, clock=clock)
+    if settings.sentry_dsn:
+        init_sentry(settings)
+
+    inbox = Inbox(settings.database_path, clock=clock)
+    processor = process or make_processor(settings, github, metrics, clock=clock)
+    pool = WorkerPool(
+        inbox,
+        processor,
+        concurrency=settings.worker_concurrency,
+        max_attempts=settings.max_attempts,
+        backoff_base=settings.backoff_base,
+        backoff_max=settings.backoff_max,
+        metrics=metrics,
+        clock=clock,
+    )
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[INBOX] = inbox
+    app[GITHUB] = github
+    app[WORKERS] = pool
+    app.router.add_post("/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        recovery = await inbox.open(max_attempts=settings.max_attempts)
+        if recovery.resumed or recovery.parked:
+            log.warning(
+                "resuming %d interrupted deliveries; %d parked after their last attempt",
+                recovery.resumed,
+                recovery.parked,
+            )
+        if start_workers:
+            pool.start()
+        try:
+            yield
+        finally:
+            await pool.stop(settings.shutdown_grace)
+            await github.close()
+            await inbox.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def make_processor(
+    settings: Settings,
+    github: GitHubApp,
+    metrics: Metrics,
+    *,
+    clock: Callable[[], float] = time.time,
+    configs: ConfigCache | None = None,
+) -> Processor:
+    """The real processing of one delivery: its event through every registered handler."""
+    configs = configs if configs is not None else ConfigCache()
+
+    async def process(delivery: Delivery) -> None:
+        event = sansio.Event(
+            delivery.data(), event=delivery.event, delivery_id=delivery.delivery_id
+        )
+        if not handlers.handles(event):
+            return  # nothing listens: do not spend a token or a request on it
+        if delivery.installation_id is not None:
+            gh = await github.installation_api(delivery.installation_id)
+        else:
+            gh = github.app_api()
+        ctx = Context(
+            settings=settings,
+            metrics=metrics,
+            log=bound_log(
+                "bot.handlers",
+                delivery=delivery.delivery_id,
+                event=delivery.event,
+                action=delivery.action,
+                repository=delivery.repository,
+                subject=delivery.subject,
+            ),
+            bot_login=await github.bot_login(),
+            clock=clock,
+            configs=configs,
+            delivery_id=delivery.delivery_id,
+        )
+        await handlers.dispatch(event, gh, ctx)
+
+    return process
+
+
+# -- views ---------------------------------------------------------------------------------------
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """Authenticate, validate and durably store one delivery (CONTRACT §2)."""
+    app = request.app
+    metrics = app[METRICS]
+
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        metrics.deliveries.inc(event="unverified", outcome="too_large")
+        return _answer(413, "payload larger than 25 MiB")
+    body = await _read_capped(request)
+    if body is None:
+        metrics.deliveries.inc(event="unverified", outcome="too_large")
+        return _answer(413, "payload larger than 25 MiB")
+
+    if not verify_signature(
+        app[SETTINGS].webhook_secret, body, request.headers.get("X-Hub-Signature-256")
+    ):
+        # The event name is unauthenticated input: never a metric label here.
+        metrics.deliveries.inc(event="unverified", outcome="rejected")
+        log.warning(
+            "webhook rejected: missing or invalid X-Hub-Signature-256",
+            extra={"remote": request.remote},
+        )
+        return _answer(401, "missing or invalid X-Hub-Signature-256 (HMAC-SHA256 required)")
+
+    event = request.headers.get("X-GitHub-Event", "").strip()
+    delivery_id = request.headers.get("X-GitHub-Delivery", "").strip()
+    if not event or not delivery_id:
+        return _answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+    if len(event) > _MAX_HEADER_CHARS or len(delivery_id) > _MAX_HEADER_CHARS:
+        return _answer(400, "X-GitHub-Event or X-GitHub-Delivery is too long")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        metrics.deliveries.inc(event=event, outcome="malformed")
+        return _answer(400, "body is not JSON")
+    if not isinstance(payload, dict):
+        metrics.deliveries.inc(event=event, outcome="malformed")
+        return _answer(400, "body is not a JSON object")
+
+    action = payload.get("action") if isinstance(payload.get("action"), str) else None
+    repository = _repository(payload)
+    dlog = bound_log(
+        "bot.web", delivery=delivery_id, event=event, action=action, repository=repository
+    )
+    if event == "ping":
+        metrics.deliveries.inc(event=event, outcome="ping")
+        dlog.info("ping received")
+        return web.json_response({"status": "pong", "zen": payload.get("zen")}, status=200)
+
+    subject = subject_for(event, payload)
+    installation = payload.get("installation")
+    installation_id = installation.get("id") if isinstance(installation, dict) else None
+    new = await app[INBOX].store(
+        delivery_id,
+        event,
+        body,
+        subject=subject,
+        action=action,
+        installation_id=installation_id if isinstance(installation_id, int) else None,
+        repository=repository,
+    )
+    if not new:
+        metrics.deliveries.inc(event=event, outcome="duplicate")
+        dlog.info("duplicate delivery ignored", extra={"subject": subject})
+        return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
+    metrics.deliveries.inc(event=event, outcome="stored")
+    dlog.info("delivery stored", extra={"subject": subject})
+    return web.json_response({"status": "queued", "delivery": delivery_id}, status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        stats = await request.app[INBOX].stats()
+    except Exception:
+        log.exception("health check could not read the inbox")
+        return web.json_response({"status": "error", "inbox": None}, status=503)
+    return web.json_response(
+        {
+            "status": "ok",
+            "inbox": stats.as_dict(),
+            "workers": {"in_flight": len(request.app[WORKERS].in_flight)},
+        }
+    )
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    try:
+        stats = await request.app[INBOX].stats()
+    except Exception:
+        log.exception("metrics could not read the inbox")
+    else:
+        metrics.inbox_pending.set(stats.pending)
+        metrics.inbox_failed.set(stats.failed)
+        metrics.inbox_oldest_pending_seconds.set(stats.oldest_pending_seconds)
+    return web.Response(body=metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """True if ``header`` is ``sha256=<hex HMAC of body>``. SHA-1 signatures are not accepted."""
+    if not secret or not header or not header.startswith(_SIGNATURE_PREFIX):
+        return False
+    expected = _SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode("utf-8", "replace"))
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value GitHub would send for ``body`` (tests, bench, demo)."""
+    return _SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def _read_capped(request: web.Request) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+
+
+def _answer(status: int, message: str) -> web.Response:
+    return web.json_response({"status": "error", "message": message}, status=status)
+
+
+def _repository(payload: dict[str, Any]) -> str | None:
+    repository = payload.get("repository")
+    if isinstance(repository, dict) and isinstance(repository.get("full_name"), str):
+        return str(repository["full_name"])
+    return None
+
+
+# -- Sentry and logs -----------------------------------------------------------------------------
+
+_SENSITIVE_KEY = re.compile(
+    r"authorization|signature|cookie|token|secret|private.?key|password|jwt|dsn", re.IGNORECASE
+)
+_SENSITIVE_TEXT = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+    re.compile(r"\bgh[opusr]_[A-Za-z0-9]{20,}\b"),  # GitHub tokens
+    re.compile(r"\bv1\.[0-9a-f]{40}\b"),  # legacy installation tokens
+    re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"),  # JWTs
+    re.compile(r"\b(bearer|token)\s+[\w.~+/=-]{8,}", re.IGNORECASE),
+    re.compile(r"sha(1|256)=[0-9a-f]{20,}"),
+)
+FILTERED = "[Filtered]"
+
+
+def make_scrubber(settings: Settings) -> Callable[[Any, Any], Any]:
+    """A Sentry ``before_send`` that removes the secrets this process knows or can recognise."""
+    secrets = [s for s in (settings.webhook_secret, settings.private_key.strip()) if s]
+
+    def scrub(value: Any, key: str = "") -> Any:
+        if key and _SENSITIVE_KEY.search(key):
+            return FILTERED
+        if isinstance(value, dict):
+            return {k: scrub(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            # Sentry sends headers as [name, value] pairs.
+            if len(value) == 2 and isinstance(value[0], str) and _SENSITIVE_KEY.search(value[0]):
+                return [value[0], FILTERED]
+            return [scrub(v) for v in value]
+        if isinstance(value, str):
+            for secret in secrets:
+                value = value.replace(secret, FILTERED)
+            for pattern in _SENSITIVE_TEXT:
+                value = pattern.sub(FILTERED, value)
+            return value
+        return value
+
+    def before_send(event: Any, hint: Any) -> Any:
+        return scrub(event)
+
+    return before_send
+
+
+def init_sentry(settings: Settings) -> None:
+    import sentry_sdk
+    from sentry_sdk.integrations.aiohttp import AioHttpIntegration
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        before_send=make_scrubber(settings),
+        send_default_pii=False,
+        integrations=[AioHttpIntegration()],
+    )
+
+
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the bound fields
+    (delivery, event, action, repository, subject, ...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_") and value is not None:
+                doc[key] = value
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on stderr for the whole process (entry points only, never at import)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log would duplicate every delivery line without its fields.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,210 @@
+"""Shared fixtures: the GitHub sandbox, the bot wired to it, and helpers to feed it webhooks.
+
+The usual handler test reads like what happens in production::
+
+    async def test_tracking_comment(sandbox, repo, deliver, drain):
+        issue = sandbox.open_issue(repo, title="DB outage", body="...", labels=("incident",))
+        response = await deliver("issues", sandbox.issue_event(repo, issue.number, "opened"))
+        assert response.status == 202
+        await drain()                      # the workers processed everything stored
+        assert [c.method for c in sandbox.writes()] == ["POST"]
+
+Fixtures (all function-scoped unless noted):
+
+``app_keys`` (session)  the App's ``(private_pem, public_pem)``, generated once per run.
+``make_settings``      ``make_settings(**overrides) -> Settings`` with test defaults: a temp
+                       SQLite file, fast retries (max 3 attempts, backoff <= 50 ms), 1 s grace.
+``sandbox``            the ``bot.sandbox.Sandbox`` (GitHub's REST API stand-in), served on a
+                       loopback port; inspect ``sandbox.calls`` / ``sandbox.writes()``, inject
+                       faults with ``sandbox.inject(...)``.
+``repo``               ``"octo/repo"``, seeded in the sandbox with installation ``INSTALLATION_ID``
+                       (account ``octo``); payload builders add the ``installation`` object.
+``settings``           ``make_settings()`` pointed at the sandbox.
+``github``             a ``GitHubApp`` (the bot's client) pointed at the sandbox.
+``gh``                 ``await github.installation_api(INSTALLATION_ID)``: the client a handler
+                       gets for ``repo`` (depends on ``repo``).
+``bot_client``         an aiohttp ``TestClient`` for ``create_app(settings)`` with workers running.
+``bot_app``            that client's ``web.Application`` (``bot_app[INBOX]``, ``[WORKERS]``...).
+``deliver``            ``await deliver(event, payload, *, delivery_id=None, secret=None,
+                       headers=None)`` signs the JSON body like GitHub and POSTs it to /webhook;
+                       returns the response (202 stored, 200 duplicate...).
+``drain``              ``await drain()`` returns once no delivery is pending or processing (and
+                       raises if that takes more than 10 s, showing the inbox state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.github import GitHubAPI, GitHubApp
+from bot.settings import Settings
+from bot.web import INBOX, WORKERS, create_app, sign
+
+WEBHOOK_SECRET = "test-webhook-secret"
+APP_ID = 1
+INSTALLATION_ID = 4242
+OWNER = "octo"
+REPO = "octo/repo"
+
+Deliver = Callable[..., Awaitable[ClientResponse]]
+Drain = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def app_keys() -> tuple[str, str]:
+    """The App's key pair, ``(private_pem, public_pem)``; RSA generation is slow, so once."""
+    from bot.sandbox import generate_app_key
+
+    return generate_app_key()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Settings]:
+    """Build ``Settings`` for tests; keyword arguments override any field."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "webhook_secret": WEBHOOK_SECRET,
+            "app_id": APP_ID,
+            "private_key": app_keys[0],
+            "api_url": "http://127.0.0.1:9",  # discard port: a test that forgot the sandbox fails
+            "database_path": tmp_path / "bot.db",
+            "worker_concurrency": 4,
+            "max_attempts": 3,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            "shutdown_grace": 1.0,
+            "github_timeout": 5.0,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def bare_sandbox(app_keys: tuple[str, str]) -> Any:
+    """The ``Sandbox`` object, not yet served (use ``sandbox`` in tests)."""
+    from bot.sandbox import Sandbox
+
+    return Sandbox(app_id=APP_ID, public_key_pem=app_keys[1])
+
+
+@pytest.fixture
+async def sandbox_server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], bare_sandbox: Any
+) -> TestServer:
+    """The sandbox's aiohttp app, listening on a loopback port."""
+    server = await aiohttp_server(bare_sandbox.app)
+    # URLs inside the payloads it builds then point at itself, as GitHub's point at GitHub.
+    bare_sandbox.api_url = str(server.make_url("")).rstrip("/")
+    return server
+
+
+@pytest.fixture
+def sandbox(bare_sandbox: Any, sandbox_server: TestServer) -> Any:
+    """The GitHub sandbox the bot under test talks to, already listening."""
+    return bare_sandbox
+
+
+@pytest.fixture
+def repo(sandbox: Any) -> str:
+    """A repository the App is installed on: ``octo/repo``, installation ``INSTALLATION_ID``."""
+    sandbox.add_installation(OWNER, id=INSTALLATION_ID)
+    sandbox.add_repo(REPO, installation_id=INSTALLATION_ID)
+    return REPO
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], sandbox_server: TestServer) -> Settings:
+    return make_settings(api_url=str(sandbox_server.make_url("")).rstrip("/"))
+
+
+@pytest.fixture
+async def github(settings: Settings) -> AsyncIterator[GitHubApp]:
+    client = GitHubApp(settings)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def gh(github: GitHubApp, repo: str) -> GitHubAPI:
+    return await github.installation_api(INSTALLATION_ID)
+
+
+@pytest.fixture
+async def bot_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings
+) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def bot_app(bot_client: TestClient) -> web.Application:
+    return bot_client.server.app
+
+
+@pytest.fixture
+def deliver(bot_client: TestClient) -> Deliver:
+    return make_deliver(bot_client)
+
+
+@pytest.fixture
+def drain(bot_app: web.Application) -> Drain:
+    return make_drain(bot_app)
+
+
+def make_deliver(client: TestClient, secret: str = WEBHOOK_SECRET) -> Deliver:
+    """A ``deliver(event, payload, ...)`` coroutine function bound to one test client."""
+
+    async def deliver(
+        event: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        delivery_id: str | None = None,
+        secret: str | None = secret,
+        headers: dict[str, str] | None = None,
+    ) -> ClientResponse:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        sent = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/test",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+        }
+        if secret is not None:
+            sent["X-Hub-Signature-256"] = sign(secret, body)
+        sent.update(headers or {})
+        response = await client.post("/webhook", data=body, headers=sent)
+        await response.read()
+        return response
+
+    return deliver
+
+
+def make_drain(app: web.Application) -> Drain:
+    """A ``drain()`` coroutine function: wait until the app's inbox has nothing unfinished."""
+
+    async def drain(within: float = 10.0) -> None:
+        inbox, pool = app[INBOX], app[WORKERS]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            stats = await inbox.stats()
+            if stats.pending == 0 and not pool.in_flight:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"inbox did not drain in {within}s: {stats}")
+            pool.notify()
+            await asyncio.sleep(0.005)
+
+    return drain

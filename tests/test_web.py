@@ -1,0 +1,590 @@
+"""The web shell (CONTRACT §2) and the processing path from a stored delivery to the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import sys
+import types
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from conftest import INSTALLATION_ID, WEBHOOK_SECRET, Deliver, Drain, make_deliver, make_drain
+from gidgethub.abc import GitHubAPI
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+import bot.handlers
+from bot.context import ConfigCache, Context
+from bot.github import GitHubApp
+from bot.metrics import Metrics
+from bot.replay import replay
+from bot.settings import Settings
+from bot.web import (
+    FILTERED,
+    INBOX,
+    MAX_BODY_BYTES,
+    METRICS,
+    JsonFormatter,
+    create_app,
+    make_scrubber,
+    sign,
+    verify_signature,
+)
+from bot.writes import marker, upsert_comment
+
+ISSUE_PAYLOAD = {
+    "action": "opened",
+    "issue": {"number": 1, "body": "x"},
+    "repository": {"full_name": "octo/repo"},
+    "installation": {"id": INSTALLATION_ID},
+}
+
+
+@pytest.fixture
+def handlers(monkeypatch: pytest.MonkeyPatch) -> Router:
+    """A router for this test only, installed as the bot's handler router."""
+    router = Router()
+    monkeypatch.setattr(bot.handlers, "router", router)
+    return router
+
+
+@pytest.fixture
+async def idle_client(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> TestClient:
+    """The app with workers stopped: deliveries stay in the inbox for inspection."""
+    return await aiohttp_client(create_app(make_settings(), start_workers=False))
+
+
+# --- authentication and validation --------------------------------------------------------------
+
+
+async def test_signed_delivery_is_stored_before_the_202(idle_client: TestClient) -> None:
+    deliver = make_deliver(idle_client)
+    response = await deliver("issues", ISSUE_PAYLOAD, delivery_id="d-1")
+    assert response.status == 202
+    assert (await response.json())["status"] == "queued"
+    stored = await idle_client.server.app[INBOX].get("d-1")
+    assert stored is not None
+    assert (stored.event, stored.action, stored.subject) == ("issues", "opened", "octo/repo#1")
+    assert stored.installation_id == INSTALLATION_ID and stored.repository == "octo/repo"
+    assert stored.data() == ISSUE_PAYLOAD
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no signature at all
+        {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        {"X-Hub-Signature-256": "sha256=nothex"},
+        {"X-Hub-Signature-256": sign("another-secret", b"{}")},
+        {"X-Hub-Signature-256": "md5=abc"},
+    ],
+)
+async def test_bad_or_missing_signature_is_401(
+    idle_client: TestClient, headers: dict[str, str]
+) -> None:
+    deliver = make_deliver(idle_client)
+    response = await deliver("issues", ISSUE_PAYLOAD, secret=None, headers=headers)
+    assert response.status == 401
+    assert (await idle_client.server.app[INBOX].stats()).pending == 0
+
+
+async def test_sha1_signature_alone_is_not_accepted(idle_client: TestClient) -> None:
+    import hashlib
+    import hmac
+
+    body = json.dumps(ISSUE_PAYLOAD).encode()
+    sha1 = "sha1=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha1).hexdigest()
+    deliver = make_deliver(idle_client)
+    response = await deliver("issues", body, secret=None, headers={"X-Hub-Signature": sha1})
+    assert response.status == 401
+
+
+async def test_signature_checked_over_the_exact_bytes(idle_client: TestClient) -> None:
+    body = json.dumps(ISSUE_PAYLOAD).encode()
+    signature = sign(WEBHOOK_SECRET, body)
+    deliver = make_deliver(idle_client)
+    tampered = body.replace(b"opened", b"closed")
+    response = await deliver(
+        "issues", tampered, secret=None, headers={"X-Hub-Signature-256": signature}
+    )
+    assert response.status == 401
+
+
+def test_verify_signature() -> None:
+    assert verify_signature("s", b"x", sign("s", b"x"))
+    assert not verify_signature("s", b"x", None)
+    assert not verify_signature("", b"x", sign("", b"x"))  # no secret: nothing is valid
+    assert not verify_signature("s", b"x", sign("s", b"x").upper())
+    assert not verify_signature("s", b"x", "sha256=\u00e9")
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe"])
+async def test_malformed_body_is_400(idle_client: TestClient, body: bytes) -> None:
+    response = await make_deliver(idle_client)("issues", body)
+    assert response.status == 400
+
+
+@pytest.mark.parametrize("missing", ["X-GitHub-Event", "X-GitHub-Delivery"])
+async def test_missing_headers_are_400(idle_client: TestClient, missing: str) -> None:
+    response = await make_deliver(idle_client)("issues", ISSUE_PAYLOAD, headers={missing: ""})
+    assert response.status == 400
+
+
+async def test_body_over_25_mib_is_413(idle_client: TestClient) -> None:
+    body = b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    response = await make_deliver(idle_client)("issues", body)
+    assert response.status == 413
+
+
+async def test_body_over_25_mib_streamed_without_length_is_413(idle_client: TestClient) -> None:
+    async def chunks() -> Any:
+        for _ in range(26):
+            yield b"x" * (1024 * 1024)
+
+    response = await idle_client.post(
+        "/webhook",
+        data=chunks(),
+        headers={"X-GitHub-Event": "issues", "X-GitHub-Delivery": "big"},
+    )
+    assert response.status == 413
+
+
+async def test_body_of_exactly_25_mib_is_accepted(idle_client: TestClient) -> None:
+    prefix, suffix = b'{"pad": "', b'"}'
+    body = prefix + b"x" * (MAX_BODY_BYTES - len(prefix) - len(suffix)) + suffix
+    assert len(body) == MAX_BODY_BYTES
+    response = await make_deliver(idle_client)("push", body)
+    assert response.status == 202
+
+
+async def test_ping_is_200_and_not_stored(idle_client: TestClient) -> None:
+    response = await make_deliver(idle_client)("ping", {"zen": "Keep it logically awesome."})
+    assert response.status == 200
+    assert (await response.json())["zen"] == "Keep it logically awesome."
+    assert (await idle_client.server.app[INBOX].stats()).pending == 0
+
+
+async def test_other_events_are_stored_with_2xx(idle_client: TestClient) -> None:
+    response = await make_deliver(idle_client)("star", {"action": "created"})
+    assert response.status == 202
+
+
+# --- duplicates -------------------------------------------------------------------------------
+
+
+async def test_duplicate_delivery_id_is_200_and_processed_once(
+    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router
+) -> None:
+    seen: list[str] = []
+
+    @handlers.register("push")
+    async def on_push(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        seen.append(event.delivery_id)
+
+    payload = {"ref": "refs/heads/main", "repository": {"full_name": "octo/repo"}}
+    assert (await deliver("push", payload, delivery_id="dup")).status == 202
+    await drain()
+    again = await deliver("push", payload, delivery_id="dup")
+    assert again.status == 200
+    assert (await again.json())["status"] == "duplicate"
+    await drain()
+    assert seen == ["dup"]
+
+
+async def test_concurrent_duplicates_processed_once(
+    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router
+) -> None:
+    seen: list[str] = []
+
+    @handlers.register("push")
+    async def on_push(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        seen.append(event.delivery_id)
+
+    payload = {"ref": "refs/heads/main", "repository": {"full_name": "octo/repo"}}
+    responses = await asyncio.gather(
+        *(deliver("push", payload, delivery_id="same") for _ in range(12))
+    )
+    assert sorted(r.status for r in responses) == [200] * 11 + [202]
+    await drain()
+    assert seen == ["same"]
+
+
+# --- processing ---------------------------------------------------------------------------------
+
+
+async def test_delivery_reaches_handlers_with_installation_client_and_context(
+    sandbox: Any, repo: str, deliver: Deliver, drain: Drain, handlers: Router
+) -> None:
+    contexts: list[Context] = []
+
+    @handlers.register("issues", action="opened")
+    async def on_opened(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        contexts.append(ctx)
+        number = event.data["issue"]["number"]
+        await upsert_comment(
+            gh, "octo", "repo", number, marker("hello"), "hi", bot_login=ctx.bot_login
+        )
+
+    issue = sandbox.open_issue(repo, title="incident", body="x")
+    payload = sandbox.issue_event(repo, issue.number, "opened")
+    assert (await deliver("issues", payload, delivery_id="p-1")).status == 202
+    await drain()
+    (ctx,) = contexts
+    assert ctx.bot_login == "hardening-bot[bot]"
+    assert ctx.delivery_id == "p-1"
+    assert ctx.log.extra["subject"] == f"octo/repo#{issue.number}"  # type: ignore[index]
+    assert ctx.now().tzinfo is not None
+    (comment,) = sandbox.comments(repo, issue.number)
+    assert comment.user.login == "hardening-bot[bot]"
+
+
+async def test_unhandled_events_cost_no_github_call(
+    sandbox: Any, repo: str, deliver: Deliver, drain: Drain, handlers: Router
+) -> None:
+    issue = sandbox.open_issue(repo, title="t")
+    sandbox.reset_calls()
+    assert (await deliver("issues", sandbox.issue_event(repo, issue.number, "opened"))).status
+    await drain()
+    assert sandbox.calls == []
+
+
+async def test_failures_retried_then_parked_visible_in_healthz_and_metrics(
+    sandbox: Any,
+    repo: str,
+    bot_client: TestClient,
+    deliver: Deliver,
+    drain: Drain,
+    handlers: Router,
+) -> None:
+    attempts: list[int] = []
+
+    @handlers.register("issues")
+    async def always_fails(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        attempts.append(1)
+        raise RuntimeError("handler is broken")
+
+    issue = sandbox.open_issue(repo, title="t")
+    await deliver("issues", sandbox.issue_event(repo, issue.number, "opened"))
+    await drain()
+    assert len(attempts) == 3  # max_attempts in the test settings
+    health = await (await bot_client.get("/healthz")).json()
+    assert health["inbox"]["failed"] == 1 and health["inbox"]["pending"] == 0
+    text = await (await bot_client.get("/metrics")).text()
+    assert 'hardening_deliveries_total{event="issues",outcome="failed"} 1' in text
+    assert 'hardening_deliveries_total{event="issues",outcome="retry"} 2' in text
+    assert "hardening_inbox_failed 1" in text
+    (parked,) = await bot_client.server.app[INBOX].failed()
+    assert parked.last_error == "RuntimeError: handler is broken"
+
+
+async def test_github_outage_during_processing_is_retried(
+    sandbox: Any, repo: str, deliver: Deliver, drain: Drain, handlers: Router, bot_app: Any
+) -> None:
+    @handlers.register("issues", action="opened")
+    async def comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        number = event.data["issue"]["number"]
+        await upsert_comment(gh, "octo", "repo", number, marker("m"), "x", bot_login=ctx.bot_login)
+
+    issue = sandbox.open_issue(repo, title="t")
+    # The POST fails twice: not resent by the client, so the delivery retries as a whole.
+    sandbox.inject("POST", r"/comments$", status=502, times=2)
+    await deliver("issues", sandbox.issue_event(repo, issue.number, "opened"))
+    await drain()
+    assert len(sandbox.comments(repo, issue.number)) == 1
+    metrics = bot_app[METRICS]
+    assert metrics.deliveries.get(event="issues", outcome="retry") == 2
+    assert metrics.github_calls.get(method="POST", status="502") == 2
+
+
+# --- health and metrics -------------------------------------------------------------------------
+
+
+async def test_healthz_shape(idle_client: TestClient) -> None:
+    await make_deliver(idle_client)("push", {"ref": "x"})
+    response = await idle_client.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "ok"
+    assert set(body["inbox"]) >= {"pending", "failed", "oldest_pending_seconds"}
+    assert body["inbox"]["pending"] == 1
+
+
+async def test_metrics_text(idle_client: TestClient) -> None:
+    await make_deliver(idle_client)("push", {"ref": "x"})
+    await make_deliver(idle_client)("push", {"ref": "x"}, secret="wrong")
+    response = await idle_client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await response.text()
+    for name in (
+        "# TYPE hardening_deliveries_total counter",
+        'hardening_deliveries_total{event="push",outcome="stored"} 1',
+        'hardening_deliveries_total{event="unverified",outcome="rejected"} 1',
+        "# TYPE hardening_delivery_processing_seconds histogram",
+        "# TYPE hardening_github_calls_total counter",
+        "# TYPE hardening_github_rate_limit_remaining gauge",
+        "hardening_inbox_pending 1",
+        "hardening_inbox_failed 0",
+    ):
+        assert name in text
+
+
+def test_metrics_rendering() -> None:
+    metrics = Metrics()
+    metrics.processing_seconds.observe(0.02, event="issues")
+    metrics.processing_seconds.observe(100.0, event="issues")
+    metrics.shadow_would_fail.inc(repo='o/"r"', failure_class="slow-recovery")
+    metrics.rate_limit_remaining.set(4999, installation="1")
+    text = metrics.render()
+    assert 'hardening_delivery_processing_seconds_bucket{event="issues",le="0.025"} 1' in text
+    assert 'hardening_delivery_processing_seconds_bucket{event="issues",le="+Inf"} 2' in text
+    assert 'hardening_delivery_processing_seconds_count{event="issues"} 2' in text
+    assert 'hardening_delivery_processing_seconds_sum{event="issues"} 100.02' in text
+    assert 'repo="o/\\"r\\""' in text
+    assert 'hardening_github_rate_limit_remaining{installation="1"} 4999' in text
+    same = metrics.counter("hardening_shadow_would_fail_total", "x", ("repo", "failure_class"))
+    assert same is metrics.shadow_would_fail
+    with pytest.raises(ValueError):
+        metrics.gauge("hardening_shadow_would_fail_total", "x")
+    with pytest.raises(ValueError):
+        metrics.deliveries.inc(event="x")  # missing label
+    with pytest.raises(ValueError):
+        metrics.deliveries.inc(-1, event="x", outcome="y")
+
+
+# --- factory, Sentry, logs ---------------------------------------------------------------------
+
+
+def test_factory_has_no_side_effects_until_started(
+    make_settings: Callable[..., Settings], tmp_path: Any
+) -> None:
+    settings = make_settings(database_path=tmp_path / "never" / "bot.db")
+    app = create_app(settings)
+    assert isinstance(app, web.Application)
+    assert not (tmp_path / "never").exists()
+
+
+def test_sentry_initialised_only_with_a_dsn(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    fake = types.SimpleNamespace(init=lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setitem(sys.modules, "sentry_sdk", fake)
+    monkeypatch.setitem(
+        sys.modules,
+        "sentry_sdk.integrations.aiohttp",
+        types.SimpleNamespace(AioHttpIntegration=lambda: "aiohttp"),
+    )
+    create_app(make_settings())
+    assert calls == []
+    create_app(make_settings(sentry_dsn="https://k@sentry.example/1"))
+    (call,) = calls
+    assert call["dsn"] == "https://k@sentry.example/1"
+    assert call["send_default_pii"] is False
+    assert callable(call["before_send"])
+
+
+def test_sentry_scrubber_removes_secrets(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(webhook_secret="hook-secret-value")
+    scrub = make_scrubber(settings)
+    key_line = settings.private_key.strip().splitlines()[1]
+    event = {
+        "message": "failed with hook-secret-value and ghs_abcdefghijklmnopqrstuvwxyz0123",
+        "request": {
+            "headers": [
+                ["Authorization", "token ghs_abcdefghijklmnopqrstuvwxyz0123"],
+                ["X-Hub-Signature-256", "sha256=" + "a" * 64],
+                ["User-Agent", "GitHub-Hookshot/1"],
+            ],
+            "data": {"private_key": "x", "note": settings.private_key},
+        },
+        "extra": {"jwt": "eyJa.eyJb.c", "text": "bearer eyJhbGciOi.eyJpc3MiOi.sig", "n": 3},
+    }
+    cleaned = scrub(event, {})
+    flat = json.dumps(cleaned)
+    for secret in (
+        "hook-secret-value",
+        "ghs_abcdefghijklmnopqrstuvwxyz0123",
+        "a" * 64,
+        key_line,
+        "eyJhbGciOi",
+    ):
+        assert secret not in flat
+    assert ["User-Agent", "GitHub-Hookshot/1"] in cleaned["request"]["headers"]
+    assert cleaned["request"]["data"]["private_key"] == FILTERED
+    assert cleaned["extra"]["n"] == 3
+
+
+def test_json_log_lines_carry_the_delivery_fields() -> None:
+    from bot.context import bound_log
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("test.jsonlog")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        log = bound_log("test.jsonlog", delivery="d-9", event="issues", subject="o/r#1")
+        log.info("stored %s", "ok", extra={"action": "opened"})
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.bind(attempt=2).exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["msg"] == "stored ok" and first["level"] == "info"
+    assert (first["delivery"], first["event"], first["subject"], first["action"]) == (
+        "d-9",
+        "issues",
+        "o/r#1",
+        "opened",
+    )
+    assert second["attempt"] == 2 and "ValueError: boom" in second["exc"]
+
+
+# --- configuration through the context ---------------------------------------------------------
+
+
+@pytest.fixture
+def fake_rules_config(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, str | None]]]:
+    """Stands in for rules.config.load_config, recording the layers it is given."""
+    seen: list[list[tuple[str, str | None]]] = []
+
+    def load_config(layers: list[tuple[str, str | None]]) -> Any:
+        seen.append(list(layers))
+        return types.SimpleNamespace(config={"layers": layers}, errors=())
+
+    module = types.ModuleType("rules.config")
+    module.load_config = load_config  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rules.config", module)
+    return seen
+
+
+async def test_config_layers_org_then_repo(
+    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
+) -> None:
+    sandbox.add_repo("octo/.github", installation_id=INSTALLATION_ID)
+    sandbox.put_file("octo/.github", "hardening.yml", "mode: shadow\n")
+    sandbox.put_file(repo, ".github/hardening.yml", "mode: enforce\n")
+    ctx = _context(settings)
+    result = await ctx.config(gh, "octo", "repo")
+    assert result.errors == ()
+    assert fake_rules_config == [
+        [
+            ("octo/.github/hardening.yml", "mode: shadow\n"),
+            (".github/hardening.yml", "mode: enforce\n"),
+        ]
+    ]
+    # cached briefly: no second fetch
+    sandbox.reset_calls()
+    assert await ctx.config(gh, "Octo", "Repo") is result
+    assert sandbox.calls == []
+
+
+async def test_config_absent_files_and_ref(
+    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
+) -> None:
+    sha = sandbox.add_commit(repo)
+    sandbox.put_file(repo, ".github/hardening.yml", "mode: warn\n", ref=sha)
+    ctx = _context(settings)
+    await ctx.config(gh, "octo", "repo")
+    await ctx.config(gh, "octo", "repo", ref=sha)
+    assert fake_rules_config == [
+        [("octo/.github/hardening.yml", None), (".github/hardening.yml", None)],
+        [("octo/.github/hardening.yml", None), (".github/hardening.yml", "mode: warn\n")],
+    ]
+    refs = [c.query.get("ref") for c in sandbox.calls if "contents" in c.path]
+    assert sha in refs
+
+
+async def test_config_cache_invalidate(
+    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
+) -> None:
+    configs = ConfigCache()
+    ctx = _context(settings, configs)
+    await ctx.config(gh, "octo", "repo")
+    sandbox.put_file(repo, ".github/hardening.yml", "mode: enforce\n")
+    configs.invalidate("octo", "repo")
+    await ctx.config(gh, "octo", "repo")
+    assert fake_rules_config[-1][1] == (".github/hardening.yml", "mode: enforce\n")
+
+
+def _context(settings: Settings, configs: ConfigCache | None = None) -> Context:
+    from bot.context import bound_log
+
+    return Context(
+        settings=settings,
+        metrics=Metrics(),
+        log=bound_log("test"),
+        bot_login="hardening-bot[bot]",
+        configs=configs or ConfigCache(),
+    )
+
+
+# --- replay -------------------------------------------------------------------------------------
+
+
+async def test_replay_dry_run_prints_writes_and_makes_none(
+    sandbox: Any, repo: str, settings: Settings, handlers: Router
+) -> None:
+    @handlers.register("issues", action="opened")
+    async def on_opened(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        number = event.data["issue"]["number"]
+        await upsert_comment(gh, "octo", "repo", number, marker("r"), "hi", bot_login=ctx.bot_login)
+
+    issue = sandbox.open_issue(repo, title="t")
+    body = json.dumps(sandbox.issue_event(repo, issue.number, "opened")).encode()
+    out = io.StringIO()
+    github = GitHubApp(settings, dry_run=True)
+    try:
+        code = await replay(settings, "issues", body, "r-1", dry_run=True, github=github, out=out)
+    finally:
+        await github.close()
+    assert code == 0
+    assert sandbox.writes() == [c for c in sandbox.writes() if c.path.endswith("access_tokens")]
+    assert sandbox.comments(repo, issue.number) == []
+    text = out.getvalue()
+    assert "1 write(s) not sent" in text
+    assert f"POST /repos/octo/repo/issues/{issue.number}/comments" in text
+
+    real = io.StringIO()
+    assert await replay(settings, "issues", body, "r-2", out=real) == 0
+    assert len(sandbox.comments(repo, issue.number)) == 1
+
+
+async def test_replay_reports_failure(settings: Settings, handlers: Router) -> None:
+    @handlers.register("push")
+    async def boom(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        raise RuntimeError("nope")
+
+    out = io.StringIO()
+    github = GitHubApp(settings)
+    github._bot_login = "hardening-bot[bot]"  # no GitHub needed for this one
+    try:
+        code = await replay(
+            settings, "push", b'{"ref": "x"}', str(uuid.uuid4()), github=github, out=out
+        )
+    finally:
+        await github.close()
+    assert code == 1 and "RuntimeError: nope" in out.getvalue()
+
+
+async def test_drain_helper_reports_a_stuck_inbox(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
+    client = await aiohttp_client(create_app(make_settings(), start_workers=False))
+    await make_deliver(client)("push", {"ref": "x"})
+    with pytest.raises(TimeoutError, match="did not drain"):
+        await make_drain(client.server.app)(within=0.05)
