@@ -1,0 +1,305 @@
+"""Check runs on GitHub: find the bot's own, write them idempotently, finish what a crash left.
+
+The runs are rendered by :mod:`rules.check_output`; this module only talks to the checks API
+(``checks/create``, ``checks/update``, ``checks/list-for-ref``). Every run the bot writes carries a
+hidden marker at the end of its summary::
+
+    <!-- hardening-bot:check name=hardening/controls pull=7 digest=… ann=… rerun=… -->
+
+``digest`` identifies everything the run shows and ``ann`` its annotations, so a write that would
+change nothing is skipped, and a run whose annotations are unchanged is edited in place (GitHub
+appends annotations on every update, it never replaces them, so a run whose annotations changed
+is superseded by a new run instead). ``rerun`` is the delivery that asked for a fresh run, so a
+retried re-run delivery finds its run instead of creating a second one.
+
+Crash safety: a run with more than 50 annotations is created ``in_progress`` with the first 50
+and completed by the last batch. If the process dies in between, the retry finds the
+``in_progress`` run through ``list-for-ref``, reads ``output.annotations_count`` to see which
+batches landed, sends the rest and completes it: no duplicate run, no run left unfinished.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot.writes import Write, marker
+from rules.check_output import CHECK_NAMES, MAX_OUTPUT_CHARS, CheckOutput
+
+_MARK = re.compile(r"<!-- hardening-bot:check (?P<fields>[^>]*?) -->")
+_EXTERNAL_ID = re.compile(r"^pull:(\d+)$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+__all__ = [
+    "RunMark",
+    "complete_if_present",
+    "external_id",
+    "find_runs",
+    "publish",
+    "pull_numbers_for_check",
+    "run_mark",
+]
+
+
+@dataclass(frozen=True)
+class RunMark:
+    """What the marker of one of the bot's runs says."""
+
+    name: str
+    pull: int | None
+    digest: str
+    annotations: str
+    rerun: str | None = None
+
+    def text(self) -> str:
+        fields = [f"name={self.name}", f"pull={self.pull or ''}", f"digest={self.digest}",
+                  f"ann={self.annotations}"]
+        if self.rerun:
+            fields.append(f"rerun={_plain(self.rerun)}")
+        return marker("check " + " ".join(fields))
+
+
+def run_mark(run: dict[str, Any]) -> RunMark | None:
+    """The marker of a check run the bot wrote, or None for anyone else's run."""
+    summary = ((run.get("output") or {}).get("summary")) or ""
+    found = _MARK.search(summary)
+    if found is None:
+        return None
+    fields = dict(part.partition("=")[::2] for part in found.group("fields").split())
+    pull = fields.get("pull") or ""
+    return RunMark(
+        name=fields.get("name", ""),
+        pull=int(pull) if pull.isdigit() else None,
+        digest=fields.get("digest", ""),
+        annotations=fields.get("ann", ""),
+        rerun=fields.get("rerun") or None,
+    )
+
+
+def external_id(pull_number: int) -> str:
+    """What the run's ``external_id`` holds: re-run payloads often lack the pull request."""
+    return f"pull:{pull_number}"
+
+
+async def find_runs(gh: GitHubAPI, owner: str, repo: str, sha: str, name: str) -> list[dict]:
+    """The bot's runs named ``name`` on commit ``sha``, newest first (every run, not the latest)."""
+    runs = []
+    async for run in gh.getiter(
+        "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name,filter,per_page}",
+        {"owner": owner, "repo": repo, "ref": sha, "check_name": name, "filter": "all",
+         "per_page": 100},
+        iterable_key="check_runs",
+    ):
+        if run.get("name") == name and run_mark(run) is not None:
+            runs.append(dict(run))
+    runs.sort(key=lambda r: int(r.get("id") or 0), reverse=True)
+    return runs
+
+
+async def publish(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    output: CheckOutput,
+    *,
+    pull_number: int,
+    now: datetime,
+    rerun: str | None = None,
+    runs: list[dict] | None = None,
+) -> Write:
+    """Make ``output`` the latest run named ``output.name`` on ``sha``, writing only what differs.
+
+    ``rerun`` (a delivery id) asks for a new completed run even when nothing changed, as GitHub
+    expects of a re-run; a retry of the same delivery reuses it. ``runs`` are the bot's runs of
+    that name on ``sha`` when the caller has already listed them.
+    """
+    if runs is None:
+        runs = await find_runs(gh, owner, repo, sha, output.name)
+    mark = RunMark(output.name, pull_number, output.fingerprint(),
+                   output.annotations_fingerprint(), rerun)
+    if rerun is not None:
+        mine = [r for r in runs if (run_mark(r) or mark).rerun == _plain(rerun)]
+        if not mine:
+            return await _create(gh, owner, repo, sha, output, mark, now)
+        runs = mine
+    if not runs:
+        return await _create(gh, owner, repo, sha, output, mark, now)
+    latest = runs[0]
+    found = run_mark(latest)
+    assert found is not None
+    done = latest.get("status") == "completed"
+    landed = int((latest.get("output") or {}).get("annotations_count") or 0)
+    if found.digest == mark.digest:
+        if done:
+            return Write("unchanged", latest)
+        # Our own interrupted write: send the batches that did not land, then complete it.
+        return await _finish(gh, owner, repo, latest, output, mark, now, start=landed)
+    if found.annotations == mark.annotations and done:
+        return await _finish(gh, owner, repo, latest, output, mark, now,
+                             start=len(output.annotations))
+    if not done and landed == 0:
+        return await _finish(gh, owner, repo, latest, output, mark, now, start=0)
+    if not done:
+        # An interrupted run of an older evaluation, with annotations we can no longer take
+        # back: complete it as superseded rather than leave it running, then post afresh.
+        await _patch(gh, owner, repo, latest["id"], {
+            "status": "completed",
+            "conclusion": "neutral",
+            "completed_at": _iso(now),
+            "output": {"title": "Superseded",
+                       "summary": "A newer evaluation replaced this run.\n\n"
+                       + RunMark(found.name, found.pull, "superseded", found.annotations,
+                                 found.rerun).text()},
+        })
+    return await _create(gh, owner, repo, sha, output, mark, now)
+
+
+async def complete_if_present(
+    gh: GitHubAPI, owner: str, repo: str, sha: str, output: CheckOutput, *, pull_number: int,
+    now: datetime,
+) -> Write:
+    """Publish ``output`` only over an existing run of the bot (e.g. "no longer in scope")."""
+    runs = await find_runs(gh, owner, repo, sha, output.name)
+    if not runs:
+        return Write("absent")
+    return await publish(gh, owner, repo, sha, output, pull_number=pull_number, now=now,
+                         runs=runs)
+
+
+async def pull_numbers_for_check(
+    gh: GitHubAPI, owner: str, repo: str, check: dict[str, Any]
+) -> list[int]:
+    """The pull requests a ``check_run`` or ``check_suite`` payload object is about.
+
+    Re-run payloads often carry ``pull_requests: []`` (always for forks), so in order: the
+    payload's own list (this repository's pulls only), our ``external_id``, the markers of our
+    runs on the head commit, then a search for the commit. The caller verifies each pull's head.
+    """
+    repo_url_tail = f"/repos/{owner}/{repo}".lower()
+    numbers = [
+        int(p["number"])
+        for p in check.get("pull_requests") or ()
+        if isinstance(p, dict) and isinstance(p.get("number"), int)
+        and str(((p.get("base") or {}).get("repo") or {}).get("url", repo_url_tail))
+        .lower().endswith(repo_url_tail)
+    ]
+    if numbers:
+        return sorted(set(numbers))
+    found = _EXTERNAL_ID.match(str(check.get("external_id") or ""))
+    if found:
+        return [int(found.group(1))]
+    sha = str(check.get("head_sha") or "")
+    if not _SHA.match(sha):
+        return []
+    for name in CHECK_NAMES:
+        for run in await find_runs(gh, owner, repo, sha, name):
+            mark = run_mark(run)
+            if mark and mark.pull:
+                return [mark.pull]
+            external = _EXTERNAL_ID.match(str(run.get("external_id") or ""))
+            if external:
+                return [int(external.group(1))]
+    # GitHub's issue search finds pull requests containing a commit by its SHA.
+    numbers = []
+    try:
+        async for item in gh.getiter(
+            "/search/issues{?q,per_page}",
+            {"q": f"repo:{owner}/{repo} is:pr is:open {sha}", "per_page": 20},
+        ):
+            if isinstance(item.get("number"), int):
+                numbers.append(int(item["number"]))
+            if len(numbers) >= 20:
+                break
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) != 422:  # 422: GitHub rejects some queries; nothing found
+            raise
+    return sorted(set(numbers))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _summary(output: CheckOutput, mark: RunMark) -> str:
+    tail = "\n\n" + mark.text()
+    return output.summary[: MAX_OUTPUT_CHARS - len(tail)] + tail
+
+
+def _output(output: CheckOutput, mark: RunMark, annotations: tuple = ()) -> dict[str, Any]:
+    body: dict[str, Any] = {"title": output.title, "summary": _summary(output, mark)}
+    if output.text:
+        body["text"] = output.text
+    if annotations:
+        body["annotations"] = list(annotations)
+    return body
+
+
+async def _create(
+    gh: GitHubAPI, owner: str, repo: str, sha: str, output: CheckOutput, mark: RunMark,
+    now: datetime,
+) -> Write:
+    batches = output.batches()
+    body: dict[str, Any] = {
+        "name": output.name,
+        "head_sha": sha,
+        "external_id": external_id(mark.pull) if mark.pull else "",
+        "output": _output(output, mark, batches[0]),
+    }
+    if output.actions:
+        body["actions"] = [dict(a) for a in output.actions]
+    if len(batches) == 1:
+        body.update(status="completed", conclusion=output.conclusion, completed_at=_iso(now))
+        created = await gh.post(
+            "/repos/{owner}/{repo}/check-runs", {"owner": owner, "repo": repo}, data=body
+        )
+        return Write("created", created, ("check_run",))
+    body.update(status="in_progress", started_at=_iso(now))
+    created = await gh.post(
+        "/repos/{owner}/{repo}/check-runs", {"owner": owner, "repo": repo}, data=body
+    )
+    finished = await _finish(gh, owner, repo, created, output, mark, now,
+                             start=len(batches[0]))
+    return Write("created", finished.data, ("check_run", "annotations"))
+
+
+async def _finish(
+    gh: GitHubAPI, owner: str, repo: str, run: dict[str, Any], output: CheckOutput,
+    mark: RunMark, now: datetime, *, start: int,
+) -> Write:
+    """Send ``output.annotations[start:]`` in batches of 50; the last request completes the run
+    with ``output``'s conclusion, title, summary and actions."""
+    rest = output.annotations[start:]
+    batches = [tuple(rest[i : i + 50]) for i in range(0, len(rest), 50)] or [()]
+    result: dict[str, Any] = run
+    for index, batch in enumerate(batches):
+        body: dict[str, Any] = {"output": _output(output, mark, batch)}
+        if index == len(batches) - 1:
+            body.update(status="completed", conclusion=output.conclusion,
+                        completed_at=_iso(now))
+            body["actions"] = [dict(a) for a in output.actions]
+        result = await _patch(gh, owner, repo, run["id"], body)
+    return Write("updated", result, ("check_run",))
+
+
+async def _patch(
+    gh: GitHubAPI, owner: str, repo: str, run_id: int, body: dict[str, Any]
+) -> dict[str, Any]:
+    return await gh.patch(
+        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+        {"owner": owner, "repo": repo, "check_run_id": run_id},
+        data=body,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain(text: str) -> str:
+    """A value safe inside the marker (no spaces, no ``--``, no ``>``)."""
+    return re.sub(r"[^A-Za-z0-9_.:#/-]", "", text).replace("--", "-")[:64]
