@@ -192,7 +192,8 @@ def _scan_hunk(
             )
             scan.added.append(seen)
             scan.by_decl[id(decl)] = seen
-    # Which test each changed line belongs to, to name the existing tests a PR edits.
+    # Which test each changed line belongs to, to name the existing tests a PR edits. Blank
+    # lines are nobody's edit: they separate tests.
     enclosing = section_declaration(language, hunk)
     new_owner = _owners(language, new_view, new_decls, enclosing)
     old_owner = _owners(language, old_view, old_decls, enclosing)
@@ -207,12 +208,12 @@ def _scan_hunk(
             owner = new_owner[new_index] if new_index < len(new_owner) else None
             new_index += 1
             anchor = (line.new or anchor) + 1
-            if owner is not None:
+            if owner is not None and line.text.strip():
                 scan.attributions.append(_Attribution(pull_file.filename, owner, line.new or 1))
         else:
             owner = old_owner[old_index] if old_index < len(old_owner) else None
             old_index += 1
-            if owner is not None:
+            if owner is not None and line.text.strip():
                 scan.attributions.append(_Attribution(pull_file.filename, owner, max(anchor, 1)))
 
 

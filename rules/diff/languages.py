@@ -431,7 +431,7 @@ CSHARP = Language(
     family="csharp",
     extensions=(".cs",),
     trigger=_c(r"\("),
-    skip=_c(r"\bSkip\s*=|\[\s*Ignore\b"),
+    skip=_c(r"\bSkip\s*=|(?:\[|,)\s*Ignore\b"),
     inline_marker=_c(r"^\s*(?:\[[^\]]*\]\s*)+"),
     rules=(
         Rule(
@@ -706,9 +706,14 @@ def declarations_in_hunk(
                 continue
             preamble = _preamble_start(language, view, index)
             context = marker_text + "\n".join(v.text for v in view[preamble:index])
-            if rule.marker is not None and not (
-                rule.marker.search(context) or rule.marker.search(text)
+            if (
+                rule.marker is not None
+                and not (rule.marker.search(context) or rule.marker.search(text))
+                and not (line.kind == " " and preamble == 0 < index)
             ):
+                # No marker in sight. An unchanged declaration whose attributes run off the top
+                # of the hunk is still taken (its marker is likely above): it only names the
+                # test that a changed parameter row belongs to, it is never counted as new.
                 continue
             skipped = bool(rule.skip is not None and rule.skip.search(text)) or bool(
                 language.skip is not None and language.skip.search(context + "\n" + text)

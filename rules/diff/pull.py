@@ -105,8 +105,10 @@ def _names(items: list[str]) -> str:
     return f"{text} and {more} more" if more > 0 else text
 
 
-def _paths(patterns: tuple[str, ...]) -> str:
-    return ", ".join(f"`{p}`" for p in patterns)
+def _paths(patterns: tuple[str, ...], limit: int = 8) -> str:
+    shown = ", ".join(f"`{p}`" for p in patterns[:limit])
+    more = len(patterns) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _class_phrase(failure_class: str | None) -> str:
@@ -118,48 +120,48 @@ def _test_missing(
 ) -> str | None:
     if verdict.satisfied:
         return None
+    head = f"Regression test for {_class_phrase(failure_class)}"
     if not verdict.test_paths:
         return (
-            "Regression test: no test paths are configured; set `test_paths` in "
-            ".github/hardening.yml, then add a new test case there."
+            f"{head}: no test paths are configured; set `test_paths` in .github/hardening.yml, "
+            "then add a new test case there."
         )
     ask = (
-        f"add a new test case in a test path ({_paths(verdict.test_paths)}), for example "
-        f"`{example}`"
+        f"add a new test case, for example `{example}`, in a file under the test paths "
+        f"({_paths(verdict.test_paths)})"
     )
     why: list[str] = []
     if verdict.edited:
         why.append(
-            f"the PR edits existing tests ({_names([e.describe() for e in verdict.edited])}) "
-            "but an edited test, a new assertion or a new parameter/table row is not a new case"
+            f"existing tests are edited ({_names([e.describe() for e in verdict.edited])}), and "
+            "a new assertion, parameter or table row in an existing test is not a new case"
         )
     if verdict.moved:
-        why.append(
-            f"moved or renamed tests are not new ({_names([m.describe() for m in verdict.moved])})"
-        )
+        why.append(f"moved or renamed tests ({_names([m.describe() for m in verdict.moved])})")
     if verdict.skipped:
-        why.append(
-            f"skipped tests do not count ({_names([s.describe() for s in verdict.skipped])})"
-        )
+        why.append(f"skipped tests ({_names([s.describe() for s in verdict.skipped])})")
+    unread: list[str] = []
     if verdict.unreadable:
         paths = _names([u.path for u in verdict.unreadable])
-        why.append(
+        unread.append(
             f"GitHub sent no diff for {paths} (binary, or too large to show), so a new test "
-            "case there cannot be confirmed: put it in a file GitHub can show"
+            "case there cannot be confirmed: put it in a file GitHub can show."
         )
     if truncated:
-        why.append(
+        unread.append(
             f"GitHub lists only the first {MAX_PULL_FILES:,} files of a pull request, so a test "
-            "beyond them cannot be read: split the pull request"
+            "beyond them cannot be read: split the pull request."
         )
-    if not why and not verdict.test_files:
-        why.append("the PR changes no file in the test paths")
-    elif not why:
-        why.append(
-            f"the PR changes {_names(list(verdict.test_files))} but declares no new test case there"
-        )
-    reason = "; ".join(why)
-    return f"Regression test for {_class_phrase(failure_class)}: {ask} ({reason})."
+    sentences = [f"{head}: {ask}."]
+    if why:
+        sentences.append(f"Not counted: {'; '.join(why)}.")
+    sentences += unread
+    if len(sentences) == 1 and not verdict.test_files:
+        sentences.append("The PR changes no file in the test paths.")
+    elif len(sentences) == 1:
+        changed = _names(list(verdict.test_files))
+        sentences.append(f"The PR changes {changed} but declares no new test case there.")
+    return " ".join(sentences)
 
 
 def _control_missing(
@@ -167,36 +169,31 @@ def _control_missing(
 ) -> str | None:
     if verdict.satisfied:
         return None
+    head = f"Control for {_class_phrase(failure_class)}"
     if not verdict.control_paths:
         slug = failure_class or "<failure-class>"
         return (
-            f"Control: no control paths are configured for {_class_phrase(failure_class)}; set "
+            f"{head}: no control paths are configured; set "
             f"`failure_classes.{slug}.control_paths` in .github/hardening.yml."
         )
     candidate = _CONTROL_CANDIDATE.get(failure_class or "")
     what = f" ({candidate})" if candidate else ""
-    ask = (
-        f"change a file under the control paths of {_class_phrase(failure_class)}"
-        f"{what}: {_paths(verdict.control_paths)}"
-    )
+    ask = f"change a file under the control paths{what}: {_paths(verdict.control_paths)}"
     why: list[str] = []
     if verdict.removals:
-        why.append(
-            f"deleting a control does not add one ({_names([r.path for r in verdict.removals])} "
-            "deleted or moved out)"
-        )
+        removed = _names([f"{r.path} ({r.reason})" for r in verdict.removals])
+        why.append(f"{removed}: deleting a control does not add one")
     if verdict.ignored:
-        why.append(
-            "; ".join(f"{c.path}: {c.reason}" for c in verdict.ignored[:_LISTED])
-            + " — not a real change"
-        )
+        why.append(_names([f"{c.path} ({c.reason})" for c in verdict.ignored]))
+    sentences = [f"{head}: {ask}."]
+    if why:
+        sentences.append(f"Not counted: {'; '.join(why)}.")
     if truncated:
-        why.append(
+        sentences.append(
             f"GitHub lists only the first {MAX_PULL_FILES:,} files of a pull request and none "
-            "of those changes a control: split the pull request"
+            "of those changes a control: split the pull request."
         )
-    reason = f" ({'; '.join(why)})" if why else ""
-    return f"Control: {ask}{reason}."
+    return " ".join(sentences)
 
 
 def _notes(test: TestVerdict, control: ControlVerdict, truncated: bool) -> list[str]:
