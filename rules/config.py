@@ -462,13 +462,15 @@ def _path_text(path: Path) -> str:
 def _parse_yaml(source: str, text: str) -> tuple[Any, _Layer]:
     """YAML text -> (data, layer with line index); data is _BAD when the YAML is unreadable."""
     layer = _Layer(source)
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters right here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
         lines: dict[Path, int] = {}
         layer.lines = lines
         if node is not None:
+            lines[()] = node.start_mark.line + 1
             _index_nodes(loader, node, (), lines, set(), layer)
         return data, layer
     except yaml.MarkedYAMLError as error:
@@ -483,7 +485,8 @@ def _parse_yaml(source: str, text: str) -> tuple[Any, _Layer]:
     except RecursionError:
         layer.errors.append(ConfigError(source, None, "", "not valid YAML: nested too deeply"))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return _BAD, layer
 
 
@@ -556,7 +559,10 @@ def _describe(value: Any) -> str:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:  # "risk" for "risk_reduction"
+        close = [c for c in choices if c.startswith(word) or word.startswith(c)]
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
