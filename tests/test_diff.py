@@ -1,0 +1,544 @@
+"""rules.diff: PullFile, find_new_tests, find_control_changes, evaluate_pull.
+
+The corpus (tests/test_diff_corpus.py) covers languages and whole pull requests; these tests pin
+the API, the edges and the decisions one by one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules.diff import (
+    MAX_ANNOTATIONS,
+    Annotation,
+    PullFile,
+    evaluate_pull,
+    example_test,
+    find_control_changes,
+    find_new_tests,
+    language_for,
+)
+from rules.globs import GlobSet
+
+TESTS = ["tests/**", "**/*_test.go", "**/*.test.*"]
+ALERTS = ["alerts/**", "monitoring/**"]
+
+
+def entry(filename: str, patch: str | None = None, status: str = "modified", **extra: Any) -> dict:
+    d: dict[str, Any] = {"filename": filename, "status": status, **extra}
+    if patch is not None:
+        d["patch"] = patch
+        d.setdefault("additions", sum(1 for x in patch.split("\n") if x.startswith("+")))
+        d.setdefault("deletions", sum(1 for x in patch.split("\n") if x.startswith("-")))
+    return d
+
+
+def added_file(filename: str, *lines: str) -> dict:
+    body = "\n".join("+" + x for x in lines)
+    return entry(filename, f"@@ -0,0 +1,{len(lines)} @@\n{body}", status="added")
+
+
+# --- PullFile ----------------------------------------------------------------------------------
+
+
+def test_pull_file_from_github_reads_a_diff_entry() -> None:
+    f = PullFile.from_github(
+        {
+            "sha": "bbcd538c8e72b8c175046e27cc8f907076331401",
+            "filename": "tests/test_a.py",
+            "status": "renamed",
+            "additions": 3,
+            "deletions": 1,
+            "changes": 4,
+            "blob_url": "https://github.com/o/r/blob/x/tests/test_a.py",
+            "patch": "@@ -1 +1,3 @@\n-a\n+b\n+c\n+d",
+            "previous_filename": "tests/test_old.py",
+        }
+    )
+    assert (f.filename, f.status, f.additions, f.deletions, f.changes) == (
+        "tests/test_a.py",
+        "renamed",
+        3,
+        1,
+        4,
+    )
+    assert f.previous_filename == "tests/test_old.py"
+    assert f.sha == "bbcd538c8e72b8c175046e27cc8f907076331401"
+    assert f.has_patch and f.content_changed
+    assert f.hunks is f.hunks  # parsed once
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [{}, {"filename": None, "status": 3, "additions": "x"}, {"patch": 12}, [], None, "x"],
+)
+def test_pull_file_from_github_tolerates_anything(raw: Any) -> None:
+    f = PullFile.from_github(raw)
+    assert f.filename == ""
+    assert f.status == "modified"
+    assert f.patch is None
+    assert f.hunks == ()
+
+
+def test_pull_file_defaults_and_coercions() -> None:
+    f = PullFile.from_github({"filename": "a.py", "status": "ADDED", "additions": "7"})
+    assert (f.status, f.additions, f.deletions, f.changes) == ("added", 7, 0, 7)
+    pure_rename = PullFile.from_github(
+        {"filename": "b.py", "status": "renamed", "previous_filename": "a.py", "changes": 0}
+    )
+    assert not pure_rename.content_changed
+    assert PullFile.from_github({"filename": "c.py", "status": "removed"}).content_changed
+
+
+def test_language_for() -> None:
+    assert language_for("tests/test_a.py").name == "python"
+    assert language_for("tests/conftest.py") is None
+    assert language_for("web/a.spec.TSX").name == "javascript"
+    assert language_for("Makefile") is None
+    assert language_for(".eslintrc") is None
+    assert language_for("src/lib.rs").in_source
+
+
+# --- find_new_tests ----------------------------------------------------------------------------
+
+
+def test_new_test_is_found_with_file_line_and_name() -> None:
+    verdict = find_new_tests(
+        [
+            added_file(
+                "tests/test_q.py", "import q", "", "", "def test_lag_alert():", "    assert q"
+            )
+        ],
+        TESTS,
+    )
+    assert verdict.outcome == "met" and verdict.satisfied
+    (case,) = verdict.found
+    assert (case.path, case.line, case.name, case.language) == (
+        "tests/test_q.py",
+        4,
+        "test_lag_alert",
+        "python",
+    )
+    assert case.describe() == "`test_lag_alert` in tests/test_q.py:4"
+    assert verdict.test_files == ("tests/test_q.py",)
+    assert verdict.test_paths == tuple(TESTS)
+
+
+def test_accepts_pull_files_and_globsets() -> None:
+    files = [PullFile.from_github(added_file("tests/a_test.go", "func TestA(t *testing.T) {}"))]
+    assert find_new_tests(files, GlobSet.of(TESTS)).found[0].name == "TestA"
+    assert find_new_tests(files, "tests/**").satisfied
+
+
+def test_files_outside_test_paths_do_not_count() -> None:
+    verdict = find_new_tests([added_file("app/checks.py", "def test_db():", "    pass")], TESTS)
+    assert verdict.outcome == "missing"
+    assert verdict.found == () and verdict.test_files == ()
+
+
+def test_truncated_list_without_a_test_is_unknown() -> None:
+    verdict = find_new_tests([added_file("app/x.py", "x = 1")], TESTS, truncated=True)
+    assert verdict.outcome == "unknown"
+
+
+def test_missing_patch_in_test_path_is_unreadable_not_a_pass() -> None:
+    verdict = find_new_tests(
+        [entry("tests/test_big.py", additions=9000, deletions=0, changes=9000)], TESTS
+    )
+    assert verdict.outcome == "unknown"
+    assert [u.path for u in verdict.unreadable] == ["tests/test_big.py"]
+    assert "binary, or too large" in verdict.unreadable[0].reason
+
+
+def test_missing_patch_for_deleted_or_unknown_language_is_not_unreadable() -> None:
+    verdict = find_new_tests(
+        [
+            entry("tests/test_old.py", status="removed", deletions=9000, changes=9000),
+            entry("tests/data/blob.bin", status="added", additions=0, changes=0),
+            entry("tests/data/dump.json", additions=5000, changes=5000),
+        ],
+        TESTS,
+    )
+    assert verdict.outcome == "missing" and verdict.unreadable == ()
+
+
+def test_pure_rename_is_reported_as_renamed_file() -> None:
+    verdict = find_new_tests(
+        [
+            entry(
+                "tests/unit/test_a.py",
+                status="renamed",
+                previous_filename="tests/test_a.py",
+                additions=0,
+                deletions=0,
+                changes=0,
+            )
+        ],
+        TESTS,
+    )
+    assert verdict.outcome == "missing"
+    assert verdict.renamed_files == (("tests/test_a.py", "tests/unit/test_a.py"),)
+
+
+def test_pairing_prefers_the_same_file() -> None:
+    """A test re-declared in its own file is an edit there, and the same name new in another
+    file stays new."""
+    same_file = entry(
+        "tests/test_a.py", "@@ -1,2 +1,2 @@\n-def test_x():\n+def test_x(tmp_path):\n     pass"
+    )
+    other = added_file("tests/test_b.py", "def test_x():", "    pass")
+    verdict = find_new_tests([other, same_file], TESTS)
+    assert [(c.path, c.name) for c in verdict.found] == [("tests/test_b.py", "test_x")]
+    assert [(e.path, e.name) for e in verdict.edited] == [("tests/test_a.py", "test_x")]
+
+
+def test_pairing_follows_a_rename() -> None:
+    removed = entry(
+        "tests/test_a.py",
+        "@@ -1,2 +0,0 @@\n-def test_x():\n-    pass",
+        status="removed",
+    )
+    renamed = entry(
+        "tests/test_b.py",
+        "@@ -0,0 +1,2 @@\n+def test_x():\n+    pass",
+        status="added",
+    )
+    verdict = find_new_tests([renamed, removed], TESTS)
+    assert verdict.found == ()
+    (moved,) = verdict.moved
+    assert (moved.from_path, moved.path, moved.renamed) == (
+        "tests/test_a.py",
+        "tests/test_b.py",
+        False,
+    )
+    assert "moved from tests/test_a.py:1 to tests/test_b.py:1" in moved.describe()
+
+
+def test_subtests_of_a_new_test_are_not_listed_twice() -> None:
+    verdict = find_new_tests(
+        [
+            added_file(
+                "pkg/a_test.go",
+                "func TestA(t *testing.T) {",
+                '\tt.Run("one", func(t *testing.T) {})',
+                "}",
+            )
+        ],
+        TESTS,
+    )
+    assert [c.name for c in verdict.found] == ["TestA"]
+
+
+def test_go_benchmark_subtests_and_unnamed_runs_do_not_count() -> None:
+    patch = "\n".join(
+        [
+            "@@ -10,3 +10,5 @@ func BenchmarkParse(b *testing.B) {",
+            " \tfor _, size := range sizes {",
+            '+\t\tb.Run("small", func(b *testing.B) {})',
+            "+\t\tt.Run(tc.name, func(t *testing.T) {})",
+            " \t}",
+            " }",
+        ]
+    )
+    assert find_new_tests([entry("pkg/parse_test.go", patch)], TESTS).found == ()
+
+
+def test_js_calls_that_are_not_declarations() -> None:
+    verdict = find_new_tests(
+        [
+            added_file(
+                "src/a.test.js",
+                "const ok = /x/.test(input);",
+                "cases.forEach((c) => it(c.name, () => expect(f(c.in)).toBe(c.out)));",
+                "it(name, fn);",
+                "describe('group', () => {});",
+                "  it('real one', () => {});",
+            )
+        ],
+        TESTS,
+    )
+    assert [c.name for c in verdict.found] == ["real one"]
+
+
+def test_rust_fn_without_test_attribute_is_not_a_test() -> None:
+    verdict = find_new_tests(
+        [added_file("tests/helpers.rs", "fn test_fixture() -> u8 {", "    1", "}")], TESTS
+    )
+    assert verdict.found == ()
+
+
+def test_rust_in_source_test_counts_outside_test_paths() -> None:
+    verdict = find_new_tests(
+        [
+            added_file(
+                "src/lib.rs", "#[cfg(test)]", "mod tests {", "    #[test]", "    fn adds() {}", "}"
+            )
+        ],
+        TESTS,
+    )
+    assert [(c.path, c.line, c.name) for c in verdict.found] == [("src/lib.rs", 4, "adds")]
+
+
+def test_deleted_test_is_reported_with_its_old_line() -> None:
+    patch = "@@ -3,4 +3,1 @@\n x = 1\n-def test_gone():\n-    assert x\n-"
+    verdict = find_new_tests([entry("tests/test_a.py", patch)], TESTS)
+    assert [(r.name, r.line) for r in verdict.removed] == [("test_gone", 4)]
+
+
+# --- find_control_changes ----------------------------------------------------------------------
+
+
+def test_control_change_proof_is_the_first_changed_line() -> None:
+    patch = "@@ -5,3 +5,4 @@ groups:\n a\n b\n+c\n d"
+    verdict = find_control_changes([entry("alerts/x.yml", patch)], ALERTS)
+    assert verdict.outcome == "met" and verdict.satisfied
+    (change,) = verdict.changes
+    assert (change.path, change.line, change.end_line, change.matched) == (
+        "alerts/x.yml",
+        7,
+        7,
+        ("alerts/**",),
+    )
+    assert change.describe() == "alerts/x.yml:7"
+
+
+def test_deletion_only_hunk_is_placed_where_lines_were_removed() -> None:
+    patch = "@@ -5,4 +5,3 @@\n a\n-b\n c\n d"
+    (change,) = find_control_changes([entry("alerts/x.yml", patch)], ALERTS).changes
+    assert change.line == 6
+
+
+@pytest.mark.parametrize(
+    ("files", "outcome", "changes", "removals", "ignored"),
+    [
+        ([entry("alerts/x.yml", status="removed", deletions=3)], "missing", 0, 1, 0),
+        (
+            [entry("docs/x.yml", status="renamed", previous_filename="alerts/x.yml")],
+            "missing",
+            0,
+            1,
+            0,
+        ),
+        (
+            [entry("alerts/b.yml", status="renamed", previous_filename="alerts/a.yml", changes=0)],
+            "missing",
+            0,
+            0,
+            1,
+        ),
+        ([entry("alerts/x.yml", "@@ -1 +1,2 @@\n a\n+# note")], "missing", 0, 0, 1),
+        ([entry("alerts/x.yml", "@@ -1 +1,2 @@\n a\n+b: 1")], "met", 1, 0, 0),
+        ([entry("alerts/x.yml", additions=900, deletions=10, changes=910)], "met", 1, 0, 0),
+        ([entry("alerts/x.yml", status="unchanged")], "missing", 0, 0, 0),
+        ([entry("src/alerts.py", "@@ -1 +1,2 @@\n a\n+b")], "missing", 0, 0, 0),
+        (
+            [entry("alerts/new.md", "@@ -0,0 +1 @@\n+# Queue lag", status="added")],
+            "met",
+            1,
+            0,
+            0,
+        ),
+    ],
+)
+def test_control_statuses(
+    files: list[dict], outcome: str, changes: int, removals: int, ignored: int
+) -> None:
+    verdict = find_control_changes(files, ALERTS)
+    assert verdict.outcome == outcome
+    assert (len(verdict.changes), len(verdict.removals), len(verdict.ignored)) == (
+        changes,
+        removals,
+        ignored,
+    )
+
+
+def test_control_without_paths_or_truncated() -> None:
+    assert find_control_changes([entry("alerts/x.yml", "@@ -1 +1 @@\n-a\n+b")], []).outcome == (
+        "missing"
+    )
+    assert find_control_changes([], ALERTS, truncated=True).outcome == "unknown"
+
+
+# --- evaluate_pull -----------------------------------------------------------------------------
+
+
+def _good_pull() -> list[dict]:
+    return [
+        added_file("tests/test_alerts.py", "def test_alert_fires_on_queue_lag():", "    pass"),
+        entry("alerts/q.yml", "@@ -1 +1,2 @@\n groups:\n+  - name: q"),
+    ]
+
+
+def test_evaluate_pull_met() -> None:
+    verdict = evaluate_pull(_good_pull(), test_paths=TESTS, control_paths=ALERTS)
+    assert verdict.satisfied and verdict.missing == () and not verdict.truncated
+    assert {(a.path, a.start_line, a.level) for a in verdict.annotations} == {
+        ("tests/test_alerts.py", 1, "notice"),
+        ("alerts/q.yml", 2, "notice"),
+    }
+    assert verdict.annotations[0].as_github() == {
+        "path": "alerts/q.yml",
+        "start_line": 2,
+        "end_line": 2,
+        "annotation_level": "notice",
+        "title": "Control change",
+        "message": "This change under `alerts/**` counts as the control for this failure class.",
+    }
+
+
+def test_evaluate_pull_missing_says_what_would_satisfy_it() -> None:
+    patch = (
+        "@@ -1,2 +1,2 @@ def test_existing():\n-    assert f() == 1\n+    assert f() == 2\n     x"
+    )
+    verdict = evaluate_pull(
+        [entry("tests/test_x.py", patch)],
+        test_paths=TESTS,
+        control_paths=ALERTS,
+        failure_class="missed-detection",
+        problem_level="failure",
+    )
+    assert not verdict.satisfied
+    test_sentence, control_sentence = verdict.missing
+    assert "add a new test case, for example `def test_alert_fires_on_queue_lag():`" in (
+        test_sentence
+    )
+    assert "`tests/**`" in test_sentence and "`test_existing`" in test_sentence
+    assert "alert rule + routing update" in control_sentence
+    assert "`alerts/**`, `monitoring/**`" in control_sentence
+    (annotation,) = verdict.annotations
+    assert (annotation.level, annotation.start_line, annotation.title) == (
+        "failure",
+        1,
+        "Existing test edited, no new test case",
+    )
+
+
+def test_example_follows_the_language_of_the_pull_request() -> None:
+    verdict = evaluate_pull(
+        [entry("pkg/a_test.go", "@@ -1 +1 @@\n-// a\n+// b")],
+        test_paths=TESTS,
+        control_paths=ALERTS,
+        failure_class="missed-detection",
+    )
+    assert "`func TestAlertFiresOnQueueLag(t *testing.T) {`" in verdict.missing[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("python", "def test_alert_fires_on_queue_lag():"),
+        ("javascript", 'it("alert fires on queue lag", () => { … })'),
+        ("java", "@Test void alertFiresOnQueueLag() {"),
+        ("rust", "#[test] fn alert_fires_on_queue_lag() {"),
+        ("csharp", "[Fact] public void AlertFiresOnQueueLag() {"),
+        ("ruby", 'it "alert fires on queue lag" do'),
+        ("cobol", "def test_alert_fires_on_queue_lag():"),
+    ],
+)
+def test_example_test(language: str, expected: str) -> None:
+    assert example_test(language, "missed-detection") == expected
+
+
+def test_example_for_unknown_class() -> None:
+    assert example_test("python") == "def test_reproduces_the_incident():"
+    assert "SLA" in example_test("go", "late-decision")
+
+
+def test_three_thousand_files_means_truncated() -> None:
+    files = [entry(f"src/f{i}.py", "@@ -1 +1 @@\n-a\n+b") for i in range(3000)]
+    verdict = evaluate_pull(files, test_paths=TESTS, control_paths=ALERTS)
+    assert verdict.truncated
+    assert verdict.test.outcome == "unknown" and verdict.control.outcome == "unknown"
+    assert verdict.notes[0] == (
+        "GitHub returned the maximum of 3,000 files; files beyond are not read."
+    )
+
+
+def test_no_configured_paths_are_named_as_the_fix() -> None:
+    verdict = evaluate_pull(
+        _good_pull(), test_paths=[], control_paths=[], failure_class="slow-recovery"
+    )
+    assert "set `test_paths` in .github/hardening.yml" in verdict.missing[0]
+    assert "`failure_classes.slow-recovery.control_paths`" in verdict.missing[1]
+
+
+def test_annotations_are_capped_with_a_note() -> None:
+    lines = [f"def test_{i}():\n    pass" for i in range(MAX_ANNOTATIONS + 20)]
+    verdict = evaluate_pull(
+        [added_file("tests/test_many.py", *"\n".join(lines).split("\n"))],
+        test_paths=TESTS,
+        control_paths=ALERTS,
+    )
+    assert len(verdict.test.found) == MAX_ANNOTATIONS + 20
+    assert len(verdict.annotations) == MAX_ANNOTATIONS
+    assert verdict.notes[-1] == "20 more annotations are not shown."
+
+
+def test_verdicts_are_frozen() -> None:
+    verdict = evaluate_pull(_good_pull(), test_paths=TESTS, control_paths=ALERTS)
+    with pytest.raises(AttributeError):
+        verdict.test.outcome = "missing"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        verdict.annotations[0].level = "failure"  # type: ignore[misc]
+    assert isinstance(verdict.annotations[0], Annotation)
+
+
+_DIFF_ENTRY = st.fixed_dictionaries(
+    {
+        "filename": st.sampled_from(
+            ["tests/test_a.py", "a_test.go", "src/x.rs", "tests/A.cs", "alerts/x.yml", "x.rb"]
+        ),
+        "status": st.sampled_from(["added", "removed", "modified", "renamed", "copied", "bogus"]),
+    },
+    optional={
+        "patch": st.one_of(
+            st.text(),
+            st.lists(
+                st.sampled_from(
+                    [
+                        "@@ -1,2 +1,3 @@",
+                        "@@ -0,0 +1 @@ def test_a():",
+                        "+def test_x():",
+                        "-def test_x():",
+                        "+    #[test]",
+                        "+    fn a() {}",
+                        "+  [Fact]",
+                        "+  public void A() {}",
+                        '+it("x", () => {})',
+                        "+func TestX(t *testing.T) {",
+                        '+\tt.Run("y", nil)',
+                        " context",
+                        "",
+                        "\\ No newline at end of file",
+                    ]
+                )
+            ).map("\n".join),
+        ),
+        "additions": st.one_of(st.integers(-5, 5000), st.text(max_size=3), st.none()),
+        "changes": st.integers(0, 5000),
+        "previous_filename": st.sampled_from(["tests/test_b.py", "alerts/y.yml"]),
+    },
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_DIFF_ENTRY, max_size=6), st.booleans())
+def test_evaluate_pull_never_raises_and_every_proof_points_at_a_listed_file(
+    files: list[dict], truncated: bool
+) -> None:
+    verdict = evaluate_pull(files, test_paths=TESTS, control_paths=ALERTS, truncated=truncated)
+    listed = {f["filename"] for f in files}
+    for annotation in verdict.annotations:
+        assert annotation.path in listed
+        assert 1 <= annotation.start_line <= annotation.end_line
+        assert annotation.level in ("notice", "warning", "failure")
+    for case in verdict.test.found:
+        assert case.path in listed and case.line >= 1
+    if verdict.test.satisfied:
+        assert verdict.test.found
+    else:
+        assert verdict.missing
