@@ -48,7 +48,8 @@ class PermissionLookupError(Exception):
     def __init__(self, what: str, cause: BaseException) -> None:
         self.what = what
         self.cause = cause
-        super().__init__(f"could not check {what}: {describe_error(cause)}")
+        self.reason = describe_error(cause)
+        super().__init__(f"could not check {what}: {self.reason}")
 
 
 @dataclass(frozen=True)
