@@ -158,7 +158,7 @@ async def test_rerun_payloads_have_no_pull_requests_like_githubs(sb: Sandbox) ->
     assert rerun["action"] == "rerequested"
     assert rerun["check_run"]["pull_requests"] == []
     assert rerun["check_run"]["check_suite"]["head_sha"] == HEAD
-    assert rerun["sender"]["login"] == "octo"
+    assert rerun["sender"]["login"] == "alice"
     created = sb.check_run_event(REPO, run["id"], "created")
     assert [p["number"] for p in created["check_run"]["pull_requests"]] == [1]
     assert created["sender"]["login"] == "hardening-bot[bot]"

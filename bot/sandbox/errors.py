@@ -54,3 +54,8 @@ def invalid_field(resource: str, field: str, code: str = "invalid", **extra: Any
 
 def missing_field(resource: str, field: str) -> GitHubError:
     return invalid_field(resource, field, "missing_field")
+
+
+def invalid_request(detail: str) -> GitHubError:
+    """GitHub's answer to a body that fails its JSON schema: ``422 Invalid request.``"""
+    return GitHubError(422, f"Invalid request.\n\n{detail}")

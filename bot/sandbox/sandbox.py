@@ -107,9 +107,7 @@ class Sandbox:
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
-        server = site._server  # aiohttp exposes the bound port only here
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        bound = runner.addresses[0][1]
         previous = self.api_url
         self.api_url = f"http://{host}:{bound}"
         try:
@@ -404,7 +402,7 @@ class Sandbox:
         pass ``pull_requests=True`` for the populated form."""
         r = self.world.repo(repo)
         human = action in ("rerequested", "requested_action")
-        who = self.world.user(sender) if sender else (r.owner if human else self.world.bot)
+        who = self.world.user(sender or ("alice" if human else self.world.bot.login))
         with_pulls = (not human) if pull_requests is None else pull_requests
         return Record(
             self._builder.check_run(
@@ -418,11 +416,10 @@ class Sandbox:
         )
 
     def check_suite_event(
-        self, repo: str, head_sha: str, action: str = "rerequested", sender: str | None = None
+        self, repo: str, head_sha: str, action: str = "rerequested", sender: str = "alice"
     ) -> dict[str, Any]:
         r = self.world.repo(repo)
-        who = self.world.user(sender) if sender else r.owner
-        return Record(self._builder.check_suite(r, head_sha, action, who))
+        return Record(self._builder.check_suite(r, head_sha, action, self.world.user(sender)))
 
     # --- inspection ---------------------------------------------------------------------------
 
