@@ -311,6 +311,8 @@ def find_new_tests(
         language = language_for(pull_file.filename)
         if in_test_paths:
             test_files.append(pull_file.filename)
+        elif language is None:
+            continue  # nothing we could read a test case from: not even parsed
         if not pull_file.has_patch:
             if in_test_paths and pull_file.status == "renamed" and not pull_file.content_changed:
                 renamed_files.append((pull_file.previous_filename or "", pull_file.filename))

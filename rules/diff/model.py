@@ -109,6 +109,7 @@ class PullFile:
 
     @property
     def has_patch(self) -> bool:
+        """Whether GitHub sent a patch with at least one hunk."""
         return bool(self.hunks)
 
     @property

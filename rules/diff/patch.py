@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = ["Hunk", "PatchLine", "changed_lines", "parse_patch"]
 
@@ -29,9 +29,8 @@ _FILE_HEADER = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class PatchLine:
-    """One body line of a hunk.
+class PatchLine(NamedTuple):
+    """One body line of a hunk (a named tuple: a PR can hold hundreds of thousands of them).
 
     ``old`` is its line number in the old file (None for an added line), ``new`` in the new file
     (None for a removed line).
