@@ -361,12 +361,18 @@ def _controls_annotations(
 
 
 def config_error_output(
-    name: str, errors: Sequence[ConfigError], *, repo_config_path: str, base_ref: str
+    name: str,
+    errors: Sequence[ConfigError],
+    *,
+    repo_config_path: str,
+    base_ref: str,
+    proposal: ConfigProposal | None = None,
 ) -> CheckOutput:
     """A check that fails because the configuration that judges the pull request is invalid.
 
     Errors in the repository's own file are annotated on their line; errors in the
-    organisation's file are listed only (that file is not in this repository).
+    organisation's file are listed only (that file is not in this repository). ``proposal`` is
+    the pull request's own version of the file, e.g. the fix.
     """
     lines = [
         f"The hardening configuration of the base branch `{base_ref}` is invalid, so this pull "
@@ -375,6 +381,8 @@ def config_error_output(
         "",
         *(f"- {_error_text(e)}" for e in errors),
     ]
+    if proposal is not None:
+        lines += ["", *_proposal_lines(proposal, base_ref)]
     first = errors[0] if errors else None
     where = first.file if first else repo_config_path
     if first and first.line:
@@ -382,8 +390,15 @@ def config_error_output(
     annotations = tuple(
         _error_annotation(e, repo_config_path, "Invalid hardening configuration")
         for e in errors
-        if e.file == repo_config_path and e.line
+        if e.file == repo_config_path and e.line and proposal is None
     )
+    if proposal is not None:
+        # The pull request changes the file: annotate its own version, not the base's lines.
+        annotations = tuple(
+            _error_annotation(e, proposal.path, "Invalid proposed configuration")
+            for e in proposal.errors
+            if e.file == proposal.path and e.line
+        )
     return CheckOutput(
         name=name,
         conclusion="failure",

@@ -126,7 +126,7 @@ def test_edited_test_is_annotated_at_the_mode_level() -> None:
     assert edited and edited[0]["annotation_level"] == "failure"
     edited = [a for a in warn.annotations if a["path"] == "tests/test_queue.py"]
     assert edited and edited[0]["annotation_level"] == "warning"
-    assert "an edited test" in enforce.summary
+    assert "`test_existing` in tests/test_queue.py:2" in enforce.summary
 
 
 def test_shadow_posts_nothing_but_reports_the_failing_class() -> None:

@@ -1,0 +1,351 @@
+"""Facts about hardening items read from their linked pull requests, and the scorecard check.
+
+The seed's reliability scorecard, quality rubric and adoption score (rules.scores) are computed
+from :class:`~rules.model.ItemFacts`: the item itself plus what its linked pull requests did.
+A pull request is linked to item N when its description says ``Hardens #N``.
+
+How a linked pull request's facts are read: recomputed from its file list with
+:func:`rules.diff.evaluate_pull` under the failure class's control paths and the test paths of
+the configuration, never read back from a ``hardening/controls`` check run. A check run belongs
+to one commit and is absent in shadow mode, while the file list of a pull request (merged or
+open) is always its final diff, so recomputing is the one source that is always there.
+
+Shared API (other handlers call these):
+
+- ``hardens_numbers(body)``: the issue numbers a description says it hardens;
+- ``linked_pulls(gh, owner, repo, item_number)``: the pull requests linked to an item;
+- ``item_facts(gh, ctx, owner, repo, loaded, config)``: the ItemFacts of one item;
+- ``refresh_scorecards(gh, ctx, owner, repo, item_number)``: after a command changed an item,
+  edit the ``hardening/scorecard`` run of each open linked pull request in place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot import items as items_api
+from bot.checks import publish
+from bot.context import REPO_CONFIG_PATH
+from bot.writes import Write
+from rules.check_output import (
+    SCORECARD_CHECK,
+    CheckOutput,
+    ItemScores,
+    config_error_output,
+    scorecard_output,
+)
+from rules.config import CONTROLS, Config, ConfigResult, mode_for
+from rules.diff import MAX_PULL_FILES, PullVerdict, evaluate_pull
+from rules.globs import GlobSet
+from rules.model import ItemFacts, PullFacts
+from rules.scores import adoption, rubric, scorecard
+
+if TYPE_CHECKING:
+    from bot.context import Context
+    from bot.items import LoadedItem
+
+__all__ = [
+    "FileCache",
+    "hardens_numbers",
+    "item_facts",
+    "item_scores",
+    "linked_pulls",
+    "load_items",
+    "publish_scorecard",
+    "pull_facts",
+    "pull_files",
+    "pull_verdict",
+    "refresh_scorecards",
+    "scorecard_for",
+]
+
+# "Hardens #12", "hardens: #3, #4 and #5", "Hardens #7 & #8": one keyword, one or more numbers.
+_HARDENS = re.compile(
+    r"(?<![\w-])hardens\b[ \t]*:?[ \t]*(?P<refs>#\d+(?:[ \t]*(?:,|&|\band\b)?[ \t]*#\d+)*)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"#(\d+)")
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_QUOTE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+MAX_LINKED_PULLS = 100
+
+# Which of the late-decision control paths are runbooks (the rest are escalation maps), and
+# which failure classes' control paths are monitoring and rollback: the scorecard rows
+# "monitoring/alerts updated", "runbook update acknowledged" and "escalation ownership
+# documented" read them.
+_RUNBOOK_WORD = "runbook"
+_MONITORING_CLASS = "missed-detection"
+_ESCALATION_CLASS = "late-decision"
+_ROLLBACK_CLASS = "slow-recovery"
+
+# (owner, repo, number) -> (files, truncated): one delivery reads a pull request's files once.
+FileCache = dict[tuple[str, str, int], tuple[list[dict[str, Any]], bool]]
+
+
+def hardens_numbers(body: str | None) -> tuple[int, ...]:
+    """The issue numbers a pull request description says it hardens, in order, without repeats.
+
+    ``Hardens #12`` (any case), several per line (``Hardens #3, #4 and #5``, ``hardens: #1 & #2``)
+    or several lines. Text in code blocks, inline code, quotes and HTML comments does not count.
+    """
+    if not body:
+        return ()
+    text = _FENCE.sub("", body)
+    text = _COMMENT.sub("", text)
+    text = _QUOTE.sub("", text)
+    text = _INLINE_CODE.sub("", text)
+    numbers: dict[int, None] = {}
+    for found in _HARDENS.finditer(text):
+        for number in _NUMBER.findall(found.group("refs")):
+            numbers[int(number)] = None
+    return tuple(numbers)
+
+
+async def pull_files(
+    gh: GitHubAPI, owner: str, repo: str, number: int, cache: FileCache | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every file of a pull request (paginated) and whether GitHub's 3,000-file cap cut it."""
+    key = (owner.lower(), repo.lower(), number)
+    if cache is not None and key in cache:
+        return cache[key]
+    files = [
+        dict(entry)
+        async for entry in gh.getiter(
+            "/repos/{owner}/{repo}/pulls/{number}/files{?per_page}",
+            {"owner": owner, "repo": repo, "number": number, "per_page": 100},
+        )
+    ]
+    result = (files, len(files) >= MAX_PULL_FILES)
+    if cache is not None:
+        cache[key] = result
+    return result
+
+
+async def linked_pulls(gh: GitHubAPI, owner: str, repo: str, item_number: int) -> list[dict]:
+    """The pull requests (``pulls/get`` objects, open or closed) whose description says
+    ``Hardens #item_number``, by number.
+
+    Found with the issue search, then confirmed by reading each description, since a search
+    for ``#12`` also finds ``#123`` and a quoted mention.
+    """
+    query = f"repo:{owner}/{repo} is:pr in:body hardens #{item_number}"
+    numbers: list[int] = []
+    async for hit in gh.getiter(
+        "/search/issues{?q,per_page}", {"q": query, "per_page": 100}
+    ):
+        if item_number in hardens_numbers(hit.get("body")) and isinstance(hit.get("number"), int):
+            numbers.append(int(hit["number"]))
+        if len(numbers) >= MAX_LINKED_PULLS:
+            break
+    pulls = []
+    for number in sorted(set(numbers)):
+        pull = await gh.getitem(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            {"owner": owner, "repo": repo, "number": number},
+        )
+        if item_number in hardens_numbers(pull.get("body")):
+            pulls.append(dict(pull))
+    return pulls
+
+
+def pull_verdict(
+    files: Sequence[Mapping[str, Any]], truncated: bool, config: Config, failure_class: str
+) -> PullVerdict | None:
+    """The controls verdict of a file list for one failure class (None: class not configured)."""
+    fc = config.failure_classes.get(failure_class)
+    if fc is None:
+        return None
+    return evaluate_pull(
+        files,
+        test_paths=config.test_paths,
+        control_paths=fc.control_paths,
+        truncated=truncated,
+        failure_class=failure_class,
+    )
+
+
+def _touched(files: Iterable[Mapping[str, Any]], globs: GlobSet) -> list[str]:
+    return [
+        str(f.get("filename"))
+        for f in files
+        if f.get("status") != "removed" and globs.match(str(f.get("filename") or ""))
+    ]
+
+
+def _class_globs(config: Config, slug: str) -> GlobSet:
+    fc = config.failure_classes.get(slug)
+    return GlobSet.of(fc.control_paths if fc else ())
+
+
+def pull_facts(
+    pull: Mapping[str, Any],
+    files: Sequence[Mapping[str, Any]],
+    truncated: bool,
+    config: Config,
+    failure_class: str | None,
+) -> PullFacts:
+    """What the scores need to know about one linked pull request."""
+    verdict = pull_verdict(files, truncated, config, failure_class) if failure_class else None
+    escalation = _touched(files, _class_globs(config, _ESCALATION_CLASS))
+    runbooks = [path for path in escalation if _RUNBOOK_WORD in path.lower()]
+    return PullFacts(
+        number=int(pull["number"]),
+        url=str(pull.get("html_url") or ""),
+        merged=bool(pull.get("merged") or pull.get("merged_at")),
+        adds_regression_test=bool(verdict and verdict.test.satisfied),
+        adds_control=bool(verdict and verdict.control.satisfied),
+        touches_rollback=bool(_touched(files, _class_globs(config, _ROLLBACK_CLASS))),
+        touches_monitoring=bool(_touched(files, _class_globs(config, _MONITORING_CLASS))),
+        touches_runbook=bool(runbooks),
+        touches_escalation=len(escalation) > len(runbooks),
+        new_tests=tuple(case.describe() for case in verdict.test.found) if verdict else (),
+    )
+
+
+async def item_facts(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    loaded: LoadedItem,
+    config: Config,
+    *,
+    pulls: Sequence[Mapping[str, Any]] | None = None,
+    files: FileCache | None = None,
+) -> ItemFacts:
+    """Everything observable on GitHub that the scores and gates of one item depend on.
+
+    The linked pull requests are searched (``pulls`` skips the search: pass what is already
+    known, e.g. a pull request the search index may not have yet); closed unmerged ones are
+    left out. ``control_mode`` is the rollout mode of the ``control-change`` control.
+    """
+    item = loaded.item
+    if item is None:
+        raise ValueError(f"#{loaded.number} has no Hardening Item block")
+    if pulls is None:
+        pulls = await linked_pulls(gh, owner, repo, loaded.number)
+    facts = []
+    for pull in sorted(pulls, key=lambda p: int(p["number"])):
+        merged = bool(pull.get("merged") or pull.get("merged_at"))
+        if pull.get("state") == "closed" and not merged:
+            continue
+        listed, truncated = await pull_files(gh, owner, repo, int(pull["number"]), files)
+        facts.append(pull_facts(pull, listed, truncated, config, item.failure_class))
+    issue = loaded.issue
+    return ItemFacts(
+        number=loaded.number,
+        item=item,
+        title=str(issue.get("title") or ""),
+        state="closed" if issue.get("state") == "closed" else "open",
+        pulls=tuple(facts),
+        control_mode=mode_for(config, CONTROLS[1]),
+    )
+
+
+def item_scores(facts: ItemFacts, config: Config) -> ItemScores:
+    """The three scores of one item under the configured thresholds."""
+    thresholds = config.thresholds
+    return ItemScores(
+        number=facts.number,
+        title=facts.title,
+        status=facts.item.status,
+        scorecard=scorecard(facts, threshold=thresholds.scorecard),
+        rubric=rubric(facts, threshold=thresholds.rubric),
+        adoption=adoption(facts, threshold=thresholds.adoption),
+    )
+
+
+async def load_items(
+    gh: GitHubAPI, owner: str, repo: str, numbers: Iterable[int]
+) -> tuple[list[LoadedItem], list[int]]:
+    """The hardening items among ``numbers``, and the numbers that are not hardening items."""
+    found: list[LoadedItem] = []
+    others: list[int] = []
+    for number in numbers:
+        try:
+            loaded = await items_api.get_item(gh, owner, repo, number)
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) not in (404, 410):
+                raise
+            loaded = None
+        if loaded is None or loaded.item is None or loaded.issue.get("pull_request"):
+            others.append(number)
+        else:
+            found.append(loaded)
+    return found, others
+
+
+async def scorecard_for(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    pull: Mapping[str, Any],
+    result: ConfigResult,
+    *,
+    loaded: Sequence[LoadedItem] | None = None,
+    not_items: Sequence[int] = (),
+    failure_classes: Sequence[str] = (),
+    files: FileCache | None = None,
+) -> CheckOutput:
+    """The ``hardening/scorecard`` output of one pull request under its base configuration."""
+    if result.errors:
+        return config_error_output(
+            SCORECARD_CHECK, result.errors, repo_config_path=REPO_CONFIG_PATH,
+            base_ref=str(pull["base"]["ref"]),
+        )
+    if loaded is None:
+        loaded, not_items = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")))
+    scores = []
+    for one in loaded:
+        linked = await linked_pulls(gh, owner, repo, one.number)
+        if all(int(p["number"]) != int(pull["number"]) for p in linked):
+            linked.append(dict(pull))  # the search index may lag behind a new pull request
+        facts = await item_facts(gh, ctx, owner, repo, one, result.config, pulls=linked,
+                                 files=files)
+        scores.append(item_scores(facts, result.config))
+    return scorecard_output(scores, not_items=not_items, failure_classes=failure_classes)
+
+
+async def publish_scorecard(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    pull: Mapping[str, Any],
+    output: CheckOutput,
+    *,
+    rerun: str | None = None,
+) -> Write:
+    """Write the scorecard run on the pull request's head commit (edited in place)."""
+    return await publish(
+        gh, owner, repo, str(pull["head"]["sha"]), output,
+        pull_number=int(pull["number"]), now=ctx.now(), rerun=rerun,
+    )
+
+
+async def refresh_scorecards(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, item_number: int
+) -> None:
+    """Bring the ``hardening/scorecard`` run of every open pull request linked to an item up to
+    date, after a command or an edit changed the item. Runs are edited in place; a pull request
+    whose scorecard is already current gets no write."""
+    files: FileCache = {}
+    for pull in await linked_pulls(gh, owner, repo, item_number):
+        if pull.get("state") != "open":
+            continue
+        result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
+        output = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files)
+        write = await publish_scorecard(gh, ctx, owner, repo, pull, output)
+        ctx.log.info(
+            "scorecard of #%s for item #%s: %s", pull["number"], item_number, write.action,
+            extra={"pull": pull["number"], "item": item_number},
+        )

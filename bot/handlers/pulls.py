@@ -1,0 +1,408 @@
+"""Pull request checks (CONTRACT §3 "Pull requests"): ``hardening/controls`` and
+``hardening/scorecard``, with the seed's rollout modes, and the item lifecycle a linked pull
+request drives.
+
+Seed: the 24–72h artifact "one automation control + one regression test", "Control rollout
+sequencing" (shadow → warn → enforce), and the reliability scorecard, quality rubric and
+adoption score of every linked item. A pull request is in scope when it carries a
+``failure-class:<slug>`` label or its description says ``Hardens #N`` for a hardening issue N.
+
+Every evaluation reads the configuration of the pull request's BASE branch, so a pull request can
+never loosen the rules that judge it; a pull request that edits ``.github/hardening.yml`` has its
+version validated and the difference it would make shown. Writes go through :mod:`bot.checks`,
+which skips no-ops and finishes runs a crash left behind. Re-runs from the GitHub UI
+(``check_run.rerequested``, ``check_suite.rerequested``) and the **Re-check** button create a new
+completed run on the same commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from gidgethub.abc import GitHubAPI
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot import items as items_api
+from bot.checks import complete_if_present, publish, pull_numbers_for_check
+from bot.context import (
+    ORG_CONFIG_PATH,
+    ORG_CONFIG_REPO,
+    REPO_CONFIG_PATH,
+    Context,
+    fetch_text,
+)
+from bot.facts import (
+    FileCache,
+    hardens_numbers,
+    load_items,
+    publish_scorecard,
+    pull_files,
+    pull_verdict,
+    refresh_scorecards,
+    scorecard_for,
+)
+from bot.items import LoadedItem
+from bot.writes import label_names
+from rules.check_output import (
+    CHECK_NAMES,
+    CONTROLS_CHECK,
+    RECHECK,
+    ConfigProposal,
+    ControlsInput,
+    Judged,
+    config_error_output,
+    controls_output,
+    out_of_scope_output,
+    shadow_failures,
+    superseded_output,
+)
+from rules.config import CONTROLS, ConfigResult, diff_configs, load_config, mode_for
+from rules.model import Evidence, HardeningItem
+
+router = Router()
+
+EVALUATED_ACTIONS = (
+    "opened",
+    "synchronize",
+    "reopened",
+    "labeled",
+    "unlabeled",
+    "edited",
+    "ready_for_review",
+)
+# Actions after which a pull request may have left scope (so a stale run must be completed).
+_SCOPE_ACTIONS = frozenset({"labeled", "unlabeled", "edited"})
+
+
+@router.register("pull_request")
+async def on_pull_request(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    action = event.data.get("action")
+    if action == "closed":
+        await on_closed(event, gh, ctx)
+        return
+    if action not in EVALUATED_ACTIONS:
+        return
+    changes = event.data.get("changes") or {}
+    if action == "edited" and not ({"body", "base"} & set(changes)):
+        return  # a new title changes neither the scope nor the configuration
+    owner, repo = _repo(event.data)
+    pull = await _fresh_pull(gh, owner, repo, int(event.data["pull_request"]["number"]))
+    if pull.get("state") != "open":
+        return  # closed since: the close event is the one that matters now
+    await evaluate(gh, ctx, owner, repo, pull, scope_may_change=action in _SCOPE_ACTIONS)
+
+
+@router.register("check_run", action="rerequested")
+@router.register("check_run", action="requested_action")
+async def on_check_run(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    run = event.data.get("check_run") or {}
+    if run.get("name") not in CHECK_NAMES or not _ours(run.get("app"), ctx):
+        return
+    if event.data.get("action") == "requested_action":
+        identifier = (event.data.get("requested_action") or {}).get("identifier")
+        if identifier != RECHECK:
+            return
+    await _rerun(event, gh, ctx, run, names=(str(run["name"]),))
+
+
+@router.register("check_suite", action="rerequested")
+async def on_check_suite(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    suite = event.data.get("check_suite") or {}
+    if not _ours(suite.get("app"), ctx):
+        return
+    await _rerun(event, gh, ctx, suite, names=CHECK_NAMES)
+
+
+async def _rerun(
+    event: Event, gh: GitHubAPI, ctx: Context, check: Mapping[str, Any], names: Sequence[str]
+) -> None:
+    """A re-run from the UI: a new completed run of ``names`` on the same commit."""
+    owner, repo = _repo(event.data)
+    sha = str(check.get("head_sha") or "")
+    key = ctx.delivery_id or event.delivery_id or sha
+    numbers = await pull_numbers_for_check(gh, owner, repo, dict(check))
+    if not numbers:
+        ctx.log.warning("re-run of %s: no pull request found for commit %s", names, sha)
+        return
+    for number in numbers:
+        pull = await _fresh_pull(gh, owner, repo, number)
+        if pull.get("state") != "open":
+            continue
+        if pull["head"]["sha"] != sha:
+            for name in names:
+                await publish(gh, owner, repo, sha, superseded_output(name, pull["head"]["sha"]),
+                              pull_number=number, now=ctx.now(), rerun=key)
+            continue
+        await evaluate(gh, ctx, owner, repo, pull, fresh=frozenset(names), rerun=key,
+                       scope_may_change=True)
+
+
+async def _fresh_pull(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any]:
+    """The pull request as it is now: a queued delivery's payload may be older than its head."""
+    return dict(
+        await gh.getitem(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            {"owner": owner, "repo": repo, "number": number},
+        )
+    )
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+async def evaluate(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    pull: dict[str, Any],
+    *,
+    fresh: Collection[str] = (),
+    rerun: str | None = None,
+    scope_may_change: bool = False,
+) -> None:
+    """Post both check runs for the pull request's head commit (``fresh``: as new runs)."""
+    number, sha = int(pull["number"]), str(pull["head"]["sha"])
+    result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
+    config = result.config
+    loaded, not_items = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")))
+    sources = _classes(pull, loaded, result)
+    log = ctx.log.bind(pull=number, head_sha=sha)
+
+    async def post(output: Any) -> None:
+        key = rerun if output.name in fresh else None
+        write = await publish(gh, owner, repo, sha, output, pull_number=number, now=ctx.now(),
+                              rerun=key)
+        log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
+
+    if not sources and not loaded:
+        if scope_may_change or fresh:
+            for name in CHECK_NAMES:
+                out = out_of_scope_output(name,
+                                          failure_class_prefix=config.labels.failure_class_prefix)
+                if name in fresh:
+                    await post(out)
+                else:
+                    await complete_if_present(gh, owner, repo, sha, out, pull_number=number,
+                                              now=ctx.now())
+        return
+
+    files_cache: FileCache = {}
+    files, truncated = await pull_files(gh, owner, repo, number, files_cache)
+    proposal = await _proposal(gh, owner, repo, pull, files, result)
+    if result.errors:
+        for name in CHECK_NAMES:
+            await post(config_error_output(
+                name, result.errors, repo_config_path=REPO_CONFIG_PATH,
+                base_ref=str(pull["base"]["ref"]),
+                proposal=proposal if name == CONTROLS_CHECK else None,
+            ))
+        log.warning("invalid configuration: %s", result.error_report())
+        return
+
+    loaded = await _start_work(gh, ctx, owner, repo, pull, loaded)
+    if sources:
+        owner_login, role = _owner(pull, loaded)
+        data = ControlsInput(
+            judged=tuple(
+                Judged(slug, verdict, tuple(words))
+                for slug, words in sources.items()
+                if (verdict := pull_verdict(files, truncated, config, slug)) is not None
+            ),
+            modes={control: mode_for(config, control) for control in CONTROLS},
+            owner=owner_login,
+            owner_role=role,
+            base_ref=str(pull["base"]["ref"]),
+            files_read=len(files),
+            files_without_patch=tuple(
+                str(f["filename"]) for f in files
+                if not f.get("patch") and f.get("status") != "removed"
+                and int(f.get("changes") or 0) > 0
+            ),
+            proposal=proposal,
+        )
+        for slug in shadow_failures(data):
+            ctx.metrics.shadow_would_fail.inc(repo=f"{owner}/{repo}", failure_class=slug)
+            log.info("shadow mode: pull request #%s would have failed %s", number, slug,
+                     extra={"failure_class": slug, "shadow": True})
+        output = controls_output(data)
+        if output is not None:
+            await post(output)
+    await post(await scorecard_for(
+        gh, ctx, owner, repo, pull, result, loaded=loaded, not_items=not_items,
+        failure_classes=tuple(sources), files=files_cache,
+    ))
+
+
+def _classes(
+    pull: Mapping[str, Any], loaded: Sequence[LoadedItem], result: ConfigResult
+) -> dict[str, list[str]]:
+    """Failure class slug -> why the pull request is judged by it (labels, then items)."""
+    config = result.config
+    prefix = config.labels.failure_class_prefix.casefold()
+    found: dict[str, list[str]] = {}
+    for name in label_names(dict(pull)):
+        if not name.casefold().startswith(prefix):
+            continue
+        slug = next((s for s, fc in config.failure_classes.items()
+                     if fc.label.casefold() == name.casefold()), None)
+        if slug is not None:
+            found.setdefault(slug, []).append(f"label `{name}`")
+    for one in loaded:
+        slug = one.item.failure_class if one.item else None
+        if slug in config.failure_classes:
+            found.setdefault(slug, []).append(f"`Hardens #{one.number}`")
+    return found
+
+
+def _owner(pull: Mapping[str, Any], loaded: Sequence[LoadedItem]) -> tuple[str | None, str]:
+    """Who warn mode names: the first linked item's execution owner, else the author."""
+    for one in loaded:
+        if one.item and one.item.owner:
+            return one.item.owner, f"execution owner of #{one.number}"
+    author = (pull.get("user") or {}).get("login")
+    return (str(author), "author of this pull request") if author else (None, "")
+
+
+async def _proposal(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    pull: Mapping[str, Any],
+    files: Sequence[Mapping[str, Any]],
+    base: ConfigResult,
+) -> ConfigProposal | None:
+    """The ``.github/hardening.yml`` this pull request proposes, validated, with its effect."""
+    entry = next((f for f in files if REPO_CONFIG_PATH in
+                  (f.get("filename"), f.get("previous_filename"))), None)
+    if entry is None:
+        return None
+    org_source = f"{owner}/{ORG_CONFIG_REPO}/{ORG_CONFIG_PATH}"
+    org_text = await fetch_text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH)
+    removed = entry.get("status") == "removed" or entry.get("filename") != REPO_CONFIG_PATH
+    text = None if removed else await fetch_text(
+        gh, owner, repo, REPO_CONFIG_PATH, ref=str(pull["head"]["sha"])
+    )
+    proposed = load_config([(org_source, org_text), (REPO_CONFIG_PATH, text)])
+    errors = tuple(e for e in proposed.errors if e.file == REPO_CONFIG_PATH)
+    differences = () if errors else tuple(diff_configs(base.config, proposed.config))
+    return ConfigProposal(REPO_CONFIG_PATH, errors, differences, removed=removed)
+
+
+# --- item lifecycle --------------------------------------------------------------------------
+
+
+async def _start_work(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    pull: Mapping[str, Any],
+    loaded: list[LoadedItem],
+) -> list[LoadedItem]:
+    """An open linked pull request moves its ``open`` items to ``in_progress``."""
+    out = []
+    for one in loaded:
+        item = one.item
+        if item is None or item.status != "open":
+            out.append(one)
+            continue
+        saved = await items_api.save_item(gh, owner, repo, one,
+                                          dataclasses.replace(item, status="in_progress"))
+        ctx.log.info("item #%s in_progress: linked pull request #%s opened (%s)", one.number,
+                     pull["number"], "saved" if saved else "unchanged")
+        await _after_item_change(gh, ctx, owner, repo, item, one.number)
+        out.append(await items_api.get_item(gh, owner, repo, one.number) or one)
+    return out
+
+
+async def _after_item_change(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, item: HardeningItem, number: int
+) -> None:
+    if item.incident is not None:
+        await items_api.refresh_incident_tracking(gh, ctx, owner, repo, item.incident)
+    await refresh_scorecards(gh, ctx, owner, repo, number)
+
+
+async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    """A merged linked pull request that satisfied its controls is recorded on each item as
+    implementation evidence (and ``test`` / ``runbook`` evidence for the files that prove them),
+    once; the items' scorecards are refreshed."""
+    payload_pull = event.data.get("pull_request") or {}
+    if not payload_pull.get("merged"):
+        return
+    owner, repo = _repo(event.data)
+    pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
+    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")))
+    if not loaded:
+        return
+    result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
+    if result.errors:
+        ctx.log.warning("merged #%s: invalid configuration, no evidence recorded: %s",
+                        pull["number"], result.error_report())
+        return
+    files, truncated = await pull_files(gh, owner, repo, int(pull["number"]))
+    for one in loaded:
+        item = one.item
+        assert item is not None
+        verdict = pull_verdict(files, truncated, result.config, item.failure_class or "")
+        if verdict is None or not verdict.satisfied:
+            ctx.log.info("merged #%s does not satisfy the controls of #%s: no evidence",
+                         pull["number"], one.number)
+            continue
+        evidence = _merge_evidence(pull, verdict, result, item)
+        added = tuple(e for e in evidence if e.url not in {x.url for x in item.evidence})
+        status = "in_progress" if item.status == "open" else item.status
+        if added or status != item.status:
+            updated = dataclasses.replace(item, evidence=item.evidence + added, status=status)
+            await items_api.save_item(gh, owner, repo, one, updated)
+            if item.incident is not None:
+                await items_api.refresh_incident_tracking(gh, ctx, owner, repo, item.incident)
+        await refresh_scorecards(gh, ctx, owner, repo, one.number)
+    # The merged pull request's own scorecard shows the evidence it just recorded.
+    refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result)
+    await publish_scorecard(gh, ctx, owner, repo, pull, refreshed)
+
+
+def _merge_evidence(
+    pull: Mapping[str, Any], verdict: Any, result: ConfigResult, item: HardeningItem
+) -> list[Evidence]:
+    number = pull["number"]
+    commit = pull.get("merge_commit_sha") or pull["head"]["sha"]
+    base_url = str(((pull.get("base") or {}).get("repo") or {}).get("html_url") or "")
+
+    def blob(path: str, line: int | None) -> str:
+        anchor = f"#L{line}" if line else ""
+        return f"{base_url}/blob/{commit}/{quote(path)}{anchor}"
+
+    title = str(pull.get("title") or "").replace("(", "").replace(")", "")
+    found = [Evidence(str(pull["html_url"]), "implementation",
+                      f"merged pull request #{number}: {title}".strip().rstrip(":"))]
+    for case in verdict.test.found[:1]:
+        found.append(Evidence(blob(case.path, case.line), "test",
+                              f"`{case.name}` added by pull request #{number}"))
+    runbooks = [c for c in verdict.control.changes if "runbook" in c.path.lower()]
+    for change in runbooks[:1]:
+        found.append(Evidence(blob(change.path, change.line), "runbook",
+                              f"runbook diff merged by pull request #{number}"))
+    return found
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _repo(payload: Mapping[str, Any]) -> tuple[str, str]:
+    owner, _, name = str(payload["repository"]["full_name"]).partition("/")
+    return owner, name
+
+
+def _ours(app: Any, ctx: Context) -> bool:
+    """Whether a check run or suite belongs to this App (others' re-runs are not ours to do)."""
+    if not isinstance(app, dict) or not app.get("slug"):
+        return True  # older payloads omit it; the name and our marker decide then
+    return str(app["slug"]).lower() == ctx.bot_login.lower().removesuffix("[bot]")
+
