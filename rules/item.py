@@ -202,10 +202,14 @@ def replace_item_in_body(body: str, item: HardeningItem, marker: ItemMarker | No
     located = _locate(body)
     block = render_item(item, marker)
     if located is None:
-        before = _drop_markers(body) if marker else body
+        before = (_drop_markers(body) if marker else body).rstrip()
         if not before.strip():
             return block.replace("\n", newline)
-        return before.rstrip() + newline + newline + block.replace("\n", newline)
+        # A comment or code fence left open would swallow the block: close it first.
+        closer = _scan(_split_lines(before))[1]
+        if closer:
+            before += newline + closer
+        return before + newline + newline + block.replace("\n", newline)
     extras = "".join(located.lines[index].text + newline for index in located.run.extras)
     before, after = body[: located.start], body[located.end :]
     if marker:
@@ -368,6 +372,11 @@ def _split_lines(body: str) -> list[_Line]:
 
 def _hidden(lines: list[_Line]) -> list[bool]:
     """Lines inside fenced code blocks or HTML comments (the marker line included)."""
+    return _scan(lines)[0]
+
+
+def _scan(lines: list[_Line]) -> tuple[list[bool], str | None]:
+    """(hidden lines, the closer of a comment or fence still open at the end, if any)."""
     hidden: list[bool] = []
     fence: tuple[str, int] | None = None
     in_comment = False
@@ -394,7 +403,8 @@ def _hidden(lines: list[_Line]) -> list[bool]:
             in_comment = "-->" not in stripped[4:]
             continue
         hidden.append(False)
-    return hidden
+    closer = "-->" if in_comment else (fence[0] * fence[1] if fence else None)
+    return hidden, closer
 
 
 def _normalize_name(name: str) -> str:
