@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 # Handler modules' routers. Add each new module's router here.
-ROUTERS: tuple[Router, ...] = ()
+from bot.handlers import incidents
+
+ROUTERS: tuple[Router, ...] = (incidents.router, pulls.router)
 
 router = Router(*ROUTERS)
 

@@ -1,0 +1,407 @@
+"""Hardening items on GitHub: read them, save them, and keep their incident's backlog current.
+
+GitHub is the system of record: a hardening item is an issue carrying the hardening label whose
+body holds the seed's "Hardening Item" template (or the bot's hidden item marker, so that an item
+whose template a person deleted still belongs to its finding). Every handler that changes an
+item saves it with :func:`save_item` and then calls :func:`refresh_incident_tracking`, which
+re-renders the incident's one tracking comment and writes it only when its text changes.
+
+:func:`sync_incident` is the incident side (CONTRACT §3): one item per known finding, never
+two, and the tracking comment. Items are listed through the issues list endpoint (consistent
+right after a write, unlike search), so a retry after a crash finds the item it created by its
+marker instead of creating another. Deliveries about one incident and its items share one
+subject, so the inbox runs them one at a time; a per-incident lock makes two runs inside one
+process take turns as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from gidgethub.abc import GitHubAPI
+
+from bot.context import Context
+from bot.writes import (
+    add_labels,
+    ensure_label,
+    label_names,
+    remove_label,
+    same_text,
+    update_issue,
+    upsert_comment,
+)
+from rules.config import Config, ConfigResult, default_config
+from rules.incident import is_incident, parse_incident
+from rules.item import ItemParse, parse_item, render_item, replace_item_in_body
+from rules.model import Finding, HardeningItem, Incident, ItemMarker
+from rules.planning import plan_item, timeline_expectations
+from rules.tracking import (
+    ITEM_FOOTER,
+    SyncPlan,
+    TrackedItem,
+    item_intro,
+    item_title,
+    judge_timeline,
+    plan_incident_sync,
+    render_tracking_comment,
+    tracking_marker,
+)
+
+
+@dataclass(frozen=True)
+class LoadedItem:
+    """A hardening issue as GitHub returned it, with its template read."""
+
+    issue: dict[str, Any]
+    number: int
+    parse: ItemParse
+
+    @property
+    def item(self) -> HardeningItem | None:
+        return self.parse.item
+
+    @property
+    def marker(self) -> ItemMarker | None:
+        return self.parse.marker
+
+    @property
+    def incident(self) -> int | None:
+        """The incident this item belongs to: the bot's marker wins over the template line."""
+        if self.parse.marker is not None:
+            return self.parse.marker.incident
+        return self.item.incident if self.item is not None else None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :func:`sync_incident` did, for logs and tests."""
+
+    incident: Incident | None = None
+    created: tuple[int, ...] = ()
+    plan: SyncPlan | None = None
+    comment_written: bool = False
+
+
+def load(issue: dict[str, Any], config: Config | None = None) -> LoadedItem | None:
+    """``issue`` as a hardening item, or None when it is not one (a pull request, no hardening
+    label, or neither a template nor the bot's marker in its body)."""
+    if "pull_request" in issue:
+        return None
+    config = config or default_config()
+    wanted = config.labels.hardening.casefold()
+    if all(name.casefold() != wanted for name in label_names(issue)):
+        return None
+    parse = parse_item(issue.get("body") or "")
+    if parse.item is None and parse.marker is None:
+        return None
+    return LoadedItem(issue=issue, number=int(issue["number"]), parse=parse)
+
+
+async def get_item(
+    gh: GitHubAPI, owner: str, repo: str, number: int, *, config: Config | None = None
+) -> LoadedItem | None:
+    """Issue ``number`` as a hardening item, or None when it is not one (see :func:`load`)."""
+    issue = await gh.getitem(
+        "/repos/{owner}/{repo}/issues/{number}", {"owner": owner, "repo": repo, "number": number}
+    )
+    return load(dict(issue), config)
+
+
+async def list_items(
+    gh: GitHubAPI, owner: str, repo: str, config: Config | None, *, incident: int | None = None
+) -> list[LoadedItem]:
+    """Every hardening item of the repository, open and closed, by number; with ``incident``,
+    only the items that belong to it (by the bot's marker, else by their Incident reference)."""
+    config = config or default_config()
+    found: list[LoadedItem] = []
+    async for issue in gh.getiter(
+        "/repos/{owner}/{repo}/issues{?labels,state,per_page}",
+        {
+            "owner": owner,
+            "repo": repo,
+            "labels": config.labels.hardening,
+            "state": "all",
+            "per_page": 100,
+        },
+    ):
+        loaded = load(dict(issue), config)
+        if loaded is not None and (incident is None or loaded.incident == incident):
+            found.append(loaded)
+    return sorted(found, key=lambda one: one.number)
+
+
+async def save_item(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    loaded: LoadedItem,
+    item: HardeningItem,
+    *,
+    config: Config | None = None,
+) -> bool:
+    """Write ``item`` into the issue's template in place, keeping every line of human text, and
+    keep its ``priority:`` and ``failure-class:`` labels in step. Writes nothing that is already
+    so; returns whether anything was written."""
+    config = config or default_config()
+    body = loaded.issue.get("body") or ""
+    wanted = replace_item_in_body(body, item)
+    wrote = False
+    if not same_text(body, wanted):
+        await update_issue(gh, loaded.issue, body=wanted)
+        wrote = True
+    labels = config.labels
+    keep: list[tuple[str, str | None]] = [
+        (labels.priority_prefix, labels.for_priority(item.priority) if item.priority else None),
+        (
+            labels.failure_class_prefix,
+            labels.for_failure_class(item.failure_class) if item.failure_class else None,
+        ),
+    ]
+    present = label_names(loaded.issue)
+    for prefix, label in keep:
+        if label is None:
+            continue  # an item without the field keeps whatever label people gave it
+        for name in present:
+            stale = name.casefold().startswith(prefix.casefold())
+            if stale and name.casefold() != label.casefold():
+                wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote
+        if all(name.casefold() != label.casefold() for name in present):
+            await _ensure_labels(gh, owner, repo, config, [label])
+            wrote = (await add_labels(gh, loaded.issue, [label])).wrote or wrote
+    return wrote
+
+
+async def refresh_incident_tracking(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, incident_number: int
+) -> None:
+    """Re-render incident ``incident_number``'s tracking comment from what GitHub holds now.
+
+    Call it after changing an item. It creates no item (that is :func:`sync_incident`'s job) and
+    writes only when the comment's text changes, so calling it again changes nothing.
+    """
+    async with _incident_lock(owner, repo, incident_number):
+        issue = await gh.getitem(
+            "/repos/{owner}/{repo}/issues/{number}",
+            {"owner": owner, "repo": repo, "number": incident_number},
+        )
+        if "pull_request" in issue:
+            return
+        await _sync(gh, ctx, owner, repo, dict(issue), create=False)
+
+
+async def sync_incident(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, issue: dict[str, Any]
+) -> SyncResult:
+    """Give every known finding of the incident ``issue`` its item, then re-render the tracking
+    comment. ``issue`` may come from a webhook: the body is read again from GitHub, so a
+    delivery that waited in the inbox acts on the incident as it is now."""
+    number = int(issue["number"])
+    async with _incident_lock(owner, repo, number):
+        fresh = await gh.getitem(
+            "/repos/{owner}/{repo}/issues/{number}",
+            {"owner": owner, "repo": repo, "number": number},
+        )
+        return await _sync(gh, ctx, owner, repo, dict(fresh), create=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+async def _sync(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, issue: dict[str, Any], *, create: bool
+) -> SyncResult:
+    result: ConfigResult = await ctx.config(gh, owner, repo)
+    config = result.config
+    labels = label_names(issue)
+    if not is_incident(labels, config):
+        return SyncResult()
+    number = int(issue["number"])
+    incident = parse_incident(
+        number, issue.get("title") or "", issue.get("body") or "", labels, config
+    )
+    loaded = await list_items(gh, owner, repo, config, incident=number)
+    plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
+    if plan.to_create:
+        # An item whose hardening label a person removed is still the finding's item.
+        strays = await _unlabelled_items(gh, owner, repo, ctx.bot_login, number, loaded)
+        if strays:
+            loaded = sorted([*loaded, *strays], key=lambda one: one.number)
+            plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
+
+    created: list[int] = []
+    if create and plan.to_create and result.ok:
+        today = ctx.now().date()
+        await _ensure_labels(
+            gh, owner, repo, config, _labels_for(plan.to_create, incident, config, today)
+        )
+        for finding in plan.to_create:
+            new = await _create_item(gh, owner, repo, config, incident, finding, today)
+            created.append(int(new["number"]))
+            loaded.append(LoadedItem(new, int(new["number"]), parse_item(new.get("body") or "")))
+        plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
+        ctx.log.info("incident #%s: created hardening items %s", number, created)
+
+    body = _tracking_body(issue, incident, plan, result, ctx.now())
+    write = await upsert_comment(
+        gh, owner, repo, number, tracking_marker(number), body, bot_login=ctx.bot_login
+    )
+    return SyncResult(incident, tuple(created), plan, write.wrote)
+
+
+def _tracked(one: LoadedItem) -> TrackedItem:
+    return TrackedItem(
+        number=one.number,
+        title=str(one.issue.get("title") or ""),
+        item=one.item,
+        marker=one.marker,
+        closed=one.issue.get("state") == "closed",
+    )
+
+
+def _tracking_body(
+    issue: dict[str, Any], incident: Incident, plan: SyncPlan, result: ConfigResult, now: datetime
+) -> str:
+    opened = _timestamp(issue.get("created_at")) or now
+    windows = timeline_expectations(opened, now, result.config)
+    backlog = plan.backlog
+    config = result.config
+    return render_tracking_comment(
+        incident,
+        backlog,
+        incident.unknown_findings,
+        plan.orphans,
+        judge_timeline(windows, issue.get("body") or "", backlog),
+        result.errors,
+        now,
+        allowed_types=[
+            fc.finding_types[0] if fc.finding_types else fc.slug
+            for fc in config.failure_classes.values()
+        ],
+        pending=plan.to_create,
+        duplicates=plan.duplicates,
+    )
+
+
+async def _create_item(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    config: Config,
+    incident: Incident,
+    finding: Finding,
+    today: date,
+) -> dict[str, Any]:
+    item = plan_item(finding, incident, config, today)
+    mark = ItemMarker(incident=incident.number, finding_key=finding.key)
+    body = "\n\n".join(
+        (item_intro(finding, incident.number), render_item(item, mark).rstrip("\n"), ITEM_FOOTER)
+    )
+    created = await gh.post(
+        "/repos/{owner}/{repo}/issues",
+        {"owner": owner, "repo": repo},
+        data={
+            "title": item_title(finding, incident.number),
+            "body": body + "\n",
+            "labels": _item_labels(item, config),
+        },
+    )
+    return dict(created)
+
+
+def _item_labels(item: HardeningItem, config: Config) -> list[str]:
+    labels = [config.labels.hardening]
+    if item.failure_class:
+        labels.append(config.labels.for_failure_class(item.failure_class))
+    if item.priority:
+        labels.append(config.labels.for_priority(item.priority))
+    return labels
+
+
+def _labels_for(
+    findings: Iterable[Finding], incident: Incident, config: Config, today: date
+) -> list[str]:
+    names: list[str] = []
+    for finding in findings:
+        for name in _item_labels(plan_item(finding, incident, config, today), config):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+async def _ensure_labels(
+    gh: GitHubAPI, owner: str, repo: str, config: Config, names: Iterable[str]
+) -> None:
+    """Create the repository labels of ``names`` that are missing, styled from the config."""
+    labels = config.labels
+    for name in names:
+        folded = name.casefold()
+        if folded == labels.hardening.casefold():
+            kind = "hardening"
+        elif folded.startswith(labels.failure_class_prefix.casefold()):
+            kind = "failure_class"
+        elif folded.startswith(labels.priority_prefix.casefold()):
+            kind = "priority"
+        else:
+            kind = "incident"
+        style = labels.styles.get(kind)
+        await ensure_label(
+            gh,
+            owner,
+            repo,
+            name,
+            style.color if style else "ededed",
+            style.description if style else "",
+        )
+
+
+async def _unlabelled_items(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    bot_login: str,
+    incident: int,
+    known: list[LoadedItem],
+) -> list[LoadedItem]:
+    """The bot's own items of ``incident`` that no longer carry the hardening label."""
+    seen = {one.number for one in known}
+    strays: list[LoadedItem] = []
+    async for issue in gh.getiter(
+        "/repos/{owner}/{repo}/issues{?creator,state,per_page}",
+        {"owner": owner, "repo": repo, "creator": bot_login, "state": "all", "per_page": 100},
+    ):
+        if "pull_request" in issue or issue["number"] in seen:
+            continue
+        parse = parse_item(issue.get("body") or "")
+        if parse.marker is not None and parse.marker.incident == incident:
+            strays.append(LoadedItem(dict(issue), int(issue["number"]), parse))
+    return strays
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+# One lock per incident and event loop: the inbox already orders deliveries of one incident, and
+# this keeps two coroutines of one process from interleaving their list-then-create.
+_LOCKS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str, int], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def _incident_lock(owner: str, repo: str, number: int) -> asyncio.Lock:
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    key = (owner.casefold(), repo.casefold(), number)
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
