@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -533,3 +534,29 @@ def test_load_config_never_raises_on_any_structure(data: dict):
 def test_normalize_finding_type():
     assert normalize_finding_type("  Missed--Detection__ ") == "missed detection"
     assert normalize_finding_type("`slow recovery`") == "slow recovery"
+
+
+def test_docs_list_every_default_path_and_key():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text(encoding="utf-8")
+    patterns = [*DEFAULTS.test_paths]
+    for failure_class in DEFAULTS.failure_classes.values():
+        patterns += failure_class.control_paths
+        assert f"`{failure_class.slug}`" in docs
+        for finding_type in failure_class.finding_types:
+            assert finding_type in docs
+    assert [p for p in patterns if f"`{p}`" not in docs] == []
+
+    def keys(data: dict, prefix: str = "") -> list[str]:
+        out = []
+        for key, value in data.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and key not in ("styles", "matrix", "due_days",
+                                                       "severity_raise", "severity_max_due_days"):
+                out += keys(value, f"{path}.")
+            else:
+                out.append(path)
+        return out
+
+    data = config_as_data(DEFAULTS)
+    del data["failure_classes"]
+    assert [k for k in keys(data) if f"`{k}" not in docs] == []
