@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 # Handler modules' routers. Add each new module's router here.
-from bot.handlers import incidents
+from bot.handlers import incidents, pulls
 
 ROUTERS: tuple[Router, ...] = (incidents.router, pulls.router)
 
