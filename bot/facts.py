@@ -264,14 +264,14 @@ def item_scores(facts: ItemFacts, config: Config) -> ItemScores:
 
 
 async def load_items(
-    gh: GitHubAPI, owner: str, repo: str, numbers: Iterable[int]
+    gh: GitHubAPI, owner: str, repo: str, numbers: Iterable[int], config: Config | None = None
 ) -> tuple[list[LoadedItem], list[int]]:
     """The hardening items among ``numbers``, and the numbers that are not hardening items."""
     found: list[LoadedItem] = []
     others: list[int] = []
     for number in numbers:
         try:
-            loaded = await items_api.get_item(gh, owner, repo, number)
+            loaded = await items_api.get_item(gh, owner, repo, number, config=config)
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) not in (404, 410):
                 raise
@@ -303,7 +303,9 @@ async def scorecard_for(
             base_ref=str(pull["base"]["ref"]),
         )
     if loaded is None:
-        loaded, not_items = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")))
+        loaded, not_items = await load_items(
+            gh, owner, repo, hardens_numbers(pull.get("body")), result.config
+        )
     scores = []
     for one in loaded:
         linked = await linked_pulls(gh, owner, repo, one.number)

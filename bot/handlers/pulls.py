@@ -169,7 +169,9 @@ async def evaluate(
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
-    loaded, not_items = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")))
+    loaded, not_items = await load_items(
+        gh, owner, repo, hardens_numbers(pull.get("body")), config
+    )
     sources = _classes(pull, loaded, result)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
@@ -204,7 +206,7 @@ async def evaluate(
         log.warning("invalid configuration: %s", result.error_report())
         return
 
-    loaded = await _start_work(gh, ctx, owner, repo, pull, loaded)
+    loaded = await _start_work(gh, ctx, owner, repo, pull, loaded, result)
     if sources:
         owner_login, role = _owner(pull, loaded)
         data = ControlsInput(
@@ -225,10 +227,7 @@ async def evaluate(
             ),
             proposal=proposal,
         )
-        for slug in shadow_failures(data):
-            ctx.metrics.shadow_would_fail.inc(repo=f"{owner}/{repo}", failure_class=slug)
-            log.info("shadow mode: pull request #%s would have failed %s", number, slug,
-                     extra={"failure_class": slug, "shadow": True})
+        _record_shadow(ctx, log, f"{owner}/{repo}", number, data)
         output = controls_output(data)
         if output is not None:
             await post(output)
@@ -238,16 +237,31 @@ async def evaluate(
     ))
 
 
+def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: ControlsInput) -> None:
+    """Shadow mode posts nothing: its verdicts go to the log and the metrics instead."""
+    shadowed = [c for c, mode in data.modes.items() if mode == "shadow"]
+    if not shadowed:
+        return
+    failing = shadow_failures(data)
+    for judged in data.judged:
+        verdict = "would have failed" if judged.failure_class in failing else "would have passed"
+        log.info(
+            "shadow mode: pull request #%s %s %s (%s)", number, verdict, judged.failure_class,
+            ", ".join(shadowed),
+            extra={"failure_class": judged.failure_class, "shadow": shadowed,
+                   "missing": list(judged.verdict.missing)},
+        )
+    for slug in failing:
+        ctx.metrics.shadow_would_fail.inc(repo=repo, failure_class=slug)
+
+
 def _classes(
     pull: Mapping[str, Any], loaded: Sequence[LoadedItem], result: ConfigResult
 ) -> dict[str, list[str]]:
     """Failure class slug -> why the pull request is judged by it (labels, then items)."""
     config = result.config
-    prefix = config.labels.failure_class_prefix.casefold()
     found: dict[str, list[str]] = {}
     for name in label_names(dict(pull)):
-        if not name.casefold().startswith(prefix):
-            continue
         slug = next((s for s, fc in config.failure_classes.items()
                      if fc.label.casefold() == name.casefold()), None)
         if slug is not None:
@@ -303,6 +317,7 @@ async def _start_work(
     repo: str,
     pull: Mapping[str, Any],
     loaded: list[LoadedItem],
+    result: ConfigResult,
 ) -> list[LoadedItem]:
     """An open linked pull request moves its ``open`` items to ``in_progress``."""
     out = []
@@ -312,20 +327,23 @@ async def _start_work(
             out.append(one)
             continue
         saved = await items_api.save_item(gh, owner, repo, one,
-                                          dataclasses.replace(item, status="in_progress"))
+                                          dataclasses.replace(item, status="in_progress"),
+                                          config=result.config)
         ctx.log.info("item #%s in_progress: linked pull request #%s opened (%s)", one.number,
                      pull["number"], "saved" if saved else "unchanged")
-        await _after_item_change(gh, ctx, owner, repo, item, one.number)
-        out.append(await items_api.get_item(gh, owner, repo, one.number) or one)
+        await _after_item_change(gh, ctx, owner, repo, one)
+        again = await items_api.get_item(gh, owner, repo, one.number, config=result.config)
+        out.append(again or one)
     return out
 
 
 async def _after_item_change(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, item: HardeningItem, number: int
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, one: LoadedItem
 ) -> None:
-    if item.incident is not None:
-        await items_api.refresh_incident_tracking(gh, ctx, owner, repo, item.incident)
-    await refresh_scorecards(gh, ctx, owner, repo, number)
+    """What every item change is followed by: the incident's checklist and the scorecards."""
+    if one.incident is not None:
+        await items_api.refresh_incident_tracking(gh, ctx, owner, repo, one.incident)
+    await refresh_scorecards(gh, ctx, owner, repo, one.number)
 
 
 async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -337,10 +355,11 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     owner, repo = _repo(event.data)
     pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
-    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")))
+    result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
+    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")),
+                                 result.config)
     if not loaded:
         return
-    result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     if result.errors:
         ctx.log.warning("merged #%s: invalid configuration, no evidence recorded: %s",
                         pull["number"], result.error_report())
@@ -359,10 +378,10 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         status = "in_progress" if item.status == "open" else item.status
         if added or status != item.status:
             updated = dataclasses.replace(item, evidence=item.evidence + added, status=status)
-            await items_api.save_item(gh, owner, repo, one, updated)
-            if item.incident is not None:
-                await items_api.refresh_incident_tracking(gh, ctx, owner, repo, item.incident)
-        await refresh_scorecards(gh, ctx, owner, repo, one.number)
+            await items_api.save_item(gh, owner, repo, one, updated, config=result.config)
+            ctx.log.info("merged #%s recorded %s evidence on #%s", pull["number"],
+                         ", ".join(str(e.kind) for e in added), one.number)
+        await _after_item_change(gh, ctx, owner, repo, one)
     # The merged pull request's own scorecard shows the evidence it just recorded.
     refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result)
     await publish_scorecard(gh, ctx, owner, repo, pull, refreshed)

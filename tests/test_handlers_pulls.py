@@ -1,0 +1,555 @@
+"""bot.handlers.pulls through the real endpoint against the sandbox: the two PR check runs,
+rollout modes, configuration errors, re-runs and the item lifecycle a linked PR drives."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import Any
+
+import pytest
+
+from rules.item import parse_item, render_item
+from rules.model import HardeningItem
+
+INSTALLATION_ID = 4242  # the `repo` fixture's installation (tests/conftest.py)
+CONTROLS = "hardening/controls"
+SCORECARD = "hardening/scorecard"
+CONFIG = ".github/hardening.yml"
+
+ITEM = HardeningItem(
+    failure_class="missed-detection",
+    proposed_control="alert rule + routing update",
+    priority="P1",
+    owner="carol",
+    verifier="bob",
+    due=date(2026, 12, 1),
+    status="open",
+)
+
+SOURCE = {
+    "filename": "src/queue/consumer.py",
+    "status": "modified",
+    "additions": 2,
+    "deletions": 0,
+    "patch": (
+        "@@ -10,2 +10,4 @@ def consume():\n     msg = q.get()\n"
+        "+    if lag > 30:\n+        log.warn('lag')\n     handle(msg)"
+    ),
+}
+NEW_TEST = {
+    "filename": "tests/test_consumer.py",
+    "status": "modified",
+    "additions": 3,
+    "deletions": 0,
+    "patch": (
+        "@@ -1,3 +1,6 @@\n def test_existing():\n     assert consume()\n \n"
+        "+def test_alert_fires_on_queue_lag():\n+    assert alert_for(lag=31)\n+"
+    ),
+}
+EDITED_TEST = {
+    "filename": "tests/test_consumer.py",
+    "status": "modified",
+    "additions": 1,
+    "deletions": 1,
+    "patch": (
+        "@@ -1,2 +1,2 @@\n def test_existing():\n-    assert consume()\n"
+        "+    assert consume(lag=31)"
+    ),
+}
+ALERT = {
+    "filename": "alerts/queue-lag.yml",
+    "status": "added",
+    "additions": 3,
+    "deletions": 0,
+    "patch": "@@ -0,0 +1,3 @@\n+alert: QueueLag\n+expr: lag > 30\n+for: 5m",
+}
+
+
+def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
+    item = dataclasses.replace(ITEM, **changes)
+    issue = sandbox.open_issue(
+        repo,
+        title="Alert on queue lag",
+        body=render_item(item),
+        labels=("hardening", f"failure-class:{item.failure_class}"),
+    )
+    return int(issue["number"])
+
+
+def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
+    parsed = parse_item(sandbox.issue(repo, number)["body"])
+    assert parsed.item is not None
+    return parsed.item
+
+
+def runs(sandbox: Any, repo: str, sha: str, name: str) -> list[dict[str, Any]]:
+    return [r for r in sandbox.check_runs(repo, sha) if r["name"] == name]
+
+
+def latest(sandbox: Any, repo: str, sha: str, name: str) -> dict[str, Any]:
+    found = runs(sandbox, repo, sha, name)
+    assert found, f"no {name} run on {sha}"
+    return found[-1]
+
+
+def check_writes(sandbox: Any) -> list[Any]:
+    return [c for c in sandbox.writes() if "/check-runs" in c.path]
+
+
+@pytest.fixture
+def enforce(sandbox: Any, repo: str) -> str:
+    sandbox.put_file(repo, CONFIG, "mode: enforce\n")
+    return repo
+
+
+async def open_and_check(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, *, files: list, body: str = "",
+    labels: tuple[str, ...] = (), user: str = "dave",
+) -> dict[str, Any]:
+    pull = sandbox.open_pull(repo, title="Queue lag", body=body, files=files, labels=labels,
+                             user=user)
+    response = await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"],
+                                                                        "opened"))
+    assert response.status == 202
+    await drain()
+    return pull
+
+
+# --- hardening/controls ----------------------------------------------------------------------
+
+
+async def test_enforce_source_only_fails_naming_test_and_control(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["status"] == "completed" and run["conclusion"] == "failure"
+    summary = run["output"]["summary"]
+    assert "Regression test" in summary and "def test_" in summary  # an example test name
+    assert "`alerts/**`" in summary  # the control paths
+    assert "Missing regression test and control change" in run["output"]["title"]
+    assert run["external_id"] == f"pull:{pull['number']}"
+    created = [c.json for c in check_writes(sandbox) if c.json.get("name") == CONTROLS]
+    assert [a["identifier"] for a in created[0]["actions"]] == ["recheck"]
+    # Label-only scope: the scorecard explains how to link an item.
+    card = latest(sandbox, repo, pull["head"]["sha"], SCORECARD)
+    assert card["conclusion"] == "neutral" and "Hardens #N" in card["output"]["summary"]
+
+
+async def test_new_test_and_alert_rule_pass_on_the_new_head(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    first = pull["head"]["sha"]
+    pushed = sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
+    await drain()
+    run = latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "success"
+    summary = run["output"]["summary"]
+    assert "`test_alert_fires_on_queue_lag` in tests/test_consumer.py:4" in summary
+    assert "alerts/queue-lag.yml:1" in summary
+    paths = {a["path"] for a in run["annotations"]}
+    assert paths == {"tests/test_consumer.py", "alerts/queue-lag.yml"}
+    assert latest(sandbox, repo, first, CONTROLS)["conclusion"] == "failure"  # old head untouched
+
+
+async def test_edited_assertion_and_alert_rule_still_fail_for_lack_of_a_new_test(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT],
+                                labels=("failure-class:missed-detection",))
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "failure"
+    assert run["output"]["title"].startswith("Missing regression test ·")
+    assert "`test_existing` in tests/test_consumer.py:2" in run["output"]["summary"]
+    edited = [a for a in run["annotations"] if a["path"] == "tests/test_consumer.py"]
+    assert edited and edited[0]["annotation_level"] == "failure"
+
+
+async def test_hardens_link_is_judged_by_the_items_class(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    number = open_item(sandbox, repo, failure_class="slow-recovery")
+    # An alert rule is no control for slow recovery: its control paths are rollback/deploy.
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
+                                body=f"Fixes the lag.\n\nhardens: #{number}")
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "failure"
+    assert "**slow-recovery** (`Hardens #" in run["output"]["summary"]
+    assert "`rollback/**`" in run["output"]["summary"]
+    assert "@carol (execution owner of #" in run["output"]["summary"]
+
+
+# --- rollout modes ---------------------------------------------------------------------------
+
+
+async def test_shadow_posts_nothing_and_counts_the_would_be_failure(
+    sandbox: Any, repo: str, bot_app: Any, deliver: Any, drain: Any
+) -> None:
+    from bot.web import METRICS
+
+    sandbox.put_file(repo, CONFIG, "mode: shadow\n")
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    assert runs(sandbox, repo, pull["head"]["sha"], CONTROLS) == []
+    counter = bot_app[METRICS].shadow_would_fail
+    assert counter.get(repo=repo, failure_class="missed-detection") == 1
+
+
+async def test_warn_is_neutral_and_names_the_author(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",), user="dave")
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "neutral"
+    assert "(owner @dave)" in run["output"]["title"]
+    assert "@dave (author of this pull request)" in run["output"]["summary"]
+
+
+async def test_modes_per_control_combine_to_the_worst_posted(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    sandbox.put_file(repo, CONFIG, "mode: warn\ncontrols:\n  control-change: enforce\n"
+                                   "  regression-test: shadow\n")
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, ALERT],
+                                labels=("failure-class:missed-detection",))
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "success"
+    assert "| Regression test | shadow | not reported (shadow mode) |" in run["output"]["summary"]
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+async def test_yaml_error_on_line_3_fails_both_checks_naming_file_and_line(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    sandbox.put_file(repo, CONFIG, "mode: warn\nleads: []\ncontrols: : enforce\n")
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    for name in (CONTROLS, SCORECARD):
+        run = latest(sandbox, repo, pull["head"]["sha"], name)
+        assert run["conclusion"] == "failure"
+        assert run["output"]["title"] == "Invalid configuration: .github/hardening.yml line 3"
+        assert ".github/hardening.yml line 3: not valid YAML" in run["output"]["summary"]
+        assert [(a["path"], a["start_line"]) for a in run["annotations"]] == [(CONFIG, 3)]
+
+
+async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    # Base: warn. The pull request proposes enforce; it is still judged in warn mode.
+    sandbox.put_file(repo, CONFIG, "mode: warn\n")
+    pull = sandbox.open_pull(repo, title="Enforce", body="", files=[
+        SOURCE, {"filename": CONFIG, "status": "modified", "additions": 1, "deletions": 1,
+                 "patch": "@@ -1 +1 @@\n-mode: warn\n+mode: enforce"},
+    ], labels=("failure-class:missed-detection",))
+    sandbox.put_file(repo, CONFIG, "mode: enforce\n", ref=pull["head"]["sha"])
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    await drain()
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "neutral"
+    summary = run["output"]["summary"]
+    assert "### This pull request changes `.github/hardening.yml`" in summary
+    assert "mode: warn → enforce" in summary
+
+    # A broken proposal fails the check and is annotated on its own line.
+    pushed = sandbox.push_pull(repo, pull["number"])
+    sandbox.put_file(repo, CONFIG, "mode: enforce\nleads: 5\n", ref=pushed["head"]["sha"])
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
+    await drain()
+    run = latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "failure"
+    assert run["output"]["title"].startswith("Invalid .github/hardening.yml proposed")
+    assert ".github/hardening.yml line 2 `leads`: expected a list" in run["output"]["summary"]
+    assert [(a["path"], a["start_line"]) for a in run["annotations"]
+            if a["annotation_level"] == "failure"] == [(CONFIG, 2)]
+
+
+# --- re-runs ---------------------------------------------------------------------------------
+
+
+async def test_check_run_rerun_without_the_pull_creates_a_fresh_completed_run(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    sha = pull["head"]["sha"]
+    first = latest(sandbox, repo, sha, CONTROLS)
+    payload = sandbox.check_run_event(repo, first["id"], "rerequested")
+    assert payload["check_run"]["pull_requests"] == []
+    await deliver("check_run", payload)
+    await drain()
+    found = runs(sandbox, repo, sha, CONTROLS)
+    assert len(found) == 2
+    assert found[-1]["id"] != first["id"]
+    assert found[-1]["status"] == "completed" and found[-1]["conclusion"] == "failure"
+    assert len(runs(sandbox, repo, sha, SCORECARD)) == 1  # only the re-requested run is new
+
+
+async def test_check_suite_rerun_without_pulls_recreates_both(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any, bot_app: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    sha = pull["head"]["sha"]
+    payload = sandbox.check_suite_event(repo, sha, "rerequested")
+    payload["check_suite"]["pull_requests"] = []  # as for a fork
+    await deliver("check_suite", payload, delivery_id="suite-rerun-1")
+    await drain()
+    assert len(runs(sandbox, repo, sha, CONTROLS)) == 2
+    assert len(runs(sandbox, repo, sha, SCORECARD)) == 2
+    assert all(r["status"] == "completed" for r in sandbox.check_runs(repo, sha))
+    # The worker retrying that same delivery (after a crash) finds its runs: nothing new.
+    sandbox.reset_calls()
+    await handle(bot_app, "check_suite", payload, delivery_id="suite-rerun-1")
+    assert check_writes(sandbox) == []
+    assert len(sandbox.check_runs(repo, sha)) == 4
+
+
+async def test_recheck_button(sandbox: Any, enforce: str, deliver: Any, drain: Any) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    sha = pull["head"]["sha"]
+    first = latest(sandbox, repo, sha, CONTROLS)
+    await deliver("check_run", sandbox.check_run_event(repo, first["id"], "requested_action",
+                                                       requested_action="recheck"))
+    await drain()
+    assert len(runs(sandbox, repo, sha, CONTROLS)) == 2
+
+
+# --- large pull requests ---------------------------------------------------------------------
+
+
+async def test_3000_files_are_paginated_and_annotations_batched(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    files = [
+        {"filename": f"tests/test_m{i}.py", "status": "added", "additions": 1,
+         "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():"}
+        for i in range(60)
+    ]
+    files += [dict(ALERT, filename=f"alerts/rule{i}.yml") for i in range(60)]
+    files += [dict(SOURCE, filename=f"src/mod{i}.py") for i in range(3000 - len(files))]
+    files += [dict(SOURCE, filename=f"src/beyond{i}.py") for i in range(20)]  # past the cap
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=files,
+                                labels=("failure-class:missed-detection",))
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["status"] == "completed" and run["conclusion"] == "success"
+    assert len(run["annotations"]) == 120
+    assert "at most 3,000 files" in run["output"]["summary"]
+    calls = [c for c in sandbox.calls if c.path.endswith(f"/pulls/{pull['number']}/files")]
+    assert len(calls) >= 30  # read page by page
+    writes = [c for c in check_writes(sandbox) if c.method in ("POST", "PATCH")]
+    controls = [c for c in writes if (c.json or {}).get("name", CONTROLS) == CONTROLS]
+    batches = [len((c.json.get("output") or {}).get("annotations") or []) for c in controls
+               if c.json and (c.json.get("output") or {}).get("annotations")]
+    assert max(batches) <= 50 and sum(batches) == 120
+
+
+async def test_missing_patches_are_said(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    big_test = {"filename": "tests/test_huge.py", "status": "modified", "additions": 9000,
+                "deletions": 10}
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, big_test, ALERT],
+                                labels=("failure-class:missed-detection",))
+    run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
+    assert run["conclusion"] == "failure"
+    assert "GitHub sent no diff for 1 file(s)" in run["output"]["summary"]
+    assert "tests/test_huge.py" in run["output"]["summary"]
+
+
+# --- scorecard and lifecycle -----------------------------------------------------------------
+
+
+async def test_scorecard_shows_every_row_and_the_item_moves_to_in_progress(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    number = open_item(sandbox, repo)
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
+                                body=f"Hardens #{number}")
+    assert item_of(sandbox, repo, number).status == "in_progress"
+    card = latest(sandbox, repo, pull["head"]["sha"], SCORECARD)
+    summary = card["output"]["summary"]
+    assert card["conclusion"] == "neutral"
+    assert card["output"]["title"].startswith(f"#{number}: Scorecard ")
+    for total in ("Scorecard ", "/5", "Rubric ", "/10", "Adoption "):
+        assert total in summary
+    scorecard = summary.split("### Reliability scorecard")[1].split("###")[0]
+    # A header row, then one row per line of the seed's table.
+    assert len([line for line in scorecard.splitlines() if line.startswith("| ")]) == 1 + 5
+    rubric = summary.split("### Quality rubric")[1].split("###")[0]
+    assert len([line for line in rubric.splitlines() if line.startswith("| ")]) == 1 + 5
+    assert "### Adoption score" in summary
+    assert "in_progress" in summary
+
+
+async def test_refresh_scorecards_edits_the_run_in_place(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any, bot_app: Any
+) -> None:
+    repo = enforce
+    number = open_item(sandbox, repo)
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
+                                body=f"Hardens #{number}")
+    sha = pull["head"]["sha"]
+    before = latest(sandbox, repo, sha, SCORECARD)
+    # A command acknowledges the runbook; the commands handler then refreshes the scorecards.
+    item = item_of(sandbox, repo, number)
+    body = render_item(dataclasses.replace(item, acknowledged_by=("carol",)))
+    sandbox.update_issue(repo, number, body=body)
+    await refresh(bot_app, sandbox, repo, number)
+    after = runs(sandbox, repo, sha, SCORECARD)
+    assert len(after) == 1 and after[0]["id"] == before["id"]
+    assert after[0]["output"]["summary"] != before["output"]["summary"]
+    sandbox.reset_calls()
+    await refresh(bot_app, sandbox, repo, number)
+    assert check_writes(sandbox) == []
+
+
+async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:
+    """Call bot.facts.refresh_scorecards as another handler would."""
+    from bot.facts import refresh_scorecards
+
+    gh, ctx = await installation(bot_app)
+    owner, name = repo.split("/")
+    await refresh_scorecards(gh, ctx, owner, name, number)
+
+
+async def test_merged_pull_records_evidence_once(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    number = open_item(sandbox, repo)
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
+                                body=f"Hardens #{number}")
+    sandbox.merge_pull(repo, pull["number"])
+    closed = sandbox.pull_request_event(repo, pull["number"], "closed")
+    await deliver("pull_request", closed)
+    await drain()
+    item = item_of(sandbox, repo, number)
+    kinds = [e.kind for e in item.evidence]
+    assert kinds == ["implementation", "test"]
+    assert item.evidence[0].url == pull["html_url"]
+    assert "tests/test_consumer.py#L4" in item.evidence[1].url
+    card = latest(sandbox, repo, pull["head"]["sha"], SCORECARD)
+    assert "merged; its controls check found new regression test" in card["output"]["summary"]
+    # Delivered again (a redelivery with a new id): nothing is recorded twice.
+    sandbox.reset_calls()
+    await deliver("pull_request", closed)
+    await drain()
+    assert [e.kind for e in item_of(sandbox, repo, number).evidence] == kinds
+    assert [c for c in sandbox.writes() if "/issues/" in c.path] == []
+
+
+async def test_merged_pull_without_controls_records_nothing(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    number = open_item(sandbox, repo)
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                body=f"Hardens #{number}")
+    sandbox.merge_pull(repo, pull["number"])
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "closed"))
+    await drain()
+    assert item_of(sandbox, repo, number).evidence == ()
+
+
+# --- scope and idempotency -------------------------------------------------------------------
+
+
+async def test_out_of_scope_gets_nothing_and_leaving_scope_completes_runs(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    plain = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE])
+    assert sandbox.check_runs(repo, plain["head"]["sha"]) == []
+
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    sha = pull["head"]["sha"]
+    sandbox.update_issue(repo, pull["number"], labels=[])
+    await deliver("pull_request", sandbox.pull_request_event(
+        repo, pull["number"], "unlabeled", label="failure-class:missed-detection"))
+    await drain()
+    for name in (CONTROLS, SCORECARD):
+        run = latest(sandbox, repo, sha, name)
+        assert run["conclusion"] == "neutral" and run["output"]["title"] == "No longer in scope"
+
+
+async def test_no_op_re_evaluation_makes_no_writes(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    number = open_item(sandbox, repo)
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT],
+                                body=f"Hardens #{number}",
+                                labels=("failure-class:missed-detection",))
+    sandbox.reset_calls()
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "reopened"))
+    await drain()
+    assert sandbox.writes() == []
+
+
+async def test_a_run_left_in_progress_is_completed_not_duplicated(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    files = [{"filename": f"tests/test_m{i}.py", "status": "added", "additions": 1,
+              "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():"} for i in range(70)]
+    pull = sandbox.open_pull(repo, title="Big", body="", files=[*files, ALERT],
+                             labels=("failure-class:missed-detection",))
+    # The first annotation batch lands, then GitHub fails every later update of the run until
+    # the delivery is given up.
+    sandbox.inject("PATCH", r"/check-runs/\d+$", status=422, times=None)
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    await drain()
+    sha = pull["head"]["sha"]
+    left = runs(sandbox, repo, sha, CONTROLS)
+    assert len(left) == 1 and left[0]["status"] == "in_progress"
+    assert len(left[0]["annotations"]) == 50
+    sandbox.faults.clear()
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
+    await drain()
+    done = runs(sandbox, repo, sha, CONTROLS)
+    assert len(done) == 1 and done[0]["status"] == "completed"
+    assert done[0]["conclusion"] == "success" and len(done[0]["annotations"]) == 71
+
+
+# --- helpers that run the bot's code directly, as a worker would ------------------------------
+
+
+async def installation(bot_app: Any, delivery_id: str | None = None) -> tuple[Any, Any]:
+    from bot.context import Context, bound_log
+    from bot.web import GITHUB, METRICS, SETTINGS
+
+    github = bot_app[GITHUB]
+    gh = await github.installation_api(INSTALLATION_ID)
+    ctx = Context(settings=bot_app[SETTINGS], metrics=bot_app[METRICS], log=bound_log("test"),
+                  bot_login=await github.bot_login(), delivery_id=delivery_id)
+    return gh, ctx
+
+
+async def handle(bot_app: Any, event: str, payload: dict, *, delivery_id: str) -> None:
+    """Process one delivery again, as the worker does after a crash mid-processing."""
+    from gidgethub.sansio import Event
+
+    from bot import handlers
+
+    gh, ctx = await installation(bot_app, delivery_id)
+    await handlers.dispatch(Event(payload, event=event, delivery_id=delivery_id), gh, ctx)
