@@ -7,7 +7,9 @@ the pull request. Declarations per language are in :mod:`rules.diff.languages`.
 What does not count, and is reported so the author knows why:
 
 - a test moved to another file, a file renamed with its tests, a test moved within a file or
-  renamed in place (its declaration line replaced by another at the same position): ``moved``;
+  renamed in place (its declaration line replaced by another at the same position, or by a
+  similarly named one in the same hunk, as in ``TestToBoolSliceE`` -> ``TestBoolSlice``):
+  ``moved``;
 - lines changed inside an existing test (a new assertion, a new parameter or table row, a new
   signature): ``edited``;
 - deleted tests (``removed``) and tests added skipped (``skipped``);
@@ -21,9 +23,11 @@ are not tests.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 from rules.diff.languages import (
@@ -256,6 +260,39 @@ def _pair(scan: _Scan) -> None:
         if removed is not None and removed.pair is None:
             added.pair, removed.pair = removed, added
             added.pair_kind = removed.pair_kind = "renamed"
+    # Renamed within a rewritten stretch of the file: same hunk, a similar name
+    # (``TestToBoolSliceE`` -> ``TestBoolSlice``), most similar first.
+    candidates = []
+    for added in scan.added:
+        if added.pair is not None:
+            continue
+        for removed in scan.removed:
+            if (
+                removed.pair is None
+                and removed.path == added.path
+                and removed.decl.family == added.decl.family
+                and removed.block[0] == added.block[0]
+            ):
+                ratio = _similarity(added.decl.name, removed.decl.name)
+                if ratio >= RENAME_SIMILARITY:
+                    candidates.append((ratio, added.order, added.decl.line, added, removed))
+    for _, _, _, added, removed in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+        if added.pair is None and removed.pair is None:
+            added.pair, removed.pair = removed, added
+            added.pair_kind = removed.pair_kind = "renamed"
+
+
+RENAME_SIMILARITY = 0.6
+_NAME_PREFIX = re.compile(r"^(?:test_?|should_?)")
+
+
+def _similarity(a: str, b: str) -> float:
+    """How alike two test names are, ignoring case and a ``test``/``should`` prefix."""
+
+    def norm(name: str) -> str:
+        return _NAME_PREFIX.sub("", name.lower().replace(" ", "_"))
+
+    return SequenceMatcher(None, norm(a), norm(b)).ratio()
 
 
 def _case(seen: _Seen) -> TestCase:

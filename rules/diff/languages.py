@@ -35,9 +35,11 @@ Decisions (also in the README of the check):
   ``parametrize``/``it.each``/Go table row on an existing test, adds parameters to an existing
   case, not a case. Diff alignment that keeps an old ``@Test`` as context above a new method
   still counts the new method.
-- A Go ``t.Run`` subtest (and a node/Deno ``t.test``/``t.step``) with a literal name is a case of
-  its own: it runs and fails on its own (``go test -run TestX/name``). ``t.Run(tc.name, …)`` is the
-  driver of a table and declares nothing. A JS ``it(name, …)`` without a literal name likewise.
+- A Go ``t.Run`` subtest (and a node/Deno ``t.test``/``t.step``) with a literal name inside a
+  test is a case of its own: it runs and fails on its own (``go test -run TestX/name``).
+  ``t.Run(tc.name, …)`` is the driver of a table and declares nothing, and so is a literal
+  ``t.Run("Value", …)`` in a helper outside any test. A JS ``it(name, …)`` without a literal name
+  likewise.
 - Skipped declarations (``it.skip`` ``xit`` ``@Disabled`` ``@Ignore`` ``#[ignore]``
   ``[Fact(Skip = …)]`` ``@pytest.mark.skip`` ``@unittest.skip`` ``t.Skip`` is not seen) are
   recognised and reported, never counted: a skipped test guards nothing.
@@ -223,7 +225,8 @@ PYTHON = Language(
 )
 
 _JS_NAME_SUFFIX = (
-    r"(?:\.(?:only|concurrent|failing|fails|sequential|runIf\([^()]*\)|skipIf\([^()]*\)))*"
+    r"(?:\.(?:only|concurrent|failing|fails|sequential|serial|cb"
+    r"|runIf\([^()]*\)|skipIf\([^()]*\)))*"
 )
 JAVASCRIPT = Language(
     name="javascript",
@@ -719,8 +722,10 @@ def declarations_in_hunk(
                 language.skip is not None and language.skip.search(context + "\n" + text)
             )
             if rule.subtest:
-                if parent is None and match.groupdict().get("recv", "t") != "t":
-                    continue  # ``b.Run`` in a benchmark, or a runner we cannot place
+                if parent is None:
+                    # Outside any test: ``b.Run`` in a benchmark, or the ``t.Run("Value", …)``
+                    # of a helper that drives a table; the helper's callers are the cases.
+                    continue
                 decl_parent = parent
                 name = f"{parent}/{name}" if parent else name
             else:
