@@ -80,6 +80,7 @@ def differences(case: dict[str, Any], verdict: PullVerdict) -> list[str]:
         "test": test.outcome,
         "control": control.outcome,
         "found": sorted(f"{c.path}:{c.line} {c.name}" for c in test.found),
+        "found_names": sorted(c.name for c in test.found),
         "moved": sorted(m.name for m in test.moved),
         "edited": sorted(e.name for e in test.edited),
         "skipped": sorted(s.name for s in test.skipped),

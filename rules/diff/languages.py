@@ -14,7 +14,9 @@ JS / TS     ``it(`` ``test(`` ``specify(`` ``fit(`` with ``.only`` ``.concurrent
             ``.each``; ``Deno.test(``; node/Deno subtests ``t.test(`` ``t.step(``. ``describe``
             is a group, not a case.
 Go          ``func TestX(t *testing.T)``, ``func FuzzX(f *testing.F)``, testify suite methods
-            ``func (s *S) TestX()``, a ``t.Run("literal name", …)`` subtest, Ginkgo ``It("…"``.
+            ``func (s *S) TestX()``, a ``t.Run("literal name", …)`` subtest, Ginkgo ``It("…"``,
+            and ``func ExampleX()`` when its ``// Output:`` comment is in sight (``go test``
+            checks it; an example without one is only compiled).
 Java,       a method after ``@Test`` ``@ParameterizedTest`` ``@RepeatedTest`` ``@TestFactory``
 Kotlin,     ``@TestTemplate`` (jqwik ``@Property`` ``@Example``); JUnit 3 ``public void testX()``;
 Groovy,     Kotlin ``fun`` (backticked names too) and kotest ``test("…")``; Spock
@@ -24,6 +26,8 @@ Ruby        RSpec ``it`` ``specify`` ``example`` ``scenario`` ``its``; minitest 
             and ``test "…" do``.
 C#          a method after ``[Fact]`` ``[Theory]`` ``[Test]`` ``[TestMethod]`` ``[TestCase(…)]``
             ``[TestCaseSource]`` ``[DataTestMethod]`` (also inside ``[Test, Category("x")]``).
+Prometheus  promtool rule unit tests (a YAML file named ``*test*``): each ``alertname:``
+            under ``alert_rule_test:`` and ``- expr:`` under ``promql_expr_test:``.
 also        PHPUnit/Pest, XCTest and Swift Testing, ExUnit, GoogleTest/Catch2/Boost, Dart,
             Gherkin ``Scenario:``, Bats ``@test "…"``.
 =========== ================================================================================
@@ -129,6 +133,7 @@ class Language:
     skip: re.Pattern[str] | None = None
     inline_marker: re.Pattern[str] | None = None
     in_source: bool = False  # test cases may live outside the test paths (Rust)
+    file_name: re.Pattern[str] | None = None  # when set, the base name must match it too
     scope_reset: re.Pattern[str] | None = None  # a line that ends the enclosing test
     excluded_files: tuple[str, ...] = ()
 
@@ -201,6 +206,45 @@ def _ruby_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> s
 
 def _gtest_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
     return f"{match.group('suite')}.{match.group('name')}"
+
+
+_GO_OUTPUT = re.compile(r"^\s*//\s*(?:Unordered output|Output):")
+
+
+def _go_example_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    """An ``Example`` is a test only when ``go test`` checks its ``// Output:`` comment."""
+    for line in view[index + 1 :]:
+        if _GO_OUTPUT.match(line.text):
+            return match.group("name")
+        if line.text.startswith("}"):
+            return None
+    return None
+
+
+_PROMTOOL_SECTION = re.compile(r"^\s*(?P<section>alert_rule_test|promql_expr_test):")
+_PROMTOOL_GROUP = re.compile(r"^(?:\S|\s*-\s+interval:)")
+_PROMTOOL_EVAL_TIME = re.compile(r"^\s*(?:-\s+)?eval_time:\s*(?P<time>\S+)")
+
+
+def _promtool_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    """``alertname: X`` under ``alert_rule_test:`` (or ``expr:`` under ``promql_expr_test:``)."""
+    wanted = "alert_rule_test" if "alertname" in match.group(0) else "promql_expr_test"
+    for line in reversed(view[max(0, index - 12) : index]):
+        section = _PROMTOOL_SECTION.match(line.text)
+        if section:
+            if section.group("section") != wanted:
+                return None
+            break
+        if _PROMTOOL_GROUP.match(line.text):
+            return None
+    else:
+        return None
+    name = match.group("name").strip().strip("'\"")
+    for line in view[max(0, index - 2) : index + 3]:
+        when = _PROMTOOL_EVAL_TIME.match(line.text)
+        if when:
+            return f"{name} at {when.group('time')}"
+    return name
 
 
 # --- languages -------------------------------------------------------------------------------
@@ -281,6 +325,11 @@ GO = Language(
             "test function",
             _c(r"^func\s+(?:\([^)]*\)\s*)?(?P<name>(?:Test|Fuzz)(?![a-z])\w*)\s*\("),
             exclude=frozenset({"TestMain"}),
+        ),
+        Rule(
+            "example with output",
+            _c(r"^func\s+(?P<name>Example\w*)\s*\(\s*\)"),
+            name=_go_example_name,
         ),
         Rule(
             "subtest",
@@ -570,6 +619,23 @@ BATS = Language(
     rules=(Rule("Bats test", _c(r"^\s*@test\s+" + _LITERAL)),),
 )
 
+PROMTOOL = Language(
+    name="promtool",
+    family="promtool",
+    extensions=(".yml", ".yaml"),
+    file_name=_c(r"(?i)test"),
+    trigger=_c(r"alertname|expr:"),
+    preamble="none",
+    rules=(
+        Rule(
+            "alert rule test",
+            _c(r"^\s*(?:-\s+)?alertname:\s*[\"']?(?P<name>[A-Za-z_:][\w:]*)"),
+            name=_promtool_name,
+        ),
+        Rule("PromQL expression test", _c(r"^\s*-\s+expr:\s*(?P<name>\S.*)$"), name=_promtool_name),
+    ),
+)
+
 LANGUAGES: tuple[Language, ...] = (
     PYTHON,
     JAVASCRIPT,
@@ -588,6 +654,7 @@ LANGUAGES: tuple[Language, ...] = (
     DART,
     GHERKIN,
     BATS,
+    PROMTOOL,
 )
 _BY_EXTENSION = {ext: lang for lang in LANGUAGES for ext in lang.extensions}
 
@@ -600,6 +667,8 @@ def language_for(path: str) -> Language | None:
         return None
     language = _BY_EXTENSION.get(base[dot:].lower())
     if language is None or base in language.excluded_files:
+        return None
+    if language.file_name is not None and not language.file_name.search(base):
         return None
     return language
 
