@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.context import Context
@@ -185,13 +186,13 @@ async def refresh_incident_tracking(
     writes only when the comment's text changes, so calling it again changes nothing.
     """
     async with _incident_lock(owner, repo, incident_number):
-        issue = await gh.getitem(
-            "/repos/{owner}/{repo}/issues/{number}",
-            {"owner": owner, "repo": repo, "number": incident_number},
-        )
-        if "pull_request" in issue:
+        issue = await _get_issue(gh, owner, repo, incident_number)
+        if issue is None or "pull_request" in issue:
+            ctx.log.info(
+                "#%s is not an issue here: no tracking comment to refresh", incident_number
+            )
             return
-        await _sync(gh, ctx, owner, repo, dict(issue), create=False)
+        await _sync(gh, ctx, owner, repo, issue, create=False)
 
 
 async def sync_incident(
@@ -202,11 +203,10 @@ async def sync_incident(
     delivery that waited in the inbox acts on the incident as it is now."""
     number = int(issue["number"])
     async with _incident_lock(owner, repo, number):
-        fresh = await gh.getitem(
-            "/repos/{owner}/{repo}/issues/{number}",
-            {"owner": owner, "repo": repo, "number": number},
-        )
-        return await _sync(gh, ctx, owner, repo, dict(fresh), create=True)
+        fresh = await _get_issue(gh, owner, repo, number)
+        if fresh is None:
+            return SyncResult()  # deleted or transferred since the event was sent
+        return await _sync(gh, ctx, owner, repo, fresh, create=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +251,20 @@ async def _sync(
         gh, owner, repo, number, tracking_marker(number), body, bot_login=ctx.bot_login
     )
     return SyncResult(incident, tuple(created), plan, write.wrote)
+
+
+async def _get_issue(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any] | None:
+    """Issue ``number``, or None when there is none (a wrong reference, deleted, transferred)."""
+    try:
+        issue = await gh.getitem(
+            "/repos/{owner}/{repo}/issues/{number}",
+            {"owner": owner, "repo": repo, "number": number},
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) in (404, 410):
+            return None
+        raise
+    return dict(issue)
 
 
 def _tracked(one: LoadedItem) -> TrackedItem:

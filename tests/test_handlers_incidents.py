@@ -485,3 +485,16 @@ async def test_an_incident_without_findings_is_told_how_to_add_them(sandbox, rep
 def test_base_is_a_weekday_noon() -> None:
     # The dates above assume the clock starts far from midnight.
     assert BASE.hour == 12 and isinstance(TODAY, date)
+
+
+async def test_an_item_naming_a_missing_incident_is_no_error(
+    sandbox, repo, deliver, drain, bot_app
+):
+    from bot.web import INBOX
+
+    body = HUMAN_ITEM.replace("#1", "#999")
+    human = sandbox.open_issue(repo, title="Harden: x", body=body, labels=("hardening",))
+    await deliver("issues", sandbox.issue_event(repo, human["number"], "opened"))
+    await drain()
+    assert writes(sandbox) == []
+    assert (await bot_app[INBOX].stats()).failed == 0

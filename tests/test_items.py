@@ -207,3 +207,11 @@ async def test_refresh_leaves_an_issue_that_is_not_an_incident_alone(sandbox, re
     sandbox.reset_calls()
     await refresh_incident_tracking(gh, ctx, "octo", "repo", issue["number"])
     assert writes(sandbox) == []
+
+
+async def test_refresh_of_a_missing_issue_or_a_pull_request_does_nothing(sandbox, repo, gh, ctx):
+    pull = sandbox.open_pull(repo, title="p", body="", labels=("incident",))
+    sandbox.reset_calls()
+    await refresh_incident_tracking(gh, ctx, "octo", "repo", 999)
+    await refresh_incident_tracking(gh, ctx, "octo", "repo", pull["number"])
+    assert writes(sandbox) == []
