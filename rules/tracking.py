@@ -262,7 +262,10 @@ def _other_line(tracked: TrackedItem) -> str:
 
 
 def _finding_text(finding: Finding) -> str:
-    return f"`{' '.join(finding.type_text.split())}`: {' '.join(finding.text.split())}"
+    kind, text = " ".join(finding.type_text.split()), " ".join(finding.text.split())
+    if not kind:
+        return f"{text} (no finding type: write it as `<finding type>: <text>`)"
+    return f"`{kind}`: {text}"
 
 
 def _expectation_line(expectation: Expectation, now: datetime) -> str:

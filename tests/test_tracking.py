@@ -202,6 +202,12 @@ def test_unknown_finding_types_are_listed_with_the_allowed_ones() -> None:
     assert "Allowed types: `missed detection`, `late decision`." in text
 
 
+def test_a_finding_without_a_type_says_how_to_write_one() -> None:
+    inc = incident("### Findings\n- the pager was silent\n")
+    text = render(incident=inc, unknown=inc.unknown_findings)
+    assert "- the pager was silent (no finding type: write it as `<finding type>: <text>`)" in text
+
+
 def test_orphans_duplicates_pending_and_config_errors_each_have_a_section() -> None:
     orphan = TrackedItem(20, title="Harden: old words (from #12)", closed=True)
     text = render(
