@@ -42,7 +42,7 @@ from rules.check_output import (
 from rules.config import CONTROLS, Config, ConfigResult, mode_for
 from rules.diff import MAX_PULL_FILES, PullVerdict, evaluate_pull
 from rules.globs import GlobSet
-from rules.model import ItemFacts, PullFacts
+from rules.model import HardeningItem, ItemFacts, PullFacts
 from rules.scores import adoption, rubric, scorecard
 
 if TYPE_CHECKING:
@@ -227,9 +227,8 @@ async def item_facts(
     known, e.g. a pull request the search index may not have yet); closed unmerged ones are
     left out. ``control_mode`` is the rollout mode of the ``control-change`` control.
     """
-    item = loaded.item
-    if item is None:
-        raise ValueError(f"#{loaded.number} has no Hardening Item block")
+    # An item whose template a person deleted (only the bot's marker is left) scores as empty.
+    item = loaded.item or HardeningItem()
     if pulls is None:
         pulls = await linked_pulls(gh, owner, repo, loaded.number)
     facts = []
@@ -276,7 +275,7 @@ async def load_items(
             if int(exc.status_code) not in (404, 410):
                 raise
             loaded = None
-        if loaded is None or loaded.item is None or loaded.issue.get("pull_request"):
+        if loaded is None or loaded.issue.get("pull_request"):
             others.append(number)
         else:
             found.append(loaded)
@@ -295,8 +294,13 @@ async def scorecard_for(
     not_items: Sequence[int] = (),
     failure_classes: Sequence[str] = (),
     files: FileCache | None = None,
+    links: dict[int, list[dict]] | None = None,
 ) -> CheckOutput:
-    """The ``hardening/scorecard`` output of one pull request under its base configuration."""
+    """The ``hardening/scorecard`` output of one pull request under its base configuration.
+
+    ``files`` and ``links`` (item number -> its linked pull requests) are caches shared by the
+    callers of one delivery, so each file list is read and each search made once.
+    """
     if result.errors:
         return config_error_output(
             SCORECARD_CHECK, result.errors, repo_config_path=REPO_CONFIG_PATH,
@@ -307,10 +311,12 @@ async def scorecard_for(
             gh, owner, repo, hardens_numbers(pull.get("body")), result.config
         )
     scores = []
+    links = {} if links is None else links
     for one in loaded:
-        linked = await linked_pulls(gh, owner, repo, one.number)
-        if all(int(p["number"]) != int(pull["number"]) for p in linked):
-            linked.append(dict(pull))  # the search index may lag behind a new pull request
+        if one.number not in links:
+            links[one.number] = await linked_pulls(gh, owner, repo, one.number)
+        linked = [p for p in links[one.number] if int(p["number"]) != int(pull["number"])]
+        linked.append(dict(pull))  # as it is now; the search index may lag behind a new one
         facts = await item_facts(gh, ctx, owner, repo, one, result.config, pulls=linked,
                                  files=files)
         scores.append(item_scores(facts, result.config))
@@ -335,17 +341,28 @@ async def publish_scorecard(
 
 
 async def refresh_scorecards(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, item_number: int
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    item_number: int,
+    *,
+    files: FileCache | None = None,
+    links: dict[int, list[dict]] | None = None,
 ) -> None:
     """Bring the ``hardening/scorecard`` run of every open pull request linked to an item up to
     date, after a command or an edit changed the item. Runs are edited in place; a pull request
-    whose scorecard is already current gets no write."""
-    files: FileCache = {}
-    for pull in await linked_pulls(gh, owner, repo, item_number):
+    whose scorecard is already current gets no write. ``files`` and ``links``: see
+    :func:`scorecard_for`."""
+    files = {} if files is None else files
+    links = {} if links is None else links
+    links[item_number] = await linked_pulls(gh, owner, repo, item_number)
+    for pull in links[item_number]:
         if pull.get("state") != "open":
             continue
         result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
-        output = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files)
+        output = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files,
+                                     links=links)
         write = await publish_scorecard(gh, ctx, owner, repo, pull, output)
         ctx.log.info(
             "scorecard of #%s for item #%s: %s", pull["number"], item_number, write.action,

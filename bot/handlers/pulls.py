@@ -194,6 +194,7 @@ async def evaluate(
         return
 
     files_cache: FileCache = {}
+    links: dict[int, list[dict]] = {}
     files, truncated = await pull_files(gh, owner, repo, number, files_cache)
     proposal = await _proposal(gh, owner, repo, pull, files, result)
     if result.errors:
@@ -206,7 +207,8 @@ async def evaluate(
         log.warning("invalid configuration: %s", result.error_report())
         return
 
-    loaded = await _start_work(gh, ctx, owner, repo, pull, loaded, result)
+    loaded = await _start_work(gh, ctx, owner, repo, pull, loaded, result,
+                               files=files_cache, links=links)
     if sources:
         owner_login, role = _owner(pull, loaded)
         data = ControlsInput(
@@ -233,7 +235,7 @@ async def evaluate(
             await post(output)
     await post(await scorecard_for(
         gh, ctx, owner, repo, pull, result, loaded=loaded, not_items=not_items,
-        failure_classes=tuple(sources), files=files_cache,
+        failure_classes=tuple(sources), files=files_cache, links=links,
     ))
 
 
@@ -318,6 +320,9 @@ async def _start_work(
     pull: Mapping[str, Any],
     loaded: list[LoadedItem],
     result: ConfigResult,
+    *,
+    files: FileCache,
+    links: dict[int, list[dict]],
 ) -> list[LoadedItem]:
     """An open linked pull request moves its ``open`` items to ``in_progress``."""
     out = []
@@ -331,19 +336,26 @@ async def _start_work(
                                           config=result.config)
         ctx.log.info("item #%s in_progress: linked pull request #%s opened (%s)", one.number,
                      pull["number"], "saved" if saved else "unchanged")
-        await _after_item_change(gh, ctx, owner, repo, one)
+        await _after_item_change(gh, ctx, owner, repo, one, files=files, links=links)
         again = await items_api.get_item(gh, owner, repo, one.number, config=result.config)
         out.append(again or one)
     return out
 
 
 async def _after_item_change(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, one: LoadedItem
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    one: LoadedItem,
+    *,
+    files: FileCache | None = None,
+    links: dict[int, list[dict]] | None = None,
 ) -> None:
     """What every item change is followed by: the incident's checklist and the scorecards."""
     if one.incident is not None:
         await items_api.refresh_incident_tracking(gh, ctx, owner, repo, one.incident)
-    await refresh_scorecards(gh, ctx, owner, repo, one.number)
+    await refresh_scorecards(gh, ctx, owner, repo, one.number, files=files, links=links)
 
 
 async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -364,10 +376,13 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         ctx.log.warning("merged #%s: invalid configuration, no evidence recorded: %s",
                         pull["number"], result.error_report())
         return
-    files, truncated = await pull_files(gh, owner, repo, int(pull["number"]))
+    files_cache: FileCache = {}
+    links: dict[int, list[dict]] = {}
+    files, truncated = await pull_files(gh, owner, repo, int(pull["number"]), files_cache)
     for one in loaded:
         item = one.item
-        assert item is not None
+        if item is None:
+            continue  # only the bot's marker is left: nothing to record evidence in
         verdict = pull_verdict(files, truncated, result.config, item.failure_class or "")
         if verdict is None or not verdict.satisfied:
             ctx.log.info("merged #%s does not satisfy the controls of #%s: no evidence",
@@ -381,9 +396,10 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             await items_api.save_item(gh, owner, repo, one, updated, config=result.config)
             ctx.log.info("merged #%s recorded %s evidence on #%s", pull["number"],
                          ", ".join(str(e.kind) for e in added), one.number)
-        await _after_item_change(gh, ctx, owner, repo, one)
+        await _after_item_change(gh, ctx, owner, repo, one, files=files_cache, links=links)
     # The merged pull request's own scorecard shows the evidence it just recorded.
-    refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result)
+    refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files_cache,
+                                    links=links)
     await publish_scorecard(gh, ctx, owner, repo, pull, refreshed)
 
 
