@@ -160,13 +160,15 @@ async def save_item(
         (labels.priority_prefix, labels.for_priority(item.priority) if item.priority else None),
         (
             labels.failure_class_prefix,
-            labels.for_failure_class(item.failure_class) if item.failure_class else None,
+            labels.for_failure_class(item.failure_class)
+            if item.failure_class in config.failure_classes
+            else None,
         ),
     ]
     present = label_names(loaded.issue)
     for prefix, label in keep:
         if label is None:
-            continue  # an item without the field keeps whatever label people gave it
+            continue  # a field unset (or an unknown class) leaves people's labels alone
         for name in present:
             stale = name.casefold().startswith(prefix.casefold())
             if stale and name.casefold() != label.casefold():

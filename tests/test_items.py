@@ -215,3 +215,14 @@ async def test_refresh_of_a_missing_issue_or_a_pull_request_does_nothing(sandbox
     await refresh_incident_tracking(gh, ctx, "octo", "repo", 999)
     await refresh_incident_tracking(gh, ctx, "octo", "repo", pull["number"])
     assert writes(sandbox) == []
+
+
+async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh):
+    issue = open_item(sandbox, repo, labels=("hardening", "priority:P1"))
+    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    sandbox.reset_calls()
+    odd = dataclasses.replace(ITEM, failure_class="cosmic-rays")
+    assert await save_item(gh, "octo", "repo", loaded, odd) is True
+    labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
+    assert labels == {"hardening", "priority:P1"}
+    assert [w[0] for w in writes(sandbox)] == ["PATCH"]
