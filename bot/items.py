@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -408,16 +409,23 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 # One lock per incident and event loop: the inbox already orders deliveries of one incident, and
-# this keeps two coroutines of one process from interleaving their list-then-create.
+# this keeps two coroutines of one process from interleaving their list-then-create. An entry
+# lives only while someone holds or waits for its lock.
 _LOCKS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str, int], asyncio.Lock]
+    asyncio.AbstractEventLoop, dict[tuple[str, str, int], tuple[asyncio.Lock, list[int]]]
 ] = weakref.WeakKeyDictionary()
 
 
-def _incident_lock(owner: str, repo: str, number: int) -> asyncio.Lock:
+@asynccontextmanager
+async def _incident_lock(owner: str, repo: str, number: int) -> AsyncIterator[None]:
     locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
     key = (owner.casefold(), repo.casefold(), number)
-    lock = locks.get(key)
-    if lock is None:
-        lock = locks[key] = asyncio.Lock()
-    return lock
+    lock, users = locks.setdefault(key, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0:
+            locks.pop(key, None)

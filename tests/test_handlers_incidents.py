@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot import items as items_module
 from bot.context import Context, bound_log
 from bot.items import sync_incident
 from bot.metrics import Metrics
@@ -214,6 +215,7 @@ async def test_concurrent_syncs_in_one_process_create_each_item_once(
     assert sorted(len(r.created) for r in results) == [0, 0, 0, 3]
     assert len(items_of(sandbox, repo)) == 3
     assert len(tracking(sandbox, repo, issue["number"])) == 1
+    assert not items_module._LOCKS.get(asyncio.get_running_loop())  # no lock outlives its users
 
 
 async def test_adding_a_finding_creates_exactly_one_item_and_edits_the_comment(
