@@ -492,6 +492,20 @@ async def test_out_of_scope_gets_nothing_and_leaving_scope_completes_runs(
         assert run["conclusion"] == "neutral" and run["output"]["title"] == "No longer in scope"
 
 
+async def test_an_unrelated_label_costs_no_github_call(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    sandbox.add_labels(repo, pull["number"], ["bug"])
+    sandbox.reset_calls()
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "labeled",
+                                                             label="bug"))
+    await drain()
+    assert [c for c in sandbox.calls if "/pulls/" in c.path or "/check-runs" in c.path] == []
+
+
 async def test_no_op_re_evaluation_makes_no_writes(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:

@@ -90,6 +90,8 @@ async def on_pull_request(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if action == "edited" and not ({"body", "base"} & set(changes)):
         return  # a new title changes neither the scope nor the configuration
     owner, repo = _repo(event.data)
+    if action in ("labeled", "unlabeled") and not await _class_label(event.data, gh, ctx):
+        return  # a label that is no failure class changes nothing here
     pull = await _fresh_pull(gh, owner, repo, int(event.data["pull_request"]["number"]))
     if pull.get("state") != "open":
         return  # closed since: the close event is the one that matters now
@@ -139,6 +141,18 @@ async def _rerun(
             continue
         await evaluate(gh, ctx, owner, repo, pull, fresh=frozenset(names), rerun=key,
                        scope_may_change=True)
+
+
+async def _class_label(payload: Mapping[str, Any], gh: GitHubAPI, ctx: Context) -> bool:
+    """Whether a ``labeled``/``unlabeled`` event's label is (or looks like) a failure class."""
+    name = str((payload.get("label") or {}).get("name") or "")
+    owner, repo = _repo(payload)
+    base = str(((payload.get("pull_request") or {}).get("base") or {}).get("ref") or "") or None
+    config = (await ctx.config(gh, owner, repo, ref=base)).config
+    folded = name.casefold()
+    return folded.startswith(config.labels.failure_class_prefix.casefold()) or any(
+        fc.label.casefold() == folded for fc in config.failure_classes.values()
+    )
 
 
 async def _fresh_pull(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any]:
