@@ -500,3 +500,26 @@ async def test_an_item_naming_a_missing_incident_is_no_error(
     await drain()
     assert writes(sandbox) == []
     assert (await bot_app[INBOX].stats()).failed == 0
+
+
+async def test_a_deleted_item_is_listed_as_waiting_and_recreated_on_the_next_edit(
+    sandbox, repo, deliver, drain
+):
+    number = await open_incident(sandbox, repo, deliver, drain)
+    late = by_class(sandbox, repo)["slow-recovery"]
+    payload = sandbox.issue_event(repo, late["number"], "deleted")
+    sandbox.world.repo(repo).issues.pop(late["number"])
+    await deliver("issues", payload)
+    await drain()
+    comment = tracking(sandbox, repo, number)[0]["body"]
+    assert "Findings still waiting for their item:" in comment
+    assert "- [ ] `Slow_Recovery`: rollback took 35 minutes" in comment
+
+    await edit(sandbox, repo, deliver, number, INCIDENT)
+    await drain()
+    assert sorted(by_class(sandbox, repo)) == [
+        "missed-detection",
+        "repeated-regression",
+        "slow-recovery",
+    ]
+    assert "waiting" not in tracking(sandbox, repo, number)[0]["body"]

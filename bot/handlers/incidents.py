@@ -52,6 +52,7 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
 @router.register("issues", action="reopened")
 @router.register("issues", action="labeled")
 @router.register("issues", action="unlabeled")
+@router.register("issues", action="deleted")
 async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """Re-render the tracking comment of the incident a changed hardening issue belongs to."""
     issue = event.data["issue"]
