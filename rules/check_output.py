@@ -175,7 +175,9 @@ def requirement_results(data: ControlsInput) -> tuple[RequirementResult, ...]:
             met = all(j.verdict.test.satisfied for j in data.judged)
             proof = _unique(c.describe() for j in data.judged for c in j.verdict.test.found)
             missing = _unique(
-                j.verdict.missing[0] for j in data.judged[:1] if not j.verdict.test.satisfied
+                _sentence(j.verdict, REGRESSION_TEST)
+                for j in data.judged[:1]
+                if not j.verdict.test.satisfied
             )
         else:
             met = all(j.verdict.control.satisfied for j in data.judged)
@@ -183,7 +185,9 @@ def requirement_results(data: ControlsInput) -> tuple[RequirementResult, ...]:
                 c.describe() for j in data.judged for c in j.verdict.control.changes
             )
             missing = _unique(
-                j.verdict.missing[-1] for j in data.judged if not j.verdict.control.satisfied
+                _sentence(j.verdict, CONTROL_CHANGE)
+                for j in data.judged
+                if not j.verdict.control.satisfied
             )
         results.append(
             RequirementResult(
@@ -191,6 +195,18 @@ def requirement_results(data: ControlsInput) -> tuple[RequirementResult, ...]:
             )
         )
     return tuple(results)
+
+
+def _sentence(verdict: PullVerdict, requirement: str) -> str:
+    """rules.diff's sentence for one unmet requirement: it lists the test's first, then the
+    control's, each opening with its name."""
+    opening = "Regression test" if requirement == REGRESSION_TEST else "Control"
+    for sentence in verdict.missing:
+        if sentence.startswith(opening):
+            return sentence
+    if not verdict.missing:
+        return f"{_REQUIREMENT_TITLE[requirement]}: missing."
+    return verdict.missing[0] if requirement == REGRESSION_TEST else verdict.missing[-1]
 
 
 def shadow_failures(data: ControlsInput) -> tuple[str, ...]:
