@@ -318,6 +318,38 @@ async def test_check_suite_rerun_without_pulls_recreates_both(
     assert len(sandbox.check_runs(repo, sha)) == 4
 
 
+async def test_rerun_payload_with_its_pull_requests(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    sha = pull["head"]["sha"]
+    card = latest(sandbox, repo, sha, SCORECARD)
+    payload = sandbox.check_run_event(repo, card["id"], "rerequested", pull_requests=True)
+    assert [p["number"] for p in payload["check_run"]["pull_requests"]] == [pull["number"]]
+    await deliver("check_run", payload)
+    await drain()
+    assert len(runs(sandbox, repo, sha, SCORECARD)) == 2
+    assert len(runs(sandbox, repo, sha, CONTROLS)) == 1
+
+
+async def test_rerun_on_an_outdated_commit_completes_as_outdated(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                labels=("failure-class:missed-detection",))
+    old = pull["head"]["sha"]
+    first = latest(sandbox, repo, old, CONTROLS)
+    sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
+    await deliver("check_run", sandbox.check_run_event(repo, first["id"], "rerequested"))
+    await drain()
+    rerun = latest(sandbox, repo, old, CONTROLS)
+    assert rerun["id"] != first["id"]
+    assert rerun["conclusion"] == "neutral" and rerun["output"]["title"] == "Outdated commit"
+
+
 async def test_recheck_button(sandbox: Any, enforce: str, deliver: Any, drain: Any) -> None:
     repo = enforce
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
