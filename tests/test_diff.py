@@ -87,6 +87,8 @@ def test_pull_file_from_github_tolerates_anything(raw: Any) -> None:
 def test_pull_file_defaults_and_coercions() -> None:
     f = PullFile.from_github({"filename": "a.py", "status": "ADDED", "additions": "7"})
     assert (f.status, f.additions, f.deletions, f.changes) == ("added", 7, 0, 7)
+    odd = PullFile.from_github({"filename": "a.py", "additions": "²", "deletions": -4})
+    assert (odd.additions, odd.deletions, odd.changes) == (0, 0, 0)
     pure_rename = PullFile.from_github(
         {"filename": "b.py", "status": "renamed", "previous_filename": "a.py", "changes": 0}
     )

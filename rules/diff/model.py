@@ -52,12 +52,16 @@ Level = Literal["notice", "warning", "failure"]
 
 
 def _int(value: object) -> int:
+    """A count from JSON: a non-negative int, whatever was sent."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        return max(0, value)
+    if isinstance(value, str):
+        try:
+            return max(0, int(value.strip()))
+        except ValueError:
+            return 0  # "²" is a digit to str.isdigit, not to int()
     return 0
 
 
