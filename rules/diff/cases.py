@@ -13,8 +13,11 @@ What does not count, and is reported so the author knows why:
 - lines changed inside an existing test (a new assertion, a new parameter or table row, a new
   signature): ``edited``;
 - deleted tests (``removed``) and tests added skipped (``skipped``);
-- files in the test paths whose diff GitHub did not send (binary, or too large): ``unreadable``,
-  so the outcome is "unknown", never a guessed pass.
+- files in the test paths, in a language we read, whose diff GitHub did not send (binary, or too
+  large): ``unreadable``, so the outcome is "unknown", never a guessed pass. A test file renamed
+  without changes (no patch, no changed lines) is known to add nothing: ``renamed_files``. A
+  deleted file, or a Rust source file outside the test paths, without a patch is not reported:
+  a deletion cannot add a test, and most large Rust sources hold none.
 
 Pairing a removal with an addition goes by name within a language family, preferring the same
 file, then the file the addition was renamed from, then any file. Fixtures in ``conftest.py``

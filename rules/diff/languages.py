@@ -32,7 +32,7 @@ also        PHPUnit/Pest, XCTest and Swift Testing, ExUnit, GoogleTest/Catch2/Bo
             Gherkin ``Scenario:``, Bats ``@test "…"``.
 =========== ================================================================================
 
-Decisions (also in the README of the check):
+Decisions:
 
 - The name line decides. A case is new only when the line holding its name is an added line: a
   ``@Test`` added above an existing method, or a new ``[TestCase(…)]``/``[InlineData]``/
