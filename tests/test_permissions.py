@@ -1,0 +1,191 @@
+"""bot.permissions against the sandbox: roles from ``role_name``, lead users and lead teams, and
+failed lookups that are errors, never a silent "not allowed"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from bot import permissions
+from bot.github import GitHubApp
+from bot.permissions import (
+    PermissionLookupError,
+    collaborator_role,
+    is_bot_account,
+    is_lead,
+    is_team_member,
+    lookup_caller,
+    split_team,
+)
+
+PERMISSION_PATH = r"/repos/octo/repo/collaborators/[^/]+/permission"
+MEMBERSHIP_PATH = r"/orgs/octo/teams/[^/]+/memberships/[^/]+"
+# What GitHub answers when the App lacks a permission (not a rate limit: no retry helps).
+FORBIDDEN = {
+    "message": "Resource not accessible by integration",
+    "documentation_url": "https://docs.github.com/rest",
+    "status": "403",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    permissions.clear_cache()
+    yield
+    permissions.clear_cache()
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def github(settings: Any) -> AsyncIterator[GitHubApp]:
+    """The App's client, retrying 5xx as in production but without waiting between tries."""
+    client = GitHubApp(settings, sleep=_no_wait)
+    yield client
+    await client.close()
+
+
+def _gets(sandbox: Any, fragment: str) -> list[Any]:
+    return [c for c in sandbox.calls if c.method == "GET" and fragment in c.path]
+
+
+@pytest.mark.parametrize("role", ["read", "triage", "write", "maintain", "admin"])
+async def test_role_is_read_from_role_name(
+    sandbox: Any, repo: str, gh: Any, role: str
+) -> None:
+    # The legacy field says "write" for maintain and "read" for triage; role_name decides.
+    sandbox.set_permission(repo, "dana", role)
+    assert await collaborator_role(gh, "octo", "repo", "dana") == role
+
+
+async def test_not_a_collaborator_is_no_role(sandbox: Any, repo: str, gh: Any) -> None:
+    sandbox.add_user("stranger")
+    assert await collaborator_role(gh, "octo", "repo", "stranger") is None
+    assert await collaborator_role(gh, "octo", "repo", "nobody-at-all") is None  # no such user
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 403])
+async def test_failed_role_lookup_is_an_error_and_logged(
+    sandbox: Any, repo: str, gh: Any, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    sandbox.set_permission(repo, "dana", "admin")
+    body = FORBIDDEN if status == 403 else None
+    sandbox.inject("GET", PERMISSION_PATH, status=status, times=None, body=body)
+    with (
+        caplog.at_level(logging.ERROR, logger="bot.permissions"),
+        pytest.raises(PermissionLookupError) as raised,
+    ):
+        await collaborator_role(gh, "octo", "repo", "dana")
+    assert str(status) in raised.value.reason
+    errors = [r for r in caplog.records if r.name == "bot.permissions"]
+    assert errors and errors[0].levelno == logging.ERROR and errors[0].exc_info
+
+
+async def test_timeout_is_an_error(
+    sandbox: Any, repo: str, make_settings: Any, sandbox_server: Any
+) -> None:
+    from tests.conftest import INSTALLATION_ID
+
+    settings = make_settings(
+        api_url=str(sandbox_server.make_url("")).rstrip("/"), github_timeout=0.1
+    )
+    app = GitHubApp(settings, sleep=_no_wait)
+    try:
+        gh = await app.installation_api(INSTALLATION_ID)
+        sandbox.inject("GET", PERMISSION_PATH, status=None, delay=0.3, times=None)
+        with pytest.raises(PermissionLookupError) as raised:
+            await collaborator_role(gh, "octo", "repo", "dana")
+        assert "in time" in raised.value.reason or "Timeout" in raised.value.reason
+    finally:
+        await app.close()
+
+
+async def test_team_membership_members_maintainers_and_absent(
+    sandbox: Any, repo: str, gh: Any
+) -> None:
+    sandbox.add_team("octo", "leads", members=["erin"], maintainers=["frank"])
+    assert await is_team_member(gh, "octo", "leads", "erin")
+    assert await is_team_member(gh, "octo", "leads", "frank")
+    assert not await is_team_member(gh, "octo", "leads", "gail")  # 404: not a member
+    assert not await is_team_member(gh, "octo", "nosuchteam", "erin")
+
+
+async def test_team_membership_is_cached_briefly(sandbox: Any, repo: str, gh: Any) -> None:
+    sandbox.add_team("octo", "leads", members=["erin"])
+    for _ in range(3):
+        assert await is_lead(gh, "erin", ["@octo/leads"])
+        assert not await is_lead(gh, "gail", ["octo/leads"])
+    assert len(_gets(sandbox, "/memberships/erin")) == 1
+    assert len(_gets(sandbox, "/memberships/gail")) == 1
+    permissions.clear_cache()
+    assert await is_lead(gh, "erin", ["@octo/leads"])
+    assert len(_gets(sandbox, "/memberships/erin")) == 2
+
+
+async def test_failed_team_lookup_is_an_error_and_not_cached(
+    sandbox: Any, repo: str, gh: Any
+) -> None:
+    sandbox.add_team("octo", "leads", members=["erin"])
+    sandbox.inject("GET", MEMBERSHIP_PATH, status=403, times=1, body=FORBIDDEN)
+    with pytest.raises(PermissionLookupError):
+        await is_lead(gh, "erin", ["@octo/leads"])
+    assert await is_lead(gh, "erin", ["@octo/leads"])  # the error was not remembered
+
+
+async def test_named_lead_needs_no_lookup(sandbox: Any, repo: str, gh: Any) -> None:
+    sandbox.inject("GET", MEMBERSHIP_PATH, status=503, times=None)
+    # A lead named in the config is decided before any team is asked (case-insensitively).
+    assert await is_lead(gh, "Carol", ["@octo/leads", "carol"])
+    assert not _gets(sandbox, "/memberships/")
+    assert not await is_lead(gh, "carol", [])
+
+
+async def test_lookup_caller_asks_only_what_is_needed(
+    sandbox: Any, repo: str, gh: Any
+) -> None:
+    sandbox.set_permission(repo, "dana", "maintain")
+    sandbox.add_team("octo", "leads", members=["dana"])
+    caller = await lookup_caller(gh, "octo", "repo", "dana", ["@octo/leads"])
+    assert (caller.role, caller.is_lead) == ("maintain", True)
+    sandbox.reset_calls()
+    caller = await lookup_caller(gh, "octo", "repo", "dana", ["@octo/leads"], need_role=False)
+    assert (caller.role, caller.is_lead) == (None, True)
+    assert not _gets(sandbox, "/permission")
+
+
+@pytest.mark.parametrize(
+    ("text", "team"),
+    [
+        ("@acme/reliability-leads", ("acme", "reliability-leads")),
+        ("acme/sre", ("acme", "sre")),
+        ("carol", None),
+        ("@carol", None),
+        ("@acme/", None),
+    ],
+)
+def test_split_team(text: str, team: tuple[str, str] | None) -> None:
+    assert split_team(text) == team
+
+
+@pytest.mark.parametrize(
+    ("user", "bot"),
+    [
+        ({"login": "hardening-bot[bot]", "type": "Bot"}, True),
+        ({"login": "Hardening-Bot[bot]", "type": "User"}, True),  # our own login, any case
+        ({"login": "dependabot[bot]", "type": "Bot"}, True),
+        ({"login": "renovate[bot]", "type": "User"}, True),
+        ({"login": "ci-helper", "type": "Bot"}, True),
+        ({"login": "alice", "type": "User"}, False),
+        ({"login": "robot", "type": "User"}, False),
+        (None, False),
+        ({}, False),
+    ],
+)
+def test_is_bot_account(user: dict[str, Any] | None, bot: bool) -> None:
+    assert is_bot_account(user, "hardening-bot[bot]") is bot
