@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 # Handler modules' routers. Add each new module's router here.
-from bot.handlers import incidents, pulls
+from bot.handlers import closing, commands, incidents, pulls
 
-ROUTERS: tuple[Router, ...] = (incidents.router, pulls.router)
+ROUTERS: tuple[Router, ...] = (closing.router, commands.router, incidents.router, pulls.router)
 
 router = Router(*ROUTERS)
 

@@ -1,0 +1,266 @@
+"""bot.handlers.closing through the real endpoint against the sandbox: premature closes are
+undone with one comment, loops end, and the bot's own closes and reopens are left alone."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.github import GitHubApp
+from bot.web import create_app
+from rules.item import render_item
+from rules.model import Evidence, HardeningItem
+
+BOT = "hardening-bot[bot]"
+
+BARE = HardeningItem(
+    incident=None,
+    failure_class="missed-detection",
+    proposed_control="alert rule + routing update",
+    priority="P1",
+)
+READY = dataclasses.replace(
+    BARE,
+    owner="carol",
+    verifier="bob",
+    due=date(2026, 12, 1),
+    evidence=(Evidence("https://ci.example.com/run/1", "implementation"),),
+    status="retired",
+    retired_rationale="duplicates the canary gate",
+)
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def bot_client(aiohttp_client: Any, settings: Any) -> AsyncIterator[TestClient]:
+    """The bot, with GitHub retries that do not wait (the sandbox answers at once)."""
+    github = GitHubApp(settings, sleep=_no_wait)
+    yield await aiohttp_client(create_app(settings, github=github))
+    await github.close()
+
+
+def open_item(sandbox: Any, repo: str, item: HardeningItem = BARE, **changes: Any) -> int:
+    item = dataclasses.replace(item, **changes)
+    issue = sandbox.open_issue(repo, title="Alert on queue lag", body=render_item(item),
+                               labels=("hardening",))
+    return int(issue["number"])
+
+
+def later(sandbox: Any, seconds: float = 2.0) -> None:
+    """Move the sandbox's clock on: GitHub's timestamps have whole seconds, and a person never
+    closes an issue twice within one."""
+    clock = sandbox.clock
+    sandbox.clock = lambda: clock() + seconds
+
+
+async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int,
+                user: str = "dave") -> None:
+    later(sandbox)
+    sandbox.update_issue(repo, number, user=user, state="closed")
+    response = await deliver("issues", sandbox.issue_event(repo, number, "closed", sender=user))
+    assert response.status == 202
+    await drain()
+
+
+def changes(sandbox: Any) -> list[Any]:
+    """The writes the bot made on GitHub (minting a token changes nothing)."""
+    return [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")]
+
+
+def gate_comments(sandbox: Any, repo: str, number: int, name: str = "closure-gate") -> list:
+    return [c for c in sandbox.comments(repo, number)
+            if f"<!-- hardening-bot:{name} -->" in c["body"]]
+
+
+async def replay_emitted(sandbox: Any, deliver: Any, drain: Any, start: int = 0) -> int:
+    """Deliver the webhooks the bot's own writes caused, as GitHub would; returns how many."""
+    emitted = sandbox.emitted[start:]
+    for event, payload in emitted:
+        await deliver(event, payload)
+    await drain()
+    return len(emitted)
+
+
+async def test_closing_a_bare_item_reopens_it_naming_each_missing_thing(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = open_item(sandbox, repo)
+    await close(sandbox, repo, deliver, drain, n)
+    issue = sandbox.issue(repo, n)
+    assert issue["state"] == "open" and issue["state_reason"] == "reopened"
+    [comment] = gate_comments(sandbox, repo, n)
+    body = comment["body"]
+    assert comment["user"]["login"] == BOT
+    for what, command in [
+        ("an execution owner", "/harden owner @user"),
+        ("a verifier owner", "/harden verifier @user"),
+        ("a due date", "/harden due YYYY-MM-DD"),
+        ("at least one evidence link", "/harden evidence URL"),
+        ("status `verified`", "/harden verify"),
+    ]:
+        assert what in body and command in body
+    assert "@dave closed this issue" in body and "/harden retire RATIONALE" in body
+    assert "Closed once" in body
+
+
+async def test_a_close_loop_ends_with_one_comment_and_a_count(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = open_item(sandbox, repo)
+    for _ in range(3):
+        await close(sandbox, repo, deliver, drain, n)
+        assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n)
+    assert "Closed 3 times before it was ready" in comment["body"]
+    # The bot's own reopen comes back as a webhook: it changes nothing.
+    sandbox.reset_calls()
+    assert await replay_emitted(sandbox, deliver, drain) > 0
+    assert changes(sandbox) == []
+    # So does the bot's own close, were it to happen.
+    sandbox.update_issue(repo, n, user=BOT, state="closed")
+    sandbox.reset_calls()
+    await deliver("issues", sandbox.issue_event(repo, n, "closed", sender=BOT))
+    await drain()
+    assert changes(sandbox) == []
+    assert sandbox.issue(repo, n)["state"] == "closed"
+
+
+async def test_a_redelivered_close_counts_once(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = open_item(sandbox, repo)
+    sandbox.update_issue(repo, n, user="dave", state="closed")
+    payload = sandbox.issue_event(repo, n, "closed", sender="dave")
+    await deliver("issues", payload)
+    await drain()
+    sandbox.reset_calls()
+    assert (await deliver("issues", payload)).status == 202  # new delivery id, same close
+    await drain()
+    assert changes(sandbox) == []
+    [comment] = gate_comments(sandbox, repo, n)
+    assert "Closed once" in comment["body"]
+
+
+async def test_a_close_that_fails_midway_is_finished_by_the_retry(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = open_item(sandbox, repo)
+    # The reopen fails past the client's retries; the worker retries the delivery.
+    sandbox.inject("PATCH", rf"/repos/octo/repo/issues/{n}$", status=502, times=4)
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n)
+    assert "Closed once" in comment["body"]
+
+
+async def test_a_ready_item_stays_closed(sandbox: Any, repo: str, deliver: Any,
+                                         drain: Any) -> None:
+    n = open_item(sandbox, repo, READY)
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "closed"
+    assert gate_comments(sandbox, repo, n) == []
+
+
+async def test_a_hand_written_verified_status_does_not_pass_the_gate(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = open_item(sandbox, repo, READY, status="verified", retired_rationale=None)
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n)
+    assert "/harden verify" in comment["body"]
+
+
+async def test_other_issues_are_left_alone(sandbox: Any, repo: str, deliver: Any,
+                                           drain: Any) -> None:
+    plain = sandbox.open_issue(repo, title="Typo", body="- Execution owner:", labels=("bug",))
+    no_template = sandbox.open_issue(repo, title="Later", body="to do", labels=("hardening",))
+    for issue in (plain, no_template):
+        sandbox.reset_calls()
+        await close(sandbox, repo, deliver, drain, issue["number"])
+        assert changes(sandbox) == []
+        assert sandbox.issue(repo, issue["number"])["state"] == "closed"
+
+
+# --- incidents ---------------------------------------------------------------------------------
+
+
+async def open_incident(sandbox: Any, repo: str, deliver: Any, drain: Any,
+                        body: str = "We lost the queue for an hour.") -> int:
+    incident = sandbox.open_issue(repo, title="Queue outage", body=body, labels=("incident",))
+    n = int(incident["number"])
+    await deliver("issues", sandbox.issue_event(repo, n, "opened"))
+    await drain()
+    return n
+
+
+async def test_closing_an_incident_without_items_reopens_it(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = await open_incident(sandbox, repo, deliver, drain)
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
+    assert "at least one hardening item" in comment["body"]
+    assert "Findings" in comment["body"]
+    # Closing again edits the same comment; the bot's reopen writes nothing.
+    await close(sandbox, repo, deliver, drain, n)
+    [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
+    assert "Closed 2 times" in comment["body"]
+    start = len(sandbox.emitted)
+    sandbox.reset_calls()
+    await close(sandbox, repo, deliver, drain, n)
+    writes = [(c.method, c.path) for c in changes(sandbox)]
+    assert writes == [("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}"),
+                      ("PATCH", f"/repos/octo/repo/issues/{n}")]
+    sandbox.reset_calls()
+    await replay_emitted(sandbox, deliver, drain, start)
+    assert changes(sandbox) == []
+
+
+async def test_closing_an_incident_with_unowned_items_names_each(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = await open_incident(sandbox, repo, deliver, drain)
+    owned = open_item(sandbox, repo, incident=n, owner="carol", verifier="bob",
+                      due=date(2026, 12, 1))
+    bare = open_item(sandbox, repo, incident=n)
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
+    body = comment["body"]
+    assert f"an execution owner on #{bare}" in body
+    assert f"a verifier owner on #{bare}" in body
+    assert f"a due date on #{bare}" in body
+    assert f"#{owned}" not in body
+
+
+async def test_closing_an_incident_whose_items_are_owned_holds(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = await open_incident(sandbox, repo, deliver, drain)
+    open_item(sandbox, repo, incident=n, owner="carol", verifier="bob", due=date(2026, 12, 1))
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "closed"
+    assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
+
+
+def test_tally_counts_each_close_once() -> None:
+    from bot.handlers.closing import Tally, read_tally
+
+    tally = Tally().counted("2026-01-01T00:00:00Z")
+    assert tally == Tally(1, "2026-01-01T00:00:00Z")
+    assert tally.counted("2026-01-01T00:00:00Z") == tally
+    assert tally.counted("2026-01-02T00:00:00Z").count == 2
+    assert read_tally(f"x\n{tally.marker()}\ny") == tally
+    assert read_tally("no marker") == Tally()
+    assert datetime(2026, 1, 1, tzinfo=UTC)  # timestamps are GitHub's ISO strings, opaque here
