@@ -74,7 +74,12 @@ def incident_of(body: str | None) -> tuple[str | None, int] | None:
     """
     if not body:
         return None
-    for pattern in (_ITEM_MARKER, _INCIDENT_LINE):
+    # Case-insensitive regexes cannot skip ahead on a literal, so rule out the common body
+    # without either form cheaply: this runs for every issue delivery before its 202.
+    lowered = body.lower()
+    for needle, pattern in (("hardening-bot:item", _ITEM_MARKER), ("reference", _INCIDENT_LINE)):
+        if needle not in lowered:
+            continue
         match = pattern.search(body)
         if match is None:
             continue

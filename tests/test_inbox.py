@@ -255,3 +255,58 @@ async def test_creates_parent_directory(tmp_path: Path) -> None:
     assert await put(box, "x")
     await box.close()
     assert (tmp_path / "var" / "deep" / "bot.db").exists()
+
+
+async def test_poll_claims_and_reports_the_next_retry(inbox: Inbox, clock: Clock) -> None:
+    await put(inbox, "a", "A")
+    await put(inbox, "b", "B")
+    claimed, due = await inbox.poll(1)
+    assert [d.delivery_id for d in claimed] == ["a"] and due == clock.now  # maybe more now
+    claimed, due = await inbox.poll(5)
+    assert [d.delivery_id for d in claimed] == ["b"] and due is None
+    await inbox.schedule_retry("b", "x", clock.now + 9)
+    assert await inbox.poll(5) == ([], clock.now + 9)
+
+
+async def test_done_queued_without_waiting_frees_the_subject_for_the_next_claim(
+    inbox: Inbox,
+) -> None:
+    await put(inbox, "a1", "A")
+    await put(inbox, "a2", "A")
+    (first,) = await inbox.claim(5)
+    done = inbox.mark_done_soon(first.delivery_id)
+    claimed = await inbox.claim(5)  # queued behind the done: sees subject A free
+    assert await done is True
+    assert [d.delivery_id for d in claimed] == ["a2"]
+
+
+async def test_payloads_survive_status_changes(inbox: Inbox) -> None:
+    body = b'{"big": "' + b"x" * 50_000 + b'"}'
+    await inbox.store("big", "issues", body, subject="s")
+    (claimed,) = await inbox.claim(1)
+    assert claimed.payload == body
+    await inbox.mark_done("big")
+    stored = await inbox.get("big")
+    assert stored is not None and stored.payload == body and stored.status == "done"
+
+
+async def test_checkpoints_run_in_the_background(inbox: Inbox, tmp_path: Path) -> None:
+    body = b'{"pad": "' + b"x" * 40_000 + b'"}'  # ~10 pages each
+    for i in range(150):
+        await inbox.store(f"d{i}", "issues", body, subject=f"s{i}")
+    for _ in range(200):
+        if inbox.checkpoints:
+            break
+        await asyncio.sleep(0.01)
+    assert inbox.checkpoints >= 1
+
+
+async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    box = Inbox(path)
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        await box.open()
+    await box.close()
