@@ -1,0 +1,1 @@
+"""``make bench``: webhook acknowledgement latency and throughput, bot vs. a bare HMAC server."""
