@@ -51,7 +51,7 @@ CONFIG_ERROR_MARKER = marker("config-errors")
 EYES, PLUS_ONE, MINUS_ONE = "eyes", "+1", "-1"
 
 COULD_NOT_CHECK = (
-    "could not check your permission ({why}); nothing was changed. Try again in a minute."
+    "Could not check your permission ({why}); nothing was changed. Try again in a minute."
 )
 
 
@@ -370,7 +370,7 @@ async def _verify(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
             item,
             status="verified",
             verified_by=run.actor,
-            verified_at=run.ctx.now(),
+            verified_at=run.ctx.now().replace(microsecond=0),
             verified_link=str(run.comment.get("html_url") or ""),
         )
         await run.save(loaded, item)
