@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -55,16 +55,8 @@ def open_item(sandbox: Any, repo: str, item: HardeningItem = BARE, **changes: An
     return int(issue["number"])
 
 
-def later(sandbox: Any, seconds: float = 2.0) -> None:
-    """Move the sandbox's clock on: GitHub's timestamps have whole seconds, and a person never
-    closes an issue twice within one."""
-    clock = sandbox.clock
-    sandbox.clock = lambda: clock() + seconds
-
-
 async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int,
                 user: str = "dave") -> None:
-    later(sandbox)
     sandbox.update_issue(repo, number, user=user, state="closed")
     response = await deliver("issues", sandbox.issue_event(repo, number, "closed", sender=user))
     assert response.status == 202
@@ -254,13 +246,21 @@ async def test_closing_an_incident_whose_items_are_owned_holds(
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
 
 
-def test_tally_counts_each_close_once() -> None:
-    from bot.handlers.closing import Tally, read_tally
+def _event(kind: str, login: str, type_: str = "User") -> dict[str, Any]:
+    return {"event": kind, "actor": {"login": login, "type": type_}}
 
-    tally = Tally().counted("2026-01-01T00:00:00Z")
-    assert tally == Tally(1, "2026-01-01T00:00:00Z")
-    assert tally.counted("2026-01-01T00:00:00Z") == tally
-    assert tally.counted("2026-01-02T00:00:00Z").count == 2
-    assert read_tally(f"x\n{tally.marker()}\ny") == tally
-    assert read_tally("no marker") == Tally()
-    assert datetime(2026, 1, 1, tzinfo=UTC)  # timestamps are GitHub's ISO strings, opaque here
+
+def test_count_held_reads_closes_and_the_bots_reopens() -> None:
+    from bot.handlers.closing import count_held
+
+    dave_closes = _event("closed", "dave")
+    bot_reopens = _event("reopened", BOT, "Bot")
+    assert count_held([], BOT) == 0
+    assert count_held([dave_closes], BOT) == 1
+    assert count_held([dave_closes, bot_reopens, dave_closes], BOT) == 2
+    assert count_held([dave_closes, bot_reopens] * 3 + [dave_closes], BOT) == 4
+    # A person's own reopen, and the bot's own close, are not held closes.
+    assert count_held([dave_closes, _event("reopened", "dave"), dave_closes], BOT) == 1
+    assert count_held([_event("closed", BOT, "Bot"), _event("reopened", "dave")], BOT) == 0
+    assert count_held([_event("labeled", "dave"), dave_closes, _event("commented", "x")],
+                      BOT) == 1

@@ -8,16 +8,14 @@ The verdicts come from ``rules.gates``; this module only reads, decides and writ
 A close/reopen loop must end. Only a person's close is judged: the App's own closes (after a
 passed ``/harden verify`` or ``/harden retire``) and other bots' are ignored, and the App's own
 reopen is an ``issues.reopened`` event, which nothing here listens to. Each person's close edits
-the one gate comment (with a count of closes held) instead of posting another. A redelivered
-close changes nothing twice: the issue is already open again, or the comment already counts
-that close (by its ``closed_at``).
+the one gate comment (with a count of closes held, read from the timeline) instead of posting
+another. A redelivered close changes nothing twice: the issue is already open again, or the
+comment it would write is already there.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -28,7 +26,7 @@ from bot.context import Context
 from bot.facts import item_facts
 from bot.items import get_item, list_items
 from bot.permissions import is_bot_account
-from bot.writes import find_comment, label_names, marker, update_issue, upsert_comment
+from bot.writes import label_names, marker, update_issue, upsert_comment
 from rules.config import Config
 from rules.gates import GateResult, closure_gate, incident_close_gate
 from rules.model import HardeningItem, ItemFacts
@@ -38,10 +36,6 @@ router = Router()
 
 ITEM_GATE_MARKER = marker("closure-gate")
 INCIDENT_GATE_MARKER = marker("incident-close-gate")
-# The comment also remembers how many closes it held and which one it counted last, so a
-# redelivered close does not count twice.
-_TALLY = re.compile(r"<!-- hardening-bot:closes count=(?P<count>\d+) last=(?P<last>\S*) -->")
-
 ITEM_ADVICE = (
     "The bot closes the item itself once the verifier owner's `/harden verify` passes. "
     "To end it without verification, a lead can comment `/harden retire RATIONALE` "
@@ -54,26 +48,22 @@ INCIDENT_ADVICE = (
 )
 
 
-@dataclass(frozen=True)
-class Tally:
-    count: int = 0
-    last: str = ""
+def count_held(timeline: Iterable[Mapping[str, Any]], bot_login: str) -> int:
+    """How many closes by people the gate has held, counting the one being handled now.
 
-    def counted(self, closed_at: str) -> Tally:
-        """This tally after the close at ``closed_at``; the same close never counts twice."""
-        if closed_at and closed_at == self.last:
-            return self
-        return Tally(self.count + 1, closed_at)
-
-    def marker(self) -> str:
-        return marker(f"closes count={self.count} last={self.last}")
-
-
-def read_tally(body: str | None) -> Tally:
-    found = _TALLY.search(body or "")
-    if found is None:
-        return Tally()
-    return Tally(int(found["count"]), found["last"])
+    Read from the issue's timeline: a person's ``closed`` event that the App's ``reopened``
+    event followed was held; a person's close that nothing followed yet is the current one.
+    Derived from GitHub alone, so a redelivered close counts nothing twice.
+    """
+    held, pending = 0, False
+    for event in timeline:
+        kind = event.get("event")
+        if kind == "closed":
+            pending = not is_bot_account(event.get("actor"), bot_login)
+        elif kind == "reopened":
+            held += 1 if pending and is_bot_account(event.get("actor"), bot_login) else 0
+            pending = False
+    return held + (1 if pending else 0)
 
 
 def gate_comment(
@@ -83,13 +73,12 @@ def gate_comment(
     closed_by: str,
     gate: GateResult,
     advice: str,
-    tally: Tally,
+    held: int,
 ) -> str:
     """The reopening comment: what is missing, the command for each, and how often it held."""
-    times = "once" if tally.count == 1 else f"{tally.count} times"
+    times = "once" if held <= 1 else f"{held} times"
     return "\n".join([
         mark,
-        tally.marker(),
         f"### Reopened: {title}",
         "",
         f"{mention(closed_by)} closed this issue, but it is not ready to close. Missing:",
@@ -118,11 +107,10 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     config = (await ctx.config(gh, owner, repo)).config
     labels = {name.lower() for name in label_names(issue)}
     closed_by = str(sender.get("login") or "someone")
-    closed_at = str(issue.get("closed_at") or "")
     if config.labels.hardening.lower() in labels:
-        await hold_item(gh, ctx, owner, repo, issue["number"], config, closed_by, closed_at)
+        await hold_item(gh, ctx, owner, repo, issue["number"], config, closed_by)
     elif config.labels.incident.lower() in labels:
-        await hold_incident(gh, ctx, owner, repo, issue, config, closed_by, closed_at)
+        await hold_incident(gh, ctx, owner, repo, issue, config, closed_by)
 
 
 async def hold_item(
@@ -133,7 +121,6 @@ async def hold_item(
     number: int,
     config: Config,
     closed_by: str,
-    closed_at: str,
 ) -> None:
     """Reopen a hardening item whose closure gate fails."""
     loaded = await get_item(gh, owner, repo, number, config=config)
@@ -158,7 +145,6 @@ async def hold_item(
         title="this hardening item cannot close yet",
         advice=ITEM_ADVICE,
         closed_by=closed_by,
-        closed_at=closed_at,
     )
 
 
@@ -170,7 +156,6 @@ async def hold_incident(
     issue: dict[str, Any],
     config: Config,
     closed_by: str,
-    closed_at: str,
 ) -> None:
     """Reopen an incident with no hardening backlog, or with items lacking owners or dates."""
     number = int(issue["number"])
@@ -197,7 +182,6 @@ async def hold_incident(
         title="this incident cannot close yet",
         advice=INCIDENT_ADVICE,
         closed_by=closed_by,
-        closed_at=closed_at,
     )
 
 
@@ -213,15 +197,20 @@ async def _reopen(
     title: str,
     advice: str,
     closed_by: str,
-    closed_at: str,
 ) -> None:
     number = int(issue["number"])
-    existing = await find_comment(gh, owner, repo, number, mark, bot_login=ctx.bot_login)
-    tally = read_tally(existing.get("body") if existing else None).counted(closed_at)
+    timeline = [
+        event
+        async for event in gh.getiter(
+            "/repos/{owner}/{repo}/issues/{number}/timeline{?per_page}",
+            {"owner": owner, "repo": repo, "number": number, "per_page": 100},
+        )
+    ]
+    held = max(1, count_held(timeline, ctx.bot_login))
     body = gate_comment(
-        mark=mark, title=title, closed_by=closed_by, gate=gate, advice=advice, tally=tally
+        mark=mark, title=title, closed_by=closed_by, gate=gate, advice=advice, held=held
     )
     # Comment first, then reopen: if the reopen fails, the retried delivery still finds the
-    # issue closed and finishes the job without counting this close again.
+    # issue closed and finishes the job; the comment it writes again is the same.
     await upsert_comment(gh, owner, repo, number, mark, body, bot_login=ctx.bot_login)
     await update_issue(gh, issue, state="open", state_reason="reopened")
