@@ -501,3 +501,45 @@ def test_incident_summary_is_the_first_paragraph_before_the_findings() -> None:
     assert incident_summary(body) == "The consumer stalled for an hour."
     assert incident_summary("## Findings\n- late decision: y\n") == ""
     assert incident_summary("> quoted\n\n" + "word " * 200).endswith("…")
+
+
+# --- odd places -------------------------------------------------------------------------------
+
+
+async def test_a_hardening_issue_without_the_template_says_what_is_missing(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    issue = sandbox.open_issue(repo, title="Later", body="to do", labels=("hardening",))
+    n = issue["number"]
+    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed", "adminer")
+    [answer] = replies(sandbox, repo, n, comment)
+    assert "no `### Hardening Item` block" in answer
+    assert reactions(sandbox, comment) == ["eyes", "-1"]
+    assert sandbox.issue(repo, n)["body"] == "to do"
+
+
+async def test_comments_on_pull_requests_are_ignored(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    pull = sandbox.open_pull(repo, title="Fix", body="Hardens #1", labels=("hardening",))
+    sandbox.reset_calls()
+    comment = await say(sandbox, repo, deliver, drain, pull["number"], "/harden help", "adminer")
+    assert changes(sandbox) == [] and reactions(sandbox, comment) == []
+
+
+async def test_an_invalid_config_is_reported_once_and_commands_still_run(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    sandbox.put_file(repo, CONFIG, "leads: [lena\nmode: sometimes\n")
+    n = open_item(sandbox, repo)
+    for line in ("/harden owner @zed", "/harden due 2027-02-01"):
+        comment = await say(sandbox, repo, deliver, drain, n, line, "writeer")
+        assert reactions(sandbox, comment) == ["eyes", "+1"]
+    [report] = [c for c in bot_comments(sandbox, repo, n)
+                if "<!-- hardening-bot:config-errors -->" in c["body"]]
+    assert ".github/hardening.yml" in report["body"]
+    item = item_of(sandbox, repo, n)
+    assert (item.owner, item.due) == ("zed", date(2027, 2, 1))

@@ -262,7 +262,8 @@ async def run_one(run: Run, command: Command | CommandError) -> Outcome:
         ):
             lead = await run.caller_is_lead()
     except PermissionLookupError as exc:
-        run.ctx.log.error("command %r not run: %s", command.text, exc)
+        # bot.permissions already logged the failure at error level (and so to Sentry).
+        run.ctx.log.warning("command %r not run: %s", command.text, exc)
         return Outcome(False, COULD_NOT_CHECK.format(why=exc.reason))
     decision = authorize(
         command.name, actor=run.actor, role=role, is_lead=lead, item=item, actor_is_bot=False
