@@ -543,3 +543,22 @@ async def test_an_invalid_config_is_reported_once_and_commands_still_run(
     assert ".github/hardening.yml" in report["body"]
     item = item_of(sandbox, repo, n)
     assert (item.owner, item.due) == ("zed", date(2027, 2, 1))
+
+
+async def test_retiring_a_held_item_resolves_its_gate_comment(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    n = open_item(sandbox, repo)
+    sandbox.update_issue(repo, n, user="dave", state="closed")
+    await deliver("issues", sandbox.issue_event(repo, n, "closed", sender="dave"))
+    await drain()
+    [held] = [c for c in bot_comments(sandbox, repo, n) if "closure-gate -->" in c["body"]]
+    assert "Reopened" in held["body"]
+    await say(sandbox, repo, deliver, drain, n,
+              "/harden evidence https://x.example.com/r/1\n", "writeer")
+    await say(sandbox, repo, deliver, drain, n, "/harden retire superseded by #9", "lena")
+    [resolved] = [c for c in bot_comments(sandbox, repo, n) if "closure-gate -->" in c["body"]]
+    assert resolved["id"] == held["id"]
+    assert "Resolved: retired by @lena" in resolved["body"] and "Missing" not in resolved["body"]
+    assert sandbox.issue(repo, n)["state"] == "closed"

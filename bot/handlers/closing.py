@@ -26,7 +26,7 @@ from bot.context import Context
 from bot.facts import item_facts
 from bot.items import get_item, list_items
 from bot.permissions import is_bot_account
-from bot.writes import label_names, marker, update_issue, upsert_comment
+from bot.writes import find_comment, label_names, marker, update_issue, upsert_comment
 from rules.config import Config
 from rules.gates import GateResult, closure_gate, incident_close_gate
 from rules.model import HardeningItem, ItemFacts
@@ -214,3 +214,21 @@ async def _reopen(
     # issue closed and finishes the job; the comment it writes again is the same.
     await upsert_comment(gh, owner, repo, number, mark, body, bot_login=ctx.bot_login)
     await update_issue(gh, issue, state="open", state_reason="reopened")
+
+
+async def resolve_gate_comment(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, number: int, outcome: str
+) -> None:
+    """Once the item closes the right way, turn its gate comment (if any) into a resolution,
+    so the thread no longer says something is missing. Edited in place; nothing is posted."""
+    existing = await find_comment(gh, owner, repo, number, ITEM_GATE_MARKER,
+                                  bot_login=ctx.bot_login)
+    if existing is None:
+        return
+    body = "\n".join([
+        ITEM_GATE_MARKER,
+        f"### Resolved: {outcome}",
+        "",
+        "The closure gate passes now; the earlier closes were held because it did not.",
+    ])
+    await upsert_comment(gh, owner, repo, number, ITEM_GATE_MARKER, body, bot_login=ctx.bot_login)

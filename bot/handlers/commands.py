@@ -31,6 +31,7 @@ from gidgethub.sansio import Event
 
 from bot.context import Context
 from bot.facts import item_facts, refresh_scorecards
+from bot.handlers.closing import resolve_gate_comment
 from bot.items import LoadedItem, get_item, list_items, refresh_incident_tracking, save_item
 from bot.permissions import PermissionLookupError, is_bot_account, is_lead, lookup_caller
 from bot.writes import label_names, marker, update_issue, upsert_comment
@@ -389,6 +390,8 @@ async def _verify(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     )
     await upsert_comment(run.gh, run.owner, run.repo, run.number, ITEM_MARKER, body,
                          bot_login=run.ctx.bot_login)
+    await resolve_gate_comment(run.gh, run.ctx, run.owner, run.repo, run.number,
+                               f"verified by {mention(item.verified_by)}")
     await post_incident_bundle(run, loaded.incident, facts)
     return Outcome(True)
 
@@ -408,6 +411,8 @@ async def _retire(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     )
     await upsert_comment(run.gh, run.owner, run.repo, run.number, RETIREMENT_MARKER, body,
                          bot_login=run.ctx.bot_login)
+    await resolve_gate_comment(run.gh, run.ctx, run.owner, run.repo, run.number,
+                               f"retired by {mention(run.actor)} (sunset protocol)")
     await post_incident_bundle(run, loaded.incident, facts)
     return Outcome(True)
 
