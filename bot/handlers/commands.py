@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gidgethub
@@ -88,7 +88,6 @@ class Run:
     changed: bool = False  # a field changed: the tracking comment and scorecards need a refresh
     _role: tuple[str | None] | None = None
     _lead: bool | None = None
-    _done: dict[str, Any] = field(default_factory=dict)
 
     async def load(self) -> LoadedItem | None:
         loaded = await get_item(self.gh, self.owner, self.repo, self.number, config=self.config)
