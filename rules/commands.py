@@ -79,6 +79,10 @@ USAGE: tuple[Usage, ...] = (
     Usage("help", "/harden help", "anyone", "replies with this list"),
 )
 
+# Notes and rationales are written into the issue body, which GitHub caps at 65,536 characters.
+MAX_NOTE_LENGTH = 300
+MAX_RATIONALE_LENGTH = 1000
+
 _BY_NAME: dict[str, Usage] = {usage.name: usage for usage in USAGE}
 
 
@@ -174,6 +178,11 @@ def _parse_one(line: int, text: str, rest: str) -> Command | CommandError:
         return _evidence(line, text, arguments, error)
     if not arguments:  # retire
         return error("a rationale is required: say why the control is retired")
+    if len(arguments) > MAX_RATIONALE_LENGTH:
+        return error(
+            f"the rationale is {len(arguments)} characters; keep it under {MAX_RATIONALE_LENGTH} "
+            "and link to a longer write-up"
+        )
     return Command("retire", line, text, rationale=arguments)
 
 
@@ -220,6 +229,8 @@ def _evidence(line: int, text: str, arguments: str, error: _Error) -> Command | 
     kind_word, after_kind = _split_word(rest)
     kind = _KIND_WORDS.get(kind_word.lower())
     note = after_kind if kind else rest
+    if len(note) > MAX_NOTE_LENGTH:
+        return error(f"the note is {len(note)} characters; keep it under {MAX_NOTE_LENGTH}")
     duration = None
     if kind in _TIMED_KINDS or re.search(r"\b(?:took|duration|timed)\b", note, re.IGNORECASE):
         duration = parse_duration(note)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 
 from rules.config import Config, allowed_finding_types, failure_class_for_finding_type
-from rules.item import visible_lines
+from rules.item import markdown_heading, visible_lines
 from rules.model import Finding, Incident
 
 _SEVERITY_WORDS = {
@@ -36,15 +36,15 @@ _SEVERITY_WORDS = {
     "low": 4,
 }
 
-_HEADING_RE = re.compile(r"[ \t]{0,3}(?P<level>#{1,6})(?:[ \t]+(?P<title>.*?))?[ \t]*#*[ \t]*")
-_BOLD_LINE_RE = re.compile(r"[ \t]*(?P<b>\*\*|__)(?P<title>[^*_]+?)(?P=b)[ \t]*:?[ \t]*")
+_BOLD_LINE_RE = re.compile(r"[ \t]*(?P<b>\*\*|__)(?P<title>[^*_]+?)(?P=b)[ \t]*(?::[ \t]*)?")
 _FINDINGS_TITLE_RE = re.compile(r"(?:key |incident )?findings?\b[ \t:]*(?:\(.*\))?", re.I)
 _LIST_ITEM_RE = re.compile(
     r"(?P<indent>[ \t]*)(?:[-*+•]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\](?:[ \t]+|$))?(?P<content>.*)"
 )
+# No two white-space runs touch, so a long line cannot cost quadratic time.
 _SEVERITY_FIELD_RE = re.compile(
-    r"[ \t]*(?:[-*+•][ \t]+)?(?:\*\*|__)?[ \t]*severity[ \t]*(?:\*\*|__)?"
-    r"[ \t]*(?::|[ \t]-[ \t]|–|—)[ \t]*(?:\*\*|__)?[ \t]*(?P<value>.*)",
+    r"[ \t]*(?:[-*+•][ \t]+)?(?:(?:\*\*|__)[ \t]*)?severity(?:[ \t]*(?:\*\*|__))?"
+    r"[ \t]*(?::|-(?=[ \t])|–|—)(?:[ \t]*(?:\*\*|__))?[ \t]*(?P<value>.*)",
     re.IGNORECASE,
 )
 
@@ -80,12 +80,13 @@ def severity_from_body(body: str) -> int | None:
     for index, line in enumerate(lines):
         if line is None:
             continue
+        if "severity" not in line.casefold():
+            continue
         field = _SEVERITY_FIELD_RE.fullmatch(line)
         if field:
             return parse_severity(field.group("value"))
-        heading = _HEADING_RE.fullmatch(line)
-        title = (heading.group("title") or "") if heading else ""
-        if heading and title.strip("*_ :").casefold() == "severity":
+        heading = markdown_heading(line)
+        if heading and heading[1].strip("*_ :").casefold() == "severity":
             for below in lines[index + 1 :]:
                 if below is None or not below.strip():
                     continue
@@ -184,9 +185,9 @@ def _finding_items(body: str) -> list[str]:
 
 def _heading(line: str) -> tuple[int | None, str]:
     """(level, title) of a heading or a bold-only line; (None, "") otherwise."""
-    heading = _HEADING_RE.fullmatch(line)
+    heading = markdown_heading(line)
     if heading:
-        return len(heading.group("level")), heading.group("title") or ""
+        return heading
     bold = _BOLD_LINE_RE.fullmatch(line)
     if bold:
         return BOLD_LEVEL, bold.group("title")
@@ -218,7 +219,7 @@ def _split_finding(content: str) -> tuple[str, str]:
     head, colon, rest = content.partition(":")
     if colon and head.strip() and "://" not in content[: len(head) + 3]:
         return head.strip().strip("*_`").strip(), rest.strip()
-    dashed = re.fullmatch(r"(?P<type>.+?)[ \t]+[–—-][ \t]+(?P<text>.*)", content)
+    dashed = re.fullmatch(r"(?P<type>.+?)\s[–—-]\s(?P<text>.*)", content)
     if dashed:
         return dashed.group("type").strip().strip("*_`").strip(), dashed.group("text").strip()
     return "", content.strip()

@@ -341,22 +341,45 @@ class _Located:
 
 _FENCE_RE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 _HEADING_RE = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
-_ITEM_HEADING_RE = re.compile(
-    r"[ \t]{0,3}(?:#{1,6}[ \t]+(?:\*\*|__)?|\*\*|__)[ \t]*hardening[ \t]+item\b.*"
-    r"|[ \t]*hardening[ \t]+item[ \t]*:?[ \t]*",
-    re.IGNORECASE,
-)
 _BULLET = r"[ \t]*(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\[[ xX]\][ \t]+)?"
-_NAME = r"(?P<name>[A-Za-z][A-Za-z ()/'’]*?)"
+_NAME = r"(?P<name>[A-Za-z][A-Za-z ()/'’]{0,40}?)"  # bounded: no quadratic work on long lines
 _SEP = r"(?:[ \t]*[:–—]|[ \t]+-(?=[ \t]|$))"
 _PLAIN_FIELD_RE = re.compile(rf"(?P<prefix>{_BULLET}){_NAME}{_SEP}[ \t]*(?P<value>.*)")
 _BOLD_FIELD_RE = re.compile(
     rf"(?P<prefix>{_BULLET})(?P<b>\*\*|__)[ \t]*{_NAME}"
     rf"(?:[ \t]*(?P=b){_SEP}|{_SEP}[ \t]*(?P=b))[ \t]*(?P<value>.*)"
 )
-_HEADING_FIELD_RE = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(?P<name>.+?)[ \t]*#*[ \t]*")
 _LIST_ITEM_RE = re.compile(r"(?P<indent>[ \t]*)(?:[-*+•]|\d{1,3}[.)])(?:[ \t]+(?P<content>.*)|$)")
 _LINK_START_RE = re.compile(r"\s*(?:<?https?://|\[[^\]]*\]\(https?://)", re.IGNORECASE)
+
+
+def markdown_heading(line: str) -> tuple[int, str] | None:
+    """``(level, title)`` of an ATX heading line (``## Title ##``), else None. Linear time."""
+    stripped = line.lstrip(" ")
+    if len(line) - len(stripped) > 3 or not stripped.startswith("#"):
+        return None
+    level = len(stripped) - len(stripped.lstrip("#"))
+    rest = stripped[level:]
+    if level > 6 or (rest and rest[0] not in " \t"):
+        return None
+    title = rest.strip(" \t")
+    closing = title.rstrip("#")
+    if closing != title and (not closing or closing[-1] in " \t"):
+        title = closing.rstrip(" \t")  # an optional closing sequence of #s
+    return level, title
+
+
+def _is_item_heading(line: str) -> bool:
+    """``### Hardening Item``, ``**Hardening Item**``, or a line saying just that."""
+    heading = markdown_heading(line)
+    if heading is not None:
+        title = heading[1]
+    else:
+        title = line.strip()
+        bold = len(title) > 4 and title[:2] in ("**", "__") and title.endswith(title[:2])
+        if not bold and not re.fullmatch(r"hardening\s+item\s*:?", title, re.IGNORECASE):
+            return False
+    return re.match(r"hardening\s+item\b", title.strip("*_ \t"), re.IGNORECASE) is not None
 
 
 def _split_lines(body: str) -> list[_Line]:
@@ -419,11 +442,9 @@ def _indent(text: str) -> int:
 
 
 def _field_at(text: str) -> _Field | None:
-    if _HEADING_RE.match(text):
-        match = _HEADING_FIELD_RE.fullmatch(text)
-        if match is None:
-            return None
-        name = match.group("name").strip("*_ \t").rstrip(":").strip("*_ \t")
+    heading = markdown_heading(text)
+    if heading is not None:
+        name = heading[1].strip("*_ \t").rstrip(":").strip("*_ \t")
         key = _HEADING_FIELDS.get(_normalize_name(name))
         return _Field(key, "", 0, heading=True) if key else None
     for regex in (_BOLD_FIELD_RE, _PLAIN_FIELD_RE):
@@ -504,11 +525,7 @@ def _locate(body: str) -> _Located | None:
     headed = []
     for run in runs:
         before = preceding(run.first)
-        if (
-            before is not None
-            and not hidden[before]
-            and _ITEM_HEADING_RE.fullmatch(lines[before].text)
-        ):
+        if before is not None and not hidden[before] and _is_item_heading(lines[before].text):
             headed.append((run, before))
     problems: list[str] = []
     if headed:
@@ -607,7 +624,9 @@ def _read_incident(value: str) -> Reading:
 def _read_failure_class(value: str) -> Reading:
     # A slug is read before placeholders: "none" is a possible slug, the class list decides.
     value = _clean(value)
-    slug = re.sub(r"\s*\(.*\)\s*$", "", value).rsplit(":", 1)[-1]
+    if value.endswith(")") and "(" in value:  # "missed-detection (from finding 2)"
+        value = value[: value.index("(")].strip()
+    slug = value.rsplit(":", 1)[-1]
     slug = re.sub(r"[\s_]+", "-", _clean(slug).lower())
     if re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
         return slug, None
@@ -752,7 +771,7 @@ _READERS = {
 
 _URL_RE = re.compile(r"<?(https?://(?:[^\s<>,]|,(?!\s*<?https?://))+)>?", re.IGNORECASE)
 _MARKDOWN_LINK_RE = re.compile(
-    r"\[([^\]\n]*)\]\(\s*<?(https?://[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)>?\s*\)"
+    r"\[([^\]\[\n]*)\]\(\s*<?(https?://[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)>?\s*\)"
 )
 _TRAILING = ".,;:!?"
 

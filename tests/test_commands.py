@@ -213,3 +213,11 @@ def test_command_like_noise(text: str):
             assert result.reason and result.usage.startswith("/harden")
         elif result.name == "evidence":
             assert result.evidence is not None and result.evidence.url.startswith("http")
+
+
+def test_notes_and_rationales_fit_in_an_issue_body():
+    long_note = one("/harden evidence https://a.example rollback " + "1" * 20_000)
+    assert isinstance(long_note, CommandError)
+    assert "keep it under 300" in long_note.reason
+    assert isinstance(one("/harden retire " + "x" * 1001), CommandError)
+    assert isinstance(one("/harden retire " + "x" * 1000), Command)

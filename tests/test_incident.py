@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -314,3 +315,15 @@ def test_findings_like_noise_never_raises_and_is_deterministic(body: str):
     assert parse_incident(1, "t", body, [], CONFIG) == first
     assert all(f.failure_class for f in first.findings)
     assert all(f.failure_class is None for f in first.unknown_findings)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["# a" + " " * 20_000 + "x", "**a**" + " " * 20_000 + "x", "Severity" + " " * 20_000 + "x",
+     "## Findings\n- a" + " " * 20_000 + "x", "<!--" * 20_000, "   " * 20_000],
+    ids=range(6),
+)  # fmt: skip
+def test_long_lines_take_linear_time(body: str):
+    started = time.perf_counter()
+    parse_incident(1, "t", body, [], CONFIG)
+    assert time.perf_counter() - started < 1.5

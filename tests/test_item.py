@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -577,3 +578,24 @@ def test_template_like_noise_never_raises_and_replace_is_stable(text: str, item:
     parse_item(text)
     new = replace_item_in_body(text, item)
     assert parse_item(new).item == item
+
+
+LONG = 20_000
+PATHOLOGICAL = [
+    "a" + " " * LONG,
+    "# a" + " " * LONG + "x",
+    "- Status" + " " * LONG,
+    "hardening item" + " " * LONG + "x",
+    "### Hardening Item\n- Evidence link(s): " + "[" * LONG,
+    "### Hardening Item\n- Evidence link(s): " + "https://a.b/c (" * 2000,
+    "### Hardening Item\n- Failure class: " + "(" * LONG + "x)",
+    "<!--" * LONG,
+    "\n".join(["- Status: open"] * 3000),
+]
+
+
+@pytest.mark.parametrize("body", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_long_lines_take_linear_time(body: str):
+    started = time.perf_counter()
+    replace_item_in_body(body, CONTRACT_ITEM)
+    assert time.perf_counter() - started < 1.5
