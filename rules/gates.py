@@ -62,22 +62,32 @@ class Missing:
 
 @dataclass(frozen=True)
 class GateResult:
-    """A gate's verdict. ``advisory`` lists shortfalls that are reported but do not block."""
+    """A gate's verdict. ``advisory`` lists shortfalls that are reported but do not block;
+    ``then`` lists what a later step will check (the QA gate behind ``/harden verify``), kept
+    apart so a reopening comment leads with what the close itself lacks."""
 
     passed: bool
     missing: tuple[Missing, ...] = ()
     advisory: tuple[Missing, ...] = ()
+    then: tuple[Missing, ...] = ()
 
     def markdown(self) -> str:
         """A bullet list of what is missing (and what is only advised), for a comment."""
         lines = [f"- {m.markdown()}" for m in self.missing]
         lines += [f"- (advisory) {m.markdown()}" for m in self.advisory]
+        if self.then:
+            lines += ["", "Then, for `/harden verify` to pass, the QA gate also needs:", ""]
+            lines += [f"- {m.markdown()}" for m in self.then]
         return "\n".join(lines)
 
 
-def _result(missing: Iterable[Missing], advisory: Iterable[Missing] = ()) -> GateResult:
+def _result(
+    missing: Iterable[Missing], advisory: Iterable[Missing] = (), then: Iterable[Missing] = ()
+) -> GateResult:
     found = tuple(dict.fromkeys(missing))  # ordered, without repeats
-    return GateResult(passed=not found, missing=found, advisory=tuple(dict.fromkeys(advisory)))
+    later = tuple(m for m in dict.fromkeys(then) if m not in found)
+    return GateResult(passed=not found, missing=found, advisory=tuple(dict.fromkeys(advisory)),
+                      then=later)
 
 
 def _on(number: int | None) -> str:
@@ -212,7 +222,7 @@ def closure_gate(
             f"(`/harden retire RATIONALE`, by a lead); status is `{item.status}`",
             "/harden verify",
         ))
-        missing += qa.missing
+        return _result(missing, then=qa.missing)
     return _result(missing)
 
 
