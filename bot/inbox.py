@@ -75,12 +75,12 @@ CREATE INDEX IF NOT EXISTS deliveries_open_by_subject
     ON deliveries (subject, seq) WHERE status IN ('pending', 'processing');
 CREATE INDEX IF NOT EXISTS deliveries_pending
     ON deliveries (seq) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS deliveries_due
-    ON deliveries (next_attempt_at) WHERE status = 'pending';
+-- Only deliveries that failed an attempt can be due in the future, so only they are indexed by
+-- time: a fresh delivery costs no entry here (every index is paid for on each store and claim).
+CREATE INDEX IF NOT EXISTS deliveries_retrying
+    ON deliveries (next_attempt_at) WHERE status = 'pending' AND attempts > 0;
 CREATE INDEX IF NOT EXISTS deliveries_failed
     ON deliveries (seq) WHERE status = 'failed';
-CREATE INDEX IF NOT EXISTS deliveries_finished
-    ON deliveries (finished_at) WHERE status = 'done';
 -- Bodies live apart: SQLite rewrites a whole row on UPDATE, so a status change next to a 25 KiB
 -- body would copy the body into the WAL (and the checkpoint) again at every claim and finish.
 CREATE TABLE IF NOT EXISTS payloads (
@@ -116,13 +116,16 @@ LIMIT :limit
 """
 
 # The earliest retry still in the future. Heads already due were just claimed (or wait for a
-# free worker, who will look again), so only future times need the index walk.
+# free worker, who will look again), and a fresh delivery is due when it arrives, so only
+# retries need looking at.
 _NEXT_DUE = f"""
-SELECT d.next_attempt_at FROM deliveries AS d INDEXED BY deliveries_due
-WHERE {_HEAD} AND d.next_attempt_at > :now
+SELECT d.next_attempt_at FROM deliveries AS d INDEXED BY deliveries_retrying
+WHERE {_HEAD} AND d.attempts > 0 AND d.next_attempt_at > :now
 ORDER BY d.next_attempt_at
 LIMIT 1
 """
+
+_PURGE_CHUNK = 500
 
 # Bounds the time one batch holds the thread (and so the ack latency of the requests behind it).
 _MAX_BATCH = 512
@@ -197,8 +200,13 @@ class Inbox:
         *,
         clock: Callable[[], float] = time.time,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        linger: float = 0.002,
     ) -> None:
         self.path = Path(path)
+        # How long bookkeeping-only writes wait to share a transaction (never acknowledgements).
+        self.linger = linger
+        self._durable_queued = 0
+        self._lingering: asyncio.Future[None] | None = None
         self.clock = clock
         self._synchronous = synchronous
         self._executor: ThreadPoolExecutor | None = None
@@ -368,11 +376,27 @@ class Inbox:
         cutoff = self.clock() - older_than
 
         def op(conn: sqlite3.Connection) -> int:
-            old = "SELECT seq FROM deliveries WHERE status = 'done' AND finished_at < ?"
-            conn.execute(f"DELETE FROM payloads WHERE seq IN ({old})", (cutoff,))
-            return conn.execute(f"DELETE FROM deliveries WHERE seq IN ({old})", (cutoff,)).rowcount
+            # Oldest first and a chunk at a time: deliveries are stored in time order, so the
+            # old ones sit at the start of the table and each chunk is a short walk, and no
+            # single transaction holds the thread (and the acknowledgements) for long.
+            seqs = [
+                seq
+                for (seq,) in conn.execute(
+                    "SELECT seq FROM deliveries WHERE status = 'done' AND finished_at < ? "
+                    "ORDER BY seq LIMIT ?",
+                    (cutoff, _PURGE_CHUNK),
+                )
+            ]
+            marks = ",".join("?" * len(seqs))
+            conn.execute(f"DELETE FROM payloads WHERE seq IN ({marks})", seqs)
+            return conn.execute(f"DELETE FROM deliveries WHERE seq IN ({marks})", seqs).rowcount
 
-        return int(await self._submit(op))
+        purged = 0
+        while True:
+            count = int(await self._submit(op))
+            purged += count
+            if count < _PURGE_CHUNK:
+                return purged
 
     # -- reads and claims --------------------------------------------------------------------
 
@@ -638,6 +662,10 @@ class Inbox:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((op, durable, future))
         self._queued_pages += pages
+        if durable:
+            self._durable_queued += 1
+            if self._lingering is not None and not self._lingering.done():
+                self._lingering.set_result(None)  # someone waits for its 202: go now
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         return future
@@ -645,13 +673,26 @@ class Inbox:
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            # One turn of the loop first: the callers woken by the previous batch queue their
-            # next writes, and they ride in this batch instead of costing one of their own.
-            await asyncio.sleep(0)
+            if self._durable_queued:
+                # One turn of the loop first: the callers woken by the previous batch queue
+                # their next writes, and they ride in this batch instead of costing their own.
+                await asyncio.sleep(0)
+            elif self.linger > 0:
+                # Only bookkeeping is waiting (claims, completions): nobody's acknowledgement
+                # depends on it, so gather a little more of it into one transaction.
+                self._lingering = loop.create_future()
+                timer = loop.call_later(self.linger, _resolve, self._lingering)
+                try:
+                    await self._lingering
+                finally:
+                    timer.cancel()
+                    self._lingering = None
             batch = self._queue[:_MAX_BATCH]
             del self._queue[:_MAX_BATCH]
             pages, self._queued_pages = self._queued_pages, 0
-            durable = any(d for _, d, _ in batch)
+            taken = sum(1 for _, d, _ in batch if d)
+            self._durable_queued -= taken
+            durable = taken > 0
             assert self._executor is not None
             try:
                 results = await loop.run_in_executor(
@@ -670,6 +711,11 @@ class Inbox:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _delivery(row: tuple[Any, ...]) -> Delivery:

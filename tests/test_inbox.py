@@ -310,3 +310,20 @@ async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="schema version 99"):
         await box.open()
     await box.close()
+
+
+async def test_purge_done_in_chunks(
+    inbox: Inbox, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.inbox
+
+    monkeypatch.setattr(bot.inbox, "_PURGE_CHUNK", 2)
+    for i in range(5):
+        await put(inbox, f"d{i}", f"s{i}")
+    await inbox.claim(5)
+    for i in range(5):
+        await inbox.mark_done(f"d{i}")
+    clock.now += 10
+    assert await inbox.purge_done(older_than=5) == 5
+    assert (await inbox.stats()).pending == 0
+    assert await inbox.get("d4") is None
