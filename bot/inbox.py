@@ -276,24 +276,10 @@ class Inbox:
     ) -> bool:
         """Store a delivery durably. True if it is new, False if this id was stored before."""
         now = self.clock()
-        params = (delivery_id, event, action, installation_id, repository, subject, now, now, now)
-
-        def op(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                # Unlike INSERT OR IGNORE, this ignores only a repeated delivery id: a row
-                # that breaks another constraint is an error, not a "duplicate".
-                "INSERT INTO deliveries (delivery_id, event, action, installation_id, "
-                "repository, subject, next_attempt_at, received_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING",
-                params,
-            )
-            if cursor.rowcount != 1:
-                return False
-            conn.execute(
-                "INSERT INTO payloads (seq, body) VALUES (?, ?)", (cursor.lastrowid, payload)
-            )
-            return True
-
+        op = _Store(
+            (delivery_id, event, action, installation_id, repository, subject, now, now, now),
+            payload,
+        )
         # A page per 4 KiB of payload, plus the row's index entries.
         pages = len(payload) // 4096 + 3
         new = bool(await self._submit(op, durable=True, pages=pages))
@@ -573,7 +559,7 @@ class Inbox:
         conn = self._connection
         try:
             with self._transaction(durable=durable):
-                return [op(conn) for op in ops]
+                return _run_ops(conn, ops)
         except Exception as exc:
             if len(ops) == 1:
                 return [exc]
@@ -673,11 +659,9 @@ class Inbox:
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            if self._durable_queued:
-                # One turn of the loop first: the callers woken by the previous batch queue
-                # their next writes, and they ride in this batch instead of costing their own.
-                await asyncio.sleep(0)
-            elif self.linger > 0:
+            # Stores go at once, with whatever queued up during the previous commit: the
+            # thread commits while the loop answers the requests the last batch released.
+            if not self._durable_queued and self.linger > 0:
                 # Only bookkeeping is waiting (claims, completions): nobody's acknowledgement
                 # depends on it, so gather a little more of it into one transaction.
                 self._lingering = loop.create_future()
@@ -711,6 +695,86 @@ class Inbox:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+
+class _Store:
+    """A store, as data: consecutive ones in a batch are inserted together (see _store_many)."""
+
+    __slots__ = ("payload", "row")
+
+    def __init__(self, row: tuple[Any, ...], payload: bytes) -> None:
+        self.row = row  # delivery_id first, then the other _INSERT columns
+        self.payload = payload
+
+    def __call__(self, conn: sqlite3.Connection) -> bool:
+        return _store_many(conn, [self])[0]
+
+
+_INSERT_COLUMNS = (
+    "delivery_id, event, action, installation_id, repository, subject, next_attempt_at, "
+    "received_at, updated_at"
+)
+
+
+def _run_ops(conn: sqlite3.Connection, ops: list[_Op]) -> list[Any]:
+    """Run a batch's writes in order, each run of consecutive stores as one insert."""
+    results: list[Any] = []
+    i = 0
+    while i < len(ops):
+        if isinstance(ops[i], _Store):
+            j = i
+            while j < len(ops) and isinstance(ops[j], _Store):
+                j += 1
+            results.extend(_store_many(conn, ops[i:j]))  # type: ignore[arg-type]
+            i = j
+        else:
+            results.append(ops[i](conn))
+            i += 1
+    return results
+
+
+def _store_many(conn: sqlite3.Connection, stores: list[_Store]) -> list[bool]:
+    """Insert the new ones among ``stores`` with one statement per table.
+
+    Statement count, not row count, is what costs here: each statement makes this thread take
+    the GIL back from the busy event loop. A delivery id already stored, or repeated earlier in
+    the batch, is not new; anything else that breaks a constraint fails the whole statement,
+    and the batch falls back to one transaction per write.
+    """
+    ids = [s.row[0] for s in stores]
+    marks = ",".join("?" * len(ids))
+    seen = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT delivery_id FROM deliveries WHERE delivery_id IN ({marks})", ids
+        )
+    }
+    new: list[_Store] = []
+    results = []
+    for store in stores:
+        fresh = store.row[0] not in seen
+        seen.add(store.row[0])
+        results.append(fresh)
+        if fresh:
+            new.append(store)
+    if not new:
+        return results
+    width = _INSERT_COLUMNS.count(",") + 1
+    rows = ",".join(["(" + ",".join("?" * width) + ")"] * len(new))
+    cursor = conn.execute(
+        f"INSERT INTO deliveries ({_INSERT_COLUMNS}) VALUES {rows}",
+        [value for store in new for value in store.row],
+    )
+    # One statement, one writer, nothing deleted in between: the new rows took the seqs just
+    # below the last one, in order.
+    last = cursor.lastrowid
+    assert last is not None
+    first = last - len(new) + 1
+    conn.execute(
+        "INSERT INTO payloads (seq, body) VALUES " + ",".join(["(?, ?)"] * len(new)),
+        [value for k, store in enumerate(new) for value in (first + k, store.payload)],
+    )
+    return results
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

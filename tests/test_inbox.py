@@ -327,3 +327,17 @@ async def test_purge_done_in_chunks(
     assert await inbox.purge_done(older_than=5) == 5
     assert (await inbox.stats()).pending == 0
     assert await inbox.get("d4") is None
+
+
+async def test_one_batch_of_mixed_new_and_known_ids_keeps_each_body_with_its_id(
+    inbox: Inbox,
+) -> None:
+    await put(inbox, "known")
+    ids = ["a", "known", "b", "a", "c"]
+    results = await asyncio.gather(
+        *(inbox.store(i, "issues", f'{{"id": "{i}"}}'.encode(), subject=i) for i in ids)
+    )
+    assert results == [True, False, True, False, True]
+    for delivery_id in ("a", "b", "c"):
+        stored = await inbox.get(delivery_id)
+        assert stored is not None and stored.data() == {"id": delivery_id}
