@@ -344,6 +344,10 @@ class GitHubApp:
         self._apis: cachetools.LRUCache[int, GitHubAPI] = cachetools.LRUCache(maxsize=1024)
         self._locks: dict[int, asyncio.Lock] = {}
         self._bot_login: str | None = None
+        # Which installation serves a repository, for the rare payload without `installation`.
+        self._repo_installations: cachetools.TTLCache[str, int | None] = cachetools.TTLCache(
+            maxsize=1024, ttl=600
+        )
         self.token_requests = 0
 
     @property
@@ -418,6 +422,25 @@ class GitHubApp:
 
     def forget_token(self, installation_id: int) -> None:
         self._tokens.pop(installation_id, None)
+
+    async def repo_installation_id(self, owner: str, repo: str) -> int | None:
+        """The installation of the App on ``owner/repo`` (``apps/get-repo-installation``, JWT),
+        or None where the App is not installed (404)."""
+        key = f"{owner}/{repo}".lower()
+        if key in self._repo_installations:
+            return self._repo_installations[key]
+        try:
+            data = await self.app_api().getitem(
+                "/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo}
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:
+                raise
+            found: int | None = None
+        else:
+            found = int(data["id"])
+        self._repo_installations[key] = found
+        return found
 
     async def bot_login(self) -> str:
         """The App's own login (``<slug>[bot]``), used to recognise its comments."""

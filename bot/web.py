@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import gidgethub
 from aiohttp import web
 from gidgethub import sansio
 
@@ -32,7 +33,7 @@ from bot.inbox import Delivery, Inbox
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.settings import Settings
 from bot.subjects import subject_for
-from bot.workers import Processor, WorkerPool
+from bot.workers import PermanentError, Processor, WorkerPool
 
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -133,8 +134,19 @@ def make_processor(
         )
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
-        if delivery.installation_id is not None:
-            gh = await github.installation_api(delivery.installation_id)
+        installation_id = delivery.installation_id
+        coordinates = _repository_coordinates(delivery.data())
+        if installation_id is None and coordinates is not None:
+            installation_id = await github.repo_installation_id(*coordinates)
+        if installation_id is not None:
+            gh = await github.installation_api(installation_id)
+        elif coordinates is not None:
+            # A repository the App is not installed on: nothing to act on, nothing to retry.
+            log.warning(
+                "no installation of the App on the delivery's repository; skipped",
+                extra={"delivery": delivery.delivery_id, "repository": delivery.repository},
+            )
+            return
         else:
             gh = github.app_api()
         ctx = Context(
@@ -153,9 +165,40 @@ def make_processor(
             configs=configs,
             delivery_id=delivery.delivery_id,
         )
-        await handlers.dispatch(event, gh, ctx)
+        try:
+            await handlers.dispatch(event, gh, ctx)
+        except gidgethub.BadRequest as exc:
+            if _is_permanent(exc):
+                raise PermanentError(f"GitHub answered {exc.status_code}: {exc}") from exc
+            raise
 
     return process
+
+
+def _repository_coordinates(payload: dict[str, Any]) -> tuple[str, str] | None:
+    """``(owner, name)`` of the payload's repository. Payloads GitHub sends to an App carry
+    ``installation``; a saved or hand-made one may not, and the repository's installation is
+    then looked up (``apps/get-repo-installation``)."""
+    repository = payload.get("repository")
+    if not isinstance(repository, dict):
+        return None
+    owner = repository.get("owner")
+    login = owner.get("login") if isinstance(owner, dict) else None
+    name = repository.get("name")
+    if isinstance(login, str) and isinstance(name, str) and login and name:
+        return login, name
+    return None
+
+
+def _is_permanent(exc: gidgethub.BadRequest) -> bool:
+    """Answers that a retry cannot change: permission refused (not a rate limit), validation
+    failed, or the resource is gone. Rate limits and 5xx stay retryable."""
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        return False
+    status = int(exc.status_code)
+    if status == 403:
+        return "rate limit" not in str(exc).lower()
+    return status in (410, 422)
 
 
 # -- views ---------------------------------------------------------------------------------------
