@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rules.model import ItemFacts, Priority
+from rules.model import HardeningItem, ItemFacts, Priority
 from rules.scores import (
     ADOPTION_THRESHOLD,
     RUBRIC_THRESHOLD,
@@ -88,6 +88,12 @@ def _result(
     later = tuple(m for m in dict.fromkeys(then) if m not in found)
     return GateResult(passed=not found, missing=found, advisory=tuple(dict.fromkeys(advisory)),
                       then=later)
+
+
+def retired_by_protocol(item: HardeningItem) -> bool:
+    """Retired with a rationale: ended by the sunset protocol (a status line edited to
+    ``retired`` without a rationale is not)."""
+    return item.status == "retired" and bool((item.retired_rationale or "").strip())
 
 
 def _on(number: int | None) -> str:
@@ -228,7 +234,12 @@ def closure_gate(
 
 def incident_close_gate(items: Sequence[ItemFacts]) -> GateResult:
     """Whether an incident may stay closed: a hardening backlog exists and every item has an
-    execution owner, a verifier owner and a due date (CONTRACT §3)."""
+    execution owner, a verifier owner and a due date (CONTRACT §3).
+
+    An item a lead retired with a rationale (the sunset protocol, ``/harden retire``) is exempt:
+    retirement is the documented way to end an item without doing it, so it owes no owners or
+    date. It still counts as the incident's hardening backlog.
+    """
     if not items:
         return _result([Missing(
             "at least one hardening item",
@@ -238,6 +249,8 @@ def incident_close_gate(items: Sequence[ItemFacts]) -> GateResult:
     missing: list[Missing] = []
     for facts in sorted(items, key=lambda f: f.number):
         item = facts.item
+        if retired_by_protocol(item):
+            continue
         if not login_key(item.owner):
             missing.append(Missing(f"an execution owner on #{facts.number}",
                                    "/harden owner @user"))

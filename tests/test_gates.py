@@ -239,6 +239,19 @@ def test_incident_close_gate_names_each_item_lacking_what() -> None:
     )
 
 
+def test_incident_close_gate_exempts_items_retired_by_a_lead() -> None:
+    items = [bare(owner="a", verifier="b", due=date(2026, 1, 1)),
+             replace(bare(status="retired", retired_rationale="superseded by #9"), number=15)]
+    assert gates.incident_close_gate(items).passed
+    assert gates.incident_close_gate(items[1:]).passed  # a retired item is still a backlog
+
+
+def test_incident_close_gate_still_needs_owners_on_a_retired_status_without_rationale() -> None:
+    items = [replace(bare(status="retired", owner="a", verifier="b"), number=15)]
+    assert gates.incident_close_gate(items).missing == (
+        Missing("a due date on #15", "/harden due YYYY-MM-DD"),)
+
+
 # --- the seed's hardening closure gate (incident level) --------------------------------------
 
 

@@ -246,6 +246,17 @@ async def test_closing_an_incident_whose_items_are_owned_holds(
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
 
 
+async def test_an_item_retired_without_owners_does_not_hold_its_incident(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    n = await open_incident(sandbox, repo, deliver, drain)
+    open_item(sandbox, repo, incident=n, owner="carol", verifier="bob", due=date(2026, 12, 1))
+    open_item(sandbox, repo, incident=n, status="retired", retired_rationale="superseded by #9")
+    await close(sandbox, repo, deliver, drain, n)
+    assert sandbox.issue(repo, n)["state"] == "closed"
+    assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
+
+
 def _event(kind: str, login: str, type_: str = "User") -> dict[str, Any]:
     return {"event": kind, "actor": {"login": login, "type": type_}}
 

@@ -44,7 +44,9 @@ ITEM_ADVICE = (
 )
 INCIDENT_ADVICE = (
     "Each hardening item takes its owners and due date with `/harden owner @user`, "
-    "`/harden verifier @user` and `/harden due YYYY-MM-DD` in a comment on that item."
+    "`/harden verifier @user` and `/harden due YYYY-MM-DD` in a comment on that item. "
+    "An item nobody will own can be retired by a lead with `/harden retire RATIONALE` "
+    "(sunset protocol); a retired item does not hold the incident open."
 )
 
 
