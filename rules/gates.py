@@ -49,11 +49,14 @@ class Missing:
     """One unmet requirement: what is missing and the command or action that supplies it.
 
     ``command`` is the exact ``/harden …`` command when one command supplies it, otherwise a
-    short markdown action (commands inside it in backticks).
+    short markdown action (commands inside it in backticks). ``group`` names the score a row
+    belongs to (``Scorecard 0/5, needs 4/5``): a list shows it once, as a heading over its rows,
+    instead of repeating it on every row.
     """
 
     what: str
     command: str
+    group: str = ""
 
     def markdown(self) -> str:
         command = f"`{self.command}`" if self.command.startswith("/") else self.command
@@ -72,13 +75,25 @@ class GateResult:
     then: tuple[Missing, ...] = ()
 
     def markdown(self) -> str:
-        """A bullet list of what is missing (and what is only advised), for a comment."""
-        lines = [f"- {m.markdown()}" for m in self.missing]
-        lines += [f"- (advisory) {m.markdown()}" for m in self.advisory]
+        """A bullet list of what is missing (and what is only advised), for a comment. A score's
+        unmet rows are nested under one line naming the score and its threshold."""
+        lines = _bullets(self.missing)
+        lines += _bullets(self.advisory, prefix="(advisory) ")
         if self.then:
             lines += ["", "Then, for `/harden verify` to pass, the QA gate also needs:", ""]
-            lines += [f"- {m.markdown()}" for m in self.then]
+            lines += _bullets(self.then)
         return "\n".join(lines)
+
+
+def _bullets(missing: Sequence[Missing], *, prefix: str = "") -> list[str]:
+    lines: list[str] = []
+    group = ""
+    for m in missing:
+        if m.group and m.group != group:
+            lines.append(f"- {prefix}{m.group}:")
+        group = m.group
+        lines.append(f"  - {m.markdown()}" if m.group else f"- {prefix}{m.markdown()}")
+    return lines
 
 
 def _result(
@@ -130,7 +145,7 @@ def _score_missing(score: Score, *, number: int | None = None) -> list[Missing]:
     need = f"{score.label}{_on(number)}, needs {score.threshold}/{score.maximum}"
     if not score.unmet:  # a threshold above the maximum: say so rather than fail silently
         return [Missing(need, "lower the threshold in .github/hardening.yml")]
-    return [Missing(f"{need}: “{row.name}” ({row.signal})", row.next_step) for row in score.unmet]
+    return [Missing(f"“{row.name}” ({row.signal})", row.next_step, need) for row in score.unmet]
 
 
 def qa_gate(

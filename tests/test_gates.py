@@ -92,7 +92,7 @@ def test_qa_gate_lists_each_unmet_scorecard_row_with_its_next_step() -> None:
     facts = perfect(acknowledged_by=(),
                     evidence=tuple(e for e in PERFECT_ITEM.evidence if e.kind != "rollback"))
     result = gates.qa_gate(facts)
-    scorecard = [m for m in result.missing if m.what.startswith("Scorecard 3/5, needs 4/5")]
+    scorecard = [m for m in result.missing if m.group == "Scorecard 3/5, needs 4/5"]
     assert [m.what.split("“")[1].split("”")[0] for m in scorecard] == [
         "rollback path rehearsed and timed", "runbook update acknowledged by owners"]
     assert "rollback took 4m30s" in scorecard[0].command
@@ -104,12 +104,29 @@ def test_qa_gate_lists_rubric_rows_below_two() -> None:
                     evidence=(ev("implementation"), ev("behavioral"), ev("test"),
                               ev("rollback", seconds=60)))
     result = gates.qa_gate(facts)
-    rubric = [m for m in result.missing if m.what.startswith("Rubric 7/10")]
+    rubric = [m for m in result.missing if m.group.startswith("Rubric 7/10")]
     assert rubric == []  # 7/10 passes
     worse = gates.qa_gate(replace(facts, item=replace(facts.item, owner=None, verifier=None)))
-    rubric = [m.what for m in worse.missing if m.what.startswith("Rubric 6/10, needs 7/10")]
+    rubric = [m.what for m in worse.missing if m.group == "Rubric 6/10, needs 7/10"]
     assert len(rubric) == 2
     assert "“Ownership”" in rubric[0] and "“Risk impact”" in rubric[1]
+
+
+def test_a_score_is_named_once_over_its_unmet_rows() -> None:
+    facts = perfect(status="in_progress", pulls=(), evidence=(), acknowledged_by=(), due=None,
+                    owner=None, verifier=None)
+    text = gates.closure_gate(facts).markdown()
+    assert text.count("Scorecard 0/5, needs 4/5") == 1
+    assert text.count("Rubric ") == 1
+    lines = text.splitlines()
+    heading = lines.index("- Scorecard 0/5, needs 4/5:")
+    rows = lines[heading + 1 : heading + 6]
+    assert [row.split("“")[1].split("”")[0] for row in rows] == [
+        "root-cause class now test-covered", "rollback path rehearsed and timed",
+        "escalation ownership documented", "monitoring/alerts updated",
+        "runbook update acknowledged by owners"]
+    assert all(row.startswith("  - “") for row in rows)
+    assert lines[heading + 6].startswith("- Rubric ")
 
 
 def test_qa_gate_thresholds_are_parameters() -> None:
@@ -134,7 +151,7 @@ def test_adoption_is_advisory_unless_configured_to_block() -> None:
     assert "(advisory) Adoption 3/5, needs 4/5" in advisory.markdown()
     blocking = gates.qa_gate(facts, adoption_blocking=True)
     assert not blocking.passed and blocking.advisory == ()
-    assert any(m.what.startswith("Adoption 3/5") for m in blocking.missing)
+    assert any(m.group.startswith("Adoption 3/5") for m in blocking.missing)
     assert gates.qa_gate(facts, adoption_blocking=True, adoption_threshold=3).passed
 
 
@@ -185,8 +202,8 @@ def test_closure_gate_on_open_item_shows_the_way_to_verified() -> None:
     # the QA gate's ownership line is the same requirement, so it is listed once
     assert [m.command for m in result.then].count("/harden verifier @user") == 0
     # what the QA gate will check comes after what the close itself lacks
-    assert any(m.what.startswith("Scorecard 3/5") for m in result.then)
-    assert not any(m.what.startswith("Scorecard") for m in result.missing)
+    assert any(m.group.startswith("Scorecard 3/5") for m in result.then)
+    assert not any(m.group.startswith("Scorecard") for m in result.missing)
 
 
 def test_closure_gate_rechecks_the_qa_gate_of_a_verified_item() -> None:
@@ -273,9 +290,9 @@ def test_hardening_complete_needs_the_scorecard_threshold() -> None:
     result = gates.incident_hardening_complete(
         [done(acknowledged_by=(), evidence=(ev("implementation"),), pulls=(
             replace(PERFECT_PR, adds_regression_test=False, touches_monitoring=False),))])
-    assert any(m.what.startswith("Scorecard 1/5 on #14, needs 4/5") for m in result.missing)
+    assert any(m.group == "Scorecard 1/5 on #14, needs 4/5" for m in result.missing)
     relaxed = gates.incident_hardening_complete([done(acknowledged_by=())], scorecard_threshold=5)
-    assert any(m.what.startswith("Scorecard 4/5 on #14, needs 5/5") for m in relaxed.missing)
+    assert any(m.group == "Scorecard 4/5 on #14, needs 5/5" for m in relaxed.missing)
 
 
 @pytest.mark.parametrize(("facts", "text", "command"), [
