@@ -85,6 +85,7 @@ class WorkerPool:
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_purge = 0.0
+        self._purge: asyncio.Task[int] | None = None
         inbox.add_listener(self.notify)
 
     # -- control -----------------------------------------------------------------------------
@@ -119,6 +120,10 @@ class WorkerPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
             self._runner = None
+        if self._purge is not None and not self._purge.done():
+            self._purge.cancel()  # housekeeping; the next start picks it up again
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge
         tasks = dict(self._tasks)
         if not tasks:
             return []
@@ -187,8 +192,11 @@ class WorkerPool:
         if now - self._last_purge < _PURGE_EVERY:
             return
         self._last_purge = now
-        task = asyncio.get_running_loop().create_task(self.inbox.purge_done(KEEP_DONE_SECONDS))
-        task.add_done_callback(_log_purge)
+        if self._purge is None or self._purge.done():
+            self._purge = asyncio.get_running_loop().create_task(
+                self.inbox.purge_done(KEEP_DONE_SECONDS)
+            )
+            self._purge.add_done_callback(_log_purge)
 
     # -- one delivery ------------------------------------------------------------------------
 
@@ -208,7 +216,11 @@ class WorkerPool:
         except asyncio.CancelledError:
             raise  # shutdown: stop() hands the delivery back
         except Exception as exc:
-            await self._failed(delivery, exc, dlog, time.monotonic() - started)
+            try:
+                await self._failed(delivery, exc, dlog, time.monotonic() - started)
+            except Exception:
+                # Left 'processing': it is retried after the next start, never lost.
+                dlog.exception("could not record the failed attempt")
             return
         elapsed = time.monotonic() - started
         self.metrics.processing_seconds.observe(elapsed, event=delivery.event)
