@@ -90,7 +90,7 @@ async def test_failed_role_lookup_is_an_error_and_logged(
 async def test_timeout_is_an_error(
     sandbox: Any, repo: str, make_settings: Any, sandbox_server: Any
 ) -> None:
-    from tests.conftest import INSTALLATION_ID
+    from conftest import INSTALLATION_ID
 
     settings = make_settings(
         api_url=str(sandbox_server.make_url("")).rstrip("/"), github_timeout=0.1
