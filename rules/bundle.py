@@ -26,6 +26,7 @@ from rules.scores import (
     login_key,
     mention,
     merged,
+    parse_duration,
 )
 
 ITEM_MARKER = "<!-- hardening-bot:bundle -->"
@@ -58,8 +59,9 @@ def _when(moment: datetime) -> str:
 
 def _evidence_line(evidence: Evidence) -> str:
     details = [evidence.kind or "link"]
-    seconds = evidence_duration(evidence) if evidence.kind == "rollback" else None
-    if seconds is not None:
+    seconds = evidence_duration(evidence)
+    # A note that already states the time ("took 4m30s") is not followed by it a second time.
+    if seconds is not None and parse_duration(evidence.note) is None:
         details.append(f"took {format_duration(seconds)}")
     note = f": {_text(evidence.note)}" if evidence.note.strip() else ""
     url = evidence.url.strip().replace("<!--", "&lt;!--")

@@ -221,6 +221,10 @@ def format_duration(seconds: int) -> str:
 
 
 def evidence_duration(evidence: Evidence) -> int | None:
+    """How long a timed rollback took, or None. Only ``rollback`` evidence times a rollback:
+    a ``behavioral`` note such as "paged in 1m" states another duration."""
+    if evidence.kind != "rollback":
+        return None
     if evidence.duration_seconds is not None:
         return evidence.duration_seconds
     return parse_duration(evidence.note)

@@ -62,6 +62,16 @@ def test_item_bundle_has_every_part_of_the_seed() -> None:
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
+def test_a_timed_rollback_states_its_time_once() -> None:
+    said = verified(evidence=(ev("rollback", "https://ci.example.com/runs/3", "took 4m30s",
+                                 seconds=270),))
+    assert section(bundle(said), "Other evidence") == [
+        "- https://ci.example.com/runs/3 (rollback): took 4m30s"]
+    paged = verified(evidence=(ev("behavioral", "https://x.example/1", "paged in 1m", seconds=60),))
+    assert section(bundle(paged), "Other evidence") == [
+        "- https://x.example/1 (behavioral): paged in 1m"]
+
+
 def test_item_bundle_is_deterministic_and_converts_time_to_utc() -> None:
     later = datetime(2026, 12, 1, 16, 3, tzinfo=timezone(timedelta(hours=2)))
     assert bundle(verified(), verified_at=later) == bundle(verified())

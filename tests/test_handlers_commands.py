@@ -418,6 +418,23 @@ async def test_evidence_is_never_listed_twice(
     assert (evidence.kind, evidence.duration_seconds) == ("rollback", 90)
 
 
+def test_refiling_a_link_under_another_kind_does_not_carry_its_timing() -> None:
+    from bot.handlers.commands import with_evidence
+    from rules.model import Evidence, ItemFacts
+    from rules.scores import ROLLBACK_TIMED, evaluate
+
+    url = "https://x.example.com/drill/1"
+    paged = with_evidence(HardeningItem(), Evidence(url, "behavioral", "paged in 1m", 60))
+    refiled = with_evidence(paged, Evidence(url, "rollback"))
+    assert refiled.evidence == (Evidence(url, "rollback"),)
+    [row] = [r for r in evaluate(ItemFacts(number=1, item=refiled)).scorecard.rows
+             if r.name == ROLLBACK_TIMED]
+    assert row.points == 0
+    # the same kind again keeps what was recorded
+    timed = with_evidence(HardeningItem(), Evidence(url, "rollback", "took 90s", 90))
+    assert with_evidence(timed, Evidence(url + "/", "rollback")).evidence == timed.evidence
+
+
 # --- verify, status and the bundles -----------------------------------------------------------
 
 

@@ -449,6 +449,13 @@ def test_parse_duration(text: str, seconds: int | None) -> None:
     assert sc.parse_duration(text) == seconds
 
 
+def test_only_rollback_evidence_has_a_rollback_duration() -> None:
+    assert sc.evidence_duration(ev("rollback", note="took 90s")) == 90
+    assert sc.evidence_duration(ev("rollback", seconds=270)) == 270
+    assert sc.evidence_duration(ev("behavioral", note="paged in 1m", seconds=60)) is None
+    assert sc.evidence_duration(ev(None, note="took 1m")) is None
+
+
 @pytest.mark.parametrize(("seconds", "text"), [
     (0, "0s"), (45, "45s"), (60, "1m"), (270, "4m30s"), (3605, "1h0m5s")])
 def test_format_duration(seconds: int, text: str) -> None:

@@ -307,15 +307,21 @@ async def _due(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
 
 
 def with_evidence(item: HardeningItem, new: Evidence) -> HardeningItem:
-    """``item`` with ``new`` added; an URL already there is updated in place, never repeated."""
+    """``item`` with ``new`` added; an URL already there is updated in place, never repeated.
+
+    Re-filing a link under another kind replaces its note and timing: a ``behavioral`` "paged in
+    1m" must not become the time of a rollback.
+    """
     evidence = list(item.evidence)
     for index, old in enumerate(evidence):
         if _same_url(old.url, new.url):
+            refiled = bool(new.kind and old.kind and new.kind != old.kind)
             evidence[index] = Evidence(
                 url=old.url,
                 kind=new.kind or old.kind,
-                note=new.note or old.note,
-                duration_seconds=new.duration_seconds or old.duration_seconds,
+                note=new.note or ("" if refiled else old.note),
+                duration_seconds=new.duration_seconds
+                or (None if refiled else old.duration_seconds),
             )
             break
     else:
