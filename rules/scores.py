@@ -190,7 +190,11 @@ _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 _DURATION_PART = (
     r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])"
 )
-_DURATION = re.compile(rf"(?:{_DURATION_PART}\s*)+", re.IGNORECASE)
+# A duration starts at the start of a run of digits, never inside one: without the lookbehind
+# a search retries from every digit of a long number, quadratic in its length. It finds the same
+# durations, because a number that is no duration read from its first digit is none from a
+# later one either.
+_DURATION = re.compile(rf"(?<!\d)(?:{_DURATION_PART}\s*)+", re.IGNORECASE)
 _PART = re.compile(_DURATION_PART, re.IGNORECASE)
 
 
@@ -199,6 +203,7 @@ def parse_duration(text: str) -> int | None:
 
     Evidence commands record ``duration_seconds`` themselves; this is the fallback for a
     duration written only in an evidence note (for instance by hand in the item body).
+    Linear in the length of ``text``, which people type.
     """
     found = _DURATION.search(text)
     if found is None:

@@ -449,6 +449,16 @@ def test_parse_duration(text: str, seconds: int | None) -> None:
     assert sc.parse_duration(text) == seconds
 
 
+def test_parse_duration_is_linear_in_a_long_run_of_digits() -> None:
+    import time
+
+    started = time.perf_counter()
+    assert sc.parse_duration("1" * 100_000) is None
+    assert sc.parse_duration("9" * 100_000 + "x 5m") == 300
+    assert sc.parse_duration("1." * 50_000) is None
+    assert time.perf_counter() - started < 2  # quadratic took minutes
+
+
 def test_only_rollback_evidence_has_a_rollback_duration() -> None:
     assert sc.evidence_duration(ev("rollback", note="took 90s")) == 90
     assert sc.evidence_duration(ev("rollback", seconds=270)) == 270
