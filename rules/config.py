@@ -474,9 +474,7 @@ def _parse_yaml(source: str, text: str) -> tuple[Any, _Layer]:
             _index_nodes(loader, node, (), lines, set(), layer)
         return data, layer
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = " ".join(part for part in (error.context, error.problem) if part)
+        line, reason = _yaml_error(error)
         layer.errors.append(ConfigError(source, line, "", _yaml_hint(reason)))
     except yaml.YAMLError as error:
         position = getattr(error, "position", None)
@@ -488,6 +486,25 @@ def _parse_yaml(source: str, text: str) -> tuple[Any, _Layer]:
         if loader is not None:
             loader.dispose()
     return _BAD, layer
+
+
+# Constructs that PyYAML reports where the text runs out or the next key begins, when what is
+# wrong is that they were never closed: its context mark is where the construct opened.
+_UNCLOSED = ("while parsing a flow sequence", "while parsing a flow mapping",
+             "while scanning a quoted scalar")
+
+
+def _yaml_error(error: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+    """(line, reason) of a YAML error: the line to fix, which for an unclosed ``[``, ``{`` or
+    quote is where it opened, not where the parser gave up."""
+    reason = " ".join(part for part in (error.context, error.problem) if part)
+    problem, context = error.problem_mark, error.context_mark
+    if context is not None and (error.context or "").startswith(_UNCLOSED):
+        if problem is not None and problem.line != context.line:
+            reason += f" (not closed by line {problem.line + 1})"
+        return context.line + 1, reason
+    mark = problem or context
+    return (mark.line + 1 if mark is not None else None), reason
 
 
 def _yaml_hint(reason: str) -> str:

@@ -376,7 +376,11 @@ ERRORS = [
     ("leads: [@acme/reliability-leads]\n", 1, "", ["not valid YAML", "quote values that start"]),
     ("test_paths:\n  - **/*_test.go\n", 2, "", ["not valid YAML", "quote patterns"]),
     ("mode: warn\ncontrols:\n\tregression-test: enforce\n", 3, "", ["not valid YAML", "tabs"]),
-    ("mode: [warn\n", 2, "", ["not valid YAML"]),
+    ("mode: [warn\n", 1, "", ["not valid YAML"]),
+    ("mode: warn\ncontrols:\n  regression-test: [enforce\n", 3, "",
+     ["not valid YAML", "flow sequence", "not closed by line 4"]),
+    ("labels: {incident: incident\nmode: warn\n", 1, "", ["not valid YAML", "flow mapping"]),
+    ('leads: "carol\n\nmode: warn\n', 1, "", ["not valid YAML", "quoted scalar"]),
     ("mode: warn\n  leads: []\n", 2, "", ["not valid YAML"]),
 ]  # fmt: skip
 
