@@ -16,7 +16,7 @@ Sprint day N is N days after ``today``, the day the item is planned. Nothing her
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from rules.config import Config, FailureClass, default_config
@@ -61,6 +61,17 @@ def adoption_check_for(due: date, today: date, config: Config) -> date:
     window_end = today + timedelta(days=config.deadlines.adoption_check_day)
     after_due = due + timedelta(days=config.deadlines.adoption_after_due_days)
     return max(window_end, after_due)
+
+
+def reschedule(item: HardeningItem, due: date, config: Config) -> HardeningItem:
+    """``item`` due on ``due`` (``/harden due``). An adoption check date that would then come
+    less than ``adoption_after_due_days`` after the due date moves to exactly that gap, so the
+    adoption check never comes before the work it checks; a later one, or none, is kept."""
+    adoption = item.adoption_check
+    earliest = due + timedelta(days=config.deadlines.adoption_after_due_days)
+    if adoption is not None and adoption < earliest:
+        adoption = earliest
+    return replace(item, due=due, adoption_check=adoption)
 
 
 def plan_item(finding: Finding, incident: Incident, config: Config, today: date) -> HardeningItem:

@@ -373,6 +373,19 @@ async def test_a_malformed_command_gets_reason_and_usage(
     assert item_of(sandbox, repo, n).owner == "zed"  # the good line still ran
 
 
+async def test_a_later_due_date_moves_the_adoption_check_after_it(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    n = open_item(sandbox, repo, adoption_check=date(2026, 12, 8))
+    comment = await say(sandbox, repo, deliver, drain, n, "/harden due 2026-12-20", "writeer")
+    assert reactions(sandbox, comment) == ["eyes", "+1"]
+    item = item_of(sandbox, repo, n)
+    assert (item.due, item.adoption_check) == (date(2026, 12, 20), date(2026, 12, 23))
+    [answer] = replies(sandbox, repo, n, comment)
+    assert "moved from 2026-12-08 to 2026-12-23, 3 days after the new due date" in answer
+
+
 # --- redelivery -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from rules.planning import (
     overdue,
     plan_item,
     priority_for,
+    reschedule,
     timeline_expectations,
 )
 
@@ -122,6 +123,29 @@ def test_configured_matrix_and_deadlines():
     assert due_date_for("P3", None, TODAY, config.config) == date(2026, 3, 23)
     assert due_date_for("P0", 1, TODAY, config.config) == date(2026, 3, 4)
     assert adoption_check_for(date(2026, 3, 5), TODAY, config.config) == date(2026, 3, 16)
+
+
+@pytest.mark.parametrize(("due", "adoption", "expected"), [
+    (date(2026, 12, 20), date(2026, 12, 8), date(2026, 12, 23)),  # moved past: follows, +3 days
+    (date(2026, 12, 7), date(2026, 12, 8), date(2026, 12, 10)),  # within the gap: +3 days
+    (date(2026, 12, 1), date(2026, 12, 8), date(2026, 12, 8)),  # still 7 days later: kept
+    (date(2026, 11, 20), date(2026, 12, 8), date(2026, 12, 8)),  # earlier due: kept
+    (date(2026, 12, 20), None, None),  # no adoption check date: none is invented
+])
+def test_a_new_due_date_keeps_the_adoption_check_after_it(
+    due: date, adoption: date | None, expected: date | None
+):
+    item = HardeningItem(due=date(2026, 12, 1), adoption_check=adoption, owner="alice")
+    moved = reschedule(item, due, CONFIG)
+    assert moved == replace(item, due=due, adoption_check=expected)
+
+
+def test_reschedule_uses_the_configured_gap():
+    config = load_config([(".github/hardening.yml", "deadlines: {adoption_after_due_days: 0}\n")])
+    assert config.ok, config.error_report()
+    item = HardeningItem(due=date(2026, 12, 1), adoption_check=date(2026, 12, 8))
+    assert reschedule(item, date(2026, 12, 8), config.config).adoption_check == date(2026, 12, 8)
+    assert reschedule(item, date(2026, 12, 9), config.config).adoption_check == date(2026, 12, 9)
 
 
 @given(

@@ -42,6 +42,7 @@ from rules.config import Config, ConfigResult
 from rules.gates import DONE, closure_gate, qa_gate
 from rules.item import visible_lines
 from rules.model import Evidence, HardeningItem, ItemFacts
+from rules.planning import reschedule
 from rules.scores import Score, Scores, evaluate, mention, same_login
 
 router = Router()
@@ -301,9 +302,18 @@ async def _verifier(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
 
 
 async def _due(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
-    assert loaded.item is not None
-    await run.save(loaded, replace(loaded.item, due=command.due))
-    return Outcome(True)
+    item = loaded.item
+    assert item is not None and command.due is not None
+    moved = reschedule(item, command.due, run.config)
+    await run.save(loaded, moved)
+    before, after = item.adoption_check, moved.adoption_check
+    if before is None or after is None or before == after:
+        return Outcome(True)
+    gap = run.config.deadlines.adoption_after_due_days
+    return Outcome(True, (
+        f"The adoption check date moved from {before.isoformat()} to {after.isoformat()}, "
+        f"{gap} day{'' if gap == 1 else 's'} after the new due date "
+        "(`deadlines.adoption_after_due_days`), so adoption is checked after the work is due."))
 
 
 def with_evidence(item: HardeningItem, new: Evidence) -> HardeningItem:
