@@ -33,6 +33,7 @@ from bot.writes import (
     ensure_label,
     label_names,
     remove_label,
+    repo_labels,
     same_text,
     update_issue,
     upsert_comment,
@@ -167,6 +168,7 @@ async def save_item(
         ),
     ]
     present = label_names(loaded.issue)
+    missing: list[str] = []
     for prefix, label in keep:
         if label is None:
             continue  # a field unset (or an unknown class) leaves people's labels alone
@@ -175,8 +177,10 @@ async def save_item(
             if stale and name.casefold() != label.casefold():
                 wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote
         if all(name.casefold() != label.casefold() for name in present):
-            await _ensure_labels(gh, owner, repo, config, [label])
-            wrote = (await add_labels(gh, loaded.issue, [label])).wrote or wrote
+            missing.append(label)
+    if missing:
+        await _ensure_labels(gh, owner, repo, config, missing)
+        wrote = (await add_labels(gh, loaded.issue, missing)).wrote or wrote
     return wrote
 
 
@@ -353,9 +357,13 @@ def _labels_for(
 async def _ensure_labels(
     gh: GitHubAPI, owner: str, repo: str, config: Config, names: Iterable[str]
 ) -> None:
-    """Create the repository labels of ``names`` that are missing, styled from the config."""
+    """Create the repository labels of ``names`` that are missing, styled from the config.
+    The repository's labels are listed once for all of them."""
     labels = config.labels
+    existing: dict[str, dict[str, Any]] | None = None
     for name in names:
+        if existing is None:
+            existing = await repo_labels(gh, owner, repo)
         folded = name.casefold()
         if folded == labels.hardening.casefold():
             kind = "hardening"
@@ -373,6 +381,7 @@ async def _ensure_labels(
             name,
             style.color if style else "ededed",
             style.description if style else "",
+            existing=existing,
         )
 
 

@@ -139,6 +139,20 @@ async def update_issue(gh: GitHubAPI, issue: dict[str, Any], **fields: Any) -> W
     return Write("updated", updated, tuple(sorted(changes)))
 
 
+async def repo_labels(gh: GitHubAPI, owner: str, repo: str) -> dict[str, dict[str, Any]]:
+    """The repository's labels by lower-cased name: one listing to share among several
+    :func:`ensure_label` calls of one handler run."""
+    # Listing (ETag-cached, one page for most repositories) rather than GET-by-name: GitHub
+    # matches label names case-insensitively, and so must we.
+    return {
+        str(label.get("name", "")).lower(): dict(label)
+        async for label in gh.getiter(
+            "/repos/{owner}/{repo}/labels{?per_page}",
+            {"owner": owner, "repo": repo, "per_page": 100},
+        )
+    }
+
+
 async def ensure_label(
     gh: GitHubAPI,
     owner: str,
@@ -146,19 +160,21 @@ async def ensure_label(
     name: str,
     color: str,
     description: str = "",
+    *,
+    existing: dict[str, dict[str, Any]] | None = None,
 ) -> Write:
     """Create the repository label ``name`` if it does not exist.
 
     An existing label is left as people made it (colour and description included): the bot only
-    needs it to exist. Two workers racing to create it both succeed.
+    needs it to exist. Two workers racing to create it both succeed. ``existing`` is what
+    :func:`repo_labels` returned earlier in the same run (without it the labels are listed);
+    a label created here is added to it.
     """
-    # Listing (ETag-cached, one page for most repositories) rather than GET-by-name: GitHub
-    # matches label names case-insensitively, and so must we.
-    async for label in gh.getiter(
-        "/repos/{owner}/{repo}/labels{?per_page}", {"owner": owner, "repo": repo, "per_page": 100}
-    ):
-        if str(label.get("name", "")).lower() == name.lower():
-            return Write("unchanged", label)
+    if existing is None:
+        existing = await repo_labels(gh, owner, repo)
+    found = existing.get(name.lower())
+    if found is not None:
+        return Write("unchanged", found)
     try:
         created = await gh.post(
             "/repos/{owner}/{repo}/labels",
@@ -168,7 +184,9 @@ async def ensure_label(
     except (gidgethub.InvalidField, gidgethub.ValidationError) as exc:
         if not _already_exists(exc):
             raise
+        existing[name.lower()] = {"name": name}
         return Write("unchanged", {"name": name})
+    existing[name.lower()] = dict(created)
     return Write("created", created, ("label",))
 
 

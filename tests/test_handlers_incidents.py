@@ -181,6 +181,16 @@ async def test_three_findings_and_an_unknown_become_three_items_and_one_comment(
     assert "**overdue**" not in body
 
 
+async def test_the_repository_labels_are_listed_once_for_all_new_items(
+    sandbox, repo, deliver, drain
+):
+    await open_incident(sandbox, repo, deliver, drain)
+    assert len(items_of(sandbox, repo)) == 3  # five distinct labels among them
+    listed = ("GET", "/repos/octo/repo/labels")
+    listings = [c for c in sandbox.calls if (c.method, c.path) == listed]
+    assert len(listings) == 1
+
+
 async def test_redeliveries_and_concurrent_copies_change_nothing(sandbox, repo, deliver, drain):
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
     payload = sandbox.issue_event(repo, issue["number"], "opened")

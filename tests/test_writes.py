@@ -14,6 +14,7 @@ from bot.writes import (
     issue_coordinates,
     marker,
     remove_label,
+    repo_labels,
     same_text,
     update_issue,
     upsert_comment,
@@ -125,6 +126,16 @@ async def test_ensure_label(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
     assert again.action == "unchanged" and sandbox.writes() == []
     names = [label.name for label in sandbox.labels(repo)]
     assert names.count("failure-class:slow-recovery") == 1
+
+
+async def test_ensure_label_shares_one_listing(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+    sandbox.reset_calls()
+    existing = await repo_labels(gh, "octo", "repo")
+    for name in ("hardening", "priority:P1", "HARDENING"):
+        await ensure_label(gh, "octo", "repo", name, "ededed", existing=existing)
+    assert [c.method for c in sandbox.calls if c.path.endswith("/labels")] == [
+        "GET", "POST", "POST"]
+    assert {"hardening", "priority:p1"} <= set(existing)
 
 
 async def test_ensure_label_tolerates_a_concurrent_creation(
