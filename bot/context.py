@@ -2,7 +2,7 @@
 
 ``Context`` carries the settings, the clock, the App's own login, the metrics, a logger bound to
 the delivery, and ``config()``: the repository's ``.github/hardening.yml`` merged over the
-organisation's (CONTRACT §6), validated by ``rules.config``.
+organisation's (CONTRACT §6), validated by ``rules.config``, read from GitHub on every delivery.
 """
 
 from __future__ import annotations
@@ -49,31 +49,27 @@ def bound_log(name: str, **fields: Any) -> BoundLog:
 
 
 class ConfigCache:
-    """Merged configurations, kept ``ttl`` seconds per (repository, ref).
+    """Parsed configurations, shared by every delivery; the files themselves are read again for
+    every delivery.
 
-    The files are fetched through the installation client, whose ETag cache makes a re-read of
-    an unchanged file a free 304; this cache spares even that inside a burst of deliveries, and
-    ``invalidate`` lets a push to the default branch take effect at once.
+    The App does not subscribe to ``push``, so nothing would tell a cache of results that
+    ``.github/hardening.yml`` changed: a pull request opened right after a push to the default
+    branch would be judged by the old file. So ``get`` always fetches the files, through the
+    installation client whose ETag cache turns the re-read of an unchanged file into a ``304``
+    (which GitHub does not count against the rate limit). What is kept is the parse, keyed by
+    the texts themselves, so a changed file can never hit a stale entry. ``Context.config``
+    memoises results within one delivery.
     """
 
-    def __init__(
-        self, *, ttl: float = 30.0, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._results: cachetools.TTLCache[tuple[str, str, str | None], ConfigResult] = (
-            cachetools.TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
-        )
+    def __init__(self, *, maxsize: int = 256) -> None:
         # Parsing is pure in the texts, so identical texts share one parse across repositories.
         self._parsed: cachetools.LRUCache[tuple[tuple[str, str | None], ...], ConfigResult] = (
-            cachetools.LRUCache(maxsize=256)
+            cachetools.LRUCache(maxsize=maxsize)
         )
 
     async def get(
         self, gh: GitHubAPI, owner: str, repo: str, ref: str | None = None
     ) -> ConfigResult:
-        key = (owner.lower(), repo.lower(), ref)
-        cached = self._results.get(key)
-        if cached is not None:
-            return cached
         from rules.config import load_config
 
         org_text = await fetch_text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH)
@@ -86,14 +82,7 @@ class ConfigCache:
         if result is None:
             result = load_config(list(layers))
             self._parsed[layers] = result
-        self._results[key] = result
         return result
-
-    def invalidate(self, owner: str, repo: str | None = None) -> None:
-        """Forget cached results of one repository, or of a whole owner (org config changed)."""
-        for key in list(self._results.keys()):
-            if key[0] == owner.lower() and (repo is None or key[1] == repo.lower()):
-                self._results.pop(key, None)
 
 
 async def fetch_text(
@@ -128,6 +117,10 @@ class Context:
     clock: Callable[[], float] = time.time
     configs: ConfigCache = field(default_factory=ConfigCache)
     delivery_id: str | None = None
+    # The configurations read during this delivery, so its handlers agree and read each once.
+    _read: dict[tuple[str, str, str | None], ConfigResult] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC, from the injected clock."""
@@ -137,5 +130,11 @@ class Context:
         self, gh: GitHubAPI, owner: str, repo: str, ref: str | None = None
     ) -> ConfigResult:
         """The merged, validated configuration of ``owner/repo`` at ``ref`` (None: default
-        branch), as ``rules.config.ConfigResult(config, errors)``."""
-        return await self.configs.get(gh, owner, repo, ref)
+        branch), as ``rules.config.ConfigResult(config, errors)``: read from GitHub once per
+        delivery, so a change pushed just before the delivery is seen."""
+        key = (owner.lower(), repo.lower(), ref)
+        result = self._read.get(key)
+        if result is None:
+            result = await self.configs.get(gh, owner, repo, ref)
+            self._read[key] = result
+        return result

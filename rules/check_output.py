@@ -392,8 +392,9 @@ def config_error_output(
     """
     lines = [
         f"The hardening configuration of the base branch `{base_ref}` is invalid, so this pull "
-        "request cannot be checked. Nothing falls back silently: fix the file below and this "
-        "check runs again on the next push (or press **Re-check**).",
+        "request cannot be checked. Nothing falls back silently: fix the file below on "
+        f"`{base_ref}`, then press **Re-check** or push to this pull request. Fixing the file "
+        "does not re-run this check by itself; every run reads the configuration afresh.",
         "",
         *(f"- {_error_text(e)}" for e in errors),
     ]

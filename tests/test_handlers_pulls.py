@@ -244,6 +244,29 @@ async def test_yaml_error_on_line_3_fails_both_checks_naming_file_and_line(
         assert [(a["path"], a["start_line"]) for a in run["annotations"]] == [(CONFIG, 3)]
 
 
+async def test_a_config_pushed_just_before_a_pull_request_judges_it(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    repo = enforce
+    first = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                 labels=("failure-class:missed-detection",))
+    assert latest(sandbox, repo, first["head"]["sha"], CONTROLS)["conclusion"] == "failure"
+    # Broken config pushed to the default branch; a pull request opened right after.
+    sandbox.put_file(repo, CONFIG, "mode: warn\ncontrols:\n  regression-test: [enforce\n")
+    second = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                  labels=("failure-class:missed-detection",))
+    run = latest(sandbox, repo, second["head"]["sha"], CONTROLS)
+    assert run["output"]["title"] == "Invalid configuration: .github/hardening.yml line 3"
+    assert "then press **Re-check** or push to this pull request" in run["output"]["summary"]
+    # Fixed: the next run (here a push to the pull request) uses the fix at once.
+    sandbox.put_file(repo, CONFIG, "mode: warn\n")
+    sandbox.push_pull(repo, second["number"], files=[SOURCE])
+    await deliver("pull_request", sandbox.pull_request_event(repo, second["number"], "synchronize"))
+    await drain()
+    head = sandbox.pull(repo, second["number"])["head"]["sha"]
+    assert latest(sandbox, repo, head, CONTROLS)["conclusion"] == "neutral"
+
+
 async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:

@@ -509,16 +509,22 @@ async def test_config_absent_files_and_ref(
     assert sha in refs
 
 
-async def test_config_cache_invalidate(
+async def test_the_next_delivery_reads_a_changed_file_at_once(
     sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
 ) -> None:
-    configs = ConfigCache()
-    ctx = _context(settings, configs)
-    await ctx.config(gh, "octo", "repo")
+    configs = ConfigCache()  # shared by deliveries, as in the app
+    sandbox.put_file(repo, ".github/hardening.yml", "mode: warn\n")
+    first = await _context(settings, configs).config(gh, "octo", "repo")
     sandbox.put_file(repo, ".github/hardening.yml", "mode: enforce\n")
-    configs.invalidate("octo", "repo")
-    await ctx.config(gh, "octo", "repo")
+    changed = await _context(settings, configs).config(gh, "octo", "repo")
+    assert changed is not first
     assert fake_rules_config[-1][1] == (".github/hardening.yml", "mode: enforce\n")
+    # An unchanged file is a conditional re-read (304) and its parse is reused.
+    sandbox.reset_calls()
+    again = await _context(settings, configs).config(gh, "octo", "repo")
+    assert again is changed and len(fake_rules_config) == 2
+    statuses = sorted(c.status for c in sandbox.calls if "/contents/" in c.path)
+    assert statuses == [304, 404], statuses  # the org file is absent
 
 
 def _context(settings: Settings, configs: ConfigCache | None = None) -> Context:
