@@ -1,16 +1,18 @@
 """What a handler gets besides the event and the GitHub client (ARCHITECTURE.md, handler contract).
 
-``Context`` carries the settings, the clock, the App's own login, the metrics, a logger bound to
-the delivery, and ``config()``: the repository's ``.github/hardening.yml`` merged over the
-organisation's (CONTRACT §6), validated by ``rules.config``, read from GitHub on every delivery.
+``Context`` carries the settings, the clock and a way to sleep, the App's own login, the
+metrics, a logger bound to the delivery, and ``config()``: the repository's
+``.github/hardening.yml`` merged over the organisation's (CONTRACT §6), validated by
+``rules.config``, read from GitHub on every delivery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -115,6 +117,8 @@ class Context:
     log: BoundLog
     bot_login: str
     clock: Callable[[], float] = time.time
+    # How a handler waits (for a write whose outcome is unknown to show up); injectable.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     configs: ConfigCache = field(default_factory=ConfigCache)
     delivery_id: str | None = None
     # The configurations read during this delivery, so its handlers agree and read each once.

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import aiohttp
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
@@ -247,7 +248,7 @@ async def _sync(
             gh, owner, repo, config, _labels_for(plan.to_create, incident, config, today)
         )
         for finding in plan.to_create:
-            new = await _create_item(gh, owner, repo, config, incident, finding, today)
+            new = await _create_or_find(gh, ctx, owner, repo, config, incident, finding, today)
             created.append(int(new["number"]))
             loaded.append(LoadedItem(new, int(new["number"]), parse_item(new.get("body") or "")))
         plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
@@ -306,6 +307,79 @@ def _tracking_body(
         pending=plan.to_create,
         duplicates=plan.duplicates,
     )
+
+
+@dataclass(frozen=True)
+class Settle:
+    """How long to look for an item whose creation ended without a clear answer.
+
+    A ``POST /issues`` that timed out, lost its connection after sending, or got a 5xx may still
+    have created the issue, seconds later: GitHub lets a REST request run for up to ``limit``
+    seconds before it ends it, and a proxy's 502/504 does not stop the work behind it. Creating
+    again at once would make a second item for the finding, so the create path re-lists the
+    incident's items every ``poll`` seconds until ``limit`` seconds after the POST was sent (and
+    for at least ``grace`` seconds after it failed); if the item shows up it is the finding's
+    item, else the error is raised and the delivery retried, whose listing finds a late one.
+    """
+
+    limit: float = 10.0
+    grace: float = 2.0
+    poll: float = 1.0
+
+    def deadline(self, sent: float, failed: float) -> float:
+        return max(sent + self.limit, failed + self.grace)
+
+    @property
+    def max_polls(self) -> int:
+        # Bounded by count as well as by the clock, so a clock that stands still cannot loop.
+        return int(max(self.limit, self.grace) / self.poll) + 1
+
+
+SETTLE = Settle()
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed write may have happened all the same: a timeout, a connection lost
+    after the request went out, or a 5xx. A connection that was never made changed nothing."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return False
+    return isinstance(exc, TimeoutError | aiohttp.ClientError | gidgethub.GitHubBroken)
+
+
+async def _create_or_find(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    config: Config,
+    incident: Incident,
+    finding: Finding,
+    today: date,
+) -> dict[str, Any]:
+    """Create the finding's item; if GitHub's answer leaves it unknown whether that happened,
+    look for the item (see :class:`Settle`) before giving up, so no retry creates it twice."""
+    sent = ctx.clock()
+    try:
+        return await _create_item(gh, owner, repo, config, incident, finding, today)
+    except Exception as exc:
+        if not outcome_unknown(exc):
+            raise
+        deadline = SETTLE.deadline(sent, ctx.clock())
+        ctx.log.warning(
+            "incident #%s: creating the item of finding %s ended with %s; looking for it",
+            incident.number, finding.key, type(exc).__name__,
+        )
+        for _ in range(SETTLE.max_polls):
+            for one in await list_items(gh, owner, repo, config, incident=incident.number):
+                if one.marker is not None and one.marker.finding_key == finding.key:
+                    ctx.log.info("incident #%s: the item was created after all: #%s",
+                                 incident.number, one.number)
+                    return one.issue
+            left = deadline - ctx.clock()
+            if left <= 0:
+                break
+            await ctx.sleep(min(SETTLE.poll, left))
+        raise
 
 
 async def _create_item(

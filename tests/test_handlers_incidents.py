@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import aiohttp
+import gidgethub
 import pytest
 
 from bot import items as items_module
@@ -280,9 +282,12 @@ async def test_a_failure_between_the_items_and_the_comment_creates_no_duplicate(
 
 
 async def test_a_failure_while_creating_items_resumes_where_it_stopped(
-    sandbox, repo, deliver, drain
+    sandbox, repo, deliver, drain, monkeypatch
 ):
     # The first item is created; the second creation fails; the retry creates only the rest.
+    # (A 502 leaves it unknown whether the issue was made: it is looked for, briefly here.)
+    monkeypatch.setattr(items_module, "SETTLE", items_module.Settle(limit=0.2, grace=0.1,
+                                                                    poll=0.05))
     fault = sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=None, times=1)
     original = fault.matches
     seen: list[str] = []
@@ -302,6 +307,75 @@ async def test_a_failure_while_creating_items_resumes_where_it_stopped(
     assert len(items_of(sandbox, repo)) == 3
     assert len({parse_item(i["body"]).marker for i in items_of(sandbox, repo)}) == 3
     assert len(tracking(sandbox, repo, number)) == 1
+
+
+async def test_a_timed_out_creation_that_lands_late_is_not_created_again(
+    sandbox, repo, make_settings, aiohttp_client, clock
+):
+    # GitHub answers the first POST /issues after 1.5 s, past the client's 0.5 s timeout, and
+    # creates the issue all the same; the delivery must not create that finding's item twice.
+    # (Served by sandbox.serve(), which, like GitHub, finishes a request whose client left.)
+    from conftest import make_deliver, make_drain
+
+    async with sandbox.serve() as api_url:
+        settings = make_settings(api_url=api_url, github_timeout=0.5)
+        client = await aiohttp_client(create_app(settings, clock=clock))
+        deliver, drain = make_deliver(client), make_drain(client.server.app)
+        sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=None, delay=1.5)
+        started = time.monotonic()
+        number = await open_incident(sandbox, repo, deliver, drain)
+        # Whatever the bot did, the slow creation has landed before anything is counted.
+        await asyncio.sleep(max(0.0, started + 1.8 - time.monotonic()))
+
+    items = items_of(sandbox, repo)
+    assert len(items) == 3
+    assert len({parse_item(i["body"]).marker.finding_key for i in items}) == 3
+    assert [c.path for c in sandbox.calls if c.method == "POST"].count(CREATE[1]) == 3
+    [comment] = tracking(sandbox, repo, number)
+    for issue in items:
+        assert f"#{issue['number']} · " in comment["body"]
+
+
+async def test_an_unknown_outcome_is_looked_for_within_bounds(sandbox, repo, gh, settings):
+    # A 502 whose issue was never created: the create path re-lists for the finding's item
+    # until GitHub's request limit has passed (clock and sleep injected), then gives up, so the
+    # delivery's retry creates it.
+    now = [1000.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    ctx = Context(settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT,
+                  clock=lambda: now[0], sleep=sleep)
+    issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
+    sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=502)
+    with pytest.raises(gidgethub.GitHubBroken):
+        await sync_incident(gh, ctx, "octo", "repo", dict(issue))
+    assert sum(waits) == items_module.SETTLE.limit and len(waits) <= items_module.SETTLE.max_polls
+    assert items_of(sandbox, repo) == []
+
+    result = await sync_incident(gh, ctx, "octo", "repo", dict(issue))
+    assert len(result.created) == 3 and len(items_of(sandbox, repo)) == 3
+
+
+async def test_a_connection_never_made_is_not_waited_for(sandbox, repo, gh, settings, monkeypatch):
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def refused(*args, **kwargs):
+        raise aiohttp.ClientConnectorError(None, OSError(111, "refused"))  # type: ignore[arg-type]
+
+    ctx = Context(settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT,
+                  sleep=sleep)
+    issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
+    monkeypatch.setattr(items_module, "_create_item", refused)
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await sync_incident(gh, ctx, "octo", "repo", dict(issue))
+    assert waits == []
 
 
 # --- which issues count -----------------------------------------------------------------------
