@@ -194,7 +194,7 @@ async def refresh_incident_tracking(
     writes only when the comment's text changes, so calling it again changes nothing.
     """
     async with _incident_lock(owner, repo, incident_number):
-        issue = await _get_issue(gh, owner, repo, incident_number)
+        issue = await get_issue(gh, owner, repo, incident_number)
         if issue is None or "pull_request" in issue:
             ctx.log.info(
                 "#%s is not an issue here: no tracking comment to refresh", incident_number
@@ -211,7 +211,7 @@ async def sync_incident(
     delivery that waited in the inbox acts on the incident as it is now."""
     number = int(issue["number"])
     async with _incident_lock(owner, repo, number):
-        fresh = await _get_issue(gh, owner, repo, number)
+        fresh = await get_issue(gh, owner, repo, number)
         if fresh is None:
             return SyncResult()  # deleted or transferred since the event was sent
         return await _sync(gh, ctx, owner, repo, fresh, create=True)
@@ -261,7 +261,7 @@ async def _sync(
     return SyncResult(incident, tuple(created), plan, write.wrote)
 
 
-async def _get_issue(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any] | None:
+async def get_issue(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any] | None:
     """Issue ``number``, or None when there is none (a wrong reference, deleted, transferred)."""
     try:
         issue = await gh.getitem(

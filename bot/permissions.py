@@ -22,10 +22,9 @@ permission" instead of a silent "no" (bedevere#584 is the cautionary tale).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
 
 import aiohttp
 import gidgethub
@@ -190,17 +189,3 @@ def clear_cache() -> None:
     """Forget cached team memberships (tests, and after a config change)."""
     _team_cache.clear()
 
-
-def is_bot_account(user: Mapping[str, Any] | None, bot_login: str | None = None) -> bool:
-    """Whether a webhook's user object is this App or any other bot account.
-
-    Bots never run commands and never trip the closing gates: the App's own closes follow a
-    passed ``/harden verify`` or ``/harden retire``, and acting on another bot's comments is how
-    two bots end up talking to each other forever.
-    """
-    if not user:
-        return False
-    login = str(user.get("login") or "").lower()
-    if bot_login and login == bot_login.lower():
-        return True
-    return str(user.get("type") or "") == "Bot" or login.endswith("[bot]")

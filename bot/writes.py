@@ -12,7 +12,7 @@ and edits it in place instead of posting again: one tracking comment per inciden
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -234,6 +234,12 @@ def label_names(issue: dict[str, Any]) -> list[str]:
         if isinstance(name, str):
             names.append(name)
     return names
+
+
+def repo_coordinates(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """(owner, repo) of the repository a webhook payload is about."""
+    owner, _, name = str(payload["repository"]["full_name"]).partition("/")
+    return owner, name
 
 
 def issue_coordinates(issue: dict[str, Any]) -> tuple[str, str, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from rules.model import HardeningItem
 from rules.scores import login_key, mention, same_login
@@ -70,9 +71,33 @@ def needs_role(command: str, *, actor: str | None = None,
     return False
 
 
-def needs_lead(command: str) -> bool:
-    """Whether deciding ``command`` may need to know if the actor is a configured lead."""
+def needs_lead(command: str, *, actor: str | None = None,
+               item: HardeningItem | None = None) -> bool:
+    """Whether deciding ``command`` may need to know if the actor is a configured lead.
+
+    Given the actor and item, the execution owner's and the verifier owner's ``/harden verify``
+    is decided without a lead lookup, so a failing team lookup never blocks the verifier.
+    """
+    if command == "verify" and item is not None and (
+        same_login(actor, item.owner) or same_login(actor, item.verifier)
+    ):
+        return False
     return command in ("verify", "retire")
+
+
+def is_bot_account(user: Mapping[str, Any] | None, bot_login: str | None = None) -> bool:
+    """Whether a webhook's user object is this App or any other bot account.
+
+    Bots never run commands and never trip the closing gates: the App's own closes follow a
+    passed ``/harden verify`` or ``/harden retire``, and acting on another bot's comments is how
+    two bots end up talking to each other forever.
+    """
+    if not user:
+        return False
+    login = str(user.get("login") or "").lower()
+    if bot_login and login == bot_login.lower():
+        return True
+    return str(user.get("type") or "") == "Bot" or login.endswith("[bot]")
 
 
 def who_may(command: str, item: HardeningItem) -> str:

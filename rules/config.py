@@ -154,6 +154,14 @@ class Thresholds:
     rubric: int
     adoption: int
 
+    def keywords(self) -> dict[str, int]:
+        """As the ``*_threshold`` keywords of ``rules.scores.evaluate`` and ``rules.gates``."""
+        return {
+            "scorecard_threshold": self.scorecard,
+            "rubric_threshold": self.rubric,
+            "adoption_threshold": self.adoption,
+        }
+
 
 @dataclass(frozen=True)
 class Schedules:

@@ -9,6 +9,7 @@
 - ``incident_close_gate``: closing an incident (CONTRACT §3; seed: "Recovery declared 'done'
   with no hardening backlog" is the anti-pattern it blocks).
 - ``incident_hardening_complete``: the seed's "Hardening closure gate" for an incident.
+- ``count_held``: how many people's closes a gate has held, read from the issue's timeline.
 
 Each gate names every missing thing together with the command (or action) that supplies it,
 so a refusal is always actionable. Pure functions of :class:`~rules.model.ItemFacts`.
@@ -16,9 +17,11 @@ so a refusal is always actionable. Pure functions of :class:`~rules.model.ItemFa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from rules.authorization import is_bot_account
 from rules.model import HardeningItem, ItemFacts, Priority
 from rules.scores import (
     ADOPTION_THRESHOLD,
@@ -336,3 +339,21 @@ def incident_hardening_complete(
             if item.due is None:
                 missing.append(Missing(f"a due date for {residual}", "/harden due YYYY-MM-DD"))
     return _result(missing)
+
+
+def count_held(timeline: Iterable[Mapping[str, Any]], bot_login: str) -> int:
+    """How many closes by people the gate has held, counting the one being handled now.
+
+    Read from the issue's timeline: a person's ``closed`` event that the App's ``reopened``
+    event followed was held; a person's close that nothing followed yet is the current one.
+    Derived from GitHub alone, so a redelivered close counts nothing twice.
+    """
+    held, pending = 0, False
+    for event in timeline:
+        kind = event.get("event")
+        if kind == "closed":
+            pending = not is_bot_account(event.get("actor"), bot_login)
+        elif kind == "reopened":
+            held += 1 if pending and is_bot_account(event.get("actor"), bot_login) else 0
+            pending = False
+    return held + (1 if pending else 0)

@@ -50,6 +50,14 @@ _SEVERITY_FIELD_RE = re.compile(
 
 BOLD_LEVEL = 7  # a "**Findings**" line ranks below every heading
 
+# The summary is the prose before the Findings: headings and a Severity field are skipped.
+_SUMMARY_HEADING_RE = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
+_SUMMARY_FINDINGS_RE = re.compile(
+    r"[ \t]{0,3}(?:#{1,6}[ \t]+|\*\*|__)?[ \t]*(?:key |incident )?findings?\b", re.IGNORECASE
+)
+_SUMMARY_FIELD_RE = re.compile(r"[ \t]*(?:[-*+][ \t]+)?(?:\*\*)?severity\b", re.IGNORECASE)
+SUMMARY_LIMIT = 400
+
 
 def is_incident(labels: Iterable[str], config: Config) -> bool:
     """Whether the labels include the configured incident label (case-insensitive)."""
@@ -152,6 +160,27 @@ def unknown_finding_message(finding: Finding, config: Config) -> str:
         f"“{finding.raw}”: `{finding.type_text}` is not a finding type, so no hardening item "
         f"was created for it. Finding types: {allowed}."
     )
+
+
+def incident_summary(body: str) -> str:
+    """The incident's short summary: its first paragraph of prose before the Findings."""
+    paragraph: list[str] = []
+    for line in visible_lines(body):
+        if line is None:
+            continue
+        if _SUMMARY_FINDINGS_RE.match(line):
+            break
+        if not line.strip():
+            if paragraph:
+                break
+            continue
+        if _SUMMARY_HEADING_RE.match(line) or _SUMMARY_FIELD_RE.match(line):
+            if paragraph:
+                break
+            continue
+        paragraph.append(line.strip())
+    text = " ".join(paragraph)
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
 def _finding_items(body: str) -> list[str]:

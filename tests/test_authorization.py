@@ -8,6 +8,7 @@ table below and compared with ``authorize``.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,44 @@ def test_role_rank_orders_github_roles() -> None:
     assert authz.role_rank("custom") == 0
     with pytest.raises(TypeError):
         authz.ROLE_RANK["owner"] = 9  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("user", "bot"),
+    [
+        ({"login": "hardening-bot[bot]", "type": "Bot"}, True),
+        ({"login": "Hardening-Bot[bot]", "type": "User"}, True),  # our own login, any case
+        ({"login": "dependabot[bot]", "type": "Bot"}, True),
+        ({"login": "renovate[bot]", "type": "User"}, True),
+        ({"login": "ci-helper", "type": "Bot"}, True),
+        ({"login": "alice", "type": "User"}, False),
+        ({"login": "robot", "type": "User"}, False),
+        (None, False),
+        ({}, False),
+    ],
+)
+def test_is_bot_account(user: dict[str, Any] | None, bot: bool) -> None:
+    assert authz.is_bot_account(user, "hardening-bot[bot]") is bot
+
+
+def test_the_owners_verify_needs_no_lead_lookup() -> None:
+    # A failing team lookup must never block the verifier (or refuse the owner late).
+    assert not authz.needs_lead("verify", actor="@Bob", item=ITEM)
+    assert not authz.needs_lead("verify", actor="alice", item=ITEM)
+    assert authz.needs_lead("verify", actor="carol", item=ITEM)
+    assert authz.needs_lead("retire", actor="alice", item=ITEM)
+    assert not authz.needs_lead("owner", actor="carol", item=ITEM)
+
+
+@pytest.mark.parametrize(("command", "relation", "role", "bot"),
+                         list(itertools.product(authz.COMMANDS, RELATIONS, ROLES,
+                                                (False, True))))
+def test_lead_lookup_for_an_item_skipped_only_when_it_cannot_matter(
+    command: str, relation: str, role: str | None, bot: bool
+) -> None:
+    actor, item = RELATIONS[relation]
+    if authz.needs_lead(command, actor=actor, item=item):
+        return
+    answers = {authz.authorize(command, actor=actor, role=role, is_lead=lead, item=item,
+                               actor_is_bot=bot).allowed for lead in (False, True)}
+    assert len(answers) == 1

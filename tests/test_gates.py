@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from test_scores import PERFECT_ITEM, PERFECT_PR, bare, ev, perfect
 
 from rules import gates
-from rules.gates import GateResult, Missing
+from rules.gates import GateResult, Missing, count_held
 from rules.model import ItemFacts
 
 EVIDENCE_CMD = ("/harden evidence URL [implementation|behavioral|rollback|monitoring|runbook|test] "
@@ -347,3 +348,26 @@ def test_missing_markdown_backticks_only_commands() -> None:
     assert Missing("a due date", "/harden due YYYY-MM-DD").markdown() == (
         "a due date: `/harden due YYYY-MM-DD`")
     assert Missing("x", "merge PR #3").markdown() == "x: merge PR #3"
+
+
+# --- closes held ------------------------------------------------------------------------------
+
+BOT = "hardening-bot[bot]"
+
+
+def _event(kind: str, login: str, type_: str = "User") -> dict[str, Any]:
+    return {"event": kind, "actor": {"login": login, "type": type_}}
+
+
+def test_count_held_reads_closes_and_the_bots_reopens() -> None:
+    dave_closes = _event("closed", "dave")
+    bot_reopens = _event("reopened", BOT, "Bot")
+    assert count_held([], BOT) == 0
+    assert count_held([dave_closes], BOT) == 1
+    assert count_held([dave_closes, bot_reopens, dave_closes], BOT) == 2
+    assert count_held([dave_closes, bot_reopens] * 3 + [dave_closes], BOT) == 4
+    # A person's own reopen, and the bot's own close, are not held closes.
+    assert count_held([dave_closes, _event("reopened", "dave"), dave_closes], BOT) == 1
+    assert count_held([_event("closed", BOT, "Bot"), _event("reopened", "dave")], BOT) == 0
+    assert count_held([_event("labeled", "dave"), dave_closes, _event("commented", "x")],
+                      BOT) == 1

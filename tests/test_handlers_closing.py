@@ -256,22 +256,3 @@ async def test_an_item_retired_without_owners_does_not_hold_its_incident(
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
 
-
-def _event(kind: str, login: str, type_: str = "User") -> dict[str, Any]:
-    return {"event": kind, "actor": {"login": login, "type": type_}}
-
-
-def test_count_held_reads_closes_and_the_bots_reopens() -> None:
-    from bot.handlers.closing import count_held
-
-    dave_closes = _event("closed", "dave")
-    bot_reopens = _event("reopened", BOT, "Bot")
-    assert count_held([], BOT) == 0
-    assert count_held([dave_closes], BOT) == 1
-    assert count_held([dave_closes, bot_reopens, dave_closes], BOT) == 2
-    assert count_held([dave_closes, bot_reopens] * 3 + [dave_closes], BOT) == 4
-    # A person's own reopen, and the bot's own close, are not held closes.
-    assert count_held([dave_closes, _event("reopened", "dave"), dave_closes], BOT) == 1
-    assert count_held([_event("closed", BOT, "Bot"), _event("reopened", "dave")], BOT) == 0
-    assert count_held([_event("labeled", "dave"), dave_closes, _event("commented", "x")],
-                      BOT) == 1

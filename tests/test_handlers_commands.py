@@ -431,23 +431,6 @@ async def test_evidence_is_never_listed_twice(
     assert (evidence.kind, evidence.duration_seconds) == ("rollback", 90)
 
 
-def test_refiling_a_link_under_another_kind_does_not_carry_its_timing() -> None:
-    from bot.handlers.commands import with_evidence
-    from rules.model import Evidence, ItemFacts
-    from rules.scores import ROLLBACK_TIMED, evaluate
-
-    url = "https://x.example.com/drill/1"
-    paged = with_evidence(HardeningItem(), Evidence(url, "behavioral", "paged in 1m", 60))
-    refiled = with_evidence(paged, Evidence(url, "rollback"))
-    assert refiled.evidence == (Evidence(url, "rollback"),)
-    [row] = [r for r in evaluate(ItemFacts(number=1, item=refiled)).scorecard.rows
-             if r.name == ROLLBACK_TIMED]
-    assert row.points == 0
-    # the same kind again keeps what was recorded
-    timed = with_evidence(HardeningItem(), Evidence(url, "rollback", "took 90s", 90))
-    assert with_evidence(timed, Evidence(url + "/", "rollback")).evidence == timed.evidence
-
-
 # --- verify, status and the bundles -----------------------------------------------------------
 
 
@@ -521,16 +504,6 @@ async def test_the_incident_bundle_waits_for_every_item(
     await say(sandbox, repo, deliver, drain, second, "/harden retire superseded too", "lena")
     [bundle] = [c for c in bot_comments(sandbox, repo, m) if "incident-bundle" in c["body"]]
     assert f"#{first}" in bundle["body"] and f"#{second}" in bundle["body"]
-
-
-def test_incident_summary_is_the_first_paragraph_before_the_findings() -> None:
-    from bot.handlers.commands import incident_summary
-
-    body = ("## Summary\nSeverity: SEV-2\n\nThe consumer stalled\nfor an hour.\n\nSecond para.\n"
-            "## Findings\n- missed detection: x\n")
-    assert incident_summary(body) == "The consumer stalled for an hour."
-    assert incident_summary("## Findings\n- late decision: y\n") == ""
-    assert incident_summary("> quoted\n\n" + "word " * 200).endswith("…")
 
 
 # --- odd places -------------------------------------------------------------------------------

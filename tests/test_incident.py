@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rules.config import default_config, load_config
 from rules.incident import (
     finding_key,
+    incident_summary,
     is_incident,
     parse_incident,
     parse_severity,
@@ -327,3 +328,11 @@ def test_long_lines_take_linear_time(body: str):
     started = time.perf_counter()
     parse_incident(1, "t", body, [], CONFIG)
     assert time.perf_counter() - started < 1.5
+
+
+def test_incident_summary_is_the_first_paragraph_before_the_findings() -> None:
+    body = ("## Summary\nSeverity: SEV-2\n\nThe consumer stalled\nfor an hour.\n\nSecond para.\n"
+            "## Findings\n- missed detection: x\n")
+    assert incident_summary(body) == "The consumer stalled for an hour."
+    assert incident_summary("## Findings\n- late decision: y\n") == ""
+    assert incident_summary("> quoted\n\n" + "word " * 200).endswith("…")

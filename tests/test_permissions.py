@@ -15,7 +15,6 @@ from bot.github import GitHubApp
 from bot.permissions import (
     PermissionLookupError,
     collaborator_role,
-    is_bot_account,
     is_lead,
     is_team_member,
     lookup_caller,
@@ -171,21 +170,3 @@ async def test_lookup_caller_asks_only_what_is_needed(
 )
 def test_split_team(text: str, team: tuple[str, str] | None) -> None:
     assert split_team(text) == team
-
-
-@pytest.mark.parametrize(
-    ("user", "bot"),
-    [
-        ({"login": "hardening-bot[bot]", "type": "Bot"}, True),
-        ({"login": "Hardening-Bot[bot]", "type": "User"}, True),  # our own login, any case
-        ({"login": "dependabot[bot]", "type": "Bot"}, True),
-        ({"login": "renovate[bot]", "type": "User"}, True),
-        ({"login": "ci-helper", "type": "Bot"}, True),
-        ({"login": "alice", "type": "User"}, False),
-        ({"login": "robot", "type": "User"}, False),
-        (None, False),
-        ({}, False),
-    ],
-)
-def test_is_bot_account(user: dict[str, Any] | None, bot: bool) -> None:
-    assert is_bot_account(user, "hardening-bot[bot]") is bot

@@ -3,7 +3,8 @@ reopened, with one comment naming each missing thing and the command that suppli
 
 Seed: "close items only with proof artifact links" (ownership rhythm), the "Hardening closure
 gate", and the anti-pattern "Recovery declared 'done' with no hardening backlog" for incidents.
-The verdicts come from ``rules.gates``; this module only reads, decides and writes.
+The verdicts come from ``rules.gates`` and the comments from ``rules.replies``; this module
+only reads, calls them and writes.
 
 A close/reopen loop must end. Only a person's close is judged: the App's own closes (after a
 passed ``/harden verify`` or ``/harden retire``) and other bots' are ignored, and the App's own
@@ -15,7 +16,7 @@ comment it would write is already there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -25,78 +26,14 @@ from gidgethub.sansio import Event
 from bot.context import Context
 from bot.facts import item_facts
 from bot.items import get_item, list_items
-from bot.permissions import is_bot_account
-from bot.writes import find_comment, label_names, marker, update_issue, upsert_comment
+from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
+from rules.authorization import is_bot_account
 from rules.config import Config
-from rules.gates import GateResult, closure_gate, incident_close_gate
+from rules.gates import GateResult, closure_gate, count_held, incident_close_gate
 from rules.model import HardeningItem, ItemFacts
-from rules.scores import mention
+from rules.replies import INCIDENT_GATE, ITEM_GATE, GateNotice, gate_comment, gate_resolved
 
 router = Router()
-
-ITEM_GATE_MARKER = marker("closure-gate")
-INCIDENT_GATE_MARKER = marker("incident-close-gate")
-ITEM_ADVICE = (
-    "The bot closes the item itself once the verifier owner's `/harden verify` passes. "
-    "To end it without verification, a lead can comment `/harden retire RATIONALE` "
-    "(sunset protocol: the control no longer improves its metric, duplicates a stronger one, "
-    "or costs more than the risk it removes)."
-)
-INCIDENT_ADVICE = (
-    "Each hardening item takes its owners and due date with `/harden owner @user`, "
-    "`/harden verifier @user` and `/harden due YYYY-MM-DD` in a comment on that item. "
-    "An item nobody will own can be retired by a lead with `/harden retire RATIONALE` "
-    "(sunset protocol); a retired item does not hold the incident open."
-)
-
-
-def count_held(timeline: Iterable[Mapping[str, Any]], bot_login: str) -> int:
-    """How many closes by people the gate has held, counting the one being handled now.
-
-    Read from the issue's timeline: a person's ``closed`` event that the App's ``reopened``
-    event followed was held; a person's close that nothing followed yet is the current one.
-    Derived from GitHub alone, so a redelivered close counts nothing twice.
-    """
-    held, pending = 0, False
-    for event in timeline:
-        kind = event.get("event")
-        if kind == "closed":
-            pending = not is_bot_account(event.get("actor"), bot_login)
-        elif kind == "reopened":
-            held += 1 if pending and is_bot_account(event.get("actor"), bot_login) else 0
-            pending = False
-    return held + (1 if pending else 0)
-
-
-def gate_comment(
-    *,
-    mark: str,
-    title: str,
-    closed_by: str,
-    gate: GateResult,
-    advice: str,
-    held: int,
-) -> str:
-    """The reopening comment: what is missing, the command for each, and how often it held."""
-    times = "once" if held <= 1 else f"{held} times"
-    return "\n".join([
-        mark,
-        f"### Reopened: {title}",
-        "",
-        f"{mention(closed_by)} closed this issue, but it is not ready to close. Missing:",
-        "",
-        gate.markdown(),
-        "",
-        advice,
-        "",
-        f"_Closed {times} before it was ready; each time the bot reopened it and updated this "
-        "comment._",
-    ])
-
-
-def _coordinates(event: Event) -> tuple[str, str]:
-    repository = event.data["repository"]
-    return repository["owner"]["login"], repository["name"]
 
 
 @router.register("issues", action="closed")
@@ -105,7 +42,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     sender = event.data.get("sender") or {}
     if is_bot_account(sender, ctx.bot_login) or issue.get("pull_request"):
         return
-    owner, repo = _coordinates(event)
+    owner, repo = repo_coordinates(event.data)
     config = (await ctx.config(gh, owner, repo)).config
     labels = {name.lower() for name in label_names(issue)}
     closed_by = str(sender.get("login") or "someone")
@@ -131,23 +68,8 @@ async def hold_item(
     if loaded.issue.get("state") != "closed":
         return  # reopened since: nothing to hold (or this close was already handled)
     facts = await item_facts(gh, ctx, owner, repo, loaded, config)
-    thresholds = config.thresholds
-    gate = closure_gate(
-        facts,
-        scorecard_threshold=thresholds.scorecard,
-        rubric_threshold=thresholds.rubric,
-        adoption_threshold=thresholds.adoption,
-    )
-    if gate.passed:
-        return
-    ctx.log.info("closure gate held #%s: %d missing", number, len(gate.missing))
-    await _reopen(
-        gh, ctx, owner, repo, loaded.issue, gate,
-        mark=ITEM_GATE_MARKER,
-        title="this hardening item cannot close yet",
-        advice=ITEM_ADVICE,
-        closed_by=closed_by,
-    )
+    gate = closure_gate(facts, **config.thresholds.keywords())
+    await _hold(gh, ctx, owner, repo, loaded.issue, gate, ITEM_GATE, closed_by)
 
 
 async def hold_incident(
@@ -175,32 +97,24 @@ async def hold_incident(
         for i in loaded
     ]
     gate = incident_close_gate(facts)
-    if gate.passed:
-        return
-    ctx.log.info("incident close gate held #%s: %d missing", number, len(gate.missing))
-    await _reopen(
-        gh, ctx, owner, repo, current, gate,
-        mark=INCIDENT_GATE_MARKER,
-        title="this incident cannot close yet",
-        advice=INCIDENT_ADVICE,
-        closed_by=closed_by,
-    )
+    await _hold(gh, ctx, owner, repo, current, gate, INCIDENT_GATE, closed_by)
 
 
-async def _reopen(
+async def _hold(
     gh: GitHubAPI,
     ctx: Context,
     owner: str,
     repo: str,
     issue: dict[str, Any],
     gate: GateResult,
-    *,
-    mark: str,
-    title: str,
-    advice: str,
+    notice: GateNotice,
     closed_by: str,
 ) -> None:
+    """Unless ``gate`` passed: say what is missing, then reopen the issue."""
     number = int(issue["number"])
+    if gate.passed:
+        return
+    ctx.log.info("%s held #%s: %d missing", notice.gate, number, len(gate.missing))
     timeline = [
         event
         async for event in gh.getiter(
@@ -209,12 +123,10 @@ async def _reopen(
         )
     ]
     held = max(1, count_held(timeline, ctx.bot_login))
-    body = gate_comment(
-        mark=mark, title=title, closed_by=closed_by, gate=gate, advice=advice, held=held
-    )
+    body = gate_comment(notice, closed_by=closed_by, gate=gate, held=held)
     # Comment first, then reopen: if the reopen fails, the retried delivery still finds the
     # issue closed and finishes the job; the comment it writes again is the same.
-    await upsert_comment(gh, owner, repo, number, mark, body, bot_login=ctx.bot_login)
+    await upsert_comment(gh, owner, repo, number, notice.marker, body, bot_login=ctx.bot_login)
     await update_issue(gh, issue, state="open", state_reason="reopened")
 
 
@@ -223,14 +135,8 @@ async def resolve_gate_comment(
 ) -> None:
     """Once the item closes the right way, turn its gate comment (if any) into a resolution,
     so the thread no longer says something is missing. Edited in place; nothing is posted."""
-    existing = await find_comment(gh, owner, repo, number, ITEM_GATE_MARKER,
-                                  bot_login=ctx.bot_login)
-    if existing is None:
+    mark = ITEM_GATE.marker
+    if await find_comment(gh, owner, repo, number, mark, bot_login=ctx.bot_login) is None:
         return
-    body = "\n".join([
-        ITEM_GATE_MARKER,
-        f"### Resolved: {outcome}",
-        "",
-        "The closure gate passes now; the earlier closes were held because it did not.",
-    ])
-    await upsert_comment(gh, owner, repo, number, ITEM_GATE_MARKER, body, bot_login=ctx.bot_login)
+    await upsert_comment(gh, owner, repo, number, mark, gate_resolved(outcome),
+                         bot_login=ctx.bot_login)
