@@ -51,6 +51,8 @@ class Settings:
     shutdown_grace: float = 20.0
     # Seconds to wait for one GitHub HTTP response before treating it as a timeout.
     github_timeout: float = 30.0
+    # The scheduler of the weekly review and monthly audit looks for due jobs this often; 0: off.
+    scheduler_interval: float = 300.0
     log_level: str = "INFO"
 
     @property
@@ -102,6 +104,9 @@ class Settings:
             backoff_max=_number(env, "HARDENING_BACKOFF_MAX_SECONDS", default=600.0),
             shutdown_grace=_number(env, "HARDENING_SHUTDOWN_GRACE_SECONDS", default=20.0),
             github_timeout=_number(env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0),
+            scheduler_interval=_number(
+                env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0
+            ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         )
 

@@ -30,7 +30,9 @@ from bot import handlers
 from bot.context import ConfigCache, Context, bound_log
 from bot.github import GitHubApp
 from bot.inbox import Delivery, Inbox
+from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.schedules import Scheduler, ScheduleStore
 from bot.settings import Settings
 from bot.subjects import subject_for
 from bot.workers import PermanentError, Processor, WorkerPool
@@ -45,6 +47,7 @@ METRICS = web.AppKey("metrics", Metrics)
 INBOX = web.AppKey("inbox", Inbox)
 GITHUB = web.AppKey("github", GitHubApp)
 WORKERS = web.AppKey("workers", WorkerPool)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 log = logging.getLogger("bot.web")
 
@@ -62,7 +65,8 @@ def create_app(
 
     ``github``: the GitHub client (default: a real ``GitHubApp`` for ``settings``).
     ``clock``: epoch seconds, shared by the inbox, the workers and handlers' ``ctx.now()``.
-    ``start_workers=False`` stores deliveries without processing them (tests inspect the inbox).
+    ``start_workers=False`` stores deliveries without processing them (tests inspect the inbox),
+    and leaves the scheduler of the weekly review and monthly audit stopped.
     ``process``: replaces the real processing (event -> handlers), e.g. a no-op for the bench.
     """
     clock = clock or time.time
@@ -74,7 +78,19 @@ def create_app(
         init_sentry(settings)
 
     inbox = Inbox(settings.database_path, clock=clock)
-    processor = process or make_processor(settings, github, metrics, clock=clock)
+    schedules = ScheduleStore(settings.database_path, clock=clock)
+    processor = process or make_processor(
+        settings, github, metrics, clock=clock, schedules=schedules
+    )
+    scheduler = Scheduler(
+        schedules,
+        github,
+        all_jobs(),
+        settings=settings,
+        interval=settings.scheduler_interval,
+        metrics=metrics,
+        clock=clock,
+    )
     pool = WorkerPool(
         inbox,
         processor,
@@ -92,6 +108,7 @@ def create_app(
     app[INBOX] = inbox
     app[GITHUB] = github
     app[WORKERS] = pool
+    app[SCHEDULER] = scheduler
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
@@ -104,13 +121,17 @@ def create_app(
                 recovery.resumed,
                 recovery.parked,
             )
+        await schedules.open()
         if start_workers:
             pool.start()
+            scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await pool.stop(settings.shutdown_grace)
             await github.close()
+            await schedules.close()
             await inbox.close()
 
     app.cleanup_ctx.append(lifecycle)
@@ -124,14 +145,21 @@ def make_processor(
     *,
     clock: Callable[[], float] = time.time,
     configs: ConfigCache | None = None,
+    schedules: ScheduleStore | None = None,
 ) -> Processor:
-    """The real processing of one delivery: its event through every registered handler."""
+    """The real processing of one delivery: its event through every registered handler.
+
+    With ``schedules``, the repositories a delivery speaks of are registered for (or removed
+    from) the scheduled jobs first, whether or not a handler listens to the event.
+    """
     configs = configs if configs is not None else ConfigCache()
 
     async def process(delivery: Delivery) -> None:
         event = sansio.Event(
             delivery.data(), event=delivery.event, delivery_id=delivery.delivery_id
         )
+        if schedules is not None:
+            await schedules.note_delivery(delivery.event, event.data)
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
         installation_id = delivery.installation_id

@@ -1,0 +1,81 @@
+"""The seed's weekly reliability standup, for one repository.
+
+"Review overdue hardening items, review items with weak evidence links, reassign blocked items
+immediately", plus the adoption check ("a control is not complete at merge time"). The job:
+
+1. refreshes the tracking comment of every incident that still has an open or in-progress item,
+   so its "overdue" flags flip on the day after a due date even when nobody edits anything;
+2. computes the review (rules.review.weekly_review) over the repository's hardening items;
+3. upserts one comment per item with something to flag, mentioning who should act and naming
+   the command that fixes each flag. The comment's marker carries the ISO week
+   (``<!-- hardening-bot:weekly-review 2026-W48 -->``): running the job again that week edits it
+   in place (and writes nothing when nothing changed); next week's review is a new comment, so
+   the owner is notified again while the item stays flagged. An item with nothing to flag gets
+   nothing.
+"""
+
+from __future__ import annotations
+
+from gidgethub.abc import GitHubAPI
+
+from bot.context import Context
+from bot.items import list_items, refresh_incident_tracking
+from bot.jobs import Job, JobReport, adoption_check_passed, facts_of, leads_of
+from bot.schedules import Cadence
+from bot.writes import upsert_comment
+from rules.config import Config
+from rules.review import ACTIVE_STATUSES, render_weekly_comment, weekly_marker, weekly_review
+
+NAME = "weekly-review"
+
+
+async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
+    config = (await ctx.config(gh, owner, repo)).config
+    today = ctx.now().date()
+    # An item whose template a person deleted shows as "template missing" in its incident's
+    # tracking comment; there is nothing here to review on it.
+    loaded = [one for one in await list_items(gh, owner, repo, config) if one.item is not None]
+
+    incidents = sorted({
+        one.incident for one in loaded
+        if one.incident is not None and one.item is not None
+        and one.item.status in ACTIVE_STATUSES
+    })
+    for number in incidents:
+        await refresh_incident_tracking(gh, ctx, owner, repo, number)
+
+    reviewed = [one for one in loaded if one.item is not None and one.item.status != "retired"]
+    facts = await facts_of(
+        gh, ctx, owner, repo, reviewed, config,
+        with_pulls=lambda item: adoption_check_passed(item, today),
+    )
+    review = weekly_review(
+        facts, today, leads=leads_of(config), adoption_threshold=config.thresholds.adoption
+    )
+    written = []
+    for entry in review.items:
+        write = await upsert_comment(
+            gh, owner, repo, entry.number, weekly_marker(review.week),
+            render_weekly_comment(review, entry), bot_login=ctx.bot_login,
+        )
+        ctx.log.info("weekly review of #%s: %s (%s)", entry.number, write.action,
+                     ", ".join(entry.kinds))
+        if write.wrote:
+            written.append(entry.number)
+    return JobReport(
+        job=NAME,
+        repository=f"{owner}/{repo}",
+        period=review.week,
+        items=len(reviewed),
+        flagged=tuple(entry.number for entry in review.items),
+        written=tuple(written),
+        tracking=tuple(incidents),
+    )
+
+
+def cadence(config: Config) -> Cadence | None:
+    weekday = config.schedules.weekly_review
+    return Cadence.weekly(weekday) if weekday else None
+
+
+JOB = Job(name=NAME, run=run, cadence=cadence)

@@ -1,0 +1,639 @@
+"""Durable schedules for the seed's "Ownership operating rhythm", and the loop that runs them.
+
+The seed's weekly reliability standup and monthly control audit must happen "with explicit
+monthly audit, not ad-hoc memory", so the bot runs them itself (``bot.jobs``): at 09:00 UTC on
+the weekday of ``schedules.weekly_review`` and on day ``schedules.monthly_audit_day`` of each
+month, per repository, from that repository's ``.github/hardening.yml``; ``off`` turns a job off.
+
+What is stored, in the inbox's SQLite file but in tables of its own, on a connection of its own:
+
+- ``schedule_repositories``: the repositories the App serves and their installation. A
+  repository is registered when a delivery for it is processed, and from the repository lists
+  of ``installation`` and ``installation_repositories`` events; it is removed when its
+  installation is deleted or suspended or it is removed from the installation.
+- ``schedule_runs``: per repository and job, when to look again (``next_run_at``), the period
+  of the last successful run (``2026-W48``, ``2026-12``), the last run time and the last error.
+
+Nothing about hardening items is stored: GitHub is the system of record, and every run reads
+the items afresh.
+
+Rules of the loop (:class:`Scheduler`):
+
+- A job runs at most once per period. The period of its last success is stored, so neither a
+  restart nor a second tick runs it twice; a run that dies half-way has no recorded success and
+  runs again, which is safe because its writes are idempotent (marker comments, bot.writes).
+- A repository's first period is the first occurrence after it was registered: installing the
+  App does not replay the reviews of weeks it was not there for. After downtime, only the latest
+  missed period runs.
+- The configuration is read again at least daily, so moving the weekday or turning a job off
+  takes effect within a day.
+- A failed run is retried with exponential backoff (5 minutes doubling, at most 6 hours) and its
+  error kept in ``last_error`` and the logs.
+- Jobs run one at a time, outside the per-subject ordering of deliveries; that is safe because
+  their writes are idempotent.
+
+Threading: like the inbox, one dedicated thread owns the connection (``sqlite3`` objects are
+bound to their thread) and runs every statement, so the event loop never blocks on disk. Writes
+are rare (a registration the first time a repository is seen, one row per job run), so each is
+its own small transaction, waiting up to 5 s for the inbox's writer if it holds the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import gidgethub
+
+from bot.context import ConfigCache, Context, bound_log
+from bot.metrics import Metrics
+from bot.permissions import describe_error
+from bot.settings import Settings
+from rules.config import WEEKDAYS
+from rules.review import month_key, week_key
+
+if TYPE_CHECKING:
+    from bot.github import GitHubApp
+    from bot.jobs import Job
+
+log = logging.getLogger("bot.schedules")
+
+T = TypeVar("T")
+
+RUN_HOUR_UTC = 9
+# The configuration is read at least this often, so a changed schedule applies within a day.
+RECHECK_SECONDS = 24 * 3600.0
+RETRY_BASE_SECONDS = 5 * 60.0
+RETRY_MAX_SECONDS = 6 * 3600.0
+# Shutdown never waits longer than this for a job to notice it was cancelled.
+STOP_TIMEOUT_SECONDS = 5.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schedule_repositories (
+    repository      TEXT    NOT NULL PRIMARY KEY COLLATE NOCASE,
+    installation_id INTEGER NOT NULL,
+    registered_at   REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schedule_runs (
+    repository  TEXT    NOT NULL COLLATE NOCASE,
+    job         TEXT    NOT NULL,
+    next_run_at REAL    NOT NULL,
+    last_period TEXT,
+    last_run_at REAL,
+    last_error  TEXT,
+    failures    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (repository, job)
+);
+"""
+
+# Run rows are written only while their repository is registered, so a run that finishes after
+# its installation was deleted leaves nothing behind.
+_UPSERT_RUN = """
+INSERT INTO schedule_runs
+    (repository, job, next_run_at, last_period, last_run_at, last_error, failures)
+SELECT r.repository, :job, :next_run_at, :last_period, :last_run_at, :last_error, :failures
+FROM schedule_repositories AS r WHERE r.repository = :repository
+ON CONFLICT (repository, job) DO UPDATE SET
+    next_run_at = excluded.next_run_at,
+    last_period = coalesce(excluded.last_period, schedule_runs.last_period),
+    last_run_at = coalesce(excluded.last_run_at, schedule_runs.last_run_at),
+    last_error  = CASE WHEN :keep_error THEN schedule_runs.last_error
+                       ELSE excluded.last_error END,
+    failures    = CASE WHEN :keep_error THEN schedule_runs.failures
+                       ELSE excluded.failures END
+"""
+
+
+# --- when a job is due (pure) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When a job is due: weekly on ``weekday`` (0 is Monday) or monthly on ``day`` (1-28),
+    at ``RUN_HOUR_UTC``."""
+
+    weekday: int | None = None
+    day: int | None = None
+
+    @classmethod
+    def weekly(cls, weekday: str) -> Cadence:
+        return cls(weekday=WEEKDAYS.index(weekday.lower()))
+
+    @classmethod
+    def monthly(cls, day: int) -> Cadence:
+        if not 1 <= day <= 28:
+            raise ValueError(f"a monthly day is 1-28, got {day}")
+        return cls(day=day)
+
+    def latest(self, now: datetime) -> datetime:
+        """The last occurrence at or before ``now``."""
+        if self.weekday is not None:
+            today = now.astimezone(UTC).date()
+            at = _at(today - timedelta(days=(today.weekday() - self.weekday) % 7))
+            return at if at <= now else at - timedelta(days=7)
+        assert self.day is not None
+        at = _at(date(now.year, now.month, self.day))
+        if at <= now:
+            return at
+        year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+        return _at(date(year, month, self.day))
+
+    def following(self, occurrence: datetime) -> datetime:
+        """The occurrence after ``occurrence``."""
+        if self.weekday is not None:
+            return occurrence + timedelta(days=7)
+        assert self.day is not None
+        year, month = divmod(occurrence.year * 12 + occurrence.month, 12)
+        return _at(date(year, month + 1, self.day))
+
+    def period(self, occurrence: datetime) -> str:
+        """The period an occurrence stands for: its ISO week or its month."""
+        day = occurrence.date()
+        return week_key(day) if self.weekday is not None else month_key(day)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with one (repository, job) now: run for ``period`` (None: nothing to run),
+    then look again at ``next_check`` (epoch seconds)."""
+
+    period: str | None
+    next_check: float
+
+
+def plan_run(
+    cadence: Cadence | None, now: float, *, last_period: str | None, registered_at: float
+) -> Plan:
+    """Whether a job is due at ``now``, and when to look again.
+
+    Due when the latest occurrence is not before the repository was registered and its period
+    is not the one of the last successful run. ``cadence`` None means the job is off.
+    """
+    recheck = now + RECHECK_SECONDS
+    if cadence is None:
+        return Plan(None, recheck)
+    moment = datetime.fromtimestamp(now, UTC)
+    latest = cadence.latest(moment)
+    next_check = min(cadence.following(latest).timestamp(), recheck)
+    period = cadence.period(latest)
+    if latest.timestamp() < registered_at or period == last_period:
+        return Plan(None, next_check)
+    return Plan(period, next_check)
+
+
+def _at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, RUN_HOUR_UTC, tzinfo=UTC)
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds before the next attempt after ``failures`` failed ones in a row."""
+    return min(RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0), RETRY_MAX_SECONDS)
+
+
+# --- which repositories the App serves (pure) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationChange:
+    """What one delivery says about the repositories the App serves."""
+
+    add: tuple[tuple[str, int], ...] = ()  # (owner/name, installation id)
+    remove: tuple[str, ...] = ()
+    remove_installation: int | None = None
+
+
+def registration_change(event: str, payload: Mapping[str, Any]) -> RegistrationChange:
+    """Read a delivery for repositories to register or forget.
+
+    ``installation`` created / unsuspended / new permissions accepted: its ``repositories``;
+    deleted or suspended: the whole installation goes. ``installation_repositories``: the
+    ``repositories_added`` and ``repositories_removed``. Any other event: its ``repository``.
+    """
+    installation = payload.get("installation")
+    inst = installation.get("id") if isinstance(installation, Mapping) else None
+    if not isinstance(inst, int) or isinstance(inst, bool):
+        return RegistrationChange()
+    action = payload.get("action")
+    if event == "installation":
+        if action in ("deleted", "suspend"):
+            return RegistrationChange(remove_installation=inst)
+        if action in ("created", "unsuspend", "new_permissions_accepted"):
+            return RegistrationChange(add=_with(inst, _names(payload.get("repositories"))))
+        return RegistrationChange()
+    if event == "installation_repositories":
+        return RegistrationChange(
+            add=_with(inst, _names(payload.get("repositories_added"))),
+            remove=_names(payload.get("repositories_removed")),
+        )
+    return RegistrationChange(add=_with(inst, _names([payload.get("repository")])))
+
+
+def _names(repositories: Any) -> tuple[str, ...]:
+    if not isinstance(repositories, list):
+        return ()
+    return tuple(
+        str(r["full_name"]) for r in repositories
+        if isinstance(r, Mapping) and isinstance(r.get("full_name"), str) and "/" in r["full_name"]
+    )
+
+
+def _with(installation_id: int, names: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    return tuple((name, installation_id) for name in names)
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    repository: str  # owner/name
+    installation_id: int
+    registered_at: float
+
+    @property
+    def owner(self) -> str:
+        return self.repository.partition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.partition("/")[2]
+
+
+@dataclass(frozen=True)
+class JobState:
+    repository: str
+    job: str
+    next_run_at: float
+    last_period: str | None
+    last_run_at: float | None
+    last_error: str | None
+    failures: int
+
+
+class ScheduleStore:
+    """The schedules tables. ``await open()`` first, ``await close()`` at the end."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        # Registered repositories (lower-cased) -> installation id, so that the registration a
+        # processed delivery asks for costs nothing once the repository is known.
+        self._known: dict[str, int] = {}
+
+    async def open(self) -> None:
+        if self._executor is not None:
+            raise RuntimeError("schedules already open")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schedules")
+        await self._run(self._connect)
+        for reg in await self.registrations():
+            self._known[reg.repository.lower()] = reg.installation_id
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        await self._run(self._disconnect)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    # -- repositories ------------------------------------------------------------------------
+
+    async def note_delivery(self, event: str, payload: Mapping[str, Any]) -> RegistrationChange:
+        """Register or forget the repositories one processed delivery speaks of."""
+        change = registration_change(event, payload)
+        if change.remove_installation is not None:
+            await self.unregister_installation(change.remove_installation)
+        for repository in change.remove:
+            await self.unregister(repository)
+        for repository, installation_id in change.add:
+            await self.register(repository, installation_id)
+        return change
+
+    async def register(self, repository: str, installation_id: int) -> bool:
+        """Serve ``repository`` through ``installation_id``; True when that is news."""
+        key = repository.lower()
+        if self._known.get(key) == installation_id:
+            return False
+        now = self.clock()
+        await self._write(
+            "INSERT INTO schedule_repositories (repository, installation_id, registered_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (repository) DO UPDATE SET "
+            "installation_id = excluded.installation_id",
+            (repository, installation_id, now),
+        )
+        self._known[key] = installation_id
+        log.info("serving %s (installation %s)", repository, installation_id)
+        return True
+
+    async def unregister(self, repository: str) -> bool:
+        """Forget ``repository`` and its job rows; True when it was registered."""
+        self._known.pop(repository.lower(), None)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM schedule_runs WHERE repository = ?", (repository,))
+            return conn.execute(
+                "DELETE FROM schedule_repositories WHERE repository = ?", (repository,)
+            ).rowcount > 0
+
+        removed = await self._transaction(op)
+        if removed:
+            log.info("no longer serving %s", repository)
+        return removed
+
+    async def unregister_installation(self, installation_id: int) -> int:
+        """Forget every repository of an installation; how many there were."""
+        for key, inst in list(self._known.items()):
+            if inst == installation_id:
+                del self._known[key]
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "DELETE FROM schedule_runs WHERE repository IN (SELECT repository FROM "
+                "schedule_repositories WHERE installation_id = ?)",
+                (installation_id,),
+            )
+            return conn.execute(
+                "DELETE FROM schedule_repositories WHERE installation_id = ?", (installation_id,)
+            ).rowcount
+
+        removed = await self._transaction(op)
+        if removed:
+            log.info("installation %s gone: no longer serving its %d repositories",
+                     installation_id, removed)
+        return removed
+
+    async def registrations(self) -> list[Registration]:
+        rows = await self._read(
+            "SELECT repository, installation_id, registered_at FROM schedule_repositories "
+            "ORDER BY repository"
+        )
+        return [Registration(str(r[0]), int(r[1]), float(r[2])) for r in rows]
+
+    # -- job runs ----------------------------------------------------------------------------
+
+    async def states(self) -> dict[tuple[str, str], JobState]:
+        """Every job row, keyed by (lower-cased repository, job)."""
+        rows = await self._read(
+            "SELECT repository, job, next_run_at, last_period, last_run_at, last_error, failures "
+            "FROM schedule_runs"
+        )
+        states = [JobState(str(r[0]), str(r[1]), float(r[2]), r[3], r[4], r[5], int(r[6]))
+                  for r in rows]
+        return {(s.repository.lower(), s.job): s for s in states}
+
+    async def state(self, repository: str, job: str) -> JobState | None:
+        return (await self.states()).get((repository.lower(), job))
+
+    async def defer(self, repository: str, job: str, next_run_at: float) -> None:
+        """Nothing to run now; look again at ``next_run_at``."""
+        await self._upsert_run(repository, job, next_run_at=next_run_at, keep_error=True)
+
+    async def succeeded(
+        self, repository: str, job: str, period: str, next_run_at: float
+    ) -> None:
+        """The run for ``period`` finished: it is never run again for that period."""
+        await self._upsert_run(
+            repository, job, next_run_at=next_run_at, last_period=period,
+            last_run_at=self.clock(),
+        )
+
+    async def failed(
+        self, repository: str, job: str, error: str, next_run_at: float, failures: int
+    ) -> None:
+        """The run failed (``failures`` in a row); try again at ``next_run_at``."""
+        await self._upsert_run(
+            repository, job, next_run_at=next_run_at, last_run_at=self.clock(),
+            last_error=error, failures=failures,
+        )
+
+    async def _upsert_run(
+        self,
+        repository: str,
+        job: str,
+        *,
+        next_run_at: float,
+        last_period: str | None = None,
+        last_run_at: float | None = None,
+        last_error: str | None = None,
+        failures: int = 0,
+        keep_error: bool = False,
+    ) -> None:
+        await self._write(
+            _UPSERT_RUN,
+            {
+                "repository": repository,
+                "job": job,
+                "next_run_at": next_run_at,
+                "last_period": last_period,
+                "last_run_at": last_run_at,
+                "last_error": last_error,
+                "failures": failures,
+                "keep_error": keep_error,
+            },
+        )
+
+    # -- the database thread -----------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise RuntimeError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+        # The inbox's writer may hold the lock for a group commit; wait for it.
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("schedules are not open")
+        return self._conn
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("schedules are not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        return await self._run(lambda: self._connection().execute(sql, params).fetchall())
+
+    async def _write(self, sql: str, params: Any) -> None:
+        await self._transaction(lambda conn: conn.execute(sql, params))
+
+    async def _transaction(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = op(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._run(run)
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+
+Result = Literal["ran", "failed", "not-due", "removed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one tick did for one (repository, job)."""
+
+    repository: str
+    job: str
+    result: Result
+    period: str | None = None
+    error: str | None = None
+    report: Any = None
+
+
+class Scheduler:
+    """Wakes every ``interval`` seconds and runs the due jobs of every registered repository,
+    one at a time. ``interval`` 0 turns it off. ``clock`` and ``sleep`` are injectable so tests
+    drive it with a fake clock and call :meth:`tick` themselves."""
+
+    def __init__(
+        self,
+        store: ScheduleStore,
+        github: GitHubApp,
+        jobs: Mapping[str, Job],
+        *,
+        settings: Settings,
+        interval: float,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        configs: ConfigCache | None = None,
+    ) -> None:
+        self.store = store
+        self.github = github
+        self.jobs = dict(jobs)
+        self.settings = settings
+        self.interval = interval
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.clock = clock
+        self.sleep = sleep
+        self.configs = configs if configs is not None else ConfigCache()
+        self._task: asyncio.Task[None] | None = None
+        self._runs = self.metrics.counter(
+            "hardening_scheduled_jobs_total",
+            "Scheduled job runs by job and outcome (ran, failed).",
+            ("job", "outcome"),
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self.interval <= 0:
+            log.info("scheduler off (HARDENING_SCHEDULER_INTERVAL_SECONDS=0)")
+            return
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="scheduler")
+
+    async def stop(self) -> None:
+        """Stop at once: a job cut short has no recorded success and runs again later."""
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
+        if not done:
+            log.warning("scheduler did not stop within %.0fs; leaving it", STOP_TIMEOUT_SECONDS)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # the database itself failed: say so, and try again next time
+                log.exception("scheduler tick failed")
+            await self.sleep(self.interval)
+
+    async def tick(self) -> list[Outcome]:
+        """Run every due (repository, job) once, in order; what happened to each."""
+        now = self.clock()
+        states = await self.store.states()
+        outcomes: list[Outcome] = []
+        for reg in await self.store.registrations():
+            for job in self.jobs.values():
+                state = states.get((reg.repository.lower(), job.name))
+                if state is not None and state.next_run_at > now:
+                    continue
+                outcome = await self._consider(reg, job, state, now)
+                outcomes.append(outcome)
+                if outcome.result == "removed":
+                    break
+        return outcomes
+
+    async def _consider(
+        self, reg: Registration, job: Job, state: JobState | None, now: float
+    ) -> Outcome:
+        jlog = bound_log("bot.jobs", job=job.name, repository=reg.repository,
+                         installation=reg.installation_id)
+        try:
+            try:
+                gh = await self.github.installation_api(reg.installation_id)
+            except gidgethub.BadRequest as exc:
+                if exc.status_code != 404:
+                    raise
+                # The installation is gone and its "deleted" event never reached us.
+                await self.store.unregister_installation(reg.installation_id)
+                return Outcome(reg.repository, job.name, "removed")
+            ctx = Context(
+                settings=self.settings,
+                metrics=self.metrics,
+                log=jlog,
+                bot_login=await self.github.bot_login(),
+                clock=self.clock,
+                configs=self.configs,
+            )
+            result = await ctx.config(gh, reg.owner, reg.name)
+            plan = plan_run(
+                job.cadence(result.config),
+                now,
+                last_period=state.last_period if state else None,
+                registered_at=reg.registered_at,
+            )
+            if plan.period is None:
+                await self.store.defer(reg.repository, job.name, plan.next_check)
+                return Outcome(reg.repository, job.name, "not-due")
+            report = await job.run(gh, ctx, reg.owner, reg.name)
+            await self.store.succeeded(reg.repository, job.name, plan.period, plan.next_check)
+        except Exception as exc:
+            failures = (state.failures if state else 0) + 1
+            delay = retry_delay(failures)
+            error = describe_error(exc)
+            jlog.error("%s of %s failed (%d in a row), next try in %.0fs: %s", job.name,
+                       reg.repository, failures, delay, error, exc_info=exc)
+            self._runs.inc(job=job.name, outcome="failed")
+            with contextlib.suppress(Exception):  # the failure is logged either way
+                await self.store.failed(reg.repository, job.name, error, now + delay, failures)
+            return Outcome(reg.repository, job.name, "failed", error=error)
+        self._runs.inc(job=job.name, outcome="ran")
+        jlog.info("%s of %s for %s: %s", job.name, reg.repository, plan.period,
+                  getattr(report, "summary", report))
+        return Outcome(reg.repository, job.name, "ran", period=plan.period, report=report)
