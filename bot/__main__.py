@@ -1,8 +1,10 @@
-"""Entry points (CONTRACT §1): ``python -m bot`` serves; ``replay`` and ``demo`` are subcommands.
+"""Entry points (CONTRACT §1): ``python -m bot`` serves; ``replay``, ``demo`` and ``run-job`` are
+subcommands.
 
 ``python -m bot``                                          serve on $PORT until SIGTERM
 ``python -m bot replay PAYLOAD.json --event NAME [--dry-run]``  run one saved delivery
 ``python -m bot demo``                                     the whole loop against the sandbox
+``python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]``  one scheduled job now
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import sys
 
 USAGE = """usage: python -m bot                       serve webhooks on $PORT
        python -m bot replay PAYLOAD.json --event NAME [--dry-run]
-       python -m bot demo"""
+       python -m bot demo
+       python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         return replay(rest)
     if command == "demo":
         return demo(rest)
+    if command == "run-job":
+        from bot.jobs import main as run_job
+
+        return run_job(rest)
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return 0

@@ -17,6 +17,7 @@ Pure: no clock (``today`` is passed in), no network, no environment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -281,7 +282,8 @@ def monthly_audit(
                         "`/harden retire RATIONALE` (say what replaces it, or why); otherwise "
                         "complete the unmet rows and re-verify with `/harden verify`",
                         to_notify,
-                        details=tuple(f"{row.name}: {row.next_step}" for row in score.unmet),
+                        details=tuple(_unmention(f"{row.name}: {row.next_step}", gone)
+                                      for row in score.unmet),
                     ))
         if flags:
             found.append(ItemFlags(facts.number, facts.title, tuple(flags)))
@@ -426,6 +428,14 @@ def _unique(names: Iterable[str]) -> tuple[str, ...]:
         if key and key not in seen:
             seen[key] = name.strip().lstrip("@")
     return tuple(seen.values())
+
+
+def _unmention(text: str, logins: Iterable[str]) -> str:
+    """``text`` with ``@login`` written as ``login`` in backticks: someone who left is named,
+    not notified."""
+    for login in logins:
+        text = re.sub(rf"@({re.escape(login)})(?![\w-])", r"`\1`", text, flags=re.IGNORECASE)
+    return text
 
 
 def _iso(day: date | None) -> str:

@@ -309,3 +309,15 @@ async def test_run_job_for_operators(
     out = io.StringIO()
     assert await run_job(settings, "monthly-audit", "octo", "nowhere", out=out) == 1
     assert out.getvalue() == "the App is not installed on octo/nowhere\n"
+
+
+def test_run_job_is_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run-job", "weekly-review", "not-a-repository"])
+    assert exit_info.value.code == 2
+    assert "repository must be OWNER/REPO" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run-job", "quarterly-review", "octo/repo"])
+    assert "invalid choice: 'quarterly-review'" in capsys.readouterr().err

@@ -294,6 +294,14 @@ def test_retire_candidate_suggests_the_sunset_protocol_or_reverification() -> No
     assert "`/harden retire RATIONALE`" in found.fix and "`/harden verify`" in found.fix
 
 
+def test_a_departed_owner_is_not_mentioned_in_the_rows_either() -> None:
+    facts = item(**{**VERIFIED, "adoption_check": date(2026, 11, 1), **LOW_ADOPTION})
+    result = audit(facts, collaborators={"alice": None, "bob": "write"})
+    text = rv.render_monthly_comment(result, result.items[0])
+    assert "owners trained and acknowledged: `alice` runs `/harden ack`" in text
+    assert "@alice" not in text
+
+
 def test_monthly_comment() -> None:
     result = audit(item(**VERIFIED), collaborators={"alice": None})
     text = rv.render_monthly_comment(result, result.items[0])
