@@ -2,17 +2,17 @@
 
 The seed's reliability scorecard, quality rubric and adoption score (rules.scores) are computed
 from :class:`~rules.model.ItemFacts`: the item itself plus what its linked pull requests did.
-A pull request is linked to item N when its description says ``Hardens #N``.
+A pull request is linked to item N when its description says ``Hardens #N``
+(:func:`rules.pulls.hardens_numbers`).
 
 How a linked pull request's facts are read: recomputed from its file list with
-:func:`rules.diff.evaluate_pull` under the failure class's control paths and the test paths of
+:func:`rules.pulls.pull_facts` under the failure class's control paths and the test paths of
 the configuration, never read back from a ``hardening/controls`` check run. A check run belongs
 to one commit and is absent in shadow mode, while the file list of a pull request (merged or
 open) is always its final diff, so recomputing is the one source that is always there.
 
 Shared API (other handlers call these):
 
-- ``hardens_numbers(body)``: the issue numbers a description says it hardens;
 - ``linked_pulls(gh, owner, repo, item_number)``: the pull requests linked to an item;
 - ``item_facts(gh, ctx, owner, repo, loaded, config)``: the ItemFacts of one item;
 - ``refresh_scorecards(gh, ctx, owner, repo, item_number)``: after a command changed an item,
@@ -21,7 +21,6 @@ Shared API (other handlers call these):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,15 +34,14 @@ from bot.writes import Write
 from rules.check_output import (
     SCORECARD_CHECK,
     CheckOutput,
-    ItemScores,
     config_error_output,
+    item_scores,
     scorecard_output,
 )
 from rules.config import CONTROLS, Config, ConfigResult, mode_for
-from rules.diff import MAX_PULL_FILES, PullVerdict, evaluate_pull
-from rules.globs import GlobSet
-from rules.model import HardeningItem, ItemFacts, PullFacts
-from rules.scores import adoption, rubric, scorecard
+from rules.diff import MAX_PULL_FILES
+from rules.model import HardeningItem, ItemFacts
+from rules.pulls import hardens_numbers, pull_facts
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -51,62 +49,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FileCache",
-    "hardens_numbers",
     "item_facts",
-    "item_scores",
     "linked_pulls",
     "load_items",
     "publish_scorecard",
-    "pull_facts",
     "pull_files",
-    "pull_verdict",
     "refresh_scorecards",
     "scorecard_for",
 ]
 
-# "Hardens #12", "hardens: #3, #4 and #5", "Hardens #7 & #8": one keyword, one or more numbers.
-_HARDENS = re.compile(
-    r"(?<![\w-])hardens\b[ \t]*:?[ \t]*(?P<refs>#\d+(?:[ \t]*(?:,|&|\band\b)?[ \t]*#\d+)*)",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"#(\d+)")
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_QUOTE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
-_INLINE_CODE = re.compile(r"`[^`\n]*`")
-
 MAX_LINKED_PULLS = 100
-
-# Which of the late-decision control paths are runbooks (the rest are escalation maps), and
-# which failure classes' control paths are monitoring and rollback: the scorecard rows
-# "monitoring/alerts updated", "runbook update acknowledged" and "escalation ownership
-# documented" read them.
-_RUNBOOK_WORD = "runbook"
-_MONITORING_CLASS = "missed-detection"
-_ESCALATION_CLASS = "late-decision"
-_ROLLBACK_CLASS = "slow-recovery"
 
 # (owner, repo, number) -> (files, truncated): one delivery reads a pull request's files once.
 FileCache = dict[tuple[str, str, int], tuple[list[dict[str, Any]], bool]]
-
-
-def hardens_numbers(body: str | None) -> tuple[int, ...]:
-    """The issue numbers a pull request description says it hardens, in order, without repeats.
-
-    ``Hardens #12`` (any case), several per line (``Hardens #3, #4 and #5``, ``hardens: #1 & #2``)
-    or several lines. Text in code blocks, inline code, quotes and HTML comments does not count.
-    """
-    if not body:
-        return ()
-    text = _FENCE.sub("", body)
-    text = _COMMENT.sub("", text)
-    text = _QUOTE.sub("", text)
-    text = _INLINE_CODE.sub("", text)
-    numbers: dict[int, None] = {}
-    for found in _HARDENS.finditer(text):
-        for number in _NUMBER.findall(found.group("refs")):
-            numbers[int(number)] = None
-    return tuple(numbers)
 
 
 async def pull_files(
@@ -156,60 +111,6 @@ async def linked_pulls(gh: GitHubAPI, owner: str, repo: str, item_number: int) -
     return pulls
 
 
-def pull_verdict(
-    files: Sequence[Mapping[str, Any]], truncated: bool, config: Config, failure_class: str
-) -> PullVerdict | None:
-    """The controls verdict of a file list for one failure class (None: class not configured)."""
-    fc = config.failure_classes.get(failure_class)
-    if fc is None:
-        return None
-    return evaluate_pull(
-        files,
-        test_paths=config.test_paths,
-        control_paths=fc.control_paths,
-        truncated=truncated,
-        failure_class=failure_class,
-    )
-
-
-def _touched(files: Iterable[Mapping[str, Any]], globs: GlobSet) -> list[str]:
-    return [
-        str(f.get("filename"))
-        for f in files
-        if f.get("status") != "removed" and globs.match(str(f.get("filename") or ""))
-    ]
-
-
-def _class_globs(config: Config, slug: str) -> GlobSet:
-    fc = config.failure_classes.get(slug)
-    return GlobSet.of(fc.control_paths if fc else ())
-
-
-def pull_facts(
-    pull: Mapping[str, Any],
-    files: Sequence[Mapping[str, Any]],
-    truncated: bool,
-    config: Config,
-    failure_class: str | None,
-) -> PullFacts:
-    """What the scores need to know about one linked pull request."""
-    verdict = pull_verdict(files, truncated, config, failure_class) if failure_class else None
-    escalation = _touched(files, _class_globs(config, _ESCALATION_CLASS))
-    runbooks = [path for path in escalation if _RUNBOOK_WORD in path.lower()]
-    return PullFacts(
-        number=int(pull["number"]),
-        url=str(pull.get("html_url") or ""),
-        merged=bool(pull.get("merged") or pull.get("merged_at")),
-        adds_regression_test=bool(verdict and verdict.test.satisfied),
-        adds_control=bool(verdict and verdict.control.satisfied),
-        touches_rollback=bool(_touched(files, _class_globs(config, _ROLLBACK_CLASS))),
-        touches_monitoring=bool(_touched(files, _class_globs(config, _MONITORING_CLASS))),
-        touches_runbook=bool(runbooks),
-        touches_escalation=len(escalation) > len(runbooks),
-        new_tests=tuple(case.describe() for case in verdict.test.found) if verdict else (),
-    )
-
-
 async def item_facts(
     gh: GitHubAPI,
     ctx: Context,
@@ -246,19 +147,6 @@ async def item_facts(
         state="closed" if issue.get("state") == "closed" else "open",
         pulls=tuple(facts),
         control_mode=mode_for(config, CONTROLS[1]),
-    )
-
-
-def item_scores(facts: ItemFacts, config: Config) -> ItemScores:
-    """The three scores of one item under the configured thresholds."""
-    thresholds = config.thresholds
-    return ItemScores(
-        number=facts.number,
-        title=facts.title,
-        status=facts.item.status,
-        scorecard=scorecard(facts, threshold=thresholds.scorecard),
-        rubric=rubric(facts, threshold=thresholds.rubric),
-        adoption=adoption(facts, threshold=thresholds.adoption),
     )
 
 
@@ -319,7 +207,7 @@ async def scorecard_for(
         linked.append(dict(pull))  # as it is now; the search index may lag behind a new one
         facts = await item_facts(gh, ctx, owner, repo, one, result.config, pulls=linked,
                                  files=files)
-        scores.append(item_scores(facts, result.config))
+        scores.append(item_scores(facts, result.config.thresholds))
     return scorecard_output(scores, not_items=not_items, failure_classes=failure_classes)
 
 

@@ -26,9 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rules.config import ConfigError
+from rules.config import ConfigError, Thresholds
 from rules.diff import MAX_PULL_FILES, PullVerdict
-from rules.scores import Row, Score
+from rules.model import ItemFacts
+from rules.scores import Row, Score, evaluate
 
 CONTROLS_CHECK = "hardening/controls"
 SCORECARD_CHECK = "hardening/scorecard"
@@ -493,6 +494,19 @@ class ItemScores:
     @property
     def totals(self) -> str:
         return " · ".join(s.label for s in (self.scorecard, self.rubric, self.adoption))
+
+
+def item_scores(facts: ItemFacts, thresholds: Thresholds) -> ItemScores:
+    """The three scores of one item under the configured thresholds."""
+    scores = evaluate(facts, **thresholds.keywords())
+    return ItemScores(
+        number=facts.number,
+        title=facts.title,
+        status=facts.item.status,
+        scorecard=scores.scorecard,
+        rubric=scores.rubric,
+        adoption=scores.adoption,
+    )
 
 
 def scorecard_output(

@@ -1,77 +1,17 @@
-"""bot.facts: which pull requests harden an item, and the ItemFacts the scores are read from."""
+"""bot.facts against the sandbox: which pull requests harden an item, and the ItemFacts the
+scores are read from."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-import pytest
+from conftest import INSTALLATION_ID
+from test_pulls import ALERT, NEW_TEST, SOURCE
 
-from bot.facts import hardens_numbers, pull_facts
 from rules.config import default_config
 from rules.item import render_item
 from rules.model import HardeningItem
-
-INSTALLATION_ID = 4242  # the `repo` fixture's installation (tests/conftest.py)
-SOURCE = {"filename": "src/app.py", "status": "modified", "additions": 1,
-          "patch": "@@ -1 +1,2 @@\n x = 1\n+y = 2"}
-NEW_TEST = {"filename": "tests/test_app.py", "status": "added", "additions": 1,
-            "patch": "@@ -0,0 +1 @@\n+def test_pages_on_lag():"}
-ALERT = {"filename": "alerts/lag.yml", "status": "added", "additions": 1,
-         "patch": "@@ -0,0 +1 @@\n+alert: Lag"}
-RUNBOOK = {"filename": "runbooks/queue.md", "status": "modified", "additions": 1,
-           "patch": "@@ -1 +1,2 @@\n # Queue\n+Page the commander after 10 minutes."}
-ESCALATION = {"filename": "escalation/policy.yml", "status": "added", "additions": 1,
-              "patch": "@@ -0,0 +1 @@\n+after: 10m"}
-ROLLBACK = {"filename": "deploy/rollback.sh", "status": "added", "additions": 1,
-            "patch": "@@ -0,0 +1 @@\n+kubectl rollout undo"}
-
-
-@pytest.mark.parametrize(
-    ("body", "numbers"),
-    [
-        ("Hardens #12", (12,)),
-        ("hardens #12", (12,)),
-        ("HARDENS: #3, #4 and #5", (3, 4, 5)),
-        ("Hardens #7 & #8\nAlso hardens #9", (7, 8, 9)),
-        ("Hardens #1\nHardens #1", (1,)),
-        ("This hardens #2.", (2,)),
-        ("Fixes #4", ()),
-        ("```\nHardens #5\n```\nHardens #6", (6,)),
-        ("> Hardens #5\n<!-- Hardens #7 -->\n`Hardens #8`", ()),
-        ("unhardens #3 pre-hardens #4", ()),
-        ("Hardens#10", (10,)),
-        (None, ()),
-        ("", ()),
-    ],
-)
-def test_hardens_numbers(body: str | None, numbers: tuple[int, ...]) -> None:
-    assert hardens_numbers(body) == numbers
-
-
-def _pull(number: int = 5, merged: bool = False) -> dict[str, Any]:
-    return {"number": number, "html_url": f"https://github.com/o/r/pull/{number}",
-            "merged": merged, "state": "closed" if merged else "open"}
-
-
-def test_pull_facts_read_test_control_and_paths() -> None:
-    config = default_config()
-    facts = pull_facts(_pull(merged=True), [SOURCE, NEW_TEST, ALERT], False, config,
-                       "missed-detection")
-    assert facts.merged and facts.adds_regression_test and facts.adds_control
-    assert facts.touches_monitoring and not facts.touches_runbook
-    assert facts.new_tests == ("`test_pages_on_lag` in tests/test_app.py:1",)
-    facts = pull_facts(_pull(), [RUNBOOK, ESCALATION, ROLLBACK], False, config, "late-decision")
-    assert not facts.merged and not facts.adds_regression_test and facts.adds_control
-    assert facts.touches_runbook and facts.touches_escalation and facts.touches_rollback
-    assert not facts.touches_monitoring
-    facts = pull_facts(_pull(), [RUNBOOK], False, config, "late-decision")
-    assert facts.touches_runbook and not facts.touches_escalation
-    facts = pull_facts(_pull(), [SOURCE, NEW_TEST, ALERT], False, config, None)
-    assert not facts.adds_control and not facts.adds_regression_test
-
-
-# --- against the sandbox ---------------------------------------------------------------------
 
 ITEM = HardeningItem(failure_class="missed-detection", proposed_control="alert rule",
                      owner="carol", verifier="bob", due=date(2026, 12, 1))

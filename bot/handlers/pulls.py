@@ -17,10 +17,8 @@ completed run on the same commit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
@@ -37,31 +35,37 @@ from bot.context import (
 )
 from bot.facts import (
     FileCache,
-    hardens_numbers,
     load_items,
     publish_scorecard,
     pull_files,
-    pull_verdict,
     refresh_scorecards,
     scorecard_for,
 )
 from bot.items import LoadedItem
-from bot.writes import label_names
+from bot.writes import label_names, repo_coordinates
 from rules.check_output import (
     CHECK_NAMES,
     CONTROLS_CHECK,
     RECHECK,
     ConfigProposal,
     ControlsInput,
-    Judged,
     config_error_output,
     controls_output,
     out_of_scope_output,
     shadow_failures,
     superseded_output,
 )
-from rules.config import CONTROLS, ConfigResult, diff_configs, load_config, mode_for
-from rules.model import Evidence, HardeningItem
+from rules.config import ConfigResult, diff_configs, load_config
+from rules.edits import in_progress, with_merge_evidence
+from rules.model import HardeningItem
+from rules.pulls import (
+    controls_input,
+    hardens_numbers,
+    is_failure_class_label,
+    judging_classes,
+    merge_evidence,
+    pull_verdict,
+)
 
 router = Router()
 
@@ -89,7 +93,7 @@ async def on_pull_request(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     changes = event.data.get("changes") or {}
     if action == "edited" and not ({"body", "base"} & set(changes)):
         return  # a new title changes neither the scope nor the configuration
-    owner, repo = _repo(event.data)
+    owner, repo = repo_coordinates(event.data)
     if action in ("labeled", "unlabeled") and not await _class_label(event.data, gh, ctx):
         return  # a label that is no failure class changes nothing here
     pull = await _fresh_pull(gh, owner, repo, int(event.data["pull_request"]["number"]))
@@ -123,7 +127,7 @@ async def _rerun(
     event: Event, gh: GitHubAPI, ctx: Context, check: Mapping[str, Any], names: Sequence[str]
 ) -> None:
     """A re-run from the UI: a new completed run of ``names`` on the same commit."""
-    owner, repo = _repo(event.data)
+    owner, repo = repo_coordinates(event.data)
     sha = str(check.get("head_sha") or "")
     key = ctx.delivery_id or event.delivery_id or sha
     numbers = await pull_numbers_for_check(gh, owner, repo, dict(check))
@@ -146,13 +150,10 @@ async def _rerun(
 async def _class_label(payload: Mapping[str, Any], gh: GitHubAPI, ctx: Context) -> bool:
     """Whether a ``labeled``/``unlabeled`` event's label is (or looks like) a failure class."""
     name = str((payload.get("label") or {}).get("name") or "")
-    owner, repo = _repo(payload)
+    owner, repo = repo_coordinates(payload)
     base = str(((payload.get("pull_request") or {}).get("base") or {}).get("ref") or "") or None
     config = (await ctx.config(gh, owner, repo, ref=base)).config
-    folded = name.casefold()
-    return folded.startswith(config.labels.failure_class_prefix.casefold()) or any(
-        fc.label.casefold() == folded for fc in config.failure_classes.values()
-    )
+    return is_failure_class_label(name, config)
 
 
 async def _fresh_pull(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any]:
@@ -186,7 +187,7 @@ async def evaluate(
     loaded, not_items = await load_items(
         gh, owner, repo, hardens_numbers(pull.get("body")), config
     )
-    sources = _classes(pull, loaded, result)
+    sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
     async def post(output: Any) -> None:
@@ -224,25 +225,8 @@ async def evaluate(
     loaded = await _start_work(gh, ctx, owner, repo, pull, loaded, result,
                                files=files_cache, links=links)
     if sources:
-        owner_login, role = _owner(pull, loaded)
-        data = ControlsInput(
-            judged=tuple(
-                Judged(slug, verdict, tuple(words))
-                for slug, words in sources.items()
-                if (verdict := pull_verdict(files, truncated, config, slug)) is not None
-            ),
-            modes={control: mode_for(config, control) for control in CONTROLS},
-            owner=owner_login,
-            owner_role=role,
-            base_ref=str(pull["base"]["ref"]),
-            files_read=len(files),
-            files_without_patch=tuple(
-                str(f["filename"]) for f in files
-                if not f.get("patch") and f.get("status") != "removed"
-                and int(f.get("changes") or 0) > 0
-            ),
-            proposal=proposal,
-        )
+        data = controls_input(pull, files, truncated, config, sources, _linked(loaded),
+                              proposal)
         _record_shadow(ctx, log, f"{owner}/{repo}", number, data)
         output = controls_output(data)
         if output is not None:
@@ -271,31 +255,8 @@ def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: Control
         ctx.metrics.shadow_would_fail.inc(repo=repo, failure_class=slug)
 
 
-def _classes(
-    pull: Mapping[str, Any], loaded: Sequence[LoadedItem], result: ConfigResult
-) -> dict[str, list[str]]:
-    """Failure class slug -> why the pull request is judged by it (labels, then items)."""
-    config = result.config
-    found: dict[str, list[str]] = {}
-    for name in label_names(dict(pull)):
-        slug = next((s for s, fc in config.failure_classes.items()
-                     if fc.label.casefold() == name.casefold()), None)
-        if slug is not None:
-            found.setdefault(slug, []).append(f"label `{name}`")
-    for one in loaded:
-        slug = one.item.failure_class if one.item else None
-        if slug in config.failure_classes:
-            found.setdefault(slug, []).append(f"`Hardens #{one.number}`")
-    return found
-
-
-def _owner(pull: Mapping[str, Any], loaded: Sequence[LoadedItem]) -> tuple[str | None, str]:
-    """Who warn mode names: the first linked item's execution owner, else the author."""
-    for one in loaded:
-        if one.item and one.item.owner:
-            return one.item.owner, f"execution owner of #{one.number}"
-    author = (pull.get("user") or {}).get("login")
-    return (str(author), "author of this pull request") if author else (None, "")
+def _linked(loaded: Sequence[LoadedItem]) -> list[tuple[int, HardeningItem | None]]:
+    return [(one.number, one.item) for one in loaded]
 
 
 async def _proposal(
@@ -345,8 +306,7 @@ async def _start_work(
         if item is None or item.status != "open":
             out.append(one)
             continue
-        saved = await items_api.save_item(gh, owner, repo, one,
-                                          dataclasses.replace(item, status="in_progress"),
+        saved = await items_api.save_item(gh, owner, repo, one, in_progress(item),
                                           config=result.config)
         ctx.log.info("item #%s in_progress: linked pull request #%s opened (%s)", one.number,
                      pull["number"], "saved" if saved else "unchanged")
@@ -379,7 +339,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     payload_pull = event.data.get("pull_request") or {}
     if not payload_pull.get("merged"):
         return
-    owner, repo = _repo(event.data)
+    owner, repo = repo_coordinates(event.data)
     pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")),
@@ -402,11 +362,8 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             ctx.log.info("merged #%s does not satisfy the controls of #%s: no evidence",
                          pull["number"], one.number)
             continue
-        evidence = _merge_evidence(pull, verdict, result, item)
-        added = tuple(e for e in evidence if e.url not in {x.url for x in item.evidence})
-        status = "in_progress" if item.status == "open" else item.status
-        if added or status != item.status:
-            updated = dataclasses.replace(item, evidence=item.evidence + added, status=status)
+        updated, added = with_merge_evidence(item, merge_evidence(pull, verdict))
+        if updated != item:
             await items_api.save_item(gh, owner, repo, one, updated, config=result.config)
             ctx.log.info("merged #%s recorded %s evidence on #%s", pull["number"],
                          ", ".join(str(e.kind) for e in added), one.number)
@@ -417,36 +374,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     await publish_scorecard(gh, ctx, owner, repo, pull, refreshed)
 
 
-def _merge_evidence(
-    pull: Mapping[str, Any], verdict: Any, result: ConfigResult, item: HardeningItem
-) -> list[Evidence]:
-    number = pull["number"]
-    commit = pull.get("merge_commit_sha") or pull["head"]["sha"]
-    base_url = str(((pull.get("base") or {}).get("repo") or {}).get("html_url") or "")
-
-    def blob(path: str, line: int | None) -> str:
-        anchor = f"#L{line}" if line else ""
-        return f"{base_url}/blob/{commit}/{quote(path)}{anchor}"
-
-    title = str(pull.get("title") or "").replace("(", "").replace(")", "")
-    found = [Evidence(str(pull["html_url"]), "implementation",
-                      f"merged pull request #{number}: {title}".strip().rstrip(":"))]
-    for case in verdict.test.found[:1]:
-        found.append(Evidence(blob(case.path, case.line), "test",
-                              f"`{case.name}` added by pull request #{number}"))
-    runbooks = [c for c in verdict.control.changes if "runbook" in c.path.lower()]
-    for change in runbooks[:1]:
-        found.append(Evidence(blob(change.path, change.line), "runbook",
-                              f"runbook diff merged by pull request #{number}"))
-    return found
-
-
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _repo(payload: Mapping[str, Any]) -> tuple[str, str]:
-    owner, _, name = str(payload["repository"]["full_name"]).partition("/")
-    return owner, name
 
 
 def _ours(app: Any, ctx: Context) -> bool:
