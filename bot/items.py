@@ -76,9 +76,7 @@ class LoadedItem:
     @property
     def incident(self) -> int | None:
         """The incident this item belongs to: the bot's marker wins over the template line."""
-        if self.parse.marker is not None:
-            return self.parse.marker.incident
-        return self.item.incident if self.item is not None else None
+        return self.parse.incident
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,13 @@ class ItemParse:
     marker: ItemMarker | None = None
     span: tuple[int, int] | None = None
 
+    @property
+    def incident(self) -> int | None:
+        """The incident this item belongs to: the bot's marker wins over the template line."""
+        if self.marker is not None:
+            return self.marker.incident
+        return self.item.incident if self.item is not None else None
+
 
 # ---------------------------------------------------------------------------------------------
 # Markers

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from rules.item import visible_lines
+from rules.item import parse_item, visible_lines
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import TimelineExpectation
 
@@ -130,6 +130,24 @@ def plan_incident_sync(incident: Incident, existing_items: Iterable[TrackedItem]
 
 # ---------------------------------------------------------------------------------------------
 # The hardening issue the bot opens for a finding
+
+
+def incidents_touched(
+    labels: Iterable[str],
+    bodies: Iterable[str],
+    hardening_label: str,
+    *,
+    lost_label: str | None = None,
+) -> set[int]:
+    """The incidents whose backlog a change to an issue can change: the one each of ``bodies``
+    (the body now, and before an edit) says its hardening item belongs to, marker first, then
+    the Incident reference. Only a hardening issue counts, and one that just lost its hardening
+    label (``lost_label``) still does, so its incident drops it."""
+    hardening = hardening_label.casefold()
+    lost = lost_label is not None and lost_label.casefold() == hardening
+    if not lost and all(name.casefold() != hardening for name in labels):
+        return set()
+    return {n for n in (parse_item(body).incident for body in bodies) if n is not None}
 
 
 def item_title(finding: Finding, incident: int) -> str:

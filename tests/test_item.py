@@ -462,6 +462,13 @@ def test_parse_marker(text: str, marker: ItemMarker | None):
     assert parse_marker(text) == marker
 
 
+def test_the_marker_names_the_incident_before_the_template():
+    assert parse_item(CONTRACT_BODY).incident == 12
+    assert parse_item(f"{render_marker(ItemMarker(7, 'ab'))}\n{CONTRACT_BODY}").incident == 7
+    assert parse_item(render_marker(ItemMarker(7, "ab"))).incident == 7
+    assert parse_item("no block").incident is None
+
+
 def test_two_blocks_reads_the_first_and_says_so():
     body = CONTRACT_BODY + "\n" + CONTRACT_BODY.replace("#12", "#13")
     parsed = parse_item(body)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from rules.config import default_config
 from rules.incident import parse_incident
+from rules.item import render_marker
 from rules.model import Evidence, Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import timeline_expectations
 from rules.tracking import (
@@ -13,6 +14,7 @@ from rules.tracking import (
     Expectation,
     SyncPlan,
     TrackedItem,
+    incidents_touched,
     item_intro,
     item_title,
     judge_timeline,
@@ -302,3 +304,14 @@ def test_owners_and_a_runbook_meet_the_third_window() -> None:
     assert judge_timeline(WINDOWS, BODY, [owned, runbook])[2].met
     acked = tracked(16, owner="a", verifier="b", acknowledged_by=("a",))
     assert judge_timeline(WINDOWS, BODY, [acked])[2].met
+
+
+def test_incidents_touched_by_a_hardening_issue_now_and_before_an_edit() -> None:
+    now = "### Hardening Item\n- Incident reference: #12\n"
+    before = f"{render_marker(ItemMarker(9, 'ab'))}\n{now}"
+    assert incidents_touched(["Hardening"], [now, before], "hardening") == {9, 12}
+    assert incidents_touched(["bug"], [now], "hardening") == set()
+    # An issue that just lost the hardening label still counts; another lost label does not.
+    assert incidents_touched(["bug"], [now], "hardening", lost_label="HARDENING") == {12}
+    assert incidents_touched(["bug"], [now], "hardening", lost_label="bug") == set()
+    assert incidents_touched(["hardening"], ["no reference"], "hardening") == set()

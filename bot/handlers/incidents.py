@@ -9,6 +9,8 @@ writes come back as webhooks too, and re-rendering after them writes nothing, so
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -17,26 +19,57 @@ from gidgethub.sansio import Event
 
 from bot.context import Context
 from bot.items import refresh_incident_tracking, sync_incident
-from bot.writes import label_names
+from bot.writes import label_names, repo_coordinates
 from rules.config import Config
 from rules.incident import is_incident
-from rules.item import parse_item
+from rules.tracking import incidents_touched
 
 router = Router()
 
+Handler = Callable[[Event, GitHubAPI, Context], Awaitable[None]]
 
-@router.register("issues", action="opened")
-@router.register("issues", action="edited")
-@router.register("issues", action="labeled")
-@router.register("issues", action="reopened")
+
+def on_issues(*actions: str) -> Callable[[Handler], Handler]:
+    """Register a handler for these ``issues`` actions."""
+
+    def register(handler: Handler) -> Handler:
+        for action in actions:
+            router.register("issues", action=action)(handler)
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True)
+class Changed:
+    """The issue an ``issues`` event is about, with its repository's configuration."""
+
+    issue: dict[str, Any]
+    owner: str
+    repo: str
+    config: Config
+
+    @property
+    def is_incident(self) -> bool:
+        return is_incident(label_names(self.issue), self.config)
+
+
+async def changed_issue(event: Event, gh: GitHubAPI, ctx: Context) -> Changed | None:
+    """The changed issue, or None when it is a pull request."""
+    issue = event.data["issue"]
+    owner, repo = repo_coordinates(event.data)
+    config = (await ctx.config(gh, owner, repo)).config
+    return None if "pull_request" in issue else Changed(issue, owner, repo, config)
+
+
+@on_issues("opened", "edited", "labeled", "reopened")
 async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """Create the missing items of an incident and re-render its tracking comment."""
-    issue = event.data["issue"]
-    owner, repo = _repository(event)
-    config = (await ctx.config(gh, owner, repo)).config
-    if "pull_request" in issue or not is_incident(label_names(issue), config):
+    changed = await changed_issue(event, gh, ctx)
+    if changed is None or not changed.is_incident:
         return
-    result = await sync_incident(gh, ctx, owner, repo, issue)
+    issue = changed.issue
+    result = await sync_incident(gh, ctx, changed.owner, changed.repo, issue)
     ctx.log.info(
         "incident #%s: %d findings, %d items created, tracking comment %s",
         issue["number"],
@@ -46,50 +79,21 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
     )
 
 
-@router.register("issues", action="opened")
-@router.register("issues", action="edited")
-@router.register("issues", action="closed")
-@router.register("issues", action="reopened")
-@router.register("issues", action="labeled")
-@router.register("issues", action="unlabeled")
-@router.register("issues", action="deleted")
+@on_issues("opened", "edited", "closed", "reopened", "labeled", "unlabeled", "deleted")
 async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """Re-render the tracking comment of the incident a changed hardening issue belongs to."""
-    issue = event.data["issue"]
-    owner, repo = _repository(event)
-    config = (await ctx.config(gh, owner, repo)).config
-    if "pull_request" in issue or is_incident(label_names(issue), config):
+    changed = await changed_issue(event, gh, ctx)
+    if changed is None or changed.is_incident:
         return
-    for number in sorted(_incidents_of(event.data, config)):
-        if number != issue["number"]:
-            await refresh_incident_tracking(gh, ctx, owner, repo, number)
-
-
-def _incidents_of(data: dict[str, Any], config: Config) -> set[int]:
-    """The incidents whose backlog this event can change: the one the hardening issue belongs
-    to (marker first, then Incident reference), and the one its body named before an edit.
-    An issue that just lost its hardening label still counts, so its incident drops it."""
-    issue = data["issue"]
-    hardening = config.labels.hardening.casefold()
-    removed = data.get("action") == "unlabeled" and (
-        str((data.get("label") or {}).get("name") or "").casefold() == hardening
-    )
-    if not removed and all(name.casefold() != hardening for name in label_names(issue)):
-        return set()
+    data, issue = event.data, changed.issue
     bodies = [issue.get("body") or ""]
     before = ((data.get("changes") or {}).get("body") or {}).get("from")
     if isinstance(before, str):
         bodies.append(before)
-    return {n for n in (_incident_in(body) for body in bodies) if n is not None}
-
-
-def _incident_in(body: str) -> int | None:
-    parse = parse_item(body)
-    if parse.marker is not None:
-        return parse.marker.incident
-    return parse.item.incident if parse.item is not None else None
-
-
-def _repository(event: Event) -> tuple[str, str]:
-    owner, _, name = str(event.data["repository"]["full_name"]).partition("/")
-    return owner, name
+    lost = str((data.get("label") or {}).get("name") or "")
+    numbers = incidents_touched(
+        label_names(issue), bodies, changed.config.labels.hardening,
+        lost_label=lost if data.get("action") == "unlabeled" else None,
+    )
+    for number in sorted(numbers - {issue["number"]}):
+        await refresh_incident_tracking(gh, ctx, changed.owner, changed.repo, number)
