@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
@@ -208,6 +208,9 @@ async def refresh_around(run: Run) -> None:
 
 # --- one command ------------------------------------------------------------------------------
 
+Handler = Callable[[Run, Command, LoadedItem], Awaitable[Outcome]]
+Conflict = Callable[[HardeningItem, str], str | None]
+
 
 async def run_one(run: Run, command: Command | CommandError) -> Outcome:
     if isinstance(command, CommandError):
@@ -236,22 +239,18 @@ async def run_one(run: Run, command: Command | CommandError) -> Outcome:
     return await HANDLERS[command.name](run, command, loaded)
 
 
-async def _owner(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
-    assert loaded.item is not None and command.login
-    conflict = owner_conflict(loaded.item, command.login)
-    if conflict:
-        return refused(conflict, usage_for("owner"))
-    await run.save(loaded, replace(loaded.item, owner=command.login))
-    return Outcome(True)
+def _assign(role: Literal["owner", "verifier"], conflict: Conflict) -> Handler:
+    """``/harden owner`` and ``/harden verifier``: set the login unless it conflicts."""
 
+    async def assign(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
+        assert loaded.item is not None and command.login
+        reason = conflict(loaded.item, command.login)
+        if reason:
+            return refused(reason, usage_for(role))
+        await run.save(loaded, replace(loaded.item, **{role: command.login}))
+        return Outcome(True)
 
-async def _verifier(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
-    assert loaded.item is not None and command.login
-    conflict = verifier_conflict(loaded.item, command.login)
-    if conflict:
-        return refused(conflict, usage_for("verifier"))
-    await run.save(loaded, replace(loaded.item, verifier=command.login))
-    return Outcome(True)
+    return assign
 
 
 async def _due(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
@@ -337,10 +336,9 @@ async def _status(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     return Outcome(True, status_text(facts, run.scores(facts), gate))
 
 
-Handler = Callable[[Run, Command, LoadedItem], Awaitable[Outcome]]
 HANDLERS: dict[str, Handler] = {
-    "owner": _owner,
-    "verifier": _verifier,
+    "owner": _assign("owner", owner_conflict),
+    "verifier": _assign("verifier", verifier_conflict),
     "due": _due,
     "evidence": _evidence,
     "ack": _ack,
