@@ -42,6 +42,7 @@ from bot.writes import (
 from rules.config import Config, ConfigResult, default_config
 from rules.incident import is_incident, parse_incident
 from rules.item import ItemParse, parse_item, render_item, replace_item_in_body
+from rules.labels import item_labels, label_changes, label_style, labels_of_items
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import plan_item, timeline_expectations
 from rules.tracking import (
@@ -156,27 +157,9 @@ async def save_item(
     if not same_text(body, wanted):
         await update_issue(gh, loaded.issue, body=wanted)
         wrote = True
-    labels = config.labels
-    keep: list[tuple[str, str | None]] = [
-        (labels.priority_prefix, labels.for_priority(item.priority) if item.priority else None),
-        (
-            labels.failure_class_prefix,
-            labels.for_failure_class(item.failure_class)
-            if item.failure_class in config.failure_classes
-            else None,
-        ),
-    ]
-    present = label_names(loaded.issue)
-    missing: list[str] = []
-    for prefix, label in keep:
-        if label is None:
-            continue  # a field unset (or an unknown class) leaves people's labels alone
-        for name in present:
-            stale = name.casefold().startswith(prefix.casefold())
-            if stale and name.casefold() != label.casefold():
-                wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote
-        if all(name.casefold() != label.casefold() for name in present):
-            missing.append(label)
+    stale, missing = label_changes(label_names(loaded.issue), item, config)
+    for name in stale:
+        wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote
     if missing:
         await _ensure_labels(gh, owner, repo, config, missing)
         wrote = (await add_labels(gh, loaded.issue, missing)).wrote or wrote
@@ -242,9 +225,8 @@ async def _sync(
     created: list[int] = []
     if create and plan.to_create and result.ok:
         today = ctx.now().date()
-        await _ensure_labels(
-            gh, owner, repo, config, _labels_for(plan.to_create, incident, config, today)
-        )
+        planned = [plan_item(finding, incident, config, today) for finding in plan.to_create]
+        await _ensure_labels(gh, owner, repo, config, labels_of_items(planned, config))
         for finding in plan.to_create:
             new = await _create_or_find(gh, ctx, owner, repo, config, incident, finding, today)
             created.append(int(new["number"]))
@@ -400,30 +382,10 @@ async def _create_item(
         data={
             "title": item_title(finding, incident.number),
             "body": body + "\n",
-            "labels": _item_labels(item, config),
+            "labels": item_labels(item, config),
         },
     )
     return dict(created)
-
-
-def _item_labels(item: HardeningItem, config: Config) -> list[str]:
-    labels = [config.labels.hardening]
-    if item.failure_class:
-        labels.append(config.labels.for_failure_class(item.failure_class))
-    if item.priority:
-        labels.append(config.labels.for_priority(item.priority))
-    return labels
-
-
-def _labels_for(
-    findings: Iterable[Finding], incident: Incident, config: Config, today: date
-) -> list[str]:
-    names: list[str] = []
-    for finding in findings:
-        for name in _item_labels(plan_item(finding, incident, config, today), config):
-            if name not in names:
-                names.append(name)
-    return names
 
 
 async def _ensure_labels(
@@ -431,21 +393,11 @@ async def _ensure_labels(
 ) -> None:
     """Create the repository labels of ``names`` that are missing, styled from the config.
     The repository's labels are listed once for all of them."""
-    labels = config.labels
     existing: dict[str, dict[str, Any]] | None = None
     for name in names:
         if existing is None:
             existing = await repo_labels(gh, owner, repo)
-        folded = name.casefold()
-        if folded == labels.hardening.casefold():
-            kind = "hardening"
-        elif folded.startswith(labels.failure_class_prefix.casefold()):
-            kind = "failure_class"
-        elif folded.startswith(labels.priority_prefix.casefold()):
-            kind = "priority"
-        else:
-            kind = "incident"
-        style = labels.styles.get(kind)
+        style = label_style(name, config.labels)
         await ensure_label(
             gh,
             owner,
