@@ -30,6 +30,14 @@ Fixtures (all function-scoped unless noted):
                        returns the response (202 stored, 200 duplicate...).
 ``drain``              ``await drain()`` returns once no delivery is pending or processing (and
                        raises if that takes more than 10 s, showing the inbox state).
+``clock``              a settable :class:`Clock` (epoch seconds) for code that takes a clock.
+``inbox``              an opened ``bot.inbox.Inbox`` on a temp file, timed by ``clock``.
+
+For the sandbox's own tests (``test_sandbox_*.py``, helpers in ``test_sandbox_support.py``):
+
+``sb``                 a seeded ``Sandbox`` (two installations, people, a team, a config file)
+                       timed by ``clock``, not served; ``client``: an aiohttp ``TestClient`` for
+                       it; ``api``: requests with an installation token for ``octo/service``.
 """
 
 from __future__ import annotations
@@ -39,15 +47,21 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.github import GitHubAPI, GitHubApp
+from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.web import INBOX, WORKERS, create_app, sign
+
+if TYPE_CHECKING:
+    from test_sandbox_support import Api
+
+    from bot.sandbox import Sandbox
 
 WEBHOOK_SECRET = "test-webhook-secret"
 APP_ID = 1
@@ -57,6 +71,19 @@ REPO = "octo/repo"
 
 Deliver = Callable[..., Awaitable[ClientResponse]]
 Drain = Callable[..., Awaitable[None]]
+
+
+class Clock:
+    """A settable clock (epoch seconds)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture(scope="session")
@@ -208,3 +235,38 @@ def make_drain(app: web.Application) -> Drain:
             await asyncio.sleep(0.005)
 
     return drain
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def inbox(tmp_path: Path, clock: Clock) -> AsyncIterator[Inbox]:
+    box = Inbox(tmp_path / "inbox.db", clock=clock)
+    await box.open(max_attempts=3)
+    yield box
+    await box.close()
+
+
+# --- the sandbox's own tests ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
+    from test_sandbox_support import seeded
+
+    return seeded(app_keys[1], clock)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
+    return await aiohttp_client(sb.app)
+
+
+@pytest.fixture
+def api(client: TestClient, sb: Sandbox) -> Api:
+    from test_sandbox_support import INSTALLATION, Api
+
+    return Api(client, sb.installation_token(INSTALLATION))

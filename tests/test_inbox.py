@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from conftest import Clock
 
 from bot.inbox import Inbox
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def inbox(tmp_path: Path, clock: Clock) -> AsyncIterator[Inbox]:
-    box = Inbox(tmp_path / "inbox.db", clock=clock)
-    await box.open(max_attempts=3)
-    yield box
-    await box.close()
 
 
 async def put(inbox: Inbox, delivery_id: str, subject: str = "o/r#1") -> bool:

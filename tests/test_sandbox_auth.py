@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import Clock
 from gidgethub import apps
 from gidgethub.aiohttp import GitHubAPI
 from test_sandbox_support import (
@@ -15,28 +16,12 @@ from test_sandbox_support import (
     OTHER_REPO,
     REPO,
     Api,
-    Clock,
     app_jwt,
     seeded,
 )
 
 from bot.sandbox import Sandbox, generate_app_key
 from bot.sandbox.render import iso
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
-    return seeded(app_keys[1], clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
-from aiohttp.test_utils import TestClient
-from test_sandbox_support import HEAD, INSTALLATION, REPO, Api, Clock, seeded
+from conftest import Clock
+from test_sandbox_support import HEAD, REPO, Api
 
 from bot.sandbox import Sandbox
 from bot.sandbox.render import iso
@@ -25,25 +23,10 @@ def annotation(n: int) -> dict[str, object]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
-    sandbox = seeded(app_keys[1], clock)
-    sandbox.open_pull(REPO, title="fix", head_sha=HEAD, head="fix-lag")
-    return sandbox
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
-
-
-@pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
-    return Api(client, sb.installation_token(INSTALLATION))
+def sb(sb: Sandbox) -> Sandbox:
+    """The seeded sandbox with one open pull request whose head is ``HEAD``."""
+    sb.open_pull(REPO, title="fix", head_sha=HEAD, head="fix-lag")
+    return sb
 
 
 async def test_create_completed_run(api: Api, clock: Clock) -> None:

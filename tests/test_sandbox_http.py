@@ -10,31 +10,11 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import Clock
 from gidgethub.aiohttp import GitHubAPI
-from test_sandbox_support import HEAD, INSTALLATION, REPO, Api, Clock, seeded
+from test_sandbox_support import HEAD, INSTALLATION, REPO, Api, seeded
 
 from bot.sandbox import Sandbox
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
-    return seeded(app_keys[1], clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
-
-
-@pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
-    return Api(client, sb.installation_token(INSTALLATION))
-
 
 # --- rate limits ------------------------------------------------------------------------------
 

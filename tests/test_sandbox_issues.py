@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 import pytest
-from aiohttp.test_utils import TestClient
-from test_sandbox_support import HEAD, INSTALLATION, REPO, Api, Clock, seeded
+from conftest import Clock
+from test_sandbox_support import HEAD, INSTALLATION, REPO, Api
 
 from bot.sandbox import Sandbox
 from bot.sandbox.render import iso
 
 ISSUES = f"/repos/{REPO}/issues"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
-    return seeded(app_keys[1], clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
-
-
-@pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
-    return Api(client, sb.installation_token(INSTALLATION))
 
 
 async def numbers(api: Api, **params: str) -> list[int]:

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestClient
-from test_sandbox_support import HEAD, INSTALLATION, OTHER_REPO, REPO, Api, seeded
+from test_sandbox_support import HEAD, OTHER_REPO, REPO, Api
 
 from bot.sandbox import Sandbox
 
 CONTENTS = f"/repos/{REPO}/contents"
-
-
-@pytest.fixture
-def sb(app_keys: tuple[str, str]) -> Sandbox:
-    return seeded(app_keys[1])
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
-
-
-@pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
-    return Api(client, sb.installation_token(INSTALLATION))
 
 
 def decoded(body: dict) -> str:

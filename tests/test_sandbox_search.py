@@ -2,51 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
 from aiohttp.test_utils import TestClient
-from test_sandbox_support import HEAD, INSTALLATION, OTHER_INSTALLATION, OTHER_REPO, REPO, Api
-from test_sandbox_support import seeded as seed_world
+from test_sandbox_support import HEAD, OTHER_INSTALLATION, OTHER_REPO, REPO, Api
 
 from bot.sandbox import Sandbox
 from bot.sandbox.search import parse
 
 
 @pytest.fixture
-def sb(app_keys: tuple[str, str]) -> Sandbox:
-    sandbox = seed_world(app_keys[1])
-    sandbox.open_issue(
+def sb(sb: Sandbox) -> Sandbox:
+    sb.open_issue(
         REPO, title="DB outage", body="Root cause: late decision", labels=["incident"]
     )
-    sandbox.open_issue(
+    sb.open_issue(
         REPO,
         title="Hardening: alert on lag",
         body="- Incident reference: #1\n- Failure class: missed-detection",
         labels=["hardening", "failure-class:missed-detection"],
         user="bob",
     )
-    sandbox.open_issue(REPO, title="Unlabelled question", body="how do I?")
-    sandbox.open_pull(
+    sb.open_issue(REPO, title="Unlabelled question", body="how do I?")
+    sb.open_pull(
         REPO,
         title="Add lag alert",
         body="Hardens #2",
         head_sha=HEAD,
         labels=["failure-class:missed-detection"],
     )
-    sandbox.update_issue(REPO, 3, state="closed")
-    sandbox.open_issue(OTHER_REPO, title="secret incident", labels=["incident"])
-    return sandbox
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
-
-
-@pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
-    return Api(client, sb.installation_token(INSTALLATION))
+    sb.update_issue(REPO, 3, state="closed")
+    sb.open_issue(OTHER_REPO, title="secret incident", labels=["incident"])
+    return sb
 
 
 async def found(api: Api, q: str, **params: str) -> list[int]:

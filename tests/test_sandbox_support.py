@@ -1,7 +1,8 @@
 """Helpers shared by the sandbox's own tests (no tests here).
 
 A seeded world, App JWTs minted the way an App mints them, and a thin client that sends
-installation-token requests to the sandbox and returns status, headers and JSON.
+installation-token requests to the sandbox and returns status, headers and JSON. The fixtures
+built on them (``clock``, ``sb``, ``client``, ``api``) are in ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,6 @@ OTHER_INSTALLATION = 77
 REPO = "octo/service"
 OTHER_REPO = "elsewhere/tool"
 HEAD = "a" * 40
-
-
-class Clock:
-    """A settable clock for the sandbox (epoch seconds)."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def seeded(public_pem: str, clock: Callable[[], float] = time.time) -> Sandbox:

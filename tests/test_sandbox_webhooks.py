@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from test_sandbox_support import APP_ID, HEAD, INSTALLATION, REPO, Api, Clock, app_jwt, seeded
+from conftest import Clock
+from test_sandbox_support import APP_ID, HEAD, INSTALLATION, REPO, Api, app_jwt
 
 from bot.sandbox import Sandbox
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
-    return seeded(app_keys[1], clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
-    return await aiohttp_client(sb.app)
-
-
-@pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
-    return Api(client, sb.installation_token(INSTALLATION))
 
 
 class Sink:

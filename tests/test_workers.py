@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from conftest import Clock
 
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 from bot.workers import PermanentError, WorkerPool
-
-
-class Clock:
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def inbox(tmp_path: Path, clock: Clock) -> AsyncIterator[Inbox]:
-    box = Inbox(tmp_path / "w.db", clock=clock)
-    await box.open(max_attempts=3)
-    yield box
-    await box.close()
 
 
 async def until(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
