@@ -21,6 +21,8 @@ Fixtures (all function-scoped unless noted):
                        (account ``octo``); payload builders add the ``installation`` object.
 ``settings``           ``make_settings()`` pointed at the sandbox.
 ``github``             a ``GitHubApp`` (the bot's client) pointed at the sandbox.
+``quick_github``       the same, but its retries do not wait (``sleep=no_wait``): the sandbox
+                       answers at once, so a test of retried failures need not sleep.
 ``gh``                 ``await github.installation_api(INSTALLATION_ID)``: the client a handler
                        gets for ``repo`` (depends on ``repo``).
 ``bot_client``         an aiohttp ``TestClient`` for ``create_app(settings)`` with workers running.
@@ -32,6 +34,10 @@ Fixtures (all function-scoped unless noted):
                        raises if that takes more than 10 s, showing the inbox state).
 ``clock``              a settable :class:`Clock` (epoch seconds) for code that takes a clock.
 ``inbox``              an opened ``bot.inbox.Inbox`` on a temp file, timed by ``clock``.
+
+Helpers for handler tests: ``OWNED_ITEM`` (an item with owners and a due date), ``item_of``
+(the item an issue holds now), ``changes`` (the writes the bot made on GitHub) and
+``await handler_api(bot_app)`` (the ``(gh, ctx)`` a worker hands a handler).
 
 For the sandbox's own tests (``test_sandbox_*.py``, helpers in ``test_sandbox_support.py``):
 
@@ -46,6 +52,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +60,13 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
 from bot.inbox import Inbox
 from bot.settings import Settings
-from bot.web import INBOX, WORKERS, create_app, sign
+from bot.web import GITHUB, INBOX, METRICS, SETTINGS, WORKERS, create_app, sign
+from rules.item import parse_item
+from rules.model import HardeningItem
 
 if TYPE_CHECKING:
     from test_sandbox_support import Api
@@ -71,6 +81,15 @@ REPO = "octo/repo"
 
 Deliver = Callable[..., Awaitable[ClientResponse]]
 Drain = Callable[..., Awaitable[None]]
+
+OWNED_ITEM = HardeningItem(
+    failure_class="missed-detection",
+    proposed_control="alert rule + routing update",
+    priority="P1",
+    owner="carol",
+    verifier="bob",
+    due=date(2026, 12, 1),
+)
 
 
 class Clock:
@@ -163,6 +182,18 @@ async def github(settings: Settings) -> AsyncIterator[GitHubApp]:
     await client.close()
 
 
+async def no_wait(seconds: float) -> None:
+    """A ``sleep`` for ``GitHubApp`` that only yields to the event loop."""
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def quick_github(settings: Settings) -> AsyncIterator[GitHubApp]:
+    client = GitHubApp(settings, sleep=no_wait)
+    yield client
+    await client.close()
+
+
 @pytest.fixture
 async def gh(github: GitHubApp, repo: str) -> GitHubAPI:
     return await github.installation_api(INSTALLATION_ID)
@@ -248,6 +279,32 @@ async def inbox(tmp_path: Path, clock: Clock) -> AsyncIterator[Inbox]:
     await box.open(max_attempts=3)
     yield box
     await box.close()
+
+
+# --- handler tests -----------------------------------------------------------------------------
+
+
+def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
+    """The hardening item issue ``number`` holds now."""
+    parsed = parse_item(sandbox.issue(repo, number)["body"])
+    assert parsed.item is not None
+    return parsed.item
+
+
+def changes(sandbox: Any) -> list[Any]:
+    """The writes the bot made on GitHub (minting a token changes nothing)."""
+    return [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")]
+
+
+async def handler_api(
+    bot_app: web.Application, delivery_id: str | None = None
+) -> tuple[GitHubAPI, Context]:
+    """The ``(gh, ctx)`` a worker hands a handler for a delivery to ``octo/repo``."""
+    github = bot_app[GITHUB]
+    gh = await github.installation_api(INSTALLATION_ID)
+    ctx = Context(settings=bot_app[SETTINGS], metrics=bot_app[METRICS], log=bound_log("test"),
+                  bot_login=await github.bot_login(), delivery_id=delivery_id)
+    return gh, ctx
 
 
 # --- the sandbox's own tests ------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from conftest import INSTALLATION_ID
+from conftest import handler_api
 from test_pulls import ALERT, NEW_TEST, SOURCE
 
 from rules.config import default_config
@@ -15,17 +15,6 @@ from rules.model import HardeningItem
 
 ITEM = HardeningItem(failure_class="missed-detection", proposed_control="alert rule",
                      owner="carol", verifier="bob", due=date(2026, 12, 1))
-
-
-async def _api(bot_app: Any) -> tuple[Any, Any]:
-    from bot.context import Context, bound_log
-    from bot.web import GITHUB, METRICS, SETTINGS
-
-    github = bot_app[GITHUB]
-    gh = await github.installation_api(INSTALLATION_ID)
-    ctx = Context(settings=bot_app[SETTINGS], metrics=bot_app[METRICS], log=bound_log("test"),
-                  bot_login=await github.bot_login())
-    return gh, ctx
 
 
 async def test_linked_pulls_confirms_each_description(sandbox: Any, repo: str,
@@ -39,7 +28,7 @@ async def test_linked_pulls_confirms_each_description(sandbox: Any, repo: str,
     sandbox.open_pull(repo, title="C", body=f"Hardens #{n}0", files=[SOURCE])  # #N0, not #N
     sandbox.open_pull(repo, title="D", body=f"> Hardens #{n}", files=[SOURCE])  # a quote
     sandbox.open_issue(repo, title="E", body=f"Hardens #{n}")  # an issue, not a pull request
-    gh, _ = await _api(bot_app)
+    gh, _ = await handler_api(bot_app)
     owner, name = repo.split("/")
     found = await linked_pulls(gh, owner, name, n)
     assert [p["number"] for p in found] == [linked["number"], several["number"]]
@@ -59,7 +48,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     open_pull = sandbox.open_pull(repo, title="B", body=f"Hardens #{n}", files=[SOURCE])
     dropped = sandbox.open_pull(repo, title="C", body=f"Hardens #{n}", files=[SOURCE, ALERT])
     sandbox.update_issue(repo, dropped["number"], state="closed")
-    gh, ctx = await _api(bot_app)
+    gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
     loaded = await get_item(gh, owner, name, n)
     config = default_config()

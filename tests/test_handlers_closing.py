@@ -3,14 +3,13 @@ undone with one comment, loops end, and the bot's own closes and reopens are lef
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from conftest import changes
 
 from bot.github import GitHubApp
 from bot.web import create_app
@@ -36,16 +35,10 @@ READY = dataclasses.replace(
 )
 
 
-async def _no_wait(seconds: float) -> None:
-    await asyncio.sleep(0)
-
-
 @pytest.fixture
-async def bot_client(aiohttp_client: Any, settings: Any) -> AsyncIterator[TestClient]:
+async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp) -> TestClient:
     """The bot, with GitHub retries that do not wait (the sandbox answers at once)."""
-    github = GitHubApp(settings, sleep=_no_wait)
-    yield await aiohttp_client(create_app(settings, github=github))
-    await github.close()
+    return await aiohttp_client(create_app(settings, github=quick_github))
 
 
 def open_item(sandbox: Any, repo: str, item: HardeningItem = BARE, **changes: Any) -> int:
@@ -61,11 +54,6 @@ async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int,
     response = await deliver("issues", sandbox.issue_event(repo, number, "closed", sender=user))
     assert response.status == 202
     await drain()
-
-
-def changes(sandbox: Any) -> list[Any]:
-    """The writes the bot made on GitHub (minting a token changes nothing)."""
-    return [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")]
 
 
 def gate_comments(sandbox: Any, repo: str, number: int, name: str = "closure-gate") -> list:

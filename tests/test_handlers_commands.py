@@ -3,35 +3,25 @@ row by row, lookups that fail, bots and quotes ignored, redeliveries, verify and
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from conftest import OWNED_ITEM, changes, item_of
 
 from bot import permissions
 from bot.github import GitHubApp
 from bot.web import create_app
-from rules.item import parse_item, render_item
-from rules.model import HardeningItem
+from rules.item import render_item
 
 BOT = "hardening-bot[bot]"
 CONFIG = ".github/hardening.yml"
 PERMISSION_PATH = r"/collaborators/[^/]+/permission"
 MEMBERSHIP_PATH = r"/orgs/octo/teams/[^/]+/memberships/"
 FORBIDDEN = {"message": "Resource not accessible by integration", "status": "403"}
-
-ITEM = HardeningItem(
-    failure_class="missed-detection",
-    proposed_control="alert rule + routing update",
-    priority="P1",
-    owner="carol",
-    verifier="bob",
-    due=date(2026, 12, 1),
-)
 
 # Enough evidence for the QA gate (scorecard 4/5, rubric 9/10), as a verifier would collect it.
 EVIDENCE = [
@@ -46,16 +36,10 @@ EVIDENCE = [
 ROLES = ["read", "triage", "write", "maintain", "admin"]
 
 
-async def _no_wait(seconds: float) -> None:
-    await asyncio.sleep(0)
-
-
 @pytest.fixture
-async def bot_client(aiohttp_client: Any, settings: Any) -> AsyncIterator[TestClient]:
+async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp) -> TestClient:
     """The bot, with GitHub retries that do not wait (the sandbox answers at once)."""
-    github = GitHubApp(settings, sleep=_no_wait)
-    yield await aiohttp_client(create_app(settings, github=github))
-    await github.close()
+    return await aiohttp_client(create_app(settings, github=quick_github))
 
 
 @pytest.fixture(autouse=True)
@@ -77,17 +61,11 @@ def people(sandbox: Any, repo: str) -> str:
 
 
 def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
-    item = dataclasses.replace(ITEM, **changes)
+    item = dataclasses.replace(OWNED_ITEM, **changes)
     body = f"Context written by a person.\n\n{render_item(item)}\nMore notes below.\n"
     issue = sandbox.open_issue(repo, title="Alert on queue lag", body=body,
                                labels=("hardening", "failure-class:missed-detection"))
     return int(issue["number"])
-
-
-def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
-    parsed = parse_item(sandbox.issue(repo, number)["body"])
-    assert parsed.item is not None
-    return parsed.item
 
 
 async def say(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, body: str,
@@ -112,11 +90,6 @@ def replies(sandbox: Any, repo: str, number: int, comment: dict[str, Any]) -> li
 
 def bot_comments(sandbox: Any, repo: str, number: int) -> list[dict[str, Any]]:
     return [c for c in sandbox.comments(repo, number) if c["user"]["login"] == BOT]
-
-
-def changes(sandbox: Any) -> list[Any]:
-    """The writes the bot made on GitHub (minting a token changes nothing)."""
-    return [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")]
 
 
 # --- the authorization table ------------------------------------------------------------------

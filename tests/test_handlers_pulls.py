@@ -4,28 +4,17 @@ rollout modes, configuration errors, re-runs and the item lifecycle a linked PR 
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 from typing import Any
 
 import pytest
+from conftest import OWNED_ITEM, handler_api, item_of
 
-from rules.item import parse_item, render_item
-from rules.model import HardeningItem
+from rules.item import render_item
 
-INSTALLATION_ID = 4242  # the `repo` fixture's installation (tests/conftest.py)
 CONTROLS = "hardening/controls"
 SCORECARD = "hardening/scorecard"
 CONFIG = ".github/hardening.yml"
-
-ITEM = HardeningItem(
-    failure_class="missed-detection",
-    proposed_control="alert rule + routing update",
-    priority="P1",
-    owner="carol",
-    verifier="bob",
-    due=date(2026, 12, 1),
-    status="open",
-)
+MISSED = ("failure-class:missed-detection",)  # the label that puts a pull request in scope
 
 SOURCE = {
     "filename": "src/queue/consumer.py",
@@ -67,7 +56,7 @@ ALERT = {
 
 
 def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
-    item = dataclasses.replace(ITEM, **changes)
+    item = dataclasses.replace(OWNED_ITEM, **changes)
     issue = sandbox.open_issue(
         repo,
         title="Alert on queue lag",
@@ -75,12 +64,6 @@ def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
         labels=("hardening", f"failure-class:{item.failure_class}"),
     )
     return int(issue["number"])
-
-
-def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
-    parsed = parse_item(sandbox.issue(repo, number)["body"])
-    assert parsed.item is not None
-    return parsed.item
 
 
 def runs(sandbox: Any, repo: str, sha: str, name: str) -> list[dict[str, Any]]:
@@ -116,6 +99,13 @@ async def open_and_check(
     return pull
 
 
+async def pull_event(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, action: str,
+                     **details: Any) -> None:
+    """GitHub's ``pull_request`` webhook for ``action``, delivered and processed."""
+    await deliver("pull_request", sandbox.pull_request_event(repo, number, action, **details))
+    await drain()
+
+
 # --- hardening/controls ----------------------------------------------------------------------
 
 
@@ -123,8 +113,7 @@ async def test_enforce_source_only_fails_naming_test_and_control(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["status"] == "completed" and run["conclusion"] == "failure"
     summary = run["output"]["summary"]
@@ -143,12 +132,10 @@ async def test_new_test_and_alert_rule_pass_on_the_new_head(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     first = pull["head"]["sha"]
     pushed = sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "synchronize")
     run = latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "success"
     summary = run["output"]["summary"]
@@ -164,7 +151,7 @@ async def test_edited_assertion_and_alert_rule_still_fail_for_lack_of_a_new_test
 ) -> None:
     repo = enforce
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT],
-                                labels=("failure-class:missed-detection",))
+                                labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert run["output"]["title"].startswith("Missing regression test ·")
@@ -197,8 +184,7 @@ async def test_shadow_posts_nothing_and_counts_the_would_be_failure(
     from bot.web import METRICS
 
     sandbox.put_file(repo, CONFIG, "mode: shadow\n")
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     assert runs(sandbox, repo, pull["head"]["sha"], CONTROLS) == []
     counter = bot_app[METRICS].shadow_would_fail
     assert counter.get(repo=repo, failure_class="missed-detection") == 1
@@ -207,8 +193,8 @@ async def test_shadow_posts_nothing_and_counts_the_would_be_failure(
 async def test_warn_is_neutral_and_names_the_author(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",), user="dave")
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED,
+                                user="dave")
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "neutral"
     assert "(owner @dave)" in run["output"]["title"]
@@ -220,8 +206,7 @@ async def test_modes_per_control_combine_to_the_worst_posted(
 ) -> None:
     sandbox.put_file(repo, CONFIG, "mode: warn\ncontrols:\n  control-change: enforce\n"
                                    "  regression-test: shadow\n")
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, ALERT],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, ALERT], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "success"
     assert "| Regression test | shadow | not reported (shadow mode) |" in run["output"]["summary"]
@@ -234,8 +219,7 @@ async def test_yaml_error_on_line_3_fails_both_checks_naming_file_and_line(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
     sandbox.put_file(repo, CONFIG, "mode: warn\nleads: []\ncontrols: : enforce\n")
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     for name in (CONTROLS, SCORECARD):
         run = latest(sandbox, repo, pull["head"]["sha"], name)
         assert run["conclusion"] == "failure"
@@ -248,21 +232,18 @@ async def test_a_config_pushed_just_before_a_pull_request_judges_it(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    first = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                 labels=("failure-class:missed-detection",))
+    first = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     assert latest(sandbox, repo, first["head"]["sha"], CONTROLS)["conclusion"] == "failure"
     # Broken config pushed to the default branch; a pull request opened right after.
     sandbox.put_file(repo, CONFIG, "mode: warn\ncontrols:\n  regression-test: [enforce\n")
-    second = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                  labels=("failure-class:missed-detection",))
+    second = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     run = latest(sandbox, repo, second["head"]["sha"], CONTROLS)
     assert run["output"]["title"] == "Invalid configuration: .github/hardening.yml line 3"
     assert "then press **Re-check** or push to this pull request" in run["output"]["summary"]
     # Fixed: the next run (here a push to the pull request) uses the fix at once.
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
     sandbox.push_pull(repo, second["number"], files=[SOURCE])
-    await deliver("pull_request", sandbox.pull_request_event(repo, second["number"], "synchronize"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, second["number"], "synchronize")
     head = sandbox.pull(repo, second["number"])["head"]["sha"]
     assert latest(sandbox, repo, head, CONTROLS)["conclusion"] == "neutral"
 
@@ -277,8 +258,7 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
                  "patch": "@@ -1 +1 @@\n-mode: warn\n+mode: enforce"},
     ], labels=("failure-class:missed-detection",))
     sandbox.put_file(repo, CONFIG, "mode: enforce\n", ref=pull["head"]["sha"])
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "opened")
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "neutral"
     summary = run["output"]["summary"]
@@ -288,8 +268,7 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
     # A broken proposal fails the check and is annotated on its own line.
     pushed = sandbox.push_pull(repo, pull["number"])
     sandbox.put_file(repo, CONFIG, "mode: enforce\nleads: 5\n", ref=pushed["head"]["sha"])
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "synchronize")
     run = latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert run["output"]["title"].startswith("Invalid .github/hardening.yml proposed")
@@ -305,8 +284,7 @@ async def test_check_run_rerun_without_the_pull_creates_a_fresh_completed_run(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     first = latest(sandbox, repo, sha, CONTROLS)
     payload = sandbox.check_run_event(repo, first["id"], "rerequested")
@@ -324,8 +302,7 @@ async def test_check_suite_rerun_without_pulls_recreates_both(
     sandbox: Any, enforce: str, deliver: Any, drain: Any, bot_app: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     payload = sandbox.check_suite_event(repo, sha, "rerequested")
     payload["check_suite"]["pull_requests"] = []  # as for a fork
@@ -345,8 +322,7 @@ async def test_rerun_payload_with_its_pull_requests(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     card = latest(sandbox, repo, sha, SCORECARD)
     payload = sandbox.check_run_event(repo, card["id"], "rerequested", pull_requests=True)
@@ -361,8 +337,7 @@ async def test_rerun_on_an_outdated_commit_completes_as_outdated(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     old = pull["head"]["sha"]
     first = latest(sandbox, repo, old, CONTROLS)
     sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
@@ -375,8 +350,7 @@ async def test_rerun_on_an_outdated_commit_completes_as_outdated(
 
 async def test_recheck_button(sandbox: Any, enforce: str, deliver: Any, drain: Any) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     first = latest(sandbox, repo, sha, CONTROLS)
     await deliver("check_run", sandbox.check_run_event(repo, first["id"], "requested_action",
@@ -400,8 +374,7 @@ async def test_3000_files_are_paginated_and_annotations_batched(
     files += [dict(ALERT, filename=f"alerts/rule{i}.yml") for i in range(60)]
     files += [dict(SOURCE, filename=f"src/mod{i}.py") for i in range(3000 - len(files))]
     files += [dict(SOURCE, filename=f"src/beyond{i}.py") for i in range(20)]  # past the cap
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=files,
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=files, labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["status"] == "completed" and run["conclusion"] == "success"
     assert len(run["annotations"]) == 120
@@ -422,7 +395,7 @@ async def test_missing_patches_are_said(
     big_test = {"filename": "tests/test_huge.py", "status": "modified", "additions": 9000,
                 "deletions": 10}
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, big_test, ALERT],
-                                labels=("failure-class:missed-detection",))
+                                labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert "GitHub sent no diff for 1 file(s)" in run["output"]["summary"]
@@ -481,7 +454,7 @@ async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:
     """Call bot.facts.refresh_scorecards as another handler would."""
     from bot.facts import refresh_scorecards
 
-    gh, ctx = await installation(bot_app)
+    gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
     await refresh_scorecards(gh, ctx, owner, name, number)
 
@@ -520,8 +493,7 @@ async def test_merged_pull_without_controls_records_nothing(
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
                                 body=f"Hardens #{number}")
     sandbox.merge_pull(repo, pull["number"])
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "closed"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "closed")
     assert item_of(sandbox, repo, number).evidence == ()
 
 
@@ -535,8 +507,7 @@ async def test_out_of_scope_gets_nothing_and_leaving_scope_completes_runs(
     plain = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE])
     assert sandbox.check_runs(repo, plain["head"]["sha"]) == []
 
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     sandbox.update_issue(repo, pull["number"], labels=[])
     await deliver("pull_request", sandbox.pull_request_event(
@@ -551,8 +522,7 @@ async def test_an_unrelated_label_costs_no_github_call(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                labels=("failure-class:missed-detection",))
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sandbox.add_labels(repo, pull["number"], ["bug"])
     sandbox.reset_calls()
     await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "labeled",
@@ -567,11 +537,9 @@ async def test_no_op_re_evaluation_makes_no_writes(
     repo = enforce
     number = open_item(sandbox, repo)
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT],
-                                body=f"Hardens #{number}",
-                                labels=("failure-class:missed-detection",))
+                                body=f"Hardens #{number}", labels=MISSED)
     sandbox.reset_calls()
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "reopened"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "reopened")
     assert sandbox.writes() == []
 
 
@@ -581,20 +549,17 @@ async def test_a_run_left_in_progress_is_completed_not_duplicated(
     repo = enforce
     files = [{"filename": f"tests/test_m{i}.py", "status": "added", "additions": 1,
               "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():"} for i in range(70)]
-    pull = sandbox.open_pull(repo, title="Big", body="", files=[*files, ALERT],
-                             labels=("failure-class:missed-detection",))
+    pull = sandbox.open_pull(repo, title="Big", body="", files=[*files, ALERT], labels=MISSED)
     # The first annotation batch lands, then GitHub fails every later update of the run until
     # the delivery is given up.
     sandbox.inject("PATCH", r"/check-runs/\d+$", status=422, times=None)
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "opened")
     sha = pull["head"]["sha"]
     left = runs(sandbox, repo, sha, CONTROLS)
     assert len(left) == 1 and left[0]["status"] == "in_progress"
     assert len(left[0]["annotations"]) == 50
     sandbox.faults.clear()
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
-    await drain()
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "synchronize")
     done = runs(sandbox, repo, sha, CONTROLS)
     assert len(done) == 1 and done[0]["status"] == "completed"
     assert done[0]["conclusion"] == "success" and len(done[0]["annotations"]) == 71
@@ -603,22 +568,11 @@ async def test_a_run_left_in_progress_is_completed_not_duplicated(
 # --- helpers that run the bot's code directly, as a worker would ------------------------------
 
 
-async def installation(bot_app: Any, delivery_id: str | None = None) -> tuple[Any, Any]:
-    from bot.context import Context, bound_log
-    from bot.web import GITHUB, METRICS, SETTINGS
-
-    github = bot_app[GITHUB]
-    gh = await github.installation_api(INSTALLATION_ID)
-    ctx = Context(settings=bot_app[SETTINGS], metrics=bot_app[METRICS], log=bound_log("test"),
-                  bot_login=await github.bot_login(), delivery_id=delivery_id)
-    return gh, ctx
-
-
 async def handle(bot_app: Any, event: str, payload: dict, *, delivery_id: str) -> None:
     """Process one delivery again, as the worker does after a crash mid-processing."""
     from gidgethub.sansio import Event
 
     from bot import handlers
 
-    gh, ctx = await installation(bot_app, delivery_id)
+    gh, ctx = await handler_api(bot_app, delivery_id)
     await handlers.dispatch(Event(payload, event=event, delivery_id=delivery_id), gh, ctx)

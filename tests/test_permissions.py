@@ -3,12 +3,12 @@ failed lookups that are errors, never a silent "not allowed"."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from conftest import no_wait
 
 from bot import permissions
 from bot.github import GitHubApp
@@ -38,14 +38,10 @@ def fresh_cache() -> Iterator[None]:
     permissions.clear_cache()
 
 
-async def _no_wait(seconds: float) -> None:
-    await asyncio.sleep(0)
-
-
 @pytest.fixture
 async def github(settings: Any) -> AsyncIterator[GitHubApp]:
     """The App's client, retrying 5xx as in production but without waiting between tries."""
-    client = GitHubApp(settings, sleep=_no_wait)
+    client = GitHubApp(settings, sleep=no_wait)
     yield client
     await client.close()
 
@@ -94,7 +90,7 @@ async def test_timeout_is_an_error(
     settings = make_settings(
         api_url=str(sandbox_server.make_url("")).rstrip("/"), github_timeout=0.1
     )
-    app = GitHubApp(settings, sleep=_no_wait)
+    app = GitHubApp(settings, sleep=no_wait)
     try:
         gh = await app.installation_api(INSTALLATION_ID)
         sandbox.inject("GET", PERMISSION_PATH, status=None, delay=0.3, times=None)

@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_item import CONTRACT_ITEM
 
 from rules import scores as sc
 from rules.model import EVIDENCE_KINDS, Evidence, HardeningItem, ItemFacts, PullFacts
@@ -29,14 +30,9 @@ def ev(kind: str | None, url: str = LOG, note: str = "", seconds: int | None = N
     return Evidence(url=url, kind=kind, note=note, duration_seconds=seconds)  # type: ignore[arg-type]
 
 
-PERFECT_ITEM = HardeningItem(
-    incident=12,
-    failure_class="missed-detection",
-    proposed_control="alert rule + routing update",
-    priority="P1",
-    owner="alice",
-    verifier="bob",
-    due=date(2026, 12, 1),
+# The contract's example item with everything the seed's tables ask for.
+PERFECT_ITEM = replace(
+    CONTRACT_ITEM,
     evidence=(
         ev("test", "https://ci.example.com/runs/2"),
         ev("rollback", "https://ci.example.com/runs/3", "rehearsal", seconds=270),
@@ -44,6 +40,7 @@ PERFECT_ITEM = HardeningItem(
         ev("runbook", "https://github.com/o/r/commit/abc"),
         ev("behavioral", "https://github.com/o/r/issues/30", "drill 2026-11-20 paged in 2m"),
     ),
+    adoption_check=None,
     status="in_progress",
     acknowledged_by=("alice",),
 )
