@@ -82,6 +82,10 @@ CREATE INDEX IF NOT EXISTS deliveries_retrying
     ON deliveries (next_attempt_at) WHERE status = 'pending' AND attempts > 0;
 CREATE INDEX IF NOT EXISTS deliveries_failed
     ON deliveries (seq) WHERE status = 'failed';
+-- At most a worker pool's worth of entries: answers "is this subject in flight?" without
+-- walking the subject's whole backlog (each claim asks it of every head it considers).
+CREATE INDEX IF NOT EXISTS deliveries_processing
+    ON deliveries (subject) WHERE status = 'processing';
 -- Bodies live apart: SQLite rewrites a whole row on UPDATE, so a status change next to a 25 KiB
 -- body would copy the body into the WAL (and the checkpoint) again at every claim and finish.
 CREATE TABLE IF NOT EXISTS payloads (
@@ -98,12 +102,18 @@ _COLUMNS = (
 _WITH_BODY = "JOIN payloads AS p ON p.seq = d.seq"
 
 # A subject's head: its oldest unfinished delivery, and only while nothing of it is in flight.
+# Two probes, each a short index search: "an older open one?" stops at the first entry below
+# ``d.seq``, "one in flight?" looks in the tiny index of processing rows. (As one condition,
+# ``e.seq < d.seq OR e.status = 'processing'``, it walked every open delivery of the subject and
+# read each row for its status: with a backlog, most of a claim's cost.)
 _HEAD = """
 d.status = 'pending'
 AND NOT EXISTS (
-    SELECT 1 FROM deliveries AS e
-    WHERE e.subject = d.subject AND e.status IN ('pending', 'processing')
-      AND (e.seq < d.seq OR e.status = 'processing'))
+    SELECT 1 FROM deliveries AS e INDEXED BY deliveries_open_by_subject
+    WHERE e.subject = d.subject AND e.status IN ('pending', 'processing') AND e.seq < d.seq)
+AND NOT EXISTS (
+    SELECT 1 FROM deliveries AS e INDEXED BY deliveries_processing
+    WHERE e.subject = d.subject AND e.status = 'processing')
 """
 
 # Walks pending deliveries oldest first and stops at ``limit`` claimable heads, so a claim costs
@@ -210,9 +220,11 @@ class Inbox:
         self._lingering: asyncio.Future[None] | None = None
         self.clock = clock
         self._synchronous = synchronous
+        self._sync_mode = synchronous  # what the connection is set to now (database thread)
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[_Op, bool, asyncio.Future[Any]]] = []
+        self._done_batch: _DoneBatch | None = None  # queued completions still open to more
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._checkpoint_running = False
@@ -300,14 +312,19 @@ class Inbox:
         already sees the delivery done (its subject free). The workers use this to hand the
         slot on without a round trip; if the process dies before the commit, the delivery
         reruns, which its idempotent writes make harmless.
+
+        Completions queued before the next commit share one write (two statements however many
+        there are): a completion may land earlier than queued, never later.
         """
-        now = self.clock()
-        sql = (
-            "UPDATE deliveries SET status = 'done', finished_at = ?, updated_at = ? "
-            "WHERE delivery_id = ? AND status = 'processing'"
-        )
-        params = (now, now, delivery_id)
-        return self._submit(lambda conn: conn.execute(sql, params).rowcount == 1)
+        batch = self._done_batch
+        if batch is None:
+            batch = self._done_batch = _DoneBatch()
+            self._submit(batch).add_done_callback(batch.resolve)
+        batch.now = self.clock()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        batch.ids.append(delivery_id)
+        batch.futures.append(future)
+        return future
 
     async def schedule_retry(self, delivery_id: str, error: str, next_attempt_at: float) -> bool:
         """Put a failed attempt back to pending, not to be claimed before ``next_attempt_at``."""
@@ -422,14 +439,23 @@ class Inbox:
 
         def read() -> InboxStats:
             conn = self._connection
-            counts = {"pending": 0, "processing": 0}
-            oldest: float | None = None
-            for status, count, first in conn.execute(
-                "SELECT status, COUNT(*), MIN(received_at) FROM deliveries "
-                "WHERE status IN ('pending', 'processing') GROUP BY status"
-            ):
+            # Each count is answered from its partial index alone (no row is read), and the
+            # oldest open delivery is the one with the lowest seq: deliveries are stored in
+            # arrival order. A /healthz poll thus stays cheap with a backlog of thousands.
+            counts: dict[str, int] = {}
+            firsts: list[int] = []
+            for status in ("pending", "processing"):
+                count, first = conn.execute(
+                    f"SELECT COUNT(*), MIN(seq) FROM deliveries WHERE status = '{status}'"
+                ).fetchone()
                 counts[status] = count
-                oldest = first if oldest is None else min(oldest, first)
+                if first is not None:
+                    firsts.append(first)
+            oldest: float | None = None
+            if firsts:
+                (oldest,) = conn.execute(
+                    "SELECT received_at FROM deliveries WHERE seq = ?", (min(firsts),)
+                ).fetchone()
             (failed,) = conn.execute(
                 "SELECT COUNT(*) FROM deliveries WHERE status = 'failed'"
             ).fetchone()
@@ -482,6 +508,7 @@ class Inbox:
             conn.close()
             raise RuntimeError(f"{self.path}: cannot use WAL journal mode (got {mode})")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        self._sync_mode = self._synchronous
         # Another process (an operator's sqlite3 shell) may hold a lock briefly.
         conn.execute("PRAGMA busy_timeout=5000")
         # Checkpoints run on their own connection and thread (see _wrote), not inside a commit.
@@ -579,20 +606,20 @@ class Inbox:
     @contextlib.contextmanager
     def _transaction(self, *, durable: bool) -> Iterator[None]:
         conn = self._connection
-        if not durable:
-            conn.execute("PRAGMA synchronous=NORMAL")
+        # The setting is only changed when the kind of commit changes: under load, runs of
+        # bookkeeping-only commits (the workers') then cost no extra statement each.
+        wanted = self._synchronous if durable else "NORMAL"
+        if wanted != self._sync_mode:
+            conn.execute(f"PRAGMA synchronous={wanted}")
+            self._sync_mode = wanted
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        finally:
-            if not durable:
-                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _connect_checkpointer(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None)
@@ -674,6 +701,7 @@ class Inbox:
                     self._lingering = None
             batch = self._queue[:_MAX_BATCH]
             del self._queue[:_MAX_BATCH]
+            self._done_batch = None  # sealed: the thread reads it from now on
             pages, self._queued_pages = self._queued_pages, 0
             taken = sum(1 for _, d, _ in batch if d)
             self._durable_queued -= taken
@@ -709,6 +737,41 @@ class _Store:
 
     def __call__(self, conn: sqlite3.Connection) -> bool:
         return _store_many(conn, [self])[0]
+
+
+class _DoneBatch:
+    """Completions queued together: one op, one ``UPDATE``, a future per delivery."""
+
+    __slots__ = ("futures", "ids", "now")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.futures: list[asyncio.Future[bool]] = []
+        self.now = 0.0
+
+    def __call__(self, conn: sqlite3.Connection) -> set[str]:
+        marks = ",".join("?" * len(self.ids))
+        where = f"WHERE delivery_id IN ({marks}) AND status = 'processing'"
+        rows = conn.execute(f"SELECT delivery_id FROM deliveries {where}", self.ids)
+        done = {row[0] for row in rows}
+        if done:
+            conn.execute(
+                f"UPDATE deliveries SET status = 'done', finished_at = ?, updated_at = ? {where}",
+                [self.now, self.now, *self.ids],
+            )
+        return done
+
+    def resolve(self, result: asyncio.Future[set[str]]) -> None:
+        if result.cancelled() or result.exception() is not None:
+            error = result.exception() if not result.cancelled() else asyncio.CancelledError()
+            for future in self.futures:
+                if not future.done():
+                    future.set_exception(error)  # type: ignore[arg-type]
+            return
+        done = result.result()
+        for delivery_id, future in zip(self.ids, self.futures, strict=True):
+            if not future.done():
+                future.set_result(delivery_id in done)
 
 
 _INSERT_COLUMNS = (
