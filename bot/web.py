@@ -37,6 +37,11 @@ from bot.settings import Settings
 from bot.subjects import subject_for
 from bot.workers import PermanentError, Processor, WorkerPool
 
+try:  # several times faster than json on an 8 KB payload, parsed before every 202
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - the stdlib parser gives the same results, slower
+    _loads = json.loads
+
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
 _SIGNATURE_PREFIX = "sha256="
@@ -265,7 +270,7 @@ async def webhook(request: web.Request) -> web.Response:
     if len(event) > _MAX_HEADER_CHARS or len(delivery_id) > _MAX_HEADER_CHARS:
         return _answer(400, "X-GitHub-Event or X-GitHub-Delivery is too long")
     try:
-        payload = json.loads(body)
+        payload = _loads(body)
     except (ValueError, UnicodeDecodeError):
         metrics.deliveries.inc(event=event, outcome="malformed")
         return _answer(400, "body is not JSON")
@@ -301,7 +306,13 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
     metrics.deliveries.inc(event=event, outcome="stored")
     dlog.info("delivery stored", extra={"subject": subject})
-    return web.json_response({"status": "queued", "delivery": delivery_id}, status=202)
+    # Built by hand (the id is a bounded header; json.dumps only to quote it): the same bytes
+    # json_response would send, without its encoder on every acknowledgement.
+    return web.Response(
+        body=b'{"status": "queued", "delivery": ' + json.dumps(delivery_id).encode() + b"}",
+        status=202,
+        content_type="application/json",
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
