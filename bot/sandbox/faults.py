@@ -1,9 +1,9 @@
 """Injected faults: answers GitHub gives on a bad day.
 
-``inject`` arms a fault for requests whose method and path match; it fires ``times`` times (or
-forever with ``times=None``), after ``delay`` seconds. ``status=None`` makes a slow but otherwise
-normal answer. Without an explicit ``body`` the sandbox sends what GitHub sends for that status —
-including the secondary-rate-limit message on 403 and 429.
+``Sandbox.inject`` arms a fault for requests whose method and path match; it fires ``times``
+times (or forever with ``times=None``), after ``delay`` seconds. ``status=None`` makes a slow but
+otherwise normal answer. Without an explicit ``body`` the sandbox sends what GitHub sends for that
+status — including the secondary-rate-limit message on 403 and 429.
 """
 
 from __future__ import annotations
@@ -55,26 +55,7 @@ class Faults:
     def __init__(self) -> None:
         self.armed: list[Fault] = []
 
-    def inject(
-        self,
-        method: str,
-        path_regex: str,
-        *,
-        status: int | None = 503,
-        times: int | None = 1,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-        body: Any = None,
-    ) -> Fault:
-        fault = Fault(
-            method=method.upper(),
-            pattern=re.compile(path_regex),
-            status=status,
-            times=times,
-            headers=dict(headers or {}),
-            delay=delay,
-            body=body,
-        )
+    def arm(self, fault: Fault) -> Fault:
         self.armed.append(fault)
         return fault
 

@@ -8,6 +8,7 @@ accessors) and that it made no call the sandbox does not know (:attr:`unknown_ca
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -496,12 +497,12 @@ class Sandbox:
         body: Any = None,
     ) -> Fault:
         """Answer matching requests with ``status`` (None: answer normally, after ``delay``)."""
-        return self.faults.inject(
-            method,
-            path_regex,
+        return self.faults.arm(Fault(
+            method=method.upper(),
+            pattern=re.compile(path_regex),
             status=status,
             times=times,
-            headers=headers,
+            headers=dict(headers or {}),
             delay=delay,
             body=body,
-        )
+        ))
