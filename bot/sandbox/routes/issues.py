@@ -7,12 +7,11 @@ labels and comments through these routes, and announce changes as ``pull_request
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from ..errors import GitHubError, invalid_field
 from ..model import Issue
 from ..routing import Ctx, Reply, RouteTable, needs
-from ..world import label_names_from_body
+from ..world import label_names, label_names_from_body
 
 routes = RouteTable()
 
@@ -98,25 +97,11 @@ def create(ctx: Ctx) -> Reply:
         title=body.get("title"),
         body=body.get("body"),
         user=ctx.actor,
-        labels=_names(labels),
+        labels=label_names(labels),
         assignees=[a for a in assignees if isinstance(a, str)],
         via_app=ctx.via_app,
     )
     return Reply(201, ctx.render.issue(issue), happenings=happenings)
-
-
-def _names(labels: Any) -> list[str]:
-    if not isinstance(labels, list):
-        raise invalid_field("Issue", "labels")
-    out = []
-    for item in labels:
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("name"), str):
-            out.append(item["name"])
-        else:
-            raise invalid_field("Issue", "labels")
-    return out
 
 
 @routes.get(ONE, "issues/get", permission=READ)

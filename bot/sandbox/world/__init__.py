@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .base import DEFAULT_APP_EVENTS, DEFAULT_APP_PERMISSIONS, blob_sha, key_of, node_id
 from .checks import CheckRuns
-from .issues import IssueTracker, label_names_from_body
+from .issues import IssueTracker, label_names, label_names_from_body
 
 
 class World(IssueTracker, CheckRuns):
@@ -21,6 +21,7 @@ __all__ = [
     "World",
     "blob_sha",
     "key_of",
+    "label_names",
     "label_names_from_body",
     "node_id",
 ]

@@ -215,7 +215,7 @@ class IssueTracker(WorldBase):
                 Happening(kind, "edited", repo.full_name, actor.login, number, changes=changes)
             )
         if "labels" in fields and fields["labels"] is not None:
-            out += self._set_labels(repo, issue, _label_names(fields["labels"]), actor, via_app)
+            out += self._set_labels(repo, issue, label_names(fields["labels"]), actor, via_app)
         if "assignees" in fields and fields["assignees"] is not None:
             wanted = [self.user(a) for a in fields["assignees"] if isinstance(a, str)]
             issue.assignees = wanted
@@ -494,7 +494,7 @@ class IssueTracker(WorldBase):
         return [Happening("pull_request", "closed", repo.full_name, actor.login, number)]
 
 
-def _label_names(value: Any) -> list[str]:
+def label_names(value: Any) -> list[str]:
     """Label names from a request body: strings or ``{"name": ...}`` objects."""
     if not isinstance(value, list):
         raise invalid_field("Issue", "labels")
@@ -514,7 +514,7 @@ def label_names_from_body(body: Any) -> list[str]:
     raw = body.get("labels") if isinstance(body, Mapping) else body
     if raw is None:
         raise invalid_request('"labels" wasn\'t supplied.')
-    names = _label_names(raw)
+    names = label_names(raw)
     if not names:
         raise invalid_request('No subschema in "oneOf" matched.\n[] is too short.')
     return names
