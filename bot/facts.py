@@ -16,7 +16,8 @@ Shared API (other handlers call these):
 - ``linked_pulls(gh, owner, repo, item_number)``: the pull requests linked to an item;
 - ``item_facts(gh, ctx, owner, repo, loaded, config)``: the ItemFacts of one item;
 - ``refresh_scorecards(gh, ctx, owner, repo, item_number)``: after a command changed an item,
-  edit the ``hardening/scorecard`` run of each open linked pull request in place.
+  edit the ``hardening/scorecard`` run of each open linked pull request in place;
+- ``refresh_after_change(...)``: that, and the item's incident's tracking comment.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "load_items",
     "publish_scorecard",
     "pull_files",
+    "refresh_after_change",
     "refresh_scorecards",
     "scorecard_for",
 ]
@@ -256,3 +258,21 @@ async def refresh_scorecards(
             "scorecard of #%s for item #%s: %s", pull["number"], item_number, write.action,
             extra={"pull": pull["number"], "item": item_number},
         )
+
+
+async def refresh_after_change(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    item_number: int,
+    incident: int | None,
+    *,
+    files: FileCache | None = None,
+    links: dict[int, list[dict]] | None = None,
+) -> None:
+    """What every change to an item is followed by: its incident's tracking comment and the
+    scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
+    if incident is not None:
+        await items_api.refresh_incident_tracking(gh, ctx, owner, repo, incident)
+    await refresh_scorecards(gh, ctx, owner, repo, item_number, files=files, links=links)

@@ -28,14 +28,13 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.context import Context
-from bot.facts import item_facts, refresh_scorecards
+from bot.facts import item_facts, refresh_after_change
 from bot.handlers.closing import resolve_gate_comment
 from bot.items import (
     LoadedItem,
     get_issue,
     get_item,
     list_items,
-    refresh_incident_tracking,
     save_item,
 )
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
@@ -201,9 +200,8 @@ async def react(run: Run, content: str) -> None:
 async def refresh_around(run: Run) -> None:
     """After a field changed: the incident's tracking comment and linked PRs' scorecards."""
     loaded = await run.load()
-    if loaded is not None and loaded.incident:
-        await refresh_incident_tracking(run.gh, run.ctx, run.owner, run.repo, loaded.incident)
-    await refresh_scorecards(run.gh, run.ctx, run.owner, run.repo, run.number)
+    incident = (loaded.incident or None) if loaded is not None else None
+    await refresh_after_change(run.gh, run.ctx, run.owner, run.repo, run.number, incident)
 
 
 # --- one command ------------------------------------------------------------------------------

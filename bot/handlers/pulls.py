@@ -38,7 +38,7 @@ from bot.facts import (
     load_items,
     publish_scorecard,
     pull_files,
-    refresh_scorecards,
+    refresh_after_change,
     scorecard_for,
 )
 from bot.items import LoadedItem
@@ -310,26 +310,11 @@ async def _start_work(
                                           config=result.config)
         ctx.log.info("item #%s in_progress: linked pull request #%s opened (%s)", one.number,
                      pull["number"], "saved" if saved else "unchanged")
-        await _after_item_change(gh, ctx, owner, repo, one, files=files, links=links)
+        await refresh_after_change(gh, ctx, owner, repo, one.number, one.incident, files=files,
+                                   links=links)
         again = await items_api.get_item(gh, owner, repo, one.number, config=result.config)
         out.append(again or one)
     return out
-
-
-async def _after_item_change(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
-    one: LoadedItem,
-    *,
-    files: FileCache | None = None,
-    links: dict[int, list[dict]] | None = None,
-) -> None:
-    """What every item change is followed by: the incident's checklist and the scorecards."""
-    if one.incident is not None:
-        await items_api.refresh_incident_tracking(gh, ctx, owner, repo, one.incident)
-    await refresh_scorecards(gh, ctx, owner, repo, one.number, files=files, links=links)
 
 
 async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -367,7 +352,8 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             await items_api.save_item(gh, owner, repo, one, updated, config=result.config)
             ctx.log.info("merged #%s recorded %s evidence on #%s", pull["number"],
                          ", ".join(str(e.kind) for e in added), one.number)
-        await _after_item_change(gh, ctx, owner, repo, one, files=files_cache, links=links)
+        await refresh_after_change(gh, ctx, owner, repo, one.number, one.incident,
+                                   files=files_cache, links=links)
     # The merged pull request's own scorecard shows the evidence it just recorded.
     refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files_cache,
                                     links=links)
