@@ -176,6 +176,27 @@ async def test_a_lead_through_a_team_retires(
     assert item_of(sandbox, repo, n).status == "retired"
 
 
+@pytest.mark.parametrize(("team_role", "direct_role", "allowed"), [
+    ("write", None, True),        # write only through a team: allowed
+    ("maintain", "read", True),   # the team's grant is higher than the direct one
+    ("triage", None, False),      # triage is not write, whatever grants it
+    ("read", "write", True),      # a lower team grant does not lower a direct one
+])
+async def test_team_granted_access_counts_like_direct_access(
+    sandbox: Any, people: str, deliver: Any, drain: Any,
+    team_role: str, direct_role: str | None, allowed: bool,
+) -> None:
+    repo = people
+    sandbox.add_team("octo", "payments", members=["pat"])
+    sandbox.grant_team(repo, "octo", "payments", team_role)
+    if direct_role:
+        sandbox.set_permission(repo, "pat", direct_role)
+    n = open_item(sandbox, repo)
+    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed", "pat")
+    assert reactions(sandbox, comment) == ["eyes", "+1" if allowed else "-1"]
+    assert (item_of(sandbox, repo, n).owner == "zed") is allowed
+
+
 async def test_a_lead_may_verify_but_not_their_own_item(
     sandbox: Any, people: str, deliver: Any, drain: Any
 ) -> None:

@@ -226,6 +226,8 @@ class Repo:
     labels: dict[str, Label] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     collaborators: dict[str, Role] = field(default_factory=dict)
+    # (org, team slug) -> the role the team grants on this repository
+    team_roles: dict[tuple[str, str], Role] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     check_suites: dict[str, CheckSuite] = field(default_factory=dict)
     protections: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -163,6 +163,11 @@ class Sandbox:
         """Make ``login`` a collaborator with ``role`` (read|triage|write|maintain|admin)."""
         self.world.set_permission(self.world.repo(repo), login, role)
 
+    def grant_team(self, repo: str, org: str, slug: str, role: Role) -> None:
+        """Give team ``org/slug`` ``role`` on ``repo``; its members get it as GitHub computes
+        access (the highest of their direct and team grants)."""
+        self.world.grant_team(self.world.repo(repo), org, slug, role)
+
     def add_team(
         self,
         org: str,

@@ -237,10 +237,25 @@ class WorldBase:
         user = self.user(login)
         repo.collaborators[key_of(user.login)] = role  # type: ignore[assignment]
 
+    def grant_team(self, repo: Repo, org: str, slug: str, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if self.find_team(org, slug) is None:
+            raise ValueError(f"no team {org}/{slug}; call add_team first")
+        repo.team_roles[(key_of(org), key_of(slug))] = role  # type: ignore[assignment]
+
     def role_of(self, repo: Repo, user: User) -> Role | None:
+        """The user's effective role, as GitHub's permission endpoint reports it: the highest
+        of a direct grant and the grants of every team the user belongs to."""
         if user.id == repo.owner.id:
             return "admin"
-        return repo.collaborators.get(key_of(user.login))
+        roles = [repo.collaborators.get(key_of(user.login))]
+        for (org, slug), role in repo.team_roles.items():
+            team = self.find_team(org, slug)
+            if team is not None and key_of(user.login) in team.members:
+                roles.append(role)
+        granted = [r for r in roles if r is not None]
+        return max(granted, key=ROLES.index) if granted else None
 
     @staticmethod
     def legacy_permission(role: str) -> str:
