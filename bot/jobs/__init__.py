@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gidgethub.abc import GitHubAPI
 
@@ -111,6 +111,32 @@ async def facts_of(
 
 def adoption_check_passed(item: HardeningItem, today: date) -> bool:
     return item.adoption_check is not None and today > item.adoption_check
+
+
+async def comment_on_items(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    job: str,
+    entries: Iterable[Any],
+    marker: str,
+    render: Callable[[Any], str],
+) -> tuple[int, ...]:
+    """One comment per flagged item, keyed by the period's ``marker`` and edited in place, so a
+    second run in the same period writes nothing. Returns the items whose comment was written."""
+    from bot.writes import upsert_comment
+
+    written = []
+    for entry in entries:
+        write = await upsert_comment(
+            gh, owner, repo, entry.number, marker, render(entry), bot_login=ctx.bot_login
+        )
+        ctx.log.info("%s of #%s: %s (%s)", job, entry.number, write.action,
+                     ", ".join(entry.kinds))
+        if write.wrote:
+            written.append(entry.number)
+    return tuple(written)
 
 
 def _numbers(numbers: Sequence[int]) -> str:

@@ -28,10 +28,16 @@ from gidgethub.abc import GitHubAPI
 
 from bot.context import Context
 from bot.items import list_items
-from bot.jobs import Job, JobReport, adoption_check_passed, facts_of, leads_of
+from bot.jobs import (
+    Job,
+    JobReport,
+    adoption_check_passed,
+    comment_on_items,
+    facts_of,
+    leads_of,
+)
 from bot.permissions import collaborator_role, describe_error
 from bot.schedules import Cadence
-from bot.writes import upsert_comment
 from rules.config import CONTROLS, Config, mode_for
 from rules.review import monthly_audit, monthly_marker, render_monthly_comment
 from rules.scores import login_key
@@ -82,23 +88,17 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         branch=protection.branch,
         branch_protected=protection.protected,
     )
-    written = []
-    for entry in audit.items:
-        write = await upsert_comment(
-            gh, owner, repo, entry.number, monthly_marker(audit.month),
-            render_monthly_comment(audit, entry), bot_login=ctx.bot_login,
-        )
-        ctx.log.info("monthly audit of #%s: %s (%s)", entry.number, write.action,
-                     ", ".join(entry.kinds))
-        if write.wrote:
-            written.append(entry.number)
+    written = await comment_on_items(
+        gh, ctx, owner, repo, NAME, audit.items, monthly_marker(audit.month),
+        lambda entry: render_monthly_comment(audit, entry),
+    )
     return JobReport(
         job=NAME,
         repository=f"{owner}/{repo}",
         period=audit.month,
         items=len(facts),
         flagged=tuple(entry.number for entry in audit.items),
-        written=tuple(written),
+        written=written,
         notes=audit.notes,
     )
 

@@ -20,9 +20,15 @@ from gidgethub.abc import GitHubAPI
 
 from bot.context import Context
 from bot.items import list_items, refresh_incident_tracking
-from bot.jobs import Job, JobReport, adoption_check_passed, facts_of, leads_of
+from bot.jobs import (
+    Job,
+    JobReport,
+    adoption_check_passed,
+    comment_on_items,
+    facts_of,
+    leads_of,
+)
 from bot.schedules import Cadence
-from bot.writes import upsert_comment
 from rules.config import Config
 from rules.review import ACTIVE_STATUSES, render_weekly_comment, weekly_marker, weekly_review
 
@@ -52,23 +58,17 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     review = weekly_review(
         facts, today, leads=leads_of(config), adoption_threshold=config.thresholds.adoption
     )
-    written = []
-    for entry in review.items:
-        write = await upsert_comment(
-            gh, owner, repo, entry.number, weekly_marker(review.week),
-            render_weekly_comment(review, entry), bot_login=ctx.bot_login,
-        )
-        ctx.log.info("weekly review of #%s: %s (%s)", entry.number, write.action,
-                     ", ".join(entry.kinds))
-        if write.wrote:
-            written.append(entry.number)
+    written = await comment_on_items(
+        gh, ctx, owner, repo, NAME, review.items, weekly_marker(review.week),
+        lambda entry: render_weekly_comment(review, entry),
+    )
     return JobReport(
         job=NAME,
         repository=f"{owner}/{repo}",
         period=review.week,
         items=len(reviewed),
         flagged=tuple(entry.number for entry in review.items),
-        written=tuple(written),
+        written=written,
         tracking=tuple(incidents),
     )
 
