@@ -499,18 +499,11 @@ class Inbox:
         return self._conn
 
     def _connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a group commit is exactly
         # one transaction.
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            conn.close()
-            raise RuntimeError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+        conn = connect_wal(self.path)
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         self._sync_mode = self._synchronous
-        # Another process (an operator's sqlite3 shell) may hold a lock briefly.
-        conn.execute("PRAGMA busy_timeout=5000")
         # Checkpoints run on their own connection and thread (see _wrote), not inside a commit.
         conn.execute("PRAGMA wal_autocheckpoint=0")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -778,6 +771,20 @@ _INSERT_COLUMNS = (
     "delivery_id, event, action, installation_id, repository, subject, next_attempt_at, "
     "received_at, updated_at"
 )
+
+
+def connect_wal(path: Path) -> sqlite3.Connection:
+    """A connection to ``path`` in WAL mode that issues no implicit transactions and waits up to
+    5 s for a lock another connection holds (the inbox's writer, a schedules job, an operator's
+    sqlite3 shell)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise RuntimeError(f"{path}: cannot use WAL journal mode (got {mode})")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
 
 
 def _run_ops(conn: sqlite3.Connection, ops: list[_Op]) -> list[Any]:

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import gidgethub
 
 from bot.context import ConfigCache, Context, bound_log
+from bot.inbox import connect_wal
 from bot.metrics import Metrics
 from bot.permissions import describe_error
 from bot.settings import Settings
@@ -445,14 +446,7 @@ class ScheduleStore:
     # -- the database thread -----------------------------------------------------------------
 
     def _connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            conn.close()
-            raise RuntimeError(f"{self.path}: cannot use WAL journal mode (got {mode})")
-        # The inbox's writer may hold the lock for a group commit; wait for it.
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn = connect_wal(self.path)
         conn.executescript(_SCHEMA)
         self._conn = conn
 
