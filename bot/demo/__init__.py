@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
-STEPS = ("incident_steps", "pull_steps", "gate_steps")
+STEPS = ("incident_steps", "pull_steps", "gate_steps", "review_steps")
 OWNER = "acme"
 REPO = f"{OWNER}/payments"
 INSTALLATION_ID = 7001
@@ -52,6 +52,8 @@ class DemoWorld:
     deliver: Callable[..., Any]
     settle: Callable[[], Any]
     out: TextIO = sys.stdout
+    # The bot's settings (API URL, App id and key), for a step that builds its own GitHub client.
+    settings: Any = None
     state: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     passed: int = 0
@@ -156,7 +158,7 @@ async def _run(out: TextIO) -> int:
                         await asyncio.sleep(0.02)
 
                 world = DemoWorld(sandbox=sandbox, repo=REPO, deliver=deliver, settle=settle,
-                                  out=out)
+                                  out=out, settings=settings)
                 world.state["people"] = dict(PEOPLE)
                 try:
                     for name in STEPS:
