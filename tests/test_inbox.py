@@ -320,3 +320,37 @@ async def test_one_batch_of_mixed_new_and_known_ids_keeps_each_body_with_its_id(
     for delivery_id in ("a", "b", "c"):
         stored = await inbox.get(delivery_id)
         assert stored is not None and stored.data() == {"id": delivery_id}
+
+
+async def test_stores_arriving_together_share_one_commit(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits: list[int] = []
+    apply = inbox._apply
+
+    def counting(ops: list, durable: bool) -> list:
+        if durable:
+            commits.append(len(ops))
+        return apply(ops, durable)
+
+    monkeypatch.setattr(inbox, "_apply", counting)
+    # Stores that arrive within the linger, one event-loop turn apart, as a burst would.
+    async def staggered(i: int) -> bool:
+        await asyncio.sleep(0)
+        return await put(inbox, f"s{i}", f"o/r#{i}")
+
+    assert all(await asyncio.gather(*(staggered(i) for i in range(10))))
+    assert commits == [10]
+
+
+async def test_a_full_batch_does_not_wait_for_the_linger(tmp_path: Path, clock: Clock) -> None:
+    inbox = Inbox(tmp_path / "inbox.db", clock=clock, store_linger=30.0, store_batch=5)
+    await inbox.open()
+    try:
+        # With a 30 s linger, only a full batch can make these return within the timeout.
+        results = await asyncio.wait_for(
+            asyncio.gather(*(put(inbox, f"f{i}", f"o/r#{i}") for i in range(5))), timeout=5
+        )
+        assert all(results)
+    finally:
+        await inbox.close()
