@@ -120,7 +120,9 @@ def parse_findings(body: str, config: Config) -> tuple[tuple[Finding, ...], tupl
     unknown: dict[str, Finding] = {}
     for content in _finding_items(body):
         finding = _finding(content, config)
-        target = known if finding.failure_class else unknown
+        # A known type with nothing after the colon (an untouched template line) describes no
+        # finding yet: reported, never turned into an empty item.
+        target = known if finding.failure_class and finding.text else unknown
         target.setdefault(finding.key, finding)
     return tuple(known.values()), tuple(unknown.values())
 
@@ -151,6 +153,11 @@ def unknown_finding_message(finding: Finding, config: Config) -> str:
     allowed = ", ".join(f"`{t}`" for t in canonical)
     if aliases:
         allowed += " (also accepted: " + ", ".join(aliases) + ")"
+    if finding.failure_class and not finding.text:
+        return (
+            f"“{finding.raw}” names a finding type but no finding, so no hardening item was "
+            f"created for it; describe what happened after the colon."
+        )
     if not finding.type_text:
         return (
             f"“{finding.raw}” has no finding type, so no hardening item was created for it; "
@@ -165,6 +172,7 @@ def unknown_finding_message(finding: Finding, config: Config) -> str:
 def incident_summary(body: str) -> str:
     """The incident's short summary: its first paragraph of prose before the Findings."""
     paragraph: list[str] = []
+    under_severity = False  # an issue form's `### Severity` section holds a value, not prose
     for line in visible_lines(body):
         if line is None:
             continue
@@ -174,7 +182,12 @@ def incident_summary(body: str) -> str:
             if paragraph:
                 break
             continue
-        if _SUMMARY_HEADING_RE.match(line) or _SUMMARY_FIELD_RE.match(line):
+        if _SUMMARY_HEADING_RE.match(line):
+            if paragraph:
+                break
+            under_severity = bool(_SUMMARY_FIELD_RE.match(line.lstrip(" \t#")))
+            continue
+        if _SUMMARY_FIELD_RE.match(line) or under_severity:
             if paragraph:
                 break
             continue

@@ -283,6 +283,8 @@ def _finding_text(finding: Finding) -> str:
     kind, text = " ".join(finding.type_text.split()), " ".join(finding.text.split())
     if not kind:
         return f"{text} (no finding type: write it as `<finding type>: <text>`)"
+    if finding.failure_class and not text:
+        return f"`{kind}`: (nothing after the colon: describe what happened)"
     return f"`{kind}`: {text}"
 
 

@@ -336,3 +336,19 @@ def test_incident_summary_is_the_first_paragraph_before_the_findings() -> None:
     assert incident_summary(body) == "The consumer stalled for an hour."
     assert incident_summary("## Findings\n- late decision: y\n") == ""
     assert incident_summary("> quoted\n\n" + "word " * 200).endswith("…")
+
+
+def test_a_type_without_text_is_reported_not_planned() -> None:
+    # An issue form's untouched example line: a known type and nothing after the colon.
+    body = "### Findings\n\n- missed detection:\n- slow recovery: rollback took 40 minutes\n"
+    incident = parse_incident(3, "Outage", body, ["incident"], default_config())
+    assert [f.failure_class for f in incident.findings] == ["slow-recovery"]
+    [empty] = incident.unknown_findings
+    assert empty.failure_class == "missed-detection" and empty.text == ""
+    message = unknown_finding_message(empty, default_config())
+    assert "no finding" in message and "after the colon" in message
+
+
+def test_summary_skips_an_issue_form_severity_section() -> None:
+    body = "### Severity\n\nsev-2\n\n### Summary\n\nCheckout was down.\n\n### Findings\n\n- x: y\n"
+    assert incident_summary(body) == "Checkout was down."
