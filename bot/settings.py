@@ -88,7 +88,7 @@ class Settings:
             raise SettingsError("GITHUB_APP_ID is not set: set it to the GitHub App's numeric id")
         app_id = _integer(env, "GITHUB_APP_ID", minimum=1)
 
-        return cls(
+        settings = cls(
             webhook_secret=secret,
             app_id=app_id,
             private_key=_private_key(env),
@@ -100,15 +100,29 @@ class Settings:
                 env, "HARDENING_WORKER_CONCURRENCY", default=4, minimum=1, maximum=256
             ),
             max_attempts=_integer(env, "HARDENING_MAX_ATTEMPTS", default=8, minimum=1),
-            backoff_base=_number(env, "HARDENING_BACKOFF_BASE_SECONDS", default=2.0),
-            backoff_max=_number(env, "HARDENING_BACKOFF_MAX_SECONDS", default=600.0),
+            backoff_base=_number(
+                env, "HARDENING_BACKOFF_BASE_SECONDS", default=2.0, positive=True
+            ),
+            backoff_max=_number(
+                env, "HARDENING_BACKOFF_MAX_SECONDS", default=600.0, positive=True
+            ),
             shutdown_grace=_number(env, "HARDENING_SHUTDOWN_GRACE_SECONDS", default=20.0),
-            github_timeout=_number(env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0),
+            # aiohttp reads a total timeout of 0 as "no timeout": a hung request would block a
+            # worker forever.
+            github_timeout=_number(
+                env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0, positive=True
+            ),
             scheduler_interval=_number(
                 env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0
             ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         )
+        if settings.backoff_max < settings.backoff_base:
+            raise SettingsError(
+                "HARDENING_BACKOFF_MAX_SECONDS must not be below HARDENING_BACKOFF_BASE_SECONDS "
+                f"({settings.backoff_max:g} < {settings.backoff_base:g})"
+            )
+        return settings
 
 
 def database_path(url: str) -> Path:
@@ -208,7 +222,10 @@ def _integer(
     return value
 
 
-def _number(env: Mapping[str, str], name: str, *, default: float) -> float:
+def _number(
+    env: Mapping[str, str], name: str, *, default: float, positive: bool = False
+) -> float:
+    """Seconds from ``name``; ``positive`` where 0 would mean "never wait" or "wait forever"."""
     raw = env.get(name)
     if raw is None:
         return default
@@ -216,15 +233,18 @@ def _number(env: Mapping[str, str], name: str, *, default: float) -> float:
         value = float(raw.strip())
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise SettingsError(f"{name} must be a finite number of seconds >= 0, got {raw!r}")
+    least = "> 0" if positive else ">= 0"
+    if not (value > 0 if positive else value >= 0) or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number of seconds {least}, got {raw!r}")
     return value
 
 
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+        raise SettingsError(
+            f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}"
+        )
     return level
 
 

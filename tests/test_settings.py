@@ -194,10 +194,18 @@ def test_knobs(env: dict[str, str]) -> None:
         ("HARDENING_BACKOFF_BASE_SECONDS", "-1"),
         ("HARDENING_BACKOFF_BASE_SECONDS", "nan"),
         ("HARDENING_SHUTDOWN_GRACE_SECONDS", "soon"),
+        ("HARDENING_BACKOFF_BASE_SECONDS", "0"),  # retries that never wait
+        ("HARDENING_GITHUB_TIMEOUT_SECONDS", "0"),  # aiohttp: no timeout at all
         ("LOG_LEVEL", "chatty"),
     ],
 )
 def test_knobs_invalid(env: dict[str, str], name: str, value: str) -> None:
     env[name] = value
     with pytest.raises(SettingsError, match=name):
+        Settings.from_env(env)
+
+
+def test_backoff_max_not_below_base(env: dict[str, str]) -> None:
+    env.update(HARDENING_BACKOFF_BASE_SECONDS="10", HARDENING_BACKOFF_MAX_SECONDS="5")
+    with pytest.raises(SettingsError, match="HARDENING_BACKOFF_MAX_SECONDS"):
         Settings.from_env(env)
