@@ -168,7 +168,7 @@ def make_processor(
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
         installation_id = delivery.installation_id
-        coordinates = _repository_coordinates(delivery.data())
+        coordinates = _repository_coordinates(event.data)
         if installation_id is None and coordinates is not None:
             installation_id = await github.repo_installation_id(*coordinates)
         if installation_id is not None:
