@@ -14,18 +14,21 @@ Why these choices:
   protect against the latter, and GitHub would never tell us what we lost). The cost is one
   fsync per commit, which group commit below spreads over every request waiting at that moment;
   measured on the bench it is under a tenth of the throughput.
-- One dedicated thread owns the connection (``sqlite3`` objects are bound to their thread) and
-  runs every statement, so blocking I/O never stalls the event loop and statements never race.
-- Group commit: writes are queued; whenever the thread is free it takes everything queued and
-  commits it in one transaction (one fsync). If one write fails, the batch is replayed one write
-  per transaction, so a bad row never fails its neighbours. Under load, latency stays flat
-  instead of queueing fsyncs.
+- One dedicated writer thread owns the writing connection (``sqlite3`` objects are bound to
+  their thread) and runs every write, so blocking I/O never stalls the event loop and writes
+  never race. Reads (``/healthz``, operators' lookups) use a second connection on a second
+  thread: WAL lets them run beside a commit instead of queueing behind it.
+- Group commit: writes are queued; whenever the writer is free it takes everything queued and
+  commits it in one transaction (one fsync), then starts on what queued up meanwhile without a
+  round trip through the event loop. If one write fails, the batch is replayed one write per
+  transaction, so a bad row never fails its neighbours. Under load, latency stays flat instead
+  of queueing fsyncs.
 - Only a commit that stores new deliveries is fsynced. Bookkeeping (claims, done, retries) is
   committed with ``synchronous=NORMAL``: after a power cut it can roll back to an earlier state,
   which only means a delivery runs again, and its writes are idempotent. The WAL is append-only,
   so the next fsynced commit makes the earlier bookkeeping durable too.
-- Checkpoints (copying the WAL back into the database file) run on a second connection in their
-  own thread, so the fsyncs of the database file never sit in front of an acknowledgement.
+- Checkpoints (copying the WAL back into the database file) run on the reading connection, so
+  the fsyncs of the database file never sit in front of an acknowledgement.
 
 Ordering: ``claim`` only hands out the oldest unfinished delivery of each subject
 (``bot.subjects``), and none while another delivery of that subject is being processed. A delivery
@@ -40,6 +43,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -218,30 +222,33 @@ class Inbox:
         self.path = Path(path)
         # How long bookkeeping-only writes wait to share a transaction.
         self.linger = linger
-        # Group commit of stores (PostgreSQL's commit_delay, in effect): a store waits at most
-        # ``store_linger`` for others to share its fsync, and not at all once ``store_batch``
-        # are waiting. Under load this cuts the commits per delivery (CPU ~330 -> ~300 us per
-        # delivery in `make bench`, 0.37x -> 0.40x of the bare server) for at most 2 ms
-        # on an acknowledgement.
+        # Group commit of stores (PostgreSQL's commit_delay, in effect): a store that finds the
+        # writer idle waits at most ``store_linger`` for others to share its fsync, and not at
+        # all once ``store_batch`` are waiting; stores that queued during a commit go next
+        # without waiting (they have waited already). Under load this cuts the commits per
+        # delivery for at most 2 ms on an acknowledgement.
         self.store_linger = store_linger
         self.store_batch = store_batch
-        self._durable_queued = 0
-        self._lingering: asyncio.Future[None] | None = None
-        self._lingering_for_stores = False
         self.clock = clock
         self._synchronous = synchronous
-        self._sync_mode = synchronous  # what the connection is set to now (database thread)
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._queue: list[tuple[_Op, bool, asyncio.Future[Any]]] = []
+        self._sync_mode = synchronous  # what the connection is set to now (writer thread)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The writer thread and what it shares with the loop, all under ``_cond``: the queue,
+        # how many stores are in it, what the thread is waiting for, and whether to stop.
+        self._writer: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._pending: list[_Queued] = []
+        self._pending_stores = 0
+        self._waiting: Literal["idle", "stores", "bookkeeping"] | None = None
+        self._closing = False
+        self._conn: sqlite3.Connection | None = None  # the writer thread's
         self._done_batch: _DoneBatch | None = None  # queued completions still open to more
-        self._checkpointer: ThreadPoolExecutor | None = None
-        self._checkpoint_conn: sqlite3.Connection | None = None
+        # Reads and checkpoints: a second connection on its own thread.
+        self._reader: ThreadPoolExecutor | None = None
+        self._reader_conn: sqlite3.Connection | None = None
         self._checkpoint_running = False
         self._wal_pages = 0
-        self._queued_pages = 0
         self.checkpoints = 0  # completed background checkpoints, for tests and curiosity
-        self._flusher: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -254,31 +261,39 @@ class Inbox:
         its last allowed attempt is parked as failed instead, so a delivery that kills the
         process cannot crash-loop it forever.
         """
-        if self._executor is not None:
+        if self._writer is not None:
             raise RuntimeError("inbox already open")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
-        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-ckpt")
-        await self._run(self._connect)
-        await asyncio.get_running_loop().run_in_executor(
-            self._checkpointer, self._connect_checkpointer
-        )
-        return await self._run(lambda: self._recover(max_attempts))
+        loop = self._loop = asyncio.get_running_loop()
+        self._closing = False
+        self._writer = threading.Thread(target=self._write_loop, name="inbox", daemon=True)
+        self._writer.start()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-read")
+        try:
+            await self._call(self._connect)
+            await loop.run_in_executor(self._reader, self._connect_reader)
+            return await self._call(lambda: self._recover(max_attempts))
+        except BaseException:
+            await self._stop_threads()
+            raise
 
     async def close(self) -> None:
         """Finish queued writes, then close the database."""
-        if self._executor is None:
+        if self._writer is None:
             return
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.shield(self._flusher)
-        if self._checkpointer is not None:
-            checkpointer, self._checkpointer = self._checkpointer, None
-            await asyncio.get_running_loop().run_in_executor(
-                checkpointer, self._close_checkpointer
-            )
-            checkpointer.shutdown(wait=True)
-        await self._run(self._disconnect)
-        self._executor.shutdown(wait=True)
-        self._executor = None
+        await self._stop_threads()  # the writer finishes what is queued, then disconnects
+
+    async def _stop_threads(self) -> None:
+        loop = asyncio.get_running_loop()
+        writer, reader = self._writer, self._reader
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if writer is not None:
+            await loop.run_in_executor(None, writer.join)
+        if reader is not None:
+            await loop.run_in_executor(reader, self._close_reader)
+            reader.shutdown(wait=True)
+        self._writer = self._reader = None
 
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the loop) whenever a new delivery has been stored."""
@@ -326,14 +341,18 @@ class Inbox:
         Completions queued before the next commit share one write (two statements however many
         there are): a completion may land earlier than queued, never later.
         """
-        batch = self._done_batch
-        if batch is None:
-            batch = self._done_batch = _DoneBatch()
-            self._submit(batch).add_done_callback(batch.resolve)
-        batch.now = self.clock()
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        batch.ids.append(delivery_id)
-        batch.futures.append(future)
+        with self._cond:  # the writer seals a batch under this lock when it takes it
+            batch = self._done_batch
+            fresh = batch is None or batch.sealed
+            if fresh:
+                batch = self._done_batch = _DoneBatch()
+            assert batch is not None
+            batch.now = self.clock()
+            batch.ids.append(delivery_id)
+            batch.futures.append(future)
+        if fresh:
+            self._submit(batch).add_done_callback(batch.resolve)
         return future
 
     async def schedule_retry(self, delivery_id: str, error: str, next_attempt_at: float) -> bool:
@@ -435,20 +454,19 @@ class Inbox:
         return result
 
     async def get(self, delivery_id: str) -> Delivery | None:
-        def read() -> Delivery | None:
-            row = self._connection.execute(
+        def read(conn: sqlite3.Connection) -> Delivery | None:
+            row = conn.execute(
                 f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.delivery_id = ?",
                 (delivery_id,),
             ).fetchone()
             return _delivery(row) if row else None
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def stats(self) -> InboxStats:
         now = self.clock()
 
-        def read() -> InboxStats:
-            conn = self._connection
+        def read(conn: sqlite3.Connection) -> InboxStats:
             # Each count is answered from its partial index alone (no row is read), and the
             # oldest open delivery is the one with the lowest seq: deliveries are stored in
             # arrival order. A /healthz poll thus stays cheap with a backlog of thousands.
@@ -476,7 +494,7 @@ class Inbox:
                 oldest_pending_seconds=max(0.0, now - oldest) if oldest is not None else 0.0,
             )
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def next_due(self) -> float | None:
         """When the next retry falls due (a subject head waiting for its backoff), or None.
@@ -485,20 +503,20 @@ class Inbox:
         subject finishes, not at a time. Heads already due are claimable now.
         """
         now = self.clock()
-        return await self._run(lambda: self._next_due(now))
+        return await self._read(lambda conn: _next_due(conn, now))
 
     async def failed(self, limit: int = 100) -> list[Delivery]:
         """Parked deliveries, oldest first, for operators and tests."""
 
-        def read() -> list[Delivery]:
-            rows = self._connection.execute(
+        def read(conn: sqlite3.Connection) -> list[Delivery]:
+            rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "
                 "ORDER BY d.seq LIMIT ?",
                 (limit,),
             ).fetchall()
             return [_delivery(r) for r in rows]
 
-        return await self._run(read)
+        return await self._read(read)
 
     # -- the database thread -----------------------------------------------------------------
 
@@ -526,11 +544,6 @@ class Inbox:
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self._conn = conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _recover(self, max_attempts: int | None) -> Recovery:
         conn = self._connection
@@ -563,11 +576,7 @@ class Inbox:
         claimed = self._claim(conn, now, limit) if limit > 0 else []
         if limit > 0 and len(claimed) == limit:
             return claimed, now  # there may be more right away; no need to look further
-        return claimed, self._next_due(now)
-
-    def _next_due(self, now: float) -> float | None:
-        row = self._connection.execute(_NEXT_DUE, {"now": now}).fetchone()
-        return row[0] if row else None
+        return claimed, _next_due(conn, now)
 
     def _claim(self, conn: sqlite3.Connection, now: float, limit: int) -> list[Delivery]:
         rows = conn.execute(_CLAIM, {"now": now, "limit": limit}).fetchall()
@@ -624,35 +633,31 @@ class Inbox:
                 conn.execute("ROLLBACK")
             raise
 
-    def _connect_checkpointer(self) -> None:
+    def _connect_reader(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=5000")
-        self._checkpoint_conn = conn
+        self._reader_conn = conn
 
     def _checkpoint(self) -> None:
-        if self._checkpoint_conn is None:
+        if self._reader_conn is None:
             return
         # PASSIVE: copy what no reader still needs, never wait for or block the writer.
-        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self._reader_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self.checkpoints += 1
 
-    def _close_checkpointer(self) -> None:
-        if self._checkpoint_conn is not None:
-            self._checkpoint_conn.close()
-            self._checkpoint_conn = None
+    def _close_reader(self) -> None:
+        if self._reader_conn is not None:
+            self._reader_conn.close()
+            self._reader_conn = None
 
     def _wrote(self, pages: int) -> None:
         """Count WAL growth; start a background checkpoint when it is due and none runs."""
         self._wal_pages += pages
-        if (
-            self._wal_pages < _CHECKPOINT_PAGES
-            or self._checkpoint_running
-            or self._checkpointer is None
-        ):
+        if self._wal_pages < _CHECKPOINT_PAGES or self._checkpoint_running or self._reader is None:
             return
         self._wal_pages = 0
         self._checkpoint_running = True
-        future = asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
+        future = asyncio.get_running_loop().run_in_executor(self._reader, self._checkpoint)
         future.add_done_callback(self._checkpoint_done)
 
     def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
@@ -660,87 +665,165 @@ class Inbox:
         if not future.cancelled() and future.exception() is not None:
             log.warning("inbox checkpoint failed", exc_info=future.exception())
 
-    # -- plumbing ----------------------------------------------------------------------------
+    # -- plumbing: the loop queues, the writer thread commits ---------------------------------
 
-    async def _run(self, fn: Callable[[], T]) -> T:
-        if self._executor is None:
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader is None or self._reader_conn is None:
             raise RuntimeError("inbox is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, self._reader_conn)
+
+    def _call(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Run ``fn`` on the writer thread, alone and outside any transaction, in queue order."""
+        return self._submit(lambda _conn: fn(), pages=0, alone=True)
 
     async def _transition(self, sql: str, params: tuple[Any, ...]) -> bool:
         return bool(await self._submit(lambda conn: conn.execute(sql, params).rowcount == 1))
 
-    def _submit(self, op: _Op, *, durable: bool = False, pages: int = 2) -> asyncio.Future[Any]:
+    def _submit(
+        self, op: _Op, *, durable: bool = False, pages: int = 2, alone: bool = False
+    ) -> asyncio.Future[Any]:
         """Queue a write for the next group commit. ``durable`` ones are fsynced before their
         future resolves; ``pages`` estimates the WAL growth, to pace checkpoints."""
-        if self._executor is None:
+        if self._writer is None or self._loop is None:
             raise RuntimeError("inbox is not open")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((op, durable, future))
-        self._queued_pages += pages
-        if durable:
-            self._durable_queued += 1
-            lingering = self._lingering is not None and not self._lingering.done()
-            if lingering and (
-                not self._lingering_for_stores or self._durable_queued >= self.store_batch
+        future: asyncio.Future[Any] = self._loop.create_future()
+        with self._cond:
+            self._pending.append(_Queued(op, durable, future, pages, alone))
+            if durable:
+                self._pending_stores += 1
+            waiting = self._waiting
+            # Wake the writer only when this changes what it waits for: a wake-up per store
+            # would have it fight the loop for the interpreter lock at every request.
+            if waiting == "idle" or (
+                durable
+                and (
+                    waiting == "bookkeeping"  # a 202 waits behind bookkeeping: go now
+                    or (waiting == "stores" and self._pending_stores >= self.store_batch)
+                )
             ):
-                assert self._lingering is not None
-                self._lingering.set_result(None)  # a full batch, or a 202 behind bookkeeping
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
+                self._cond.notify()
         return future
 
-    async def _linger(self, seconds: float, *, for_stores: bool) -> None:
-        loop = asyncio.get_running_loop()
-        self._lingering = loop.create_future()
-        self._lingering_for_stores = for_stores
-        timer = loop.call_later(seconds, _resolve, self._lingering)
+    def _write_loop(self) -> None:
+        """The writer thread: take what is queued, commit it as one transaction, hand the
+        results back to the loop, and go again at once if more queued up meanwhile."""
+        cond = self._cond
         try:
-            await self._lingering
+            while True:
+                with cond:
+                    idle = not self._pending
+                    while not self._pending:
+                        if self._closing:
+                            return
+                        self._waiting = "idle"
+                        cond.wait()
+                    self._waiting = None
+                    if idle:
+                        # The first write after a quiet spell waits briefly for company.
+                        # Writes that queued up during a commit have waited already.
+                        self._gather()
+                    batch = self._take()
+                self._execute(batch)
         finally:
-            timer.cancel()
-            self._lingering = None
-            self._lingering_for_stores = False
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._queue:
-            # Stores go at once, with whatever queued up during the previous commit: the
-            # thread commits while the loop answers the requests the last batch released.
-            if self._durable_queued:
-                # Acknowledgements wait for this commit: gather a few more, briefly.
-                if self.store_linger > 0 and self._durable_queued < self.store_batch:
-                    await self._linger(self.store_linger, for_stores=True)
-            elif self.linger > 0:
-                # Only bookkeeping is waiting (claims, completions): nobody's acknowledgement
-                # depends on it, so gather a little more of it into one transaction.
-                await self._linger(self.linger, for_stores=False)
-            batch = self._queue[:_MAX_BATCH]
-            del self._queue[:_MAX_BATCH]
-            self._done_batch = None  # sealed: the thread reads it from now on
-            pages, self._queued_pages = self._queued_pages, 0
-            taken = sum(1 for _, d, _ in batch if d)
-            self._durable_queued -= taken
-            durable = taken > 0
-            assert self._executor is not None
+    def _gather(self) -> None:
+        """Linger (under ``_cond``) for more writes to share the next transaction."""
+        if self._pending[0].alone:
+            return
+        if self._pending_stores:
+            # Acknowledgements wait for this commit: a few more, briefly.
+            kind: Literal["stores", "bookkeeping"] = "stores"
+            seconds = self.store_linger
+        else:
+            # Only bookkeeping (claims, completions): nobody's 202 depends on it.
+            kind, seconds = "bookkeeping", self.linger
+        if seconds <= 0:
+            return
+        deadline = time.monotonic() + seconds
+        self._waiting = kind
+        try:
+            while not self._closing:
+                if self._pending_stores >= (self.store_batch if kind == "stores" else 1):
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
+        finally:
+            self._waiting = None
+
+    def _take(self) -> list[_Queued]:
+        """The next batch (under ``_cond``): queued writes up to the next ``alone`` call, or
+        that call by itself."""
+        pending = self._pending
+        if pending[0].alone:
+            count = 1
+        else:
+            count = 0
+            for item in pending[:_MAX_BATCH]:
+                if item.alone:
+                    break
+                count += 1
+        batch = pending[:count]
+        del pending[:count]
+        for item in batch:
+            if item.durable:
+                self._pending_stores -= 1
+            if isinstance(item.op, _DoneBatch):
+                item.op.sealed = True  # later completions start a new one
+        return batch
+
+    def _execute(self, batch: list[_Queued]) -> None:
+        results: list[Any]
+        if batch[0].alone:
             try:
-                results = await loop.run_in_executor(
-                    self._executor, self._apply, [op for op, _, _ in batch], durable
-                )
+                results = [batch[0].op(self._conn)]  # type: ignore[arg-type]
+            except Exception as exc:
+                results = [exc]
+        else:
+            durable = any(item.durable for item in batch)
+            try:
+                results = self._apply([item.op for item in batch], durable)
             except Exception as exc:  # the commit itself failed: nothing of this batch is stored
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                results = [exc] * len(batch)
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, batch, results)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            log.warning("inbox: %d results had no event loop to go back to", len(batch))
+
+    def _deliver(self, batch: list[_Queued], results: list[Any]) -> None:
+        """On the loop: resolve a batch's futures, then pace the checkpoints."""
+        pages = 0
+        for item, result in zip(batch, results, strict=True):
+            pages += item.pages
+            future = item.future
+            if future.done():  # the caller gave up waiting; the write happened regardless
                 continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if pages:
             self._wrote(pages)
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():  # the caller gave up waiting; the write happened regardless
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+
+
+class _Queued:
+    """One queued operation and the future its caller awaits."""
+
+    __slots__ = ("alone", "durable", "future", "op", "pages")
+
+    def __init__(
+        self, op: _Op, durable: bool, future: asyncio.Future[Any], pages: int, alone: bool
+    ) -> None:
+        self.op = op
+        self.durable = durable
+        self.future = future
+        self.pages = pages
+        self.alone = alone
 
 
 class _Store:
@@ -759,12 +842,13 @@ class _Store:
 class _DoneBatch:
     """Completions queued together: one op, one ``UPDATE``, a future per delivery."""
 
-    __slots__ = ("futures", "ids", "now")
+    __slots__ = ("futures", "ids", "now", "sealed")
 
     def __init__(self) -> None:
         self.ids: list[str] = []
         self.futures: list[asyncio.Future[bool]] = []
         self.now = 0.0
+        self.sealed = False  # taken by the writer: no more completions join it
 
     def __call__(self, conn: sqlite3.Connection) -> set[str]:
         marks = ",".join("?" * len(self.ids))
@@ -872,9 +956,9 @@ def _store_many(conn: sqlite3.Connection, stores: list[_Store]) -> list[bool]:
     return results
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _next_due(conn: sqlite3.Connection, now: float) -> float | None:
+    row = conn.execute(_NEXT_DUE, {"now": now}).fetchone()
+    return row[0] if row else None
 
 
 def _delivery(row: tuple[Any, ...]) -> Delivery:
