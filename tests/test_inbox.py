@@ -354,3 +354,40 @@ async def test_a_full_batch_does_not_wait_for_the_linger(tmp_path: Path, clock: 
         assert all(results)
     finally:
         await inbox.close()
+
+
+async def test_reads_do_not_wait_behind_a_lingering_commit(tmp_path: Path, clock: Clock) -> None:
+    inbox = Inbox(tmp_path / "inbox.db", clock=clock)
+    await inbox.open()
+    try:
+        await put(inbox, "before")
+        inbox.store_linger, inbox.store_batch = 30.0, 50
+        lingering = asyncio.ensure_future(put(inbox, "lingering"))
+        await asyncio.sleep(0.05)
+        # The writer holds "lingering" for company; /healthz and lookups answer meanwhile,
+        # from what is committed.
+        stats = await asyncio.wait_for(inbox.stats(), timeout=5)
+        assert stats.pending == 1
+        assert await asyncio.wait_for(inbox.get("lingering"), timeout=5) is None
+        assert not lingering.done()
+    finally:
+        await inbox.close()  # finishes the queued store before closing
+    assert lingering.done() and lingering.result() is True
+    reopened = Inbox(tmp_path / "inbox.db", clock=clock)
+    await reopened.open()
+    try:
+        assert (await reopened.stats()).pending == 2
+    finally:
+        await reopened.close()
+
+
+async def test_completions_queued_while_a_batch_commits_land_in_the_next(inbox: Inbox) -> None:
+    for i in range(3):
+        await put(inbox, f"d{i}", f"o/r#{i}")
+    claimed = await inbox.claim(3)
+    first = inbox.mark_done_soon(claimed[0].delivery_id)
+    await asyncio.sleep(0)  # the writer may take the first batch now
+    rest = [inbox.mark_done_soon(d.delivery_id) for d in claimed[1:]]
+    assert await first is True
+    assert await asyncio.gather(*rest) == [True, True]
+    assert (await inbox.stats()).pending == 0
