@@ -6,10 +6,13 @@ import asyncio
 import io
 import json
 import logging
+import re
 import sys
+import time
 import types
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -452,6 +455,24 @@ def test_json_log_lines_carry_the_delivery_fields() -> None:
         "opened",
     )
     assert second["attempt"] == 2 and "ValueError: boom" in second["exc"]
+    stamp = datetime.fromisoformat(first["ts"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert abs(stamp.timestamp() - time.time()) < 60
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", first["ts"])
+
+
+def test_json_log_timestamps_keep_their_milliseconds_across_seconds() -> None:
+    formatter = JsonFormatter()
+    for created, expected in [
+        (1_764_000_000.0, "2025-11-24T16:00:00.000+00:00"),
+        (1_764_000_000.9996, "2025-11-24T16:00:00.999+00:00"),
+        (1_764_000_001.25, "2025-11-24T16:00:01.250+00:00"),
+        (1_764_000_000.5, "2025-11-24T16:00:00.500+00:00"),  # back in time: recomputed
+        (1_764_000_001.9999996, "2025-11-24T16:00:02.000+00:00"),  # rounds up into the next
+    ]:
+        record = logging.LogRecord("t", logging.INFO, "", 0, "m", None, None)
+        record.created = created
+        assert json.loads(formatter.format(record))["ts"] == expected
 
 
 # --- configuration through the context ---------------------------------------------------------
