@@ -5,6 +5,8 @@ subcommands.
 ``python -m bot replay PAYLOAD.json --event NAME [--dry-run]``  run one saved delivery
 ``python -m bot demo``                                     the whole loop against the sandbox
 ``python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]``  one scheduled job now
+``python -m bot failed [--limit N]``                       list deliveries parked as failed
+``python -m bot requeue DELIVERY_ID... | --all``            retry parked deliveries
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import sys
 USAGE = """usage: python -m bot                       serve webhooks on $PORT
        python -m bot replay PAYLOAD.json --event NAME [--dry-run]
        python -m bot demo
-       python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]"""
+       python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]
+       python -m bot failed [--limit N]
+       python -m bot requeue DELIVERY_ID... | --all"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.jobs import main as run_job
 
         return run_job(rest)
+    if command in ("failed", "requeue"):
+        from bot import operate
+
+        return operate.failed(rest) if command == "failed" else operate.requeue(rest)
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return 0

@@ -384,17 +384,8 @@ class Inbox:
     async def requeue_failed(self, delivery_id: str | None = None) -> int:
         """Give parked deliveries (one, or all) a fresh set of attempts. Returns how many."""
         now = self.clock()
-        where = "status = 'failed'" + (" AND delivery_id = ?" if delivery_id else "")
-        params: tuple[Any, ...] = (now, now) + ((delivery_id,) if delivery_id else ())
-
-        def op(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-                f"finished_at = NULL, updated_at = ? WHERE {where}",
-                params,
-            ).rowcount
-
-        count = int(await self._submit(op))
+        ids = [delivery_id] if delivery_id else None
+        count = int(await self._submit(lambda conn: _requeue(conn, ids, now)))
         if count:
             for listener in self._listeners:
                 listener()
@@ -954,6 +945,67 @@ def _store_many(conn: sqlite3.Connection, stores: list[_Store]) -> list[bool]:
         [value for k, store in enumerate(new) for value in (first + k, store.payload)],
     )
     return results
+
+
+def _requeue(conn: sqlite3.Connection, delivery_ids: list[str] | None, now: float) -> int:
+    """Parked deliveries (those named, or all) back to pending with a fresh set of attempts."""
+    where = "status = 'failed'"
+    params: list[Any] = [now, now]
+    if delivery_ids is not None:
+        where += f" AND delivery_id IN ({','.join('?' * len(delivery_ids))})"
+        params += delivery_ids
+    return int(
+        conn.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+            f"finished_at = NULL, updated_at = ? WHERE {where}",
+            params,
+        ).rowcount
+    )
+
+
+def requeue_parked(
+    path: Path, delivery_ids: list[str] | None, *, clock: Callable[[], float] = time.time
+) -> int:
+    """``requeue_failed`` from another process, beside a running server (operators' command).
+
+    One short write transaction on the database file; SQLite's lock keeps it from interleaving
+    with the server's commits. It does not ``open`` an Inbox: that would run crash recovery and
+    hand the running server's in-flight deliveries back to pending. The server's workers find
+    the requeued deliveries at their next look (at most ``poll_interval``, 5 s, when idle).
+    """
+    conn = connect_wal(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            count = _requeue(conn, delivery_ids, clock())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return count
+    finally:
+        conn.close()
+
+
+def parked(path: Path, limit: int = 100) -> list[Delivery]:
+    """Parked deliveries, oldest first, read from another process (operators' command)."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "
+            "ORDER BY d.seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []  # a database the server has not initialised yet
+        raise
+    finally:
+        conn.close()
+    return [_delivery(r) for r in rows]
 
 
 def _next_due(conn: sqlite3.Connection, now: float) -> float | None:

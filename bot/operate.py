@@ -1,0 +1,91 @@
+"""Operators' commands on the delivery inbox, safe to run beside the server.
+
+``python -m bot failed [--limit N]``               list the deliveries parked as failed
+``python -m bot requeue DELIVERY_ID... | --all``   give parked deliveries a fresh set of attempts
+
+Both read only ``DATABASE_URL``: no GitHub credentials are needed. A requeued delivery is
+picked up by the running server's workers within seconds (or at the next start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.inbox import parked, requeue_parked
+from bot.settings import DEFAULT_DATABASE_URL, SettingsError, database_path
+
+
+def _database(env: Mapping[str, str]) -> Path:
+    return database_path(env.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+def failed(
+    argv: list[str], *, env: Mapping[str, str] | None = None, out: TextIO | None = None
+) -> int:
+    """``python -m bot failed``: one line per parked delivery, oldest first."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot failed", description="List the deliveries parked as failed."
+    )
+    parser.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    args = parser.parse_args(argv)
+    if args.limit < 1:
+        parser.error("--limit must be at least 1")
+    out = out or sys.stdout
+    try:
+        path = _database(os.environ if env is None else env)
+    except SettingsError as exc:
+        print(f"hardening-bot: {exc}", file=sys.stderr)
+        return 2
+    deliveries = parked(path, args.limit)
+    if not deliveries:
+        print(f"no parked deliveries in {path}", file=out)
+        return 0
+    for d in deliveries:
+        received = datetime.fromtimestamp(d.received_at, UTC).isoformat(timespec="seconds")
+        event = f"{d.event}.{d.action}" if d.action else d.event
+        fields = [d.delivery_id, event, d.repository or "-", d.subject]
+        fields += [f"attempts={d.attempts}", f"received={received}", d.last_error or ""]
+        print("\t".join(fields), file=out)
+    print(f"{len(deliveries)} parked; requeue with: python -m bot requeue ID... | --all", file=out)
+    return 0
+
+
+def requeue(
+    argv: list[str], *, env: Mapping[str, str] | None = None, out: TextIO | None = None
+) -> int:
+    """``python -m bot requeue``: 0 when every named delivery was requeued, 1 otherwise."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot requeue",
+        description="Give deliveries parked as failed a fresh set of attempts.",
+    )
+    parser.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID")
+    parser.add_argument("--all", action="store_true", help="every parked delivery")
+    args = parser.parse_args(argv)
+    if args.all == bool(args.delivery_ids):
+        parser.error("name the deliveries to requeue, or pass --all (not both)")
+    out = out or sys.stdout
+    try:
+        path = _database(os.environ if env is None else env)
+    except SettingsError as exc:
+        print(f"hardening-bot: {exc}", file=sys.stderr)
+        return 2
+    if not path.exists():
+        print(f"hardening-bot: no inbox at {path} (check DATABASE_URL)", file=sys.stderr)
+        return 2
+    ids = None if args.all else list(dict.fromkeys(args.delivery_ids))
+    count = requeue_parked(path, ids)
+    print(f"requeued {count} parked deliveries", file=out)
+    if ids is not None and count < len(ids):
+        print(
+            f"hardening-bot: {len(ids) - count} of the named deliveries are not parked as failed "
+            "(unknown, pending or done); see python -m bot failed",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,153 @@
+"""Operators' commands: list parked deliveries and requeue them beside a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from conftest import Clock
+
+from bot import operate
+from bot.inbox import Delivery, Inbox
+from bot.workers import PermanentError, WorkerPool
+
+
+async def until_true(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+def env_for(path: Path) -> dict[str, str]:
+    return {"DATABASE_URL": f"sqlite:///{path}"}
+
+
+async def test_parked_deliveries_are_listed_and_requeued_beside_a_running_pool(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "inbox.db"
+    inbox = Inbox(path, clock=clock)
+    await inbox.open()
+    fixed = False
+    processed: list[str] = []
+
+    async def process(delivery: Delivery) -> None:
+        if not fixed:
+            raise PermanentError("GitHub answered 422: Validation Failed")
+        processed.append(delivery.delivery_id)
+
+    pool = WorkerPool(inbox, process, poll_interval=0.02)
+    pool.start()
+    try:
+        for i in (1, 2):
+            await inbox.store(
+                f"d{i}", "issues", b"{}", subject=f"o/r#{i}", action="opened", repository="o/r"
+            )
+        await until_true(lambda: _failed_count(inbox, 2))
+
+        out = io.StringIO()
+        assert await asyncio.to_thread(operate.failed, [], env=env_for(path), out=out) == 0
+        lines = out.getvalue().splitlines()
+        assert lines[0].split("\t")[:5] == ["d1", "issues.opened", "o/r", "o/r#1", "attempts=1"]
+        assert lines[0].endswith("PermanentError: GitHub answered 422: Validation Failed")
+        assert lines[1].startswith("d2\t") and lines[2].startswith("2 parked")
+
+        fixed = True
+        out = io.StringIO()
+        code = await asyncio.to_thread(operate.requeue, ["d2"], env=env_for(path), out=out)
+        assert code == 0 and out.getvalue().strip() == "requeued 1 parked deliveries"
+        # The running pool finds it on its own, without being told.
+        await until_true(lambda: _done(processed, ["d2"]))
+        assert (await inbox.stats()).failed == 1
+
+        code = await asyncio.to_thread(operate.requeue, ["--all"], env=env_for(path), out=out)
+        assert code == 0
+        await until_true(lambda: _done(processed, ["d2", "d1"]))
+        stored = await inbox.get("d1")
+        assert stored is not None and stored.status == "done" and stored.attempts == 1
+    finally:
+        await pool.stop()
+        await inbox.close()
+
+
+async def _failed_count(inbox: Inbox, count: int) -> bool:
+    return (await inbox.stats()).failed == count
+
+
+async def _done(processed: list[str], expected: list[str]) -> bool:
+    return processed == expected
+
+
+async def test_requeue_leaves_the_servers_in_flight_deliveries_alone(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "inbox.db"
+    inbox = Inbox(path, clock=clock)
+    await inbox.open()
+    try:
+        for i in (1, 2):
+            await inbox.store(f"d{i}", "issues", b"{}", subject=f"o/r#{i}")
+        claimed = await inbox.claim(2)
+        await inbox.park_failed(claimed[0].delivery_id, "boom")
+        out = io.StringIO()
+        code = await asyncio.to_thread(operate.requeue, ["--all"], env=env_for(path), out=out)
+        assert code == 0 and "requeued 1 " in out.getvalue()
+        one, two = await inbox.get("d1"), await inbox.get("d2")
+        assert one is not None and (one.status, one.attempts) == ("pending", 0)
+        assert two is not None and two.status == "processing"  # still the server's
+    finally:
+        await inbox.close()
+
+
+async def test_requeue_of_unknown_or_unparked_ids_says_so(
+    tmp_path: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "inbox.db"
+    inbox = Inbox(path, clock=clock)
+    await inbox.open()
+    try:
+        await inbox.store("pending-one", "issues", b"{}", subject="o/r#1")
+    finally:
+        await inbox.close()
+    out = io.StringIO()
+    assert operate.requeue(["pending-one", "nope"], env=env_for(path), out=out) == 1
+    assert out.getvalue().strip() == "requeued 0 parked deliveries"
+    assert "2 of the named deliveries are not parked" in capsys.readouterr().err
+
+
+def test_commands_without_an_inbox_or_with_bad_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.db"
+    out = io.StringIO()
+    assert operate.failed([], env=env_for(missing), out=out) == 0
+    assert out.getvalue().strip() == f"no parked deliveries in {missing}"
+    assert operate.requeue(["--all"], env=env_for(missing), out=out) == 2
+    assert "no inbox at" in capsys.readouterr().err
+    assert operate.failed([], env={"DATABASE_URL": "postgres://x"}, out=out) == 2
+    assert "is not supported" in capsys.readouterr().err
+    for argv in ([], ["--all", "d1"]):
+        with pytest.raises(SystemExit) as exited:
+            operate.requeue(argv, env=env_for(missing), out=out)
+        assert exited.value.code == 2
+        assert "name the deliveries to requeue, or pass --all" in capsys.readouterr().err
+
+
+def test_the_entry_point_runs_them(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "failed"],
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no parked deliveries" in result.stdout
