@@ -70,6 +70,7 @@ async def test_parked_deliveries_are_listed_and_requeued_beside_a_running_pool(
         code = await asyncio.to_thread(operate.requeue, ["--all"], env=env_for(path), out=out)
         assert code == 0
         await until_true(lambda: _done(processed, ["d2", "d1"]))
+        await until_true(lambda: _drained(inbox))  # completions are recorded just after
         stored = await inbox.get("d1")
         assert stored is not None and stored.status == "done" and stored.attempts == 1
     finally:
@@ -79,6 +80,10 @@ async def test_parked_deliveries_are_listed_and_requeued_beside_a_running_pool(
 
 async def _failed_count(inbox: Inbox, count: int) -> bool:
     return (await inbox.stats()).failed == count
+
+
+async def _drained(inbox: Inbox) -> bool:
+    return (await inbox.stats()).pending == 0
 
 
 async def _done(processed: list[str], expected: list[str]) -> bool:
