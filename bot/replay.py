@@ -103,6 +103,11 @@ async def replay(
         print(f"dry run of {event} {delivery_id}: {len(calls)} write(s) not sent", file=out)
         for call in calls:
             print(f"  {call}", file=out)
+        if any(c.method == "POST" and c.path.endswith("/issues") for c in calls):
+            print(
+                "  (issues it would create have no number yet: later writes show them as #0)",
+                file=out,
+            )
     else:
         print(f"replayed {event} {delivery_id}", file=out)
     return 0

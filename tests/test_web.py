@@ -591,6 +591,32 @@ async def test_replay_dry_run_prints_writes_and_makes_none(
     assert len(sandbox.comments(repo, issue.number)) == 1
 
 
+async def test_replay_dry_run_says_why_would_be_issues_show_as_number_zero(
+    sandbox: Any, repo: str, settings: Settings, handlers: Router
+) -> None:
+    @handlers.register("issues", action="opened")
+    async def on_opened(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+        created = await gh.post("/repos/octo/repo/issues", data={"title": "item"})
+        number = event.data["issue"]["number"]
+        await gh.post(
+            f"/repos/octo/repo/issues/{number}/comments", data={"body": f"- #{created['number']}"}
+        )
+
+    issue = sandbox.open_issue(repo, title="t")
+    body = json.dumps(sandbox.issue_event(repo, issue.number, "opened")).encode()
+    out = io.StringIO()
+    github = GitHubApp(settings, dry_run=True)
+    try:
+        assert (
+            await replay(settings, "issues", body, "r-3", dry_run=True, github=github, out=out) == 0
+        )
+    finally:
+        await github.close()
+    text = out.getvalue()
+    assert "2 write(s) not sent" in text and "- #0" in text
+    assert "issues it would create have no number yet: later writes show them as #0" in text
+
+
 async def test_replay_reports_failure(settings: Settings, handlers: Router) -> None:
     @handlers.register("push")
     async def boom(event: Event, gh: GitHubAPI, ctx: Context) -> None:
