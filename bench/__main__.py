@@ -77,7 +77,7 @@ def serve_bot(port: int) -> None:
 
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level)
-    app = create_app(settings, process=no_op)
+    app = create_app(settings, process=no_op, freeze_heap=True)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

@@ -75,7 +75,7 @@ def serve() -> int:
     # run_app turns SIGTERM into a graceful exit, which runs the app's cleanup: the worker pool
     # drains within HARDENING_SHUTDOWN_GRACE_SECONDS and the inbox is closed cleanly.
     web.run_app(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         port=settings.port,
         access_log=None,
         print=None,

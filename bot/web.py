@@ -11,6 +11,7 @@ only when a DSN is configured, and the database and workers start with the appli
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
@@ -74,6 +75,7 @@ def create_app(
     start_workers: bool = True,
     process: Processor | None = None,
     metrics: Metrics | None = None,
+    freeze_heap: bool = False,
 ) -> web.Application:
     """Build the application. Nothing runs until aiohttp starts it.
 
@@ -82,6 +84,7 @@ def create_app(
     ``start_workers=False`` stores deliveries without processing them (tests inspect the inbox),
     and leaves the scheduler of the weekly review and monthly audit stopped.
     ``process``: replaces the real processing (event -> handlers), e.g. a no-op for the bench.
+    ``freeze_heap``: for the serving process only (``python -m bot``), see ``freeze_heap``.
     """
     clock = clock or time.time
     if metrics is None:
@@ -149,7 +152,25 @@ def create_app(
             await inbox.close()
 
     app.cleanup_ctx.append(lifecycle)
+    if freeze_heap:
+        app.on_startup.append(_freeze_heap)  # after the lifecycle's start: everything is loaded
     return app
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    freeze_heap()
+
+
+def freeze_heap() -> None:
+    """Take what startup allocated (modules, rules, the app) out of the garbage collector's view.
+
+    None of it is ever freed, yet every full collection walked it all: in a serving process a
+    13-14 ms pause, every request in flight held up behind it (`make bench` saw it as the p99).
+    After ``gc.freeze()`` full collections only walk what was allocated since, about 1 ms.
+    Process-wide, so only for the serving process, never in tests that build many apps.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def make_processor(

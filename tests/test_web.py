@@ -24,6 +24,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 import bot.handlers
+import bot.web
 from bot.context import ConfigCache, Context
 from bot.github import GitHubApp
 from bot.metrics import Metrics
@@ -64,6 +65,23 @@ async def idle_client(
 ) -> TestClient:
     """The app with workers stopped: deliveries stay in the inbox for inspection."""
     return await aiohttp_client(create_app(make_settings(), start_workers=False))
+
+
+async def test_only_the_serving_process_freezes_its_startup_heap(
+    aiohttp_client: Callable[..., Any],
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(bot.web.gc, "collect", lambda: calls.append("collect"))
+    monkeypatch.setattr(bot.web.gc, "freeze", lambda: calls.append("freeze"))
+    await aiohttp_client(create_app(make_settings(), start_workers=False))
+    assert calls == []
+    client = await aiohttp_client(
+        create_app(make_settings(), start_workers=False, freeze_heap=True)
+    )
+    assert calls == ["collect", "freeze"]
+    assert (await client.get("/healthz")).status == 200  # started, inbox open, then frozen
 
 
 # --- authentication and validation --------------------------------------------------------------
