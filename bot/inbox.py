@@ -240,6 +240,7 @@ class Inbox:
         self._pending: list[_Queued] = []
         self._pending_stores = 0
         self._waiting: Literal["idle", "stores", "bookkeeping"] | None = None
+        self._committing = False  # the writer holds a batch whose results are not handed back
         self._closing = False
         self._conn: sqlite3.Connection | None = None  # the writer thread's
         self._done_batch: _DoneBatch | None = None  # queued completions still open to more
@@ -290,6 +291,11 @@ class Inbox:
             self._cond.notify()
         if writer is not None:
             await loop.run_in_executor(None, writer.join)
+        with self._cond:
+            leftovers, self._pending, self._pending_stores = self._pending, [], 0
+        for item in leftovers:  # only if the writer died: it drains the queue before it stops
+            if not item.future.done():
+                item.future.set_exception(RuntimeError("inbox closed before this write ran"))
         if reader is not None:
             await loop.run_in_executor(reader, self._close_reader)
             reader.shutdown(wait=True)
@@ -344,15 +350,15 @@ class Inbox:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         with self._cond:  # the writer seals a batch under this lock when it takes it
             batch = self._done_batch
-            fresh = batch is None or batch.sealed
-            if fresh:
-                batch = self._done_batch = _DoneBatch()
-            assert batch is not None
+            if batch is None or batch.sealed:
+                batch = _DoneBatch()
+                # Queued first (re-entrant lock; the writer cannot take it before we let go),
+                # published after: if the inbox refuses it, no later completion joins it.
+                self._submit(batch).add_done_callback(batch.resolve)
+                self._done_batch = batch
             batch.now = self.clock()
             batch.ids.append(delivery_id)
             batch.futures.append(future)
-        if fresh:
-            self._submit(batch).add_done_callback(batch.resolve)
         return future
 
     async def schedule_retry(self, delivery_id: str, error: str, next_attempt_at: float) -> bool:
@@ -661,7 +667,9 @@ class Inbox:
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader is None or self._reader_conn is None:
             raise RuntimeError("inbox is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, self._reader_conn)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader, _snapshot, fn, self._reader_conn
+        )
 
     def _call(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """Run ``fn`` on the writer thread, alone and outside any transaction, in queue order."""
@@ -679,7 +687,9 @@ class Inbox:
             raise RuntimeError("inbox is not open")
         future: asyncio.Future[Any] = self._loop.create_future()
         with self._cond:
-            self._pending.append(_Queued(op, durable, future, pages, alone))
+            if self._closing:
+                raise RuntimeError("inbox is closing")
+            self._pending.append(_Queued(op, durable, future, pages, alone, self._committing))
             if durable:
                 self._pending_stores += 1
             waiting = self._waiting
@@ -702,20 +712,25 @@ class Inbox:
         try:
             while True:
                 with cond:
-                    idle = not self._pending
                     while not self._pending:
                         if self._closing:
                             return
                         self._waiting = "idle"
                         cond.wait()
                     self._waiting = None
-                    if idle:
-                        # The first write after a quiet spell waits briefly for company.
-                        # Writes that queued up during a commit have waited already.
+                    if not self._pending[0].during_commit:
+                        # A write after a quiet spell waits briefly for company. Writes that
+                        # queued up during a commit have waited already: they go at once.
                         self._gather()
                     batch = self._take()
+                    self._committing = True
                 self._execute(batch)
         finally:
+            with cond:
+                # Normally after close(); if an op killed the thread, refuse further writes
+                # rather than queue them for nobody (close() fails what is left).
+                self._closing = True
+                self._committing = False
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -781,6 +796,10 @@ class Inbox:
             except Exception as exc:  # the commit itself failed: nothing of this batch is stored
                 results = [exc] * len(batch)
         assert self._loop is not None
+        with self._cond:
+            # Before the results go back: whatever their callers queue next finds no commit
+            # running, and lingers for company as a write after a quiet spell should.
+            self._committing = False
         try:
             self._loop.call_soon_threadsafe(self._deliver, batch, results)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
@@ -805,16 +824,23 @@ class Inbox:
 class _Queued:
     """One queued operation and the future its caller awaits."""
 
-    __slots__ = ("alone", "durable", "future", "op", "pages")
+    __slots__ = ("alone", "durable", "during_commit", "future", "op", "pages")
 
     def __init__(
-        self, op: _Op, durable: bool, future: asyncio.Future[Any], pages: int, alone: bool
+        self,
+        op: _Op,
+        durable: bool,
+        future: asyncio.Future[Any],
+        pages: int,
+        alone: bool,
+        during_commit: bool,
     ) -> None:
         self.op = op
         self.durable = durable
         self.future = future
         self.pages = pages
         self.alone = alone
+        self.during_commit = during_commit  # queued while the writer was committing
 
 
 class _Store:
@@ -945,6 +971,16 @@ def _store_many(conn: sqlite3.Connection, stores: list[_Store]) -> list[bool]:
         [value for k, store in enumerate(new) for value in (first + k, store.payload)],
     )
     return results
+
+
+def _snapshot(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    """``fn``'s statements in one read transaction: counts taken together agree with each
+    other even while the writer commits between them."""
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    finally:
+        conn.execute("COMMIT")
 
 
 def _requeue(conn: sqlite3.Connection, delivery_ids: list[str] | None, now: float) -> int:

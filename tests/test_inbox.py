@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import Clock
 
-from bot.inbox import Inbox
+from bot.inbox import Inbox, _DoneBatch
 
 
 async def put(inbox: Inbox, delivery_id: str, subject: str = "o/r#1") -> bool:
@@ -76,9 +77,7 @@ async def test_claim_respects_limit(inbox: Inbox) -> None:
     assert await inbox.claim(0) == []
 
 
-async def test_retry_holds_back_later_deliveries_of_its_subject(
-    inbox: Inbox, clock: Clock
-) -> None:
+async def test_retry_holds_back_later_deliveries_of_its_subject(inbox: Inbox, clock: Clock) -> None:
     await put(inbox, "a1", "A")
     await put(inbox, "a2", "A")
     await put(inbox, "b1", "B")
@@ -334,6 +333,7 @@ async def test_stores_arriving_together_share_one_commit(
         return apply(ops, durable)
 
     monkeypatch.setattr(inbox, "_apply", counting)
+
     # Stores that arrive within the linger, one event-loop turn apart, as a burst would.
     async def staggered(i: int) -> bool:
         await asyncio.sleep(0)
@@ -381,13 +381,55 @@ async def test_reads_do_not_wait_behind_a_lingering_commit(tmp_path: Path, clock
         await reopened.close()
 
 
-async def test_completions_queued_while_a_batch_commits_land_in_the_next(inbox: Inbox) -> None:
+async def test_completions_queued_while_a_batch_commits_land_in_the_next(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for i in range(3):
         await put(inbox, f"d{i}", f"o/r#{i}")
     claimed = await inbox.claim(3)
+    entered, release = threading.Event(), threading.Event()
+    sizes: list[int] = []
+    apply = inbox._apply
+
+    def gated(ops: list, durable: bool) -> list:
+        for op in ops:
+            if isinstance(op, _DoneBatch):
+                sizes.append(len(op.ids))
+                if not entered.is_set():
+                    entered.set()
+                    release.wait(5)  # hold the writer inside the first batch
+        return apply(ops, durable)
+
+    monkeypatch.setattr(inbox, "_apply", gated)
     first = inbox.mark_done_soon(claimed[0].delivery_id)
-    await asyncio.sleep(0)  # the writer may take the first batch now
+    assert await asyncio.to_thread(entered.wait, 5)
+    # The first batch is being written: these must not join it, but start the next one.
     rest = [inbox.mark_done_soon(d.delivery_id) for d in claimed[1:]]
+    release.set()
     assert await first is True
     assert await asyncio.gather(*rest) == [True, True]
+    assert sizes == [1, 2]
     assert (await inbox.stats()).pending == 0
+
+
+async def test_writes_are_refused_once_closing_and_none_is_left_hanging(
+    tmp_path: Path, clock: Clock
+) -> None:
+    inbox = Inbox(tmp_path / "inbox.db", clock=clock)
+    await inbox.open()
+    await put(inbox, "d1")
+    (claimed,) = await inbox.claim(1)
+    closing = asyncio.ensure_future(inbox.close())
+    await asyncio.sleep(0)  # close() has begun: the writer is told to stop
+    with pytest.raises(RuntimeError, match="closing"):
+        inbox.mark_done_soon(claimed.delivery_id)
+    with pytest.raises(RuntimeError, match="closing"):
+        await put(inbox, "d2")
+    await closing
+    # The refused completion left nothing behind that a later one would join and wait on.
+    await inbox.open()
+    try:
+        (again,) = await inbox.claim(1)
+        assert await asyncio.wait_for(inbox.mark_done_soon(again.delivery_id), timeout=5)
+    finally:
+        await inbox.close()
