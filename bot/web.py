@@ -43,7 +43,10 @@ try:  # several times faster than json on an 8 KB payload, parsed before every 2
     from orjson import loads as _loads
 
     def _dumps(doc: dict[str, Any]) -> str:
-        return _orjson_dumps(doc, default=str).decode()
+        try:
+            return _orjson_dumps(doc, default=str).decode()
+        except TypeError:  # what orjson refuses and json takes: int keys, ints over 64 bits
+            return json.dumps(doc, default=str, separators=(",", ":"))
 
 except ImportError:  # pragma: no cover - the stdlib gives the same documents, slower
     _loads = json.loads
@@ -473,8 +476,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._second = -1
-        self._second_text = ""
+        self._cached = (-1, "")  # (epoch second, its date and time text)
 
     def _timestamp(self, created: float) -> str:
         # As datetime.isoformat(timespec="milliseconds") would: round to microseconds, then cut.
@@ -482,10 +484,11 @@ class JsonFormatter(logging.Formatter):
         micros = round((created - second) * 1_000_000)
         if micros >= 1_000_000:
             second, micros = second + 1, micros - 1_000_000
-        if second != self._second:  # a benign race between threads: both compute the same text
-            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return f"{self._second_text}.{micros // 1000:03d}+00:00"
+        cached_second, text = self._cached  # one tuple: a reader never sees half an update
+        if second != cached_second:
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._cached = (second, text)
+        return f"{text}.{micros // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {

@@ -479,6 +479,15 @@ def test_json_log_lines_carry_the_delivery_fields() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", first["ts"])
 
 
+def test_json_log_lines_survive_fields_the_fast_encoder_refuses() -> None:
+    record = logging.LogRecord("t", logging.INFO, "", 0, "odd fields", None, None)
+    record.labels = {1: "x"}  # type: ignore[attr-defined]
+    record.big = 2**70  # type: ignore[attr-defined]
+    record.raw = b"bytes"  # type: ignore[attr-defined]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["labels"] == {"1": "x"} and line["big"] == 2**70 and line["raw"] == "b'bytes'"
+
+
 def test_json_log_timestamps_keep_their_milliseconds_across_seconds() -> None:
     formatter = JsonFormatter()
     for created, expected in [
