@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -42,7 +43,14 @@ def failed(
     except SettingsError as exc:
         print(f"hardening-bot: {exc}", file=sys.stderr)
         return 2
-    deliveries = parked(path, args.limit)
+    if not path.exists():
+        print(f"hardening-bot: no inbox at {path} (check DATABASE_URL)", file=sys.stderr)
+        return 2
+    try:
+        deliveries = parked(path, args.limit)
+    except sqlite3.Error as exc:
+        print(f"hardening-bot: cannot read the inbox at {path}: {exc}", file=sys.stderr)
+        return 2
     if not deliveries:
         print(f"no parked deliveries in {path}", file=out)
         return 0
@@ -79,7 +87,11 @@ def requeue(
         print(f"hardening-bot: no inbox at {path} (check DATABASE_URL)", file=sys.stderr)
         return 2
     ids = None if args.all else list(dict.fromkeys(args.delivery_ids))
-    count = requeue_parked(path, ids)
+    try:
+        count = requeue_parked(path, ids)
+    except sqlite3.Error as exc:
+        print(f"hardening-bot: cannot update the inbox at {path}: {exc}", file=sys.stderr)
+        return 2
     print(f"requeued {count} parked deliveries", file=out)
     if ids is not None and count < len(ids):
         print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -132,10 +133,20 @@ def test_commands_without_an_inbox_or_with_bad_arguments(
 ) -> None:
     missing = tmp_path / "none.db"
     out = io.StringIO()
-    assert operate.failed([], env=env_for(missing), out=out) == 0
-    assert out.getvalue().strip() == f"no parked deliveries in {missing}"
+    assert operate.failed([], env=env_for(missing), out=out) == 2
+    assert f"no inbox at {missing} (check DATABASE_URL)" in capsys.readouterr().err
     assert operate.requeue(["--all"], env=env_for(missing), out=out) == 2
     assert "no inbox at" in capsys.readouterr().err
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a file, but never opened by the server
+    assert operate.failed([], env=env_for(empty), out=out) == 0
+    assert out.getvalue().strip() == f"no parked deliveries in {empty}"
+    assert operate.requeue(["--all"], env=env_for(empty), out=out) == 2
+    assert "cannot update the inbox" in capsys.readouterr().err
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    assert operate.failed([], env=env_for(junk), out=out) == 2
+    assert "cannot read the inbox" in capsys.readouterr().err
     assert operate.failed([], env={"DATABASE_URL": "postgres://x"}, out=out) == 2
     assert "is not supported" in capsys.readouterr().err
     for argv in ([], ["--all", "d1"]):
@@ -146,6 +157,7 @@ def test_commands_without_an_inbox_or_with_bad_arguments(
 
 
 def test_the_entry_point_runs_them(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "none.db").close()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "failed"],
         env={"DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}", "PATH": "/usr/bin:/bin"},
