@@ -122,6 +122,7 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         installation: str = "app",
         recorder: list[RecordedCall] | None = None,
         on_unauthorized: Callable[[], None] | None = None,
+        concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(session, requester, base_url=base_url, **kwargs)
@@ -131,6 +132,10 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         self.installation = installation
         self.recorder = recorder
         self._on_unauthorized = on_unauthorized
+        # GitHub asks integrators to send one installation's requests one at a time: concurrent
+        # ones are what trips the secondary rate limits. Only the exchange itself is gated, not
+        # the backoff sleeps, so no request ever waits on the gate while holding it.
+        self._gate = asyncio.Semaphore(concurrency) if concurrency else None
 
     async def sleep(self, seconds: float) -> None:
         await self.policy.sleep(seconds)
@@ -149,9 +154,15 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         while True:
             attempt += 1
             try:
-                status, response_headers, data = await super()._request(
-                    method, url, headers, body
-                )
+                if self._gate is None:
+                    status, response_headers, data = await super()._request(
+                        method, url, headers, body
+                    )
+                else:
+                    async with self._gate:
+                        status, response_headers, data = await super()._request(
+                            method, url, headers, body
+                        )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self._count(method, "error")
                 if attempt > self.policy.retries or not self._may_resend(method, url, body, exc):
@@ -393,6 +404,7 @@ class GitHubApp:
                 installation=str(installation_id),
                 recorder=self.recorded if self.dry_run else None,
                 on_unauthorized=lambda: self.forget_token(installation_id),
+                concurrency=self.settings.github_concurrency,
                 oauth_token=token,
                 cache=cachetools.LRUCache(maxsize=512),
             )

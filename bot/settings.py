@@ -41,6 +41,7 @@ class Settings:
     sentry_dsn: str | None = field(default=None, repr=False)
     # How many deliveries of different subjects are processed at the same time.
     worker_concurrency: int = 4
+    github_concurrency: int = 1
     # Attempts per delivery before it is parked as failed (kept, visible, never dropped).
     max_attempts: int = 8
     # First retry waits up to this many seconds; each further attempt doubles the ceiling.
@@ -98,6 +99,9 @@ class Settings:
             sentry_dsn=env.get("SENTRY_DSN"),
             worker_concurrency=_integer(
                 env, "HARDENING_WORKER_CONCURRENCY", default=4, minimum=1, maximum=256
+            ),
+            github_concurrency=_integer(
+                env, "HARDENING_GITHUB_CONCURRENCY", default=1, minimum=1, maximum=64
             ),
             max_attempts=_integer(env, "HARDENING_MAX_ATTEMPTS", default=8, minimum=1),
             backoff_base=_number(

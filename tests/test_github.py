@@ -129,9 +129,7 @@ async def test_etag_cache_makes_rereads_free(sandbox: Any, repo: str, client: Gi
     assert (await gh.getitem(issue_path(issue.number)))["title"] == "T2"
 
 
-async def test_etag_caches_are_per_installation(
-    sandbox: Any, repo: str, client: GitHubApp
-) -> None:
+async def test_etag_caches_are_per_installation(sandbox: Any, repo: str, client: GitHubApp) -> None:
     sandbox.add_installation("other", id=77)
     sandbox.add_repo("other/repo", installation_id=77)
     a = await client.installation_api(INSTALLATION_ID)
@@ -359,3 +357,41 @@ def test_parse_timestamp() -> None:
 def test_calls_counted_in_the_shared_registry(settings: Settings) -> None:
     metrics = Metrics()
     assert GitHubApp(settings, metrics=metrics).metrics is metrics
+
+
+@pytest.mark.parametrize("allowed", [1, 3])
+async def test_one_installations_requests_are_gated(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, allowed: int
+) -> None:
+    in_flight, peak, paths = 0, 0, []
+
+    async def exchange(
+        self: Any, method: str, url: str, headers: Any, body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
+        nonlocal in_flight, peak
+        if url.endswith("/access_tokens"):
+            token = b'{"token": "ghs_t", "expires_at": "2099-01-01T00:00:00Z"}'
+            return 201, {"content-type": "application/json"}, token
+        in_flight += 1
+        peak = max(peak, in_flight)
+        paths.append(url)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return 200, {"content-type": "application/json"}, b"{}"
+
+    monkeypatch.setattr(gidgethub.aiohttp.GitHubAPI, "_request", exchange)
+    client = GitHubApp(make_settings(github_concurrency=allowed))
+    try:
+        gh = await client.installation_api(INSTALLATION_ID)
+        other = await client.installation_api(INSTALLATION_ID + 1)
+        await asyncio.gather(*(gh.getitem(f"/repos/o/r/issues/{n}") for n in range(1, 5)))
+        assert (len(paths), peak) == (4, allowed)
+        # Each installation has its own gate: another one's requests do not queue behind.
+        paths.clear()
+        peak = 0
+        await asyncio.gather(
+            gh.getitem("/repos/o/r/issues/9"), other.getitem("/repos/p/q/issues/9")
+        )
+        assert (len(paths), peak) == (2, 2)
+    finally:
+        await client.close()

@@ -176,6 +176,7 @@ def test_database_url_invalid(env: dict[str, str], url: str) -> None:
 def test_knobs(env: dict[str, str]) -> None:
     env.update(
         HARDENING_WORKER_CONCURRENCY="8",
+        HARDENING_GITHUB_CONCURRENCY="2",
         HARDENING_MAX_ATTEMPTS="3",
         HARDENING_BACKOFF_BASE_SECONDS="0.5",
         HARDENING_SHUTDOWN_GRACE_SECONDS="5",
@@ -183,6 +184,8 @@ def test_knobs(env: dict[str, str]) -> None:
     )
     settings = Settings.from_env(env)
     assert (settings.worker_concurrency, settings.max_attempts) == (8, 3)
+    assert settings.github_concurrency == 2
+    assert Settings.from_env({**env, "HARDENING_GITHUB_CONCURRENCY": ""}).github_concurrency == 1
     assert (settings.backoff_base, settings.shutdown_grace) == (0.5, 5.0)
     assert settings.log_level == "DEBUG"
 
@@ -191,6 +194,8 @@ def test_knobs(env: dict[str, str]) -> None:
     ("name", "value"),
     [
         ("HARDENING_WORKER_CONCURRENCY", "0"),
+        ("HARDENING_GITHUB_CONCURRENCY", "0"),
+        ("HARDENING_GITHUB_CONCURRENCY", "65"),
         ("HARDENING_BACKOFF_BASE_SECONDS", "-1"),
         ("HARDENING_BACKOFF_BASE_SECONDS", "nan"),
         ("HARDENING_SHUTDOWN_GRACE_SECONDS", "soon"),
