@@ -22,8 +22,26 @@ from bot.inbox import parked, requeue_parked
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, database_path
 
 
-def _database(env: Mapping[str, str]) -> Path:
-    return database_path(env.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+class _Refused(Exception):
+    """A one-line reason to exit 2."""
+
+
+def _inbox(env: Mapping[str, str] | None) -> Path:
+    """The inbox file ``DATABASE_URL`` names; it must exist (a typo must not look clean)."""
+    try:
+        path = database_path(
+            (os.environ if env is None else env).get("DATABASE_URL", DEFAULT_DATABASE_URL)
+        )
+    except SettingsError as exc:
+        raise _Refused(str(exc)) from exc
+    if not path.exists():
+        raise _Refused(f"no inbox at {path} (check DATABASE_URL)")
+    return path
+
+
+def _refused(exc: Exception) -> int:
+    print(f"hardening-bot: {exc}", file=sys.stderr)
+    return 2
 
 
 def failed(
@@ -39,18 +57,13 @@ def failed(
         parser.error("--limit must be at least 1")
     out = out or sys.stdout
     try:
-        path = _database(os.environ if env is None else env)
-    except SettingsError as exc:
-        print(f"hardening-bot: {exc}", file=sys.stderr)
-        return 2
-    if not path.exists():
-        print(f"hardening-bot: no inbox at {path} (check DATABASE_URL)", file=sys.stderr)
-        return 2
-    try:
-        deliveries = parked(path, args.limit)
-    except sqlite3.Error as exc:
-        print(f"hardening-bot: cannot read the inbox at {path}: {exc}", file=sys.stderr)
-        return 2
+        path = _inbox(env)
+        try:
+            deliveries = parked(path, args.limit)
+        except sqlite3.Error as exc:
+            raise _Refused(f"cannot read the inbox at {path}: {exc}") from exc
+    except _Refused as exc:
+        return _refused(exc)
     if not deliveries:
         print(f"no parked deliveries in {path}", file=out)
         return 0
@@ -78,20 +91,15 @@ def requeue(
     if args.all == bool(args.delivery_ids):
         parser.error("name the deliveries to requeue, or pass --all (not both)")
     out = out or sys.stdout
-    try:
-        path = _database(os.environ if env is None else env)
-    except SettingsError as exc:
-        print(f"hardening-bot: {exc}", file=sys.stderr)
-        return 2
-    if not path.exists():
-        print(f"hardening-bot: no inbox at {path} (check DATABASE_URL)", file=sys.stderr)
-        return 2
     ids = None if args.all else list(dict.fromkeys(args.delivery_ids))
     try:
-        count = requeue_parked(path, ids)
-    except sqlite3.Error as exc:
-        print(f"hardening-bot: cannot update the inbox at {path}: {exc}", file=sys.stderr)
-        return 2
+        path = _inbox(env)
+        try:
+            count = requeue_parked(path, ids)
+        except sqlite3.Error as exc:
+            raise _Refused(f"cannot update the inbox at {path}: {exc}") from exc
+    except _Refused as exc:
+        return _refused(exc)
     print(f"requeued {count} parked deliveries", file=out)
     if ids is not None and count < len(ids):
         print(
