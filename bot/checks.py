@@ -20,7 +20,9 @@ batches landed, sends the rest and completes it: no duplicate run, no run left u
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,6 +103,22 @@ async def find_runs(gh: GitHubAPI, owner: str, repo: str, sha: str, name: str) -
     return runs
 
 
+# One writer at a time per run name and commit. Deliveries are ordered per subject, and a pull
+# request's events and its items' events (ordered by incident) are different subjects: without
+# this, two of them could both find no run on the commit and both create one.
+_RUN_LOCKS: weakref.WeakValueDictionary[tuple[str, str, str, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _run_lock(owner: str, repo: str, sha: str, name: str) -> asyncio.Lock:
+    key = (owner.lower(), repo.lower(), sha, name)
+    lock = _RUN_LOCKS.get(key)
+    if lock is None:
+        lock = _RUN_LOCKS[key] = asyncio.Lock()
+    return lock
+
+
 async def publish(
     gh: GitHubAPI,
     owner: str,
@@ -111,16 +129,29 @@ async def publish(
     pull_number: int,
     now: datetime,
     rerun: str | None = None,
-    runs: list[dict] | None = None,
 ) -> Write:
     """Make ``output`` the latest run named ``output.name`` on ``sha``, writing only what differs.
 
     ``rerun`` (a delivery id) asks for a new completed run even when nothing changed, as GitHub
-    expects of a re-run; a retry of the same delivery reuses it. ``runs`` are the bot's runs of
-    that name on ``sha`` when the caller has already listed them.
+    expects of a re-run; a retry of the same delivery reuses it.
     """
-    if runs is None:
+    async with _run_lock(owner, repo, sha, output.name):
         runs = await find_runs(gh, owner, repo, sha, output.name)
+        return await _publish(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+
+
+async def _publish(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    output: CheckOutput,
+    pull_number: int,
+    now: datetime,
+    rerun: str | None,
+    runs: list[dict],
+) -> Write:
+    """``publish`` with the run lock held and the bot's runs of that name on ``sha`` listed."""
     mark = RunMark(output.name, pull_number, output.fingerprint(),
                    output.annotations_fingerprint(), rerun)
     if rerun is not None:
@@ -165,11 +196,11 @@ async def complete_if_present(
     now: datetime,
 ) -> Write:
     """Publish ``output`` only over an existing run of the bot (e.g. "no longer in scope")."""
-    runs = await find_runs(gh, owner, repo, sha, output.name)
-    if not runs:
-        return Write("absent")
-    return await publish(gh, owner, repo, sha, output, pull_number=pull_number, now=now,
-                         runs=runs)
+    async with _run_lock(owner, repo, sha, output.name):
+        runs = await find_runs(gh, owner, repo, sha, output.name)
+        if not runs:
+            return Write("absent")
+        return await _publish(gh, owner, repo, sha, output, pull_number, now, None, runs)
 
 
 async def pull_numbers_for_check(
