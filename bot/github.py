@@ -30,7 +30,7 @@ import json
 import logging
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,6 +103,33 @@ class _Token:
         return self.expires_at - TOKEN_REFRESH_MARGIN
 
 
+class InstallationGate:
+    """What one installation's requests share, whichever client object sends them.
+
+    GitHub asks integrations to send an installation's requests one at a time (concurrent ones
+    trip the secondary rate limits) and to send nothing while rate-limited (carrying on can get
+    the integration banned). So ``turn()`` lets ``concurrency`` requests through at once, and
+    none before a pause that a rate-limited answer set has passed.
+    """
+
+    def __init__(self, concurrency: int, policy: RetryPolicy) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._policy = policy
+        self.paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, self._policy.clock() + seconds)
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._slots:
+            # Checked with the slot held: a pause set while we queued still applies. Waiting
+            # here holds up only requests that would have had to wait for the pause anyway.
+            while (wait := self.paused_until - self._policy.clock()) > 0:
+                await self._policy.sleep(wait)
+            yield
+
+
 class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
     """gidgethub's aiohttp client with retries, rate-limit waits, metrics and a dry-run mode.
 
@@ -122,7 +149,7 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         installation: str = "app",
         recorder: list[RecordedCall] | None = None,
         on_unauthorized: Callable[[], None] | None = None,
-        concurrency: int | None = None,
+        gate: InstallationGate | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(session, requester, base_url=base_url, **kwargs)
@@ -132,10 +159,8 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         self.installation = installation
         self.recorder = recorder
         self._on_unauthorized = on_unauthorized
-        # GitHub asks integrators to send one installation's requests one at a time: concurrent
-        # ones are what trips the secondary rate limits. Only the exchange itself is gated, not
-        # the backoff sleeps, so no request ever waits on the gate while holding it.
-        self._gate = asyncio.Semaphore(concurrency) if concurrency else None
+        # Only the exchange itself takes a turn, not the backoff sleeps around it.
+        self._gate = gate
 
     async def sleep(self, seconds: float) -> None:
         await self.policy.sleep(seconds)
@@ -159,7 +184,7 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
                         method, url, headers, body
                     )
                 else:
-                    async with self._gate:
+                    async with self._gate.turn():
                         status, response_headers, data = await super()._request(
                             method, url, headers, body
                         )
@@ -211,6 +236,8 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         wait = limit.reset_datetime.timestamp() - self.policy.clock() + 1
         if wait > 0:
             wait = min(wait, self.policy.primary_max_wait)
+            if self._gate is not None:
+                self._gate.pause(wait)
             log.warning(
                 "GitHub rate limit exhausted for %s; waiting %.0fs until it resets",
                 self.installation,
@@ -231,6 +258,8 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         wait = self._rate_limit_wait(exception, attempt)
         if wait is None or attempt > self.policy.rate_limit_retries:
             return False
+        if self._gate is not None:
+            self._gate.pause(wait)  # the installation's other requests wait too
         log.warning(
             "GitHub %s %s rate limited (%d); retry %d in %.0fs",
             method,
@@ -354,6 +383,9 @@ class GitHubApp:
         # delivery. ETag caches are per installation because GitHub varies responses by token.
         self._apis: cachetools.LRUCache[int, GitHubAPI] = cachetools.LRUCache(maxsize=1024)
         self._locks: dict[int, asyncio.Lock] = {}
+        # Kept apart from the clients: a client the LRU evicts mid-request and its replacement
+        # still take turns through one gate.
+        self._gates: dict[int, InstallationGate] = {}
         self._bot_login: str | None = None
         # Which installation serves a repository, for the rare payload without `installation`.
         self._repo_installations: cachetools.TTLCache[str, int | None] = cachetools.TTLCache(
@@ -404,7 +436,7 @@ class GitHubApp:
                 installation=str(installation_id),
                 recorder=self.recorded if self.dry_run else None,
                 on_unauthorized=lambda: self.forget_token(installation_id),
-                concurrency=self.settings.github_concurrency,
+                gate=self._gate(installation_id),
                 oauth_token=token,
                 cache=cachetools.LRUCache(maxsize=512),
             )
@@ -431,6 +463,13 @@ class GitHubApp:
             token = _Token(str(data["token"]), parse_timestamp(str(data["expires_at"])))
             self._tokens[installation_id] = token
             return token.token
+
+    def _gate(self, installation_id: int) -> InstallationGate:
+        gate = self._gates.get(installation_id)
+        if gate is None:
+            gate = InstallationGate(self.settings.github_concurrency, self.policy)
+            self._gates[installation_id] = gate
+        return gate
 
     def forget_token(self, installation_id: int) -> None:
         self._tokens.pop(installation_id, None)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+import cachetools
 import gidgethub
 import pytest
 from aiohttp import web
@@ -395,3 +396,49 @@ async def test_one_installations_requests_are_gated(
         assert (len(paths), peak) == (2, 2)
     finally:
         await client.close()
+
+
+async def test_a_rate_limited_answer_pauses_the_installations_other_requests(
+    sandbox: Any, repo: str, make_settings: Callable[..., Settings], fake: FakeTime
+) -> None:
+    released = asyncio.Event()
+    slept = [asyncio.Event(), asyncio.Event()]
+
+    async def sleep(seconds: float) -> None:
+        fake.sleeps.append(seconds)
+        if len(fake.sleeps) <= len(slept):
+            slept[len(fake.sleeps) - 1].set()
+        if len(fake.sleeps) == 1:
+            await released.wait()  # the limited request sits out its Retry-After here
+        fake.now += seconds
+
+    settings = make_settings(api_url=sandbox.api_url, github_concurrency=2)
+    client = GitHubApp(settings, clock=fake, sleep=sleep, random=lambda: 0.5)
+    try:
+        gh = await client.installation_api(INSTALLATION_ID)
+        limited, other = sandbox.open_issue(repo, title="A"), sandbox.open_issue(repo, title="B")
+        sandbox.inject(
+            "GET", rf"/issues/{limited.number}$", status=429, headers={"Retry-After": "17"}
+        )
+        first = asyncio.ensure_future(gh.getitem(issue_path(limited.number)))
+        await asyncio.wait_for(slept[0].wait(), timeout=5)
+        second = asyncio.ensure_future(gh.getitem(issue_path(other.number)))
+        await asyncio.wait_for(slept[1].wait(), timeout=5)
+        # A free slot, yet the other request waits out the same pause before it is sent.
+        assert fake.sleeps == [17.0, 17.0]
+        released.set()
+        assert (await first)["title"] == "A" and (await second)["title"] == "B"
+    finally:
+        await client.close()
+
+
+async def test_a_rebuilt_client_takes_turns_through_the_same_gate(
+    sandbox: Any, repo: str, client: GitHubApp
+) -> None:
+    sandbox.add_installation("other", id=INSTALLATION_ID + 1)
+    client._apis = cachetools.LRUCache(maxsize=1)  # as with 1024 other installations active
+    before = await client.installation_api(INSTALLATION_ID)
+    await client.installation_api(INSTALLATION_ID + 1)  # evicts the first client
+    after = await client.installation_api(INSTALLATION_ID)
+    assert after is not before
+    assert after._gate is before._gate  # one installation, one queue, whichever client sends
