@@ -21,6 +21,7 @@ batches landed, sends the rest and completes it: no duplicate run, no run left u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import weakref
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ __all__ = [
     "find_runs",
     "publish",
     "pull_numbers_for_check",
+    "run_lock",
     "run_mark",
 ]
 
@@ -111,7 +113,9 @@ _RUN_LOCKS: weakref.WeakValueDictionary[tuple[str, str, str, str], asyncio.Lock]
 )
 
 
-def _run_lock(owner: str, repo: str, sha: str, name: str) -> asyncio.Lock:
+def run_lock(owner: str, repo: str, sha: str, name: str) -> asyncio.Lock:
+    """The lock ``publish`` takes for one run. Hold it yourself (and pass ``locked=True``) to
+    compute the output under it too, so that the last output written is computed last."""
     key = (owner.lower(), repo.lower(), sha, name)
     lock = _RUN_LOCKS.get(key)
     if lock is None:
@@ -129,13 +133,15 @@ async def publish(
     pull_number: int,
     now: datetime,
     rerun: str | None = None,
+    locked: bool = False,
 ) -> Write:
     """Make ``output`` the latest run named ``output.name`` on ``sha``, writing only what differs.
 
     ``rerun`` (a delivery id) asks for a new completed run even when nothing changed, as GitHub
-    expects of a re-run; a retry of the same delivery reuses it.
+    expects of a re-run; a retry of the same delivery reuses it. ``locked``: the caller holds
+    ``run_lock`` for this run already.
     """
-    async with _run_lock(owner, repo, sha, output.name):
+    async with contextlib.nullcontext() if locked else run_lock(owner, repo, sha, output.name):
         runs = await find_runs(gh, owner, repo, sha, output.name)
         return await _publish(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
 
@@ -196,7 +202,7 @@ async def complete_if_present(
     now: datetime,
 ) -> Write:
     """Publish ``output`` only over an existing run of the bot (e.g. "no longer in scope")."""
-    async with _run_lock(owner, repo, sha, output.name):
+    async with run_lock(owner, repo, sha, output.name):
         runs = await find_runs(gh, owner, repo, sha, output.name)
         if not runs:
             return Write("absent")

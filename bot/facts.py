@@ -22,6 +22,7 @@ Shared API (other handlers call these):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot import items as items_api
-from bot.checks import publish
+from bot.checks import publish, run_lock
 from bot.context import REPO_CONFIG_PATH
 from bot.writes import Write
 from rules.check_output import (
@@ -58,6 +59,7 @@ __all__ = [
     "refresh_after_change",
     "refresh_scorecards",
     "scorecard_for",
+    "scorecard_lock",
 ]
 
 MAX_LINKED_PULLS = 100
@@ -222,12 +224,21 @@ async def publish_scorecard(
     output: CheckOutput,
     *,
     rerun: str | None = None,
+    locked: bool = False,
 ) -> Write:
-    """Write the scorecard run on the pull request's head commit (edited in place)."""
+    """Write the scorecard run on the pull request's head commit (edited in place).
+    ``locked``: the caller holds :func:`scorecard_lock` and computed ``output`` under it."""
     return await publish(
         gh, owner, repo, str(pull["head"]["sha"]), output,
-        pull_number=int(pull["number"]), now=ctx.now(), rerun=rerun,
+        pull_number=int(pull["number"]), now=ctx.now(), rerun=rerun, locked=locked,
     )
+
+
+def scorecard_lock(owner: str, repo: str, pull: Mapping[str, Any]) -> asyncio.Lock:
+    """Held while a scorecard is computed and written. Two deliveries (a pull request's, an
+    item's) may both be refreshing one scorecard; whichever writes last must also have read
+    the items last, or an older reading would overwrite a newer one."""
+    return run_lock(owner, repo, str(pull["head"]["sha"]), SCORECARD_CHECK)
 
 
 async def refresh_scorecards(
@@ -251,9 +262,10 @@ async def refresh_scorecards(
         if pull.get("state") != "open":
             continue
         result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
-        output = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files,
-                                     links=links)
-        write = await publish_scorecard(gh, ctx, owner, repo, pull, output)
+        async with scorecard_lock(owner, repo, pull):
+            output = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files,
+                                         links=links)
+            write = await publish_scorecard(gh, ctx, owner, repo, pull, output, locked=True)
         ctx.log.info(
             "scorecard of #%s for item #%s: %s", pull["number"], item_number, write.action,
             extra={"pull": pull["number"], "item": item_number},

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from conftest import OWNED_ITEM, handler_api, item_of
 
+from bot.facts import refresh_scorecards
+from bot.handlers import pulls
 from rules.item import render_item
 
 CONTROLS = "hardening/controls"
@@ -576,3 +578,43 @@ async def handle(bot_app: Any, event: str, payload: dict, *, delivery_id: str) -
 
     gh, ctx = await handler_api(bot_app, delivery_id)
     await handlers.dispatch(Event(payload, event=event, delivery_id=delivery_id), gh, ctx)
+
+
+
+async def test_the_scorecard_is_computed_from_the_items_as_they_are_when_it_is_written(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = open_item(sandbox, repo, owner=None, verifier=None)
+    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
+                                body=f"Hardens #{number}")
+    sha = pull["head"]["sha"]
+    before = latest(sandbox, repo, sha, SCORECARD)["output"]["summary"]
+    start_work = pulls._start_work
+
+    async def item_changes_meanwhile(gh: Any, ctx: Any, owner: str, name: str, *args: Any,
+                                     **kwargs: Any) -> Any:
+        # Another delivery (an item command) lands while this evaluation is under way: it
+        # edits the item and refreshes the scorecard itself.
+        loaded = await start_work(gh, ctx, owner, name, *args, **kwargs)
+        changed = dataclasses.replace(item_of(sandbox, repo, number), owner="carol",
+                                      verifier="bob")
+        sandbox.update_issue(repo, number, body=render_item(changed))
+        await refresh_scorecards(gh, ctx, owner, name, number)
+        return loaded  # what this evaluation read before the change
+
+    monkeypatch.setattr(pulls, "_start_work", item_changes_meanwhile)
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "ready_for_review")
+    after = latest(sandbox, repo, sha, SCORECARD)["output"]["summary"]
+    assert after != before  # the item's change shows ...
+    monkeypatch.setattr(pulls, "_start_work", start_work)
+    writes = len(scorecard_writes(sandbox, repo, sha))
+    await pull_event(sandbox, repo, deliver, drain, pull["number"], "ready_for_review")
+    # ... and it is what a fresh evaluation says: it finds nothing to write.
+    assert len(scorecard_writes(sandbox, repo, sha)) == writes
+    assert latest(sandbox, repo, sha, SCORECARD)["output"]["summary"] == after
+
+
+def scorecard_writes(sandbox: Any, repo: str, sha: str) -> list[Any]:
+    paths = {f"/repos/{repo}/check-runs/{r['id']}" for r in runs(sandbox, repo, sha, SCORECARD)}
+    return [c for c in check_writes(sandbox)
+            if c.path in paths or (c.json or {}).get("name") == SCORECARD]

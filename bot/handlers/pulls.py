@@ -40,6 +40,7 @@ from bot.facts import (
     pull_files,
     refresh_after_change,
     scorecard_for,
+    scorecard_lock,
 )
 from bot.items import LoadedItem
 from bot.writes import label_names, repo_coordinates
@@ -184,16 +185,16 @@ async def evaluate(
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
-    loaded, not_items = await load_items(
+    loaded, _ = await load_items(
         gh, owner, repo, hardens_numbers(pull.get("body")), config
     )
     sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
-    async def post(output: Any) -> None:
+    async def post(output: Any, *, locked: bool = False) -> None:
         key = rerun if output.name in fresh else None
         write = await publish(gh, owner, repo, sha, output, pull_number=number, now=ctx.now(),
-                              rerun=key)
+                              rerun=key, locked=locked)
         log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
 
     if not sources and not loaded:
@@ -231,10 +232,13 @@ async def evaluate(
         output = controls_output(data)
         if output is not None:
             await post(output)
-    await post(await scorecard_for(
-        gh, ctx, owner, repo, pull, result, loaded=loaded, not_items=not_items,
-        failure_classes=tuple(sources), files=files_cache, links=links,
-    ))
+    # Read the items again, under the scorecard's lock: an item's own delivery may have changed
+    # it and refreshed this scorecard since ``loaded`` was read, and must not be overwritten.
+    async with scorecard_lock(owner, repo, pull):
+        await post(await scorecard_for(
+            gh, ctx, owner, repo, pull, result, failure_classes=tuple(sources),
+            files=files_cache, links=links,
+        ), locked=True)
 
 
 def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: ControlsInput) -> None:
@@ -355,9 +359,10 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         await refresh_after_change(gh, ctx, owner, repo, one.number, one.incident,
                                    files=files_cache, links=links)
     # The merged pull request's own scorecard shows the evidence it just recorded.
-    refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files_cache,
-                                    links=links)
-    await publish_scorecard(gh, ctx, owner, repo, pull, refreshed)
+    async with scorecard_lock(owner, repo, pull):
+        refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files_cache,
+                                        links=links)
+        await publish_scorecard(gh, ctx, owner, repo, pull, refreshed, locked=True)
 
 
 # --- small helpers ---------------------------------------------------------------------------
