@@ -179,15 +179,10 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         while True:
             attempt += 1
             try:
-                if self._gate is None:
+                async with self._gate.turn() if self._gate else contextlib.nullcontext():
                     status, response_headers, data = await super()._request(
                         method, url, headers, body
                     )
-                else:
-                    async with self._gate.turn():
-                        status, response_headers, data = await super()._request(
-                            method, url, headers, body
-                        )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self._count(method, "error")
                 if attempt > self.policy.retries or not self._may_resend(method, url, body, exc):

@@ -504,16 +504,7 @@ class Inbox:
 
     async def failed(self, limit: int = 100) -> list[Delivery]:
         """Parked deliveries, oldest first, for operators and tests."""
-
-        def read(conn: sqlite3.Connection) -> list[Delivery]:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "
-                "ORDER BY d.seq LIMIT ?",
-                (limit,),
-            ).fetchall()
-            return [_delivery(r) for r in rows]
-
-        return await self._read(read)
+        return await self._read(lambda conn: _parked(conn, limit))
 
     # -- the database thread -----------------------------------------------------------------
 
@@ -1030,17 +1021,21 @@ def parked(path: Path, limit: int = 100) -> list[Delivery]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         conn.execute("PRAGMA busy_timeout=5000")
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "
-            "ORDER BY d.seq LIMIT ?",
-            (limit,),
-        ).fetchall()
+        return _parked(conn, limit)
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return []  # a database the server has not initialised yet
         raise
     finally:
         conn.close()
+
+
+def _parked(conn: sqlite3.Connection, limit: int) -> list[Delivery]:
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "
+        "ORDER BY d.seq LIMIT ?",
+        (limit,),
+    ).fetchall()
     return [_delivery(r) for r in rows]
 
 

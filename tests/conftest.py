@@ -92,6 +92,16 @@ OWNED_ITEM = HardeningItem(
 )
 
 
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; TimeoutError after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await condition():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.002)
+
+
 class Clock:
     """A settable clock (epoch seconds)."""
 

@@ -7,23 +7,14 @@ import io
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from conftest import Clock
+from conftest import Clock, until
 
 from bot import operate
 from bot.inbox import Delivery, Inbox
 from bot.workers import PermanentError, WorkerPool
-
-
-async def until_true(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 def env_for(path: Path) -> dict[str, str]:
@@ -51,7 +42,7 @@ async def test_parked_deliveries_are_listed_and_requeued_beside_a_running_pool(
             await inbox.store(
                 f"d{i}", "issues", b"{}", subject=f"o/r#{i}", action="opened", repository="o/r"
             )
-        await until_true(lambda: _failed_count(inbox, 2))
+        await until(lambda: _failed_count(inbox, 2))
 
         out = io.StringIO()
         assert await asyncio.to_thread(operate.failed, [], env=env_for(path), out=out) == 0
@@ -65,13 +56,13 @@ async def test_parked_deliveries_are_listed_and_requeued_beside_a_running_pool(
         code = await asyncio.to_thread(operate.requeue, ["d2"], env=env_for(path), out=out)
         assert code == 0 and out.getvalue().strip() == "requeued 1 parked deliveries"
         # The running pool finds it on its own, without being told.
-        await until_true(lambda: _done(processed, ["d2"]))
+        await until(lambda: _done(processed, ["d2"]))
         assert (await inbox.stats()).failed == 1
 
         code = await asyncio.to_thread(operate.requeue, ["--all"], env=env_for(path), out=out)
         assert code == 0
-        await until_true(lambda: _done(processed, ["d2", "d1"]))
-        await until_true(lambda: _drained(inbox))  # completions are recorded just after
+        await until(lambda: _done(processed, ["d2", "d1"]))
+        await until(lambda: _drained(inbox))  # completions are recorded just after
         stored = await inbox.get("d1")
         assert stored is not None and stored.status == "done" and stored.attempts == 1
     finally:

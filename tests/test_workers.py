@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from conftest import Clock
+from conftest import Clock, until
 
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 from bot.workers import PermanentError, WorkerPool
-
-
-async def until(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await condition():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.002)
 
 
 async def put(inbox: Inbox, delivery_id: str, subject: str) -> None:
