@@ -150,12 +150,42 @@ def payload(number: int, size: int) -> dict[str, object]:
         **{
             f"{k}_url": f"{repo_url}/{k}{{/{k[:-1] or k}}}"
             for k in (
-                "forks", "keys", "collaborators", "teams", "hooks", "issue_events", "events",
-                "assignees", "branches", "tags", "blobs", "git_tags", "git_refs", "trees",
-                "statuses", "languages", "stargazers", "contributors", "subscribers",
-                "subscription", "commits", "git_commits", "comments", "issue_comment",
-                "contents", "compare", "merges", "archive", "downloads", "issues", "pulls",
-                "milestones", "notifications", "labels", "releases", "deployments",
+                "forks",
+                "keys",
+                "collaborators",
+                "teams",
+                "hooks",
+                "issue_events",
+                "events",
+                "assignees",
+                "branches",
+                "tags",
+                "blobs",
+                "git_tags",
+                "git_refs",
+                "trees",
+                "statuses",
+                "languages",
+                "stargazers",
+                "contributors",
+                "subscribers",
+                "subscription",
+                "commits",
+                "git_commits",
+                "comments",
+                "issue_comment",
+                "contents",
+                "compare",
+                "merges",
+                "archive",
+                "downloads",
+                "issues",
+                "pulls",
+                "milestones",
+                "notifications",
+                "labels",
+                "releases",
+                "deployments",
             )
         },
         "created_at": "2024-03-01T09:00:00Z",
@@ -362,8 +392,7 @@ async def bench(deliveries: int, concurrency: int, size: int, rounds: int) -> in
     ok = ratio >= TARGET_RATIO and bot_p99 < TARGET_P99_MS
     print(
         f"ratio bot/bare throughput: {ratio:.2f} (target >= {TARGET_RATIO}); "
-        f"bot p99 {bot_p99:.2f} ms (target < {TARGET_P99_MS:.0f} ms): "
-        + ("OK" if ok else "MISSED")
+        f"bot p99 {bot_p99:.2f} ms (target < {TARGET_P99_MS:.0f} ms): " + ("OK" if ok else "MISSED")
     )
     return 0 if ok else 1
 

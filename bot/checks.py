@@ -61,8 +61,12 @@ class RunMark:
     rerun: str | None = None
 
     def text(self) -> str:
-        fields = [f"name={self.name}", f"pull={self.pull or ''}", f"digest={self.digest}",
-                  f"ann={self.annotations}"]
+        fields = [
+            f"name={self.name}",
+            f"pull={self.pull or ''}",
+            f"digest={self.digest}",
+            f"ann={self.annotations}",
+        ]
         if self.rerun:
             fields.append(f"rerun={_plain(self.rerun)}")
         return marker("check " + " ".join(fields))
@@ -95,8 +99,14 @@ async def find_runs(gh: GitHubAPI, owner: str, repo: str, sha: str, name: str) -
     runs = []
     async for run in gh.getiter(
         "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name,filter,per_page}",
-        {"owner": owner, "repo": repo, "ref": sha, "check_name": name, "filter": "all",
-         "per_page": 100},
+        {
+            "owner": owner,
+            "repo": repo,
+            "ref": sha,
+            "check_name": name,
+            "filter": "all",
+            "per_page": 100,
+        },
         iterable_key="check_runs",
     ):
         if run.get("name") == name and run_mark(run) is not None:
@@ -158,8 +168,9 @@ async def _publish(
     runs: list[dict],
 ) -> Write:
     """``publish`` with the run lock held and the bot's runs of that name on ``sha`` listed."""
-    mark = RunMark(output.name, pull_number, output.fingerprint(),
-                   output.annotations_fingerprint(), rerun)
+    mark = RunMark(
+        output.name, pull_number, output.fingerprint(), output.annotations_fingerprint(), rerun
+    )
     if rerun is not None:
         mine = [r for r in runs if (run_mark(r) or mark).rerun == _plain(rerun)]
         if not mine:
@@ -178,27 +189,43 @@ async def _publish(
         # Our own interrupted write: send the batches that did not land, then complete it.
         return await _finish(gh, owner, repo, latest, output, mark, now, start=landed)
     if found.annotations == mark.annotations and done:
-        return await _finish(gh, owner, repo, latest, output, mark, now,
-                             start=len(output.annotations))
+        return await _finish(
+            gh, owner, repo, latest, output, mark, now, start=len(output.annotations)
+        )
     if not done and landed == 0:
         return await _finish(gh, owner, repo, latest, output, mark, now, start=0)
     if not done:
         # An interrupted run of an older evaluation, with annotations we can no longer take
         # back: complete it as superseded rather than leave it running, then post afresh.
-        await _patch(gh, owner, repo, latest["id"], {
-            "status": "completed",
-            "conclusion": "neutral",
-            "completed_at": _iso(now),
-            "output": {"title": "Superseded",
-                       "summary": "A newer evaluation replaced this run.\n\n"
-                       + RunMark(found.name, found.pull, "superseded", found.annotations,
-                                 found.rerun).text()},
-        })
+        await _patch(
+            gh,
+            owner,
+            repo,
+            latest["id"],
+            {
+                "status": "completed",
+                "conclusion": "neutral",
+                "completed_at": _iso(now),
+                "output": {
+                    "title": "Superseded",
+                    "summary": "A newer evaluation replaced this run.\n\n"
+                    + RunMark(
+                        found.name, found.pull, "superseded", found.annotations, found.rerun
+                    ).text(),
+                },
+            },
+        )
     return await _create(gh, owner, repo, sha, output, mark, now)
 
 
 async def complete_if_present(
-    gh: GitHubAPI, owner: str, repo: str, sha: str, output: CheckOutput, *, pull_number: int,
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    output: CheckOutput,
+    *,
+    pull_number: int,
     now: datetime,
 ) -> Write:
     """Publish ``output`` only over an existing run of the bot (e.g. "no longer in scope")."""
@@ -222,9 +249,11 @@ async def pull_numbers_for_check(
     numbers = [
         int(p["number"])
         for p in check.get("pull_requests") or ()
-        if isinstance(p, dict) and isinstance(p.get("number"), int)
+        if isinstance(p, dict)
+        and isinstance(p.get("number"), int)
         and str(((p.get("base") or {}).get("repo") or {}).get("url", repo_url_tail))
-        .lower().endswith(repo_url_tail)
+        .lower()
+        .endswith(repo_url_tail)
     ]
     if numbers:
         return sorted(set(numbers))
@@ -277,7 +306,12 @@ def _output(output: CheckOutput, mark: RunMark, annotations: tuple = ()) -> dict
 
 
 async def _create(
-    gh: GitHubAPI, owner: str, repo: str, sha: str, output: CheckOutput, mark: RunMark,
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    output: CheckOutput,
+    mark: RunMark,
     now: datetime,
 ) -> Write:
     batches = output.batches()
@@ -299,14 +333,20 @@ async def _create(
     created = await gh.post(
         "/repos/{owner}/{repo}/check-runs", {"owner": owner, "repo": repo}, data=body
     )
-    finished = await _finish(gh, owner, repo, created, output, mark, now,
-                             start=len(batches[0]))
+    finished = await _finish(gh, owner, repo, created, output, mark, now, start=len(batches[0]))
     return Write("created", finished.data, ("check_run", "annotations"))
 
 
 async def _finish(
-    gh: GitHubAPI, owner: str, repo: str, run: dict[str, Any], output: CheckOutput,
-    mark: RunMark, now: datetime, *, start: int,
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    run: dict[str, Any],
+    output: CheckOutput,
+    mark: RunMark,
+    now: datetime,
+    *,
+    start: int,
 ) -> Write:
     """Send ``output.annotations[start:]`` in batches of 50; the last request completes the run
     with ``output``'s conclusion, title, summary and actions."""
@@ -316,8 +356,7 @@ async def _finish(
     for index, batch in enumerate(batches):
         body: dict[str, Any] = {"output": _output(output, mark, batch)}
         if index == len(batches) - 1:
-            body.update(status="completed", conclusion=output.conclusion,
-                        completed_at=_iso(now))
+            body.update(status="completed", conclusion=output.conclusion, completed_at=_iso(now))
             body["actions"] = [dict(a) for a in output.actions]
         result = await _patch(gh, owner, repo, run["id"], body)
     return Write("updated", result, ("check_run",))

@@ -97,9 +97,7 @@ async def linked_pulls(gh: GitHubAPI, owner: str, repo: str, item_number: int) -
     """
     query = f"repo:{owner}/{repo} is:pr in:body hardens #{item_number}"
     numbers: list[int] = []
-    async for hit in gh.getiter(
-        "/search/issues{?q,per_page}", {"q": query, "per_page": 100}
-    ):
+    async for hit in gh.getiter("/search/issues{?q,per_page}", {"q": query, "per_page": 100}):
         if item_number in hardens_numbers(hit.get("body")) and isinstance(hit.get("number"), int):
             numbers.append(int(hit["number"]))
         if len(numbers) >= MAX_LINKED_PULLS:
@@ -195,7 +193,9 @@ async def scorecard_for(
     """
     if result.errors:
         return config_error_output(
-            SCORECARD_CHECK, result.errors, repo_config_path=REPO_CONFIG_PATH,
+            SCORECARD_CHECK,
+            result.errors,
+            repo_config_path=REPO_CONFIG_PATH,
             base_ref=str(pull["base"]["ref"]),
         )
     if loaded is None:
@@ -209,8 +209,9 @@ async def scorecard_for(
             links[one.number] = await linked_pulls(gh, owner, repo, one.number)
         linked = [p for p in links[one.number] if int(p["number"]) != int(pull["number"])]
         linked.append(dict(pull))  # as it is now; the search index may lag behind a new one
-        facts = await item_facts(gh, ctx, owner, repo, one, result.config, pulls=linked,
-                                 files=files)
+        facts = await item_facts(
+            gh, ctx, owner, repo, one, result.config, pulls=linked, files=files
+        )
         scores.append(item_scores(facts, result.config.thresholds))
     return scorecard_output(scores, not_items=not_items, failure_classes=failure_classes)
 
@@ -229,8 +230,15 @@ async def publish_scorecard(
     """Write the scorecard run on the pull request's head commit (edited in place).
     ``locked``: the caller holds :func:`scorecard_lock` and computed ``output`` under it."""
     return await publish(
-        gh, owner, repo, str(pull["head"]["sha"]), output,
-        pull_number=int(pull["number"]), now=ctx.now(), rerun=rerun, locked=locked,
+        gh,
+        owner,
+        repo,
+        str(pull["head"]["sha"]),
+        output,
+        pull_number=int(pull["number"]),
+        now=ctx.now(),
+        rerun=rerun,
+        locked=locked,
     )
 
 
@@ -263,11 +271,15 @@ async def refresh_scorecards(
             continue
         result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
         async with scorecard_lock(owner, repo, pull):
-            output = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files,
-                                         links=links)
+            output = await scorecard_for(
+                gh, ctx, owner, repo, pull, result, files=files, links=links
+            )
             write = await publish_scorecard(gh, ctx, owner, repo, pull, output, locked=True)
         ctx.log.info(
-            "scorecard of #%s for item #%s: %s", pull["number"], item_number, write.action,
+            "scorecard of #%s for item #%s: %s",
+            pull["number"],
+            item_number,
+            write.action,
             extra={"pull": pull["number"], "item": item_number},
         )
 

@@ -293,9 +293,7 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
             )
         return None
 
-    def _may_resend(
-        self, method: str, url: str, body: bytes, exc: BaseException | None
-    ) -> bool:
+    def _may_resend(self, method: str, url: str, body: bytes, exc: BaseException | None) -> bool:
         if isinstance(exc, aiohttp.ClientConnectorError):
             return True  # never reached GitHub, so nothing can have happened
         if method in _SAFE_TO_RESEND:
@@ -535,4 +533,3 @@ def _is_mutation(body: bytes) -> bool:
     except (ValueError, AttributeError):
         return True  # cannot tell: treat as a write, the safe side for both callers
     return str(query).lstrip().startswith("mutation")
-

@@ -347,13 +347,18 @@ async def _create_or_find(
         deadline = SETTLE.deadline(sent, ctx.clock())
         ctx.log.warning(
             "incident #%s: creating the item of finding %s ended with %s; looking for it",
-            incident.number, finding.key, type(exc).__name__,
+            incident.number,
+            finding.key,
+            type(exc).__name__,
         )
         for _ in range(SETTLE.max_polls):
             for one in await list_items(gh, owner, repo, config, incident=incident.number):
                 if one.marker is not None and one.marker.finding_key == finding.key:
-                    ctx.log.info("incident #%s: the item was created after all: #%s",
-                                 incident.number, one.number)
+                    ctx.log.info(
+                        "incident #%s: the item was created after all: #%s",
+                        incident.number,
+                        one.number,
+                    )
                     return one.issue
             left = deadline - ctx.clock()
             if left <= 0:

@@ -188,4 +188,3 @@ async def lookup_caller(
 def clear_cache() -> None:
     """Forget cached team memberships (tests, and after a config change)."""
     _team_cache.clear()
-

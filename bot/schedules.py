@@ -242,7 +242,8 @@ def _names(repositories: Any) -> tuple[str, ...]:
     if not isinstance(repositories, list):
         return ()
     return tuple(
-        str(r["full_name"]) for r in repositories
+        str(r["full_name"])
+        for r in repositories
         if isinstance(r, Mapping) and isinstance(r.get("full_name"), str) and "/" in r["full_name"]
     )
 
@@ -342,9 +343,12 @@ class ScheduleStore:
 
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM schedule_runs WHERE repository = ?", (repository,))
-            return conn.execute(
-                "DELETE FROM schedule_repositories WHERE repository = ?", (repository,)
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "DELETE FROM schedule_repositories WHERE repository = ?", (repository,)
+                ).rowcount
+                > 0
+            )
 
         removed = await self._transaction(op)
         if removed:
@@ -369,8 +373,11 @@ class ScheduleStore:
 
         removed = await self._transaction(op)
         if removed:
-            log.info("installation %s gone: no longer serving its %d repositories",
-                     installation_id, removed)
+            log.info(
+                "installation %s gone: no longer serving its %d repositories",
+                installation_id,
+                removed,
+            )
         return removed
 
     async def registrations(self) -> list[Registration]:
@@ -388,8 +395,9 @@ class ScheduleStore:
             "SELECT repository, job, next_run_at, last_period, last_run_at, last_error, failures "
             "FROM schedule_runs"
         )
-        states = [JobState(str(r[0]), str(r[1]), float(r[2]), r[3], r[4], r[5], int(r[6]))
-                  for r in rows]
+        states = [
+            JobState(str(r[0]), str(r[1]), float(r[2]), r[3], r[4], r[5], int(r[6])) for r in rows
+        ]
         return {(s.repository.lower(), s.job): s for s in states}
 
     async def state(self, repository: str, job: str) -> JobState | None:
@@ -399,12 +407,13 @@ class ScheduleStore:
         """Nothing to run now; look again at ``next_run_at``."""
         await self._upsert_run(repository, job, next_run_at=next_run_at, keep_error=True)
 
-    async def succeeded(
-        self, repository: str, job: str, period: str, next_run_at: float
-    ) -> None:
+    async def succeeded(self, repository: str, job: str, period: str, next_run_at: float) -> None:
         """The run for ``period`` finished: it is never run again for that period."""
         await self._upsert_run(
-            repository, job, next_run_at=next_run_at, last_period=period,
+            repository,
+            job,
+            next_run_at=next_run_at,
+            last_period=period,
             last_run_at=self.clock(),
         )
 
@@ -413,8 +422,12 @@ class ScheduleStore:
     ) -> None:
         """The run failed (``failures`` in a row); try again at ``next_run_at``."""
         await self._upsert_run(
-            repository, job, next_run_at=next_run_at, last_run_at=self.clock(),
-            last_error=error, failures=failures,
+            repository,
+            job,
+            next_run_at=next_run_at,
+            last_run_at=self.clock(),
+            last_error=error,
+            failures=failures,
         )
 
     async def _upsert_run(
@@ -586,8 +599,9 @@ class Scheduler:
     async def _consider(
         self, reg: Registration, job: Job, state: JobState | None, now: float
     ) -> Outcome:
-        jlog = bound_log("bot.jobs", job=job.name, repository=reg.repository,
-                         installation=reg.installation_id)
+        jlog = bound_log(
+            "bot.jobs", job=job.name, repository=reg.repository, installation=reg.installation_id
+        )
         try:
             try:
                 gh = await self.github.installation_api(reg.installation_id)
@@ -621,13 +635,25 @@ class Scheduler:
             failures = (state.failures if state else 0) + 1
             delay = retry_delay(failures)
             error = describe_error(exc)
-            jlog.error("%s of %s failed (%d in a row), next try in %.0fs: %s", job.name,
-                       reg.repository, failures, delay, error, exc_info=exc)
+            jlog.error(
+                "%s of %s failed (%d in a row), next try in %.0fs: %s",
+                job.name,
+                reg.repository,
+                failures,
+                delay,
+                error,
+                exc_info=exc,
+            )
             self._runs.inc(job=job.name, outcome="failed")
             with contextlib.suppress(Exception):  # the failure is logged either way
                 await self.store.failed(reg.repository, job.name, error, now + delay, failures)
             return Outcome(reg.repository, job.name, "failed", error=error)
         self._runs.inc(job=job.name, outcome="ran")
-        jlog.info("%s of %s for %s: %s", job.name, reg.repository, plan.period,
-                  getattr(report, "summary", report))
+        jlog.info(
+            "%s of %s for %s: %s",
+            job.name,
+            reg.repository,
+            plan.period,
+            getattr(report, "summary", report),
+        )
         return Outcome(reg.repository, job.name, "ran", period=plan.period, report=report)

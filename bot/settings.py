@@ -104,21 +104,15 @@ class Settings:
                 env, "HARDENING_GITHUB_CONCURRENCY", default=1, minimum=1, maximum=64
             ),
             max_attempts=_integer(env, "HARDENING_MAX_ATTEMPTS", default=8, minimum=1),
-            backoff_base=_number(
-                env, "HARDENING_BACKOFF_BASE_SECONDS", default=2.0, positive=True
-            ),
-            backoff_max=_number(
-                env, "HARDENING_BACKOFF_MAX_SECONDS", default=600.0, positive=True
-            ),
+            backoff_base=_number(env, "HARDENING_BACKOFF_BASE_SECONDS", default=2.0, positive=True),
+            backoff_max=_number(env, "HARDENING_BACKOFF_MAX_SECONDS", default=600.0, positive=True),
             shutdown_grace=_number(env, "HARDENING_SHUTDOWN_GRACE_SECONDS", default=20.0),
             # aiohttp reads a total timeout of 0 as "no timeout": a hung request would block a
             # worker forever.
             github_timeout=_number(
                 env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0, positive=True
             ),
-            scheduler_interval=_number(
-                env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0
-            ),
+            scheduler_interval=_number(env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         )
         if settings.backoff_max < settings.backoff_base:
@@ -226,9 +220,7 @@ def _integer(
     return value
 
 
-def _number(
-    env: Mapping[str, str], name: str, *, default: float, positive: bool = False
-) -> float:
+def _number(env: Mapping[str, str], name: str, *, default: float, positive: bool = False) -> float:
     """Seconds from ``name``; ``positive`` where 0 would mean "never wait" or "wait forever"."""
     raw = env.get(name)
     if raw is None:

@@ -22,11 +22,21 @@ from rules.model import HardeningItem
 from rules.scores import login_key, mention, same_login
 
 COMMANDS: tuple[str, ...] = (
-    "verify", "owner", "verifier", "due", "evidence", "ack", "retire", "status", "help")
+    "verify",
+    "owner",
+    "verifier",
+    "due",
+    "evidence",
+    "ack",
+    "retire",
+    "status",
+    "help",
+)
 
 # GitHub's base repository roles, weakest first.
 ROLE_RANK: Mapping[str, int] = MappingProxyType(
-    {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5})
+    {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
+)
 WRITE = ROLE_RANK["write"]
 
 _FIELD_COMMANDS = frozenset({"owner", "verifier", "due"})
@@ -58,8 +68,9 @@ def role_rank(role: str | None) -> int:
     return ROLE_RANK.get((role or "").strip().casefold(), 0)
 
 
-def needs_role(command: str, *, actor: str | None = None,
-               item: HardeningItem | None = None) -> bool:
+def needs_role(
+    command: str, *, actor: str | None = None, item: HardeningItem | None = None
+) -> bool:
     """Whether deciding ``command`` needs the actor's repository role.
 
     Given the actor and item, the execution owner's ``/harden evidence`` needs no lookup.
@@ -71,15 +82,18 @@ def needs_role(command: str, *, actor: str | None = None,
     return False
 
 
-def needs_lead(command: str, *, actor: str | None = None,
-               item: HardeningItem | None = None) -> bool:
+def needs_lead(
+    command: str, *, actor: str | None = None, item: HardeningItem | None = None
+) -> bool:
     """Whether deciding ``command`` may need to know if the actor is a configured lead.
 
     Given the actor and item, the execution owner's and the verifier owner's ``/harden verify``
     is decided without a lead lookup, so a failing team lookup never blocks the verifier.
     """
-    if command == "verify" and item is not None and (
-        same_login(actor, item.owner) or same_login(actor, item.verifier)
+    if (
+        command == "verify"
+        and item is not None
+        and (same_login(actor, item.owner) or same_login(actor, item.verifier))
     ):
         return False
     return command in ("verify", "retire")
@@ -105,8 +119,7 @@ def who_may(command: str, item: HardeningItem) -> str:
     owner = mention(item.owner) if login_key(item.owner) else "none set yet"
     verifier = mention(item.verifier) if login_key(item.verifier) else "none set yet"
     if command == "verify":
-        return (f"the verifier owner ({verifier}) or a lead, never the execution owner "
-                f"({owner})")
+        return f"the verifier owner ({verifier}) or a lead, never the execution owner ({owner})"
     if command in _FIELD_COMMANDS:
         return "people with write, maintain or admin access to the repository"
     if command == "evidence":
@@ -138,8 +151,9 @@ def authorize(
     if command not in COMMANDS:
         return Decision(False, f"{name} is not a command; `/harden help` lists them")
     if actor_is_bot:
-        return Decision(False, f"{who} is a bot and bots never run {name}; it is for "
-                               f"{who_may(command, item)}")
+        return Decision(
+            False, f"{who} is a bot and bots never run {name}; it is for {who_may(command, item)}"
+        )
     if command in _ANYONE:
         return Decision(True, f"{name} is open to anyone")
 
@@ -155,8 +169,11 @@ def authorize(
 
     if command == "verify":
         if is_owner:
-            return Decision(False, f"{who} is the execution owner and cannot verify their own "
-                                   f"item; {name} is for {may}")
+            return Decision(
+                False,
+                f"{who} is the execution owner and cannot verify their own "
+                f"item; {name} is for {may}",
+            )
         if same_login(actor, item.verifier):
             return Decision(True, f"{who} is the verifier owner")
         if is_lead:
@@ -176,8 +193,7 @@ def authorize(
         if is_owner:
             return Decision(True, f"{who} is the execution owner")
         if not login_key(item.owner):
-            return Decision(False, f"{name} is for {may}; set one first with "
-                                   "`/harden owner @user`")
+            return Decision(False, f"{name} is for {may}; set one first with `/harden owner @user`")
         return Decision(False, f"{name} is for {may}")
     # retire
     if is_lead:

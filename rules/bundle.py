@@ -91,14 +91,18 @@ def _pull_lines(
             if keep(pr):
                 hardens.setdefault(pr.number, []).append(facts.number)
                 pulls[pr.number] = pr
-    return [f"PR #{n}{_refs(hardens[n], show_item)}{describe(pulls[n])}: {pulls[n].url}"
-            for n in sorted(pulls)]
+    return [
+        f"PR #{n}{_refs(hardens[n], show_item)}{describe(pulls[n])}: {pulls[n].url}"
+        for n in sorted(pulls)
+    ]
 
 
-def _evidence_lines(items: Sequence[ItemFacts], show_item: bool,
-                    kind: EvidenceKind) -> list[str]:
-    return [f"{_evidence_line(e)}{f' (#{facts.number})' if show_item else ''}"
-            for facts in items for e in evidence_of(facts.item, kind)]
+def _evidence_lines(items: Sequence[ItemFacts], show_item: bool, kind: EvidenceKind) -> list[str]:
+    return [
+        f"{_evidence_line(e)}{f' (#{facts.number})' if show_item else ''}"
+        for facts in items
+        for e in evidence_of(facts.item, kind)
+    ]
 
 
 def _controls(items: Sequence[ItemFacts], show_item: bool) -> list[str]:
@@ -109,15 +113,22 @@ def _tests(items: Sequence[ItemFacts], show_item: bool) -> list[str]:
     def found(pr: PullFacts) -> str:
         return f" adds {', '.join(pr.new_tests) or 'a new regression test case'}"
 
-    return [*_pull_lines(items, show_item, lambda pr: pr.adds_regression_test, found),
-            *_evidence_lines(items, show_item, "test")]
+    return [
+        *_pull_lines(items, show_item, lambda pr: pr.adds_regression_test, found),
+        *_evidence_lines(items, show_item, "test"),
+    ]
 
 
 def _runbooks(items: Sequence[ItemFacts], show_item: bool) -> list[str]:
-    return [*_pull_lines(items, show_item,
-                         lambda pr: pr.touches_runbook or pr.touches_escalation,
-                         lambda pr: " changes runbook/escalation paths"),
-            *_evidence_lines(items, show_item, "runbook")]
+    return [
+        *_pull_lines(
+            items,
+            show_item,
+            lambda pr: pr.touches_runbook or pr.touches_escalation,
+            lambda pr: " changes runbook/escalation paths",
+        ),
+        *_evidence_lines(items, show_item, "runbook"),
+    ]
 
 
 def _other_evidence(facts: ItemFacts) -> list[str]:
@@ -137,11 +148,15 @@ def _residual(facts: ItemFacts, scores: Scores, show_item: bool) -> list[str]:
         return [f"{of}({band}{item.status}): owner {_who(item.owner)}, due {due}"]
     lines = []
     if item.adoption_check is not None:
-        lines.append(f"{of}adoption check on {item.adoption_check.isoformat()}: owner "
-                     f"{_who(item.owner)}")
+        lines.append(
+            f"{of}adoption check on {item.adoption_check.isoformat()}: owner {_who(item.owner)}"
+        )
     if not scores.adoption.passed:
-        lines += [f"{of}{scores.adoption.label}, “{row.name}”: {row.next_step} (owner "
-                  f"{_who(item.owner)}, due {due})" for row in scores.adoption.unmet]
+        lines += [
+            f"{of}{scores.adoption.label}, “{row.name}”: {row.next_step} (owner "
+            f"{_who(item.owner)}, due {due})"
+            for row in scores.adoption.unmet
+        ]
     return lines
 
 
@@ -170,8 +185,7 @@ def item_bundle(
         f"- **Failure class:** {_text(item.failure_class or '') or NONE}",
         f"- **Proposed control:** {_text(item.proposed_control) or NONE}",
         f"- **Priority band:** {item.priority or NONE}",
-        f"- **Execution owner:** {_who(item.owner)} · **Verifier owner:** "
-        f"{_who(item.verifier)}",
+        f"- **Execution owner:** {_who(item.owner)} · **Verifier owner:** {_who(item.verifier)}",
         f"- **Verified:** by {mention(verified_by)} at {_when(verified_at)} ([comment]({link}))",
         f"- **Scores:** {scores.label}",
         "",
@@ -202,9 +216,15 @@ def incident_bundle(
     """
     ordered = sorted(items, key=lambda f: f.number)
     evaluated = [
-        (facts, evaluate(facts, scorecard_threshold=scorecard_threshold,
-                         rubric_threshold=rubric_threshold,
-                         adoption_threshold=adoption_threshold))
+        (
+            facts,
+            evaluate(
+                facts,
+                scorecard_threshold=scorecard_threshold,
+                rubric_threshold=rubric_threshold,
+                adoption_threshold=adoption_threshold,
+            ),
+        )
         for facts in ordered
     ]
     rows = [
@@ -223,8 +243,7 @@ def incident_bundle(
     residual = [line for facts, scores in evaluated for line in _residual(facts, scores, True)]
     lines = [
         INCIDENT_MARKER,
-        f"## Completion evidence bundle: incident #{incident_number} {_text(incident_title)}"
-        .rstrip(),
+        f"## Completion evidence bundle: incident #{incident_number} {_text(incident_title)}".rstrip(),
         "",
         _block(summary) or "_No summary given._",
         "",

@@ -59,8 +59,7 @@ _REQUIREMENT_TITLE = {REGRESSION_TEST: "Regression test", CONTROL_CHANGE: "Contr
 # Annotation titles rules.diff gives to control-path findings; every other one is about tests.
 _CONTROL_ANNOTATIONS = frozenset({"Control change", "Not a control change"})
 _TRUNCATED = (
-    "… (cut here: GitHub accepts at most 65,535 characters; the rest is in the check run's "
-    "details)"
+    "… (cut here: GitHub accepts at most 65,535 characters; the rest is in the check run's details)"
 )
 
 
@@ -79,8 +78,15 @@ class CheckOutput:
     def fingerprint(self) -> str:
         """Identity of everything the run shows, to skip a write that would change nothing."""
         return _digest(
-            [self.name, self.conclusion, self.title, self.summary, self.text,
-             list(self.annotations), list(self.actions)]
+            [
+                self.name,
+                self.conclusion,
+                self.title,
+                self.summary,
+                self.text,
+                list(self.annotations),
+                list(self.actions),
+            ]
         )
 
     def annotations_fingerprint(self) -> str:
@@ -182,9 +188,7 @@ def requirement_results(data: ControlsInput) -> tuple[RequirementResult, ...]:
             )
         else:
             met = all(j.verdict.control.satisfied for j in data.judged)
-            proof = _unique(
-                c.describe() for j in data.judged for c in j.verdict.control.changes
-            )
+            proof = _unique(c.describe() for j in data.judged for c in j.verdict.control.changes)
             missing = _unique(
                 _sentence(j.verdict, CONTROL_CHANGE)
                 for j in data.judged
@@ -228,8 +232,9 @@ def controls_output(data: ControlsInput) -> CheckOutput | None:
     results = requirement_results(data)
     posted = [r for r in results if r.conclusion is not None]
     proposal_broken = data.proposal is not None and bool(data.proposal.errors)
-    conclusion = worst([*(r.conclusion for r in posted if r.conclusion)]
-                       + (["failure"] if proposal_broken else []))
+    conclusion = worst(
+        [*(r.conclusion for r in posted if r.conclusion)] + (["failure"] if proposal_broken else [])
+    )
     if conclusion is None:
         return None
     classes = ", ".join(j.failure_class for j in data.judged)
@@ -237,8 +242,7 @@ def controls_output(data: ControlsInput) -> CheckOutput | None:
     if proposal_broken:
         title = f"Invalid {data.proposal.path} proposed" if data.proposal else ""
         if unmet:
-            title += "; missing " + _and([_REQUIREMENT_TITLE[r.requirement].lower()
-                                          for r in unmet])
+            title += "; missing " + _and([_REQUIREMENT_TITLE[r.requirement].lower() for r in unmet])
     elif unmet:
         title = "Missing " + _and([_REQUIREMENT_TITLE[r.requirement].lower() for r in unmet])
         if any(r.mode == "warn" for r in unmet) and data.owner:
@@ -268,9 +272,7 @@ def controls_output(data: ControlsInput) -> CheckOutput | None:
             role = f" ({data.owner_role})" if data.owner_role else ""
             lines += ["", f"**Owner:** @{data.owner}{role}."]
         if any(r.mode == "warn" for r in unmet):
-            lines.append(
-                "Warn mode: this does not block merging; in `enforce` mode it would fail."
-            )
+            lines.append("Warn mode: this does not block merging; in `enforce` mode it would fail.")
     if data.proposal is not None:
         lines += ["", *_proposal_lines(data.proposal, data.base_ref)]
     notes = _pull_notes(data, results)
@@ -297,15 +299,19 @@ def _judged_words(judged: Sequence[Judged]) -> str:
 
 
 def _proposal_lines(proposal: ConfigProposal, base_ref: str) -> list[str]:
-    lines = [f"### This pull request changes `{proposal.path}`",
-             f"It is judged by the configuration on `{base_ref}`; the change takes effect once "
-             "merged."]
+    lines = [
+        f"### This pull request changes `{proposal.path}`",
+        f"It is judged by the configuration on `{base_ref}`; the change takes effect once merged.",
+    ]
     if proposal.removed:
-        lines.append("It deletes the file: the organisation's file and the shipped defaults "
-                     "would apply.")
+        lines.append(
+            "It deletes the file: the organisation's file and the shipped defaults would apply."
+        )
     if proposal.errors:
-        lines.append("The proposed file is **invalid**; merging it would make every hardening "
-                     "check on this repository fail:")
+        lines.append(
+            "The proposed file is **invalid**; merging it would make every hardening "
+            "check on this repository fail:"
+        )
         lines += [f"- {_error_text(e)}" for e in proposal.errors]
     elif proposal.differences:
         lines.append("Once merged it would change:")
@@ -353,8 +359,9 @@ def _controls_annotations(
     seen: set[str] = set()
     for j in data.judged:
         for annotation in j.verdict.annotations:
-            requirement = (CONTROL_CHANGE if annotation.title in _CONTROL_ANNOTATIONS
-                           else REGRESSION_TEST)
+            requirement = (
+                CONTROL_CHANGE if annotation.title in _CONTROL_ANNOTATIONS else REGRESSION_TEST
+            )
             mode = modes[requirement]
             if mode == "shadow":
                 continue
@@ -521,8 +528,10 @@ def scorecard_output(
     """
     ignored = ""
     if not_items:
-        ignored = (f"Not hardening issues (no Hardening Item template): "
-                   f"{', '.join(f'#{n}' for n in not_items)}.")
+        ignored = (
+            f"Not hardening issues (no Hardening Item template): "
+            f"{', '.join(f'#{n}' for n in not_items)}."
+        )
     if not items:
         classes = f" ({', '.join(failure_classes)})" if failure_classes else ""
         summary = (
@@ -590,8 +599,10 @@ def _score_table(score: Score, heading: str) -> list[str]:
 
 
 def _row(row: Row) -> str:
-    return (f"| {_cell(row.name)} | {row.points}/{row.max_points} | {_cell(row.signal)} | "
-            f"{_cell(row.next_step) or '—'} |")
+    return (
+        f"| {_cell(row.name)} | {row.points}/{row.max_points} | {_cell(row.signal)} | "
+        f"{_cell(row.next_step) or '—'} |"
+    )
 
 
 # --- small helpers ---------------------------------------------------------------------------

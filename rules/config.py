@@ -498,8 +498,11 @@ def _parse_yaml(source: str, text: str) -> tuple[Any, _Layer]:
 
 # Constructs that PyYAML reports where the text runs out or the next key begins, when what is
 # wrong is that they were never closed: its context mark is where the construct opened.
-_UNCLOSED = ("while parsing a flow sequence", "while parsing a flow mapping",
-             "while scanning a quoted scalar")
+_UNCLOSED = (
+    "while parsing a flow sequence",
+    "while parsing a flow mapping",
+    "while scanning a quoted scalar",
+)
 
 
 def _yaml_error(error: yaml.MarkedYAMLError) -> tuple[int | None, str]:

@@ -104,8 +104,9 @@ def _result(
 ) -> GateResult:
     found = tuple(dict.fromkeys(missing))  # ordered, without repeats
     later = tuple(m for m in dict.fromkeys(then) if m not in found)
-    return GateResult(passed=not found, missing=found, advisory=tuple(dict.fromkeys(advisory)),
-                      then=later)
+    return GateResult(
+        passed=not found, missing=found, advisory=tuple(dict.fromkeys(advisory)), then=later
+    )
 
 
 def retired_by_protocol(item: HardeningItem) -> bool:
@@ -128,10 +129,12 @@ def ownership_missing(facts: ItemFacts) -> list[Missing]:
     if not login_key(item.verifier):
         found.append(Missing("a verifier owner", "/harden verifier @user"))
     elif same_login(item.owner, item.verifier):
-        found.append(Missing(
-            f"a verifier owner other than the execution owner {mention(item.owner)}",
-            "/harden verifier @user",
-        ))
+        found.append(
+            Missing(
+                f"a verifier owner other than the execution owner {mention(item.owner)}",
+                "/harden verifier @user",
+            )
+        )
     return found
 
 
@@ -172,16 +175,20 @@ def qa_gate(
     item = facts.item
     missing: list[Missing] = []
     if not evidence_of(item, "implementation") and not merged(facts.pulls):
-        missing.append(Missing(
-            f"implementation evidence (diff + command output): an `implementation` link or a "
-            f"merged PR that says `Hardens #{facts.number}`",
-            "/harden evidence URL implementation",
-        ))
+        missing.append(
+            Missing(
+                f"implementation evidence (diff + command output): an `implementation` link or a "
+                f"merged PR that says `Hardens #{facts.number}`",
+                "/harden evidence URL implementation",
+            )
+        )
     if not evidence_of(item, "behavioral") and not facts.drill_or_incident_used:
-        missing.append(Missing(
-            "behavioral evidence (drill or incident replay signal)",
-            "/harden evidence URL behavioral",
-        ))
+        missing.append(
+            Missing(
+                "behavioral evidence (drill or incident replay signal)",
+                "/harden evidence URL behavioral",
+            )
+        )
     missing += ownership_missing(facts)
     scores = evaluate(
         facts,
@@ -217,9 +224,13 @@ def closure_gate(
     item = facts.item
     missing: list[Missing] = [*ownership_missing(facts), *_due_missing(facts)]
     if not item.evidence:
-        missing.append(Missing("at least one evidence link",
-                               "/harden evidence URL [implementation|behavioral|rollback|"
-                               "monitoring|runbook|test] [note]"))
+        missing.append(
+            Missing(
+                "at least one evidence link",
+                "/harden evidence URL [implementation|behavioral|rollback|"
+                "monitoring|runbook|test] [note]",
+            )
+        )
     qa = qa_gate(
         facts,
         scorecard_threshold=scorecard_threshold,
@@ -229,23 +240,34 @@ def closure_gate(
     )
     if item.status == "retired":
         if not (item.retired_rationale or "").strip():
-            missing.append(Missing("a retirement rationale (sunset protocol), by a lead",
-                                   "/harden retire RATIONALE"))
+            missing.append(
+                Missing(
+                    "a retirement rationale (sunset protocol), by a lead",
+                    "/harden retire RATIONALE",
+                )
+            )
     elif item.status == "verified":
         if not login_key(item.verified_by):
-            missing.append(Missing("a verification signoff by the verifier owner",
-                                   "/harden verify"))
+            missing.append(
+                Missing("a verification signoff by the verifier owner", "/harden verify")
+            )
         elif same_login(item.verified_by, item.owner):
-            missing.append(Missing(
-                f"a verification by someone other than the execution owner "
-                f"{mention(item.owner)}", "/harden verify"))
+            missing.append(
+                Missing(
+                    f"a verification by someone other than the execution owner "
+                    f"{mention(item.owner)}",
+                    "/harden verify",
+                )
+            )
         missing += qa.missing
     else:
-        missing.append(Missing(
-            f"status `verified` (the QA gate passing, by the verifier owner) or `retired` "
-            f"(`/harden retire RATIONALE`, by a lead); status is `{item.status}`",
-            "/harden verify",
-        ))
+        missing.append(
+            Missing(
+                f"status `verified` (the QA gate passing, by the verifier owner) or `retired` "
+                f"(`/harden retire RATIONALE`, by a lead); status is `{item.status}`",
+                "/harden verify",
+            )
+        )
         return _result(missing, then=qa.missing)
     return _result(missing)
 
@@ -259,22 +281,26 @@ def incident_close_gate(items: Sequence[ItemFacts]) -> GateResult:
     date. It still counts as the incident's hardening backlog.
     """
     if not items:
-        return _result([Missing(
-            "at least one hardening item",
-            "add a `Findings` section to the incident with one `- <finding type>: <text>` line "
-            "per finding (missed detection, late decision, slow recovery, repeated regression)",
-        )])
+        return _result(
+            [
+                Missing(
+                    "at least one hardening item",
+                    "add a `Findings` section to the incident with one `- <finding type>: <text>` line "
+                    "per finding (missed detection, late decision, slow recovery, repeated regression)",
+                )
+            ]
+        )
     missing: list[Missing] = []
     for facts in sorted(items, key=lambda f: f.number):
         item = facts.item
         if retired_by_protocol(item):
             continue
         if not login_key(item.owner):
-            missing.append(Missing(f"an execution owner on #{facts.number}",
-                                   "/harden owner @user"))
+            missing.append(Missing(f"an execution owner on #{facts.number}", "/harden owner @user"))
         if not login_key(item.verifier):
-            missing.append(Missing(f"a verifier owner on #{facts.number}",
-                                   "/harden verifier @user"))
+            missing.append(
+                Missing(f"a verifier owner on #{facts.number}", "/harden verifier @user")
+            )
         missing += _due_missing(facts, number=facts.number)
     return _result(missing)
 
@@ -307,35 +333,43 @@ def incident_hardening_complete(
         if not control_active(facts):
             shipped = control_pulls(facts)
             if shipped:
-                missing.append(Missing(
-                    f"the control of #{n} active in routine delivery (PR #{shipped[0].number} "
-                    f"merged, but the control runs in {facts.control_mode} mode)",
-                    "raise the control's rollout mode to `warn` or `enforce` in "
-                    ".github/hardening.yml",
-                ))
+                missing.append(
+                    Missing(
+                        f"the control of #{n} active in routine delivery (PR #{shipped[0].number} "
+                        f"merged, but the control runs in {facts.control_mode} mode)",
+                        "raise the control's rollout mode to `warn` or `enforce` in "
+                        ".github/hardening.yml",
+                    )
+                )
             else:
-                missing.append(Missing(
-                    f"the control of #{n} active in routine delivery (no merged linked PR "
-                    "changes its control paths)",
-                    f"merge a PR that says `Hardens #{n}` and changes the control paths",
-                ))
+                missing.append(
+                    Missing(
+                        f"the control of #{n} active in routine delivery (no merged linked PR "
+                        "changes its control paths)",
+                        f"merge a PR that says `Hardens #{n}` and changes the control paths",
+                    )
+                )
         if not owner_acknowledged(item):
             who = mention(item.owner) if login_key(item.owner) else "its execution owner"
-            missing.append(Missing(f"owner adoption confirmed on #{n} ({who} has not "
-                                   "acknowledged)", "/harden ack"))
+            missing.append(
+                Missing(
+                    f"owner adoption confirmed on #{n} ({who} has not acknowledged)", "/harden ack"
+                )
+            )
         if item.status in DONE:
             continue
         if item.priority in HIGH_RISK_PRIORITIES:
             band = item.priority or "no priority band"
-            missing.append(Missing(
-                f"high-risk follow-up #{n} ({band}) resolved: it is `{item.status}`",
-                "/harden verify",
-            ))
+            missing.append(
+                Missing(
+                    f"high-risk follow-up #{n} ({band}) resolved: it is `{item.status}`",
+                    "/harden verify",
+                )
+            )
         else:
             residual = f"residual follow-up #{n} ({item.priority})"
             if not login_key(item.owner):
-                missing.append(Missing(f"an execution owner for {residual}",
-                                       "/harden owner @user"))
+                missing.append(Missing(f"an execution owner for {residual}", "/harden owner @user"))
             if item.due is None:
                 missing.append(Missing(f"a due date for {residual}", "/harden due YYYY-MM-DD"))
     return _result(missing)

@@ -75,14 +75,18 @@ def is_failure_class_label(name: str, config: Config) -> bool:
     )
 
 
-def judging_classes(
-    labels: Iterable[str], linked: Linked, config: Config
-) -> dict[str, list[str]]:
+def judging_classes(labels: Iterable[str], linked: Linked, config: Config) -> dict[str, list[str]]:
     """Failure class slug -> why the pull request is judged by it (labels, then items)."""
     found: dict[str, list[str]] = {}
     for name in labels:
-        slug = next((s for s, fc in config.failure_classes.items()
-                     if fc.label.casefold() == name.casefold()), None)
+        slug = next(
+            (
+                s
+                for s, fc in config.failure_classes.items()
+                if fc.label.casefold() == name.casefold()
+            ),
+            None,
+        )
         if slug is not None:
             found.setdefault(slug, []).append(f"label `{name}`")
     for number, item in linked:
@@ -141,8 +145,10 @@ def controls_input(
         base_ref=str(pull["base"]["ref"]),
         files_read=len(files),
         files_without_patch=tuple(
-            str(f["filename"]) for f in files
-            if not f.get("patch") and f.get("status") != "removed"
+            str(f["filename"])
+            for f in files
+            if not f.get("patch")
+            and f.get("status") != "removed"
             and int(f.get("changes") or 0) > 0
         ),
         proposal=proposal,
@@ -200,13 +206,26 @@ def merge_evidence(pull: Mapping[str, Any], verdict: PullVerdict) -> list[Eviden
         return f"{base_url}/blob/{commit}/{quote(path)}{anchor}"
 
     title = str(pull.get("title") or "").replace("(", "").replace(")", "")
-    found = [Evidence(str(pull["html_url"]), "implementation",
-                      f"merged pull request #{number}: {title}".strip().rstrip(":"))]
+    found = [
+        Evidence(
+            str(pull["html_url"]),
+            "implementation",
+            f"merged pull request #{number}: {title}".strip().rstrip(":"),
+        )
+    ]
     for case in verdict.test.found[:1]:
-        found.append(Evidence(blob(case.path, case.line), "test",
-                              f"`{case.name}` added by pull request #{number}"))
+        found.append(
+            Evidence(
+                blob(case.path, case.line), "test", f"`{case.name}` added by pull request #{number}"
+            )
+        )
     runbooks = [c for c in verdict.control.changes if "runbook" in c.path.lower()]
     for change in runbooks[:1]:
-        found.append(Evidence(blob(change.path, change.line), "runbook",
-                              f"runbook diff merged by pull request #{number}"))
+        found.append(
+            Evidence(
+                blob(change.path, change.line),
+                "runbook",
+                f"runbook diff merged by pull request #{number}",
+            )
+        )
     return found

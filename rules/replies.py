@@ -65,8 +65,7 @@ def no_template(number: int) -> str:
 def retired_not_verified(number: int, rationale: str | None) -> str:
     """The refusal reason of ``/harden verify`` on a retired item."""
     return (
-        f"#{number} is retired ({rationale or 'no rationale'}); a retired "
-        "control is not verified"
+        f"#{number} is retired ({rationale or 'no rationale'}); a retired control is not verified"
     )
 
 
@@ -81,12 +80,14 @@ def adoption_moved(before: date, after: date, gap: int) -> str:
 
 def qa_gate_failed(number: int, scores: Scores, gate: GateResult) -> str:
     """``/harden verify`` before the QA gate passes: each failing item and its next step."""
-    return "\n".join([
-        f"The QA gate does not pass yet, so #{number} stays `in_progress` "
-        f"({scores.label}). Each failing item and its next step:",
-        "",
-        gate.markdown(),
-    ])
+    return "\n".join(
+        [
+            f"The QA gate does not pass yet, so #{number} stays `in_progress` "
+            f"({scores.label}). Each failing item and its next step:",
+            "",
+            gate.markdown(),
+        ]
+    )
 
 
 def render_reply(
@@ -105,17 +106,19 @@ def render_reply(
 
 def config_errors_comment(error_report: str) -> str:
     """Said once on an issue: the configuration is broken and the defaults apply meanwhile."""
-    return "\n".join([
-        CONFIG_ERROR_MARKER,
-        "### `.github/hardening.yml` has errors",
-        "",
-        "Commands on this issue use the configuration without the broken file until it is "
-        "fixed:",
-        "",
-        "```",
-        error_report,
-        "```",
-    ])
+    return "\n".join(
+        [
+            CONFIG_ERROR_MARKER,
+            "### `.github/hardening.yml` has errors",
+            "",
+            "Commands on this issue use the configuration without the broken file until it is "
+            "fixed:",
+            "",
+            "```",
+            error_report,
+            "```",
+        ]
+    )
 
 
 def _code(text: str) -> str:
@@ -136,8 +139,10 @@ def _rows(score: Score) -> list[str]:
     for row in score.rows:
         mark = "✅" if row.met else "⬜"
         step = f" → {row.next_step}" if row.next_step and not row.met else ""
-        lines.append(f"| {score.title} | {mark} {row.name} | {row.points}/{row.max_points} "
-                     f"| {row.signal}{step} |")
+        lines.append(
+            f"| {score.title} | {mark} {row.name} | {row.points}/{row.max_points} "
+            f"| {row.signal}{step} |"
+        )
     return lines
 
 
@@ -152,11 +157,13 @@ def status_text(facts: ItemFacts, scores: Scores, gate: GateResult) -> str:
         f"{item.due.isoformat() if item.due else '—'} · {evidence} evidence "
         f"link{'' if evidence == 1 else 's'}",
         "",
-        " · ".join([
-            _score_line(scores.scorecard),
-            _score_line(scores.rubric),
-            _score_line(scores.adoption, advisory=True),
-        ]),
+        " · ".join(
+            [
+                _score_line(scores.scorecard),
+                _score_line(scores.rubric),
+                _score_line(scores.adoption, advisory=True),
+            ]
+        ),
         "",
         "<details><summary>Every row and the signal that decided it</summary>",
         "",
@@ -172,8 +179,11 @@ def status_text(facts: ItemFacts, scores: Scores, gate: GateResult) -> str:
     if gate.passed:
         lines.append("**Closure gate:** passes; this item may close.")
     else:
-        lines += ["**Closure gate:** not yet. Missing, with the command for each:", "",
-                  gate.markdown()]
+        lines += [
+            "**Closure gate:** not yet. Missing, with the command for each:",
+            "",
+            gate.markdown(),
+        ]
     return "\n".join(lines)
 
 
@@ -190,30 +200,33 @@ def retirement_note(facts: ItemFacts, *, retired_by: str, link: str, scores: Sco
     item = facts.item
     title = f" {_text(facts.title)}" if facts.title.strip() else ""
     evidence = [
-        f"- {_text(e.url)}" + (f" ({e.kind})" if e.kind else "")
+        f"- {_text(e.url)}"
+        + (f" ({e.kind})" if e.kind else "")
         + (f": {_text(e.note)}" if e.note else "")
         for e in item.evidence
     ]
-    return "\n".join([
-        RETIREMENT_MARKER,
-        f"## Retired: #{facts.number}{title}",
-        "",
-        f"- **Rationale:** {_text(item.retired_rationale)}",
-        f"- **Retired by:** {mention(retired_by)} ([comment]({link}))",
-        f"- **Incident:** {'#' + str(item.incident) if item.incident else '—'}",
-        f"- **Failure class:** {_text(item.failure_class) or '—'} · **Proposed control:** "
-        f"{_text(item.proposed_control) or '—'}",
-        f"- **Execution owner:** {mention(item.owner) if item.owner else '—'} · "
-        f"**Verifier owner:** {mention(item.verifier) if item.verifier else '—'}",
-        f"- **Scores at retirement:** {scores.label}",
-        "",
-        "### Evidence on record",
-        *(evidence or ["_none_"]),
-        "",
-        "Retirement follows the sunset protocol: the control no longer improves its target "
-        "metric, duplicates a stronger control, or costs more than the risk it removes. "
-        "The residual risk stays with the incident's owners.",
-    ])
+    return "\n".join(
+        [
+            RETIREMENT_MARKER,
+            f"## Retired: #{facts.number}{title}",
+            "",
+            f"- **Rationale:** {_text(item.retired_rationale)}",
+            f"- **Retired by:** {mention(retired_by)} ([comment]({link}))",
+            f"- **Incident:** {'#' + str(item.incident) if item.incident else '—'}",
+            f"- **Failure class:** {_text(item.failure_class) or '—'} · **Proposed control:** "
+            f"{_text(item.proposed_control) or '—'}",
+            f"- **Execution owner:** {mention(item.owner) if item.owner else '—'} · "
+            f"**Verifier owner:** {mention(item.verifier) if item.verifier else '—'}",
+            f"- **Scores at retirement:** {scores.label}",
+            "",
+            "### Evidence on record",
+            *(evidence or ["_none_"]),
+            "",
+            "Retirement follows the sunset protocol: the control no longer improves its target "
+            "metric, duplicates a stronger control, or costs more than the risk it removes. "
+            "The residual risk stays with the incident's owners.",
+        ]
+    )
 
 
 # --- the closing gates ------------------------------------------------------------------------
@@ -257,26 +270,30 @@ INCIDENT_GATE = GateNotice(
 def gate_comment(notice: GateNotice, *, closed_by: str, gate: GateResult, held: int) -> str:
     """The reopening comment: what is missing, the command for each, and how often it held."""
     times = "once" if held <= 1 else f"{held} times"
-    return "\n".join([
-        notice.marker,
-        f"### Reopened: {notice.title}",
-        "",
-        f"{mention(closed_by)} closed this issue, but it is not ready to close. Missing:",
-        "",
-        gate.markdown(),
-        "",
-        notice.advice,
-        "",
-        f"_Closed {times} before it was ready; each time the bot reopened it and updated this "
-        "comment._",
-    ])
+    return "\n".join(
+        [
+            notice.marker,
+            f"### Reopened: {notice.title}",
+            "",
+            f"{mention(closed_by)} closed this issue, but it is not ready to close. Missing:",
+            "",
+            gate.markdown(),
+            "",
+            notice.advice,
+            "",
+            f"_Closed {times} before it was ready; each time the bot reopened it and updated this "
+            "comment._",
+        ]
+    )
 
 
 def gate_resolved(outcome: str) -> str:
     """The item's gate comment once it closed the right way: nothing is missing any more."""
-    return "\n".join([
-        ITEM_GATE.marker,
-        f"### Resolved: {outcome}",
-        "",
-        "The closure gate passes now; the earlier closes were held because it did not.",
-    ])
+    return "\n".join(
+        [
+            ITEM_GATE.marker,
+            f"### Resolved: {outcome}",
+            "",
+            "The closure gate passes now; the earlier closes were held because it did not.",
+        ]
+    )

@@ -176,31 +176,37 @@ def weekly_review(
                 flags.append(_overdue_flag(facts, today, leads))
             evidence = _rubric_row(facts, EVIDENCE)
             if evidence.points < evidence.max_points:
-                flags.append(Flag(
-                    "weak-evidence",
-                    f"{evidence.signal} (rubric Evidence {evidence.points}/{evidence.max_points})",
-                    evidence.next_step,
-                    _owner_first(facts, leads),
-                ))
+                flags.append(
+                    Flag(
+                        "weak-evidence",
+                        f"{evidence.signal} (rubric Evidence {evidence.points}/{evidence.max_points})",
+                        evidence.next_step,
+                        _owner_first(facts, leads),
+                    )
+                )
             missing = ownership_missing(facts)
             if missing:
-                flags.append(Flag(
-                    "unowned",
-                    "missing " + "; ".join(m.what for m in missing),
-                    "; ".join(dict.fromkeys(f"`{m.command}`" for m in missing)),
-                    _unique([*_named(facts), *leads]),
-                ))
+                flags.append(
+                    Flag(
+                        "unowned",
+                        "missing " + "; ".join(m.what for m in missing),
+                        "; ".join(dict.fromkeys(f"`{m.command}`" for m in missing)),
+                        _unique([*_named(facts), *leads]),
+                    )
+                )
         if item.status != "retired" and _adoption_check_passed(facts, today):
             score = adoption(facts, threshold=adoption_threshold)
             if not score.passed:
-                flags.append(Flag(
-                    "adoption",
-                    f"the adoption check was due {_iso(item.adoption_check)} and "
-                    f"{score.label} is below {score.threshold}",
-                    "complete the unmet rows",
-                    _owner_first(facts, leads),
-                    details=tuple(f"{row.name}: {row.next_step}" for row in score.unmet),
-                ))
+                flags.append(
+                    Flag(
+                        "adoption",
+                        f"the adoption check was due {_iso(item.adoption_check)} and "
+                        f"{score.label} is below {score.threshold}",
+                        "complete the unmet rows",
+                        _owner_first(facts, leads),
+                        details=tuple(f"{row.name}: {row.next_step}" for row in score.unmet),
+                    )
+                )
         if flags:
             found.append(ItemFlags(facts.number, facts.title, tuple(flags)))
     return Review(today=today, week=week_key(today), items=tuple(found))
@@ -254,7 +260,8 @@ def monthly_audit(
         if item.status == "retired":
             continue
         departed = [
-            (role, who) for role, who in (("owner", item.owner), ("verifier", item.verifier))
+            (role, who)
+            for role, who in (("owner", item.owner), ("verifier", item.verifier))
             if login_key(who) in roles and roles[login_key(who)] is None
         ]
         gone = {login_key(who) for _, who in departed}
@@ -264,33 +271,41 @@ def monthly_audit(
         if item.status == "verified":
             reasons = _not_running(facts, shadow, required_checks, branch, branch_protected)
             if reasons:
-                flags.append(Flag(
-                    "control-not-running",
-                    "; ".join(reason for reason, _ in reasons),
-                    "; ".join(dict.fromkeys(fix for _, fix in reasons)),
-                    to_notify,
-                ))
+                flags.append(
+                    Flag(
+                        "control-not-running",
+                        "; ".join(reason for reason, _ in reasons),
+                        "; ".join(dict.fromkeys(fix for _, fix in reasons)),
+                        to_notify,
+                    )
+                )
             if _adoption_check_passed(facts, today):
                 score = adoption(facts, threshold=adoption_threshold)
                 if not score.passed:
-                    flags.append(Flag(
-                        "retire-candidate",
-                        f"adoption stayed below {score.threshold} past its check date "
-                        f"{_iso(item.adoption_check)} ({score.label})",
-                        "if the control no longer reduces observed risk, duplicates a stronger "
-                        "one or costs more than it saves, a lead retires it with "
-                        "`/harden retire RATIONALE` (say what replaces it, or why); otherwise "
-                        "complete the unmet rows and re-verify with `/harden verify`",
-                        to_notify,
-                        details=tuple(_unmention(f"{row.name}: {row.next_step}", gone)
-                                      for row in score.unmet),
-                    ))
+                    flags.append(
+                        Flag(
+                            "retire-candidate",
+                            f"adoption stayed below {score.threshold} past its check date "
+                            f"{_iso(item.adoption_check)} ({score.label})",
+                            "if the control no longer reduces observed risk, duplicates a stronger "
+                            "one or costs more than it saves, a lead retires it with "
+                            "`/harden retire RATIONALE` (say what replaces it, or why); otherwise "
+                            "complete the unmet rows and re-verify with `/harden verify`",
+                            to_notify,
+                            details=tuple(
+                                _unmention(f"{row.name}: {row.next_step}", gone)
+                                for row in score.unmet
+                            ),
+                        )
+                    )
         if flags:
             found.append(ItemFlags(facts.number, facts.title, tuple(flags)))
     notes: tuple[str, ...] = ()
     if required_checks is None:
-        notes = ("Could not read branch protection; grant administration: read to audit "
-                 "required checks.",)
+        notes = (
+            "Could not read branch protection; grant administration: read to audit "
+            "required checks.",
+        )
     return Audit(today=today, month=month_key(today), items=tuple(found), notes=notes)
 
 
@@ -312,25 +327,28 @@ def _not_running(
     protected: bool,
 ) -> list[tuple[str, str]]:
     """Why a verified item's control may be silently bypassed, each with its fix."""
-    raise_mode = ("raise the rollout mode to `warn` or `enforce` in `.github/hardening.yml` "
-                  "(`mode:` or `controls:`)")
+    raise_mode = (
+        "raise the rollout mode to `warn` or `enforce` in `.github/hardening.yml` "
+        "(`mode:` or `controls:`)"
+    )
     reasons: list[tuple[str, str]] = []
     if shadow:
         names = " and ".join(f"`{name}`" for name in shadow)
         verb = "runs" if len(shadow) == 1 else "run"
         reasons.append((f"{names} {verb} in shadow mode: violations are only logged", raise_mode))
     elif facts.control_mode == "shadow":
-        reasons.append(("the control runs in shadow mode: violations are only logged",
-                        raise_mode))
+        reasons.append(("the control runs in shadow mode: violations are only logged", raise_mode))
     if required_checks is not None and CONTROLS_CHECK not in required_checks:
         where = f"`{branch}`"
-        reasons.append((
-            f"{where} requires no status checks, so `{CONTROLS_CHECK}` is not required"
-            if not protected
-            else f"`{CONTROLS_CHECK}` is not a required status check on {where}",
-            f"require `{CONTROLS_CHECK}` in the branch protection of {where} "
-            "(Settings → Branches)",
-        ))
+        reasons.append(
+            (
+                f"{where} requires no status checks, so `{CONTROLS_CHECK}` is not required"
+                if not protected
+                else f"`{CONTROLS_CHECK}` is not a required status check on {where}",
+                f"require `{CONTROLS_CHECK}` in the branch protection of {where} "
+                "(Settings → Branches)",
+            )
+        )
     return reasons
 
 
@@ -379,8 +397,10 @@ def render_monthly_comment(audit: Audit, entry: ItemFlags) -> str:
 
 def _greeting(entry: ItemFlags, text: str) -> str:
     if not entry.notify:
-        return ("Nobody on this item can be mentioned (no owners and no `leads:` in "
-                f"`.github/hardening.yml`): {text}")
+        return (
+            "Nobody on this item can be mentioned (no owners and no `leads:` in "
+            f"`.github/hardening.yml`): {text}"
+        )
     return f"{' '.join(mention(who) for who in entry.notify)}: {text}"
 
 

@@ -164,8 +164,11 @@ def control_active(facts: ItemFacts) -> bool:
 def runbook_updates(facts: ItemFacts) -> tuple[str, ...]:
     """Descriptions of the published runbook updates: runbook evidence and merged runbook PRs."""
     found = [f"`runbook` evidence {e.url}" for e in evidence_of(facts.item, "runbook")]
-    found += [f"PR #{p.number} (merged) changes runbook paths" for p in merged(facts.pulls)
-              if p.touches_runbook]
+    found += [
+        f"PR #{p.number} (merged) changes runbook paths"
+        for p in merged(facts.pulls)
+        if p.touches_runbook
+    ]
     return tuple(found)
 
 
@@ -187,9 +190,7 @@ def is_screenshot(url: str) -> bool:
 
 
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-_DURATION_PART = (
-    r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])"
-)
+_DURATION_PART = r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])"
 # A duration starts at the start of a run of digits, never inside one: without the lookbehind
 # a search retries from every digit of a long number, quadratic in its length. It finds the same
 # durations, because a number that is no duration read from its first digit is none from a
@@ -255,8 +256,11 @@ def _test_covered(facts: ItemFacts) -> Row:
     covered = [p for p in merged(facts.pulls) if p.adds_regression_test]
     if covered:
         pr = covered[0]
-        found = (f"new regression test {_list(pr.new_tests)}" if pr.new_tests
-                 else "a new regression test case")
+        found = (
+            f"new regression test {_list(pr.new_tests)}"
+            if pr.new_tests
+            else "a new regression test case"
+        )
         return Row(TEST_COVERED, 1, 1, f"PR #{pr.number} merged; its controls check found {found}")
     tests = evidence_of(facts.item, "test")
     if tests:
@@ -264,12 +268,16 @@ def _test_covered(facts: ItemFacts) -> Row:
     pending = [p for p in facts.pulls if p.adds_regression_test]
     if pending:
         return Row(
-            TEST_COVERED, 0, 1,
+            TEST_COVERED,
+            0,
+            1,
             f"PR #{pending[0].number} adds a regression test but is not merged",
             f"merge PR #{pending[0].number}",
         )
     return Row(
-        TEST_COVERED, 0, 1,
+        TEST_COVERED,
+        0,
+        1,
         "no linked PR adds a regression test case and there is no `test` evidence",
         f"merge a PR that says {_hardens(facts)} and adds a regression test case, "
         "or run `/harden evidence URL test`",
@@ -282,13 +290,17 @@ def _rollback_timed(facts: ItemFacts) -> Row:
         seconds = evidence_duration(evidence)
         if seconds is not None:
             return Row(
-                ROLLBACK_TIMED, 1, 1,
+                ROLLBACK_TIMED,
+                1,
+                1,
                 f"`rollback` evidence {evidence.url} took {format_duration(seconds)}",
             )
     step = "rehearse the rollback, time it, then run `/harden evidence URL rollback took 4m30s`"
     if rollbacks:
         return Row(
-            ROLLBACK_TIMED, 0, 1,
+            ROLLBACK_TIMED,
+            0,
+            1,
             f"`rollback` evidence {rollbacks[0].url} states no duration",
             step,
         )
@@ -317,15 +329,21 @@ def _escalation_documented(facts: ItemFacts) -> Row:
         elif runbooks:
             documented = f"; `runbook` evidence {runbooks[0].url}"
         else:
-            gaps.append(f"a {item.failure_class} item also needs its escalation path written "
-                        "down, and no merged linked PR changes escalation/runbook paths nor "
-                        "is there `runbook` evidence")
-            steps.append(f"merge a PR that says {_hardens(facts)} and changes escalation or "
-                         "runbook paths, or run `/harden evidence URL runbook`")
+            gaps.append(
+                f"a {item.failure_class} item also needs its escalation path written "
+                "down, and no merged linked PR changes escalation/runbook paths nor "
+                "is there `runbook` evidence"
+            )
+            steps.append(
+                f"merge a PR that says {_hardens(facts)} and changes escalation or "
+                "runbook paths, or run `/harden evidence URL runbook`"
+            )
     if gaps:
         return Row(ESCALATION_DOCUMENTED, 0, 1, "; ".join(gaps), "; ".join(steps))
     return Row(
-        ESCALATION_DOCUMENTED, 1, 1,
+        ESCALATION_DOCUMENTED,
+        1,
+        1,
         f"execution owner {mention(item.owner)} and verifier owner {mention(item.verifier)} "
         f"named on #{facts.number}{documented}",
     )
@@ -334,18 +352,28 @@ def _escalation_documented(facts: ItemFacts) -> Row:
 def _monitoring_updated(facts: ItemFacts) -> Row:
     changes = [p for p in merged(facts.pulls) if p.touches_monitoring]
     if changes:
-        return Row(MONITORING_UPDATED, 1, 1,
-                   f"PR #{changes[0].number} merged; it changes monitoring/alert paths")
+        return Row(
+            MONITORING_UPDATED,
+            1,
+            1,
+            f"PR #{changes[0].number} merged; it changes monitoring/alert paths",
+        )
     monitoring = evidence_of(facts.item, "monitoring")
     if monitoring:
         return Row(MONITORING_UPDATED, 1, 1, f"`monitoring` evidence {monitoring[0].url}")
     pending = [p for p in facts.pulls if p.touches_monitoring]
     if pending:
-        return Row(MONITORING_UPDATED, 0, 1,
-                   f"PR #{pending[0].number} changes monitoring/alert paths but is not merged",
-                   f"merge PR #{pending[0].number}")
+        return Row(
+            MONITORING_UPDATED,
+            0,
+            1,
+            f"PR #{pending[0].number} changes monitoring/alert paths but is not merged",
+            f"merge PR #{pending[0].number}",
+        )
     return Row(
-        MONITORING_UPDATED, 0, 1,
+        MONITORING_UPDATED,
+        0,
+        1,
         "no merged linked PR changes monitoring/alert paths and there is no `monitoring` evidence",
         f"merge a PR that says {_hardens(facts)} and changes alert or monitoring paths, "
         "or run `/harden evidence URL monitoring`",
@@ -354,12 +382,16 @@ def _monitoring_updated(facts: ItemFacts) -> Row:
 
 def _ack_gap(item: HardeningItem) -> tuple[str, str]:
     if not login_key(item.owner):
-        return ("no execution owner to acknowledge it",
-                "`/harden owner @user`, then that owner runs `/harden ack`")
+        return (
+            "no execution owner to acknowledge it",
+            "`/harden owner @user`, then that owner runs `/harden ack`",
+        )
     others = [mention(w) for w in item.acknowledged_by]
     seen = f" (acknowledged by {_list(others)} only)" if others else ""
-    return (f"execution owner {mention(item.owner)} has not acknowledged it{seen}",
-            f"{mention(item.owner)} runs `/harden ack`")
+    return (
+        f"execution owner {mention(item.owner)} has not acknowledged it{seen}",
+        f"{mention(item.owner)} runs `/harden ack`",
+    )
 
 
 def _runbook_acknowledged(facts: ItemFacts) -> Row:
@@ -367,8 +399,12 @@ def _runbook_acknowledged(facts: ItemFacts) -> Row:
     updates = runbook_updates(facts)
     acked = owner_acknowledged(item)
     if updates and acked:
-        return Row(RUNBOOK_ACKNOWLEDGED, 1, 1,
-                   f"{updates[0]}; acknowledged by execution owner {mention(item.owner)}")
+        return Row(
+            RUNBOOK_ACKNOWLEDGED,
+            1,
+            1,
+            f"{updates[0]}; acknowledged by execution owner {mention(item.owner)}",
+        )
     gaps: list[str] = []
     steps: list[str] = []
     if updates:
@@ -403,8 +439,13 @@ def _clarity(facts: ItemFacts) -> Row:
     control = item.proposed_control.strip()
     failure_class = (item.failure_class or "").strip()
     if not control and not failure_class:
-        return Row(CLARITY, 0, 2, "vague task: neither a proposed control nor a failure class",
-                   "fill `Failure class:` and `Proposed control:` in the item")
+        return Row(
+            CLARITY,
+            0,
+            2,
+            "vague task: neither a proposed control nor a failure class",
+            "fill `Failure class:` and `Proposed control:` in the item",
+        )
     stated = []
     if control:
         stated.append(f"proposed control “{control}”")
@@ -412,17 +453,22 @@ def _clarity(facts: ItemFacts) -> Row:
         stated.append(f"failure class {failure_class}")
     bounded = [p for p in facts.pulls if p.adds_control]
     if control and failure_class and bounded:
-        return Row(CLARITY, 2, 2,
-                   f"{' for '.join(stated)}; PR #{bounded[0].number} changes the failure "
-                   "class's control paths")
+        return Row(
+            CLARITY,
+            2,
+            2,
+            f"{' for '.join(stated)}; PR #{bounded[0].number} changes the failure "
+            "class's control paths",
+        )
     steps = []
     if not failure_class:
         steps.append("fill `Failure class:` in the item")
     if not control:
         steps.append("fill `Proposed control:` in the item")
     if not bounded:
-        steps.append(f"open a PR that says {_hardens(facts)} and changes the failure class's "
-                     "control paths")
+        steps.append(
+            f"open a PR that says {_hardens(facts)} and changes the failure class's control paths"
+        )
     missing = "" if bounded else "; no linked PR changes control paths"
     return Row(CLARITY, 1, 2, f"partial scope: {' for '.join(stated)}{missing}", "; ".join(steps))
 
@@ -433,8 +479,9 @@ def _evidence(facts: ItemFacts) -> Row:
     step = "run `/harden evidence URL implementation` with a command output, log or CI run link"
     if proof:
         kind = f" ({proof[0].kind})" if proof[0].kind else ""
-        return Row(EVIDENCE, 2, 2,
-                   f"{len(proof)} command/log/proof link(s), e.g. {proof[0].url}{kind}")
+        return Row(
+            EVIDENCE, 2, 2, f"{len(proof)} command/log/proof link(s), e.g. {proof[0].url}{kind}"
+        )
     if links:
         return Row(EVIDENCE, 1, 2, f"screenshot only: {_list(e.url for e in links)}", step)
     return Row(EVIDENCE, 0, 2, "no evidence links", step)
@@ -446,13 +493,22 @@ def _ownership(facts: ItemFacts) -> Row:
     has_verifier = bool(login_key(item.verifier))
     distinct = has_owner and has_verifier and not same_login(item.owner, item.verifier)
     if distinct and item.due is not None:
-        return Row(OWNERSHIP, 2, 2,
-                   f"execution owner {mention(item.owner)}, verifier owner "
-                   f"{mention(item.verifier)}, due {item.due.isoformat()}")
+        return Row(
+            OWNERSHIP,
+            2,
+            2,
+            f"execution owner {mention(item.owner)}, verifier owner "
+            f"{mention(item.verifier)}, due {item.due.isoformat()}",
+        )
     if not has_owner and not has_verifier:
-        return Row(OWNERSHIP, 0, 2, "no execution owner and no verifier owner",
-                   "`/harden owner @user`; `/harden verifier @user`"
-                   + ("" if item.due else "; `/harden due YYYY-MM-DD`"))
+        return Row(
+            OWNERSHIP,
+            0,
+            2,
+            "no execution owner and no verifier owner",
+            "`/harden owner @user`; `/harden verifier @user`"
+            + ("" if item.due else "; `/harden due YYYY-MM-DD`"),
+        )
     seen: list[str] = []
     steps: list[str] = []
     if has_owner:
@@ -480,18 +536,26 @@ def _adoption_observed(facts: ItemFacts) -> Row:
     item = facts.item
     behavioral = evidence_of(item, "behavioral")
     if behavioral:
-        return Row(ADOPTION, 2, 2,
-                   f"observed in real workflow: `behavioral` evidence {behavioral[0].url}")
+        return Row(
+            ADOPTION, 2, 2, f"observed in real workflow: `behavioral` evidence {behavioral[0].url}"
+        )
     if facts.drill_or_incident_used:
-        return Row(ADOPTION, 2, 2, "observed in real workflow: a real incident or drill used "
-                                   "the control")
+        return Row(
+            ADOPTION, 2, 2, "observed in real workflow: a real incident or drill used the control"
+        )
     shipped = control_pulls(facts)
     if shipped and facts.control_mode in ACTIVE_MODES:
-        return Row(ADOPTION, 2, 2,
-                   f"observed in real workflow: PR #{shipped[0].number} merged and the control "
-                   f"runs in {facts.control_mode} mode")
-    drill = ("run a drill or replay an incident with the control, then "
-             "`/harden evidence URL behavioral <what happened>`")
+        return Row(
+            ADOPTION,
+            2,
+            2,
+            f"observed in real workflow: PR #{shipped[0].number} merged and the control "
+            f"runs in {facts.control_mode} mode",
+        )
+    drill = (
+        "run a drill or replay an incident with the control, then "
+        "`/harden evidence URL behavioral <what happened>`"
+    )
     anecdotes: list[str] = []
     if owner_acknowledged(item):
         anecdotes.append(f"acknowledged by {mention(item.owner)}")
@@ -499,10 +563,13 @@ def _adoption_observed(facts: ItemFacts) -> Row:
         anecdotes.append(f"{len(item.evidence)} evidence link(s)")
     landed = merged(facts.pulls)
     if shipped:
-        anecdotes.append(f"PR #{shipped[0].number} merged but the control runs in "
-                         f"{facts.control_mode} mode")
-        drill = ("raise the control's rollout mode to `warn` or `enforce` in "
-                 f".github/hardening.yml, or {drill}")
+        anecdotes.append(
+            f"PR #{shipped[0].number} merged but the control runs in {facts.control_mode} mode"
+        )
+        drill = (
+            "raise the control's rollout mode to `warn` or `enforce` in "
+            f".github/hardening.yml, or {drill}"
+        )
     elif landed:
         anecdotes.append(f"PR #{landed[0].number} merged without a control change")
     if anecdotes:
@@ -515,14 +582,25 @@ def _risk_impact(facts: ItemFacts) -> Row:
     measured = [e for e in evidence_of(item, "monitoring", "behavioral") if is_measurement(e)]
     if measured:
         e = measured[0]
-        return Row(RISK_IMPACT, 2, 2,
-                   f"measured trend impact: `{e.kind}` evidence {e.url} “{e.note.strip()}”")
-    step = ("run `/harden evidence URL monitoring <measured change, e.g. p95 MTTR 42m -> 18m>` "
-            "(or `behavioral`)")
+        return Row(
+            RISK_IMPACT,
+            2,
+            2,
+            f"measured trend impact: `{e.kind}` evidence {e.url} “{e.note.strip()}”",
+        )
+    step = (
+        "run `/harden evidence URL monitoring <measured change, e.g. p95 MTTR 42m -> 18m>` "
+        "(or `behavioral`)"
+    )
     if item.priority:
         return Row(RISK_IMPACT, 1, 2, f"assumed: priority band {item.priority}", step)
-    return Row(RISK_IMPACT, 0, 2, "unknown: no priority band and no measurement",
-               f"fill `Priority band:` in the item, or {step}")
+    return Row(
+        RISK_IMPACT,
+        0,
+        2,
+        "unknown: no priority band and no measurement",
+        f"fill `Priority band:` in the item, or {step}",
+    )
 
 
 def rubric(facts: ItemFacts, *, threshold: int = RUBRIC_THRESHOLD) -> Score:
@@ -543,29 +621,49 @@ def rubric(facts: ItemFacts, *, threshold: int = RUBRIC_THRESHOLD) -> Score:
 def _control_enabled(facts: ItemFacts) -> Row:
     shipped = control_pulls(facts)
     if shipped and facts.control_mode in ACTIVE_MODES:
-        return Row(CONTROL_ENABLED, 1, 1,
-                   f"PR #{shipped[0].number} merged with a control change; the control runs in "
-                   f"{facts.control_mode} mode")
+        return Row(
+            CONTROL_ENABLED,
+            1,
+            1,
+            f"PR #{shipped[0].number} merged with a control change; the control runs in "
+            f"{facts.control_mode} mode",
+        )
     if shipped:
-        return Row(CONTROL_ENABLED, 0, 1,
-                   f"PR #{shipped[0].number} merged but the control runs in "
-                   f"{facts.control_mode} mode",
-                   "raise the control's rollout mode to `warn` or `enforce` in "
-                   ".github/hardening.yml (`mode:` or `controls:`)")
+        return Row(
+            CONTROL_ENABLED,
+            0,
+            1,
+            f"PR #{shipped[0].number} merged but the control runs in {facts.control_mode} mode",
+            "raise the control's rollout mode to `warn` or `enforce` in "
+            ".github/hardening.yml (`mode:` or `controls:`)",
+        )
     pending = [p for p in facts.pulls if p.adds_control]
     if pending:
-        return Row(CONTROL_ENABLED, 0, 1,
-                   f"PR #{pending[0].number} changes control paths but is not merged",
-                   f"merge PR #{pending[0].number}")
-    return Row(CONTROL_ENABLED, 0, 1, "no linked PR changes the failure class's control paths",
-               f"merge a PR that says {_hardens(facts)} and changes the control paths")
+        return Row(
+            CONTROL_ENABLED,
+            0,
+            1,
+            f"PR #{pending[0].number} changes control paths but is not merged",
+            f"merge PR #{pending[0].number}",
+        )
+    return Row(
+        CONTROL_ENABLED,
+        0,
+        1,
+        "no linked PR changes the failure class's control paths",
+        f"merge a PR that says {_hardens(facts)} and changes the control paths",
+    )
 
 
 def _owners_trained(facts: ItemFacts) -> Row:
     item = facts.item
     if owner_acknowledged(item):
-        return Row(OWNERS_TRAINED, 1, 1,
-                   f"execution owner {mention(item.owner)} acknowledged with `/harden ack`")
+        return Row(
+            OWNERS_TRAINED,
+            1,
+            1,
+            f"execution owner {mention(item.owner)} acknowledged with `/harden ack`",
+        )
     gap, step = _ack_gap(item)
     return Row(OWNERS_TRAINED, 0, 1, gap, step)
 
@@ -574,19 +672,28 @@ def _runbook_updated(facts: ItemFacts) -> Row:
     updates = runbook_updates(facts)
     if updates:
         return Row(RUNBOOK_UPDATED, 1, 1, updates[0])
-    return Row(RUNBOOK_UPDATED, 0, 1,
-               "no `runbook` evidence and no merged linked PR changes runbook paths",
-               "run `/harden evidence URL runbook` with the runbook diff, or merge a PR that "
-               f"says {_hardens(facts)} and changes runbook paths")
+    return Row(
+        RUNBOOK_UPDATED,
+        0,
+        1,
+        "no `runbook` evidence and no merged linked PR changes runbook paths",
+        "run `/harden evidence URL runbook` with the runbook diff, or merge a PR that "
+        f"says {_hardens(facts)} and changes runbook paths",
+    )
 
 
 def _dashboard_signal(facts: ItemFacts) -> Row:
     monitoring = evidence_of(facts.item, "monitoring")
     if monitoring:
         return Row(DASHBOARD_SIGNAL, 1, 1, f"`monitoring` evidence {monitoring[0].url}")
-    return Row(DASHBOARD_SIGNAL, 0, 1, "no `monitoring` evidence",
-               "run `/harden evidence URL monitoring` with a dashboard or log link showing the "
-               "control running")
+    return Row(
+        DASHBOARD_SIGNAL,
+        0,
+        1,
+        "no `monitoring` evidence",
+        "run `/harden evidence URL monitoring` with a dashboard or log link showing the "
+        "control running",
+    )
 
 
 def _drill_used(facts: ItemFacts) -> Row:
@@ -595,9 +702,14 @@ def _drill_used(facts: ItemFacts) -> Row:
         return Row(DRILL_USED, 1, 1, f"`behavioral` evidence {behavioral[0].url}")
     if facts.drill_or_incident_used:
         return Row(DRILL_USED, 1, 1, "a real incident or drill used the control")
-    return Row(DRILL_USED, 0, 1, "no `behavioral` evidence",
-               "run a drill or replay an incident with the control, then "
-               "`/harden evidence URL behavioral <what happened>`")
+    return Row(
+        DRILL_USED,
+        0,
+        1,
+        "no `behavioral` evidence",
+        "run a drill or replay an incident with the control, then "
+        "`/harden evidence URL behavioral <what happened>`",
+    )
 
 
 def adoption(facts: ItemFacts, *, threshold: int = ADOPTION_THRESHOLD) -> Score:

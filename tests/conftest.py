@@ -312,8 +312,13 @@ async def handler_api(
     """The ``(gh, ctx)`` a worker hands a handler for a delivery to ``octo/repo``."""
     github = bot_app[GITHUB]
     gh = await github.installation_api(INSTALLATION_ID)
-    ctx = Context(settings=bot_app[SETTINGS], metrics=bot_app[METRICS], log=bound_log("test"),
-                  bot_login=await github.bot_login(), delivery_id=delivery_id)
+    ctx = Context(
+        settings=bot_app[SETTINGS],
+        metrics=bot_app[METRICS],
+        log=bound_log("test"),
+        bot_login=await github.bot_login(),
+        delivery_id=delivery_id,
+    )
     return gh, ctx
 
 

@@ -55,13 +55,18 @@ def expected(command: str, relation: str, role: str | None, lead: bool, bot: boo
 CASES = list(itertools.product(authz.COMMANDS, RELATIONS, ROLES, (False, True), (False, True)))
 
 
-@pytest.mark.parametrize(("command", "relation", "role", "lead", "bot"), CASES,
-                         ids=["-".join(map(str, c)) for c in CASES])
-def test_authorization_table(command: str, relation: str, role: str | None, lead: bool,
-                             bot: bool) -> None:
+@pytest.mark.parametrize(
+    ("command", "relation", "role", "lead", "bot"),
+    CASES,
+    ids=["-".join(map(str, c)) for c in CASES],
+)
+def test_authorization_table(
+    command: str, relation: str, role: str | None, lead: bool, bot: bool
+) -> None:
     actor, item = RELATIONS[relation]
-    decision = authz.authorize(command, actor=actor, role=role, is_lead=lead, item=item,
-                               actor_is_bot=bot)
+    decision = authz.authorize(
+        command, actor=actor, role=role, is_lead=lead, item=item, actor_is_bot=bot
+    )
     assert decision.allowed is expected(command, relation, role, lead, bot)
     assert decision.reason
     if not decision.allowed:
@@ -69,43 +74,60 @@ def test_authorization_table(command: str, relation: str, role: str | None, lead
         assert authz.who_may(command, item) in decision.reason
 
 
-@pytest.mark.parametrize(("command", "relation", "lead", "bot"),
-                         list(itertools.product(authz.COMMANDS, RELATIONS, (False, True),
-                                                (False, True))))
-def test_role_lookup_skipped_only_when_it_cannot_matter(command: str, relation: str, lead: bool,
-                                                        bot: bool) -> None:
+@pytest.mark.parametrize(
+    ("command", "relation", "lead", "bot"),
+    list(itertools.product(authz.COMMANDS, RELATIONS, (False, True), (False, True))),
+)
+def test_role_lookup_skipped_only_when_it_cannot_matter(
+    command: str, relation: str, lead: bool, bot: bool
+) -> None:
     actor, item = RELATIONS[relation]
     if authz.needs_role(command, actor=actor, item=item):
         return
-    answers = {authz.authorize(command, actor=actor, role=role, is_lead=lead, item=item,
-                               actor_is_bot=bot).allowed for role in ROLES}
+    answers = {
+        authz.authorize(
+            command, actor=actor, role=role, is_lead=lead, item=item, actor_is_bot=bot
+        ).allowed
+        for role in ROLES
+    }
     assert len(answers) == 1
 
 
-@pytest.mark.parametrize(("command", "relation", "role", "bot"),
-                         list(itertools.product(authz.COMMANDS, RELATIONS, ROLES,
-                                                (False, True))))
-def test_lead_lookup_skipped_only_when_it_cannot_matter(command: str, relation: str,
-                                                        role: str | None, bot: bool) -> None:
+@pytest.mark.parametrize(
+    ("command", "relation", "role", "bot"),
+    list(itertools.product(authz.COMMANDS, RELATIONS, ROLES, (False, True))),
+)
+def test_lead_lookup_skipped_only_when_it_cannot_matter(
+    command: str, relation: str, role: str | None, bot: bool
+) -> None:
     if authz.needs_lead(command):
         return
     actor, item = RELATIONS[relation]
-    answers = {authz.authorize(command, actor=actor, role=role, is_lead=lead, item=item,
-                               actor_is_bot=bot).allowed for lead in (False, True)}
+    answers = {
+        authz.authorize(
+            command, actor=actor, role=role, is_lead=lead, item=item, actor_is_bot=bot
+        ).allowed
+        for lead in (False, True)
+    }
     assert len(answers) == 1
 
 
 def test_needs_role() -> None:
     assert [c for c in authz.COMMANDS if authz.needs_role(c)] == [
-        "owner", "verifier", "due", "evidence"]
+        "owner",
+        "verifier",
+        "due",
+        "evidence",
+    ]
     assert not authz.needs_role("evidence", actor="@Alice", item=ITEM)
     assert authz.needs_role("evidence", actor="bob", item=ITEM)
     assert [c for c in authz.COMMANDS if authz.needs_lead(c)] == ["verify", "retire"]
 
 
 def test_execution_owner_never_verifies_even_as_lead_and_admin() -> None:
-    decision = authz.authorize("verify", actor="alice", role="admin", is_lead=True, item=ITEM,
-                               actor_is_bot=False)
+    decision = authz.authorize(
+        "verify", actor="alice", role="admin", is_lead=True, item=ITEM, actor_is_bot=False
+    )
     assert decision == authz.Decision(
         False,
         "@alice is the execution owner and cannot verify their own item; `/harden verify` is "
@@ -113,57 +135,91 @@ def test_execution_owner_never_verifies_even_as_lead_and_admin() -> None:
     )
 
 
-@pytest.mark.parametrize(("command", "actor", "role", "reason"), [
-    ("owner", "carol", "triage",
-     "`/harden owner` is for people with write, maintain or admin access to the repository; "
-     "@carol has triage access"),
-    ("due", "carol", None,
-     "`/harden due` is for people with write, maintain or admin access to the repository; "
-     "@carol is not a collaborator"),
-    ("verifier", "carol", "security-reviewer",
-     "`/harden verifier` is for people with write, maintain or admin access to the repository; "
-     "@carol has the role `security-reviewer`, which is not write access"),
-    ("evidence", "carol", "read",
-     "`/harden evidence` is for people with write access or more, or the execution owner "
-     "(@alice); @carol has read access"),
-    ("ack", "bob", "admin", "`/harden ack` is for the execution owner (@alice)"),
-    ("retire", "bob", "admin",
-     "`/harden retire` is for a lead (`leads:` in .github/hardening.yml); @bob is not one"),
-    ("verify", "carol", "admin",
-     "`/harden verify` is for the verifier owner (@bob) or a lead, never the execution owner "
-     "(@alice); @carol is neither"),
-])
+@pytest.mark.parametrize(
+    ("command", "actor", "role", "reason"),
+    [
+        (
+            "owner",
+            "carol",
+            "triage",
+            "`/harden owner` is for people with write, maintain or admin access to the repository; "
+            "@carol has triage access",
+        ),
+        (
+            "due",
+            "carol",
+            None,
+            "`/harden due` is for people with write, maintain or admin access to the repository; "
+            "@carol is not a collaborator",
+        ),
+        (
+            "verifier",
+            "carol",
+            "security-reviewer",
+            "`/harden verifier` is for people with write, maintain or admin access to the repository; "
+            "@carol has the role `security-reviewer`, which is not write access",
+        ),
+        (
+            "evidence",
+            "carol",
+            "read",
+            "`/harden evidence` is for people with write access or more, or the execution owner "
+            "(@alice); @carol has read access",
+        ),
+        ("ack", "bob", "admin", "`/harden ack` is for the execution owner (@alice)"),
+        (
+            "retire",
+            "bob",
+            "admin",
+            "`/harden retire` is for a lead (`leads:` in .github/hardening.yml); @bob is not one",
+        ),
+        (
+            "verify",
+            "carol",
+            "admin",
+            "`/harden verify` is for the verifier owner (@bob) or a lead, never the execution owner "
+            "(@alice); @carol is neither",
+        ),
+    ],
+)
 def test_refusal_reasons(command: str, actor: str, role: str | None, reason: str) -> None:
-    assert authz.authorize(command, actor=actor, role=role, is_lead=False, item=ITEM,
-                           actor_is_bot=False) == authz.Decision(False, reason)
+    assert authz.authorize(
+        command, actor=actor, role=role, is_lead=False, item=ITEM, actor_is_bot=False
+    ) == authz.Decision(False, reason)
 
 
 def test_bot_refusal_names_who_may() -> None:
-    decision = authz.authorize("status", actor="ci[bot]", role="admin", is_lead=True, item=ITEM,
-                               actor_is_bot=True)
+    decision = authz.authorize(
+        "status", actor="ci[bot]", role="admin", is_lead=True, item=ITEM, actor_is_bot=True
+    )
     assert decision == authz.Decision(
-        False, "@ci[bot] is a bot and bots never run `/harden status`; it is for anyone")
+        False, "@ci[bot] is a bot and bots never run `/harden status`; it is for anyone"
+    )
 
 
 def test_ack_without_an_owner_says_how_to_get_one() -> None:
-    decision = authz.authorize("ack", actor="carol", role="admin", is_lead=True,
-                               item=NO_OWNERS, actor_is_bot=False)
+    decision = authz.authorize(
+        "ack", actor="carol", role="admin", is_lead=True, item=NO_OWNERS, actor_is_bot=False
+    )
     assert not decision.allowed
     assert "the execution owner (none set yet)" in decision.reason
     assert "`/harden owner @user`" in decision.reason
 
 
 def test_unknown_command() -> None:
-    decision = authz.authorize("launch", actor="carol", role="admin", is_lead=True, item=ITEM,
-                               actor_is_bot=False)
-    assert decision == authz.Decision(False, "`/harden launch` is not a command; "
-                                             "`/harden help` lists them")
+    decision = authz.authorize(
+        "launch", actor="carol", role="admin", is_lead=True, item=ITEM, actor_is_bot=False
+    )
+    assert decision == authz.Decision(
+        False, "`/harden launch` is not a command; `/harden help` lists them"
+    )
 
 
 def test_allowed_reasons_say_why() -> None:
     def reason(command: str, actor: str, role: str | None = None, lead: bool = False) -> str:
-        decision = authz.authorize(command, actor=actor, role=role, is_lead=lead, item=ITEM,
-                                   actor_is_bot=False)
+        decision = authz.authorize(
+            command, actor=actor, role=role, is_lead=lead, item=ITEM, actor_is_bot=False
+        )
         assert decision.allowed
         return decision.reason
 
@@ -174,18 +230,32 @@ def test_allowed_reasons_say_why() -> None:
     assert reason("help", "anyone") == "`/harden help` is open to anyone"
 
 
-@pytest.mark.parametrize(("role_name", "permission", "base"), [
-    ("admin", "admin", "admin"), ("maintain", "write", "maintain"), ("triage", "read", "triage"),
-    ("security-reviewer", "write", "write"), ("auditor", "read", "read"),
-    ("custom", None, None), (None, "none", None), (None, None, None), ("WRITE", None, "write"),
-])
+@pytest.mark.parametrize(
+    ("role_name", "permission", "base"),
+    [
+        ("admin", "admin", "admin"),
+        ("maintain", "write", "maintain"),
+        ("triage", "read", "triage"),
+        ("security-reviewer", "write", "write"),
+        ("auditor", "read", "read"),
+        ("custom", None, None),
+        (None, "none", None),
+        (None, None, None),
+        ("WRITE", None, "write"),
+    ],
+)
 def test_base_role(role_name: str | None, permission: str | None, base: str | None) -> None:
     assert authz.base_role(role_name, permission) == base
 
 
 def test_role_rank_orders_github_roles() -> None:
     assert sorted(authz.ROLE_RANK, key=authz.ROLE_RANK.__getitem__) == [
-        "read", "triage", "write", "maintain", "admin"]
+        "read",
+        "triage",
+        "write",
+        "maintain",
+        "admin",
+    ]
     assert authz.role_rank(None) == 0
     assert authz.role_rank("custom") == 0
     with pytest.raises(TypeError):
@@ -219,15 +289,20 @@ def test_the_owners_verify_needs_no_lead_lookup() -> None:
     assert not authz.needs_lead("owner", actor="carol", item=ITEM)
 
 
-@pytest.mark.parametrize(("command", "relation", "role", "bot"),
-                         list(itertools.product(authz.COMMANDS, RELATIONS, ROLES,
-                                                (False, True))))
+@pytest.mark.parametrize(
+    ("command", "relation", "role", "bot"),
+    list(itertools.product(authz.COMMANDS, RELATIONS, ROLES, (False, True))),
+)
 def test_lead_lookup_for_an_item_skipped_only_when_it_cannot_matter(
     command: str, relation: str, role: str | None, bot: bool
 ) -> None:
     actor, item = RELATIONS[relation]
     if authz.needs_lead(command, actor=actor, item=item):
         return
-    answers = {authz.authorize(command, actor=actor, role=role, is_lead=lead, item=item,
-                               actor_is_bot=bot).allowed for lead in (False, True)}
+    answers = {
+        authz.authorize(
+            command, actor=actor, role=role, is_lead=lead, item=item, actor_is_bot=bot
+        ).allowed
+        for lead in (False, True)
+    }
     assert len(answers) == 1

@@ -16,8 +16,14 @@ LINK = "https://github.com/o/r/issues/14#issuecomment-9"
 
 
 def verified(number: int = 14, **changes: object) -> ItemFacts:
-    facts = perfect(**{"status": "verified", "verified_by": "bob",
-                       "adoption_check": date(2026, 12, 15), **changes})
+    facts = perfect(
+        **{
+            "status": "verified",
+            "verified_by": "bob",
+            "adoption_check": date(2026, 12, 15),
+            **changes,
+        }
+    )
     return replace(facts, number=number, title=f"Item {number}")
 
 
@@ -27,8 +33,13 @@ def section(text: str, title: str) -> list[str]:
 
 
 def bundle(facts: ItemFacts, **kwargs: object) -> str:
-    args: dict[str, object] = {"incident_title": "Checkout outage", "verified_by": "bob",
-                               "verified_at": AT, "link": LINK, **kwargs}
+    args: dict[str, object] = {
+        "incident_title": "Checkout outage",
+        "verified_by": "bob",
+        "verified_at": AT,
+        "link": LINK,
+        **kwargs,
+    }
     return item_bundle(facts, **args)  # type: ignore[arg-type]
 
 
@@ -57,19 +68,21 @@ def test_item_bundle_has_every_part_of_the_seed() -> None:
         "- https://grafana.example.com/d/1 (monitoring): alert latency 9m -> 40s",
         "- https://github.com/o/r/issues/30 (behavioral): drill 2026-11-20 paged in 2m",
     ]
-    assert section(text, "Residual actions") == [
-        "- adoption check on 2026-12-15: owner @alice"]
+    assert section(text, "Residual actions") == ["- adoption check on 2026-12-15: owner @alice"]
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
 def test_a_timed_rollback_states_its_time_once() -> None:
-    said = verified(evidence=(ev("rollback", "https://ci.example.com/runs/3", "took 4m30s",
-                                 seconds=270),))
+    said = verified(
+        evidence=(ev("rollback", "https://ci.example.com/runs/3", "took 4m30s", seconds=270),)
+    )
     assert section(bundle(said), "Other evidence") == [
-        "- https://ci.example.com/runs/3 (rollback): took 4m30s"]
+        "- https://ci.example.com/runs/3 (rollback): took 4m30s"
+    ]
     paged = verified(evidence=(ev("behavioral", "https://x.example/1", "paged in 1m", seconds=60),))
     assert section(bundle(paged), "Other evidence") == [
-        "- https://x.example/1 (behavioral): paged in 1m"]
+        "- https://x.example/1 (behavioral): paged in 1m"
+    ]
 
 
 def test_item_bundle_is_deterministic_and_converts_time_to_utc() -> None:
@@ -83,8 +96,9 @@ def test_item_bundle_lists_incomplete_adoption_as_residual_actions() -> None:
     facts = verified(acknowledged_by=(), control_mode="shadow", adoption_check=None)
     lines = section(bundle(facts), "Residual actions")
     assert len(lines) == 2
-    assert lines[0].startswith("- Adoption 3/5, “control enabled in target environment”: "
-                               "raise the control's rollout mode")
+    assert lines[0].startswith(
+        "- Adoption 3/5, “control enabled in target environment”: raise the control's rollout mode"
+    )
     assert lines[0].endswith("(owner @alice, due 2026-12-01)")
     assert "“owners trained and acknowledged”: @alice runs `/harden ack`" in lines[1]
 
@@ -93,7 +107,8 @@ def test_item_bundle_uses_given_scores() -> None:
     facts = verified(acknowledged_by=())
     strict = evaluate(facts, adoption_threshold=5)
     assert section(bundle(facts), "Residual actions") == [
-        "- adoption check on 2026-12-15: owner @alice"]
+        "- adoption check on 2026-12-15: owner @alice"
+    ]
     assert len(section(bundle(facts, scores=strict), "Residual actions")) == 2
 
 
@@ -102,8 +117,7 @@ def test_item_bundle_with_nothing_says_none() -> None:
     assert "## Completion evidence bundle: #14\n" in text
     assert "- **Incident:** _none_" in text
     assert "- **Execution owner:** none (`/harden owner @user`)" in text
-    for title in ("Controls shipped", "Test evidence", "Runbook / process diffs",
-                  "Other evidence"):
+    for title in ("Controls shipped", "Test evidence", "Runbook / process diffs", "Other evidence"):
         assert section(text, title) == ["_none_"]
 
 
@@ -114,8 +128,9 @@ def test_item_bundle_unmerged_prs_are_not_shipped() -> None:
 
 
 def test_user_text_cannot_forge_the_marker_or_break_lines() -> None:
-    facts = verified(evidence=(ev("test", note=f"see\n{ITEM_MARKER}"),),
-                     proposed_control="a | b\nc")
+    facts = verified(
+        evidence=(ev("test", note=f"see\n{ITEM_MARKER}"),), proposed_control="a | b\nc"
+    )
     text = bundle(replace(facts, title=INCIDENT_MARKER))
     assert text.count(ITEM_MARKER) == 1
     assert INCIDENT_MARKER not in text
@@ -131,8 +146,13 @@ def incident(items: list[ItemFacts], summary: str = "Queue backlog unnoticed for
 
 
 def test_incident_bundle_has_every_part_of_the_seed() -> None:
-    shared = pr(20, test=True, control=True, touches_runbook=True,
-                new_tests=("`test_alert_fires` in tests/test_alerts.py:12",))
+    shared = pr(
+        20,
+        test=True,
+        control=True,
+        touches_runbook=True,
+        new_tests=("`test_alert_fires` in tests/test_alerts.py:12",),
+    )
     items = [
         verified(15, pulls=(shared, pr(21, control=True))),
         verified(14, pulls=(shared,)),
@@ -140,25 +160,37 @@ def test_incident_bundle_has_every_part_of_the_seed() -> None:
         verified(17, status="in_progress", priority="P2", owner=None, due=None, pulls=()),
     ]
     text = incident(items)
-    assert text.startswith(INCIDENT_MARKER + "\n## Completion evidence bundle: incident #12 "
-                           "Checkout outage\n\nQueue backlog unnoticed for 40 min.\n")
+    assert text.startswith(
+        INCIDENT_MARKER + "\n## Completion evidence bundle: incident #12 "
+        "Checkout outage\n\nQueue backlog unnoticed for 40 min.\n"
+    )
     table = section(text, "Hardening items")
     assert table[0].startswith("| Item | Failure class | Status | Execution owner |")
     assert [line.split(" |")[0] for line in table[2:]] == [
-        "| #14 Item 14", "| #15 Item 15", "| #16 Item 16", "| #17 Item 17"]
-    assert table[5] == ("| #17 Item 17 | missed-detection | in_progress | — | @bob | — | "
-                        "Scorecard 3/5 · Rubric 8/10 · Adoption 3/5 |")
+        "| #14 Item 14",
+        "| #15 Item 15",
+        "| #16 Item 16",
+        "| #17 Item 17",
+    ]
+    assert table[5] == (
+        "| #17 Item 17 | missed-detection | in_progress | — | @bob | — | "
+        "Scorecard 3/5 · Rubric 8/10 · Adoption 3/5 |"
+    )
     assert section(text, "Controls shipped") == [
         "- PR #20 (hardens #14, #15): https://github.com/o/r/pull/20",
         "- PR #21 (hardens #15): https://github.com/o/r/pull/21",
     ]
     tests = section(text, "Test evidence")
-    assert tests[0] == ("- PR #20 (hardens #14, #15) adds `test_alert_fires` in "
-                        "tests/test_alerts.py:12: https://github.com/o/r/pull/20")
+    assert tests[0] == (
+        "- PR #20 (hardens #14, #15) adds `test_alert_fires` in "
+        "tests/test_alerts.py:12: https://github.com/o/r/pull/20"
+    )
     assert "- https://ci.example.com/runs/2 (test) (#17)" in tests
     runbooks = section(text, "Runbook / process diffs")
-    assert runbooks[0] == ("- PR #20 (hardens #14, #15) changes runbook/escalation paths: "
-                           "https://github.com/o/r/pull/20")
+    assert runbooks[0] == (
+        "- PR #20 (hardens #14, #15) changes runbook/escalation paths: "
+        "https://github.com/o/r/pull/20"
+    )
     assert section(text, "Residual actions and risks") == [
         "- #14 adoption check on 2026-12-15: owner @alice",
         "- #15 adoption check on 2026-12-15: owner @alice",
@@ -181,10 +213,12 @@ def test_incident_bundle_thresholds_decide_residual_adoption() -> None:
     strict = incident_bundle(12, "t", "s", [facts], adoption_threshold=5)
     assert section(strict, "Residual actions and risks") == [
         "- #14 Adoption 4/5, “owners trained and acknowledged”: @alice runs `/harden ack` "
-        "(owner @alice, due 2026-12-01)"]
+        "(owner @alice, due 2026-12-01)"
+    ]
 
 
 def test_retired_item_without_rationale_says_so() -> None:
     facts = verified(status="retired", retired_rationale=None)
     assert section(incident([facts]), "Residual actions and risks") == [
-        "- #14 retired: no rationale recorded"]
+        "- #14 retired: no rationale recorded"
+    ]

@@ -86,8 +86,11 @@ def test_conclusion_by_mode() -> None:
 
 
 def test_enforce_source_only_fails_naming_test_and_control() -> None:
-    out = controls_output(ControlsInput((judged(SOURCE),), both("enforce"), owner="alice",
-                                        owner_role="execution owner of #12"))
+    out = controls_output(
+        ControlsInput(
+            (judged(SOURCE),), both("enforce"), owner="alice", owner_role="execution owner of #12"
+        )
+    )
     assert out is not None
     assert out.name == CONTROLS_CHECK
     assert out.conclusion == "failure"
@@ -109,8 +112,14 @@ def test_met_requirements_succeed_with_proof_and_annotations() -> None:
 
 
 def test_warn_is_neutral_and_names_the_owner() -> None:
-    out = controls_output(ControlsInput((judged(SOURCE, ALERT),), both("warn"), owner="bob",
-                                        owner_role="author of this pull request"))
+    out = controls_output(
+        ControlsInput(
+            (judged(SOURCE, ALERT),),
+            both("warn"),
+            owner="bob",
+            owner_role="author of this pull request",
+        )
+    )
     assert out is not None and out.conclusion == "neutral"
     assert "(owner @bob)" in out.title
     assert "**Owner:** @bob (author of this pull request)." in out.summary
@@ -163,12 +172,15 @@ def test_shadow_control_drops_its_annotations() -> None:
 def test_two_classes_need_a_control_each() -> None:
     other = Judged(
         "slow-recovery",
-        evaluate_pull([SOURCE, NEW_TEST, ALERT], test_paths=["tests/**"],
-                      control_paths=["rollback/**"], failure_class="slow-recovery"),
+        evaluate_pull(
+            [SOURCE, NEW_TEST, ALERT],
+            test_paths=["tests/**"],
+            control_paths=["rollback/**"],
+            failure_class="slow-recovery",
+        ),
         ("`Hardens #7`",),
     )
-    out = controls_output(ControlsInput((judged(SOURCE, NEW_TEST, ALERT), other),
-                                        both("enforce")))
+    out = controls_output(ControlsInput((judged(SOURCE, NEW_TEST, ALERT), other), both("enforce")))
     assert out is not None and out.conclusion == "failure"
     assert "`rollback/**`" in out.summary
     assert "**slow-recovery** (`Hardens #7`)" in out.summary
@@ -177,8 +189,12 @@ def test_two_classes_need_a_control_each() -> None:
 
 def test_truncated_and_patchless_files_are_said() -> None:
     files = [dict(SOURCE, filename=f"src/f{i}.py") for i in range(3000)]
-    data = ControlsInput((judged(*files),), both("enforce"), files_read=3000,
-                         files_without_patch=("tests/big_test.py",))
+    data = ControlsInput(
+        (judged(*files),),
+        both("enforce"),
+        files_read=3000,
+        files_without_patch=("tests/big_test.py",),
+    )
     out = controls_output(data)
     assert out is not None
     assert "at most 3,000 files" in out.summary
@@ -209,28 +225,29 @@ def test_config_error_names_file_and_line_and_annotates_repo_file() -> None:
         ConfigError(".github/hardening.yml", 3, "", "mapping values are not allowed here"),
         ConfigError("octo/.github/hardening.yml", 2, "mode", "must be shadow, warn or enforce"),
     )
-    out = config_error_output(CONTROLS_CHECK, errors, repo_config_path=".github/hardening.yml",
-                              base_ref="main")
+    out = config_error_output(
+        CONTROLS_CHECK, errors, repo_config_path=".github/hardening.yml", base_ref="main"
+    )
     assert out.conclusion == "failure"
     assert out.title == "Invalid configuration: .github/hardening.yml line 3"
     assert ".github/hardening.yml line 3: mapping values" in out.summary
     assert "octo/.github/hardening.yml line 2 `mode`" in out.summary
-    assert [(a["path"], a["start_line"]) for a in out.annotations] == [
-        (".github/hardening.yml", 3)
-    ]
+    assert [(a["path"], a["start_line"]) for a in out.annotations] == [(".github/hardening.yml", 3)]
 
 
 def test_proposed_config_errors_fail_even_in_shadow_and_diff_is_shown() -> None:
-    bad = ConfigProposal(".github/hardening.yml",
-                         errors=(ConfigError(".github/hardening.yml", 4, "mode", "bad mode"),))
+    bad = ConfigProposal(
+        ".github/hardening.yml",
+        errors=(ConfigError(".github/hardening.yml", 4, "mode", "bad mode"),),
+    )
     out = controls_output(ControlsInput((judged(SOURCE),), both("shadow"), proposal=bad))
     assert out is not None and out.conclusion == "failure"
     assert out.title.startswith("Invalid .github/hardening.yml proposed")
     assert out.annotations[-1]["start_line"] == 4
-    good = ConfigProposal(".github/hardening.yml",
-                          differences=("mode: warn → enforce",))
-    out = controls_output(ControlsInput((judged(SOURCE, NEW_TEST, ALERT),), both("warn"),
-                                        proposal=good))
+    good = ConfigProposal(".github/hardening.yml", differences=("mode: warn → enforce",))
+    out = controls_output(
+        ControlsInput((judged(SOURCE, NEW_TEST, ALERT),), both("warn"), proposal=good)
+    )
     assert out is not None and out.conclusion == "success"
     assert "- mode: warn → enforce" in out.summary
     assert "judged by the configuration on `main`" in out.summary
@@ -244,15 +261,23 @@ def test_out_of_scope_and_superseded_are_neutral() -> None:
 
 
 def _item_scores(number: int, item: HardeningItem, pulls: tuple[PullFacts, ...] = ()) -> ItemScores:
-    facts = ItemFacts(number=number, item=item, title="Queue lag alert", pulls=pulls,
-                      control_mode="enforce")
-    return ItemScores(number, "Queue lag alert", item.status, scorecard(facts), rubric(facts),
-                      adoption(facts))
+    facts = ItemFacts(
+        number=number, item=item, title="Queue lag alert", pulls=pulls, control_mode="enforce"
+    )
+    return ItemScores(
+        number, "Queue lag alert", item.status, scorecard(facts), rubric(facts), adoption(facts)
+    )
 
 
 def test_scorecard_tables_have_every_row_with_signal_and_next_step() -> None:
-    item = HardeningItem(failure_class="missed-detection", proposed_control="alert rule",
-                         owner="alice", verifier="bob", due=date(2026, 12, 1), status="open")
+    item = HardeningItem(
+        failure_class="missed-detection",
+        proposed_control="alert rule",
+        owner="alice",
+        verifier="bob",
+        due=date(2026, 12, 1),
+        status="open",
+    )
     out = scorecard_output([_item_scores(12, item)])
     assert out.name == SCORECARD_CHECK and out.conclusion == "neutral"
     assert out.title.startswith("#12: Scorecard ")
@@ -273,9 +298,17 @@ def test_scorecard_success_when_every_item_meets_thresholds() -> None:
         Evidence("https://docs.example/runbook", "runbook"),
         Evidence("https://drill.example/1", "behavioral", "drill"),
     )
-    item = HardeningItem(failure_class="missed-detection", proposed_control="alert rule",
-                         owner="alice", verifier="bob", due=date(2026, 12, 1), priority="P1",
-                         evidence=evidence, acknowledged_by=("alice",), status="in_progress")
+    item = HardeningItem(
+        failure_class="missed-detection",
+        proposed_control="alert rule",
+        owner="alice",
+        verifier="bob",
+        due=date(2026, 12, 1),
+        priority="P1",
+        evidence=evidence,
+        acknowledged_by=("alice",),
+        status="in_progress",
+    )
     pull = PullFacts(5, "https://x/pull/5", True, True, True, touches_monitoring=True)
     out = scorecard_output([_item_scores(12, item, (pull,))])
     assert out.conclusion == "success", out.summary

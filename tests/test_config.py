@@ -420,8 +420,7 @@ def test_error_text():
     )
     result = load("mode: loud\n")
     assert result.error_report() == (
-        ".github/hardening.yml:1: mode: expected one of shadow | warn | enforce, "
-        "got text ('loud')"
+        ".github/hardening.yml:1: mode: expected one of shadow | warn | enforce, got text ('loud')"
     )
 
 
@@ -514,8 +513,13 @@ _KEYS = st.sampled_from(
      "high", "fast", "P0", "due_days", "color", "styles", "incident", 1, "sev-1", "control_paths",
      "severity_raise", "title", "x"]
 )  # fmt: skip
-_SCALARS = st.none() | st.booleans() | st.integers(-5, 400) | st.sampled_from(
-    [*MODES, "P1", "high", "fast", "carol", "@acme/leads", "tests/**", "a/{b", "d73a4a", ""]
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 400)
+    | st.sampled_from(
+        [*MODES, "P1", "high", "fast", "carol", "@acme/leads", "tests/**", "a/{b", "d73a4a", ""]
+    )
 )
 _TREES = st.recursive(
     _SCALARS,
@@ -554,8 +558,13 @@ def test_docs_list_every_default_path_and_key():
         out = []
         for key, value in data.items():
             path = f"{prefix}{key}"
-            if isinstance(value, dict) and key not in ("styles", "matrix", "due_days",
-                                                       "severity_raise", "severity_max_due_days"):
+            if isinstance(value, dict) and key not in (
+                "styles",
+                "matrix",
+                "due_days",
+                "severity_raise",
+                "severity_max_due_days",
+            ):
                 out += keys(value, f"{path}.")
             else:
                 out.append(path)

@@ -24,8 +24,12 @@ ITEM = HardeningItem(owner="carol", verifier="bob")
 
 @pytest.mark.parametrize(
     ("before", "after"),
-    [("open", "in_progress"), ("in_progress", "in_progress"), ("verified", "verified"),
-     ("retired", "retired")],
+    [
+        ("open", "in_progress"),
+        ("in_progress", "in_progress"),
+        ("verified", "verified"),
+        ("retired", "retired"),
+    ],
 )
 def test_work_starts_only_on_an_open_item(before: Status, after: Status) -> None:
     assert in_progress(HardeningItem(status=before)).status == after
@@ -37,8 +41,10 @@ def test_evidence_is_added_once_and_starts_the_work() -> None:
     again = with_evidence(first, Evidence("https://x.example.com/r/1/", "rollback", "took 90s", 90))
     assert again.evidence == (Evidence("https://x.example.com/r/1", "rollback", "took 90s", 90),)
     other = with_evidence(again, Evidence("https://x.example.com/r/2"))
-    assert [e.url for e in other.evidence] == ["https://x.example.com/r/1",
-                                               "https://x.example.com/r/2"]
+    assert [e.url for e in other.evidence] == [
+        "https://x.example.com/r/1",
+        "https://x.example.com/r/2",
+    ]
 
 
 def test_refiling_a_link_under_another_kind_does_not_carry_its_timing() -> None:
@@ -46,8 +52,11 @@ def test_refiling_a_link_under_another_kind_does_not_carry_its_timing() -> None:
     paged = with_evidence(HardeningItem(), Evidence(url, "behavioral", "paged in 1m", 60))
     refiled = with_evidence(paged, Evidence(url, "rollback"))
     assert refiled.evidence == (Evidence(url, "rollback"),)
-    [row] = [r for r in evaluate(ItemFacts(number=1, item=refiled)).scorecard.rows
-             if r.name == ROLLBACK_TIMED]
+    [row] = [
+        r
+        for r in evaluate(ItemFacts(number=1, item=refiled)).scorecard.rows
+        if r.name == ROLLBACK_TIMED
+    ]
     assert row.points == 0
     # the same kind again keeps what was recorded
     timed = with_evidence(HardeningItem(), Evidence(url, "rollback", "took 90s", 90))
@@ -82,7 +91,10 @@ def test_verified_and_retired() -> None:
     at = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
     done = verified(ITEM, by="bob", at=at, link="https://github.com/o/r/issues/1#c")
     assert (done.status, done.verified_by, done.verified_link) == (
-        "verified", "bob", "https://github.com/o/r/issues/1#c")
+        "verified",
+        "bob",
+        "https://github.com/o/r/issues/1#c",
+    )
     assert done.verified_at == at.replace(microsecond=0)
     gone = retired(ITEM, "duplicates the canary gate")
     assert (gone.status, gone.retired_rationale) == ("retired", "duplicates the canary gate")

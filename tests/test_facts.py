@@ -13,12 +13,18 @@ from rules.config import default_config
 from rules.item import render_item
 from rules.model import HardeningItem
 
-ITEM = HardeningItem(failure_class="missed-detection", proposed_control="alert rule",
-                     owner="carol", verifier="bob", due=date(2026, 12, 1))
+ITEM = HardeningItem(
+    failure_class="missed-detection",
+    proposed_control="alert rule",
+    owner="carol",
+    verifier="bob",
+    due=date(2026, 12, 1),
+)
 
 
-async def test_linked_pulls_confirms_each_description(sandbox: Any, repo: str,
-                                                      bot_app: Any) -> None:
+async def test_linked_pulls_confirms_each_description(
+    sandbox: Any, repo: str, bot_app: Any
+) -> None:
     from bot.facts import linked_pulls
 
     item = sandbox.open_issue(repo, title="Item", body=render_item(ITEM), labels=("hardening",))
@@ -39,11 +45,16 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     from bot.facts import item_facts
     from bot.items import get_item
 
-    item = sandbox.open_issue(repo, title="Queue lag item", body=render_item(ITEM),
-                              labels=("hardening", "failure-class:missed-detection"))
+    item = sandbox.open_issue(
+        repo,
+        title="Queue lag item",
+        body=render_item(ITEM),
+        labels=("hardening", "failure-class:missed-detection"),
+    )
     n = item["number"]
-    merged = sandbox.open_pull(repo, title="A", body=f"Hardens #{n}",
-                               files=[SOURCE, NEW_TEST, ALERT])
+    merged = sandbox.open_pull(
+        repo, title="A", body=f"Hardens #{n}", files=[SOURCE, NEW_TEST, ALERT]
+    )
     sandbox.merge_pull(repo, merged["number"])
     open_pull = sandbox.open_pull(repo, title="B", body=f"Hardens #{n}", files=[SOURCE])
     dropped = sandbox.open_pull(repo, title="C", body=f"Hardens #{n}", files=[SOURCE, ALERT])

@@ -17,8 +17,9 @@ from rules import gates
 from rules.gates import GateResult, Missing, count_held
 from rules.model import ItemFacts
 
-EVIDENCE_CMD = ("/harden evidence URL [implementation|behavioral|rollback|monitoring|runbook|test] "
-                "[note]")
+EVIDENCE_CMD = (
+    "/harden evidence URL [implementation|behavioral|rollback|monitoring|runbook|test] [note]"
+)
 
 
 def verified(**changes: object) -> ItemFacts:
@@ -26,8 +27,9 @@ def verified(**changes: object) -> ItemFacts:
 
 
 def retired(**changes: object) -> ItemFacts:
-    return perfect(**{"status": "retired", "retired_rationale": "duplicates a stronger gate",
-                      **changes})
+    return perfect(
+        **{"status": "retired", "retired_rationale": "duplicates a stronger gate", **changes}
+    )
 
 
 def commands(result: GateResult) -> list[str]:
@@ -50,24 +52,38 @@ def test_qa_gate_passes_a_complete_item() -> None:
 
 
 QA_CASES = [
-    ("implementation",
-     {"pulls": (replace(PERFECT_PR, merged=False),),
-      "evidence": PERFECT_ITEM.evidence},  # test evidence keeps the scorecard at 4/5
-     "implementation evidence", "/harden evidence URL implementation"),
-    ("behavioral",
-     {"evidence": tuple(e for e in PERFECT_ITEM.evidence if e.kind != "behavioral")},
-     "behavioral evidence", "/harden evidence URL behavioral"),
+    (
+        "implementation",
+        {
+            "pulls": (replace(PERFECT_PR, merged=False),),
+            "evidence": PERFECT_ITEM.evidence,
+        },  # test evidence keeps the scorecard at 4/5
+        "implementation evidence",
+        "/harden evidence URL implementation",
+    ),
+    (
+        "behavioral",
+        {"evidence": tuple(e for e in PERFECT_ITEM.evidence if e.kind != "behavioral")},
+        "behavioral evidence",
+        "/harden evidence URL behavioral",
+    ),
     ("owner", {"owner": None, "acknowledged_by": ()}, "an execution owner", "/harden owner @user"),
     ("verifier", {"verifier": None}, "a verifier owner", "/harden verifier @user"),
-    ("same-person", {"verifier": "ALICE"}, "other than the execution owner @alice",
-     "/harden verifier @user"),
+    (
+        "same-person",
+        {"verifier": "ALICE"},
+        "other than the execution owner @alice",
+        "/harden verifier @user",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("changes", "what", "command"), [c[1:] for c in QA_CASES],
-                         ids=[c[0] for c in QA_CASES])
-def test_qa_gate_names_each_missing_evidence(changes: dict[str, object], what: str,
-                                             command: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "what", "command"), [c[1:] for c in QA_CASES], ids=[c[0] for c in QA_CASES]
+)
+def test_qa_gate_names_each_missing_evidence(
+    changes: dict[str, object], what: str, command: str
+) -> None:
     result = gates.qa_gate(perfect(**changes))
     assert not result.passed
     hits = [m for m in result.missing if what in m.what]
@@ -84,26 +100,33 @@ def test_qa_gate_merged_pr_is_implementation_evidence() -> None:
 
 
 def test_qa_gate_drill_flag_is_behavioral_evidence() -> None:
-    facts = perfect(evidence=tuple(e for e in PERFECT_ITEM.evidence if e.kind != "behavioral"),
-                    drill_or_incident_used=True)
+    facts = perfect(
+        evidence=tuple(e for e in PERFECT_ITEM.evidence if e.kind != "behavioral"),
+        drill_or_incident_used=True,
+    )
     assert gates.qa_gate(facts).passed
 
 
 def test_qa_gate_lists_each_unmet_scorecard_row_with_its_next_step() -> None:
-    facts = perfect(acknowledged_by=(),
-                    evidence=tuple(e for e in PERFECT_ITEM.evidence if e.kind != "rollback"))
+    facts = perfect(
+        acknowledged_by=(), evidence=tuple(e for e in PERFECT_ITEM.evidence if e.kind != "rollback")
+    )
     result = gates.qa_gate(facts)
     scorecard = [m for m in result.missing if m.group == "Scorecard 3/5, needs 4/5"]
     assert [m.what.split("“")[1].split("”")[0] for m in scorecard] == [
-        "rollback path rehearsed and timed", "runbook update acknowledged by owners"]
+        "rollback path rehearsed and timed",
+        "runbook update acknowledged by owners",
+    ]
     assert "rollback took 4m30s" in scorecard[0].command
     assert "@alice runs `/harden ack`" in scorecard[1].command
 
 
 def test_qa_gate_lists_rubric_rows_below_two() -> None:
-    facts = perfect(due=None, priority=None,
-                    evidence=(ev("implementation"), ev("behavioral"), ev("test"),
-                              ev("rollback", seconds=60)))
+    facts = perfect(
+        due=None,
+        priority=None,
+        evidence=(ev("implementation"), ev("behavioral"), ev("test"), ev("rollback", seconds=60)),
+    )
     result = gates.qa_gate(facts)
     rubric = [m for m in result.missing if m.group.startswith("Rubric 7/10")]
     assert rubric == []  # 7/10 passes
@@ -114,8 +137,15 @@ def test_qa_gate_lists_rubric_rows_below_two() -> None:
 
 
 def test_a_score_is_named_once_over_its_unmet_rows() -> None:
-    facts = perfect(status="in_progress", pulls=(), evidence=(), acknowledged_by=(), due=None,
-                    owner=None, verifier=None)
+    facts = perfect(
+        status="in_progress",
+        pulls=(),
+        evidence=(),
+        acknowledged_by=(),
+        due=None,
+        owner=None,
+        verifier=None,
+    )
     text = gates.closure_gate(facts).markdown()
     assert text.count("Scorecard 0/5, needs 4/5") == 1
     assert text.count("Rubric ") == 1
@@ -123,9 +153,12 @@ def test_a_score_is_named_once_over_its_unmet_rows() -> None:
     heading = lines.index("- Scorecard 0/5, needs 4/5:")
     rows = lines[heading + 1 : heading + 6]
     assert [row.split("“")[1].split("”")[0] for row in rows] == [
-        "root-cause class now test-covered", "rollback path rehearsed and timed",
-        "escalation ownership documented", "monitoring/alerts updated",
-        "runbook update acknowledged by owners"]
+        "root-cause class now test-covered",
+        "rollback path rehearsed and timed",
+        "escalation ownership documented",
+        "monitoring/alerts updated",
+        "runbook update acknowledged by owners",
+    ]
     assert all(row.startswith("  - “") for row in rows)
     assert lines[heading + 6].startswith("- Rubric ")
 
@@ -139,8 +172,9 @@ def test_qa_gate_thresholds_are_parameters() -> None:
 
 def test_unreachable_threshold_is_named_not_hidden() -> None:
     result = gates.qa_gate(perfect(), rubric_threshold=11)
-    assert only(result) == Missing("Rubric 10/10, needs 11/10",
-                                   "lower the threshold in .github/hardening.yml")
+    assert only(result) == Missing(
+        "Rubric 10/10, needs 11/10", "lower the threshold in .github/hardening.yml"
+    )
 
 
 def test_adoption_is_advisory_unless_configured_to_block() -> None:
@@ -148,7 +182,9 @@ def test_adoption_is_advisory_unless_configured_to_block() -> None:
     advisory = gates.qa_gate(facts)
     assert advisory.passed
     assert [m.what.split("“")[1].split("”")[0] for m in advisory.advisory] == [
-        "control enabled in target environment", "owners trained and acknowledged"]
+        "control enabled in target environment",
+        "owners trained and acknowledged",
+    ]
     assert "(advisory) Adoption 3/5, needs 4/5" in advisory.markdown()
     blocking = gates.qa_gate(facts, adoption_blocking=True)
     assert not blocking.passed and blocking.advisory == ()
@@ -159,8 +195,11 @@ def test_adoption_is_advisory_unless_configured_to_block() -> None:
 # --- closure gate ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("facts", [verified(), retired(), retired(evidence=(ev(None),))],
-                         ids=["verified", "retired", "retired-weak-evidence"])
+@pytest.mark.parametrize(
+    "facts",
+    [verified(), retired(), retired(evidence=(ev(None),))],
+    ids=["verified", "retired", "retired-weak-evidence"],
+)
 def test_closure_gate_passes(facts: ItemFacts) -> None:
     assert gates.closure_gate(facts) == GateResult(passed=True)
 
@@ -168,23 +207,41 @@ def test_closure_gate_passes(facts: ItemFacts) -> None:
 CLOSURE_CASES = [
     ("owner", retired(owner=None), "an execution owner", "/harden owner @user"),
     ("verifier", retired(verifier=None), "a verifier owner", "/harden verifier @user"),
-    ("different-verifier", retired(verifier="@Alice"),
-     "a verifier owner other than the execution owner @alice", "/harden verifier @user"),
+    (
+        "different-verifier",
+        retired(verifier="@Alice"),
+        "a verifier owner other than the execution owner @alice",
+        "/harden verifier @user",
+    ),
     ("due", retired(due=None), "a due date", "/harden due YYYY-MM-DD"),
     ("evidence", retired(evidence=()), "at least one evidence link", EVIDENCE_CMD),
-    ("rationale", retired(retired_rationale="  "),
-     "a retirement rationale (sunset protocol), by a lead", "/harden retire RATIONALE"),
-    ("signoff", verified(verified_by=None), "a verification signoff by the verifier owner",
-     "/harden verify"),
-    ("self-verified", verified(verified_by="alice"),
-     "a verification by someone other than the execution owner @alice", "/harden verify"),
+    (
+        "rationale",
+        retired(retired_rationale="  "),
+        "a retirement rationale (sunset protocol), by a lead",
+        "/harden retire RATIONALE",
+    ),
+    (
+        "signoff",
+        verified(verified_by=None),
+        "a verification signoff by the verifier owner",
+        "/harden verify",
+    ),
+    (
+        "self-verified",
+        verified(verified_by="alice"),
+        "a verification by someone other than the execution owner @alice",
+        "/harden verify",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("facts", "what", "command"), [c[1:] for c in CLOSURE_CASES],
-                         ids=[c[0] for c in CLOSURE_CASES])
-def test_closure_gate_names_the_one_missing_thing(facts: ItemFacts, what: str,
-                                                  command: str) -> None:
+@pytest.mark.parametrize(
+    ("facts", "what", "command"), [c[1:] for c in CLOSURE_CASES], ids=[c[0] for c in CLOSURE_CASES]
+)
+def test_closure_gate_names_the_one_missing_thing(
+    facts: ItemFacts, what: str, command: str
+) -> None:
     assert only(gates.closure_gate(facts)) == Missing(what, command)
 
 
@@ -223,8 +280,12 @@ def test_closure_gate_does_not_need_qa_for_retired_items() -> None:
 def test_closure_gate_lists_everything_for_an_empty_item() -> None:
     result = gates.closure_gate(bare())
     assert commands(result)[:5] == [
-        "/harden owner @user", "/harden verifier @user", "/harden due YYYY-MM-DD", EVIDENCE_CMD,
-        "/harden verify"]
+        "/harden owner @user",
+        "/harden verifier @user",
+        "/harden due YYYY-MM-DD",
+        EVIDENCE_CMD,
+        "/harden verify",
+    ]
     assert len(set(result.missing)) == len(result.missing)
 
 
@@ -238,8 +299,10 @@ def test_incident_close_gate_needs_a_hardening_backlog() -> None:
 
 
 def test_incident_close_gate_passes_when_every_item_is_owned_and_dated() -> None:
-    items = [bare(owner="a", verifier="b", due=date(2026, 1, 1)),
-             replace(bare(owner="c", verifier="d", due=date(2026, 2, 1)), number=15)]
+    items = [
+        bare(owner="a", verifier="b", due=date(2026, 1, 1)),
+        replace(bare(owner="c", verifier="d", due=date(2026, 2, 1)), number=15),
+    ]
     assert gates.incident_close_gate(items).passed
 
 
@@ -258,8 +321,10 @@ def test_incident_close_gate_names_each_item_lacking_what() -> None:
 
 
 def test_incident_close_gate_exempts_items_retired_by_a_lead() -> None:
-    items = [bare(owner="a", verifier="b", due=date(2026, 1, 1)),
-             replace(bare(status="retired", retired_rationale="superseded by #9"), number=15)]
+    items = [
+        bare(owner="a", verifier="b", due=date(2026, 1, 1)),
+        replace(bare(status="retired", retired_rationale="superseded by #9"), number=15),
+    ]
     assert gates.incident_close_gate(items).passed
     assert gates.incident_close_gate(items[1:]).passed  # a retired item is still a backlog
 
@@ -267,7 +332,8 @@ def test_incident_close_gate_exempts_items_retired_by_a_lead() -> None:
 def test_incident_close_gate_still_needs_owners_on_a_retired_status_without_rationale() -> None:
     items = [replace(bare(status="retired", owner="a", verifier="b"), number=15)]
     assert gates.incident_close_gate(items).missing == (
-        Missing("a due date on #15", "/harden due YYYY-MM-DD"),)
+        Missing("a due date on #15", "/harden due YYYY-MM-DD"),
+    )
 
 
 # --- the seed's hardening closure gate (incident level) --------------------------------------
@@ -278,8 +344,11 @@ def done(number: int = 14, **changes: object) -> ItemFacts:
 
 
 def test_hardening_complete_when_every_condition_holds() -> None:
-    items = [done(14), done(15, status="retired", retired_rationale="superseded"),
-             done(16, status="in_progress", priority="P3")]
+    items = [
+        done(14),
+        done(15, status="retired", retired_rationale="superseded"),
+        done(16, status="in_progress", priority="P3"),
+    ]
     assert gates.incident_hardening_complete(items).passed
 
 
@@ -289,22 +358,39 @@ def test_hardening_complete_needs_items() -> None:
 
 def test_hardening_complete_needs_the_scorecard_threshold() -> None:
     result = gates.incident_hardening_complete(
-        [done(acknowledged_by=(), evidence=(ev("implementation"),), pulls=(
-            replace(PERFECT_PR, adds_regression_test=False, touches_monitoring=False),))])
+        [
+            done(
+                acknowledged_by=(),
+                evidence=(ev("implementation"),),
+                pulls=(replace(PERFECT_PR, adds_regression_test=False, touches_monitoring=False),),
+            )
+        ]
+    )
     assert any(m.group == "Scorecard 1/5 on #14, needs 4/5" for m in result.missing)
     relaxed = gates.incident_hardening_complete([done(acknowledged_by=())], scorecard_threshold=5)
     assert any(m.group == "Scorecard 4/5 on #14, needs 5/5" for m in relaxed.missing)
 
 
-@pytest.mark.parametrize(("facts", "text", "command"), [
-    (done(control_mode="shadow"), "runs in shadow mode", "`warn` or `enforce`"),
-    (done(pulls=(replace(PERFECT_PR, adds_control=False),)), "no merged linked PR changes",
-     "`Hardens #14`"),
-    (done(pulls=(replace(PERFECT_PR, merged=False),), evidence=PERFECT_ITEM.evidence),
-     "no merged linked PR changes", "changes the control paths"),
-], ids=["shadow", "no-control-change", "unmerged"])
-def test_hardening_complete_needs_controls_active(facts: ItemFacts, text: str,
-                                                  command: str) -> None:
+@pytest.mark.parametrize(
+    ("facts", "text", "command"),
+    [
+        (done(control_mode="shadow"), "runs in shadow mode", "`warn` or `enforce`"),
+        (
+            done(pulls=(replace(PERFECT_PR, adds_control=False),)),
+            "no merged linked PR changes",
+            "`Hardens #14`",
+        ),
+        (
+            done(pulls=(replace(PERFECT_PR, merged=False),), evidence=PERFECT_ITEM.evidence),
+            "no merged linked PR changes",
+            "changes the control paths",
+        ),
+    ],
+    ids=["shadow", "no-control-change", "unmerged"],
+)
+def test_hardening_complete_needs_controls_active(
+    facts: ItemFacts, text: str, command: str
+) -> None:
     result = gates.incident_hardening_complete([facts])
     hits = [m for m in result.missing if m.what.startswith("the control of #14 active")]
     assert len(hits) == 1 and text in hits[0].what and command in hits[0].command
@@ -313,40 +399,54 @@ def test_hardening_complete_needs_controls_active(facts: ItemFacts, text: str,
 def test_hardening_complete_needs_owner_adoption() -> None:
     result = gates.incident_hardening_complete([done(acknowledged_by=("bob",))])
     assert only(result) == Missing(
-        "owner adoption confirmed on #14 (@alice has not acknowledged)", "/harden ack")
+        "owner adoption confirmed on #14 (@alice has not acknowledged)", "/harden ack"
+    )
 
 
 @pytest.mark.parametrize("priority", ["P0", "P1", None])
 @pytest.mark.parametrize("status", ["open", "in_progress"])
-def test_hardening_complete_blocks_on_unresolved_high_risk(priority: str | None,
-                                                           status: str) -> None:
-    result = gates.incident_hardening_complete([done(), done(15, status=status,
-                                                         priority=priority)])
+def test_hardening_complete_blocks_on_unresolved_high_risk(
+    priority: str | None, status: str
+) -> None:
+    result = gates.incident_hardening_complete([done(), done(15, status=status, priority=priority)])
     missing = only(result)
-    assert missing.what == (f"high-risk follow-up #15 ({priority or 'no priority band'}) "
-                            f"resolved: it is `{status}`")
+    assert missing.what == (
+        f"high-risk follow-up #15 ({priority or 'no priority band'}) resolved: it is `{status}`"
+    )
     assert missing.command == "/harden verify"
 
 
 def test_hardening_complete_needs_residual_low_risk_items_owned_and_dated() -> None:
     residual = done(15, status="open", priority="P2", due=None)
     assert only(gates.incident_hardening_complete([residual])) == Missing(
-        "a due date for residual follow-up #15 (P2)", "/harden due YYYY-MM-DD")
+        "a due date for residual follow-up #15 (P2)", "/harden due YYYY-MM-DD"
+    )
     unowned = done(15, status="open", priority="P3", owner=None, acknowledged_by=())
     result = gates.incident_hardening_complete([unowned])
-    assert Missing("an execution owner for residual follow-up #15 (P3)",
-                   "/harden owner @user") in result.missing
+    assert (
+        Missing("an execution owner for residual follow-up #15 (P3)", "/harden owner @user")
+        in result.missing
+    )
 
 
 def test_hardening_complete_skips_retired_items_entirely() -> None:
-    dead = done(15, status="retired", retired_rationale="r", pulls=(), evidence=(),
-                acknowledged_by=(), control_mode="shadow", priority="P0")
+    dead = done(
+        15,
+        status="retired",
+        retired_rationale="r",
+        pulls=(),
+        evidence=(),
+        acknowledged_by=(),
+        control_mode="shadow",
+        priority="P0",
+    )
     assert gates.incident_hardening_complete([done(), dead]).passed
 
 
 def test_missing_markdown_backticks_only_commands() -> None:
     assert Missing("a due date", "/harden due YYYY-MM-DD").markdown() == (
-        "a due date: `/harden due YYYY-MM-DD`")
+        "a due date: `/harden due YYYY-MM-DD`"
+    )
     assert Missing("x", "merge PR #3").markdown() == "x: merge PR #3"
 
 
@@ -369,5 +469,4 @@ def test_count_held_reads_closes_and_the_bots_reopens() -> None:
     # A person's own reopen, and the bot's own close, are not held closes.
     assert count_held([dave_closes, _event("reopened", "dave"), dave_closes], BOT) == 1
     assert count_held([_event("closed", BOT, "Bot"), _event("reopened", "dave")], BOT) == 0
-    assert count_held([_event("labeled", "dave"), dave_closes, _event("commented", "x")],
-                      BOT) == 1
+    assert count_held([_event("labeled", "dave"), dave_closes, _event("commented", "x")], BOT) == 1

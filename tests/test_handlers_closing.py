@@ -43,13 +43,15 @@ async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp
 
 def open_item(sandbox: Any, repo: str, item: HardeningItem = BARE, **changes: Any) -> int:
     item = dataclasses.replace(item, **changes)
-    issue = sandbox.open_issue(repo, title="Alert on queue lag", body=render_item(item),
-                               labels=("hardening",))
+    issue = sandbox.open_issue(
+        repo, title="Alert on queue lag", body=render_item(item), labels=("hardening",)
+    )
     return int(issue["number"])
 
 
-async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int,
-                user: str = "dave") -> None:
+async def close(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, user: str = "dave"
+) -> None:
     sandbox.update_issue(repo, number, user=user, state="closed")
     response = await deliver("issues", sandbox.issue_event(repo, number, "closed", sender=user))
     assert response.status == 202
@@ -57,8 +59,9 @@ async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int,
 
 
 def gate_comments(sandbox: Any, repo: str, number: int, name: str = "closure-gate") -> list:
-    return [c for c in sandbox.comments(repo, number)
-            if f"<!-- hardening-bot:{name} -->" in c["body"]]
+    return [
+        c for c in sandbox.comments(repo, number) if f"<!-- hardening-bot:{name} -->" in c["body"]
+    ]
 
 
 async def replay_emitted(sandbox: Any, deliver: Any, drain: Any, start: int = 0) -> int:
@@ -142,8 +145,7 @@ async def test_a_close_that_fails_midway_is_finished_by_the_retry(
     assert "Closed once" in comment["body"]
 
 
-async def test_a_ready_item_stays_closed(sandbox: Any, repo: str, deliver: Any,
-                                         drain: Any) -> None:
+async def test_a_ready_item_stays_closed(sandbox: Any, repo: str, deliver: Any, drain: Any) -> None:
     n = open_item(sandbox, repo, READY)
     await close(sandbox, repo, deliver, drain, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
@@ -160,8 +162,9 @@ async def test_a_hand_written_verified_status_does_not_pass_the_gate(
     assert "/harden verify" in comment["body"]
 
 
-async def test_other_issues_are_left_alone(sandbox: Any, repo: str, deliver: Any,
-                                           drain: Any) -> None:
+async def test_other_issues_are_left_alone(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
     plain = sandbox.open_issue(repo, title="Typo", body="- Execution owner:", labels=("bug",))
     no_template = sandbox.open_issue(repo, title="Later", body="to do", labels=("hardening",))
     for issue in (plain, no_template):
@@ -174,8 +177,9 @@ async def test_other_issues_are_left_alone(sandbox: Any, repo: str, deliver: Any
 # --- incidents ---------------------------------------------------------------------------------
 
 
-async def open_incident(sandbox: Any, repo: str, deliver: Any, drain: Any,
-                        body: str = "We lost the queue for an hour.") -> int:
+async def open_incident(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, body: str = "We lost the queue for an hour."
+) -> int:
     incident = sandbox.open_issue(repo, title="Queue outage", body=body, labels=("incident",))
     n = int(incident["number"])
     await deliver("issues", sandbox.issue_event(repo, n, "opened"))
@@ -200,8 +204,10 @@ async def test_closing_an_incident_without_items_reopens_it(
     sandbox.reset_calls()
     await close(sandbox, repo, deliver, drain, n)
     writes = [(c.method, c.path) for c in changes(sandbox)]
-    assert writes == [("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}"),
-                      ("PATCH", f"/repos/octo/repo/issues/{n}")]
+    assert writes == [
+        ("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}"),
+        ("PATCH", f"/repos/octo/repo/issues/{n}"),
+    ]
     sandbox.reset_calls()
     await replay_emitted(sandbox, deliver, drain, start)
     assert changes(sandbox) == []
@@ -211,8 +217,9 @@ async def test_closing_an_incident_with_unowned_items_names_each(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
     n = await open_incident(sandbox, repo, deliver, drain)
-    owned = open_item(sandbox, repo, incident=n, owner="carol", verifier="bob",
-                      due=date(2026, 12, 1))
+    owned = open_item(
+        sandbox, repo, incident=n, owner="carol", verifier="bob", due=date(2026, 12, 1)
+    )
     bare = open_item(sandbox, repo, incident=n)
     await close(sandbox, repo, deliver, drain, n)
     assert sandbox.issue(repo, n)["state"] == "open"
@@ -243,4 +250,3 @@ async def test_an_item_retired_without_owners_does_not_hold_its_incident(
     await close(sandbox, repo, deliver, drain, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
-

@@ -63,17 +63,23 @@ def people(sandbox: Any, repo: str) -> str:
 def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
     item = dataclasses.replace(OWNED_ITEM, **changes)
     body = f"Context written by a person.\n\n{render_item(item)}\nMore notes below.\n"
-    issue = sandbox.open_issue(repo, title="Alert on queue lag", body=body,
-                               labels=("hardening", "failure-class:missed-detection"))
+    issue = sandbox.open_issue(
+        repo,
+        title="Alert on queue lag",
+        body=body,
+        labels=("hardening", "failure-class:missed-detection"),
+    )
     return int(issue["number"])
 
 
-async def say(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, body: str,
-              user: str) -> dict[str, Any]:
+async def say(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, body: str, user: str
+) -> dict[str, Any]:
     """``user`` comments ``body`` on issue ``number``; the bot gets the webhook and works."""
     comment = sandbox.add_comment(repo, number, body, user=user)
-    response = await deliver("issue_comment",
-                             sandbox.issue_comment_event(repo, number, comment["id"]))
+    response = await deliver(
+        "issue_comment", sandbox.issue_comment_event(repo, number, comment["id"])
+    )
     assert response.status == 202
     await drain()
     return dict(comment)
@@ -100,7 +106,9 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "/harden verifier @yan": ("write", lambda i: i.verifier == "yan"),
     "/harden due 2027-01-31": ("write", lambda i: i.due == date(2027, 1, 31)),
     "/harden evidence https://ci.example.com/run/9 test": (
-        "write", lambda i: [e.url for e in i.evidence] == ["https://ci.example.com/run/9"]),
+        "write",
+        lambda i: [e.url for e in i.evidence] == ["https://ci.example.com/run/9"],
+    ),
     "/harden ack": ("owner", None),
     "/harden retire duplicates the canary gate": ("lead", None),
     "/harden verify": ("verifier", None),
@@ -143,8 +151,15 @@ async def test_a_lead_by_name_retires_an_item_visibly(
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n,
-                        "/harden retire duplicates the canary gate from #57", "lena")
+    comment = await say(
+        sandbox,
+        repo,
+        deliver,
+        drain,
+        n,
+        "/harden retire duplicates the canary gate from #57",
+        "lena",
+    )
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     issue = sandbox.issue(repo, n)
     assert issue["state"] == "closed" and issue["state_reason"] == "not_planned"
@@ -152,8 +167,11 @@ async def test_a_lead_by_name_retires_an_item_visibly(
     assert item.status == "retired"
     assert item.retired_rationale == "duplicates the canary gate from #57"
     assert "Context written by a person." in issue["body"] and "More notes below." in issue["body"]
-    [note] = [c for c in bot_comments(sandbox, repo, n)
-              if "<!-- hardening-bot:retirement -->" in c["body"]]
+    [note] = [
+        c
+        for c in bot_comments(sandbox, repo, n)
+        if "<!-- hardening-bot:retirement -->" in c["body"]
+    ]
     assert "duplicates the canary gate from #57" in note["body"] and "@lena" in note["body"]
     assert comment["html_url"] in note["body"]
     # The bot's own close comes back as a webhook and changes nothing.
@@ -176,15 +194,23 @@ async def test_a_lead_through_a_team_retires(
     assert item_of(sandbox, repo, n).status == "retired"
 
 
-@pytest.mark.parametrize(("team_role", "direct_role", "allowed"), [
-    ("write", None, True),        # write only through a team: allowed
-    ("maintain", "read", True),   # the team's grant is higher than the direct one
-    ("triage", None, False),      # triage is not write, whatever grants it
-    ("read", "write", True),      # a lower team grant does not lower a direct one
-])
+@pytest.mark.parametrize(
+    ("team_role", "direct_role", "allowed"),
+    [
+        ("write", None, True),  # write only through a team: allowed
+        ("maintain", "read", True),  # the team's grant is higher than the direct one
+        ("triage", None, False),  # triage is not write, whatever grants it
+        ("read", "write", True),  # a lower team grant does not lower a direct one
+    ],
+)
 async def test_team_granted_access_counts_like_direct_access(
-    sandbox: Any, people: str, deliver: Any, drain: Any,
-    team_role: str, direct_role: str | None, allowed: bool,
+    sandbox: Any,
+    people: str,
+    deliver: Any,
+    drain: Any,
+    team_role: str,
+    direct_role: str | None,
+    allowed: bool,
 ) -> None:
     repo = people
     sandbox.add_team("octo", "payments", members=["pat"])
@@ -219,9 +245,15 @@ async def test_the_execution_owner_adds_evidence_and_acks_but_never_verifies(
     repo = people
     sandbox.set_permission(repo, "carol", "admin")  # even an admin owner
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n,
-                        "/harden evidence https://ci.example.com/run/1 implementation\n"
-                        "/harden ack", "carol")
+    comment = await say(
+        sandbox,
+        repo,
+        deliver,
+        drain,
+        n,
+        "/harden evidence https://ci.example.com/run/1 implementation\n/harden ack",
+        "carol",
+    )
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     item = item_of(sandbox, repo, n)
     assert item.acknowledged_by == ("carol",) and item.status == "in_progress"
@@ -238,8 +270,9 @@ async def test_the_owner_without_a_role_may_add_evidence(
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)  # carol is no collaborator
-    comment = await say(sandbox, repo, deliver, drain, n,
-                        "/harden evidence https://ci.example.com/run/2", "carol")
+    comment = await say(
+        sandbox, repo, deliver, drain, n, "/harden evidence https://ci.example.com/run/2", "carol"
+    )
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     assert [e.url for e in item_of(sandbox, repo, n).evidence] == ["https://ci.example.com/run/2"]
 
@@ -255,8 +288,7 @@ async def test_the_verifier_must_differ_from_the_owner(
     comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @Bob", "writeer")
     [answer] = replies(sandbox, repo, n, comment)
     assert "is the verifier owner" in answer
-    assert (item_of(sandbox, repo, n).owner, item_of(sandbox, repo, n).verifier) == (
-        "carol", "bob")
+    assert (item_of(sandbox, repo, n).owner, item_of(sandbox, repo, n).verifier) == ("carol", "bob")
 
 
 # --- lookups that fail ------------------------------------------------------------------------
@@ -306,8 +338,9 @@ async def test_comments_by_bots_are_ignored(
     sandbox.set_permission(repo, author, "admin")
     n = open_item(sandbox, repo)
     sandbox.reset_calls()
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed\n/harden help",
-                        author)
+    comment = await say(
+        sandbox, repo, deliver, drain, n, "/harden owner @zed\n/harden help", author
+    )
     assert changes(sandbox) == [] and reactions(sandbox, comment) == []
     assert item_of(sandbox, repo, n).owner == "carol"
 
@@ -318,8 +351,10 @@ async def test_commands_in_code_blocks_and_quotes_are_ignored(
     repo = people
     n = open_item(sandbox, repo)
     sandbox.reset_calls()
-    body = ("To set the owner, write:\n```\n/harden owner @zed\n```\n"
-            "> /harden due 2030-01-01\n\n<!-- /harden retire no -->\n    ~~~\n/harden ack\n~~~\n")
+    body = (
+        "To set the owner, write:\n```\n/harden owner @zed\n```\n"
+        "> /harden due 2030-01-01\n\n<!-- /harden retire no -->\n    ~~~\n/harden ack\n~~~\n"
+    )
     comment = await say(sandbox, repo, deliver, drain, n, body, "adminer")
     assert changes(sandbox) == [] and reactions(sandbox, comment) == []
 
@@ -357,8 +392,15 @@ async def test_a_malformed_command_gets_reason_and_usage(
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n,
-                        "/harden due next friday\n/harden verfy\n/harden owner @zed", "adminer")
+    comment = await say(
+        sandbox,
+        repo,
+        deliver,
+        drain,
+        n,
+        "/harden due next friday\n/harden verfy\n/harden owner @zed",
+        "adminer",
+    )
     [answer] = replies(sandbox, repo, n, comment)
     assert "is not a date written YYYY-MM-DD" in answer
     assert "Usage: `/harden due YYYY-MM-DD`" in answer
@@ -389,8 +431,11 @@ async def test_a_redelivered_comment_changes_nothing_twice(
     repo = people
     n = open_item(sandbox, repo)
     comment = sandbox.add_comment(
-        repo, n, "/harden evidence https://ci.example.com/run/5 test\n/harden owner @carol\n"
-                 "/harden ack", user="writeer")
+        repo,
+        n,
+        "/harden evidence https://ci.example.com/run/5 test\n/harden owner @carol\n/harden ack",
+        user="writeer",
+    )
     payload = sandbox.issue_comment_event(repo, n, comment["id"])
     assert (await deliver("issue_comment", payload, delivery_id="d-1")).status == 202
     await drain()
@@ -415,11 +460,18 @@ async def test_evidence_is_never_listed_twice(
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    await say(sandbox, repo, deliver, drain, n, "/harden evidence https://x.example.com/r/1",
-              "writeer")
-    comment = await say(sandbox, repo, deliver, drain, n,
-                        "/harden evidence https://x.example.com/r/1/ rollback took 90s",
-                        "writeer")
+    await say(
+        sandbox, repo, deliver, drain, n, "/harden evidence https://x.example.com/r/1", "writeer"
+    )
+    comment = await say(
+        sandbox,
+        repo,
+        deliver,
+        drain,
+        n,
+        "/harden evidence https://x.example.com/r/1/ rollback took 90s",
+        "writeer",
+    )
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     [evidence] = item_of(sandbox, repo, n).evidence
     assert (evidence.kind, evidence.duration_seconds) == ("rollback", 90)
@@ -446,10 +498,12 @@ async def test_verify_fails_then_passes_closes_and_posts_the_bundles(
 ) -> None:
     repo = people
     incident = sandbox.open_issue(
-        repo, title="Queue outage",
+        repo,
+        title="Queue outage",
         body="The consumer stalled for an hour and nobody was paged.\n\n## Findings\n"
-             "- missed detection: no alert on queue lag\n",
-        labels=("incident",))
+        "- missed detection: no alert on queue lag\n",
+        labels=("incident",),
+    )
     m = incident["number"]
     n = open_item(sandbox, repo, incident=m)
     comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "bob")
@@ -469,13 +523,17 @@ async def test_verify_fails_then_passes_closes_and_posts_the_bundles(
     item = item_of(sandbox, repo, n)
     assert item.status == "verified" and item.verified_by == "bob"
     assert item.verified_link == comment["html_url"] and item.verified_at is not None
-    [bundle] = [c for c in bot_comments(sandbox, repo, n)
-                if "<!-- hardening-bot:bundle -->" in c["body"]]
+    [bundle] = [
+        c for c in bot_comments(sandbox, repo, n) if "<!-- hardening-bot:bundle -->" in c["body"]
+    ]
     assert f"#{m} Queue outage" in bundle["body"]
     assert "https://ci.example.com/run/1" in bundle["body"]
     # It was the incident's only item: the incident's bundle, with its summary.
-    [incident_bundle] = [c for c in bot_comments(sandbox, repo, m)
-                         if "<!-- hardening-bot:incident-bundle -->" in c["body"]]
+    [incident_bundle] = [
+        c
+        for c in bot_comments(sandbox, repo, m)
+        if "<!-- hardening-bot:incident-bundle -->" in c["body"]
+    ]
     assert "The consumer stalled for an hour" in incident_bundle["body"]
     # Verifying again (or a redelivery) changes nothing and posts nothing new.
     sandbox.reset_calls()
@@ -535,8 +593,11 @@ async def test_an_invalid_config_is_reported_once_and_commands_still_run(
     for line in ("/harden owner @zed", "/harden due 2027-02-01"):
         comment = await say(sandbox, repo, deliver, drain, n, line, "writeer")
         assert reactions(sandbox, comment) == ["eyes", "+1"]
-    [report] = [c for c in bot_comments(sandbox, repo, n)
-                if "<!-- hardening-bot:config-errors -->" in c["body"]]
+    [report] = [
+        c
+        for c in bot_comments(sandbox, repo, n)
+        if "<!-- hardening-bot:config-errors -->" in c["body"]
+    ]
     assert ".github/hardening.yml" in report["body"]
     item = item_of(sandbox, repo, n)
     assert (item.owner, item.due) == ("zed", date(2027, 2, 1))
@@ -552,8 +613,9 @@ async def test_retiring_a_held_item_resolves_its_gate_comment(
     await drain()
     [held] = [c for c in bot_comments(sandbox, repo, n) if "closure-gate -->" in c["body"]]
     assert "Reopened" in held["body"]
-    await say(sandbox, repo, deliver, drain, n,
-              "/harden evidence https://x.example.com/r/1\n", "writeer")
+    await say(
+        sandbox, repo, deliver, drain, n, "/harden evidence https://x.example.com/r/1\n", "writeer"
+    )
     await say(sandbox, repo, deliver, drain, n, "/harden retire superseded by #9", "lena")
     [resolved] = [c for c in bot_comments(sandbox, repo, n) if "closure-gate -->" in c["body"]]
     assert resolved["id"] == held["id"]

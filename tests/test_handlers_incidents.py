@@ -286,8 +286,9 @@ async def test_a_failure_while_creating_items_resumes_where_it_stopped(
 ):
     # The first item is created; the second creation fails; the retry creates only the rest.
     # (A 502 leaves it unknown whether the issue was made: it is looked for, briefly here.)
-    monkeypatch.setattr(items_module, "SETTLE", items_module.Settle(limit=0.2, grace=0.1,
-                                                                    poll=0.05))
+    monkeypatch.setattr(
+        items_module, "SETTLE", items_module.Settle(limit=0.2, grace=0.1, poll=0.05)
+    )
     fault = sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=None, times=1)
     original = fault.matches
     seen: list[str] = []
@@ -347,8 +348,14 @@ async def test_an_unknown_outcome_is_looked_for_within_bounds(sandbox, repo, gh,
         waits.append(seconds)
         now[0] += seconds
 
-    ctx = Context(settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT,
-                  clock=lambda: now[0], sleep=sleep)
+    ctx = Context(
+        settings=settings,
+        metrics=Metrics(),
+        log=bound_log("test"),
+        bot_login=BOT,
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
     sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=502)
     with pytest.raises(gidgethub.GitHubBroken):
@@ -369,8 +376,9 @@ async def test_a_connection_never_made_is_not_waited_for(sandbox, repo, gh, sett
     async def refused(*args, **kwargs):
         raise aiohttp.ClientConnectorError(None, OSError(111, "refused"))  # type: ignore[arg-type]
 
-    ctx = Context(settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT,
-                  sleep=sleep)
+    ctx = Context(
+        settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT, sleep=sleep
+    )
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
     monkeypatch.setattr(items_module, "_create_item", refused)
     with pytest.raises(aiohttp.ClientConnectorError):

@@ -44,8 +44,7 @@ EDITED_TEST = {
     "additions": 1,
     "deletions": 1,
     "patch": (
-        "@@ -1,2 +1,2 @@\n def test_existing():\n-    assert consume()\n"
-        "+    assert consume(lag=31)"
+        "@@ -1,2 +1,2 @@\n def test_existing():\n-    assert consume()\n+    assert consume(lag=31)"
     ),
 }
 ALERT = {
@@ -89,20 +88,30 @@ def enforce(sandbox: Any, repo: str) -> str:
 
 
 async def open_and_check(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, *, files: list, body: str = "",
-    labels: tuple[str, ...] = (), user: str = "dave",
+    sandbox: Any,
+    repo: str,
+    deliver: Any,
+    drain: Any,
+    *,
+    files: list,
+    body: str = "",
+    labels: tuple[str, ...] = (),
+    user: str = "dave",
 ) -> dict[str, Any]:
-    pull = sandbox.open_pull(repo, title="Queue lag", body=body, files=files, labels=labels,
-                             user=user)
-    response = await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"],
-                                                                        "opened"))
+    pull = sandbox.open_pull(
+        repo, title="Queue lag", body=body, files=files, labels=labels, user=user
+    )
+    response = await deliver(
+        "pull_request", sandbox.pull_request_event(repo, pull["number"], "opened")
+    )
     assert response.status == 202
     await drain()
     return pull
 
 
-async def pull_event(sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, action: str,
-                     **details: Any) -> None:
+async def pull_event(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, action: str, **details: Any
+) -> None:
     """GitHub's ``pull_request`` webhook for ``action``, delivered and processed."""
     await deliver("pull_request", sandbox.pull_request_event(repo, number, action, **details))
     await drain()
@@ -152,8 +161,9 @@ async def test_edited_assertion_and_alert_rule_still_fail_for_lack_of_a_new_test
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT],
-                                labels=MISSED)
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT], labels=MISSED
+    )
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert run["output"]["title"].startswith("Missing regression test ·")
@@ -168,8 +178,14 @@ async def test_hardens_link_is_judged_by_the_items_class(
     repo = enforce
     number = open_item(sandbox, repo, failure_class="slow-recovery")
     # An alert rule is no control for slow recovery: its control paths are rollback/deploy.
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
-                                body=f"Fixes the lag.\n\nhardens: #{number}")
+    pull = await open_and_check(
+        sandbox,
+        repo,
+        deliver,
+        drain,
+        files=[SOURCE, NEW_TEST, ALERT],
+        body=f"Fixes the lag.\n\nhardens: #{number}",
+    )
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert "**slow-recovery** (`Hardens #" in run["output"]["summary"]
@@ -195,8 +211,9 @@ async def test_shadow_posts_nothing_and_counts_the_would_be_failure(
 async def test_warn_is_neutral_and_names_the_author(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED,
-                                user="dave")
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED, user="dave"
+    )
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "neutral"
     assert "(owner @dave)" in run["output"]["title"]
@@ -206,8 +223,11 @@ async def test_warn_is_neutral_and_names_the_author(
 async def test_modes_per_control_combine_to_the_worst_posted(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
-    sandbox.put_file(repo, CONFIG, "mode: warn\ncontrols:\n  control-change: enforce\n"
-                                   "  regression-test: shadow\n")
+    sandbox.put_file(
+        repo,
+        CONFIG,
+        "mode: warn\ncontrols:\n  control-change: enforce\n  regression-test: shadow\n",
+    )
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, ALERT], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "success"
@@ -255,10 +275,22 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
 ) -> None:
     # Base: warn. The pull request proposes enforce; it is still judged in warn mode.
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
-    pull = sandbox.open_pull(repo, title="Enforce", body="", files=[
-        SOURCE, {"filename": CONFIG, "status": "modified", "additions": 1, "deletions": 1,
-                 "patch": "@@ -1 +1 @@\n-mode: warn\n+mode: enforce"},
-    ], labels=("failure-class:missed-detection",))
+    pull = sandbox.open_pull(
+        repo,
+        title="Enforce",
+        body="",
+        files=[
+            SOURCE,
+            {
+                "filename": CONFIG,
+                "status": "modified",
+                "additions": 1,
+                "deletions": 1,
+                "patch": "@@ -1 +1 @@\n-mode: warn\n+mode: enforce",
+            },
+        ],
+        labels=("failure-class:missed-detection",),
+    )
     sandbox.put_file(repo, CONFIG, "mode: enforce\n", ref=pull["head"]["sha"])
     await pull_event(sandbox, repo, deliver, drain, pull["number"], "opened")
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
@@ -275,8 +307,11 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
     assert run["conclusion"] == "failure"
     assert run["output"]["title"].startswith("Invalid .github/hardening.yml proposed")
     assert ".github/hardening.yml line 2 `leads`: expected a list" in run["output"]["summary"]
-    assert [(a["path"], a["start_line"]) for a in run["annotations"]
-            if a["annotation_level"] == "failure"] == [(CONFIG, 2)]
+    assert [
+        (a["path"], a["start_line"])
+        for a in run["annotations"]
+        if a["annotation_level"] == "failure"
+    ] == [(CONFIG, 2)]
 
 
 # --- re-runs ---------------------------------------------------------------------------------
@@ -355,8 +390,10 @@ async def test_recheck_button(sandbox: Any, enforce: str, deliver: Any, drain: A
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     first = latest(sandbox, repo, sha, CONTROLS)
-    await deliver("check_run", sandbox.check_run_event(repo, first["id"], "requested_action",
-                                                       requested_action="recheck"))
+    await deliver(
+        "check_run",
+        sandbox.check_run_event(repo, first["id"], "requested_action", requested_action="recheck"),
+    )
     await drain()
     assert len(runs(sandbox, repo, sha, CONTROLS)) == 2
 
@@ -369,8 +406,12 @@ async def test_3000_files_are_paginated_and_annotations_batched(
 ) -> None:
     repo = enforce
     files = [
-        {"filename": f"tests/test_m{i}.py", "status": "added", "additions": 1,
-         "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():"}
+        {
+            "filename": f"tests/test_m{i}.py",
+            "status": "added",
+            "additions": 1,
+            "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():",
+        }
         for i in range(60)
     ]
     files += [dict(ALERT, filename=f"alerts/rule{i}.yml") for i in range(60)]
@@ -385,8 +426,11 @@ async def test_3000_files_are_paginated_and_annotations_batched(
     assert len(calls) >= 30  # read page by page
     writes = [c for c in check_writes(sandbox) if c.method in ("POST", "PATCH")]
     controls = [c for c in writes if (c.json or {}).get("name", CONTROLS) == CONTROLS]
-    batches = [len((c.json.get("output") or {}).get("annotations") or []) for c in controls
-               if c.json and (c.json.get("output") or {}).get("annotations")]
+    batches = [
+        len((c.json.get("output") or {}).get("annotations") or [])
+        for c in controls
+        if c.json and (c.json.get("output") or {}).get("annotations")
+    ]
     assert max(batches) <= 50 and sum(batches) == 120
 
 
@@ -394,10 +438,15 @@ async def test_missing_patches_are_said(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    big_test = {"filename": "tests/test_huge.py", "status": "modified", "additions": 9000,
-                "deletions": 10}
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, big_test, ALERT],
-                                labels=MISSED)
+    big_test = {
+        "filename": "tests/test_huge.py",
+        "status": "modified",
+        "additions": 9000,
+        "deletions": 10,
+    }
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE, big_test, ALERT], labels=MISSED
+    )
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert "GitHub sent no diff for 1 file(s)" in run["output"]["summary"]
@@ -412,8 +461,9 @@ async def test_scorecard_shows_every_row_and_the_item_moves_to_in_progress(
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
-                                body=f"Hardens #{number}")
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}"
+    )
     assert item_of(sandbox, repo, number).status == "in_progress"
     card = latest(sandbox, repo, pull["head"]["sha"], SCORECARD)
     summary = card["output"]["summary"]
@@ -435,8 +485,9 @@ async def test_refresh_scorecards_edits_the_run_in_place(
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
-                                body=f"Hardens #{number}")
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}"
+    )
     sha = pull["head"]["sha"]
     before = latest(sandbox, repo, sha, SCORECARD)
     # A command acknowledges the runbook; the commands handler then refreshes the scorecards.
@@ -466,8 +517,9 @@ async def test_merged_pull_records_evidence_once(
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT],
-                                body=f"Hardens #{number}")
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}"
+    )
     sandbox.merge_pull(repo, pull["number"])
     closed = sandbox.pull_request_event(repo, pull["number"], "closed")
     await deliver("pull_request", closed)
@@ -492,8 +544,9 @@ async def test_merged_pull_without_controls_records_nothing(
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                body=f"Hardens #{number}")
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE], body=f"Hardens #{number}"
+    )
     sandbox.merge_pull(repo, pull["number"])
     await pull_event(sandbox, repo, deliver, drain, pull["number"], "closed")
     assert item_of(sandbox, repo, number).evidence == ()
@@ -512,8 +565,12 @@ async def test_out_of_scope_gets_nothing_and_leaving_scope_completes_runs(
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     sandbox.update_issue(repo, pull["number"], labels=[])
-    await deliver("pull_request", sandbox.pull_request_event(
-        repo, pull["number"], "unlabeled", label="failure-class:missed-detection"))
+    await deliver(
+        "pull_request",
+        sandbox.pull_request_event(
+            repo, pull["number"], "unlabeled", label="failure-class:missed-detection"
+        ),
+    )
     await drain()
     for name in (CONTROLS, SCORECARD):
         run = latest(sandbox, repo, sha, name)
@@ -527,8 +584,9 @@ async def test_an_unrelated_label_costs_no_github_call(
     pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
     sandbox.add_labels(repo, pull["number"], ["bug"])
     sandbox.reset_calls()
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "labeled",
-                                                             label="bug"))
+    await deliver(
+        "pull_request", sandbox.pull_request_event(repo, pull["number"], "labeled", label="bug")
+    )
     await drain()
     assert [c for c in sandbox.calls if "/pulls/" in c.path or "/check-runs" in c.path] == []
 
@@ -538,8 +596,15 @@ async def test_no_op_re_evaluation_makes_no_writes(
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT],
-                                body=f"Hardens #{number}", labels=MISSED)
+    pull = await open_and_check(
+        sandbox,
+        repo,
+        deliver,
+        drain,
+        files=[SOURCE, EDITED_TEST, ALERT],
+        body=f"Hardens #{number}",
+        labels=MISSED,
+    )
     sandbox.reset_calls()
     await pull_event(sandbox, repo, deliver, drain, pull["number"], "reopened")
     assert sandbox.writes() == []
@@ -549,8 +614,15 @@ async def test_a_run_left_in_progress_is_completed_not_duplicated(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:
     repo = enforce
-    files = [{"filename": f"tests/test_m{i}.py", "status": "added", "additions": 1,
-              "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():"} for i in range(70)]
+    files = [
+        {
+            "filename": f"tests/test_m{i}.py",
+            "status": "added",
+            "additions": 1,
+            "patch": f"@@ -0,0 +1 @@\n+def test_case_{i}():",
+        }
+        for i in range(70)
+    ]
     pull = sandbox.open_pull(repo, title="Big", body="", files=[*files, ALERT], labels=MISSED)
     # The first annotation batch lands, then GitHub fails every later update of the run until
     # the delivery is given up.
@@ -580,24 +652,24 @@ async def handle(bot_app: Any, event: str, payload: dict, *, delivery_id: str) -
     await handlers.dispatch(Event(payload, event=event, delivery_id=delivery_id), gh, ctx)
 
 
-
 async def test_the_scorecard_is_computed_from_the_items_as_they_are_when_it_is_written(
     sandbox: Any, repo: str, deliver: Any, drain: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     number = open_item(sandbox, repo, owner=None, verifier=None)
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE],
-                                body=f"Hardens #{number}")
+    pull = await open_and_check(
+        sandbox, repo, deliver, drain, files=[SOURCE], body=f"Hardens #{number}"
+    )
     sha = pull["head"]["sha"]
     before = latest(sandbox, repo, sha, SCORECARD)["output"]["summary"]
     start_work = pulls._start_work
 
-    async def item_changes_meanwhile(gh: Any, ctx: Any, owner: str, name: str, *args: Any,
-                                     **kwargs: Any) -> Any:
+    async def item_changes_meanwhile(
+        gh: Any, ctx: Any, owner: str, name: str, *args: Any, **kwargs: Any
+    ) -> Any:
         # Another delivery (an item command) lands while this evaluation is under way: it
         # edits the item and refreshes the scorecard itself.
         loaded = await start_work(gh, ctx, owner, name, *args, **kwargs)
-        changed = dataclasses.replace(item_of(sandbox, repo, number), owner="carol",
-                                      verifier="bob")
+        changed = dataclasses.replace(item_of(sandbox, repo, number), owner="carol", verifier="bob")
         sandbox.update_issue(repo, number, body=render_item(changed))
         await refresh_scorecards(gh, ctx, owner, name, number)
         return loaded  # what this evaluation read before the change
@@ -616,5 +688,8 @@ async def test_the_scorecard_is_computed_from_the_items_as_they_are_when_it_is_w
 
 def scorecard_writes(sandbox: Any, repo: str, sha: str) -> list[Any]:
     paths = {f"/repos/{repo}/check-runs/{r['id']}" for r in runs(sandbox, repo, sha, SCORECARD)}
-    return [c for c in check_writes(sandbox)
-            if c.path in paths or (c.json or {}).get("name") == SCORECARD]
+    return [
+        c
+        for c in check_writes(sandbox)
+        if c.path in paths or (c.json or {}).get("name") == SCORECARD
+    ]

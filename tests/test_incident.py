@@ -331,8 +331,10 @@ def test_long_lines_take_linear_time(body: str):
 
 
 def test_incident_summary_is_the_first_paragraph_before_the_findings() -> None:
-    body = ("## Summary\nSeverity: SEV-2\n\nThe consumer stalled\nfor an hour.\n\nSecond para.\n"
-            "## Findings\n- missed detection: x\n")
+    body = (
+        "## Summary\nSeverity: SEV-2\n\nThe consumer stalled\nfor an hour.\n\nSecond para.\n"
+        "## Findings\n- missed detection: x\n"
+    )
     assert incident_summary(body) == "The consumer stalled for an hour."
     assert incident_summary("## Findings\n- late decision: y\n") == ""
     assert incident_summary("> quoted\n\n" + "word " * 200).endswith("…")

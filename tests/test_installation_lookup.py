@@ -23,7 +23,9 @@ async def test_installation_is_looked_up_from_the_repository(
     sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
 ) -> None:
     issue = sandbox.open_issue(
-        repo, title="DB outage", body="### Findings\n\n- missed detection: no page\n",
+        repo,
+        title="DB outage",
+        body="### Findings\n\n- missed detection: no page\n",
         labels=["incident"],
     )
     payload = _without_installation(sandbox.issue_event(repo, issue.number, "opened"))
@@ -45,9 +47,12 @@ async def test_a_repository_without_the_app_is_skipped(
     )
     payload = _without_installation(sandbox.issue_event(repo, issue.number, "opened"))
     # the same event, as if from a repository the App was never installed on
-    payload["repository"] = {**payload["repository"], "name": "elsewhere",
-                             "full_name": "stranger/elsewhere",
-                             "owner": {**payload["repository"]["owner"], "login": "stranger"}}
+    payload["repository"] = {
+        **payload["repository"],
+        "name": "elsewhere",
+        "full_name": "stranger/elsewhere",
+        "owner": {**payload["repository"]["owner"], "login": "stranger"},
+    }
     assert (await deliver("issues", payload)).status == 202
     await drain()
     lookups = [c for c in sandbox.calls if c.path == "/repos/stranger/elsewhere/installation"]
@@ -57,12 +62,8 @@ async def test_a_repository_without_the_app_is_skipped(
 
 
 def test_permission_refusals_are_permanent_but_rate_limits_are_not() -> None:
-    refused = gidgethub.BadRequest(
-        HTTPStatus.FORBIDDEN, "Resource not accessible by integration"
-    )
-    limited = gidgethub.BadRequest(
-        HTTPStatus.FORBIDDEN, "You have exceeded a secondary rate limit"
-    )
+    refused = gidgethub.BadRequest(HTTPStatus.FORBIDDEN, "Resource not accessible by integration")
+    limited = gidgethub.BadRequest(HTTPStatus.FORBIDDEN, "You have exceeded a secondary rate limit")
     assert _is_permanent(refused)
     assert not _is_permanent(limited)
     assert _is_permanent(gidgethub.BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, "x"))

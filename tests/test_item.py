@@ -479,7 +479,18 @@ def test_two_blocks_reads_the_first_and_says_so():
 def test_visible_lines_hide_code_quotes_and_comments():
     text = "a\n```py\nb\n```\n> c\n  ~~~\nd\n  ~~~\ne <!-- f -->\n<!--\ng\n-->h"
     assert visible_lines(text) == [
-        "a", None, None, None, None, None, None, None, "e" + " " * 11, "    ", " ", "   h",
+        "a",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "e" + " " * 11,
+        "    ",
+        " ",
+        "   h",
     ]
 
 

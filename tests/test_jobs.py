@@ -34,8 +34,13 @@ PROOF = Evidence("https://ci.example.com/runs/7/log", "implementation")
 
 
 def context(settings: Settings, when: datetime) -> Context:
-    return Context(settings=settings, metrics=Metrics(), log=bound_log("tests.jobs"),
-                   bot_login=BOT, clock=lambda: when.timestamp())
+    return Context(
+        settings=settings,
+        metrics=Metrics(),
+        log=bound_log("tests.jobs"),
+        bot_login=BOT,
+        clock=lambda: when.timestamp(),
+    )
 
 
 def marked(sandbox: Any, number: int, text: str, repo: str = REPO) -> list[dict[str, Any]]:
@@ -48,8 +53,7 @@ def writes(sandbox: Any) -> list[tuple[str, str]]:
 
 async def incident_with_items(sandbox: Any, gh: GitHubAPI, settings: Settings) -> list[int]:
     """An incident planned on PLANNED; its two items, by number."""
-    issue = sandbox.open_issue(REPO, title="Checkout outage", body=INCIDENT,
-                               labels=("incident",))
+    issue = sandbox.open_issue(REPO, title="Checkout outage", body=INCIDENT, labels=("incident",))
     result = await sync_incident(gh, context(settings, PLANNED), OWNER, NAME, dict(issue))
     return sorted(result.created)
 
@@ -69,8 +73,16 @@ async def test_an_overdue_item_gets_one_comment_a_week(
 ) -> None:
     late, fine = await incident_with_items(sandbox, gh, settings)
     edit_item(sandbox, late, owner="alice", verifier="bob", evidence=(PROOF,))
-    edit_item(sandbox, fine, owner="carol", verifier="dave", evidence=(PROOF,),
-              due=date(2026, 12, 1), adoption_check=date(2026, 12, 15), status="in_progress")
+    edit_item(
+        sandbox,
+        fine,
+        owner="carol",
+        verifier="dave",
+        evidence=(PROOF,),
+        due=date(2026, 12, 1),
+        adoption_check=date(2026, 12, 15),
+        status="in_progress",
+    )
 
     monday = datetime(2026, 11, 9, 9, tzinfo=UTC)
     report = await weekly_review.run(gh, context(settings, monday), OWNER, NAME)
@@ -177,8 +189,9 @@ async def test_a_departed_owner_is_flagged_once_a_month(
     assert report.written == () and writes(sandbox) == []
     # Owners were looked up once each; no verified item, so branch protection was not read.
     looked = [c.path for c in sandbox.calls if "/collaborators/" in c.path]
-    assert sorted(looked) == [f"/repos/{REPO}/collaborators/{u}/permission"
-                              for u in ("bob", "carol", "dave")]
+    assert sorted(looked) == [
+        f"/repos/{REPO}/collaborators/{u}/permission" for u in ("bob", "carol", "dave")
+    ]
     assert not [c for c in sandbox.calls if "/protection/" in c.path]
 
 
@@ -186,8 +199,15 @@ def verified_item(sandbox: Any, number: int, repo: str = REPO, **changes: Any) -
     body = sandbox.issue(repo, number)["body"]
     item = parse_item(body).item
     assert item is not None
-    item = replace(item, owner="alice", verifier="bob", status="verified", verified_by="bob",
-                   evidence=(PROOF,), **changes)
+    item = replace(
+        item,
+        owner="alice",
+        verifier="bob",
+        status="verified",
+        verified_by="bob",
+        evidence=(PROOF,),
+        **changes,
+    )
     sandbox.update_issue(repo, number, body=replace_item_in_body(body, item))
 
 
@@ -200,7 +220,11 @@ def verified_item(sandbox: Any, number: int, repo: str = REPO, **changes: Any) -
     ],
 )
 async def test_required_checks_of_the_default_branch(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, protect: list[str] | None,
+    sandbox: Any,
+    repo: str,
+    gh: GitHubAPI,
+    settings: Settings,
+    protect: list[str] | None,
     expected: str | None,
 ) -> None:
     number, other = await incident_with_items(sandbox, gh, settings)
@@ -224,14 +248,24 @@ async def test_unreadable_branch_protection_is_reported_not_failed(
     sandbox: Any, gh: GitHubAPI, settings: Settings, github: GitHubApp
 ) -> None:
     # An installation that was not granted the optional administration permission.
-    sandbox.add_installation("acme", id=77, permissions={
-        "issues": "write", "pull_requests": "write", "checks": "write", "contents": "read",
-        "metadata": "read", "members": "read"})
+    sandbox.add_installation(
+        "acme",
+        id=77,
+        permissions={
+            "issues": "write",
+            "pull_requests": "write",
+            "checks": "write",
+            "contents": "read",
+            "metadata": "read",
+            "members": "read",
+        },
+    )
     sandbox.add_repo("acme/svc", installation_id=77)
     sandbox.set_permission("acme/svc", "alice", "write")
     sandbox.set_permission("acme/svc", "bob", "write")
-    issue = sandbox.open_issue("acme/svc", title="Checkout outage", body=INCIDENT,
-                               labels=("incident",))
+    issue = sandbox.open_issue(
+        "acme/svc", title="Checkout outage", body=INCIDENT, labels=("incident",)
+    )
     acme = await github.installation_api(77)
     created = await sync_incident(acme, context(settings, PLANNED), "acme", "svc", dict(issue))
     first, second = sorted(created.created)
@@ -241,8 +275,9 @@ async def test_unreadable_branch_protection_is_reported_not_failed(
 
     report = await monthly_audit.run(acme, context(settings, DECEMBER), "acme", "svc")
     assert report.flagged == (first,)
-    assert report.notes == ("Could not read branch protection; grant administration: read to "
-                            "audit required checks.",)
+    assert report.notes == (
+        "Could not read branch protection; grant administration: read to audit required checks.",
+    )
     (comment,) = marked(sandbox, first, "hardening-bot:monthly-audit", repo="acme/svc")
     assert "**Retire or re-verify**" in comment["body"]
     assert "`/harden retire RATIONALE`" in comment["body"]
@@ -276,8 +311,12 @@ async def test_a_failed_owner_lookup_fails_the_run(
 
     number, _ = await incident_with_items(sandbox, gh, settings)
     edit_item(sandbox, number, owner="alice", verifier="bob")
-    sandbox.inject("GET", r"/collaborators/alice/permission$", status=403,
-                   body={"message": "Resource not accessible by integration"})
+    sandbox.inject(
+        "GET",
+        r"/collaborators/alice/permission$",
+        status=403,
+        body={"message": "Resource not accessible by integration"},
+    )
     with pytest.raises(PermissionLookupError):
         await monthly_audit.run(gh, context(settings, DECEMBER), OWNER, NAME)
 
@@ -293,8 +332,9 @@ async def test_run_job_for_operators(
     when = datetime(2026, 11, 9, 9, tzinfo=UTC).timestamp()
 
     out = io.StringIO()
-    code = await run_job(settings, "weekly-review", OWNER, NAME, dry_run=True,
-                         clock=lambda: when, out=out)
+    code = await run_job(
+        settings, "weekly-review", OWNER, NAME, dry_run=True, clock=lambda: when, out=out
+    )
     assert code == 0
     assert "weekly-review 2026-W46 of octo/repo" in out.getvalue()
     # The tracking comment turns overdue, and each item gets its review comment.
@@ -302,8 +342,7 @@ async def test_run_job_for_operators(
     assert marked(sandbox, late, "hardening-bot:weekly-review") == []
 
     out = io.StringIO()
-    assert await run_job(settings, "weekly-review", OWNER, NAME, clock=lambda: when,
-                         out=out) == 0
+    assert await run_job(settings, "weekly-review", OWNER, NAME, clock=lambda: when, out=out) == 0
     assert len(marked(sandbox, late, "hardening-bot:weekly-review")) == 1
 
     out = io.StringIO()

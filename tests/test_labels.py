@@ -11,20 +11,27 @@ ITEM = HardeningItem(failure_class="missed-detection", priority="P1")
 
 
 def test_a_new_item_carries_the_hardening_class_and_priority_labels() -> None:
-    assert item_labels(ITEM, CONFIG) == ["hardening", "failure-class:missed-detection",
-                                         "priority:P1"]
+    assert item_labels(ITEM, CONFIG) == [
+        "hardening",
+        "failure-class:missed-detection",
+        "priority:P1",
+    ]
     assert item_labels(HardeningItem(), CONFIG) == ["hardening"]
     other = HardeningItem(failure_class="late-decision", priority="P1")
     assert labels_of_items([ITEM, other], CONFIG) == [
-        "hardening", "failure-class:missed-detection", "priority:P1",
-        "failure-class:late-decision"]
+        "hardening",
+        "failure-class:missed-detection",
+        "priority:P1",
+        "failure-class:late-decision",
+    ]
 
 
 def test_a_save_replaces_stale_labels_and_leaves_others_alone() -> None:
     present = ["hardening", "Priority:P3", "ops", "failure-class:missed-detection"]
     assert label_changes(present, ITEM, CONFIG) == (["Priority:P3"], ["priority:P1"])
-    assert label_changes(["hardening", "PRIORITY:p1", "failure-class:missed-detection"], ITEM,
-                         CONFIG) == ([], [])
+    assert label_changes(
+        ["hardening", "PRIORITY:p1", "failure-class:missed-detection"], ITEM, CONFIG
+    ) == ([], [])
     # An unset field, or a failure class the configuration does not know, changes nothing.
     unknown = HardeningItem(failure_class="cosmic-rays")
     assert label_changes(["priority:P2", "failure-class:x"], unknown, CONFIG) == ([], [])

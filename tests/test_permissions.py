@@ -51,9 +51,7 @@ def _gets(sandbox: Any, fragment: str) -> list[Any]:
 
 
 @pytest.mark.parametrize("role", ["read", "triage", "write", "maintain", "admin"])
-async def test_role_is_read_from_role_name(
-    sandbox: Any, repo: str, gh: Any, role: str
-) -> None:
+async def test_role_is_read_from_role_name(sandbox: Any, repo: str, gh: Any, role: str) -> None:
     # The legacy field says "write" for maintain and "read" for triage; role_name decides.
     sandbox.set_permission(repo, "dana", role)
     assert await collaborator_role(gh, "octo", "repo", "dana") == role
@@ -141,9 +139,7 @@ async def test_named_lead_needs_no_lookup(sandbox: Any, repo: str, gh: Any) -> N
     assert not await is_lead(gh, "carol", [])
 
 
-async def test_lookup_caller_asks_only_what_is_needed(
-    sandbox: Any, repo: str, gh: Any
-) -> None:
+async def test_lookup_caller_asks_only_what_is_needed(sandbox: Any, repo: str, gh: Any) -> None:
     sandbox.set_permission(repo, "dana", "maintain")
     sandbox.add_team("octo", "leads", members=["dana"])
     caller = await lookup_caller(gh, "octo", "repo", "dana", ["@octo/leads"])

@@ -125,13 +125,16 @@ def test_configured_matrix_and_deadlines():
     assert adoption_check_for(date(2026, 3, 5), TODAY, config.config) == date(2026, 3, 16)
 
 
-@pytest.mark.parametrize(("due", "adoption", "expected"), [
-    (date(2026, 12, 20), date(2026, 12, 8), date(2026, 12, 23)),  # moved past: follows, +3 days
-    (date(2026, 12, 7), date(2026, 12, 8), date(2026, 12, 10)),  # within the gap: +3 days
-    (date(2026, 12, 1), date(2026, 12, 8), date(2026, 12, 8)),  # still 7 days later: kept
-    (date(2026, 11, 20), date(2026, 12, 8), date(2026, 12, 8)),  # earlier due: kept
-    (date(2026, 12, 20), None, None),  # no adoption check date: none is invented
-])
+@pytest.mark.parametrize(
+    ("due", "adoption", "expected"),
+    [
+        (date(2026, 12, 20), date(2026, 12, 8), date(2026, 12, 23)),  # moved past: follows, +3 days
+        (date(2026, 12, 7), date(2026, 12, 8), date(2026, 12, 10)),  # within the gap: +3 days
+        (date(2026, 12, 1), date(2026, 12, 8), date(2026, 12, 8)),  # still 7 days later: kept
+        (date(2026, 11, 20), date(2026, 12, 8), date(2026, 12, 8)),  # earlier due: kept
+        (date(2026, 12, 20), None, None),  # no adoption check date: none is invented
+    ],
+)
 def test_a_new_due_date_keeps_the_adoption_check_after_it(
     due: date, adoption: date | None, expected: date | None
 ):

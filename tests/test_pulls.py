@@ -21,18 +21,42 @@ from rules.pulls import (
 )
 
 CONFIG = default_config()
-SOURCE = {"filename": "src/app.py", "status": "modified", "additions": 1,
-          "patch": "@@ -1 +1,2 @@\n x = 1\n+y = 2"}
-NEW_TEST = {"filename": "tests/test_app.py", "status": "added", "additions": 1,
-            "patch": "@@ -0,0 +1 @@\n+def test_pages_on_lag():"}
-ALERT = {"filename": "alerts/lag.yml", "status": "added", "additions": 1,
-         "patch": "@@ -0,0 +1 @@\n+alert: Lag"}
-RUNBOOK = {"filename": "runbooks/queue.md", "status": "modified", "additions": 1,
-           "patch": "@@ -1 +1,2 @@\n # Queue\n+Page the commander after 10 minutes."}
-ESCALATION = {"filename": "escalation/policy.yml", "status": "added", "additions": 1,
-              "patch": "@@ -0,0 +1 @@\n+after: 10m"}
-ROLLBACK = {"filename": "deploy/rollback.sh", "status": "added", "additions": 1,
-            "patch": "@@ -0,0 +1 @@\n+kubectl rollout undo"}
+SOURCE = {
+    "filename": "src/app.py",
+    "status": "modified",
+    "additions": 1,
+    "patch": "@@ -1 +1,2 @@\n x = 1\n+y = 2",
+}
+NEW_TEST = {
+    "filename": "tests/test_app.py",
+    "status": "added",
+    "additions": 1,
+    "patch": "@@ -0,0 +1 @@\n+def test_pages_on_lag():",
+}
+ALERT = {
+    "filename": "alerts/lag.yml",
+    "status": "added",
+    "additions": 1,
+    "patch": "@@ -0,0 +1 @@\n+alert: Lag",
+}
+RUNBOOK = {
+    "filename": "runbooks/queue.md",
+    "status": "modified",
+    "additions": 1,
+    "patch": "@@ -1 +1,2 @@\n # Queue\n+Page the commander after 10 minutes.",
+}
+ESCALATION = {
+    "filename": "escalation/policy.yml",
+    "status": "added",
+    "additions": 1,
+    "patch": "@@ -0,0 +1 @@\n+after: 10m",
+}
+ROLLBACK = {
+    "filename": "deploy/rollback.sh",
+    "status": "added",
+    "additions": 1,
+    "patch": "@@ -0,0 +1 @@\n+kubectl rollout undo",
+}
 
 
 @pytest.mark.parametrize(
@@ -58,14 +82,19 @@ def test_hardens_numbers(body: str | None, numbers: tuple[int, ...]) -> None:
 
 
 def _pull(number: int = 5, merged: bool = False) -> dict[str, Any]:
-    return {"number": number, "html_url": f"https://github.com/o/r/pull/{number}",
-            "merged": merged, "state": "closed" if merged else "open"}
+    return {
+        "number": number,
+        "html_url": f"https://github.com/o/r/pull/{number}",
+        "merged": merged,
+        "state": "closed" if merged else "open",
+    }
 
 
 def test_pull_facts_read_test_control_and_paths() -> None:
     config = CONFIG
-    facts = pull_facts(_pull(merged=True), [SOURCE, NEW_TEST, ALERT], False, config,
-                       "missed-detection")
+    facts = pull_facts(
+        _pull(merged=True), [SOURCE, NEW_TEST, ALERT], False, config, "missed-detection"
+    )
     assert facts.merged and facts.adds_regression_test and facts.adds_control
     assert facts.touches_monitoring and not facts.touches_runbook
     assert facts.new_tests == ("`test_pages_on_lag` in tests/test_app.py:1",)
@@ -86,8 +115,11 @@ def test_failure_class_labels() -> None:
 
 
 def test_judging_classes_from_labels_then_items() -> None:
-    linked = [(3, HardeningItem(failure_class="missed-detection")), (4, None),
-              (5, HardeningItem(failure_class="unknown-class"))]
+    linked = [
+        (3, HardeningItem(failure_class="missed-detection")),
+        (4, None),
+        (5, HardeningItem(failure_class="unknown-class")),
+    ]
     labels = ["Failure-Class:Missed-Detection", "failure-class:late-decision", "bug"]
     assert judging_classes(labels, linked, CONFIG) == {
         "missed-detection": ["label `Failure-Class:Missed-Detection`", "`Hardens #3`"],
@@ -107,29 +139,57 @@ def test_warn_mode_names_the_first_owner_else_the_author() -> None:
 def test_controls_input_judges_each_class_and_lists_files_without_a_patch() -> None:
     pull = {"user": {"login": "dev"}, "base": {"ref": "main"}}
     huge = {"filename": "src/huge.py", "status": "modified", "changes": 9000}
-    data = controls_input(pull, [SOURCE, NEW_TEST, ALERT, huge], False, CONFIG,
-                          {"missed-detection": ["label `x`"], "not-configured": ["label `y`"]},
-                          [], None)
+    data = controls_input(
+        pull,
+        [SOURCE, NEW_TEST, ALERT, huge],
+        False,
+        CONFIG,
+        {"missed-detection": ["label `x`"], "not-configured": ["label `y`"]},
+        [],
+        None,
+    )
     [judged] = data.judged
     assert judged.failure_class == "missed-detection" and judged.verdict.satisfied
-    assert (data.owner, data.owner_role, data.base_ref) == ("dev", "author of this pull request",
-                                                             "main")
+    assert (data.owner, data.owner_role, data.base_ref) == (
+        "dev",
+        "author of this pull request",
+        "main",
+    )
     assert data.files_read == 4 and data.files_without_patch == ("src/huge.py",)
 
 
 def test_merge_evidence_links_the_pull_its_test_and_its_runbook() -> None:
-    pull = {"number": 9, "title": "Alert on lag (queue)", "merge_commit_sha": "abc",
-            "html_url": "https://github.com/o/r/pull/9", "head": {"sha": "def"},
-            "base": {"repo": {"html_url": "https://github.com/o/r"}}}
+    pull = {
+        "number": 9,
+        "title": "Alert on lag (queue)",
+        "merge_commit_sha": "abc",
+        "html_url": "https://github.com/o/r/pull/9",
+        "head": {"sha": "def"},
+        "base": {"repo": {"html_url": "https://github.com/o/r"}},
+    }
     files = [NEW_TEST, RUNBOOK, ESCALATION]
     fc = CONFIG.failure_classes["late-decision"]
-    verdict = evaluate_pull(files, test_paths=CONFIG.test_paths, control_paths=fc.control_paths,
-                            truncated=False, failure_class="late-decision")
+    verdict = evaluate_pull(
+        files,
+        test_paths=CONFIG.test_paths,
+        control_paths=fc.control_paths,
+        truncated=False,
+        failure_class="late-decision",
+    )
     assert merge_evidence(pull, verdict) == [
-        Evidence("https://github.com/o/r/pull/9", "implementation",
-                 "merged pull request #9: Alert on lag queue"),
-        Evidence("https://github.com/o/r/blob/abc/tests/test_app.py#L1", "test",
-                 "`test_pages_on_lag` added by pull request #9"),
-        Evidence("https://github.com/o/r/blob/abc/runbooks/queue.md#L2", "runbook",
-                 "runbook diff merged by pull request #9"),
+        Evidence(
+            "https://github.com/o/r/pull/9",
+            "implementation",
+            "merged pull request #9: Alert on lag queue",
+        ),
+        Evidence(
+            "https://github.com/o/r/blob/abc/tests/test_app.py#L1",
+            "test",
+            "`test_pages_on_lag` added by pull request #9",
+        ),
+        Evidence(
+            "https://github.com/o/r/blob/abc/runbooks/queue.md#L2",
+            "runbook",
+            "runbook diff merged by pull request #9",
+        ),
     ]

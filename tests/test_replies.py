@@ -27,8 +27,13 @@ from rules.replies import (
 )
 from rules.scores import evaluate
 
-ITEM = HardeningItem(incident=7, failure_class="missed-detection", owner="carol",
-                     verifier="bob", due=date(2026, 12, 1))
+ITEM = HardeningItem(
+    incident=7,
+    failure_class="missed-detection",
+    owner="carol",
+    verifier="bob",
+    due=date(2026, 12, 1),
+)
 MISSING = GateResult(passed=False, missing=(Missing("a due date", "/harden due YYYY-MM-DD"),))
 
 
@@ -45,8 +50,7 @@ def test_a_reply_holds_only_the_commands_that_have_something_to_say() -> None:
     bad = CommandError(2, "/harden due `soon`", "due", "`soon` is not a date", "/harden due D")
     assert render_reply("alice", [(quiet, Outcome(True))]) is None
     reply = render_reply("alice", [(quiet, Outcome(True)), (bad, refused("no", "/harden due D"))])
-    assert reply == ("@alice\n\n**`/harden due 'soon'`**\n\n"
-                     "Refused: no.\n\nUsage: `/harden due D`")
+    assert reply == ("@alice\n\n**`/harden due 'soon'`**\n\nRefused: no.\n\nUsage: `/harden due D`")
 
 
 def test_adoption_moved_counts_its_days() -> None:
@@ -57,8 +61,10 @@ def test_adoption_moved_counts_its_days() -> None:
 def test_status_shows_fields_scores_and_the_gate() -> None:
     facts = ItemFacts(number=4, item=ITEM)
     text = status_text(facts, evaluate(facts), closure_gate(facts))
-    assert text.startswith("#4 is `open` · execution owner @carol · verifier owner @bob · due "
-                           "2026-12-01 · 0 evidence links")
+    assert text.startswith(
+        "#4 is `open` · execution owner @carol · verifier owner @bob · due "
+        "2026-12-01 · 0 evidence links"
+    )
     assert "| Scorecard | ⬜ root-cause class now test-covered |" in text
     assert "**Closure gate:** not yet." in text and "/harden evidence URL" in text
     passed = status_text(facts, evaluate(facts), GateResult(passed=True))
@@ -66,8 +72,10 @@ def test_status_shows_fields_scores_and_the_gate() -> None:
 
 
 def test_retirement_note_cannot_forge_a_marker() -> None:
-    item = HardeningItem(retired_rationale="dup <!-- hardening-bot:bundle -->",
-                         evidence=(Evidence("https://x.example.com/1", "test", "ran"),))
+    item = HardeningItem(
+        retired_rationale="dup <!-- hardening-bot:bundle -->",
+        evidence=(Evidence("https://x.example.com/1", "test", "ran"),),
+    )
     facts = ItemFacts(number=3, item=item, title="Alert\non lag")
     note = retirement_note(facts, retired_by="lena", link="https://c", scores=evaluate(facts))
     assert note.startswith(f"{RETIREMENT_MARKER}\n## Retired: #3 Alert on lag\n")

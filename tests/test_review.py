@@ -64,26 +64,52 @@ def weekly(facts: ItemFacts, **options: object) -> rv.Review:
         pytest.param({"due": date(2026, 11, 1), "status": "open"}, ["overdue"], id="open"),
         pytest.param({**VERIFIED, "due": date(2026, 11, 1)}, [], id="verified is never overdue"),
         pytest.param({"evidence": ()}, ["weak-evidence"], id="no evidence"),
-        pytest.param({"evidence": (ev(None, SCREENSHOT),)}, ["weak-evidence"],
-                     id="screenshot only"),
+        pytest.param(
+            {"evidence": (ev(None, SCREENSHOT),)}, ["weak-evidence"], id="screenshot only"
+        ),
         pytest.param({"evidence": (ev(None),)}, [], id="one bare proof link is enough"),
         pytest.param({"owner": None}, ["unowned"], id="no execution owner"),
         pytest.param({"verifier": None}, ["unowned"], id="no verifier owner"),
         pytest.param({"verifier": "@Alice"}, ["unowned"], id="owner is verifier"),
-        pytest.param({"adoption_check": date(2026, 11, 29), **LOW_ADOPTION}, ["adoption"],
-                     id="adoption check passed, adoption low"),
-        pytest.param({"adoption_check": TODAY, **LOW_ADOPTION}, [],
-                     id="adoption check today has not passed"),
-        pytest.param({"adoption_check": date(2026, 11, 29)}, [],
-                     id="adoption check passed, adoption complete"),
-        pytest.param({**VERIFIED, "adoption_check": date(2026, 11, 29), **LOW_ADOPTION},
-                     ["adoption"], id="verified item still owes adoption"),
-        pytest.param({**PAST, **LOW_ADOPTION, "status": "retired", "owner": None,
-                      "retired_rationale": "duplicate"}, [], id="retired is never reviewed"),
-        pytest.param({**VERIFIED, "owner": None, "evidence": ()}, [],
-                     id="verified items are not reviewed for evidence or owners"),
-        pytest.param({**PAST, **LOW_ADOPTION, "evidence": (), "verifier": None},
-                     ["overdue", "weak-evidence", "unowned", "adoption"], id="everything"),
+        pytest.param(
+            {"adoption_check": date(2026, 11, 29), **LOW_ADOPTION},
+            ["adoption"],
+            id="adoption check passed, adoption low",
+        ),
+        pytest.param(
+            {"adoption_check": TODAY, **LOW_ADOPTION}, [], id="adoption check today has not passed"
+        ),
+        pytest.param(
+            {"adoption_check": date(2026, 11, 29)},
+            [],
+            id="adoption check passed, adoption complete",
+        ),
+        pytest.param(
+            {**VERIFIED, "adoption_check": date(2026, 11, 29), **LOW_ADOPTION},
+            ["adoption"],
+            id="verified item still owes adoption",
+        ),
+        pytest.param(
+            {
+                **PAST,
+                **LOW_ADOPTION,
+                "status": "retired",
+                "owner": None,
+                "retired_rationale": "duplicate",
+            },
+            [],
+            id="retired is never reviewed",
+        ),
+        pytest.param(
+            {**VERIFIED, "owner": None, "evidence": ()},
+            [],
+            id="verified items are not reviewed for evidence or owners",
+        ),
+        pytest.param(
+            {**PAST, **LOW_ADOPTION, "evidence": (), "verifier": None},
+            ["overdue", "weak-evidence", "unowned", "adoption"],
+            id="everything",
+        ),
     ],
 )
 def test_weekly_flags(changes: dict[str, object], expected: list[str]) -> None:
@@ -118,8 +144,10 @@ def test_unowned_names_the_command(changes: dict[str, object], command: str) -> 
 def test_adoption_lists_each_unmet_row_with_its_next_step() -> None:
     found = flag(weekly(item(adoption_check=date(2026, 11, 29), **LOW_ADOPTION)), "adoption")
     assert "Adoption 1/5 is below 4" in found.summary
-    assert any(d.startswith("owners trained and acknowledged: @alice runs `/harden ack`")
-               for d in found.details)
+    assert any(
+        d.startswith("owners trained and acknowledged: @alice runs `/harden ack`")
+        for d in found.details
+    )
 
 
 def test_adoption_threshold_comes_from_config() -> None:
@@ -133,8 +161,11 @@ def test_adoption_threshold_comes_from_config() -> None:
         ({"due": date(2026, 11, 1)}, "overdue", ("alice",)),
         ({"due": date(2026, 11, 1), "owner": None}, "overdue", ("bob",)),
         ({"evidence": ()}, "weak-evidence", ("alice",)),
-        ({"evidence": (), "owner": None, "verifier": None}, "weak-evidence",
-         ("carol", "acme/leads")),
+        (
+            {"evidence": (), "owner": None, "verifier": None},
+            "weak-evidence",
+            ("carol", "acme/leads"),
+        ),
         ({"verifier": None}, "unowned", ("alice", "carol", "acme/leads")),
         ({"verifier": "ALICE"}, "unowned", ("alice", "carol", "acme/leads")),
     ],
@@ -145,8 +176,11 @@ def test_who_is_mentioned(changes: dict[str, object], kind: str, notify: tuple[s
 
 
 def test_only_flagged_items_are_listed_in_number_order() -> None:
-    items = [replace(item(evidence=()), number=9), replace(item(), number=3),
-             replace(item(owner=None), number=5)]
+    items = [
+        replace(item(evidence=()), number=9),
+        replace(item(), number=3),
+        replace(item(owner=None), number=5),
+    ]
     review = rv.weekly_review(items, TODAY)
     assert [entry.number for entry in review.items] == [5, 9]
     assert review.for_item(3) is None and review.for_item(9) is not None
@@ -167,8 +201,9 @@ def test_weekly_comment() -> None:
     assert text.splitlines()[0] == "<!-- hardening-bot:weekly-review 2026-W49 -->"
     assert "@alice @carol: this item came up" in text
     assert "- **Overdue**: due 2026-11-20, still `in_progress`. Fix:" in text
-    assert "- **Blocked: ownership**: missing a verifier owner. Fix: `/harden verifier @user`." \
-        in text
+    assert (
+        "- **Blocked: ownership**: missing a verifier owner. Fix: `/harden verifier @user`." in text
+    )
 
 
 def test_weekly_comment_is_the_same_all_week() -> None:
@@ -212,38 +247,94 @@ def audit(facts: ItemFacts, **options: object) -> rv.Audit:
     ("changes", "options", "expected"),
     [
         pytest.param(VERIFIED, {}, [], id="clean"),
-        pytest.param(VERIFIED, {"collaborators": {"alice": None, "bob": "read"}},
-                     ["departed-owner"], id="owner left"),
-        pytest.param(VERIFIED, {"collaborators": {"alice": "admin", "bob": None}},
-                     ["departed-owner"], id="verifier left"),
-        pytest.param(VERIFIED, {"collaborators": {"Alice": None, "bob": None}},
-                     ["departed-owner", "departed-owner"], id="both left"),
+        pytest.param(
+            VERIFIED,
+            {"collaborators": {"alice": None, "bob": "read"}},
+            ["departed-owner"],
+            id="owner left",
+        ),
+        pytest.param(
+            VERIFIED,
+            {"collaborators": {"alice": "admin", "bob": None}},
+            ["departed-owner"],
+            id="verifier left",
+        ),
+        pytest.param(
+            VERIFIED,
+            {"collaborators": {"Alice": None, "bob": None}},
+            ["departed-owner", "departed-owner"],
+            id="both left",
+        ),
         pytest.param(VERIFIED, {"collaborators": {}}, [], id="unknown logins are not judged"),
-        pytest.param({**CLEAN, "status": "open"}, {"collaborators": {"alice": None}},
-                     ["departed-owner"], id="open items are checked for owners too"),
-        pytest.param({**VERIFIED, "status": "retired", "retired_rationale": "gone"},
-                     {"collaborators": {"alice": None}, "required_checks": ()}, [],
-                     id="retired items are not audited"),
-        pytest.param(VERIFIED, {"modes": {"regression-test": "warn", "control-change": "shadow"}},
-                     ["control-not-running"], id="a control in shadow mode"),
-        pytest.param({**VERIFIED, "control_mode": "shadow"}, {}, ["control-not-running"],
-                     id="the item's control in shadow mode"),
-        pytest.param(VERIFIED, {"required_checks": ("ci/test",)}, ["control-not-running"],
-                     id="check not required"),
-        pytest.param(VERIFIED, {"required_checks": (), "branch_protected": False},
-                     ["control-not-running"], id="branch not protected"),
-        pytest.param(VERIFIED, {"required_checks": None}, [],
-                     id="unreadable protection is a note, not a flag"),
-        pytest.param({**CLEAN}, {"required_checks": (), "modes": {"x": "shadow"}}, [],
-                     id="controls of unverified items are not audited"),
-        pytest.param({**VERIFIED, "adoption_check": date(2026, 11, 29), **LOW_ADOPTION}, {},
-                     ["retire-candidate"], id="adoption stayed low"),
-        pytest.param({**VERIFIED, "adoption_check": TODAY, **LOW_ADOPTION}, {}, [],
-                     id="adoption check not passed yet"),
-        pytest.param({**VERIFIED, "adoption_check": date(2026, 11, 29)}, {}, [],
-                     id="adoption complete"),
-        pytest.param({**CLEAN, "adoption_check": date(2026, 11, 29), **LOW_ADOPTION}, {}, [],
-                     id="only verified controls are retire candidates"),
+        pytest.param(
+            {**CLEAN, "status": "open"},
+            {"collaborators": {"alice": None}},
+            ["departed-owner"],
+            id="open items are checked for owners too",
+        ),
+        pytest.param(
+            {**VERIFIED, "status": "retired", "retired_rationale": "gone"},
+            {"collaborators": {"alice": None}, "required_checks": ()},
+            [],
+            id="retired items are not audited",
+        ),
+        pytest.param(
+            VERIFIED,
+            {"modes": {"regression-test": "warn", "control-change": "shadow"}},
+            ["control-not-running"],
+            id="a control in shadow mode",
+        ),
+        pytest.param(
+            {**VERIFIED, "control_mode": "shadow"},
+            {},
+            ["control-not-running"],
+            id="the item's control in shadow mode",
+        ),
+        pytest.param(
+            VERIFIED,
+            {"required_checks": ("ci/test",)},
+            ["control-not-running"],
+            id="check not required",
+        ),
+        pytest.param(
+            VERIFIED,
+            {"required_checks": (), "branch_protected": False},
+            ["control-not-running"],
+            id="branch not protected",
+        ),
+        pytest.param(
+            VERIFIED,
+            {"required_checks": None},
+            [],
+            id="unreadable protection is a note, not a flag",
+        ),
+        pytest.param(
+            {**CLEAN},
+            {"required_checks": (), "modes": {"x": "shadow"}},
+            [],
+            id="controls of unverified items are not audited",
+        ),
+        pytest.param(
+            {**VERIFIED, "adoption_check": date(2026, 11, 29), **LOW_ADOPTION},
+            {},
+            ["retire-candidate"],
+            id="adoption stayed low",
+        ),
+        pytest.param(
+            {**VERIFIED, "adoption_check": TODAY, **LOW_ADOPTION},
+            {},
+            [],
+            id="adoption check not passed yet",
+        ),
+        pytest.param(
+            {**VERIFIED, "adoption_check": date(2026, 11, 29)}, {}, [], id="adoption complete"
+        ),
+        pytest.param(
+            {**CLEAN, "adoption_check": date(2026, 11, 29), **LOW_ADOPTION},
+            {},
+            [],
+            id="only verified controls are retire candidates",
+        ),
     ],
 )
 def test_audit_flags(
@@ -265,12 +356,18 @@ def test_a_departed_owner_is_reassigned_and_not_mentioned() -> None:
 @pytest.mark.parametrize(
     ("options", "text"),
     [
-        ({"modes": {"regression-test": "shadow", "control-change": "shadow"}},
-         "`regression-test` and `control-change` run in shadow mode"),
-        ({"required_checks": ("ci/test",)},
-         "`hardening/controls` is not a required status check on `main`"),
-        ({"required_checks": (), "branch_protected": False},
-         "`main` requires no status checks, so `hardening/controls` is not required"),
+        (
+            {"modes": {"regression-test": "shadow", "control-change": "shadow"}},
+            "`regression-test` and `control-change` run in shadow mode",
+        ),
+        (
+            {"required_checks": ("ci/test",)},
+            "`hardening/controls` is not a required status check on `main`",
+        ),
+        (
+            {"required_checks": (), "branch_protected": False},
+            "`main` requires no status checks, so `hardening/controls` is not required",
+        ),
     ],
 )
 def test_why_a_control_is_not_running(options: dict[str, object], text: str) -> None:
@@ -281,8 +378,9 @@ def test_why_a_control_is_not_running(options: dict[str, object], text: str) -> 
 
 def test_unreadable_branch_protection_is_noted_under_other_findings() -> None:
     result = audit(item(**VERIFIED), required_checks=None, collaborators={"alice": None})
-    assert result.notes == ("Could not read branch protection; grant administration: read to "
-                            "audit required checks.",)
+    assert result.notes == (
+        "Could not read branch protection; grant administration: read to audit required checks.",
+    )
     text = rv.render_monthly_comment(result, result.items[0])
     assert "> Could not read branch protection; grant administration: read" in text
 

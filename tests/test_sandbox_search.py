@@ -12,9 +12,7 @@ from bot.sandbox.search import parse
 
 @pytest.fixture
 def sb(sb: Sandbox) -> Sandbox:
-    sb.open_issue(
-        REPO, title="DB outage", body="Root cause: late decision", labels=["incident"]
-    )
+    sb.open_issue(REPO, title="DB outage", body="Root cause: late decision", labels=["incident"])
     sb.open_issue(
         REPO,
         title="Hardening: alert on lag",

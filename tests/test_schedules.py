@@ -89,20 +89,62 @@ REGISTERED = at(2026, 11, 20)
 @pytest.mark.parametrize(
     ("cadence", "now", "last", "registered", "plan"),
     [
-        pytest.param(None, at(2026, 11, 30, 10), None, REGISTERED,
-                     Plan(None, at(2026, 11, 30, 10) + RECHECK_SECONDS), id="off"),
-        pytest.param(MONDAY, at(2026, 11, 30, 10), None, REGISTERED,
-                     Plan("2026-W49", at(2026, 12, 1, 10)), id="due"),
-        pytest.param(MONDAY, at(2026, 11, 30, 10), "2026-W49", REGISTERED,
-                     Plan(None, at(2026, 12, 1, 10)), id="done this week"),
-        pytest.param(MONDAY, at(2026, 11, 30, 10), "2026-W48", REGISTERED,
-                     Plan("2026-W49", at(2026, 12, 1, 10)), id="last week was done"),
-        pytest.param(MONDAY, at(2026, 12, 6, 20), None, REGISTERED,
-                     Plan("2026-W49", at(2026, 12, 7, 9)), id="late in the week"),
-        pytest.param(MONDAY, at(2026, 11, 30, 10), None, at(2026, 11, 30, 9, 30),
-                     Plan(None, at(2026, 12, 1, 10)), id="registered after the occurrence"),
-        pytest.param(MONDAY, at(2026, 11, 30, 10), None, at(2026, 11, 30, 9),
-                     Plan("2026-W49", at(2026, 12, 1, 10)), id="registered at the occurrence"),
+        pytest.param(
+            None,
+            at(2026, 11, 30, 10),
+            None,
+            REGISTERED,
+            Plan(None, at(2026, 11, 30, 10) + RECHECK_SECONDS),
+            id="off",
+        ),
+        pytest.param(
+            MONDAY,
+            at(2026, 11, 30, 10),
+            None,
+            REGISTERED,
+            Plan("2026-W49", at(2026, 12, 1, 10)),
+            id="due",
+        ),
+        pytest.param(
+            MONDAY,
+            at(2026, 11, 30, 10),
+            "2026-W49",
+            REGISTERED,
+            Plan(None, at(2026, 12, 1, 10)),
+            id="done this week",
+        ),
+        pytest.param(
+            MONDAY,
+            at(2026, 11, 30, 10),
+            "2026-W48",
+            REGISTERED,
+            Plan("2026-W49", at(2026, 12, 1, 10)),
+            id="last week was done",
+        ),
+        pytest.param(
+            MONDAY,
+            at(2026, 12, 6, 20),
+            None,
+            REGISTERED,
+            Plan("2026-W49", at(2026, 12, 7, 9)),
+            id="late in the week",
+        ),
+        pytest.param(
+            MONDAY,
+            at(2026, 11, 30, 10),
+            None,
+            at(2026, 11, 30, 9, 30),
+            Plan(None, at(2026, 12, 1, 10)),
+            id="registered after the occurrence",
+        ),
+        pytest.param(
+            MONDAY,
+            at(2026, 11, 30, 10),
+            None,
+            at(2026, 11, 30, 9),
+            Plan("2026-W49", at(2026, 12, 1, 10)),
+            id="registered at the occurrence",
+        ),
     ],
 )
 def test_plan_run(
@@ -129,32 +171,75 @@ INST = {"id": 7, "account": {"login": "octo"}}
 @pytest.mark.parametrize(
     ("event", "payload", "add", "remove", "gone"),
     [
-        ("installation", {"action": "created", "installation": INST,
-                          "repositories": repos("octo/a", "octo/b")},
-         (("octo/a", 7), ("octo/b", 7)), (), None),
-        ("installation", {"action": "deleted", "installation": INST,
-                          "repositories": repos("octo/a")}, (), (), 7),
+        (
+            "installation",
+            {"action": "created", "installation": INST, "repositories": repos("octo/a", "octo/b")},
+            (("octo/a", 7), ("octo/b", 7)),
+            (),
+            None,
+        ),
+        (
+            "installation",
+            {"action": "deleted", "installation": INST, "repositories": repos("octo/a")},
+            (),
+            (),
+            7,
+        ),
         ("installation", {"action": "suspend", "installation": INST}, (), (), 7),
-        ("installation", {"action": "unsuspend", "installation": INST,
-                          "repositories": repos("octo/a")}, (("octo/a", 7),), (), None),
-        ("installation_repositories", {"action": "added", "installation": INST,
-                                       "repositories_added": repos("octo/c"),
-                                       "repositories_removed": []},
-         (("octo/c", 7),), (), None),
-        ("installation_repositories", {"action": "removed", "installation": INST,
-                                       "repositories_added": [],
-                                       "repositories_removed": repos("octo/a")},
-         (), ("octo/a",), None),
-        ("issues", {"action": "opened", "installation": {"id": 7},
-                    "repository": {"full_name": "octo/a"}}, (("octo/a", 7),), (), None),
+        (
+            "installation",
+            {"action": "unsuspend", "installation": INST, "repositories": repos("octo/a")},
+            (("octo/a", 7),),
+            (),
+            None,
+        ),
+        (
+            "installation_repositories",
+            {
+                "action": "added",
+                "installation": INST,
+                "repositories_added": repos("octo/c"),
+                "repositories_removed": [],
+            },
+            (("octo/c", 7),),
+            (),
+            None,
+        ),
+        (
+            "installation_repositories",
+            {
+                "action": "removed",
+                "installation": INST,
+                "repositories_added": [],
+                "repositories_removed": repos("octo/a"),
+            },
+            (),
+            ("octo/a",),
+            None,
+        ),
+        (
+            "issues",
+            {"action": "opened", "installation": {"id": 7}, "repository": {"full_name": "octo/a"}},
+            (("octo/a", 7),),
+            (),
+            None,
+        ),
         ("issues", {"action": "opened", "repository": {"full_name": "octo/a"}}, (), (), None),
         ("issues", {"action": "opened", "installation": {"id": 7}}, (), (), None),
-        ("installation", {"action": "created", "installation": INST,
-                          "repositories": [{"full_name": None}, "x"]}, (), (), None),
+        (
+            "installation",
+            {"action": "created", "installation": INST, "repositories": [{"full_name": None}, "x"]},
+            (),
+            (),
+            None,
+        ),
     ],
 )
 def test_registration_change(
-    event: str, payload: dict[str, Any], add: tuple[Any, ...], remove: tuple[str, ...],
+    event: str,
+    payload: dict[str, Any],
+    add: tuple[Any, ...],
+    remove: tuple[str, ...],
     gone: int | None,
 ) -> None:
     change = registration_change(event, payload)
@@ -217,11 +302,18 @@ async def test_run_state_survives_a_restart(db: Path) -> None:
     weekly = await store.state("OCTO/repo", "weekly-review")
     assert weekly is not None
     assert (weekly.last_period, weekly.next_run_at, weekly.last_run_at, weekly.failures) == (
-        "2026-W49", at(2026, 12, 1, 9, 5), clock.now, 0)
+        "2026-W49",
+        at(2026, 12, 1, 9, 5),
+        clock.now,
+        0,
+    )
     monthly = await store.state("octo/repo", "monthly-audit")
     assert monthly is not None
     assert (monthly.last_error, monthly.failures, monthly.last_period) == (
-        "GitHub answered 502", 1, None)
+        "GitHub answered 502",
+        1,
+        None,
+    )
 
     # Deferring keeps the error; a success clears it and keeps the period from then on.
     await store.defer("octo/repo", "monthly-audit", clock.now + 600)
@@ -290,16 +382,33 @@ def monthly() -> Recorder:
 
 
 def make_scheduler(
-    store: ScheduleStore, github: GitHubApp, settings: Settings, clock: FakeClock,
-    *jobs: Recorder, interval: float = 300, sleep: Any = asyncio.sleep,
+    store: ScheduleStore,
+    github: GitHubApp,
+    settings: Settings,
+    clock: FakeClock,
+    *jobs: Recorder,
+    interval: float = 300,
+    sleep: Any = asyncio.sleep,
 ) -> Scheduler:
-    return Scheduler(store, github, {r.job.name: r.job for r in jobs}, settings=settings,
-                     interval=interval, clock=clock, sleep=sleep)
+    return Scheduler(
+        store,
+        github,
+        {r.job.name: r.job for r in jobs},
+        settings=settings,
+        interval=interval,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 async def test_a_job_runs_once_per_period_across_restarts(
-    db: Path, sandbox: Any, repo: str, github: GitHubApp, settings: Settings,
-    weekly: Recorder, monthly: Recorder,
+    db: Path,
+    sandbox: Any,
+    repo: str,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
+    monthly: Recorder,
 ) -> None:
     clock = FakeClock(at(2026, 11, 27, 12))  # Friday: registered before Monday's review
     store = await opened(db, clock)
@@ -308,13 +417,17 @@ async def test_a_job_runs_once_per_period_across_restarts(
 
     outcomes = await scheduler.tick()
     assert [(o.job, o.result) for o in outcomes] == [
-        ("weekly-review", "not-due"), ("monthly-audit", "not-due")]
+        ("weekly-review", "not-due"),
+        ("monthly-audit", "not-due"),
+    ]
     assert await scheduler.tick() == []  # nothing to look at before next_run_at
 
     clock.now = at(2026, 11, 30, 9, 5)  # Monday: weekly is due, the audit is Tuesday the 1st
     outcomes = await scheduler.tick()
     assert [(o.job, o.result, o.period) for o in outcomes] == [
-        ("weekly-review", "ran", "2026-W49"), ("monthly-audit", "not-due", None)]
+        ("weekly-review", "ran", "2026-W49"),
+        ("monthly-audit", "not-due", None),
+    ]
     assert weekly.runs == [(REPO, "2026-11-30")]
     await store.close()
 
@@ -326,7 +439,9 @@ async def test_a_job_runs_once_per_period_across_restarts(
     clock.now = at(2026, 12, 3, 18)
     outcomes = await scheduler.tick()
     assert [(o.job, o.result) for o in outcomes] == [
-        ("weekly-review", "not-due"), ("monthly-audit", "ran")]
+        ("weekly-review", "not-due"),
+        ("monthly-audit", "ran"),
+    ]
     assert weekly.runs == [(REPO, "2026-11-30")]
     assert monthly.runs == [(REPO, "2026-12-03")]
 
@@ -337,7 +452,12 @@ async def test_a_job_runs_once_per_period_across_restarts(
 
 
 async def test_a_failed_run_is_retried_with_backoff(
-    db: Path, sandbox: Any, repo: str, github: GitHubApp, settings: Settings, weekly: Recorder,
+    db: Path,
+    sandbox: Any,
+    repo: str,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
 ) -> None:
     clock = FakeClock(at(2026, 11, 30, 9, 5))
     store = await opened(db, FakeClock(at(2026, 11, 1)))
@@ -372,11 +492,17 @@ async def test_a_failed_run_is_retried_with_backoff(
 
 
 async def test_off_in_the_config_turns_a_job_off(
-    db: Path, sandbox: Any, repo: str, github: GitHubApp, settings: Settings,
-    weekly: Recorder, monthly: Recorder,
+    db: Path,
+    sandbox: Any,
+    repo: str,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
+    monthly: Recorder,
 ) -> None:
-    sandbox.put_file(REPO, ".github/hardening.yml",
-                     "schedules:\n  weekly_review: off\n  monthly_audit_day: 15\n")
+    sandbox.put_file(
+        REPO, ".github/hardening.yml", "schedules:\n  weekly_review: off\n  monthly_audit_day: 15\n"
+    )
     clock = FakeClock(at(2026, 12, 1, 10))
     store = await opened(db, FakeClock(at(2026, 11, 1)))
     await store.register(REPO, INSTALLATION_ID)
@@ -384,14 +510,21 @@ async def test_off_in_the_config_turns_a_job_off(
     outcomes = await scheduler.tick()
     # The audit's last occurrence (Nov 15) is after the registration: it runs for November.
     assert [(o.job, o.result, o.period) for o in outcomes] == [
-        ("weekly-review", "not-due", None), ("monthly-audit", "ran", "2026-11")]
+        ("weekly-review", "not-due", None),
+        ("monthly-audit", "ran", "2026-11"),
+    ]
     state = await store.state(REPO, "weekly-review")
     assert state is not None and state.next_run_at == clock.now + RECHECK_SECONDS
     await store.close()
 
 
 async def test_a_deleted_installation_is_forgotten(
-    db: Path, sandbox: Any, repo: str, github: GitHubApp, settings: Settings, weekly: Recorder,
+    db: Path,
+    sandbox: Any,
+    repo: str,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
 ) -> None:
     clock = FakeClock(at(2026, 11, 30, 10))
     store = await opened(db, clock)
@@ -404,7 +537,12 @@ async def test_a_deleted_installation_is_forgotten(
 
 
 async def test_the_loop_wakes_every_interval_and_stops_at_once(
-    db: Path, sandbox: Any, repo: str, github: GitHubApp, settings: Settings, weekly: Recorder,
+    db: Path,
+    sandbox: Any,
+    repo: str,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
 ) -> None:
     clock = FakeClock(at(2026, 11, 30, 10))
     store = await opened(db, FakeClock(at(2026, 11, 1)))
@@ -430,7 +568,10 @@ async def test_the_loop_wakes_every_interval_and_stops_at_once(
 
 
 async def test_interval_zero_is_off(
-    db: Path, github: GitHubApp, settings: Settings, weekly: Recorder,
+    db: Path,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
 ) -> None:
     store = await opened(db, FakeClock(0))
     scheduler = make_scheduler(store, github, settings, FakeClock(0), weekly, interval=0)
@@ -443,7 +584,10 @@ async def test_interval_zero_is_off(
 
 
 async def test_deliveries_register_repositories_and_the_app_runs_the_scheduler(
-    aiohttp_client: Any, sandbox: Any, repo: str, make_settings: Callable[..., Settings],
+    aiohttp_client: Any,
+    sandbox: Any,
+    repo: str,
+    make_settings: Callable[..., Settings],
     settings: Settings,
 ) -> None:
     from conftest import make_deliver, make_drain
@@ -456,8 +600,12 @@ async def test_deliveries_register_repositories_and_the_app_runs_the_scheduler(
 
     issue = sandbox.open_issue(repo, title="not an incident", body="")
     await deliver("issues", sandbox.issue_event(repo, issue["number"], "opened"))
-    removed = {"action": "removed", "installation": {"id": INSTALLATION_ID},
-               "repositories_added": [], "repositories_removed": repos("octo/elsewhere")}
+    removed = {
+        "action": "removed",
+        "installation": {"id": INSTALLATION_ID},
+        "repositories_added": [],
+        "repositories_removed": repos("octo/elsewhere"),
+    }
     await deliver("installation_repositories", removed)
     await drain()
     assert [r.repository for r in await scheduler.store.registrations()] == [REPO]
@@ -470,6 +618,7 @@ async def test_deliveries_register_repositories_and_the_app_runs_the_scheduler(
     await client.close()
     assert not scheduler.running
 
-    off = await aiohttp_client(create_app(make_settings(api_url=settings.api_url,
-                                                       scheduler_interval=0)))
+    off = await aiohttp_client(
+        create_app(make_settings(api_url=settings.api_url, scheduler_interval=0))
+    )
     assert not off.server.app[SCHEDULER].running

@@ -79,8 +79,12 @@ def test_comment_on_pull_request_goes_to_the_pull_request() -> None:
     payload = issue_payload(9, "Hardens #31", pull_request={"url": "x"})
     payload["comment"] = {"body": "lgtm"}
     assert subject_for("issue_comment", payload) == "octo/repo#9"
-    assert subject_for("pull_request", {"number": 9, "pull_request": {"number": 9},
-                                        "repository": REPO}) == "octo/repo#9"
+    assert (
+        subject_for(
+            "pull_request", {"number": 9, "pull_request": {"number": 9}, "repository": REPO}
+        )
+        == "octo/repo#9"
+    )
 
 
 def test_pull_request_without_pull_request_object() -> None:

@@ -134,7 +134,10 @@ async def test_ensure_label_shares_one_listing(sandbox: Any, repo: str, gh: GitH
     for name in ("hardening", "priority:P1", "HARDENING"):
         await ensure_label(gh, "octo", "repo", name, "ededed", existing=existing)
     assert [c.method for c in sandbox.calls if c.path.endswith("/labels")] == [
-        "GET", "POST", "POST"]
+        "GET",
+        "POST",
+        "POST",
+    ]
     assert {"hardening", "priority:p1"} <= set(existing)
 
 

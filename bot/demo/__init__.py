@@ -157,8 +157,14 @@ async def _run(out: TextIO) -> int:
                         pool.notify()
                         await asyncio.sleep(0.02)
 
-                world = DemoWorld(sandbox=sandbox, repo=REPO, deliver=deliver, settle=settle,
-                                  out=out, settings=settings)
+                world = DemoWorld(
+                    sandbox=sandbox,
+                    repo=REPO,
+                    deliver=deliver,
+                    settle=settle,
+                    out=out,
+                    settings=settings,
+                )
                 world.state["people"] = dict(PEOPLE)
                 try:
                     for name in STEPS:
@@ -173,9 +179,11 @@ async def _run(out: TextIO) -> int:
                     stats = await app[INBOX].stats()
                     print("\n== Inbox and GitHub calls", file=out)
                     world.check(stats.failed == 0, f"no delivery parked as failed ({stats.failed})")
-                    world.check(not sandbox.unknown_calls,
-                                f"every GitHub call was a known REST operation "
-                                f"({len(sandbox.calls)} calls, {len(sandbox.writes())} writes)")
+                    world.check(
+                        not sandbox.unknown_calls,
+                        f"every GitHub call was a known REST operation "
+                        f"({len(sandbox.calls)} calls, {len(sandbox.writes())} writes)",
+                    )
                 finally:
                     sandbox.webhook_sink = None
                     await runner.cleanup()

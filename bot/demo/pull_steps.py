@@ -20,8 +20,10 @@ CONFIG = ".github/hardening.yml"
 
 # A control file per failure class, under its default control paths.
 _CONTROL_FILES = {
-    "missed-detection": ("alerts/queue-lag.yml", ["alert: QueueLagHigh", "expr: lag > 30",
-                                                  "for: 5m", "route: payments-oncall"]),
+    "missed-detection": (
+        "alerts/queue-lag.yml",
+        ["alert: QueueLagHigh", "expr: lag > 30", "for: 5m", "route: payments-oncall"],
+    ),
     "late-decision": ("runbooks/queue-lag.md", ["# Queue lag", "Page the commander at 10m."]),
     "slow-recovery": ("rollback/queue-consumer.sh", ["#!/bin/sh", "kubectl rollout undo"]),
     "repeated-regression": ("policy/queue.rego", ["package queue", "deny[msg] { lag > 30 }"]),
@@ -51,8 +53,13 @@ _TEST = {
 def _control_file(failure_class: str) -> dict[str, Any]:
     path, lines = _CONTROL_FILES.get(failure_class, _CONTROL_FILES["missed-detection"])
     body = "".join(f"\n+{line}" for line in lines)
-    return {"filename": path, "status": "added", "additions": len(lines), "deletions": 0,
-            "patch": f"@@ -0,0 +1,{len(lines)} @@{body}"}
+    return {
+        "filename": path,
+        "status": "added",
+        "additions": len(lines),
+        "deletions": 0,
+        "patch": f"@@ -0,0 +1,{len(lines)} @@{body}",
+    }
 
 
 def _runs(world: Any, sha: str, name: str) -> list[dict[str, Any]]:
@@ -70,12 +77,19 @@ def _item(world: Any) -> tuple[int, str]:
     for failure_class in ("missed-detection", *items):
         if failure_class in items:
             return int(items[failure_class]), failure_class
-    item = HardeningItem(failure_class="missed-detection",
-                         proposed_control="alert rule + routing update", priority="P1",
-                         owner="erin", verifier="victor")
-    issue = world.sandbox.open_issue(world.repo, title="Harden: alert on queue lag",
-                                     body=render_item(item),
-                                     labels=("hardening", "failure-class:missed-detection"))
+    item = HardeningItem(
+        failure_class="missed-detection",
+        proposed_control="alert rule + routing update",
+        priority="P1",
+        owner="erin",
+        verifier="victor",
+    )
+    issue = world.sandbox.open_issue(
+        world.repo,
+        title="Harden: alert on queue lag",
+        body=render_item(item),
+        labels=("hardening", "failure-class:missed-detection"),
+    )
     world.say(f"No item from the incident step: opened hardening item #{issue['number']}.")
     return int(issue["number"]), "missed-detection"
 
@@ -90,42 +104,58 @@ async def run(world: Any) -> None:
     body = f"Adds queue lag detection.\n\nHardens #{number}"
 
     # 1. Source only: no regression test, no control.
-    pull = sandbox.open_pull(repo, title="Detect queue lag", body=body, user="erin",
-                             head="queue-lag", files=[_SOURCE])
-    world.say(f"Opened PR #{pull['number']} (\"Hardens #{number}\") touching only source.")
-    await world.deliver("pull_request", sandbox.pull_request_event(repo, pull["number"],
-                                                                   "opened"))
+    pull = sandbox.open_pull(
+        repo, title="Detect queue lag", body=body, user="erin", head="queue-lag", files=[_SOURCE]
+    )
+    world.say(f'Opened PR #{pull["number"]} ("Hardens #{number}") touching only source.')
+    await world.deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
     await world.settle()
     first = _latest(world, pull["head"]["sha"], CONTROLS)
-    world.check(first is not None and first["conclusion"] in ("failure", "neutral"),
-                f"{CONTROLS} is {first and first['conclusion']} on a source-only PR "
-                f"(failure in enforce mode, neutral in warn): {first and first['output']['title']}")
+    world.check(
+        first is not None and first["conclusion"] in ("failure", "neutral"),
+        f"{CONTROLS} is {first and first['conclusion']} on a source-only PR "
+        f"(failure in enforce mode, neutral in warn): {first and first['output']['title']}",
+    )
     summary = (first or {}).get("output", {}).get("summary", "")
-    world.check("Regression test" in summary and "def test_" in summary
-                and "control paths" in summary,
-                "the summary names the missing regression test (with an example) and control")
+    world.check(
+        "Regression test" in summary and "def test_" in summary and "control paths" in summary,
+        "the summary names the missing regression test (with an example) and control",
+    )
     item = parse_item(sandbox.issue(repo, number)["body"]).item
-    world.check(item is not None and item.status == "in_progress",
-                f"item #{number} moved to in_progress when its PR opened")
+    world.check(
+        item is not None and item.status == "in_progress",
+        f"item #{number} moved to in_progress when its PR opened",
+    )
 
     # 2. Push a new test function and an alert rule: passes on the new head.
-    pushed = sandbox.push_pull(repo, pull["number"],
-                               files=[_SOURCE, _TEST, _control_file(failure_class)])
+    pushed = sandbox.push_pull(
+        repo, pull["number"], files=[_SOURCE, _TEST, _control_file(failure_class)]
+    )
     head = pushed["head"]["sha"]
-    world.say(f"Pushed {head[:7]}: a new test function and a control under the "
-              f"{failure_class} control paths.")
-    await world.deliver("pull_request", sandbox.pull_request_event(repo, pull["number"],
-                                                                   "synchronize"))
+    world.say(
+        f"Pushed {head[:7]}: a new test function and a control under the "
+        f"{failure_class} control paths."
+    )
+    await world.deliver(
+        "pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize")
+    )
     await world.settle()
     passed = _latest(world, head, CONTROLS)
-    world.check(passed is not None and passed["conclusion"] == "success",
-                f"{CONTROLS} passes on the new head: {passed and passed['output']['title']}")
+    world.check(
+        passed is not None and passed["conclusion"] == "success",
+        f"{CONTROLS} passes on the new head: {passed and passed['output']['title']}",
+    )
 
     card = _latest(world, head, SCORECARD)
     card_summary = (card or {}).get("output", {}).get("summary", "")
-    world.check(card is not None and "Scorecard " in card_summary and "Rubric " in card_summary
-                and "Adoption " in card_summary and "in_progress" in card_summary,
-                f"{SCORECARD} shows item #{number}: {card and card['output']['title']}")
+    world.check(
+        card is not None
+        and "Scorecard " in card_summary
+        and "Rubric " in card_summary
+        and "Adoption " in card_summary
+        and "in_progress" in card_summary,
+        f"{SCORECARD} shows item #{number}: {card and card['output']['title']}",
+    )
 
     # 3. Re-run from the UI: a fresh completed run on the same commit.
     assert passed is not None
@@ -133,22 +163,32 @@ async def run(world: Any) -> None:
     await world.deliver("check_run", sandbox.check_run_event(repo, passed["id"], "rerequested"))
     await world.settle()
     after = _runs(world, head, CONTROLS)
-    world.check(len(after) == before + 1 and after[-1]["status"] == "completed"
-                and after[-1]["id"] != passed["id"],
-                f"re-run created a fresh completed run ({after[-1]['conclusion']})")
+    world.check(
+        len(after) == before + 1
+        and after[-1]["status"] == "completed"
+        and after[-1]["id"] != passed["id"],
+        f"re-run created a fresh completed run ({after[-1]['conclusion']})",
+    )
 
-    world.state["pull"] = {"number": pull["number"], "head_sha": head, "item": number,
-                           "url": pull["html_url"]}
+    world.state["pull"] = {
+        "number": pull["number"],
+        "head_sha": head,
+        "item": number,
+        "url": pull["html_url"],
+    }
 
     # 4. Merge: the item records the PR as implementation evidence, and the test.
     sandbox.merge_pull(repo, pull["number"])
-    await world.deliver("pull_request", sandbox.pull_request_event(repo, pull["number"],
-                                                                   "closed"))
+    await world.deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "closed"))
     await world.settle()
     item = parse_item(sandbox.issue(repo, number)["body"]).item
-    kinds = [e.kind for e in item.evidence if pull["html_url"] in e.url or e.kind == "test"] \
-        if item else []
-    world.check("implementation" in kinds and "test" in kinds,
-                f"merging PR #{pull['number']} recorded implementation and test evidence on "
-                f"item #{number}")
+    kinds = (
+        [e.kind for e in item.evidence if pull["html_url"] in e.url or e.kind == "test"]
+        if item
+        else []
+    )
+    world.check(
+        "implementation" in kinds and "test" in kinds,
+        f"merging PR #{pull['number']} recorded implementation and test evidence on item #{number}",
+    )
     world.state["pull"]["merged"] = True

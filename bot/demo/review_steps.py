@@ -46,7 +46,8 @@ def _item(world: Any, number: int) -> HardeningItem | None:
 
 def _marked(world: Any, number: int, mark: str) -> list[dict[str, Any]]:
     return [
-        c for c in world.sandbox.comments(world.repo, number)
+        c
+        for c in world.sandbox.comments(world.repo, number)
         if c["user"]["login"] == BOT and mark in (c["body"] or "")
     ]
 
@@ -58,13 +59,20 @@ def _writes(world: Any) -> int:
 async def _open_incident(world: Any) -> tuple[int, int | None]:
     """A new incident with one finding; (incident, its item) once the bot planned it."""
     sandbox, repo = world.sandbox, world.repo
-    incident = int(sandbox.open_issue(repo, title="Refunds stalled after failover",
-                                      body=INCIDENT_BODY, labels=("incident", "sev-2"),
-                                      user=OWNER)["number"])
+    incident = int(
+        sandbox.open_issue(
+            repo,
+            title="Refunds stalled after failover",
+            body=INCIDENT_BODY,
+            labels=("incident", "sev-2"),
+            user=OWNER,
+        )["number"]
+    )
     await world.deliver("issues", sandbox.issue_event(repo, incident, "opened", sender=OWNER))
     await world.settle()
     items = [
-        int(issue["number"]) for issue in sandbox.issues(repo)
+        int(issue["number"])
+        for issue in sandbox.issues(repo)
         if (marker := parse_item(issue["body"] or "").marker) is not None
         and marker.incident == incident
     ]
@@ -80,22 +88,27 @@ async def run(world: Any) -> None:
     if not world.check(number is not None, f"incident #{incident} got one hardening item"):
         return
     assert number is not None
-    world.say(f"{OWNER} opens incident #{incident}; the bot opens item #{number}. {OWNER} takes "
-              f"it with `/harden owner @{OWNER}` and `/harden verifier @{VERIFIER}`, then "
-              "nobody touches it.")
-    comment = sandbox.add_comment(repo, number,
-                                  f"/harden owner @{OWNER}\n/harden verifier @{VERIFIER}",
-                                  user=OWNER)
-    await world.deliver("issue_comment", sandbox.issue_comment_event(repo, number,
-                                                                     comment["id"]))
+    world.say(
+        f"{OWNER} opens incident #{incident}; the bot opens item #{number}. {OWNER} takes "
+        f"it with `/harden owner @{OWNER}` and `/harden verifier @{VERIFIER}`, then "
+        "nobody touches it."
+    )
+    comment = sandbox.add_comment(
+        repo, number, f"/harden owner @{OWNER}\n/harden verifier @{VERIFIER}", user=OWNER
+    )
+    await world.deliver("issue_comment", sandbox.issue_comment_event(repo, number, comment["id"]))
     await world.settle()
     item = _item(world, number) or HardeningItem()
     moment = time.time() + LATER.total_seconds()  # "ten days later", fixed for every run below
     later = datetime.fromtimestamp(moment, UTC)
-    world.check((item.owner, item.verifier) == (OWNER, VERIFIER) and item.due is not None
-                and item.due < later.date() and item.status == "open",
-                f"#{number} is open, owned by @{OWNER}, due {item.due} (before "
-                f"{later.date()}, ten days from now)")
+    world.check(
+        (item.owner, item.verifier) == (OWNER, VERIFIER)
+        and item.due is not None
+        and item.due < later.date()
+        and item.status == "open",
+        f"#{number} is open, owned by @{OWNER}, due {item.due} (before "
+        f"{later.date()}, ten days from now)",
+    )
 
     # 2. Ten days later, the weekly review, run as the scheduler runs it.
     github = GitHubApp(world.settings)  # real time: the sandbox checks the JWT with it
@@ -105,53 +118,82 @@ async def run(world: Any) -> None:
             return
         assert installation is not None
         gh = await github.installation_api(installation)
-        ctx = Context(settings=world.settings, metrics=github.metrics,
-                      log=bound_log("bot.demo", step="review_steps"),
-                      bot_login=await github.bot_login(), clock=lambda: moment)
+        ctx = Context(
+            settings=world.settings,
+            metrics=github.metrics,
+            log=bound_log("bot.demo", step="review_steps"),
+            bot_login=await github.bot_login(),
+            clock=lambda: moment,
+        )
         world.say(f"Ten days later ({later.date()}): the weekly review runs.")
         report = await weekly_review.run(gh, ctx, owner_name, repo_name)
         await world.settle()
         world.say(report.summary)
         reviews = _marked(world, number, "hardening-bot:weekly-review")
         body = reviews[0]["body"] if reviews else ""
-        world.check(number in report.flagged and number in report.written and len(reviews) == 1
-                    and "**Overdue**" in body and f"@{OWNER}" in body,
-                    f"one weekly-review comment ({report.period}) on #{number}: **Overdue**, "
-                    f"mentioning @{OWNER}")
+        world.check(
+            number in report.flagged
+            and number in report.written
+            and len(reviews) == 1
+            and "**Overdue**" in body
+            and f"@{OWNER}" in body,
+            f"one weekly-review comment ({report.period}) on #{number}: **Overdue**, "
+            f"mentioning @{OWNER}",
+        )
         tracking = _marked(world, incident, "hardening-bot:tracking")
-        line = next((ln for ln in (tracking[0]["body"] if tracking else "").splitlines()
-                     if f"#{number}" in ln), "")
-        world.check(incident in report.tracking and "**overdue**" in line,
-                    f"incident #{incident}'s tracking comment marks #{number} overdue")
+        line = next(
+            (
+                ln
+                for ln in (tracking[0]["body"] if tracking else "").splitlines()
+                if f"#{number}" in ln
+            ),
+            "",
+        )
+        world.check(
+            incident in report.tracking and "**overdue**" in line,
+            f"incident #{incident}'s tracking comment marks #{number} overdue",
+        )
 
         before = _writes(world)
         again = await weekly_review.run(gh, ctx, owner_name, repo_name)
         await world.settle()
-        world.check(again.written == () and _writes(world) == before
-                    and len(_marked(world, number, "hardening-bot:weekly-review")) == 1,
-                    f"running the review again in {again.period} writes nothing "
-                    f"({_writes(world) - before} writes)")
+        world.check(
+            again.written == ()
+            and _writes(world) == before
+            and len(_marked(world, number, "hardening-bot:weekly-review")) == 1,
+            f"running the review again in {again.period} writes nothing "
+            f"({_writes(world) - before} writes)",
+        )
 
         # 3. The monthly control audit.
         world.say("The monthly control audit runs.")
         audit = await monthly_audit.run(gh, ctx, owner_name, repo_name)
         await world.settle()
         world.say(audit.summary)
-        verified = [n for n in (world.state.get("items") or {}).values()
-                    if (_item(world, n) or HardeningItem()).status == "verified"]
+        verified = [
+            n
+            for n in (world.state.get("items") or {}).values()
+            if (_item(world, n) or HardeningItem()).status == "verified"
+        ]
         comments = {n: _marked(world, n, "hardening-bot:monthly-audit") for n in audit.flagged}
-        world.check(bool(audit.flagged) and set(audit.written) == set(audit.flagged)
-                    and all(len(found) == 1 for found in comments.values()),
-                    f"one audit comment ({audit.period}) on each flagged item "
-                    f"({', '.join(f'#{n}' for n in audit.flagged) or 'none'})")
+        world.check(
+            bool(audit.flagged)
+            and set(audit.written) == set(audit.flagged)
+            and all(len(found) == 1 for found in comments.values()),
+            f"one audit comment ({audit.period}) on each flagged item "
+            f"({', '.join(f'#{n}' for n in audit.flagged) or 'none'})",
+        )
         if verified:
             body = (comments.get(verified[0]) or [{"body": ""}])[0]["body"]
-            world.check("**Control not running**" in body
-                        and "`hardening/controls` is not required" in body
-                        and f"@{OWNER}" in body and f"@{VERIFIER}" in body
-                        and "@acme/reliability-leads" in body,
-                        f"verified #{verified[0]}: the default branch does not require "
-                        "`hardening/controls`; owners and leads mentioned")
+            world.check(
+                "**Control not running**" in body
+                and "`hardening/controls` is not required" in body
+                and f"@{OWNER}" in body
+                and f"@{VERIFIER}" in body
+                and "@acme/reliability-leads" in body,
+                f"verified #{verified[0]}: the default branch does not require "
+                "`hardening/controls`; owners and leads mentioned",
+            )
         else:
             world.say("No verified item from the earlier steps: no control to audit.")
     finally:

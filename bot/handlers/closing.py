@@ -92,8 +92,9 @@ async def hold_incident(
     # The incident gate reads only the items' own fields, so no pull request is fetched here.
     # An item whose template was deleted (only the bot's marker is left) has nothing filled in.
     facts: Sequence[ItemFacts] = [
-        ItemFacts(number=i.number, item=i.item or HardeningItem(),
-                  title=str(i.issue.get("title") or ""))
+        ItemFacts(
+            number=i.number, item=i.item or HardeningItem(), title=str(i.issue.get("title") or "")
+        )
         for i in loaded
     ]
     gate = incident_close_gate(facts)
@@ -138,5 +139,6 @@ async def resolve_gate_comment(
     mark = ITEM_GATE.marker
     if await find_comment(gh, owner, repo, number, mark, bot_login=ctx.bot_login) is None:
         return
-    await upsert_comment(gh, owner, repo, number, mark, gate_resolved(outcome),
-                         bot_login=ctx.bot_login)
+    await upsert_comment(
+        gh, owner, repo, number, mark, gate_resolved(outcome), bot_login=ctx.bot_login
+    )

@@ -133,8 +133,9 @@ class Run:
 
     async def comment_once(self, number: int, mark: str, body: str) -> None:
         """Write the bot's comment ``mark`` on issue ``number``, edited in place."""
-        await upsert_comment(self.gh, self.owner, self.repo, number, mark, body,
-                             bot_login=self.ctx.bot_login)
+        await upsert_comment(
+            self.gh, self.owner, self.repo, number, mark, body, bot_login=self.ctx.bot_login
+        )
 
 
 # --- the webhook ------------------------------------------------------------------------------
@@ -153,8 +154,16 @@ async def on_comment_created(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     owner, repo = repo_coordinates(data)
     result = await ctx.config(gh, owner, repo)
-    run = Run(gh=gh, ctx=ctx, owner=owner, repo=repo, number=int(issue["number"]),
-              comment=comment, actor=str(comment["user"]["login"]), config=result.config)
+    run = Run(
+        gh=gh,
+        ctx=ctx,
+        owner=owner,
+        repo=repo,
+        number=int(issue["number"]),
+        comment=comment,
+        actor=str(comment["user"]["login"]),
+        config=result.config,
+    )
     hardening = result.config.labels.hardening.lower()
     if hardening not in {name.lower() for name in label_names(issue)}:
         if all(isinstance(c, Command) and c.name == "help" for c in commands):
@@ -163,13 +172,17 @@ async def on_comment_created(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     await react(run, EYES)
     if result.errors:
-        await run.comment_once(run.number, CONFIG_ERROR_MARKER,
-                               config_errors_comment(result.error_report()))
+        await run.comment_once(
+            run.number, CONFIG_ERROR_MARKER, config_errors_comment(result.error_report())
+        )
     answered: list[tuple[Command | CommandError, Outcome]] = []
     for command in commands:
         outcome = await run_one(run, command)
         ctx.log.info(
-            "command %r by %s on #%s: %s", command.text, run.actor, run.number,
+            "command %r by %s on #%s: %s",
+            command.text,
+            run.actor,
+            run.number,
             "ok" if outcome.ok else "refused",
             extra={"command": command.name, "ok": outcome.ok},
         )
@@ -221,10 +234,16 @@ async def run_one(run: Run, command: Command | CommandError) -> Outcome:
     item = loaded.item
     assert item is not None
     try:
-        role = await run.caller_role() if needs_role(
-            command.name, actor=run.actor, item=item) else None
-        lead = await run.caller_is_lead() if needs_lead(
-            command.name, actor=run.actor, item=item) else False
+        role = (
+            await run.caller_role()
+            if needs_role(command.name, actor=run.actor, item=item)
+            else None
+        )
+        lead = (
+            await run.caller_is_lead()
+            if needs_lead(command.name, actor=run.actor, item=item)
+            else False
+        )
     except PermissionLookupError as exc:
         # bot.permissions already logged the failure at error level (and so to Sentry).
         run.ctx.log.warning("command %r not run: %s", command.text, exc)
@@ -259,8 +278,9 @@ async def _due(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     before, after = item.adoption_check, moved.adoption_check
     if before is None or after is None or before == after:
         return Outcome(True)
-    return Outcome(True, adoption_moved(before, after,
-                                        run.config.deadlines.adoption_after_due_days))
+    return Outcome(
+        True, adoption_moved(before, after, run.config.deadlines.adoption_after_due_days)
+    )
 
 
 async def _evidence(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
@@ -279,8 +299,9 @@ async def _verify(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     item = loaded.item
     assert item is not None
     if item.status == "retired":
-        return refused(retired_not_verified(run.number, item.retired_rationale),
-                       usage_for("verify"))
+        return refused(
+            retired_not_verified(run.number, item.retired_rationale), usage_for("verify")
+        )
     facts = await run.facts(loaded)
     if item.status != "verified":
         gate = qa_gate(facts, **run.config.thresholds.keywords())
@@ -301,8 +322,7 @@ async def _verify(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
         link=item.verified_link or run.link,
         scores=run.scores(facts),
     )
-    await _finish(run, loaded, facts, ITEM_MARKER, body,
-                  f"verified by {mention(item.verified_by)}")
+    await _finish(run, loaded, facts, ITEM_MARKER, body, f"verified by {mention(item.verified_by)}")
     return Outcome(True)
 
 
@@ -313,8 +333,14 @@ async def _retire(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     await update_issue(run.gh, loaded.issue, state="closed", state_reason="not_planned")
     facts = replace(await run.facts(loaded), item=item, state="closed")
     body = retirement_note(facts, retired_by=run.actor, link=run.link, scores=run.scores(facts))
-    await _finish(run, loaded, facts, RETIREMENT_MARKER, body,
-                  f"retired by {mention(run.actor)} (sunset protocol)")
+    await _finish(
+        run,
+        loaded,
+        facts,
+        RETIREMENT_MARKER,
+        body,
+        f"retired by {mention(run.actor)} (sunset protocol)",
+    )
     return Outcome(True)
 
 

@@ -92,7 +92,9 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         bodies.append(before)
     lost = str((data.get("label") or {}).get("name") or "")
     numbers = incidents_touched(
-        label_names(issue), bodies, changed.config.labels.hardening,
+        label_names(issue),
+        bodies,
+        changed.config.labels.hardening,
         lost_label=lost if data.get("action") == "unlabeled" else None,
     )
     for number in sorted(numbers - {issue["number"]}):

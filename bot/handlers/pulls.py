@@ -141,11 +141,20 @@ async def _rerun(
             continue
         if pull["head"]["sha"] != sha:
             for name in names:
-                await publish(gh, owner, repo, sha, superseded_output(name, pull["head"]["sha"]),
-                              pull_number=number, now=ctx.now(), rerun=key)
+                await publish(
+                    gh,
+                    owner,
+                    repo,
+                    sha,
+                    superseded_output(name, pull["head"]["sha"]),
+                    pull_number=number,
+                    now=ctx.now(),
+                    rerun=key,
+                )
             continue
-        await evaluate(gh, ctx, owner, repo, pull, fresh=frozenset(names), rerun=key,
-                       scope_may_change=True)
+        await evaluate(
+            gh, ctx, owner, repo, pull, fresh=frozenset(names), rerun=key, scope_may_change=True
+        )
 
 
 async def _class_label(payload: Mapping[str, Any], gh: GitHubAPI, ctx: Context) -> bool:
@@ -185,28 +194,37 @@ async def evaluate(
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
-    loaded, _ = await load_items(
-        gh, owner, repo, hardens_numbers(pull.get("body")), config
-    )
+    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")), config)
     sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
     async def post(output: Any, *, locked: bool = False) -> None:
         key = rerun if output.name in fresh else None
-        write = await publish(gh, owner, repo, sha, output, pull_number=number, now=ctx.now(),
-                              rerun=key, locked=locked)
+        write = await publish(
+            gh,
+            owner,
+            repo,
+            sha,
+            output,
+            pull_number=number,
+            now=ctx.now(),
+            rerun=key,
+            locked=locked,
+        )
         log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
 
     if not sources and not loaded:
         if scope_may_change or fresh:
             for name in CHECK_NAMES:
-                out = out_of_scope_output(name,
-                                          failure_class_prefix=config.labels.failure_class_prefix)
+                out = out_of_scope_output(
+                    name, failure_class_prefix=config.labels.failure_class_prefix
+                )
                 if name in fresh:
                     await post(out)
                 else:
-                    await complete_if_present(gh, owner, repo, sha, out, pull_number=number,
-                                              now=ctx.now())
+                    await complete_if_present(
+                        gh, owner, repo, sha, out, pull_number=number, now=ctx.now()
+                    )
         return
 
     files_cache: FileCache = {}
@@ -215,19 +233,23 @@ async def evaluate(
     proposal = await _proposal(gh, owner, repo, pull, files, result)
     if result.errors:
         for name in CHECK_NAMES:
-            await post(config_error_output(
-                name, result.errors, repo_config_path=REPO_CONFIG_PATH,
-                base_ref=str(pull["base"]["ref"]),
-                proposal=proposal if name == CONTROLS_CHECK else None,
-            ))
+            await post(
+                config_error_output(
+                    name,
+                    result.errors,
+                    repo_config_path=REPO_CONFIG_PATH,
+                    base_ref=str(pull["base"]["ref"]),
+                    proposal=proposal if name == CONTROLS_CHECK else None,
+                )
+            )
         log.warning("invalid configuration: %s", result.error_report())
         return
 
-    loaded = await _start_work(gh, ctx, owner, repo, pull, loaded, result,
-                               files=files_cache, links=links)
+    loaded = await _start_work(
+        gh, ctx, owner, repo, pull, loaded, result, files=files_cache, links=links
+    )
     if sources:
-        data = controls_input(pull, files, truncated, config, sources, _linked(loaded),
-                              proposal)
+        data = controls_input(pull, files, truncated, config, sources, _linked(loaded), proposal)
         _record_shadow(ctx, log, f"{owner}/{repo}", number, data)
         output = controls_output(data)
         if output is not None:
@@ -235,10 +257,20 @@ async def evaluate(
     # Read the items again, under the scorecard's lock: an item's own delivery may have changed
     # it and refreshed this scorecard since ``loaded`` was read, and must not be overwritten.
     async with scorecard_lock(owner, repo, pull):
-        await post(await scorecard_for(
-            gh, ctx, owner, repo, pull, result, failure_classes=tuple(sources),
-            files=files_cache, links=links,
-        ), locked=True)
+        await post(
+            await scorecard_for(
+                gh,
+                ctx,
+                owner,
+                repo,
+                pull,
+                result,
+                failure_classes=tuple(sources),
+                files=files_cache,
+                links=links,
+            ),
+            locked=True,
+        )
 
 
 def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: ControlsInput) -> None:
@@ -250,10 +282,16 @@ def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: Control
     for judged in data.judged:
         verdict = "would have failed" if judged.failure_class in failing else "would have passed"
         log.info(
-            "shadow mode: pull request #%s %s %s (%s)", number, verdict, judged.failure_class,
+            "shadow mode: pull request #%s %s %s (%s)",
+            number,
+            verdict,
+            judged.failure_class,
             ", ".join(shadowed),
-            extra={"failure_class": judged.failure_class, "shadow": shadowed,
-                   "missing": list(judged.verdict.missing)},
+            extra={
+                "failure_class": judged.failure_class,
+                "shadow": shadowed,
+                "missing": list(judged.verdict.missing),
+            },
         )
     for slug in failing:
         ctx.metrics.shadow_would_fail.inc(repo=repo, failure_class=slug)
@@ -272,15 +310,19 @@ async def _proposal(
     base: ConfigResult,
 ) -> ConfigProposal | None:
     """The ``.github/hardening.yml`` this pull request proposes, validated, with its effect."""
-    entry = next((f for f in files if REPO_CONFIG_PATH in
-                  (f.get("filename"), f.get("previous_filename"))), None)
+    entry = next(
+        (f for f in files if REPO_CONFIG_PATH in (f.get("filename"), f.get("previous_filename"))),
+        None,
+    )
     if entry is None:
         return None
     org_source = f"{owner}/{ORG_CONFIG_REPO}/{ORG_CONFIG_PATH}"
     org_text = await fetch_text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH)
     removed = entry.get("status") == "removed" or entry.get("filename") != REPO_CONFIG_PATH
-    text = None if removed else await fetch_text(
-        gh, owner, repo, REPO_CONFIG_PATH, ref=str(pull["head"]["sha"])
+    text = (
+        None
+        if removed
+        else await fetch_text(gh, owner, repo, REPO_CONFIG_PATH, ref=str(pull["head"]["sha"]))
     )
     proposed = load_config([(org_source, org_text), (REPO_CONFIG_PATH, text)])
     errors = tuple(e for e in proposed.errors if e.file == REPO_CONFIG_PATH)
@@ -310,12 +352,18 @@ async def _start_work(
         if item is None or item.status != "open":
             out.append(one)
             continue
-        saved = await items_api.save_item(gh, owner, repo, one, in_progress(item),
-                                          config=result.config)
-        ctx.log.info("item #%s in_progress: linked pull request #%s opened (%s)", one.number,
-                     pull["number"], "saved" if saved else "unchanged")
-        await refresh_after_change(gh, ctx, owner, repo, one.number, one.incident, files=files,
-                                   links=links)
+        saved = await items_api.save_item(
+            gh, owner, repo, one, in_progress(item), config=result.config
+        )
+        ctx.log.info(
+            "item #%s in_progress: linked pull request #%s opened (%s)",
+            one.number,
+            pull["number"],
+            "saved" if saved else "unchanged",
+        )
+        await refresh_after_change(
+            gh, ctx, owner, repo, one.number, one.incident, files=files, links=links
+        )
         again = await items_api.get_item(gh, owner, repo, one.number, config=result.config)
         out.append(again or one)
     return out
@@ -331,13 +379,15 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     owner, repo = repo_coordinates(event.data)
     pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
-    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")),
-                                 result.config)
+    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")), result.config)
     if not loaded:
         return
     if result.errors:
-        ctx.log.warning("merged #%s: invalid configuration, no evidence recorded: %s",
-                        pull["number"], result.error_report())
+        ctx.log.warning(
+            "merged #%s: invalid configuration, no evidence recorded: %s",
+            pull["number"],
+            result.error_report(),
+        )
         return
     files_cache: FileCache = {}
     links: dict[int, list[dict]] = {}
@@ -348,20 +398,29 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             continue  # only the bot's marker is left: nothing to record evidence in
         verdict = pull_verdict(files, truncated, result.config, item.failure_class or "")
         if verdict is None or not verdict.satisfied:
-            ctx.log.info("merged #%s does not satisfy the controls of #%s: no evidence",
-                         pull["number"], one.number)
+            ctx.log.info(
+                "merged #%s does not satisfy the controls of #%s: no evidence",
+                pull["number"],
+                one.number,
+            )
             continue
         updated, added = with_merge_evidence(item, merge_evidence(pull, verdict))
         if updated != item:
             await items_api.save_item(gh, owner, repo, one, updated, config=result.config)
-            ctx.log.info("merged #%s recorded %s evidence on #%s", pull["number"],
-                         ", ".join(str(e.kind) for e in added), one.number)
-        await refresh_after_change(gh, ctx, owner, repo, one.number, one.incident,
-                                   files=files_cache, links=links)
+            ctx.log.info(
+                "merged #%s recorded %s evidence on #%s",
+                pull["number"],
+                ", ".join(str(e.kind) for e in added),
+                one.number,
+            )
+        await refresh_after_change(
+            gh, ctx, owner, repo, one.number, one.incident, files=files_cache, links=links
+        )
     # The merged pull request's own scorecard shows the evidence it just recorded.
     async with scorecard_lock(owner, repo, pull):
-        refreshed = await scorecard_for(gh, ctx, owner, repo, pull, result, files=files_cache,
-                                        links=links)
+        refreshed = await scorecard_for(
+            gh, ctx, owner, repo, pull, result, files=files_cache, links=links
+        )
         await publish_scorecard(gh, ctx, owner, repo, pull, refreshed, locked=True)
 
 
@@ -373,4 +432,3 @@ def _ours(app: Any, ctx: Context) -> bool:
     if not isinstance(app, dict) or not app.get("slug"):
         return True  # older payloads omit it; the name and our marker decide then
     return str(app["slug"]).lower() == ctx.bot_login.lower().removesuffix("[bot]")
-

@@ -104,8 +104,7 @@ async def facts_of(
     for one in loaded:
         item = one.item or HardeningItem()
         pulls = None if with_pulls(item) else ()
-        found.append(await item_facts(gh, ctx, owner, repo, one, config, pulls=pulls,
-                                      files=files))
+        found.append(await item_facts(gh, ctx, owner, repo, one, config, pulls=pulls, files=files))
     return found
 
 
@@ -132,8 +131,7 @@ async def comment_on_items(
         write = await upsert_comment(
             gh, owner, repo, entry.number, marker, render(entry), bot_login=ctx.bot_login
         )
-        ctx.log.info("%s of #%s: %s (%s)", job, entry.number, write.action,
-                     ", ".join(entry.kinds))
+        ctx.log.info("%s of #%s: %s (%s)", job, entry.number, write.action, ", ".join(entry.kinds))
         if write.wrote:
             written.append(entry.number)
     return tuple(written)

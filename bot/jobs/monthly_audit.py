@@ -58,11 +58,17 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     config = (await ctx.config(gh, owner, repo)).config
     today = ctx.now().date()
     loaded = [
-        one for one in await list_items(gh, owner, repo, config)
+        one
+        for one in await list_items(gh, owner, repo, config)
         if one.item is not None and one.item.status != "retired"
     ]
     facts = await facts_of(
-        gh, ctx, owner, repo, loaded, config,
+        gh,
+        ctx,
+        owner,
+        repo,
+        loaded,
+        config,
         with_pulls=lambda item: item.status == "verified" and adoption_check_passed(item, today),
     )
     collaborators: dict[str, str | None] = {}
@@ -89,7 +95,13 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         branch_protected=protection.protected,
     )
     written = await comment_on_items(
-        gh, ctx, owner, repo, NAME, audit.items, monthly_marker(audit.month),
+        gh,
+        ctx,
+        owner,
+        repo,
+        NAME,
+        audit.items,
+        monthly_marker(audit.month),
         lambda entry: render_monthly_comment(audit, entry),
     )
     return JobReport(
@@ -119,13 +131,19 @@ async def read_protection(gh: GitHubAPI, ctx: Context, owner: str, repo: str) ->
         if status == 403 and "rate limit" not in str(exc).lower():
             ctx.log.warning(
                 "could not read branch protection of %s/%s (%s); grant administration: read "
-                "to audit required checks", owner, repo, describe_error(exc),
+                "to audit required checks",
+                owner,
+                repo,
+                describe_error(exc),
             )
             return Protection(branch, True, None)
         raise
     names = [str(name) for name in policy.get("contexts") or []]
-    names += [str(check.get("context")) for check in policy.get("checks") or []
-              if isinstance(check, dict) and check.get("context")]
+    names += [
+        str(check.get("context"))
+        for check in policy.get("checks") or []
+        if isinstance(check, dict) and check.get("context")
+    ]
     return Protection(branch, True, tuple(dict.fromkeys(names)))
 
 

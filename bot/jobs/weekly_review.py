@@ -42,24 +42,39 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     # tracking comment; there is nothing here to review on it.
     loaded = [one for one in await list_items(gh, owner, repo, config) if one.item is not None]
 
-    incidents = sorted({
-        one.incident for one in loaded
-        if one.incident is not None and one.item is not None
-        and one.item.status in ACTIVE_STATUSES
-    })
+    incidents = sorted(
+        {
+            one.incident
+            for one in loaded
+            if one.incident is not None
+            and one.item is not None
+            and one.item.status in ACTIVE_STATUSES
+        }
+    )
     for number in incidents:
         await refresh_incident_tracking(gh, ctx, owner, repo, number)
 
     reviewed = [one for one in loaded if one.item is not None and one.item.status != "retired"]
     facts = await facts_of(
-        gh, ctx, owner, repo, reviewed, config,
+        gh,
+        ctx,
+        owner,
+        repo,
+        reviewed,
+        config,
         with_pulls=lambda item: adoption_check_passed(item, today),
     )
     review = weekly_review(
         facts, today, leads=leads_of(config), adoption_threshold=config.thresholds.adoption
     )
     written = await comment_on_items(
-        gh, ctx, owner, repo, NAME, review.items, weekly_marker(review.week),
+        gh,
+        ctx,
+        owner,
+        repo,
+        NAME,
+        review.items,
+        weekly_marker(review.week),
         lambda entry: render_weekly_comment(review, entry),
     )
     return JobReport(

@@ -502,12 +502,14 @@ class Sandbox:
         body: Any = None,
     ) -> Fault:
         """Answer matching requests with ``status`` (None: answer normally, after ``delay``)."""
-        return self.faults.arm(Fault(
-            method=method.upper(),
-            pattern=re.compile(path_regex),
-            status=status,
-            times=times,
-            headers=dict(headers or {}),
-            delay=delay,
-            body=body,
-        ))
+        return self.faults.arm(
+            Fault(
+                method=method.upper(),
+                pattern=re.compile(path_regex),
+                status=status,
+                times=times,
+                headers=dict(headers or {}),
+                delay=delay,
+                body=body,
+            )
+        )
