@@ -86,8 +86,16 @@ def serve() -> int:
 
 
 def demo(args: list[str]) -> int:
-    """``bot.demo.main`` (imported only here: it pulls in the sandbox)."""
-    from bot.demo import main as demo_main
+    """``demo.main`` (imported only here: it pulls in the sandbox)."""
+    try:
+        from demo import main as demo_main
+    except ImportError:
+        print(
+            "python -m bot demo: the demo and its GitHub sandbox live in the source checkout, "
+            "not in the installed package; run it from a clone (make demo)",
+            file=sys.stderr,
+        )
+        return 2
 
     result = demo_main(*args) if args else demo_main()
     if inspect.isawaitable(result):

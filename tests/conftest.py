@@ -14,7 +14,7 @@ Fixtures (all function-scoped unless noted):
 ``app_keys`` (session)  the App's ``(private_pem, public_pem)``, generated once per run.
 ``make_settings``      ``make_settings(**overrides) -> Settings`` with test defaults: a temp
                        SQLite file, fast retries (max 3 attempts, backoff <= 50 ms), 1 s grace.
-``sandbox``            the ``bot.sandbox.Sandbox`` (GitHub's REST API stand-in), served on a
+``sandbox``            the ``sandbox.Sandbox`` (GitHub's REST API stand-in), served on a
                        loopback port; inspect ``sandbox.calls`` / ``sandbox.writes()``, inject
                        faults with ``sandbox.inject(...)``.
 ``repo``               ``"octo/repo"``, seeded in the sandbox with installation ``INSTALLATION_ID``
@@ -71,7 +71,7 @@ from rules.model import HardeningItem
 if TYPE_CHECKING:
     from test_sandbox_support import Api
 
-    from bot.sandbox import Sandbox
+    from sandbox import Sandbox
 
 WEBHOOK_SECRET = "test-webhook-secret"
 APP_ID = 1
@@ -118,7 +118,7 @@ class Clock:
 @pytest.fixture(scope="session")
 def app_keys() -> tuple[str, str]:
     """The App's key pair, ``(private_pem, public_pem)``; RSA generation is slow, so once."""
-    from bot.sandbox import generate_app_key
+    from sandbox import generate_app_key
 
     return generate_app_key()
 
@@ -150,7 +150,7 @@ def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Se
 @pytest.fixture
 def bare_sandbox(app_keys: tuple[str, str]) -> Any:
     """The ``Sandbox`` object, not yet served (use ``sandbox`` in tests)."""
-    from bot.sandbox import Sandbox
+    from sandbox import Sandbox
 
     return Sandbox(app_id=APP_ID, public_key_pem=app_keys[1])
 

@@ -14,7 +14,7 @@ from conftest import Clock
 from gidgethub.aiohttp import GitHubAPI
 from test_sandbox_support import HEAD, INSTALLATION, REPO, Api, seeded
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 # --- rate limits ------------------------------------------------------------------------------
 

@@ -121,7 +121,7 @@ async def run(world: Any) -> None:
         ctx = Context(
             settings=world.settings,
             metrics=github.metrics,
-            log=bound_log("bot.demo", step="review_steps"),
+            log=bound_log("demo", step="review_steps"),
             bot_login=await github.bot_login(),
             clock=lambda: moment,
         )

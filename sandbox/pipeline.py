@@ -173,8 +173,8 @@ class Pipeline:
         known = sorted({e.method + " " + _PATTERN.sub(r"{\1}", e.path) for e in self.endpoints})
         message = (
             f"GitHub sandbox: no route for {request.method} {request.path}. "
-            "This call is not implemented by bot/sandbox, so the test cannot know how GitHub "
-            "would answer. Implement the operation in bot/sandbox/routes/ or avoid the call. "
+            "This call is not implemented by sandbox, so the test cannot know how GitHub "
+            "would answer. Implement the operation in sandbox/routes/ or avoid the call. "
             f"Known routes: {'; '.join(known)}"
         )
         payload = {

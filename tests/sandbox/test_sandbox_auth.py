@@ -20,8 +20,8 @@ from test_sandbox_support import (
     seeded,
 )
 
-from bot.sandbox import Sandbox, generate_app_key
-from bot.sandbox.render import iso
+from sandbox import Sandbox, generate_app_key
+from sandbox.render import iso
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 from aiohttp.test_utils import TestClient
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 APP_ID = 1
 INSTALLATION = 42

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from test_sandbox_support import HEAD, OTHER_REPO, REPO, Api
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 CONTENTS = f"/repos/{REPO}/contents"
 

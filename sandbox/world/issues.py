@@ -1,7 +1,7 @@
 """Issues, pull requests, labels, comments and reactions: GitHub's rules for changing them.
 
 Each operation updates state, keeps the issue's timeline (labeled, closed, reopened, renamed,
-cross-referenced...) and returns the :class:`~bot.sandbox.model.Happening` list GitHub would
+cross-referenced...) and returns the :class:`~sandbox.model.Happening` list GitHub would
 announce by webhook. Validation failures raise GitHubError with GitHub's wording.
 """
 

@@ -5,7 +5,7 @@ GitHub's shapes and status codes, authenticates like GitHub (App JWT, installati
 sends rate-limit headers and ETags, can inject faults, and answers ``501`` to anything it does
 not implement so no test passes by accident.
 
-    from bot.sandbox import Sandbox, generate_app_key
+    from sandbox import Sandbox, generate_app_key
     key_pem, public_pem = generate_app_key()
     sb = Sandbox(app_id=1, public_key_pem=public_pem)
 """

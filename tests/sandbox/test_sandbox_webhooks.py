@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from conftest import Clock
 from test_sandbox_support import APP_ID, HEAD, INSTALLATION, REPO, Api, app_jwt
 
-from bot.sandbox import Sandbox
+from sandbox import Sandbox
 
 
 class Sink:

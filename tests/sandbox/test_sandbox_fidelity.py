@@ -25,8 +25,8 @@ from githubkit_schemas.v2022_11_28 import models
 from pydantic import TypeAdapter, ValidationError
 from test_sandbox_support import APP_ID, HEAD, INSTALLATION, REPO, seeded
 
-from bot.sandbox import Sandbox
-from bot.sandbox.routes import ENDPOINTS
+from sandbox import Sandbox
+from sandbox.routes import ENDPOINTS
 
 OWNER, NAME = REPO.split("/")
 VERSION = "2022-11-28"

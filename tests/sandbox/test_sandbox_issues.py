@@ -8,8 +8,8 @@ import pytest
 from conftest import Clock
 from test_sandbox_support import HEAD, INSTALLATION, REPO, Api
 
-from bot.sandbox import Sandbox
-from bot.sandbox.render import iso
+from sandbox import Sandbox
+from sandbox.render import iso
 
 ISSUES = f"/repos/{REPO}/issues"
 

@@ -6,8 +6,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from test_sandbox_support import HEAD, OTHER_INSTALLATION, OTHER_REPO, REPO, Api
 
-from bot.sandbox import Sandbox
-from bot.sandbox.search import parse
+from sandbox import Sandbox
+from sandbox.search import parse
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ PEOPLE = {
 
 @dataclass
 class DemoWorld:
-    """What a step gets; see bot/demo/README.md."""
+    """What a step gets; see demo/README.md."""
 
     sandbox: Any
     repo: str
@@ -79,9 +79,9 @@ def main(*args: str) -> int:
 
 
 async def _run(out: TextIO) -> int:
-    from bot.sandbox import Sandbox, generate_app_key
     from bot.settings import Settings
     from bot.web import INBOX, WORKERS, create_app, sign
+    from sandbox import Sandbox, generate_app_key
 
     private_pem, public_pem = generate_app_key()
     sandbox = Sandbox(app_id=APP_ID, public_key_pem=public_pem)
@@ -169,7 +169,7 @@ async def _run(out: TextIO) -> int:
                 try:
                     for name in STEPS:
                         try:
-                            module = importlib.import_module(f"bot.demo.{name}")
+                            module = importlib.import_module(f"demo.{name}")
                             title = (module.__doc__ or name).strip().splitlines()[0]
                             print(f"\n== {title}", file=out)
                             await module.run(world)
