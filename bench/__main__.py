@@ -69,8 +69,9 @@ def serve_bot(port: int) -> None:
     from aiohttp import web
 
     from bot.inbox import Delivery
+    from bot.logs import configure_logging
     from bot.settings import Settings
-    from bot.web import configure_logging, create_app
+    from bot.web import create_app
 
     async def no_op(delivery: Delivery) -> None:
         return None

@@ -54,8 +54,9 @@ def serve() -> int:
     """Serve until SIGTERM/SIGINT; then stop claiming and let in-flight deliveries finish."""
     from aiohttp import web
 
+    from bot.logs import configure_logging
     from bot.settings import SettingsError, from_process_env
-    from bot.web import configure_logging, create_app
+    from bot.web import create_app
 
     try:
         settings = from_process_env()

@@ -19,10 +19,11 @@ from typing import TextIO
 
 from bot.github import GitHubApp
 from bot.inbox import Delivery
+from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.settings import Settings, SettingsError, from_process_env
 from bot.subjects import subject_for
-from bot.web import configure_logging, make_processor
+from bot.web import make_processor
 
 
 def main(argv: list[str]) -> int:

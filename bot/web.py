@@ -16,16 +16,14 @@ import hashlib
 import hmac
 import json
 import logging
-import re
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 import gidgethub
 from aiohttp import web
 from gidgethub import sansio
+from orjson import loads as _loads  # several times faster than json on an 8 KB payload
 
 from bot import handlers
 from bot.context import ConfigCache, Context, bound_log
@@ -34,26 +32,10 @@ from bot.inbox import Delivery, Inbox
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.schedules import Scheduler, ScheduleStore
+from bot.sentry import init_sentry
 from bot.settings import Settings
 from bot.subjects import subject_for
 from bot.workers import PermanentError, Processor, WorkerPool
-
-try:  # several times faster than json on an 8 KB payload, parsed before every 202
-    from orjson import dumps as _orjson_dumps
-    from orjson import loads as _loads
-
-    def _dumps(doc: dict[str, Any]) -> str:
-        try:
-            return _orjson_dumps(doc, default=str).decode()
-        except TypeError:  # what orjson refuses and json takes: int keys, ints over 64 bits
-            return json.dumps(doc, default=str, separators=(",", ":"))
-
-except ImportError:  # pragma: no cover - the stdlib gives the same documents, slower
-    _loads = json.loads
-
-    def _dumps(doc: dict[str, Any]) -> str:
-        return json.dumps(doc, default=str, separators=(",", ":"))
-
 
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -401,122 +383,3 @@ def _repository(payload: dict[str, Any]) -> str | None:
     if isinstance(repository, dict) and isinstance(repository.get("full_name"), str):
         return str(repository["full_name"])
     return None
-
-
-# -- Sentry and logs -----------------------------------------------------------------------------
-
-_SENSITIVE_KEY = re.compile(
-    r"authorization|signature|cookie|token|secret|private.?key|password|jwt|dsn", re.IGNORECASE
-)
-_SENSITIVE_TEXT = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-    re.compile(r"\bgh[opusr]_[A-Za-z0-9]{20,}\b"),  # GitHub tokens
-    re.compile(r"\bv1\.[0-9a-f]{40}\b"),  # legacy installation tokens
-    re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"),  # JWTs
-    re.compile(r"\b(bearer|token)\s+[\w.~+/=-]{8,}", re.IGNORECASE),
-    re.compile(r"sha(1|256)=[0-9a-f]{20,}"),
-)
-FILTERED = "[Filtered]"
-
-
-def make_scrubber(settings: Settings) -> Callable[[Any, Any], Any]:
-    """A Sentry ``before_send`` that removes the secrets this process knows or can recognise."""
-    secrets = [s for s in (settings.webhook_secret, settings.private_key.strip()) if s]
-
-    def scrub(value: Any, key: str = "") -> Any:
-        if key and _SENSITIVE_KEY.search(key):
-            return FILTERED
-        if isinstance(value, dict):
-            return {k: scrub(v, str(k)) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            # Sentry sends headers as [name, value] pairs.
-            if len(value) == 2 and isinstance(value[0], str) and _SENSITIVE_KEY.search(value[0]):
-                return [value[0], FILTERED]
-            return [scrub(v) for v in value]
-        if isinstance(value, str):
-            for secret in secrets:
-                value = value.replace(secret, FILTERED)
-            for pattern in _SENSITIVE_TEXT:
-                value = pattern.sub(FILTERED, value)
-            return value
-        return value
-
-    def before_send(event: Any, hint: Any) -> Any:
-        return scrub(event)
-
-    return before_send
-
-
-def init_sentry(settings: Settings) -> None:
-    import sentry_sdk
-    from sentry_sdk.integrations.aiohttp import AioHttpIntegration
-
-    sentry_sdk.init(
-        dsn=settings.sentry_dsn,
-        before_send=make_scrubber(settings),
-        send_default_pii=False,
-        integrations=[AioHttpIntegration()],
-    )
-
-
-_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message",
-    "asctime",
-    "taskName",
-}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the bound fields
-    (delivery, event, action, repository, subject, ...).
-
-    Every delivery writes a line before its 202, so this is on the acknowledgement's path:
-    the date part of the timestamp is formatted once per second, and orjson encodes.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cached = (-1, "")  # (epoch second, its date and time text)
-
-    def _timestamp(self, created: float) -> str:
-        # As datetime.isoformat(timespec="milliseconds") would: round to microseconds, then cut.
-        second = int(created)
-        micros = round((created - second) * 1_000_000)
-        if micros >= 1_000_000:
-            second, micros = second + 1, micros - 1_000_000
-        cached_second, text = self._cached  # one tuple: a reader never sees half an update
-        if second != cached_second:
-            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._cached = (second, text)
-        return f"{text}.{micros // 1000:03d}+00:00"
-
-    def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": self._timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if value is not None and key not in _RECORD_FIELDS and key[:1] != "_":
-                doc[key] = value
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return _dumps(doc)
-
-
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """JSON lines on stderr for the whole process (entry points only, never at import)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Fields our lines never show, skipped as the logging docs' "Optimization" section suggests:
-    # every delivery logs, and the caller lookup walks the stack for each record.
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    # aiohttp's access log would duplicate every delivery line without its fields.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -34,8 +34,8 @@ from rules.model import HardeningItem, ItemFacts
 if TYPE_CHECKING:
     from bot.github import GitHubApp
     from bot.items import LoadedItem
-    from bot.schedules import Cadence
     from bot.settings import Settings
+    from rules.cadence import Cadence
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,8 @@ def _numbers(numbers: Sequence[int]) -> str:
 
 def main(argv: list[str]) -> int:
     """``python -m bot run-job JOB OWNER/REPO [--dry-run]``."""
+    from bot.logs import configure_logging
     from bot.settings import SettingsError, from_process_env
-    from bot.web import configure_logging
 
     parser = argparse.ArgumentParser(
         prog="python -m bot run-job",
