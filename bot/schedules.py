@@ -45,10 +45,9 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -59,8 +58,8 @@ from bot.inbox import connect_wal
 from bot.metrics import Metrics
 from bot.permissions import describe_error
 from bot.settings import Settings
-from rules.config import WEEKDAYS
-from rules.review import month_key, week_key
+from rules.cadence import plan_run, retry_delay
+from rules.registrations import RegistrationChange, registration_change
 
 if TYPE_CHECKING:
     from bot.github import GitHubApp
@@ -70,11 +69,6 @@ log = logging.getLogger("bot.schedules")
 
 T = TypeVar("T")
 
-RUN_HOUR_UTC = 9
-# The configuration is read at least this often, so a changed schedule applies within a day.
-RECHECK_SECONDS = 24 * 3600.0
-RETRY_BASE_SECONDS = 5 * 60.0
-RETRY_MAX_SECONDS = 6 * 3600.0
 # Shutdown never waits longer than this for a job to notice it was cancelled.
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -112,144 +106,6 @@ ON CONFLICT (repository, job) DO UPDATE SET
     failures    = CASE WHEN :keep_error THEN schedule_runs.failures
                        ELSE excluded.failures END
 """
-
-
-# --- when a job is due (pure) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """When a job is due: weekly on ``weekday`` (0 is Monday) or monthly on ``day`` (1-28),
-    at ``RUN_HOUR_UTC``."""
-
-    weekday: int | None = None
-    day: int | None = None
-
-    @classmethod
-    def weekly(cls, weekday: str) -> Cadence:
-        return cls(weekday=WEEKDAYS.index(weekday.lower()))
-
-    @classmethod
-    def monthly(cls, day: int) -> Cadence:
-        if not 1 <= day <= 28:
-            raise ValueError(f"a monthly day is 1-28, got {day}")
-        return cls(day=day)
-
-    def latest(self, now: datetime) -> datetime:
-        """The last occurrence at or before ``now``."""
-        if self.weekday is not None:
-            today = now.astimezone(UTC).date()
-            at = _at(today - timedelta(days=(today.weekday() - self.weekday) % 7))
-            return at if at <= now else at - timedelta(days=7)
-        assert self.day is not None
-        at = _at(date(now.year, now.month, self.day))
-        if at <= now:
-            return at
-        year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
-        return _at(date(year, month, self.day))
-
-    def following(self, occurrence: datetime) -> datetime:
-        """The occurrence after ``occurrence``."""
-        if self.weekday is not None:
-            return occurrence + timedelta(days=7)
-        assert self.day is not None
-        year, month = divmod(occurrence.year * 12 + occurrence.month, 12)
-        return _at(date(year, month + 1, self.day))
-
-    def period(self, occurrence: datetime) -> str:
-        """The period an occurrence stands for: its ISO week or its month."""
-        day = occurrence.date()
-        return week_key(day) if self.weekday is not None else month_key(day)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do with one (repository, job) now: run for ``period`` (None: nothing to run),
-    then look again at ``next_check`` (epoch seconds)."""
-
-    period: str | None
-    next_check: float
-
-
-def plan_run(
-    cadence: Cadence | None, now: float, *, last_period: str | None, registered_at: float
-) -> Plan:
-    """Whether a job is due at ``now``, and when to look again.
-
-    Due when the latest occurrence is not before the repository was registered and its period
-    is not the one of the last successful run. ``cadence`` None means the job is off.
-    """
-    recheck = now + RECHECK_SECONDS
-    if cadence is None:
-        return Plan(None, recheck)
-    moment = datetime.fromtimestamp(now, UTC)
-    latest = cadence.latest(moment)
-    next_check = min(cadence.following(latest).timestamp(), recheck)
-    period = cadence.period(latest)
-    if latest.timestamp() < registered_at or period == last_period:
-        return Plan(None, next_check)
-    return Plan(period, next_check)
-
-
-def _at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, RUN_HOUR_UTC, tzinfo=UTC)
-
-
-def retry_delay(failures: int) -> float:
-    """Seconds before the next attempt after ``failures`` failed ones in a row."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0), RETRY_MAX_SECONDS)
-
-
-# --- which repositories the App serves (pure) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegistrationChange:
-    """What one delivery says about the repositories the App serves."""
-
-    add: tuple[tuple[str, int], ...] = ()  # (owner/name, installation id)
-    remove: tuple[str, ...] = ()
-    remove_installation: int | None = None
-
-
-def registration_change(event: str, payload: Mapping[str, Any]) -> RegistrationChange:
-    """Read a delivery for repositories to register or forget.
-
-    ``installation`` created / unsuspended / new permissions accepted: its ``repositories``;
-    deleted or suspended: the whole installation goes. ``installation_repositories``: the
-    ``repositories_added`` and ``repositories_removed``. Any other event: its ``repository``.
-    """
-    installation = payload.get("installation")
-    inst = installation.get("id") if isinstance(installation, Mapping) else None
-    if not isinstance(inst, int) or isinstance(inst, bool):
-        return RegistrationChange()
-    action = payload.get("action")
-    if event == "installation":
-        if action in ("deleted", "suspend"):
-            return RegistrationChange(remove_installation=inst)
-        if action in ("created", "unsuspend", "new_permissions_accepted"):
-            return RegistrationChange(add=_with(inst, _names(payload.get("repositories"))))
-        return RegistrationChange()
-    if event == "installation_repositories":
-        return RegistrationChange(
-            add=_with(inst, _names(payload.get("repositories_added"))),
-            remove=_names(payload.get("repositories_removed")),
-        )
-    return RegistrationChange(add=_with(inst, _names([payload.get("repository")])))
-
-
-def _names(repositories: Any) -> tuple[str, ...]:
-    if not isinstance(repositories, list):
-        return ()
-    return tuple(
-        str(r["full_name"])
-        for r in repositories
-        if isinstance(r, Mapping) and isinstance(r.get("full_name"), str) and "/" in r["full_name"]
-    )
-
-
-def _with(installation_id: int, names: Iterable[str]) -> tuple[tuple[str, int], ...]:
-    return tuple((name, installation_id) for name in names)
 
 
 # --- the store -------------------------------------------------------------------------------

@@ -16,18 +16,11 @@ from bot.context import Context
 from bot.github import GitHubApp
 from bot.inbox import Inbox
 from bot.jobs import Job, JobReport, monthly_audit, weekly_review
-from bot.schedules import (
-    RECHECK_SECONDS,
-    Cadence,
-    Plan,
-    Scheduler,
-    ScheduleStore,
-    plan_run,
-    registration_change,
-    retry_delay,
-)
+from bot.schedules import Scheduler, ScheduleStore
 from bot.settings import Settings
 from bot.web import SCHEDULER, create_app
+from rules.cadence import RECHECK_SECONDS, Cadence, Plan, plan_run, retry_delay
+from rules.registrations import registration_change
 
 
 def at(*parts: int) -> float:

@@ -37,7 +37,7 @@ from bot.jobs import (
     leads_of,
 )
 from bot.permissions import collaborator_role, describe_error
-from bot.schedules import Cadence
+from rules.cadence import Cadence
 from rules.config import CONTROLS, Config, mode_for
 from rules.review import monthly_audit, monthly_marker, render_monthly_comment
 from rules.scores import login_key

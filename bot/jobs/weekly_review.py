@@ -28,7 +28,7 @@ from bot.jobs import (
     facts_of,
     leads_of,
 )
-from bot.schedules import Cadence
+from rules.cadence import Cadence
 from rules.config import Config
 from rules.review import ACTIVE_STATUSES, render_weekly_comment, weekly_marker, weekly_review
 
