@@ -1,9 +1,13 @@
-"""A small Prometheus text-format registry for ``GET /metrics`` (CONTRACT §2).
+"""A small Prometheus text-format registry for ``GET /metrics`` (``docs/operations.md``).
 
 Counters, gauges and histograms with labels, rendered in the text exposition format 0.0.4.
 It is deliberately tiny: one process, one event loop, so no locks and no extra dependency.
-``Metrics`` pre-registers the series the contract names; other modules register their own with
+``Metrics`` pre-registers the series the bot documents; other modules register their own with
 ``metrics.counter(...)`` (get-or-create, so registering twice returns the same series).
+
+Why not ``prometheus_client``: its exposition differs from the one dashboards already read (a
+``hardening_..._created`` gauge beside every counter, ``3.0`` for ``3``), it has no ``get`` to
+read a series back (handlers and tests do), and its registries are global by default.
 """
 
 from __future__ import annotations
