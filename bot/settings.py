@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_PORT = 8080
+DEFAULT_HOST = "0.0.0.0"
+# `python -m bot setup` writes the App's credentials here; every entry point reads it.
+ENV_FILE = Path(".env")
 DEFAULT_DATABASE_URL = "sqlite:///var/hardening-bot.db"
 
 
@@ -37,8 +40,11 @@ class Settings:
     private_key: str = field(repr=False)
     api_url: str = DEFAULT_API_URL
     port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
     database_path: Path = Path("var/hardening-bot.db")
     sentry_dsn: str | None = field(default=None, repr=False)
+    # Which variable held the key, to name it when GitHub refuses the key.
+    private_key_source: str = "GITHUB_PRIVATE_KEY"
     # How many deliveries of different subjects are processed at the same time.
     worker_concurrency: int = 4
     github_concurrency: int = 1
@@ -89,14 +95,17 @@ class Settings:
             raise SettingsError("GITHUB_APP_ID is not set: set it to the GitHub App's numeric id")
         app_id = _integer(env, "GITHUB_APP_ID", minimum=1)
 
+        private_key, key_source = _private_key(env)
         settings = cls(
             webhook_secret=secret,
             app_id=app_id,
-            private_key=_private_key(env),
+            private_key=private_key,
+            private_key_source=key_source,
             api_url=_api_url(env.get("GITHUB_API_URL", DEFAULT_API_URL)),
             port=_integer(env, "PORT", default=DEFAULT_PORT, minimum=1, maximum=65535),
+            host=_host(env.get("HOST", DEFAULT_HOST)),
             database_path=database_path(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
-            sentry_dsn=env.get("SENTRY_DSN"),
+            sentry_dsn=_sentry_dsn(env.get("SENTRY_DSN")),
             worker_concurrency=_integer(
                 env, "HARDENING_WORKER_CONCURRENCY", default=4, minimum=1, maximum=256
             ),
@@ -123,6 +132,20 @@ class Settings:
         return settings
 
 
+def api_url_from(environ: Mapping[str, str]) -> str:
+    """``GITHUB_API_URL`` checked, or the default (for commands that need no App yet)."""
+    raw = environ.get("GITHUB_API_URL", "").strip()
+    return _api_url(raw or DEFAULT_API_URL)
+
+
+def integer_from(
+    environ: Mapping[str, str], name: str, *, default: int, minimum: int, maximum: int
+) -> int:
+    """An integer variable checked as ``Settings.from_env`` checks it."""
+    env = {k: v for k, v in environ.items() if v.strip() != ""}
+    return _integer(env, name, default=default, minimum=minimum, maximum=maximum)
+
+
 def database_path(url: str) -> Path:
     """Path of the SQLite file named by a ``DATABASE_URL``.
 
@@ -143,7 +166,8 @@ def database_path(url: str) -> Path:
     return Path(path)
 
 
-def _private_key(env: Mapping[str, str]) -> str:
+def _private_key(env: Mapping[str, str]) -> tuple[str, str]:
+    """The PEM text and the variable it came from."""
     text = env.get("GITHUB_PRIVATE_KEY")
     path = env.get("GITHUB_PRIVATE_KEY_PATH")
     if text and path:
@@ -168,7 +192,7 @@ def _private_key(env: Mapping[str, str]) -> str:
             "no App private key: set GITHUB_PRIVATE_KEY (PEM text) or GITHUB_PRIVATE_KEY_PATH"
         )
     _check_rsa_pem(pem.strip() + "\n", source)
-    return pem.strip() + "\n"
+    return pem.strip() + "\n", source
 
 
 def _check_rsa_pem(pem: str, source: str) -> None:
@@ -195,6 +219,34 @@ def _api_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise SettingsError(f"GITHUB_API_URL {url!r} must not carry a query or fragment")
     return url.strip().rstrip("/")
+
+
+def _host(raw: str) -> str:
+    """The address to bind. Whether it can be bound is found out by binding (bot.startup);
+    here only what is certainly not an address is refused."""
+    host = raw.strip()
+    if "://" in host or "/" in host or any(c.isspace() for c in host):
+        raise SettingsError(
+            f"HOST {raw!r} is not an address to bind: use an IP address or host name "
+            "such as 0.0.0.0, 127.0.0.1 or ::"
+        )
+    return host
+
+
+def _sentry_dsn(raw: str | None) -> str | None:
+    # sentry_sdk.init would raise its BadDsn deep inside the app factory, as a traceback.
+    if raw is None:
+        return None
+    from sentry_sdk.utils import BadDsn, Dsn
+
+    try:
+        Dsn(raw.strip())
+    except BadDsn as exc:
+        raise SettingsError(
+            f"SENTRY_DSN is not a Sentry DSN ({exc}): copy it from the Sentry project's "
+            "Client Keys page, or unset it"
+        ) from None
+    return raw.strip()
 
 
 def _integer(
@@ -244,6 +296,28 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def process_env(
+    environ: Mapping[str, str] | None = None, env_file: Path = ENV_FILE
+) -> dict[str, str]:
+    """The process environment over ``.env`` (when present): the environment wins.
+
+    ``.env`` is what ``python -m bot setup`` writes; platforms set real variables, which must
+    never be overridden by a file left in the image or working directory.
+    """
+    environ = os.environ if environ is None else environ
+    merged: dict[str, str] = {}
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        try:
+            values = dotenv_values(env_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{env_file} cannot be read: {exc}") from None
+        merged.update({k: v for k, v in values.items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
 def from_process_env(*, require_webhook_secret: bool = True) -> Settings:
-    """``Settings.from_env(os.environ)``, for the entry points only."""
-    return Settings.from_env(os.environ, require_webhook_secret=require_webhook_secret)
+    """``Settings.from_env`` over the process environment and ``.env``, for entry points."""
+    return Settings.from_env(process_env(), require_webhook_secret=require_webhook_secret)
