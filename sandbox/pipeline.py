@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +73,10 @@ class Pipeline:
         self.sandbox = sandbox
         self.endpoints = endpoints
 
-    def build_app(self) -> web.Application:
+    def build_app(self, pages: Iterable[web.RouteDef] = ()) -> web.Application:
+        """The REST API, plus ``pages`` of GitHub's website (the App registration form)."""
         app = web.Application(client_max_size=64 * 1024**2)
+        app.router.add_routes(list(pages))
         for endpoint in self.endpoints:
             app.router.add_route(endpoint.method, endpoint.path, self._bind(endpoint))
         app.router.add_route("*", "/{tail:.*}", self.unknown)
@@ -190,6 +192,8 @@ class Pipeline:
     # --- steps --------------------------------------------------------------------------------
 
     def _check_credential(self, endpoint: Endpoint, principal: Principal) -> None:
+        if endpoint.auth == "none":
+            return
         if endpoint.auth == "app":
             if principal.kind != "app":
                 raise GitHubError(

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
     from .world import World
 
-AuthKind = Literal["app", "installation"]
+# "none": a route GitHub serves without credentials (the manifest code is the credential).
+AuthKind = Literal["app", "installation", "none"]
 Permission = tuple[tuple[str, str], ...]
 
 DEFAULT_PER_PAGE = 30

@@ -20,10 +20,11 @@ from aiohttp import web
 from .auth import Authenticator
 from .faults import Fault, Faults
 from .keys import generate_app_key
-from .model import Role, UserType
+from .model import Role, User, UserType
 from .pipeline import Call, Pipeline
 from .ratelimit import RateLimiter
 from .record import Record, wrap
+from .registration import Registrations
 from .render import Renderer
 from .routes import ENDPOINTS
 from .webhooks import Emitter, PayloadBuilder, WebhookSink
@@ -76,6 +77,11 @@ class Sandbox:
         self._builder = PayloadBuilder(self)
         self._pipeline = Pipeline(self, ENDPOINTS)
         self._app: web.Application | None = None
+        #: Apps registered through the manifest flow (``/settings/apps/new``), by code.
+        self.registrations = Registrations(self)
+        #: The App's webhook, as registered (the manifest flow sets both).
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
 
     # --- clock and serving --------------------------------------------------------------------
 
@@ -99,7 +105,7 @@ class Sandbox:
 
     def make_app(self) -> web.Application:
         """A fresh application over the same state, for a second server."""
-        return self._pipeline.build_app()
+        return self._pipeline.build_app(self.registrations.routes())
 
     @asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
@@ -120,6 +126,36 @@ class Sandbox:
     @property
     def _render(self) -> Renderer:
         return Renderer(self.world, self.api_url)
+
+    # --- the App ------------------------------------------------------------------------------
+
+    def become_app(
+        self,
+        *,
+        app_id: int,
+        slug: str,
+        name: str,
+        public_key_pem: str,
+        private_key_pem: str | None,
+        permissions: Mapping[str, str],
+        events: Sequence[str],
+        owner: User,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        """Serve another App from now on (the manifest flow registered it): its JWTs are the
+        ones accepted, tokens issued to the previous App stop working."""
+        world = self.world
+        world.app_id, world.app_slug, world.app_name = app_id, slug, name
+        world.app_permissions = dict(permissions)
+        world.app_events = list(events)
+        world.app_created_at = world.now()
+        world.owner = owner
+        world.bot = world.add_user(f"{slug}[bot]", type="Bot")
+        self.app_id, self.app_slug = app_id, slug
+        self.public_key_pem, self.private_key_pem = public_key_pem, private_key_pem
+        self.auth = Authenticator(app_id, public_key_pem, self._now)
+        self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
 
     # --- seeding ------------------------------------------------------------------------------
 

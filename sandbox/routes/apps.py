@@ -140,3 +140,21 @@ def redeliver_webhook_delivery(ctx: Ctx) -> Reply:
             redelivery=True,
         )
     return Reply(202, {})
+
+
+@routes.post(
+    "/app-manifests/{code}/conversions", "apps/create-from-manifest", auth="none", resource="core"
+)
+def create_from_manifest(ctx: Ctx) -> Reply:
+    found = ctx.sandbox.registrations.convert(ctx.match["code"])
+    if found is None:
+        raise not_found()
+    return Reply(
+        201,
+        {
+            **ctx.render.app(),
+            "client_secret": found.client_secret,
+            "webhook_secret": found.webhook_secret,
+            "pem": found.private_key_pem,
+        },
+    )

@@ -124,7 +124,10 @@ class Clients:
         self.inst_client = GitHub(
             AppInstallationAuthStrategy(APP_ID, private_pem, INSTALLATION), **options
         )
+        # No credentials at all: the manifest conversion is authorised by its code alone.
+        self.anon_client = GitHub(**options)
         self.app = self.app_client.rest(VERSION)
+        self.anon = self.anon_client.rest(VERSION)
         self.inst = self.inst_client.rest(VERSION)
 
 
@@ -167,6 +170,16 @@ OPERATIONS: dict[str, Op] = {
         _delivery_id(c),
         c.app.apps.async_list_webhook_deliveries(),
     )[1],
+    "apps/create-from-manifest": lambda c: c.anon.apps.async_create_from_manifest(
+        c.sb.registrations.register(
+            {
+                "url": "https://bot.example.com",
+                "hook_attributes": {"url": "https://bot.example.com/webhook"},
+                "default_permissions": {"issues": "write"},
+                "default_events": ["issues"],
+            }
+        )
+    ),
     "apps/redeliver-webhook-delivery": (
         lambda c: c.app.apps.async_redeliver_webhook_delivery(_delivery_id(c))
     ),
@@ -266,6 +279,7 @@ OPERATIONS: dict[str, Op] = {
 }
 
 EXPECTED_STATUS = {
+    "apps/create-from-manifest": 201,
     "apps/create-installation-access-token": 201,
     "apps/redeliver-webhook-delivery": 202,
     "issues/create": 201,
