@@ -1,93 +1,111 @@
-"""Entry points (CONTRACT §1): ``python -m bot`` serves; ``replay``, ``demo`` and ``run-job`` are
-subcommands.
+"""Entry points: ``python -m bot`` serves; everything else is a subcommand.
 
-``python -m bot``                                          serve on $PORT until SIGTERM
-``python -m bot replay PAYLOAD.json --event NAME [--dry-run]``  run one saved delivery
-``python -m bot demo``                                     the whole loop against the sandbox
-``python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]``  one scheduled job now
-``python -m bot failed [--limit N]``                       list deliveries parked as failed
-``python -m bot requeue DELIVERY_ID... | --all``            retry parked deliveries
+Every subcommand answers ``--help`` with its usage and does nothing else. Every one reads the
+environment over ``.env`` (``bot.settings.process_env``), and refuses a bad setting with one
+line and exit status 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import inspect
-import logging
 import sys
+from collections.abc import Callable
 
-USAGE = """usage: python -m bot                       serve webhooks on $PORT
+USAGE = """usage: python -m bot                       serve webhooks on $HOST:$PORT
+       python -m bot setup [--url PUBLIC_URL] [--org ORG] [--force]
+       python -m bot check [--repo OWNER/NAME]
        python -m bot replay PAYLOAD.json --event NAME [--dry-run]
-       python -m bot demo
        python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]
        python -m bot failed [--limit N]
-       python -m bot requeue DELIVERY_ID... | --all"""
+       python -m bot requeue DELIVERY_ID... | --all
+       python -m bot demo [--verbose]
+
+Each command prints its own help with --help."""
+
+
+def _serve(args: list[str]) -> int:
+    from bot.startup import main as serve
+
+    return serve(args)
+
+
+def _setup(args: list[str]) -> int:
+    from bot.setup import main as setup
+
+    return setup(args)
+
+
+def _check(args: list[str]) -> int:
+    from bot.doctor import main as check
+
+    return check(args)
+
+
+def _replay(args: list[str]) -> int:
+    from bot.replay import main as replay
+
+    return replay(args)
+
+
+def _run_job(args: list[str]) -> int:
+    from bot.jobs import main as run_job
+
+    return run_job(args)
+
+
+def _failed(args: list[str]) -> int:
+    from bot import operate
+
+    return operate.failed(args)
+
+
+def _requeue(args: list[str]) -> int:
+    from bot import operate
+
+    return operate.requeue(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "serve": _serve,
+    "setup": _setup,
+    "check": _check,
+    "doctor": _check,
+    "replay": _replay,
+    "run-job": _run_job,
+    "failed": _failed,
+    "requeue": _requeue,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        return serve()
+        return _serve([])
     command, rest = args[0], args[1:]
-    if command == "replay":
-        from bot.replay import main as replay
-
-        return replay(rest)
-    if command == "demo":
-        return demo(rest)
-    if command == "run-job":
-        from bot.jobs import main as run_job
-
-        return run_job(rest)
-    if command in ("failed", "requeue"):
-        from bot import operate
-
-        return operate.failed(rest) if command == "failed" else operate.requeue(rest)
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return 0
-    print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
-    return 2
-
-
-def serve() -> int:
-    """Serve until SIGTERM/SIGINT; then stop claiming and let in-flight deliveries finish."""
-    from aiohttp import web
-
-    from bot.logs import configure_logging
-    from bot.settings import SettingsError, from_process_env
-    from bot.web import create_app
-
-    try:
-        settings = from_process_env()
-    except SettingsError as exc:
-        print(f"hardening-bot: {exc}", file=sys.stderr)
+    if command == "demo":
+        return demo(rest)
+    runner = COMMANDS.get(command)
+    if runner is None:
+        print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
-    logging.getLogger("bot").info(
-        "starting",
-        extra={
-            "port": settings.port,
-            "api_url": settings.api_url,
-            "database": str(settings.database_path),
-            "workers": settings.worker_concurrency,
-        },
-    )
-    # run_app turns SIGTERM into a graceful exit, which runs the app's cleanup: the worker pool
-    # drains within HARDENING_SHUTDOWN_GRACE_SECONDS and the inbox is closed cleanly.
-    web.run_app(
-        create_app(settings, freeze_heap=True),
-        port=settings.port,
-        access_log=None,
-        print=None,
-        # Requests finish in milliseconds; the grace period is for the workers, in cleanup.
-        shutdown_timeout=5.0,
-    )
-    return 0
+    return runner(rest)
 
 
 def demo(args: list[str]) -> int:
     """``demo.main`` (imported only here: it pulls in the sandbox)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot demo",
+        description="Walk the whole hardening loop against the embedded GitHub sandbox, through "
+        "the bot's real HTTP endpoint, and print each step. Exit 0 only if every step behaved. "
+        "Needs no GitHub credentials and makes no call outside this machine.",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show the bot's log lines")
+    options = parser.parse_args(args)
     try:
         from demo import main as demo_main
     except ImportError:
@@ -98,7 +116,7 @@ def demo(args: list[str]) -> int:
         )
         return 2
 
-    result = demo_main(*args) if args else demo_main()
+    result = demo_main("--verbose") if options.verbose else demo_main()
     if inspect.isawaitable(result):
         result = asyncio.run(_await(result))
     return int(result or 0)
