@@ -1,0 +1,244 @@
+"""``python -m bot check [--repo OWNER/NAME]``: what works, verified against GitHub, one line each.
+
+For an operator wondering why nothing happens: it checks the settings, the App's credentials
+(``GET /app`` with its JWT) and whether the App has the permissions and events ``app.yml`` asks
+for, the database, the installations, and — with ``--repo`` — that the App is installed on that
+repository, which configuration files it reads there (the organization's ``.github`` repository
+is read only when the App is installed on it too) and whether they are valid.
+
+Every line starts with ``ok``, ``warn`` or ``FAIL``. Exit status: 0 when nothing failed, 1 when
+something did, 2 when the settings themselves are refused. It only reads: safe beside a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import gidgethub
+
+from bot.settings import Settings, SettingsError, from_process_env
+from bot.startup import StartupError, verify_app
+
+_RANK = {"read": 1, "write": 2, "admin": 3}
+
+
+@dataclass
+class Report:
+    out: TextIO
+    failed: bool = False
+    lines: list[str] = field(default_factory=list)
+
+    def ok(self, what: str, text: str) -> None:
+        self._line("ok  ", what, text)
+
+    def warn(self, what: str, text: str) -> None:
+        self._line("warn", what, text)
+
+    def fail(self, what: str, text: str) -> None:
+        self.failed = True
+        self._line("FAIL", what, text)
+
+    def _line(self, mark: str, what: str, text: str) -> None:
+        line = f"{mark} {what}: {text}"
+        self.lines.append(line)
+        print(line, file=self.out, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot check",
+        description="Verify the settings, the App's credentials and permissions, the database, "
+        "the installations and (with --repo) one repository's configuration. Reads only.",
+    )
+    parser.add_argument("--repo", metavar="OWNER/NAME", help="also check this repository")
+    args = parser.parse_args(argv)
+    coordinates = None
+    if args.repo is not None:
+        owner, _, name = args.repo.partition("/")
+        if not owner or not name or "/" in name:
+            parser.error(f"--repo must be OWNER/NAME, got {args.repo!r}")
+        coordinates = (owner, name)
+    try:
+        settings = from_process_env(require_webhook_secret=False)
+    except SettingsError as exc:
+        print(f"FAIL settings: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(check(settings, coordinates, out=sys.stdout))
+    return 1 if report.failed else 0
+
+
+async def check(
+    settings: Settings,
+    repo: tuple[str, str] | None = None,
+    *,
+    out: TextIO,
+    manifest: Mapping[str, Any] | None = None,
+) -> Report:
+    """Run every check in order; later ones that need GitHub are skipped once it refuses."""
+    from bot.github import GitHubApp
+
+    report = Report(out)
+    secret = "set" if settings.webhook_secret else "NOT SET (the server refuses to start)"
+    report.ok(
+        "settings",
+        f"App id {settings.app_id}, key from {settings.private_key_source}, "
+        f"API {settings.api_url}, webhook secret {secret}",
+    )
+    if not settings.webhook_secret:
+        report.fail("settings", "GITHUB_WEBHOOK_SECRET is not set")
+    try:
+        app = await verify_app(settings)
+    except StartupError as exc:
+        report.fail("credentials", str(exc))
+        app = None
+    else:
+        if app is None:
+            report.fail("credentials", "GitHub did not answer GET /app (see the log line above)")
+        else:
+            owner = (app.get("owner") or {}).get("login", "?")
+            report.ok(
+                "credentials",
+                f"GitHub accepted the key of App {app.get('name')!r} (slug {app.get('slug')}, "
+                f"id {app.get('id')}, owned by {owner})",
+            )
+            _grants(report, app, manifest if manifest is not None else _shipped_manifest())
+    _database(report, settings)
+    if app is None:
+        report.warn("installations", "not checked: GitHub refused the App")
+        return report
+    github = GitHubApp(settings)
+    try:
+        await _installations(report, github)
+        if repo is not None:
+            await _repository(report, github, *repo)
+    finally:
+        await github.close()
+    return report
+
+
+def _shipped_manifest() -> Mapping[str, Any]:
+    from bot.setup import SetupError, load_manifest, manifest_path
+
+    try:
+        return load_manifest(manifest_path())
+    except SetupError:
+        return {}
+
+
+def _grants(report: Report, app: Mapping[str, Any], manifest: Mapping[str, Any]) -> None:
+    """The App's permissions and events against what app.yml asks for."""
+    granted = app.get("permissions") or {}
+    wanted = manifest.get("default_permissions") or {}
+    short = [
+        f"{name}: {level} (has {granted.get(name, 'none')})"
+        for name, level in wanted.items()
+        if _RANK.get(str(granted.get(name)), 0) < _RANK.get(str(level), 0)
+    ]
+    events = [e for e in manifest.get("default_events") or [] if e not in (app.get("events") or [])]
+    if short:
+        report.fail(
+            "permissions",
+            "the App lacks " + ", ".join(short) + "; grant them in the App's settings "
+            "(Permissions & events), then accept them on each installation",
+        )
+    else:
+        report.ok("permissions", ", ".join(f"{k}: {v}" for k, v in sorted(granted.items())))
+    if events:
+        report.fail(
+            "events",
+            f"the App is not subscribed to {', '.join(events)}: tick them in the App's settings",
+        )
+    else:
+        report.ok("events", ", ".join(app.get("events") or []) or "none")
+
+
+def _database(report: Report, settings: Settings) -> None:
+    path = settings.database_path
+    if not path.exists():
+        directory = path.parent if str(path.parent) else None
+        where = f"{path} does not exist yet; the server creates it"
+        if directory is not None and directory.exists() and not directory.is_dir():
+            report.fail("database", f"{path}: {directory} is not a directory (DATABASE_URL)")
+        else:
+            report.ok("database", where)
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            counts = dict(
+                conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall()
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        report.fail("database", f"{path} cannot be read ({exc}) (DATABASE_URL)")
+        return
+    text = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pending", "processing", "done", "failed"))
+    if counts.get("failed"):
+        report.warn("database", f"{path}: {text}; see python -m bot failed")
+    else:
+        report.ok("database", f"{path}: {text}")
+
+
+async def _installations(report: Report, github: Any) -> None:
+    try:
+        found = [i async for i in github.app_api().getiter("/app/installations")]
+    except gidgethub.HTTPException as exc:
+        report.fail("installations", f"GET /app/installations failed: {exc}")
+        return
+    if not found:
+        report.warn(
+            "installations",
+            "none: install the App (its page's Install App tab) on the repositories to harden",
+        )
+        return
+    accounts = ", ".join(
+        f"{i['account']['login']} ({i.get('repository_selection', '?')} repositories"
+        f"{', suspended' if i.get('suspended_at') else ''})"
+        for i in found
+    )
+    report.ok("installations", f"{len(found)}: {accounts}")
+
+
+async def _repository(report: Report, github: Any, owner: str, name: str) -> None:
+    from bot.context import ORG_CONFIG_PATH, ORG_CONFIG_REPO, REPO_CONFIG_PATH, ConfigCache
+
+    where = f"{owner}/{name}"
+    try:
+        installation = await github.repo_installation_id(owner, name)
+    except gidgethub.HTTPException as exc:
+        report.fail(where, f"cannot look up the App's installation: {exc}")
+        return
+    if installation is None:
+        report.fail(where, "the App is not installed on it (or it does not exist)")
+        return
+    report.ok(where, f"installation {installation}")
+    gh = await github.installation_api(installation)
+    try:
+        await gh.getitem("/repos/{owner}/{repo}", {"owner": owner, "repo": ORG_CONFIG_REPO})
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) != 404:
+            raise
+        report.warn(
+            f"{owner}/{ORG_CONFIG_REPO}",
+            f"not reachable by the App (not installed on it, or it does not exist): an "
+            f"organization-wide {ORG_CONFIG_PATH} there is not read",
+        )
+    try:
+        result = await ConfigCache().get(gh, owner, name)
+    except gidgethub.HTTPException as exc:
+        report.fail("config", f"cannot read {REPO_CONFIG_PATH}: {exc}")
+        return
+    layers = " <- ".join(result.sources)
+    if result.errors:
+        for error in result.errors:
+            report.fail("config", str(error))
+        return
+    report.ok("config", f"valid; mode {result.config.mode}; layers: {layers}")

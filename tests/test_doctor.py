@@ -1,0 +1,62 @@
+"""``python -m bot check``: each line says what was verified against the sandbox, and a problem
+fails the check with the thing to fix."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from bot.doctor import check
+from bot.settings import Settings
+
+
+async def test_a_working_installation_is_verified_line_by_line(
+    sandbox: Any, repo: str, settings: Settings
+) -> None:
+    sandbox.put_file(repo, ".github/hardening.yml", "mode: enforce\n")
+    out = io.StringIO()
+    report = await check(settings, ("octo", "repo"), out=out)
+    assert not report.failed, out.getvalue()
+    text = out.getvalue()
+    assert "ok   credentials: GitHub accepted the key of App 'Hardening Bot'" in text
+    assert "ok   permissions: administration: read, checks: write" in text
+    assert "ok   events: " in text
+    assert f"ok   database: {settings.database_path} does not exist yet" in text
+    assert "ok   installations: 1: octo (selected repositories)" in text
+    assert "ok   octo/repo: installation 4242" in text
+    assert "warn octo/.github: not reachable by the App" in text
+    assert "ok   config: valid; mode enforce; layers: " in text
+
+
+async def test_problems_fail_the_check_naming_what_to_fix(
+    sandbox: Any, repo: str, settings: Settings, tmp_path: Path, app_keys: tuple[str, str]
+) -> None:
+    sandbox.world.app_permissions.pop("members")
+    sandbox.world.app_events.remove("check_suite")
+    sandbox.put_file(repo, ".github/hardening.yml", "mode: loud\n")
+    out = io.StringIO()
+    report = await check(settings, ("octo", "elsewhere"), out=out)
+    text = out.getvalue()
+    assert report.failed
+    assert "FAIL permissions: the App lacks members: read (has none)" in text
+    assert "FAIL events: the App is not subscribed to check_suite" in text
+    assert "FAIL octo/elsewhere: the App is not installed on it" in text
+
+    out = io.StringIO()
+    report = await check(settings, ("octo", "repo"), out=out)
+    assert "FAIL config: .github/hardening.yml:1: mode:" in out.getvalue()
+
+
+async def test_refused_credentials_stop_before_the_installations(
+    sandbox: Any, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    out = io.StringIO()
+    report = await check(replace(settings, app_id=99), out=out)
+    assert report.failed
+    text = out.getvalue()
+    assert "FAIL credentials: GITHUB_APP_ID 99 and the private key" in text
+    assert "warn installations: not checked: GitHub refused the App" in text
+    assert not any(c.path == "/app/installations" for c in sandbox.calls)
