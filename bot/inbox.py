@@ -1030,6 +1030,23 @@ def parked(path: Path, limit: int = 100) -> list[Delivery]:
         conn.close()
 
 
+def parked_count(path: Path) -> int:
+    """How many deliveries are parked, read from another process (operators' command)."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        row = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'failed'").fetchone()
+        return int(row[0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    finally:
+        conn.close()
+
+
 def _parked(conn: sqlite3.Connection, limit: int) -> list[Delivery]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "

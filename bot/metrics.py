@@ -211,6 +211,20 @@ class Registry:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+# Every value of hardening_deliveries_total's `outcome` label, and when it is counted; the HELP
+# text is built from this, so it names exactly what is emitted (tests/test_metrics_help.py).
+DELIVERY_OUTCOMES: dict[str, str] = {
+    "stored": "accepted and queued",
+    "duplicate": "a delivery id already stored",
+    "ping": "GitHub's ping",
+    "rejected": "bad or missing signature (event 'unverified')",
+    "too_large": "body over 25 MiB (event 'unverified')",
+    "malformed": "body not a JSON object",
+    "done": "processed",
+    "retry": "attempt failed, retried later",
+    "failed": "parked after its last attempt",
+}
+
 
 class Metrics(Registry):
     """The bot's registry, with the series named in the contract pre-registered."""
@@ -219,8 +233,9 @@ class Metrics(Registry):
         super().__init__()
         self.deliveries = self.counter(
             "hardening_deliveries_total",
-            "Webhook deliveries by event and outcome "
-            "(stored, duplicate, ping, rejected, done, ignored, retry, failed).",
+            "Webhook deliveries by event and outcome: "
+            + "; ".join(f"{k}: {v}" for k, v in DELIVERY_OUTCOMES.items())
+            + ".",
             ("event", "outcome"),
         )
         self.processing_seconds = self.histogram(

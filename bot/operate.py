@@ -10,7 +10,6 @@ picked up by the running server's workers within seconds (or at the next start).
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 from collections.abc import Mapping
@@ -18,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.inbox import parked, requeue_parked
-from bot.settings import DEFAULT_DATABASE_URL, SettingsError, database_path
+from bot.inbox import parked, parked_count, requeue_parked
+from bot.settings import DEFAULT_DATABASE_URL, SettingsError, database_path, process_env
 
 
 class _Refused(Exception):
@@ -30,7 +29,7 @@ def _inbox(env: Mapping[str, str] | None) -> Path:
     """The inbox file ``DATABASE_URL`` names; it must exist (a typo must not look clean)."""
     try:
         path = database_path(
-            (os.environ if env is None else env).get("DATABASE_URL", DEFAULT_DATABASE_URL)
+            (process_env() if env is None else env).get("DATABASE_URL", DEFAULT_DATABASE_URL)
         )
     except SettingsError as exc:
         raise _Refused(str(exc)) from exc
@@ -60,6 +59,7 @@ def failed(
         path = _inbox(env)
         try:
             deliveries = parked(path, args.limit)
+            total = parked_count(path) if len(deliveries) == args.limit else len(deliveries)
         except sqlite3.Error as exc:
             raise _Refused(f"cannot read the inbox at {path}: {exc}") from exc
     except _Refused as exc:
@@ -73,7 +73,9 @@ def failed(
         fields = [d.delivery_id, event, d.repository or "-", d.subject]
         fields += [f"attempts={d.attempts}", f"received={received}", d.last_error or ""]
         print("\t".join(fields), file=out)
-    print(f"{len(deliveries)} parked; requeue with: python -m bot requeue ID... | --all", file=out)
+    shown = len(deliveries)
+    count = f"{total} parked" if shown == total else f"{total} parked, the oldest {shown} shown"
+    print(f"{count}; requeue with: python -m bot requeue ID... | --all", file=out)
     return 0
 
 
@@ -92,19 +94,29 @@ def requeue(
         parser.error("name the deliveries to requeue, or pass --all (not both)")
     out = out or sys.stdout
     ids = None if args.all else list(dict.fromkeys(args.delivery_ids))
+    missed: list[str] = []
     try:
         path = _inbox(env)
         try:
-            count = requeue_parked(path, ids)
+            if ids is None:
+                count = requeue_parked(path, None)
+            else:
+                # One id at a time, so the operator learns which ones were not requeued.
+                count = 0
+                for delivery_id in ids:
+                    if requeue_parked(path, [delivery_id]):
+                        count += 1
+                    else:
+                        missed.append(delivery_id)
         except sqlite3.Error as exc:
             raise _Refused(f"cannot update the inbox at {path}: {exc}") from exc
     except _Refused as exc:
         return _refused(exc)
     print(f"requeued {count} parked deliveries", file=out)
-    if ids is not None and count < len(ids):
+    if missed:
         print(
-            f"hardening-bot: {len(ids) - count} of the named deliveries are not parked as failed "
-            "(unknown, pending or done); see python -m bot failed",
+            f"hardening-bot: not parked as failed (unknown, pending or done), not requeued: "
+            f"{', '.join(missed)}; see python -m bot failed",
             file=sys.stderr,
         )
         return 1

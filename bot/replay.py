@@ -17,6 +17,9 @@ import uuid
 from pathlib import Path
 from typing import TextIO
 
+from gidgethub import sansio
+
+from bot import handlers
 from bot.github import GitHubApp
 from bot.inbox import Delivery
 from bot.logs import configure_logging
@@ -91,6 +94,16 @@ async def replay(
         last_error=None,
         received_at=now,
     )
+    if not handlers.handles(sansio.Event(payload, event=event, delivery_id=delivery_id)):
+        name = f"{event}.{delivery.action}" if delivery.action else event
+        print(
+            f"nothing handles {name}: replaying it would do nothing, so nothing was done "
+            f"(handled: {', '.join(handlers.handled())})",
+            file=out,
+        )
+        if own_client:
+            await github.close()
+        return 0
     try:
         await make_processor(settings, github, github.metrics)(delivery)
     except Exception as exc:

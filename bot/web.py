@@ -196,7 +196,14 @@ def make_processor(
             )
             return
         else:
-            gh = github.app_api()
+            # Every delivery GitHub sends to an App names its installation; one without it (and
+            # without a repository to look the installation up by) came from elsewhere, e.g. a
+            # repository webhook, and no retry can give the App a token for it.
+            raise PermanentError(
+                "the delivery names no installation and no repository: the App cannot act "
+                "for it (deliveries to a GitHub App carry `installation`; was this sent by a "
+                "repository or organization webhook?)"
+            )
         ctx = Context(
             settings=settings,
             metrics=metrics,
@@ -274,7 +281,12 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.deliveries.inc(event="unverified", outcome="rejected")
         log.warning(
             "webhook rejected: missing or invalid X-Hub-Signature-256",
-            extra={"remote": request.remote},
+            extra={
+                "remote": request.remote,
+                # Unauthenticated, so only as a log field and bounded: it lets an operator find
+                # the delivery in the App's "Recent Deliveries" page.
+                "delivery": request.headers.get("X-GitHub-Delivery", "")[:_MAX_HEADER_CHARS],
+            },
         )
         return _answer(401, "missing or invalid X-Hub-Signature-256 (HMAC-SHA256 required)")
 

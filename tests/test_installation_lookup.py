@@ -68,3 +68,18 @@ def test_permission_refusals_are_permanent_but_rate_limits_are_not() -> None:
     assert not _is_permanent(limited)
     assert _is_permanent(gidgethub.BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, "x"))
     assert not _is_permanent(gidgethub.BadRequest(HTTPStatus.NOT_FOUND, "x"))
+
+
+async def test_a_delivery_naming_no_installation_and_no_repository_parks_at_once(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+) -> None:
+    issue = sandbox.open_issue(repo, title="x", body="y", labels=["incident"])
+    payload = _without_installation(sandbox.issue_event(repo, issue.number, "opened"))
+    del payload["repository"]
+    assert (await deliver("issues", payload, delivery_id="orphan")).status == 202
+    await drain()
+    parked = await bot_app[INBOX].get("orphan")
+    assert parked is not None and parked.status == "failed"
+    assert parked.attempts == 1  # no retry: none could succeed
+    assert parked.last_error is not None and "names no installation" in parked.last_error
+    assert sandbox.writes() == []

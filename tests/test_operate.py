@@ -116,7 +116,54 @@ async def test_requeue_of_unknown_or_unparked_ids_says_so(
     out = io.StringIO()
     assert operate.requeue(["pending-one", "nope"], env=env_for(path), out=out) == 1
     assert out.getvalue().strip() == "requeued 0 parked deliveries"
-    assert "2 of the named deliveries are not parked" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not requeued: pending-one, nope;" in err
+
+
+async def test_requeue_names_exactly_the_ids_it_could_not_requeue(
+    tmp_path: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "inbox.db"
+    inbox = Inbox(path, clock=clock)
+    await inbox.open()
+    try:
+        for name in ("parked-a", "parked-b", "still-pending"):
+            await inbox.store(name, "issues", b"{}", subject=f"o/r#{name}")
+        for claimed in await inbox.claim(2):
+            await inbox.park_failed(claimed.delivery_id, "boom")
+    finally:
+        await inbox.close()
+    out = io.StringIO()
+    code = operate.requeue(
+        ["parked-a", "still-pending", "parked-b", "unknown"], env=env_for(path), out=out
+    )
+    assert code == 1
+    assert out.getvalue().strip() == "requeued 2 parked deliveries"
+    err = capsys.readouterr().err
+    assert "not requeued: still-pending, unknown;" in err and "parked-a" not in err
+
+
+async def test_failed_with_a_limit_says_how_many_are_parked_in_all(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "inbox.db"
+    inbox = Inbox(path, clock=clock)
+    await inbox.open()
+    try:
+        for i in (1, 2, 3):
+            await inbox.store(f"d{i}", "issues", b"{}", subject=f"o/r#{i}")
+        for claimed in await inbox.claim(3):
+            await inbox.park_failed(claimed.delivery_id, "boom")
+    finally:
+        await inbox.close()
+    out = io.StringIO()
+    assert operate.failed(["--limit", "1"], env=env_for(path), out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("d1\t")
+    assert lines[1].startswith("3 parked, the oldest 1 shown;")
+    out = io.StringIO()
+    assert operate.failed(["--limit", "3"], env=env_for(path), out=out) == 0
+    assert out.getvalue().splitlines()[-1].startswith("3 parked;")
 
 
 def test_commands_without_an_inbox_or_with_bad_arguments(

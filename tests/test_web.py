@@ -111,6 +111,19 @@ async def test_bad_or_missing_signature_is_401(
     assert (await idle_client.server.app[INBOX].stats()).pending == 0
 
 
+async def test_the_401_log_line_names_the_delivery(
+    idle_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    deliver = make_deliver(idle_client)
+    with caplog.at_level("WARNING", logger="bot.web"):
+        response = await deliver(
+            "issues", ISSUE_PAYLOAD, secret="wrong", delivery_id="72d3162e-cc78-11e3"
+        )
+    assert response.status == 401
+    [line] = [r for r in caplog.records if "rejected" in r.getMessage()]
+    assert line.delivery == "72d3162e-cc78-11e3"  # type: ignore[attr-defined]
+
+
 async def test_sha1_signature_alone_is_not_accepted(idle_client: TestClient) -> None:
     import hashlib
     import hmac
@@ -196,7 +209,7 @@ async def test_other_events_are_stored_with_2xx(idle_client: TestClient) -> None
 
 
 async def test_duplicate_delivery_id_is_200_and_processed_once(
-    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router
+    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router, repo: str
 ) -> None:
     seen: list[str] = []
 
@@ -204,7 +217,11 @@ async def test_duplicate_delivery_id_is_200_and_processed_once(
     async def on_push(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         seen.append(event.delivery_id)
 
-    payload = {"ref": "refs/heads/main", "repository": {"full_name": "octo/repo"}}
+    payload = {
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "octo/repo"},
+        "installation": {"id": INSTALLATION_ID},
+    }
     assert (await deliver("push", payload, delivery_id="dup")).status == 202
     await drain()
     again = await deliver("push", payload, delivery_id="dup")
@@ -215,7 +232,7 @@ async def test_duplicate_delivery_id_is_200_and_processed_once(
 
 
 async def test_concurrent_duplicates_processed_once(
-    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router
+    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router, repo: str
 ) -> None:
     seen: list[str] = []
 
@@ -223,7 +240,11 @@ async def test_concurrent_duplicates_processed_once(
     async def on_push(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         seen.append(event.delivery_id)
 
-    payload = {"ref": "refs/heads/main", "repository": {"full_name": "octo/repo"}}
+    payload = {
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "octo/repo"},
+        "installation": {"id": INSTALLATION_ID},
+    }
     responses = await asyncio.gather(
         *(deliver("push", payload, delivery_id="same") for _ in range(12))
     )
@@ -549,21 +570,29 @@ async def test_replay_dry_run_says_why_would_be_issues_show_as_number_zero(
     assert "issues it would create have no number yet: later writes show them as #0" in text
 
 
-async def test_replay_reports_failure(settings: Settings, handlers: Router) -> None:
+async def test_replay_reports_failure(settings: Settings, handlers: Router, repo: str) -> None:
     @handlers.register("push")
     async def boom(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         raise RuntimeError("nope")
 
     out = io.StringIO()
     github = GitHubApp(settings)
-    github._bot_login = "hardening-bot[bot]"  # no GitHub needed for this one
+    body = json.dumps({"ref": "x", "installation": {"id": INSTALLATION_ID}}).encode()
     try:
-        code = await replay(
-            settings, "push", b'{"ref": "x"}', str(uuid.uuid4()), github=github, out=out
-        )
+        code = await replay(settings, "push", body, str(uuid.uuid4()), github=github, out=out)
     finally:
         await github.close()
     assert code == 1 and "RuntimeError: nope" in out.getvalue()
+
+
+async def test_replay_of_an_event_nothing_handles_says_so(sandbox: Any, settings: Settings) -> None:
+    out = io.StringIO()
+    body = json.dumps({"action": "created", "starred_at": None}).encode()
+    assert await replay(settings, "star", body, "r-star", out=out) == 0
+    text = out.getvalue()
+    assert text.startswith("nothing handles star.created: replaying it would do nothing")
+    assert "issues.opened" in text and "issue_comment.created" in text
+    assert sandbox.calls == []  # not even a token was asked for
 
 
 async def test_drain_helper_reports_a_stuck_inbox(

@@ -31,6 +31,18 @@ def handles(event: Event) -> bool:
     return bool(router.fetch(event))
 
 
+def handled() -> list[str]:
+    """``event`` or ``event.action`` names with a handler, sorted (for operators' messages)."""
+    names: set[str] = set()
+    for merged in ROUTERS:
+        # gidgethub keeps routes by event name, then (for action filters) by data key and value.
+        names.update(merged._shallow_routes)
+        for event_name, keyed in merged._deep_routes.items():
+            for values in keyed.values():
+                names.update(f"{event_name}.{value}" for value in values)
+    return sorted(names)
+
+
 async def dispatch(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """Run every handler registered for ``event``, one after another.
 
