@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.inbox import parked, parked_count, requeue_parked
+from bot.inbox.sqlite import parked, parked_count, requeue_parked
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, database_path, process_env
 
 

@@ -5,7 +5,7 @@ monthly audit, not ad-hoc memory", so the bot runs them itself (``bot.jobs``): a
 the weekday of ``schedules.weekly_review`` and on day ``schedules.monthly_audit_day`` of each
 month, per repository, from that repository's ``.github/hardening.yml``; ``off`` turns a job off.
 
-What is stored, in the inbox's SQLite file but in tables of its own, on a connection of its own:
+What is stored, in the inbox's database (the SQLite file or PostgreSQL) in tables of its own:
 
 - ``schedule_repositories``: the repositories the App serves and their installation. A
   repository is registered when a delivery for it is processed, and from the repository lists
@@ -32,10 +32,10 @@ Rules of the loop (:class:`Scheduler`):
 - Jobs run one at a time, outside the per-subject ordering of deliveries; that is safe because
   their writes are idempotent.
 
-Threading: like the inbox, one dedicated thread owns the connection (``sqlite3`` objects are
-bound to their thread) and runs every statement, so the event loop never blocks on disk. Writes
-are rare (a registration the first time a repository is seen, one row per job run), so each is
-its own small transaction, waiting up to 5 s for the inbox's writer if it holds the lock.
+Statements go through the backend's ``bot.inbox.api.Sql``: on SQLite, the inbox's writer thread
+(one writer per file, the event loop never blocks on disk); on PostgreSQL, the pool. Writes are
+rare (a registration the first time a repository is seen, one row per job run). With replicas
+the tick is a periodic task that one process runs per period (``bot.inbox.postgres``).
 """
 
 from __future__ import annotations
@@ -43,10 +43,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -54,7 +52,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import gidgethub
 
 from bot.context import ConfigCache, Context, bound_log
-from bot.inbox import connect_wal
+from bot.inbox.api import Sql
+from bot.inbox.sqlite import Inbox
 from bot.metrics import Metrics
 from bot.permissions import describe_error
 from bot.settings import Settings
@@ -72,7 +71,8 @@ T = TypeVar("T")
 # Shutdown never waits longer than this for a job to notice it was cancelled.
 STOP_TIMEOUT_SECONDS = 5.0
 
-_SCHEMA = """
+_SCHEMA = {
+    "sqlite": """
 CREATE TABLE IF NOT EXISTS schedule_repositories (
     repository      TEXT    NOT NULL PRIMARY KEY COLLATE NOCASE,
     installation_id INTEGER NOT NULL,
@@ -88,7 +88,38 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
     failures    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (repository, job)
 );
-"""
+""",
+    # Repository names compare case-insensitively, as on GitHub: keyed by their lower case.
+    "postgresql": """
+CREATE TABLE IF NOT EXISTS schedule_repositories (
+    repository      TEXT             NOT NULL,
+    installation_id BIGINT           NOT NULL,
+    registered_at   DOUBLE PRECISION NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS schedule_repositories_key
+    ON schedule_repositories (lower(repository));
+CREATE TABLE IF NOT EXISTS schedule_runs (
+    repository  TEXT             NOT NULL,
+    job         TEXT             NOT NULL,
+    next_run_at DOUBLE PRECISION NOT NULL,
+    last_period TEXT,
+    last_run_at DOUBLE PRECISION,
+    last_error  TEXT,
+    failures    INTEGER          NOT NULL DEFAULT 0,
+    PRIMARY KEY (repository, job)
+);
+""",
+}
+
+_REGISTER = {
+    "sqlite": "ON CONFLICT (repository)",
+    "postgresql": "ON CONFLICT ((lower(repository)))",
+}
+_REGISTER_SQL = (
+    "INSERT INTO schedule_repositories (repository, installation_id, registered_at) "
+    "VALUES (:repository, :installation_id, :now) {conflict} DO UPDATE SET "
+    "installation_id = excluded.installation_id"
+)
 
 # Run rows are written only while their repository is registered, so a run that finishes after
 # its installation was deleted leaves nothing behind.
@@ -96,7 +127,7 @@ _UPSERT_RUN = """
 INSERT INTO schedule_runs
     (repository, job, next_run_at, last_period, last_run_at, last_error, failures)
 SELECT r.repository, :job, :next_run_at, :last_period, :last_run_at, :last_error, :failures
-FROM schedule_repositories AS r WHERE r.repository = :repository
+FROM schedule_repositories AS r WHERE lower(r.repository) = lower(:repository)
 ON CONFLICT (repository, job) DO UPDATE SET
     next_run_at = excluded.next_run_at,
     last_period = coalesce(excluded.last_period, schedule_runs.last_period),
@@ -138,31 +169,40 @@ class JobState:
 
 
 class ScheduleStore:
-    """The schedules tables. ``await open()`` first, ``await close()`` at the end."""
+    """The schedules tables, in the backend's database (``bot.inbox.api.Sql``: on SQLite,
+    through the inbox's writer thread). ``await open()`` first, ``await close()`` at the end.
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
+    Given a path instead, it opens (and closes) an SQLite inbox on that file of its own.
+    """
+
+    def __init__(self, sql: Sql | str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self._owned: Inbox | None = None
+        if isinstance(sql, (str, Path)):
+            self._owned = Inbox(sql, clock=clock)
+            sql = self._owned
+        self.sql: Sql = sql
         self.clock = clock
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._open = False
         # Registered repositories (lower-cased) -> installation id, so that the registration a
         # processed delivery asks for costs nothing once the repository is known.
         self._known: dict[str, int] = {}
 
     async def open(self) -> None:
-        if self._executor is not None:
+        if self._open:
             raise RuntimeError("schedules already open")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schedules")
-        await self._run(self._connect)
+        if self._owned is not None:
+            await self._owned.open()
+        await self.sql.setup(_SCHEMA[self.sql.dialect])
+        self._open = True
         for reg in await self.registrations():
             self._known[reg.repository.lower()] = reg.installation_id
 
     async def close(self) -> None:
-        if self._executor is None:
+        if not self._open:
             return
-        await self._run(self._disconnect)
-        self._executor.shutdown(wait=True)
-        self._executor = None
+        self._open = False
+        if self._owned is not None:
+            await self._owned.close()
 
     # -- repositories ------------------------------------------------------------------------
 
@@ -182,12 +222,16 @@ class ScheduleStore:
         key = repository.lower()
         if self._known.get(key) == installation_id:
             return False
-        now = self.clock()
-        await self._write(
-            "INSERT INTO schedule_repositories (repository, installation_id, registered_at) "
-            "VALUES (?, ?, ?) ON CONFLICT (repository) DO UPDATE SET "
-            "installation_id = excluded.installation_id",
-            (repository, installation_id, now),
+        sql = _REGISTER_SQL.format(conflict=_REGISTER[self.sql.dialect])
+        await self.sql.execute(
+            (
+                sql,
+                {
+                    "repository": repository,
+                    "installation_id": installation_id,
+                    "now": self.clock(),
+                },
+            )
         )
         self._known[key] = installation_id
         log.info("serving %s (installation %s)", repository, installation_id)
@@ -196,38 +240,36 @@ class ScheduleStore:
     async def unregister(self, repository: str) -> bool:
         """Forget ``repository`` and its job rows; True when it was registered."""
         self._known.pop(repository.lower(), None)
-
-        def op(conn: sqlite3.Connection) -> bool:
-            conn.execute("DELETE FROM schedule_runs WHERE repository = ?", (repository,))
-            return (
-                conn.execute(
-                    "DELETE FROM schedule_repositories WHERE repository = ?", (repository,)
-                ).rowcount
-                > 0
-            )
-
-        removed = await self._transaction(op)
+        params = {"repository": repository}
+        _runs, removed = await self.sql.execute(
+            ("DELETE FROM schedule_runs WHERE lower(repository) = lower(:repository)", params),
+            (
+                "DELETE FROM schedule_repositories WHERE lower(repository) = lower(:repository)",
+                params,
+            ),
+        )
         if removed:
             log.info("no longer serving %s", repository)
-        return removed
+        return removed > 0
 
     async def unregister_installation(self, installation_id: int) -> int:
         """Forget every repository of an installation; how many there were."""
         for key, inst in list(self._known.items()):
             if inst == installation_id:
                 del self._known[key]
-
-        def op(conn: sqlite3.Connection) -> int:
-            conn.execute(
-                "DELETE FROM schedule_runs WHERE repository IN (SELECT repository FROM "
-                "schedule_repositories WHERE installation_id = ?)",
-                (installation_id,),
-            )
-            return conn.execute(
-                "DELETE FROM schedule_repositories WHERE installation_id = ?", (installation_id,)
-            ).rowcount
-
-        removed = await self._transaction(op)
+        params = {"installation_id": installation_id}
+        _runs, removed = await self.sql.execute(
+            (
+                "DELETE FROM schedule_runs WHERE lower(repository) IN (SELECT "
+                "lower(repository) FROM schedule_repositories WHERE "
+                "installation_id = :installation_id)",
+                params,
+            ),
+            (
+                "DELETE FROM schedule_repositories WHERE installation_id = :installation_id",
+                params,
+            ),
+        )
         if removed:
             log.info(
                 "installation %s gone: no longer serving its %d repositories",
@@ -237,9 +279,9 @@ class ScheduleStore:
         return removed
 
     async def registrations(self) -> list[Registration]:
-        rows = await self._read(
+        rows = await self.sql.fetch(
             "SELECT repository, installation_id, registered_at FROM schedule_repositories "
-            "ORDER BY repository"
+            "ORDER BY lower(repository)"
         )
         return [Registration(str(r[0]), int(r[1]), float(r[2])) for r in rows]
 
@@ -247,7 +289,7 @@ class ScheduleStore:
 
     async def states(self) -> dict[tuple[str, str], JobState]:
         """Every job row, keyed by (lower-cased repository, job)."""
-        rows = await self._read(
+        rows = await self.sql.fetch(
             "SELECT repository, job, next_run_at, last_period, last_run_at, last_error, failures "
             "FROM schedule_runs"
         )
@@ -298,61 +340,21 @@ class ScheduleStore:
         failures: int = 0,
         keep_error: bool = False,
     ) -> None:
-        await self._write(
-            _UPSERT_RUN,
-            {
-                "repository": repository,
-                "job": job,
-                "next_run_at": next_run_at,
-                "last_period": last_period,
-                "last_run_at": last_run_at,
-                "last_error": last_error,
-                "failures": failures,
-                "keep_error": keep_error,
-            },
+        await self.sql.execute(
+            (
+                _UPSERT_RUN,
+                {
+                    "repository": repository,
+                    "job": job,
+                    "next_run_at": next_run_at,
+                    "last_period": last_period,
+                    "last_run_at": last_run_at,
+                    "last_error": last_error,
+                    "failures": failures,
+                    "keep_error": keep_error,
+                },
+            )
         )
-
-    # -- the database thread -----------------------------------------------------------------
-
-    def _connect(self) -> None:
-        conn = connect_wal(self.path)
-        conn.executescript(_SCHEMA)
-        self._conn = conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("schedules are not open")
-        return self._conn
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        if self._executor is None:
-            raise RuntimeError("schedules are not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
-
-    async def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        return await self._run(lambda: self._connection().execute(sql, params).fetchall())
-
-    async def _write(self, sql: str, params: Any) -> None:
-        await self._transaction(lambda conn: conn.execute(sql, params))
-
-    async def _transaction(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = op(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return await self._run(run)
 
 
 # --- the loop --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -42,6 +43,9 @@ class Settings:
     port: int = DEFAULT_PORT
     host: str = DEFAULT_HOST
     database_path: Path = Path("var/hardening-bot.db")
+    # A PostgreSQL DATABASE_URL (``postgresql://`` or ``postgres://``); None: the SQLite file
+    # at ``database_path``.
+    database_url: str | None = field(default=None, repr=False)
     sentry_dsn: str | None = field(default=None, repr=False)
     # Which variable held the key, to name it when GitHub refuses the key.
     private_key_source: str = "GITHUB_PRIVATE_KEY"
@@ -60,6 +64,11 @@ class Settings:
     github_timeout: float = 30.0
     # The scheduler of the weekly review and monthly audit looks for due jobs this often; 0: off.
     scheduler_interval: float = 300.0
+    # PostgreSQL only: how often an idle worker looks for due retries (new deliveries wake it
+    # at once), and how often it tells the others it is alive; a replica silent for three
+    # heartbeats is taken for dead and its deliveries run elsewhere.
+    queue_poll_interval: float = 1.0
+    queue_heartbeat: float = 5.0
     log_level: str = "INFO"
 
     @property
@@ -104,7 +113,7 @@ class Settings:
             api_url=_api_url(env.get("GITHUB_API_URL", DEFAULT_API_URL)),
             port=_integer(env, "PORT", default=DEFAULT_PORT, minimum=1, maximum=65535),
             host=_host(env.get("HOST", DEFAULT_HOST)),
-            database_path=database_path(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            **_database(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
             sentry_dsn=_sentry_dsn(env.get("SENTRY_DSN")),
             worker_concurrency=_integer(
                 env, "HARDENING_WORKER_CONCURRENCY", default=4, minimum=1, maximum=256
@@ -122,6 +131,12 @@ class Settings:
                 env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0, positive=True
             ),
             scheduler_interval=_number(env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0),
+            queue_poll_interval=_number(
+                env, "HARDENING_QUEUE_POLL_SECONDS", default=1.0, positive=True
+            ),
+            queue_heartbeat=_number(
+                env, "HARDENING_QUEUE_HEARTBEAT_SECONDS", default=5.0, positive=True
+            ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         )
         if settings.backoff_max < settings.backoff_base:
@@ -146,6 +161,25 @@ def integer_from(
     return _integer(env, name, default=default, minimum=minimum, maximum=maximum)
 
 
+def _database(url: str) -> dict[str, Any]:
+    """``database_url`` for PostgreSQL, else ``database_path`` for SQLite."""
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        if not parts.hostname and "host=" not in parts.query:
+            raise SettingsError(f"DATABASE_URL {_redact(url)!r} names no PostgreSQL host")
+        return {"database_url": url}
+    return {"database_path": database_path(url)}
+
+
+def _redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def database_path(url: str) -> Path:
     """Path of the SQLite file named by a ``DATABASE_URL``.
 
@@ -155,8 +189,8 @@ def database_path(url: str) -> Path:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         raise SettingsError(
-            f"DATABASE_URL {url!r} is not supported: use sqlite:///relative/path.db "
-            "or sqlite:////absolute/path.db"
+            f"DATABASE_URL {url!r} is not supported: use postgresql://user@host/db, "
+            "sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     path = url.removeprefix(prefix).split("?", 1)[0]
     if path in ("", ":memory:") or path.endswith("/"):

@@ -28,14 +28,14 @@ from orjson import loads as _loads  # several times faster than json on an 8 KB 
 from bot import handlers
 from bot.context import ConfigCache, Context, bound_log
 from bot.github import GitHubApp
-from bot.inbox import Delivery, Inbox
+from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.schedules import Scheduler, ScheduleStore
 from bot.sentry import init_sentry
 from bot.settings import Settings
 from bot.subjects import subject_for
-from bot.workers import PermanentError, Processor, WorkerPool
+from bot.workers import PermanentError, Processor
 
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -44,9 +44,10 @@ _MAX_HEADER_CHARS = 200
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
-INBOX = web.AppKey("inbox", Inbox)
+DATABASE = web.AppKey("database", Database)
+INBOX = web.AppKey("inbox", DeliveryInbox)
 GITHUB = web.AppKey("github", GitHubApp)
-WORKERS = web.AppKey("workers", WorkerPool)
+WORKERS = web.AppKey("workers", Workers)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 log = logging.getLogger("bot.web")
@@ -79,8 +80,9 @@ def create_app(
     if settings.sentry_dsn:
         init_sentry(settings)
 
-    inbox = Inbox(settings.database_path, clock=clock)
-    schedules = ScheduleStore(settings.database_path, clock=clock)
+    database = open_database(settings, clock=clock)
+    inbox = database.inbox
+    schedules = ScheduleStore(database.sql, clock=clock)
     processor = process or make_processor(
         settings, github, metrics, clock=clock, schedules=schedules
     )
@@ -93,20 +95,15 @@ def create_app(
         metrics=metrics,
         clock=clock,
     )
-    pool = WorkerPool(
-        inbox,
-        processor,
-        concurrency=settings.worker_concurrency,
-        max_attempts=settings.max_attempts,
-        backoff_base=settings.backoff_base,
-        backoff_max=settings.backoff_max,
-        metrics=metrics,
-        clock=clock,
-    )
+    pool = database.workers(processor, metrics=metrics)
+    if database.dialect != "sqlite" and settings.scheduler_interval > 0:
+        # Replicas share the database: one of them runs each tick (bot.inbox.postgres).
+        database.every("scheduler", settings.scheduler_interval, scheduler.tick)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[DATABASE] = database
     app[INBOX] = inbox
     app[GITHUB] = github
     app[WORKERS] = pool
@@ -116,7 +113,7 @@ def create_app(
     app.router.add_get("/metrics", metrics_view)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        recovery = await inbox.open(max_attempts=settings.max_attempts)
+        recovery = await database.open()
         if recovery.resumed or recovery.parked:
             log.warning(
                 "resuming %d interrupted deliveries; %d parked after their last attempt",
@@ -126,7 +123,9 @@ def create_app(
         await schedules.open()
         if start_workers:
             pool.start()
-            scheduler.start()
+            if database.dialect == "sqlite":
+                scheduler.start()
+            database.start_periodic()
         try:
             yield
         finally:
@@ -134,7 +133,7 @@ def create_app(
             await pool.stop(settings.shutdown_grace)
             await github.close()
             await schedules.close()
-            await inbox.close()
+            await database.close()
 
     app.cleanup_ctx.append(lifecycle)
     if freeze_heap:

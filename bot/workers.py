@@ -22,13 +22,14 @@ import contextlib
 import logging
 import random as _random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from bot.context import bound_log
-from bot.inbox import Delivery, Inbox
-from bot.metrics import Metrics
+from bot.inbox.api import Delivery, PermanentError, Processor
 
-Processor = Callable[[Delivery], Awaitable[None]]
+__all__ = ["PermanentError", "Processor", "WorkerPool", "describe"]
+from bot.inbox.sqlite import Inbox
+from bot.metrics import Metrics
 
 log = logging.getLogger("bot.workers")
 
@@ -36,10 +37,6 @@ log = logging.getLogger("bot.workers")
 KEEP_DONE_SECONDS = 14 * 24 * 3600.0
 _PURGE_EVERY = 3600.0
 _MAX_ERROR_CHARS = 2000
-
-
-class PermanentError(Exception):
-    """Raised by processing that can never succeed: the delivery is parked without retrying."""
 
 
 class WorkerPool:

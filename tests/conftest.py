@@ -50,8 +50,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,6 +291,50 @@ async def inbox(tmp_path: Path, clock: Clock) -> AsyncIterator[Inbox]:
     await box.open(max_attempts=3)
     yield box
     await box.close()
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+POSTGRES_DEFAULT = "postgresql://127.0.0.1:5432/test"
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server tests use (``HARDENING_TEST_POSTGRES_URL``). Without one the test is
+    skipped, except under CI (``CI=true``), where a missing server fails the run."""
+    import psycopg
+
+    url = os.environ.get("HARDENING_TEST_POSTGRES_URL") or POSTGRES_DEFAULT
+    try:
+        psycopg.connect(url, connect_timeout=3, autocommit=True).close()
+    except psycopg.Error as exc:
+        reason = f"no PostgreSQL at {url} ({str(exc).strip().splitlines()[0]})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI needs one (see README, Development)", pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` whose connections use ``schema`` (libpq's ``options`` parameter)."""
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A DATABASE_URL on a schema of its own, dropped afterwards: parallel runs and tests
+    never see each other's tables."""
+    import psycopg
+
+    server = postgres_server()
+    schema = f"hb_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_search_path(server, schema)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 # --- handler tests -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import Clock
 
-from bot.inbox import Inbox, _DoneBatch
+from bot.inbox.sqlite import Inbox, _DoneBatch
 
 
 async def put(inbox: Inbox, delivery_id: str, subject: str = "o/r#1") -> bool:
@@ -295,7 +295,7 @@ async def test_purge_done_in_chunks(
 ) -> None:
     import bot.inbox
 
-    monkeypatch.setattr(bot.inbox, "_PURGE_CHUNK", 2)
+    monkeypatch.setattr(bot.inbox.sqlite, "_PURGE_CHUNK", 2)
     for i in range(5):
         await put(inbox, f"d{i}", f"s{i}")
     await inbox.claim(5)

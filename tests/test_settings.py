@@ -165,7 +165,25 @@ def test_database_url(url: str, path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["postgres://x/y", "sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite:///dir/"]
+    "url", ["postgres://u:secret@db.example:5432/app", "postgresql://127.0.0.1/test?sslmode=off"]
+)
+def test_database_url_postgres(env: dict[str, str], url: str) -> None:
+    env["DATABASE_URL"] = url
+    settings = Settings.from_env(env)
+    assert settings.database_url == url
+    assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://x/y",
+        "postgresql:///db",
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "sqlite:///dir/",
+    ],
 )
 def test_database_url_invalid(env: dict[str, str], url: str) -> None:
     env["DATABASE_URL"] = url

@@ -40,160 +40,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from bot.inbox import queries as Q
+from bot.inbox.api import Delivery, InboxStats, Periodic, Processor, Recovery, SharedState
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.workers import WorkerPool
 
 log = logging.getLogger("bot.inbox")
-
-Status = Literal["pending", "processing", "done", "failed"]
 T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    delivery_id     TEXT    NOT NULL UNIQUE,
-    event           TEXT    NOT NULL,
-    action          TEXT,
-    installation_id INTEGER,
-    repository      TEXT,
-    subject         TEXT    NOT NULL,
-    status          TEXT    NOT NULL DEFAULT 'pending'
-                    CHECK (status IN ('pending', 'processing', 'done', 'failed')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL    NOT NULL,
-    last_error      TEXT,
-    received_at     REAL    NOT NULL,
-    started_at      REAL,
-    finished_at     REAL,
-    updated_at      REAL    NOT NULL
-);
--- Partial indexes stay small however many finished rows are kept.
-CREATE INDEX IF NOT EXISTS deliveries_open_by_subject
-    ON deliveries (subject, seq) WHERE status IN ('pending', 'processing');
-CREATE INDEX IF NOT EXISTS deliveries_pending
-    ON deliveries (seq) WHERE status = 'pending';
--- Only deliveries that failed an attempt can be due in the future, so only they are indexed by
--- time: a fresh delivery costs no entry here (every index is paid for on each store and claim).
-CREATE INDEX IF NOT EXISTS deliveries_retrying
-    ON deliveries (next_attempt_at) WHERE status = 'pending' AND attempts > 0;
-CREATE INDEX IF NOT EXISTS deliveries_failed
-    ON deliveries (seq) WHERE status = 'failed';
--- At most a worker pool's worth of entries: answers "is this subject in flight?" without
--- walking the subject's whole backlog (each claim asks it of every head it considers).
-CREATE INDEX IF NOT EXISTS deliveries_processing
-    ON deliveries (subject) WHERE status = 'processing';
--- Bodies live apart: SQLite rewrites a whole row on UPDATE, so a status change next to a 25 KiB
--- body would copy the body into the WAL (and the checkpoint) again at every claim and finish.
-CREATE TABLE IF NOT EXISTS payloads (
-    seq  INTEGER PRIMARY KEY,
-    body BLOB    NOT NULL
-);
-"""
-_SCHEMA_VERSION = 1
-
-_COLUMNS = (
-    "d.seq, d.delivery_id, d.event, d.action, p.body, d.installation_id, d.repository, "
-    "d.subject, d.status, d.attempts, d.next_attempt_at, d.last_error, d.received_at"
-)
-_WITH_BODY = "JOIN payloads AS p ON p.seq = d.seq"
-
-# A subject's head: its oldest unfinished delivery, and only while nothing of it is in flight.
-# Two probes, each a short index search: "an older open one?" stops at the first entry below
-# ``d.seq``, "one in flight?" looks in the tiny index of processing rows. (As one condition,
-# ``e.seq < d.seq OR e.status = 'processing'``, it walked every open delivery of the subject and
-# read each row for its status: with a backlog, most of a claim's cost.)
-_HEAD = """
-d.status = 'pending'
-AND NOT EXISTS (
-    SELECT 1 FROM deliveries AS e INDEXED BY deliveries_open_by_subject
-    WHERE e.subject = d.subject AND e.status IN ('pending', 'processing') AND e.seq < d.seq)
-AND NOT EXISTS (
-    SELECT 1 FROM deliveries AS e INDEXED BY deliveries_processing
-    WHERE e.subject = d.subject AND e.status = 'processing')
-"""
-
-# Walks pending deliveries oldest first and stops at ``limit`` claimable heads, so a claim costs
-# about as much with a thousand deliveries queued as with ten. (INDEXED BY: left alone, the
-# planner may scan the whole table, which keeps every finished delivery for two weeks.)
-_CLAIM = f"""
-SELECT {_COLUMNS} FROM deliveries AS d INDEXED BY deliveries_pending {_WITH_BODY}
-WHERE {_HEAD} AND d.next_attempt_at <= :now
-ORDER BY d.seq
-LIMIT :limit
-"""
-
-# The earliest retry still in the future. Heads already due were just claimed (or wait for a
-# free worker, who will look again), and a fresh delivery is due when it arrives, so only
-# retries need looking at.
-_NEXT_DUE = f"""
-SELECT d.next_attempt_at FROM deliveries AS d INDEXED BY deliveries_retrying
-WHERE {_HEAD} AND d.attempts > 0 AND d.next_attempt_at > :now
-ORDER BY d.next_attempt_at
-LIMIT 1
-"""
 
 _PURGE_CHUNK = 500
 
 # Bounds the time one batch holds the thread (and so the ack latency of the requests behind it).
 _MAX_BATCH = 512
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One stored webhook delivery, as the workers see it."""
-
-    seq: int
-    delivery_id: str
-    event: str
-    action: str | None
-    payload: bytes
-    installation_id: int | None
-    repository: str | None
-    subject: str
-    status: Status
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    received_at: float
-
-    def data(self) -> Any:
-        """The decoded JSON payload."""
-        return json.loads(self.payload)
-
-
-@dataclass(frozen=True)
-class InboxStats:
-    """What ``/healthz`` reports. ``pending`` counts every unfinished delivery, including
-    the ``processing`` ones."""
-
-    pending: int
-    processing: int
-    failed: int
-    oldest_pending_seconds: float
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {
-            "pending": self.pending,
-            "processing": self.processing,
-            "failed": self.failed,
-            "oldest_pending_seconds": round(self.oldest_pending_seconds, 3),
-        }
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """What ``open`` found left over from the previous process."""
-
-    resumed: int  # interrupted deliveries put back to pending
-    parked: int  # interrupted on their last allowed attempt, parked as failed
 
 
 _Op = Callable[[sqlite3.Connection], Any]
@@ -453,7 +323,7 @@ class Inbox:
     async def get(self, delivery_id: str) -> Delivery | None:
         def read(conn: sqlite3.Connection) -> Delivery | None:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.delivery_id = ?",
+                f"SELECT {Q.COLUMNS} FROM deliveries AS d {Q.WITH_BODY} WHERE d.delivery_id = ?",
                 (delivery_id,),
             ).fetchone()
             return _delivery(row) if row else None
@@ -506,6 +376,43 @@ class Inbox:
         """Parked deliveries, oldest first, for operators and tests."""
         return await self._read(lambda conn: _parked(conn, limit))
 
+    async def holds(self, delivery_ids: list[str]) -> set[str]:
+        """Which of ``delivery_ids`` are stored, in any state."""
+        if not delivery_ids:
+            return set()
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            marks = ",".join("?" * len(delivery_ids))
+            rows = conn.execute(
+                f"SELECT delivery_id FROM deliveries WHERE delivery_id IN ({marks})", delivery_ids
+            )
+            return {row[0] for row in rows}
+
+        return await self._read(read)
+
+    # -- the other tables in this file: one writer per database ------------------------------
+
+    async def fetch(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one query, on the reading connection (``bot.inbox.api.Sql``)."""
+        return await self._read(lambda conn: conn.execute(sql, params or {}).fetchall())
+
+    async def execute(self, *statements: tuple[str, Mapping[str, Any]]) -> list[int]:
+        """Statements in one transaction of the writer thread; their row counts. The schedules
+        and the shared state write through here, so the file has one writer."""
+
+        def op(conn: sqlite3.Connection) -> list[int]:
+            return [conn.execute(sql, params).rowcount for sql, params in statements]
+
+        return list(await self._submit(op))
+
+    async def setup(self, script: str) -> None:
+        """Run DDL (``CREATE ... IF NOT EXISTS``) on the writer, outside any transaction."""
+        await self._call(lambda: self._connection.executescript(script))
+
+    dialect = "sqlite"
+
     # -- the database thread -----------------------------------------------------------------
 
     @property
@@ -523,14 +430,14 @@ class Inbox:
         # Checkpoints run on their own connection and thread (see _wrote), not inside a commit.
         conn.execute("PRAGMA wal_autocheckpoint=0")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version not in (0, _SCHEMA_VERSION):
+        if version not in (0, Q.SCHEMA_VERSION):
             conn.close()
             raise RuntimeError(
                 f"{self.path}: inbox schema version {version} is newer than this release "
-                f"understands ({_SCHEMA_VERSION})"
+                f"understands ({Q.SCHEMA_VERSION})"
             )
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        conn.executescript(Q.SCHEMA)
+        conn.execute(f"PRAGMA user_version={Q.SCHEMA_VERSION}")
         self._conn = conn
 
     def _recover(self, max_attempts: int | None) -> Recovery:
@@ -567,7 +474,7 @@ class Inbox:
         return claimed, _next_due(conn, now)
 
     def _claim(self, conn: sqlite3.Connection, now: float, limit: int) -> list[Delivery]:
-        rows = conn.execute(_CLAIM, {"now": now, "limit": limit}).fetchall()
+        rows = conn.execute(Q.CLAIM, {"now": now, "limit": limit}).fetchall()
         if not rows:
             return []
         conn.executemany(
@@ -812,6 +719,71 @@ class Inbox:
             self._wrote(pages)
 
 
+class SqliteDatabase:
+    """The embedded backend: one SQLite file, one process. The inbox's writer thread writes
+    everything in the file (deliveries, schedules, shared state); periodic jobs run in this
+    process."""
+
+    dialect = "sqlite"
+
+    def __init__(
+        self, path: str | Path, *, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.inbox = Inbox(path, clock=clock)
+        self.sql = self.inbox
+        self.state = SharedState(self.inbox, clock)
+        self._periodic: list[tuple[str, float, Periodic, bool]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def open(self) -> Recovery:
+        recovery = await self.inbox.open(max_attempts=self.settings.max_attempts)
+        await self.state.setup()
+        return recovery
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.inbox.close()
+
+    def workers(self, process: Processor, *, metrics: Any = None) -> WorkerPool:
+        from bot.workers import WorkerPool
+
+        s = self.settings
+        return WorkerPool(
+            self.inbox,
+            process,
+            concurrency=s.worker_concurrency,
+            max_attempts=s.max_attempts,
+            backoff_base=s.backoff_base,
+            backoff_max=s.backoff_max,
+            metrics=metrics,
+            clock=self.clock,
+        )
+
+    def every(self, name: str, seconds: float, job: Periodic, *, at_start: bool = False) -> None:
+        self._periodic.append((name, seconds, job, at_start))
+
+    def start_periodic(self) -> None:
+        loop = asyncio.get_running_loop()
+        for name, seconds, job, at_start in self._periodic:
+            self._tasks.append(loop.create_task(_every(name, seconds, job, at_start), name=name))
+
+
+async def _every(name: str, seconds: float, job: Periodic, at_start: bool) -> None:
+    if not at_start:
+        await asyncio.sleep(seconds)
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job %s failed; next run in %.0fs", name, seconds)
+        await asyncio.sleep(seconds)
+
+
 class _Queued:
     """One queued operation and the future its caller awaits."""
 
@@ -1049,7 +1021,7 @@ def parked_count(path: Path) -> int:
 
 def _parked(conn: sqlite3.Connection, limit: int) -> list[Delivery]:
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM deliveries AS d {_WITH_BODY} WHERE d.status = 'failed' "
+        f"SELECT {Q.COLUMNS} FROM deliveries AS d {Q.WITH_BODY} WHERE d.status = 'failed' "
         "ORDER BY d.seq LIMIT ?",
         (limit,),
     ).fetchall()
@@ -1057,7 +1029,7 @@ def _parked(conn: sqlite3.Connection, limit: int) -> list[Delivery]:
 
 
 def _next_due(conn: sqlite3.Connection, now: float) -> float | None:
-    row = conn.execute(_NEXT_DUE, {"now": now}).fetchone()
+    row = conn.execute(Q.NEXT_DUE, {"now": now}).fetchone()
     return row[0] if row else None
 
 

@@ -1,0 +1,225 @@
+"""What every inbox backend offers: the records it hands out and the operations on them.
+
+Two backends implement it, chosen by ``DATABASE_URL`` (``bot.inbox.open_database``):
+
+- ``bot.inbox.sqlite``: an embedded SQLite file, one process; the workers of ``bot.workers``
+  claim from it.
+- ``bot.inbox.postgres``: PostgreSQL, any number of processes; the queue under it is
+  procrastinate, whose workers run the deliveries (see docs/deployment.md for why).
+
+The web shell, the operators' commands and the behavioural tests (tests/test_inbox_contract.py,
+run against both) see only this module's names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Status = Literal["pending", "processing", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stored webhook delivery, as the workers see it."""
+
+    seq: int
+    delivery_id: str
+    event: str
+    action: str | None
+    payload: bytes
+    installation_id: int | None
+    repository: str | None
+    subject: str
+    status: Status
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    received_at: float
+
+    def data(self) -> Any:
+        """The decoded JSON payload."""
+        return json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class InboxStats:
+    """What ``/healthz`` reports. ``pending`` counts every unfinished delivery, including
+    the ``processing`` ones."""
+
+    pending: int
+    processing: int
+    failed: int
+    oldest_pending_seconds: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "pending": self.pending,
+            "processing": self.processing,
+            "failed": self.failed,
+            "oldest_pending_seconds": round(self.oldest_pending_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What ``open`` found left over from the previous process."""
+
+    resumed: int  # interrupted deliveries put back to pending
+    parked: int  # interrupted on their last allowed attempt, parked as failed
+
+
+Processor = Callable[[Delivery], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """Raised by processing that can never succeed: the delivery is parked without retrying."""
+
+
+class DeliveryInbox(Protocol):
+    """The durable inbox: ``store`` before the 202, and what ``/healthz`` and operators read."""
+
+    async def store(
+        self,
+        delivery_id: str,
+        event: str,
+        payload: bytes,
+        *,
+        subject: str,
+        action: str | None = None,
+        installation_id: int | None = None,
+        repository: str | None = None,
+    ) -> bool:
+        """Store durably; True if new, False if this delivery id was stored before."""
+        ...
+
+    async def holds(self, delivery_ids: list[str]) -> set[str]:
+        """Which of ``delivery_ids`` are stored (in any state)."""
+        ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def stats(self) -> InboxStats: ...
+
+    async def failed(self, limit: int = 100) -> list[Delivery]: ...
+
+    async def requeue_failed(self, delivery_id: str | None = None) -> int: ...
+
+
+class Workers(Protocol):
+    """Runs the stored deliveries: per-subject order, retries with backoff, parking."""
+
+    @property
+    def in_flight(self) -> frozenset[str]: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self, grace: float = 20.0) -> list[str]: ...
+
+
+class Sql(Protocol):
+    """Plain statements on the backend's database, for the tables beside the deliveries (the
+    schedules, the shared state). Statements use ``:name`` parameters in both dialects."""
+
+    dialect: str  # "sqlite" or "postgresql"
+
+    async def fetch(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]: ...
+
+    async def execute(self, *statements: tuple[str, Mapping[str, Any]]) -> list[int]:
+        """Run the statements in one transaction; their row counts."""
+        ...
+
+    async def setup(self, script: str) -> None:
+        """Run idempotent DDL (``CREATE ... IF NOT EXISTS``)."""
+        ...
+
+
+_STATE_SCHEMA = {
+    "sqlite": """
+CREATE TABLE IF NOT EXISTS shared_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+""",
+    "postgresql": """
+CREATE TABLE IF NOT EXISTS shared_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+""",
+}
+
+_PUT_STATE = """
+INSERT INTO shared_state (key, value, updated_at) VALUES (:key, :value, :now)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+"""
+
+
+class SharedState:
+    """Small JSON documents every process on the database sees: the last catch-up of missed
+    deliveries, the configuration generation. Last write wins."""
+
+    def __init__(self, sql: Sql, clock: Callable[[], float]) -> None:
+        self.sql = sql
+        self.clock = clock
+
+    async def setup(self) -> None:
+        await self.sql.setup(_STATE_SCHEMA[self.sql.dialect])
+
+    async def get(self, key: str) -> Any:
+        rows = await self.sql.fetch("SELECT value FROM shared_state WHERE key = :key", {"key": key})
+        return json.loads(rows[0][0]) if rows else None
+
+    async def put(self, key: str, value: Any) -> None:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        await self.sql.execute((_PUT_STATE, {"key": key, "value": text, "now": self.clock()}))
+
+    async def bump(self, key: str) -> int:
+        """Add one to the integer at ``key`` (0 when absent), atomically; the new value."""
+        await self.sql.execute(
+            (
+                "INSERT INTO shared_state (key, value, updated_at) VALUES (:key, '1', :now) "
+                "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(shared_state.value AS "
+                "INTEGER) + 1 AS TEXT), updated_at = excluded.updated_at",
+                {"key": key, "now": self.clock()},
+            )
+        )
+        return int(await self.get(key))
+
+
+Periodic = Callable[[], Awaitable[Any]]
+
+
+class Database(Protocol):
+    """One backend: the inbox, the statements for the other tables, the workers, and jobs that
+    run once per period however many processes share the database."""
+
+    dialect: str
+    inbox: DeliveryInbox
+    sql: Sql
+    state: SharedState
+
+    async def open(self) -> Recovery:
+        """Connect, create what is missing, recover what a previous process left unfinished."""
+        ...
+
+    async def close(self) -> None: ...
+
+    def workers(self, process: Processor, *, metrics: Any = None) -> Workers:
+        """The workers running ``process`` over the stored deliveries (not yet started)."""
+        ...
+
+    def every(self, name: str, seconds: float, job: Periodic, *, at_start: bool = False) -> None:
+        """Run ``job`` every ``seconds`` (and once at start), by one process at a time; runs
+        once ``start_periodic`` was called."""
+        ...
+
+    def start_periodic(self) -> None:
+        """Start the jobs registered with ``every``."""
+        ...
