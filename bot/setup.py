@@ -96,13 +96,17 @@ def load_manifest(path: Path) -> dict[str, Any]:
 
 
 def build_manifest(
-    template: Mapping[str, Any], *, public_url: str, callback: str
+    template: Mapping[str, Any], *, public_url: str, callback: str, webhook_url: str | None = None
 ) -> dict[str, Any]:
-    """The manifest to post: ``template`` with this deployment's webhook and callback URLs."""
+    """The manifest to post: ``template`` with this deployment's webhook and callback URLs.
+
+    The webhook is ``public_url/webhook`` unless ``webhook_url`` names it exactly (a forwarding
+    channel such as smee.io takes deliveries at its own URL, with no path after it).
+    """
     manifest = dict(template)
     manifest["hook_attributes"] = {
         **dict(template.get("hook_attributes") or {}),
-        "url": public_url.rstrip("/") + "/webhook",
+        "url": webhook_url or public_url.rstrip("/") + "/webhook",
         "active": True,
     }
     manifest["redirect_url"] = callback
@@ -136,25 +140,33 @@ def registration_url(api_url: str, org: str | None, state: str) -> str:
 
 
 def env_text(app: Mapping[str, Any], api_url: str, now: datetime) -> str:
-    """The ``.env`` lines for a converted App; values quoted as dotenv and compose read them."""
+    """The ``.env`` lines for a converted App, in the format every reader of such files shares:
+    ``KEY=value`` with the key's line breaks written as backslash-n (the settings accept that), so
+    python-dotenv, docker compose's ``env_file`` and ``kubectl create secret --from-env-file``
+    (which takes quotes literally) all read the same values."""
     lines = [
         f"# Written by `python -m bot setup` on {now.isoformat(timespec='seconds')} for the GitHub",
-        f"# App {_quoted(str(app.get('name', '')))} (id {app['id']}). Keep it secret (mode 0600).",
+        f"# App {(str(app.get('name') or '?').splitlines() or ['?'])[0]!r} (id {app['id']}). "
+        "Keep it secret (mode 0600).",
         "# `python -m bot` reads this file; variables set in the environment win over it.",
         f"GITHUB_APP_ID={int(app['id'])}",
-        f"GITHUB_PRIVATE_KEY={_quoted(str(app['pem']).strip())}",
-        f"GITHUB_WEBHOOK_SECRET={_quoted(str(app['webhook_secret']))}",
+        f"GITHUB_PRIVATE_KEY={_value(str(app['pem']).strip())}",
+        f"GITHUB_WEBHOOK_SECRET={_value(str(app['webhook_secret']))}",
     ]
     if api_url != DEFAULT_API_URL:
         lines.append(f"GITHUB_API_URL={api_url}")
     return "\n".join(lines) + "\n"
 
 
-def _quoted(value: str) -> str:
-    # Inside double quotes dotenv and compose turn \n back into line breaks; the settings accept
-    # a PEM with either.
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+_PLAIN = re.compile(r"^[A-Za-z0-9 +/=._:-]*$")
+
+
+def _value(value: str) -> str:
+    """``value`` written bare, line breaks as backslash-n; GitHub's keys and secrets always can."""
+    flat = value.replace("\n", "\\n")
+    if not _PLAIN.match(flat.replace("\\n", "")):
+        raise SetupError("GitHub returned a credential with characters .env cannot hold bare")
+    return flat
 
 
 def write_env(path: Path, text: str, *, force: bool) -> None:
@@ -188,6 +200,7 @@ class SetupFlow:
     api_url: str
     env_path: Path
     public_url: str | None = None
+    webhook_url: str | None = None
     org: str | None = None
     force: bool = False
     state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -212,7 +225,10 @@ class SetupFlow:
     def manifest_for(self, request: web.Request) -> dict[str, Any]:
         origin = _origin(request)
         return build_manifest(
-            self.manifest, public_url=self.public_url or origin, callback=origin + CALLBACK_PATH
+            self.manifest,
+            public_url=self.public_url or origin,
+            callback=origin + CALLBACK_PATH,
+            webhook_url=self.webhook_url,
         )
 
     async def page(self, request: web.Request) -> web.Response:
@@ -223,8 +239,9 @@ class SetupFlow:
         if not webhook.startswith("https://") or _is_local(webhook):
             warning = (
                 f"<p><strong>GitHub cannot deliver to {html.escape(webhook)}.</strong> Run "
-                "setup with <code>--url https://your-public-address</code> (your deployment, "
-                "or a webhook forwarding channel such as smee.io) so deliveries reach the bot.</p>"
+                "setup with <code>--url https://your-public-address</code> (your deployment) or "
+                "<code>--webhook-url https://smee.io/CHANNEL</code> (a forwarding channel) so "
+                "deliveries reach the bot.</p>"
             )
         rows = "".join(
             f"<li><code>{html.escape(k)}: {html.escape(str(v))}</code></li>"
@@ -271,7 +288,7 @@ written to <code>{html.escape(str(self.env_path.resolve()))}</code>.</p>
             return _result(502, "The registration could not be completed", str(exc))
         try:
             written = self.write(app)
-        except OSError as exc:
+        except (OSError, SetupError) as exc:
             return _result(
                 500,
                 "The credentials could not be written",
@@ -356,11 +373,17 @@ def main(argv: list[str], *, environ: Mapping[str, str] | None = None) -> int:
         "its credentials to .env. Serves a page on HOST:PORT (default 127.0.0.1:8080); open it "
         "in a browser and press 'Register GitHub App'.",
     )
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--url",
         metavar="PUBLIC_URL",
-        help="the address GitHub will deliver webhooks to, without /webhook "
-        "(your deployment, or a forwarding channel such as https://smee.io/abc)",
+        help="your deployment's public address; GitHub delivers to PUBLIC_URL/webhook",
+    )
+    where.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="the exact URL GitHub delivers to, for a forwarding channel such as "
+        "https://smee.io/AbC123 (which forwards to http://localhost:8080/webhook)",
     )
     parser.add_argument("--org", help="register the App for this organization")
     parser.add_argument("--force", action="store_true", help="replace an existing .env")
@@ -391,11 +414,13 @@ def main(argv: list[str], *, environ: Mapping[str, str] | None = None) -> int:
 def prepare(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[SetupFlow, str, int]:
     if args.org is not None and not _ORG.match(args.org):
         raise SetupError(f"--org {args.org!r} is not a GitHub organization name")
-    if args.url is not None:
-        parts = urlsplit(args.url)
+    for option, value in (("--url", args.url), ("--webhook-url", args.webhook_url)):
+        if value is None:
+            continue
+        parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
             raise SetupError(
-                f"--url {args.url!r} must be an http(s) address such as https://bot.example.com"
+                f"{option} {value!r} must be an http(s) address such as https://bot.example.com"
             )
     env_path = ENV_FILE
     if env_path.exists() and not args.force:
@@ -411,6 +436,7 @@ def prepare(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[SetupFlow
         api_url=api_url_from(env),
         env_path=env_path,
         public_url=args.url.rstrip("/") if args.url else None,
+        webhook_url=args.webhook_url,
         org=args.org,
         force=args.force,
     )

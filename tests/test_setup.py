@@ -89,6 +89,20 @@ def test_the_sandbox_refuses_what_github_refuses(change: dict[str, Any], reason:
     assert any(reason in error for error in manifest_errors(manifest)), manifest_errors(manifest)
 
 
+def test_a_forwarding_channel_is_the_webhook_url_itself() -> None:
+    channel = "https://smee.io/AbC123"
+    manifest = build_manifest(
+        load_manifest(APP_YML),
+        public_url="http://localhost:8080",
+        callback="x",
+        webhook_url=channel,
+    )
+    assert manifest["hook_attributes"]["url"] == channel
+    assert (
+        manifest_errors({**manifest, "redirect_url": "http://localhost:8080/setup/callback"}) == []
+    )
+
+
 def test_web_host_of_each_kind_of_api_url() -> None:
     assert web_url("https://api.github.com") == "https://github.com"
     assert web_url("https://ghe.example.com/api/v3") == "https://ghe.example.com"
@@ -160,6 +174,15 @@ async def test_register_write_env_and_start_with_it(
     assert sandbox.registrations.manifests[0]["redirect_url"].endswith("/setup/callback")
     env_file = tmp_path / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    # Bare values: kubectl create secret --from-env-file would keep quotes as part of the value.
+    values = [line for line in env_file.read_text().splitlines() if not line.startswith("#")]
+    assert [v.split("=")[0] for v in values] == [
+        "GITHUB_APP_ID",
+        "GITHUB_PRIVATE_KEY",
+        "GITHUB_WEBHOOK_SECRET",
+        "GITHUB_API_URL",
+    ]
+    assert not any('"' in v or "'" in v for v in values)
     assert os.listdir(tmp_path) == [".env"]  # no temporary file left behind
     settings = Settings.from_env(process_env({}, env_file))
     assert settings.app_id == sandbox.app_id != 1
