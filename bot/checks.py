@@ -2,7 +2,7 @@
 
 The runs are rendered by :mod:`rules.check_output`; this module only talks to the checks API
 (``checks/create``, ``checks/update``, ``checks/list-for-ref``). Every run the bot writes carries a
-hidden marker at the end of its summary::
+hidden marker as the last line of its summary (``rules.markers``)::
 
     <!-- hardening-bot:check name=hardening/controls pull=7 digest=… ann=… rerun=… -->
 
@@ -31,10 +31,10 @@ from typing import Any
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-from bot.writes import Write, marker
+from bot.writes import Write
+from rules import markers
 from rules.check_output import CHECK_NAMES, MAX_OUTPUT_CHARS, CheckOutput
 
-_MARK = re.compile(r"<!-- hardening-bot:check (?P<fields>[^>]*?) -->")
 _EXTERNAL_ID = re.compile(r"^pull:(\d+)$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -61,24 +61,23 @@ class RunMark:
     rerun: str | None = None
 
     def text(self) -> str:
-        fields = [
-            f"name={self.name}",
-            f"pull={self.pull or ''}",
-            f"digest={self.digest}",
-            f"ann={self.annotations}",
-        ]
+        fields = {
+            "name": self.name,
+            "pull": str(self.pull or ""),
+            "digest": self.digest,
+            "ann": self.annotations,
+        }
         if self.rerun:
-            fields.append(f"rerun={_plain(self.rerun)}")
-        return marker("check " + " ".join(fields))
+            fields["rerun"] = _plain(self.rerun)
+        return markers.check(fields)
 
 
 def run_mark(run: dict[str, Any]) -> RunMark | None:
     """The marker of a check run the bot wrote, or None for anyone else's run."""
     summary = ((run.get("output") or {}).get("summary")) or ""
-    found = _MARK.search(summary)
-    if found is None:
+    fields = markers.check_fields(summary)
+    if fields is None:
         return None
-    fields = dict(part.partition("=")[::2] for part in found.group("fields").split())
     pull = fields.get("pull") or ""
     return RunMark(
         name=fields.get("name", ""),

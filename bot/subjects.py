@@ -18,11 +18,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rules import markers
+
 # Written by the bot into every hardening issue it opens; survives people editing the text.
-_ITEM_MARKER = re.compile(
-    r"<!--\s*hardening-bot:item\b[^>]*?\bincident=(?:(?P<repo>[\w.-]+/[\w.-]+))?#?(?P<n>\d+)",
-    re.IGNORECASE,
-)
+_ITEM_MARKER = markers.ITEM_SEARCH
 # The template line people write by hand or via the issue form. Accepts "#12", "owner/repo#12"
 # and a link to the incident issue.
 _INCIDENT_LINE = re.compile(
@@ -77,7 +76,7 @@ def incident_of(body: str | None) -> tuple[str | None, int] | None:
     # Case-insensitive regexes cannot skip ahead on a literal, so rule out the common body
     # without either form cheaply: this runs for every issue delivery before its 202.
     lowered = body.lower()
-    for needle, pattern in (("hardening-bot:item", _ITEM_MARKER), ("reference", _INCIDENT_LINE)):
+    for needle, pattern in ((markers.PREFIX + "item", _ITEM_MARKER), ("reference", _INCIDENT_LINE)):
         if needle not in lowered:
             continue
         match = pattern.search(body)

@@ -7,6 +7,7 @@ Running a handler twice therefore changes nothing the second time, and every hel
 
 The bot finds its own earlier output by hidden HTML markers (``<!-- hardening-bot:NAME -->``)
 and edits it in place instead of posting again: one tracking comment per incident, kept current.
+Every marker format lives in ``rules.markers``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any, Literal
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-MARKER_FORMAT = "<!-- hardening-bot:{name} -->"
-_MARKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=#/ -]*$")
+from rules.markers import carries, with_marker
+
 _ISSUE_URL = re.compile(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)/?$")
 
 Action = Literal["created", "updated", "unchanged", "removed", "absent"]
@@ -39,22 +40,6 @@ class Write:
         return self.action in ("created", "updated", "removed")
 
 
-def marker(name: str) -> str:
-    """The hidden marker for ``name``, e.g. ``marker("tracking")``.
-
-    Names are plain words (letters, digits, ``_ . : = # / -`` and spaces) so that a marker can
-    never close the HTML comment early.
-    """
-    if not _MARKER_NAME.match(name) or "--" in name:
-        raise ValueError(f"marker name {name!r} must be plain text without '--' or '>'")
-    return MARKER_FORMAT.format(name=name)
-
-
-def with_marker(body: str, mark: str) -> str:
-    """``body`` carrying ``mark`` (as its first line when it has to be added)."""
-    return body if mark in body else f"{mark}\n{body}"
-
-
 def same_text(a: str | None, b: str | None) -> bool:
     """Equal as GitHub would show them: it stores CRLF from browsers and keeps trailing space."""
     return _normal(a) == _normal(b)
@@ -69,16 +54,17 @@ async def find_comment(
     *,
     bot_login: str | None = None,
 ) -> dict[str, Any] | None:
-    """The bot's oldest comment on an issue or PR that contains ``mark``, if any.
+    """The bot's oldest comment on an issue or PR that starts with ``mark``, if any.
 
     Only comments written by the bot count (``bot_login`` when given, else any Bot account),
-    so a person quoting the marker cannot hijack the bot's comment.
+    and only a marker on their first line (``rules.markers.carries``), so neither a person
+    quoting the marker nor a title or finding the bot copied into another comment can hijack it.
     """
     async for comment in gh.getiter(
         "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
         {"owner": owner, "repo": repo, "number": number, "per_page": 100},
     ):
-        if mark in (comment.get("body") or "") and _is_bot(comment.get("user"), bot_login):
+        if carries(comment.get("body"), mark) and _is_bot(comment.get("user"), bot_login):
             return dict(comment)
     return None
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
+from rules import markers
 from rules.model import Evidence, EvidenceKind, ItemFacts, PullFacts
 from rules.scores import (
     ADOPTION_THRESHOLD,
@@ -29,8 +30,8 @@ from rules.scores import (
     parse_duration,
 )
 
-ITEM_MARKER = "<!-- hardening-bot:bundle -->"
-INCIDENT_MARKER = "<!-- hardening-bot:incident-bundle -->"
+ITEM_MARKER = markers.ITEM_BUNDLE
+INCIDENT_MARKER = markers.INCIDENT_BUNDLE
 
 NONE = "_none_"
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import cast
 
+from rules import markers
 from rules.config import parse_team, parse_user
 from rules.model import (
     EVIDENCE_KINDS,
@@ -124,25 +125,16 @@ class ItemParse:
 
 
 # ---------------------------------------------------------------------------------------------
-# Markers
-
-
-_MARKER_RE = re.compile(
-    r"<!--\s*hardening-bot:item\s+incident=(\d+)\s+finding=([A-Za-z0-9_.:-]+)\s*-->"
-)
-_MARKER_LINE_RE = re.compile(r"[ \t]*" + _MARKER_RE.pattern + r"[ \t]*\r?")
+# Markers (the format lives in rules.markers)
 
 
 def render_marker(marker: ItemMarker) -> str:
-    return f"<!-- hardening-bot:item incident={marker.incident} finding={marker.finding_key} -->"
+    return markers.item(marker)
 
 
 def parse_marker(body: str) -> ItemMarker | None:
-    """The first hardening-bot item marker in ``body``, or None."""
-    match = _MARKER_RE.search(body)
-    if match is None:
-        return None
-    return ItemMarker(incident=int(match.group(1)), finding_key=match.group(2))
+    """The hardening-bot item marker of ``body`` (a line of its own), or None."""
+    return markers.item_in(body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,13 +288,8 @@ def _render_evidence(evidence: Evidence) -> str:
 
 
 def _drop_markers(text: str) -> str:
-    """Remove marker comments: whole lines when alone on a line, else just the comment."""
-    kept = [
-        line
-        for line in text.splitlines(keepends=True)
-        if not _MARKER_LINE_RE.fullmatch(line.rstrip("\n"))
-    ]
-    return _MARKER_RE.sub("", "".join(kept))
+    """Remove item-marker lines: the block gets its one marker back, in place."""
+    return markers.without_item_markers(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,7 +535,7 @@ def _locate(body: str) -> _Located | None:
         run = max(candidates, key=lambda r: r.distinct)  # the first of the fullest
         start_line = run.first
     marker_line = preceding(start_line)
-    if marker_line is not None and _MARKER_LINE_RE.fullmatch(lines[marker_line].text):
+    if marker_line is not None and markers.item_on_line(lines[marker_line].text):
         start_line = marker_line
     return _Located(lines, run, lines[start_line].start, lines[run.last].end, problems)
 

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from rules import markers
 from rules.commands import Command, CommandError
 from rules.gates import GateResult
 from rules.model import ItemFacts
 from rules.scores import Score, Scores, mention
 
-RETIREMENT_MARKER = "<!-- hardening-bot:retirement -->"
-CONFIG_ERROR_MARKER = "<!-- hardening-bot:config-errors -->"
-REPLY_MARKER_FORMAT = "<!-- hardening-bot:reply comment={comment_id} -->"
+RETIREMENT_MARKER = markers.RETIREMENT
+CONFIG_ERROR_MARKER = markers.CONFIG_ERRORS
 
 COULD_NOT_CHECK = (
     "Could not check your permission ({why}); nothing was changed. Try again in a minute."
@@ -31,7 +31,7 @@ COULD_NOT_CHECK = (
 
 def reply_marker(comment_id: int) -> str:
     """The marker of the bot's one reply to the command comment ``comment_id``."""
-    return REPLY_MARKER_FORMAT.format(comment_id=comment_id)
+    return markers.reply(comment_id)
 
 
 # --- command replies --------------------------------------------------------------------------
@@ -245,7 +245,7 @@ class GateNotice:
 
 ITEM_GATE = GateNotice(
     gate="closure gate",
-    marker="<!-- hardening-bot:closure-gate -->",
+    marker=markers.CLOSURE_GATE,
     title="this hardening item cannot close yet",
     advice=(
         "The bot closes the item itself once the verifier owner's `/harden verify` passes. "
@@ -256,7 +256,7 @@ ITEM_GATE = GateNotice(
 )
 INCIDENT_GATE = GateNotice(
     gate="incident close gate",
-    marker="<!-- hardening-bot:incident-close-gate -->",
+    marker=markers.INCIDENT_CLOSE_GATE,
     title="this incident cannot close yet",
     advice=(
         "Each hardening item takes its owners and due date with `/harden owner @user`, "

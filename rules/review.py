@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from rules import markers
 from rules.gates import ownership_missing
 from rules.model import ItemFacts
 from rules.planning import overdue
@@ -35,9 +36,6 @@ from rules.scores import (
     mention,
     rubric,
 )
-
-WEEKLY_MARKER_FORMAT = "<!-- hardening-bot:weekly-review {week} -->"
-MONTHLY_MARKER_FORMAT = "<!-- hardening-bot:monthly-audit {month} -->"
 
 # The check run whose requirement keeps a control from being bypassed on the default branch.
 CONTROLS_CHECK = "hardening/controls"
@@ -142,11 +140,11 @@ def month_key(day: date) -> str:
 
 
 def weekly_marker(week: str) -> str:
-    return WEEKLY_MARKER_FORMAT.format(week=week)
+    return markers.weekly_review(week)
 
 
 def monthly_marker(month: str) -> str:
-    return MONTHLY_MARKER_FORMAT.format(month=month)
+    return markers.monthly_audit(month)
 
 
 # --- weekly review ---------------------------------------------------------------------------

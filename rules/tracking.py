@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from rules import markers
 from rules.item import parse_item, visible_lines
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import TimelineExpectation
 
-TRACKING_MARKER_FORMAT = "<!-- hardening-bot:tracking incident={number} -->"
 TITLE_FORMAT = "Harden: {text} (from #{incident})"
 MAX_TITLE = 256  # GitHub's limit on an issue title
 DONE_STATUSES = frozenset({"verified", "retired"})
@@ -84,7 +84,7 @@ class Expectation:
 
 
 def tracking_marker(incident: int) -> str:
-    return TRACKING_MARKER_FORMAT.format(number=incident)
+    return markers.tracking(incident)
 
 
 def plan_incident_sync(incident: Incident, existing_items: Iterable[TrackedItem]) -> SyncPlan:

@@ -36,7 +36,8 @@ BOOT = textwrap.dedent(
     from gidgethub.routing import Router
 
     import bot.handlers
-    from bot.writes import marker, upsert_comment
+    from bot.writes import upsert_comment
+    from rules.markers import comment_marker as marker
 
     async def record(event, gh, ctx):
         await asyncio.sleep(float(os.environ["TEST_HANDLER_DELAY"]))

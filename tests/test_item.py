@@ -454,8 +454,11 @@ def test_marker_is_kept_once():
 @pytest.mark.parametrize(
     ("text", "marker"),
     [("<!-- hardening-bot:item incident=12 finding=abc123 -->", ItemMarker(12, "abc123")),
-     ("x <!--hardening-bot:item  incident=3 finding=ff-->", ItemMarker(3, "ff")),
+     ("  <!-- hardening-bot:item incident=3 finding=ff -->  ", ItemMarker(3, "ff")),
+     # Only a line of its own counts: a title or finding quoted mid-line cannot plant one.
+     ("x <!-- hardening-bot:item incident=3 finding=ff -->", None),
      ("<!-- hardening-bot:item incident=x finding=abc -->", None),
+     ("<!-- hardening-bot:item incident=" + "9" * 5000 + " finding=abc -->", None),
      ("no marker", None)],
 )  # fmt: skip
 def test_parse_marker(text: str, marker: ItemMarker | None):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.writes import marker
 from rules.commands import Command, CommandError
 from rules.gates import GateResult, Missing, closure_gate
+from rules.markers import comment_marker as marker
 from rules.model import Evidence, HardeningItem, ItemFacts
 from rules.replies import (
     CONFIG_ERROR_MARKER,

@@ -34,7 +34,8 @@ from bot.web import (
     sign,
     verify_signature,
 )
-from bot.writes import marker, upsert_comment
+from bot.writes import upsert_comment
+from rules.markers import comment_marker as marker
 
 ISSUE_PAYLOAD = {
     "action": "opened",

@@ -12,14 +12,14 @@ from bot.writes import (
     add_labels,
     ensure_label,
     issue_coordinates,
-    marker,
     remove_label,
     repo_labels,
     same_text,
     update_issue,
     upsert_comment,
-    with_marker,
 )
+from rules.markers import comment_marker as marker
+from rules.markers import with_marker
 
 BOT = "hardening-bot[bot]"
 TRACKING = marker("tracking")
@@ -32,7 +32,9 @@ def test_marker_format() -> None:
         with pytest.raises(ValueError):
             marker(bad)
     assert with_marker("hi", TRACKING) == f"{TRACKING}\nhi"
-    assert with_marker(f"hi {TRACKING}", TRACKING) == f"hi {TRACKING}"
+    assert with_marker(f"{TRACKING}\nhi", TRACKING) == f"{TRACKING}\nhi"
+    # A marker anywhere but the first line is not the App's: it is added in its place.
+    assert with_marker(f"hi {TRACKING}", TRACKING) == f"{TRACKING}\nhi {TRACKING}"
 
 
 def test_same_text_ignores_crlf_and_trailing_space() -> None:
