@@ -32,6 +32,7 @@ from gidgethub.abc import GitHubAPI
 from bot import items as items_api
 from bot.checks import publish, run_lock
 from bot.context import REPO_CONFIG_PATH
+from bot.records import Trust, trust_of
 from bot.writes import Write
 from rules.check_output import (
     SCORECARD_CHECK,
@@ -153,14 +154,20 @@ async def item_facts(
 
 
 async def load_items(
-    gh: GitHubAPI, owner: str, repo: str, numbers: Iterable[int], config: Config | None = None
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    numbers: Iterable[int],
+    config: Config | None = None,
+    *,
+    trust: Trust,
 ) -> tuple[list[LoadedItem], list[int]]:
     """The hardening items among ``numbers``, and the numbers that are not hardening items."""
     found: list[LoadedItem] = []
     others: list[int] = []
     for number in numbers:
         try:
-            loaded = await items_api.get_item(gh, owner, repo, number, config=config)
+            loaded = await items_api.get_item(gh, owner, repo, number, config=config, trust=trust)
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) not in (404, 410):
                 raise
@@ -200,7 +207,7 @@ async def scorecard_for(
         )
     if loaded is None:
         loaded, not_items = await load_items(
-            gh, owner, repo, hardens_numbers(pull.get("body")), result.config
+            gh, owner, repo, hardens_numbers(pull.get("body")), result.config, trust=trust_of(ctx)
         )
     scores = []
     links = {} if links is None else links

@@ -2,8 +2,12 @@
 
 GitHub is the system of record: a hardening item is an issue carrying the hardening label whose
 body holds the seed's "Hardening Item" template (or the bot's hidden item marker, so that an item
-whose template a person deleted still belongs to its finding). Every handler that changes an
-item saves it with :func:`save_item` and then calls :func:`refresh_incident_tracking`, which
+whose template a person deleted still belongs to its finding), and that the App made or adopted:
+its body carries the App's signed record (``rules.record``, ``bot.records``), or the App opened
+it (an item from before records gets its record from its body, once, at its first save). Gate
+facts (status, verification, evidence, acknowledgements, retirement) are read from the record
+only; the body shows them. Every handler that changes an item saves it with :func:`save_item`
+(which writes the record too) and then calls :func:`refresh_incident_tracking`, which
 re-renders the incident's one tracking comment and writes it only when its text changes.
 
 :func:`sync_incident` is the incident side (CONTRACT §3): one item per known finding, never
@@ -20,15 +24,16 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.context import Context
+from bot.records import Trust, read, remember, sealed, subject, trust_of
 from bot.writes import (
     add_labels,
     ensure_label,
@@ -40,11 +45,13 @@ from bot.writes import (
     upsert_comment,
 )
 from rules.config import Config, ConfigResult, default_config
+from rules.edits import adopted
 from rules.incident import is_incident, parse_incident
 from rules.item import ItemParse, parse_item, render_item, replace_item_in_body
 from rules.labels import item_labels, label_changes, label_style, labels_of_items
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import plan_item, timeline_expectations
+from rules.record import Reading, Record, recorded, with_gate
 from rules.tracking import (
     ITEM_FOOTER,
     SyncPlan,
@@ -57,14 +64,27 @@ from rules.tracking import (
     tracking_marker,
 )
 
+Source = Literal["record", "upgrade", "broken"]
+
 
 @dataclass(frozen=True)
 class LoadedItem:
-    """A hardening issue as GitHub returned it, with its template read."""
+    """A hardening issue as GitHub returned it, with its template read and its gate facts
+    taken from the App's record.
+
+    ``source`` says where the gate facts came from: ``record`` (the App's signed record, in the
+    body or its last known copy), ``upgrade`` (an item the App opened before records: its body,
+    until the first save writes the record) or ``broken`` (a record line that fails its check
+    and nothing to restore: no gate facts at all). ``typed`` is the template as the body reads,
+    gate lines included, for comparing with what the App recorded.
+    """
 
     issue: dict[str, Any]
     number: int
     parse: ItemParse
+    record: Record | None = None
+    source: Source = "record"
+    typed: HardeningItem | None = None
 
     @property
     def item(self) -> HardeningItem | None:
@@ -90,33 +110,86 @@ class SyncResult:
     comment_written: bool = False
 
 
-def load(issue: dict[str, Any], config: Config | None = None) -> LoadedItem | None:
-    """``issue`` as a hardening item, or None when it is not one (a pull request, no hardening
-    label, or neither a template nor the bot's marker in its body)."""
+def is_hardening(issue: dict[str, Any], config: Config | None = None) -> bool:
+    """Whether ``issue`` is an issue (not a pull request) carrying the hardening label."""
     if "pull_request" in issue:
+        return False
+    wanted = (config or default_config()).labels.hardening.casefold()
+    return any(name.casefold() == wanted for name in label_names(issue))
+
+
+def app_authored(issue: dict[str, Any], bot_login: str) -> bool:
+    """Whether the App opened ``issue`` (its author is the App's bot account)."""
+    author = str((issue.get("user") or {}).get("login") or "")
+    return bool(bot_login) and author.casefold() == bot_login.casefold()
+
+
+def load(
+    issue: dict[str, Any],
+    config: Config | None = None,
+    *,
+    trust: Trust,
+    reading: Reading | None = None,
+) -> LoadedItem | None:
+    """``issue`` as a hardening item, or None when it is not one: a pull request, no hardening
+    label, neither a template nor the App's marker in its body, or an issue a person opened that
+    the App has not adopted (no record, see docs/commands.md "Who may change what")."""
+    if not is_hardening(issue, config):
         return None
-    config = config or default_config()
-    wanted = config.labels.hardening.casefold()
-    if all(name.casefold() != wanted for name in label_names(issue)):
-        return None
-    parse = parse_item(issue.get("body") or "")
+    body = issue.get("body") or ""
+    parse = parse_item(body)
+    ours = app_authored(issue, trust.bot_login)
+    if not ours and parse.marker is not None:
+        # Only the App's own bodies carry trusted item markers.
+        parse = replace(parse, marker=None)
     if parse.item is None and parse.marker is None:
         return None
-    return LoadedItem(issue=issue, number=int(issue["number"]), parse=parse)
+    reading = reading or read(issue, trust.key)
+    typed = parse.item
+    if reading.record is not None:
+        source: Source = "record"
+    elif reading.state == "broken":
+        source = "broken"
+    elif ours:
+        source = "upgrade"
+    else:
+        return None  # a person's issue the App has not adopted
+    if typed is not None and source != "upgrade":
+        parse = replace(parse, item=with_gate(typed, reading.record))
+    return LoadedItem(
+        issue=issue,
+        number=int(issue["number"]),
+        parse=parse,
+        record=reading.record,
+        source=source,
+        typed=typed,
+    )
 
 
 async def get_item(
-    gh: GitHubAPI, owner: str, repo: str, number: int, *, config: Config | None = None
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    number: int,
+    *,
+    config: Config | None = None,
+    trust: Trust,
 ) -> LoadedItem | None:
     """Issue ``number`` as a hardening item, or None when it is not one (see :func:`load`)."""
     issue = await gh.getitem(
         "/repos/{owner}/{repo}/issues/{number}", {"owner": owner, "repo": repo, "number": number}
     )
-    return load(dict(issue), config)
+    return load(dict(issue), config, trust=trust)
 
 
 async def list_items(
-    gh: GitHubAPI, owner: str, repo: str, config: Config | None, *, incident: int | None = None
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    config: Config | None,
+    *,
+    incident: int | None = None,
+    trust: Trust,
 ) -> list[LoadedItem]:
     """Every hardening item of the repository, open and closed, by number; with ``incident``,
     only the items that belong to it (by the bot's marker, else by their Incident reference)."""
@@ -132,7 +205,7 @@ async def list_items(
             "per_page": 100,
         },
     ):
-        loaded = load(dict(issue), config)
+        loaded = load(dict(issue), config, trust=trust)
         if loaded is not None and (incident is None or loaded.incident == incident):
             found.append(loaded)
     return sorted(found, key=lambda one: one.number)
@@ -146,17 +219,26 @@ async def save_item(
     item: HardeningItem,
     *,
     config: Config | None = None,
+    trust: Trust,
 ) -> bool:
-    """Write ``item`` into the issue's template in place, keeping every line of human text, and
-    keep its ``priority:`` and ``failure-class:`` labels in step. Writes nothing that is already
-    so; returns whether anything was written."""
+    """Write ``item`` into the issue's template in place, keeping every line of human text, with
+    the App's record of its gate facts, and keep its ``priority:`` and ``failure-class:`` labels
+    in step. Writes nothing that is already so; returns whether anything was written.
+
+    Without a record key nothing can be signed: the body is written without a record and the
+    gate facts stay unproven (fail closed); the missing secret is logged at start."""
     config = config or default_config()
     body = loaded.issue.get("body") or ""
     wanted = replace_item_in_body(body, item)
+    record = recorded(loaded.record, subject(loaded.issue), item)
+    if trust.key is not None:
+        wanted = sealed(wanted, record, trust.key)
     wrote = False
     if not same_text(body, wanted):
         await update_issue(gh, loaded.issue, body=wanted)
         wrote = True
+    if trust.key is not None:
+        remember(record)
     stale, missing = label_changes(label_names(loaded.issue), item, config)
     for name in stale:
         wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote
@@ -164,6 +246,28 @@ async def save_item(
         await _ensure_labels(gh, owner, repo, config, missing)
         wrote = (await add_labels(gh, loaded.issue, missing)).wrote or wrote
     return wrote
+
+
+async def adopt(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    issue: dict[str, Any],
+    *,
+    config: Config,
+    trust: Trust,
+    keep_evidence: bool,
+) -> LoadedItem | None:
+    """Make the person-opened ``issue`` an item: its record written from the template's plain
+    fields (see :func:`rules.edits.adopted`). None when the body holds no template."""
+    parse = parse_item(issue.get("body") or "")
+    if parse.item is None:
+        return None
+    parse = replace(parse, marker=None)  # only the App's own bodies carry item markers
+    item = adopted(parse.item, keep_evidence=keep_evidence)
+    fresh = LoadedItem(issue, int(issue["number"]), parse, record=None, source="record")
+    await save_item(gh, owner, repo, fresh, item, config=config, trust=trust)
+    return await get_item(gh, owner, repo, int(issue["number"]), config=config, trust=trust)
 
 
 async def refresh_incident_tracking(
@@ -213,7 +317,7 @@ async def _sync(
     incident = parse_incident(
         number, issue.get("title") or "", issue.get("body") or "", labels, config
     )
-    loaded = await list_items(gh, owner, repo, config, incident=number)
+    loaded = await list_items(gh, owner, repo, config, incident=number, trust=trust_of(ctx))
     plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
     if plan.to_create:
         # An item whose hardening label a person removed is still the finding's item.
@@ -230,7 +334,8 @@ async def _sync(
         for finding in plan.to_create:
             new = await _create_or_find(gh, ctx, owner, repo, config, incident, finding, today)
             created.append(int(new["number"]))
-            loaded.append(LoadedItem(new, int(new["number"]), parse_item(new.get("body") or "")))
+            parse = parse_item(new.get("body") or "")
+            loaded.append(LoadedItem(new, int(new["number"]), parse, source="upgrade"))
         plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
         ctx.log.info("incident #%s: created hardening items %s", number, created)
 
@@ -352,7 +457,10 @@ async def _create_or_find(
             type(exc).__name__,
         )
         for _ in range(SETTLE.max_polls):
-            for one in await list_items(gh, owner, repo, config, incident=incident.number):
+            listed = await list_items(
+                gh, owner, repo, config, incident=incident.number, trust=trust_of(ctx)
+            )
+            for one in listed:
                 if one.marker is not None and one.marker.finding_key == finding.key:
                     ctx.log.info(
                         "incident #%s: the item was created after all: #%s",
@@ -433,7 +541,7 @@ async def _unlabelled_items(
             continue
         parse = parse_item(issue.get("body") or "")
         if parse.marker is not None and parse.marker.incident == incident:
-            strays.append(LoadedItem(dict(issue), int(issue["number"]), parse))
+            strays.append(LoadedItem(dict(issue), int(issue["number"]), parse, source="upgrade"))
     return strays
 
 

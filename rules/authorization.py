@@ -2,7 +2,8 @@
 
 The seed's ownership rules behind the table: verification is the verifier owner's signoff, so
 the execution owner can never verify their own item ("one execution owner and one verifier
-owner"); retirement follows the sunset protocol and is a lead's call; acknowledging the runbook
+owner"), and a signoff is only worth the signer's standing: the verifier owner must hold write
+access or more (anyone can be *named* in a body; see docs/commands.md "Who may change what"); retirement follows the sunset protocol and is a lead's call; acknowledging the runbook
 update is the execution owner's ownership confirmation.
 
 ``role`` is the ``role_name`` of GitHub's collaborator-permission API. The caller does the
@@ -29,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "evidence",
     "ack",
     "retire",
+    "adopt",
     "status",
     "help",
 )
@@ -73,30 +75,42 @@ def needs_role(
 ) -> bool:
     """Whether deciding ``command`` needs the actor's repository role.
 
-    Given the actor and item, the execution owner's ``/harden evidence`` needs no lookup.
+    Given the actor and item, the execution owner's ``/harden evidence`` needs no lookup, and
+    ``/harden verify`` needs one only for the verifier owner (for anyone else only a lead may).
     """
-    if command in _FIELD_COMMANDS:
+    if command in _FIELD_COMMANDS or command == "adopt":
         return True
+    if command == "verify":
+        if item is None or actor is None:
+            return True
+        return same_login(actor, item.verifier) and not same_login(actor, item.owner)
     if command == "evidence":
         return not (item is not None and same_login(actor, item.owner))
     return False
 
 
 def needs_lead(
-    command: str, *, actor: str | None = None, item: HardeningItem | None = None
+    command: str,
+    *,
+    actor: str | None = None,
+    item: HardeningItem | None = None,
+    role: str | None = None,
 ) -> bool:
     """Whether deciding ``command`` may need to know if the actor is a configured lead.
 
-    Given the actor and item, the execution owner's and the verifier owner's ``/harden verify``
-    is decided without a lead lookup, so a failing team lookup never blocks the verifier.
+    Given the actor and item (and the role, once looked up), the execution owner's ``/harden
+    verify`` and a writing verifier owner's are decided without a lead lookup, so a failing team
+    lookup never blocks them; so is ``/harden adopt`` by someone with write access.
     """
-    if (
-        command == "verify"
-        and item is not None
-        and (same_login(actor, item.owner) or same_login(actor, item.verifier))
-    ):
+    writer = role_rank(role) >= WRITE
+    if command == "verify" and item is not None:
+        if same_login(actor, item.owner):
+            return False
+        if same_login(actor, item.verifier) and writer:
+            return False
+    if command == "adopt" and writer:
         return False
-    return command in ("verify", "retire")
+    return command in ("verify", "retire", "adopt")
 
 
 def is_bot_account(user: Mapping[str, Any] | None, bot_login: str | None = None) -> bool:
@@ -119,7 +133,10 @@ def who_may(command: str, item: HardeningItem) -> str:
     owner = mention(item.owner) if login_key(item.owner) else "none set yet"
     verifier = mention(item.verifier) if login_key(item.verifier) else "none set yet"
     if command == "verify":
-        return f"the verifier owner ({verifier}) or a lead, never the execution owner ({owner})"
+        return (
+            f"the verifier owner ({verifier}) holding write access or more, or a lead; never "
+            f"the execution owner ({owner})"
+        )
     if command in _FIELD_COMMANDS:
         return "people with write, maintain or admin access to the repository"
     if command == "evidence":
@@ -128,6 +145,8 @@ def who_may(command: str, item: HardeningItem) -> str:
         return f"the execution owner ({owner})"
     if command == "retire":
         return "a lead (`leads:` in .github/hardening.yml)"
+    if command == "adopt":
+        return "people with write access or more, or a lead"
     return "anyone"
 
 
@@ -174,10 +193,16 @@ def authorize(
                 f"{who} is the execution owner and cannot verify their own "
                 f"item; {name} is for {may}",
             )
-        if same_login(actor, item.verifier):
-            return Decision(True, f"{who} is the verifier owner")
         if is_lead:
             return Decision(True, f"{who} is a lead")
+        if same_login(actor, item.verifier):
+            if rank >= WRITE:
+                return Decision(True, f"{who} is the verifier owner with {role} access")
+            return Decision(
+                False,
+                f"{who} is the verifier owner but {role_text}; {name} is for {may}. A maintainer "
+                "can give them write access, or name another verifier with `/harden verifier @user`",
+            )
         return Decision(False, f"{name} is for {may}; {who} is neither")
     if command in _FIELD_COMMANDS:
         if rank >= WRITE:
@@ -195,6 +220,12 @@ def authorize(
         if not login_key(item.owner):
             return Decision(False, f"{name} is for {may}; set one first with `/harden owner @user`")
         return Decision(False, f"{name} is for {may}")
+    if command == "adopt":
+        if rank >= WRITE:
+            return Decision(True, f"{who} has {role} access")
+        if is_lead:
+            return Decision(True, f"{who} is a lead")
+        return Decision(False, f"{name} is for {may}; {who} {role_text} and is not a lead")
     # retire
     if is_lead:
         return Decision(True, f"{who} is a lead")

@@ -9,6 +9,7 @@ Grammar, one command per line::
     /harden evidence URL [implementation|behavioral|rollback|monitoring|runbook|test] [NOTE]
     /harden ack
     /harden retire RATIONALE
+    /harden adopt
     /harden status
     /harden help
 
@@ -37,7 +38,7 @@ from rules.model import EVIDENCE_KINDS, Evidence, EvidenceKind
 from rules.scores import parse_duration
 
 CommandName = Literal[
-    "verify", "owner", "verifier", "due", "evidence", "ack", "retire", "status", "help"
+    "verify", "owner", "verifier", "due", "evidence", "ack", "retire", "adopt", "status", "help"
 ]
 
 
@@ -55,7 +56,7 @@ USAGE: tuple[Usage, ...] = (
     Usage(
         "verify",
         "/harden verify",
-        "the verifier owner or a lead; never the execution owner",
+        "the verifier owner with write access or more, or a lead; never the execution owner",
         "runs the QA gate; on pass marks the item verified, closes it and posts the "
         "completion evidence bundle, else lists what fails",
     ),
@@ -74,6 +75,12 @@ USAGE: tuple[Usage, ...] = (
         "/harden retire RATIONALE",
         "a lead",
         "retires the item with its rationale (seed: control sunset protocol)",
+    ),
+    Usage(
+        "adopt",
+        "/harden adopt",
+        "write access or more, or a lead",
+        "makes an issue a person opened with the hardening label and the template an item",
     ),
     Usage("status", "/harden status", "anyone", "replies with the item's state"),
     Usage("help", "/harden help", "anyone", "replies with this list"),
@@ -140,7 +147,7 @@ def parse_commands(comment_body: str) -> list[Command | CommandError]:
 
 _Error = Callable[[str], CommandError]  # builds a CommandError carrying the command's usage
 _COMMAND_RE = re.compile(r"[ \t]*/harden(?![\w-])(?P<rest>.*)", re.IGNORECASE)
-_NO_ARGUMENTS: tuple[CommandName, ...] = ("verify", "ack", "status", "help")
+_NO_ARGUMENTS: tuple[CommandName, ...] = ("verify", "ack", "adopt", "status", "help")
 _KIND_WORDS: dict[str, EvidenceKind] = {
     **{kind: kind for kind in EVIDENCE_KINDS},
     "behavioural": "behavioral",

@@ -102,3 +102,24 @@ def verified(item: HardeningItem, *, by: str, at: datetime, link: str) -> Harden
 def retired(item: HardeningItem, rationale: str) -> HardeningItem:
     """The sunset protocol: ``item`` retired for ``rationale``."""
     return replace(item, status="retired", retired_rationale=rationale)
+
+
+def adopted(typed: HardeningItem, *, keep_evidence: bool) -> HardeningItem:
+    """The item the App adopts from a template a person typed (docs/commands.md, "Who may change
+    what"): its plain fields as typed, and none of its gate facts, which only commands record.
+
+    Evidence links the author typed are kept when the author could have recorded them by command
+    (write access or a lead, the case of an issue form a maintainer filled in); a status,
+    verification, acknowledgement or retirement typed into the template never is.
+    """
+    item = replace(
+        typed,
+        status="open",
+        evidence=typed.evidence if keep_evidence else (),
+        acknowledged_by=(),
+        verified_by=None,
+        verified_at=None,
+        verified_link=None,
+        retired_rationale=None,
+    )
+    return in_progress(item) if item.evidence else item

@@ -54,6 +54,15 @@ def could_not_check(why: str) -> Outcome:
     return Outcome(False, COULD_NOT_CHECK.format(why=why))
 
 
+def not_adopted(number: int) -> str:
+    """The refusal reason on a person's issue with the template that the App has not adopted."""
+    return (
+        f"#{number} is not a hardening item yet: a person without write access opened it, and "
+        "only the App, people with write access and leads make items. A maintainer can comment "
+        "`/harden adopt` to make it one"
+    )
+
+
 def no_template(number: int) -> str:
     """The refusal reason on a hardening issue whose template is missing."""
     return (
@@ -295,5 +304,42 @@ def gate_resolved(outcome: str) -> str:
             f"### Resolved: {outcome}",
             "",
             "The closure gate passes now; the earlier closes were held because it did not.",
+        ]
+    )
+
+
+# --- who makes an item ------------------------------------------------------------------------
+
+
+def adoption_hint(author: str, label: str) -> str:
+    """The one reply on a person-opened issue with the hardening label that is not an item yet."""
+    return "\n".join(
+        [
+            markers.ADOPTION,
+            "### Not a hardening item yet",
+            "",
+            f"{mention(author)} opened this issue with the `{_text(label)}` label, but hardening "
+            "items are made by the App or by people with write access to the repository (or a "
+            "lead). A maintainer can comment `/harden adopt` to make it one; until then the bot "
+            "does nothing else with it.",
+            "",
+            "Whatever the template says about status, verification, evidence or "
+            "acknowledgements is not taken on adoption: those are recorded only by `/harden` "
+            "commands.",
+        ]
+    )
+
+
+def adopted_note(by: str, command_link: str | None = None) -> str:
+    """The hint comment once the issue is an item."""
+    how = f" with [`/harden adopt`]({command_link})" if command_link else ""
+    return "\n".join(
+        [
+            markers.ADOPTION,
+            f"### Adopted by {mention(by)}{how}",
+            "",
+            "This issue is a hardening item now. Its status, verification, evidence and "
+            "acknowledgements start empty and change only through `/harden` commands; "
+            "`/harden status` shows what it still needs.",
         ]
     )

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -253,16 +253,57 @@ class Sandbox:
         labels: Sequence[str] = (),
         user: str = "alice",
         assignees: Sequence[str] = (),
+        via: Literal["form", "api"] = "form",
     ) -> dict[str, Any]:
+        """A person opens an issue. ``via="form"`` (the default) is the web form or an issue
+        form, whose template labels GitHub applies whatever the author's role; ``via="api"`` is
+        ``POST /issues``, where labels (and assignees) from an author without push access are
+        silently dropped, as GitHub documents."""
+        r = self.world.repo(repo)
+        author = self.world.user(user)
+        if via == "api" and not self.world.can_push(r, author):
+            labels, assignees = (), ()
         issue, _ = self.world.create_issue(
-            self.world.repo(repo),
-            title=title,
-            body=body,
-            user=self.world.user(user),
-            labels=labels,
-            assignees=assignees,
+            r, title=title, body=body, user=author, labels=labels, assignees=assignees
         )
         return wrap(self._render.issue(issue))
+
+    def edit_issue(
+        self,
+        repo: str,
+        number: int,
+        *,
+        user: str,
+        body: str | None = None,
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        """``user`` edits the issue's body (and/or title) in the web UI, and the ``issues.edited``
+        payload GitHub sends for it: ``changes`` holds what was there before, ``sender`` is the
+        editor. Only the author, or someone with write access or more, may edit an issue (a
+        triager may not); anyone else gets GitHub's 403.
+        """
+        r = self.world.repo(repo)
+        editor = self.world.user(user)
+        issue = self.world.issue(r, number)
+        if issue.user.id != editor.id and not self.world.can_push(r, editor):
+            raise PermissionError(
+                f"{user} may not edit #{number} (not its author, no write access)"
+            )
+        fields: dict[str, Any] = {}
+        if body is not None:
+            fields["body"] = body
+        if title is not None:
+            fields["title"] = title
+        _, happenings = self.world.update_issue(r, number, fields, actor=editor)
+        changes: dict[str, Any] = {}
+        for happening in happenings:
+            if happening.action == "edited" and happening.changes:
+                changes.update(happening.changes)
+        return Record(self._builder.issues(r, number, "edited", editor, changes=changes))
+
+    def role_of(self, repo: str, login: str) -> str | None:
+        """``login``'s effective role on ``repo`` (None: not a collaborator)."""
+        return self.world.role_of(self.world.repo(repo), self.world.user(login))
 
     def update_issue(
         self, repo: str, number: int, *, user: str = "alice", **fields: Any

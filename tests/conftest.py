@@ -65,6 +65,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
 from bot.inbox import Inbox
+from bot.records import Trust, key_from_secret
 from bot.settings import Settings
 from bot.web import GITHUB, INBOX, METRICS, SETTINGS, WORKERS, create_app, sign
 from rules.item import parse_item
@@ -81,8 +82,14 @@ INSTALLATION_ID = 4242
 OWNER = "octo"
 REPO = "octo/repo"
 
+BOT = "hardening-bot[bot]"
+
 Deliver = Callable[..., Awaitable[ClientResponse]]
 Drain = Callable[..., Awaitable[None]]
+
+# What reading items needs in tests that call bot.items directly: the record key the bot
+# derives from WEBHOOK_SECRET, and the App's login (items the App opened need no record yet).
+TRUST = Trust(key_from_secret(WEBHOOK_SECRET), BOT)
 
 OWNED_ITEM = HardeningItem(
     failure_class="missed-detection",
@@ -115,6 +122,14 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def _fresh_record_copies() -> None:
+    """Each test is a fresh process as far as the App's last known record copies go."""
+    from bot.records import forget_all
+
+    forget_all()
 
 
 @pytest.fixture(scope="session")
@@ -345,6 +360,32 @@ def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
     parsed = parse_item(sandbox.issue(repo, number)["body"])
     assert parsed.item is not None
     return parsed.item
+
+
+def open_app_item(
+    sandbox: Any,
+    repo: str,
+    item: HardeningItem,
+    *,
+    title: str = "Alert on queue lag",
+    labels: tuple[str, ...] = ("hardening",),
+    before: str = "",
+    after: str = "",
+) -> int:
+    """An item as the App keeps it: opened by the App, its gate facts in the App's signed
+    record (as commands would have written them), rendered into the body."""
+    from bot.records import sealed
+    from rules.item import render_item
+    from rules.record import recorded, subject_of
+
+    body = before + render_item(item) + after
+    issue = sandbox.open_issue(repo, title=title, body=body, labels=labels, user=BOT)
+    number = int(issue["number"])
+    owner, name = repo.split("/")
+    record = recorded(None, subject_of(owner, name, number), item)
+    assert TRUST.key is not None
+    sandbox.update_issue(repo, number, user=BOT, body=sealed(body, record, TRUST.key))
+    return number
 
 
 def changes(sandbox: Any) -> list[Any]:

@@ -40,13 +40,14 @@ def expected(command: str, relation: str, role: str | None, lead: bool, bot: boo
     verifier = relation in ("verifier-owner", "owner-and-verifier")
     writer = (role or "").lower() in WRITE_OR_MORE
     return {
-        "verify": not owner and (verifier or lead),
+        "verify": not owner and ((verifier and writer) or lead),
         "owner": writer,
         "verifier": writer,
         "due": writer,
         "evidence": writer or owner,
         "ack": owner,
         "retire": lead,
+        "adopt": writer or lead,
         "status": True,
         "help": True,
     }[command]
@@ -114,14 +115,19 @@ def test_lead_lookup_skipped_only_when_it_cannot_matter(
 
 def test_needs_role() -> None:
     assert [c for c in authz.COMMANDS if authz.needs_role(c)] == [
+        "verify",
         "owner",
         "verifier",
         "due",
         "evidence",
+        "adopt",
     ]
+    # Only the verifier owner's standing decides their /harden verify; anyone else needs a lead.
+    assert authz.needs_role("verify", actor="bob", item=ITEM)
+    assert not authz.needs_role("verify", actor="carol", item=ITEM)
     assert not authz.needs_role("evidence", actor="@Alice", item=ITEM)
     assert authz.needs_role("evidence", actor="bob", item=ITEM)
-    assert [c for c in authz.COMMANDS if authz.needs_lead(c)] == ["verify", "retire"]
+    assert [c for c in authz.COMMANDS if authz.needs_lead(c)] == ["verify", "retire", "adopt"]
 
 
 def test_execution_owner_never_verifies_even_as_lead_and_admin() -> None:
@@ -131,7 +137,8 @@ def test_execution_owner_never_verifies_even_as_lead_and_admin() -> None:
     assert decision == authz.Decision(
         False,
         "@alice is the execution owner and cannot verify their own item; `/harden verify` is "
-        "for the verifier owner (@bob) or a lead, never the execution owner (@alice)",
+        "for the verifier owner (@bob) holding write access or more, or a lead; never the "
+        "execution owner (@alice)",
     )
 
 
@@ -177,8 +184,24 @@ def test_execution_owner_never_verifies_even_as_lead_and_admin() -> None:
             "verify",
             "carol",
             "admin",
-            "`/harden verify` is for the verifier owner (@bob) or a lead, never the execution owner "
-            "(@alice); @carol is neither",
+            "`/harden verify` is for the verifier owner (@bob) holding write access or more, or a "
+            "lead; never the execution owner (@alice); @carol is neither",
+        ),
+        (
+            "verify",
+            "bob",
+            "read",
+            "@bob is the verifier owner but has read access; `/harden verify` is for the verifier "
+            "owner (@bob) holding write access or more, or a lead; never the execution owner "
+            "(@alice). A maintainer can give them write access, or name another verifier with "
+            "`/harden verifier @user`",
+        ),
+        (
+            "adopt",
+            "carol",
+            None,
+            "`/harden adopt` is for people with write access or more, or a lead; @carol is not a "
+            "collaborator and is not a lead",
         ),
     ],
 )
@@ -223,7 +246,8 @@ def test_allowed_reasons_say_why() -> None:
         assert decision.allowed
         return decision.reason
 
-    assert reason("verify", "bob") == "@bob is the verifier owner"
+    assert reason("verify", "bob", "write") == "@bob is the verifier owner with write access"
+    assert reason("adopt", "carol", "maintain") == "@carol has maintain access"
     assert reason("verify", "carol", lead=True) == "@carol is a lead"
     assert reason("owner", "carol", "maintain") == "@carol has maintain access"
     assert reason("evidence", "alice") == "@alice is the execution owner"
@@ -282,7 +306,8 @@ def test_is_bot_account(user: dict[str, Any] | None, bot: bool) -> None:
 
 def test_the_owners_verify_needs_no_lead_lookup() -> None:
     # A failing team lookup must never block the verifier (or refuse the owner late).
-    assert not authz.needs_lead("verify", actor="@Bob", item=ITEM)
+    assert not authz.needs_lead("verify", actor="@Bob", item=ITEM, role="write")
+    assert authz.needs_lead("verify", actor="@Bob", item=ITEM, role="read")
     assert not authz.needs_lead("verify", actor="alice", item=ITEM)
     assert authz.needs_lead("verify", actor="carol", item=ITEM)
     assert authz.needs_lead("retire", actor="alice", item=ITEM)
@@ -297,7 +322,7 @@ def test_lead_lookup_for_an_item_skipped_only_when_it_cannot_matter(
     command: str, relation: str, role: str | None, bot: bool
 ) -> None:
     actor, item = RELATIONS[relation]
-    if authz.needs_lead(command, actor=actor, item=item):
+    if authz.needs_lead(command, actor=actor, item=item, role=role):
         return
     answers = {
         authz.authorize(

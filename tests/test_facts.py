@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from conftest import handler_api
+from conftest import BOT, TRUST, handler_api
 from test_pulls import ALERT, NEW_TEST, SOURCE
 
 from rules.config import default_config
@@ -50,6 +50,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
         title="Queue lag item",
         body=render_item(ITEM),
         labels=("hardening", "failure-class:missed-detection"),
+        user=BOT,
     )
     n = item["number"]
     merged = sandbox.open_pull(
@@ -61,7 +62,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     sandbox.update_issue(repo, dropped["number"], state="closed")
     gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
-    loaded = await get_item(gh, owner, name, n)
+    loaded = await get_item(gh, owner, name, n, trust=TRUST)
     config = default_config()
     facts = await item_facts(gh, ctx, owner, name, loaded, config)
     assert facts.number == n and facts.title == "Queue lag item" and facts.state == "open"

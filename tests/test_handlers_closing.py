@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import changes
+from conftest import BOT, changes, open_app_item
 
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.item import render_item
 from rules.model import Evidence, HardeningItem
-
-BOT = "hardening-bot[bot]"
 
 BARE = HardeningItem(
     incident=None,
@@ -42,11 +40,8 @@ async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp
 
 
 def open_item(sandbox: Any, repo: str, item: HardeningItem = BARE, **changes: Any) -> int:
-    item = dataclasses.replace(item, **changes)
-    issue = sandbox.open_issue(
-        repo, title="Alert on queue lag", body=render_item(item), labels=("hardening",)
-    )
-    return int(issue["number"])
+    """An item the App keeps: its gate facts in the App's record."""
+    return open_app_item(sandbox, repo, dataclasses.replace(item, **changes))
 
 
 async def close(
@@ -155,11 +150,37 @@ async def test_a_ready_item_stays_closed(sandbox: Any, repo: str, deliver: Any, 
 async def test_a_hand_written_verified_status_does_not_pass_the_gate(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
-    n = open_item(sandbox, repo, READY, status="verified", retired_rationale=None)
+    # The execution owner types `verified` and a signoff into the body, then closes.
+    n = open_item(sandbox, repo, READY, status="open", retired_rationale=None)
+    forged = dataclasses.replace(
+        READY, status="verified", retired_rationale=None, verified_by="bob"
+    )
+    body = sandbox.issue(repo, n)["body"].replace(
+        render_item(dataclasses.replace(READY, status="open", retired_rationale=None)),
+        render_item(forged),
+    )
+    sandbox.update_issue(repo, n, user="carol", body=body)
+    await close(sandbox, repo, deliver, drain, n, user="carol")
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n)
+    assert "/harden verify" in comment["body"] and "status is `open`" in comment["body"]
+
+
+async def test_a_hand_typed_retirement_does_not_pass_the_gate(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+) -> None:
+    # A write user types `retired` and a rationale instead of asking a lead to /harden retire.
+    n = open_item(sandbox, repo, READY, status="open", retired_rationale=None)
+    sandbox.set_permission(repo, "dave", "write")
+    body = sandbox.issue(repo, n)["body"].replace("- Status: open", "- Status: retired")
+    body = body.replace(
+        "- Adoption check date:", "- Retirement rationale: not needed\n- Adoption check date:"
+    )
+    sandbox.update_issue(repo, n, user="dave", body=body)
     await close(sandbox, repo, deliver, drain, n)
     assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n)
-    assert "/harden verify" in comment["body"]
+    assert "/harden retire RATIONALE" in comment["body"]
 
 
 async def test_other_issues_are_left_alone(

@@ -55,6 +55,8 @@ def people(sandbox: Any, repo: str) -> str:
     for role in ROLES:
         sandbox.set_permission(repo, f"{role}er", role)
     sandbox.add_user("outsider")
+    # bob, the verifier owner of OWNED_ITEM, holds write access as a verifier must.
+    sandbox.set_permission(repo, "bob", "write")
     sandbox.add_team("octo", "reliability-leads", members=["tess"])
     sandbox.put_file(repo, CONFIG, 'leads: [lena, "@octo/reliability-leads"]\n')
     return repo
@@ -68,6 +70,7 @@ def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
         title="Alert on queue lag",
         body=body,
         labels=("hardening", "failure-class:missed-detection"),
+        user=BOT,
     )
     return int(issue["number"])
 

@@ -430,6 +430,8 @@ async def test_severity_field_in_the_body(sandbox, repo, deliver, drain):
 
 async def test_a_person_s_hardening_issue_joins_the_backlog(sandbox, repo, deliver, drain):
     number = await open_incident(sandbox, repo, deliver, drain)
+    # A maintainer fills in the item form: the App adopts the issue (writes its record).
+    sandbox.set_permission(repo, "carol", "write")
     human = sandbox.open_issue(
         repo,
         title="Harden: commander checklist",
@@ -442,7 +444,10 @@ async def test_a_person_s_hardening_issue_joins_the_backlog(sandbox, repo, deliv
     await drain()
 
     [comment] = tracking(sandbox, repo, number)
-    assert writes(sandbox) == [("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}")]
+    done = writes(sandbox)
+    assert done[0] == ("PATCH", f"/repos/octo/repo/issues/{human['number']}")
+    assert done[-1] == ("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}")
+    assert "<!-- hardening-bot:record " in sandbox.issue(repo, human["number"])["body"]
     line = f"- [ ] #{human['number']} · late-decision · P2 · owner @carol · due 2026-04-01 · open"
     assert line in comment["body"]
     assert "4 hardening items" in comment["body"]
@@ -587,10 +592,13 @@ async def test_an_item_naming_a_missing_incident_is_no_error(
     from bot.web import INBOX
 
     body = HUMAN_ITEM.replace("#1", "#999")
+    sandbox.set_permission(repo, "alice", "write")
     human = sandbox.open_issue(repo, title="Harden: x", body=body, labels=("hardening",))
     await deliver("issues", sandbox.issue_event(repo, human["number"], "opened"))
     await drain()
-    assert writes(sandbox) == []
+    # Adopted (its record and labels written), and nothing is written about #999.
+    assert all("/999" not in path for _, path in writes(sandbox))
+    assert "<!-- hardening-bot:record " in sandbox.issue(repo, human["number"])["body"]
     assert (await bot_app[INBOX].stats()).failed == 0
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from conftest import OWNED_ITEM, handler_api, item_of
+from conftest import BOT, OWNED_ITEM, handler_api, item_of
 
 from bot.facts import refresh_scorecards
 from bot.handlers import pulls
@@ -63,6 +63,7 @@ def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
         title="Alert on queue lag",
         body=render_item(item),
         labels=("hardening", f"failure-class:{item.failure_class}"),
+        user=BOT,
     )
     return int(issue["number"])
 
@@ -491,9 +492,7 @@ async def test_refresh_scorecards_edits_the_run_in_place(
     sha = pull["head"]["sha"]
     before = latest(sandbox, repo, sha, SCORECARD)
     # A command acknowledges the runbook; the commands handler then refreshes the scorecards.
-    item = item_of(sandbox, repo, number)
-    body = render_item(dataclasses.replace(item, acknowledged_by=("carol",)))
-    sandbox.update_issue(repo, number, body=body)
+    await record_ack(bot_app, repo, number, "carol")
     await refresh(bot_app, sandbox, repo, number)
     after = runs(sandbox, repo, sha, SCORECARD)
     assert len(after) == 1 and after[0]["id"] == before["id"]
@@ -501,6 +500,19 @@ async def test_refresh_scorecards_edits_the_run_in_place(
     sandbox.reset_calls()
     await refresh(bot_app, sandbox, repo, number)
     assert check_writes(sandbox) == []
+
+
+async def record_ack(bot_app: Any, repo: str, number: int, login: str) -> None:
+    """Record ``login``'s acknowledgement as ``/harden ack`` does: in the App's record."""
+    from bot.items import get_item, save_item
+    from bot.records import trust_of
+
+    gh, ctx = await handler_api(bot_app)
+    owner, name = repo.split("/")
+    loaded = await get_item(gh, owner, name, number, trust=trust_of(ctx))
+    assert loaded is not None and loaded.item is not None
+    acked = dataclasses.replace(loaded.item, acknowledged_by=(login,))
+    await save_item(gh, owner, name, loaded, acked, trust=trust_of(ctx))
 
 
 async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:

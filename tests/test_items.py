@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from conftest import TRUST
 
 from bot.context import Context, bound_log
 from bot.items import get_item, list_items, refresh_incident_tracking, save_item
@@ -17,6 +18,7 @@ from rules.item import render_item
 from rules.model import HardeningItem, ItemMarker
 
 CONFIG = default_config()
+
 BOT = "hardening-bot[bot]"
 ITEM = HardeningItem(
     incident=1,
@@ -38,7 +40,7 @@ def open_item(
     labels: tuple[str, ...] = ("hardening", "failure-class:missed-detection", "priority:P1"),
 ) -> dict[str, Any]:
     body = HUMAN_TEXT + render_item(item, marker) + FOOTER
-    return sandbox.open_issue(repo, title="Harden: x", body=body, labels=labels)
+    return sandbox.open_issue(repo, title="Harden: x", body=body, labels=labels, user=BOT)
 
 
 def writes(sandbox: Any) -> list[tuple[str, str]]:
@@ -55,7 +57,7 @@ def ctx(settings: Any) -> Context:
 
 async def test_get_item_reads_the_template(sandbox, repo, gh):
     issue = open_item(sandbox, repo, marker=ItemMarker(1, "abc"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
     assert loaded is not None
     assert loaded.number == issue["number"]
     assert loaded.item == ITEM
@@ -69,20 +71,22 @@ async def test_get_item_needs_the_label_and_a_template(sandbox, repo, gh):
     no_template = sandbox.open_issue(repo, title="t", body="just words", labels=("hardening",))
     pull = sandbox.open_pull(repo, title="p", body=render_item(ITEM), labels=("hardening",))
     for number in (unlabelled["number"], no_template["number"], pull["number"]):
-        assert await get_item(gh, "octo", "repo", number) is None
+        assert await get_item(gh, "octo", "repo", number, trust=TRUST) is None
 
 
 async def test_get_item_follows_the_configured_label(sandbox, repo, gh):
     config = load_config([(".github/hardening.yml", "labels: {hardening: Reliability}\n")]).config
     issue = open_item(sandbox, repo, labels=("reliability",))
-    assert await get_item(gh, "octo", "repo", issue["number"]) is None
-    assert await get_item(gh, "octo", "repo", issue["number"], config=config) is not None
+    assert await get_item(gh, "octo", "repo", issue["number"], trust=TRUST) is None
+    assert (
+        await get_item(gh, "octo", "repo", issue["number"], config=config, trust=TRUST) is not None
+    )
 
 
 async def test_the_marker_alone_keeps_an_item(sandbox, repo, gh):
     body = "<!-- hardening-bot:item incident=1 finding=abc -->\nThe template was deleted."
-    issue = sandbox.open_issue(repo, title="t", body=body, labels=("hardening",))
-    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    issue = sandbox.open_issue(repo, title="t", body=body, labels=("hardening",), user=BOT)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
     assert loaded is not None and loaded.item is None and loaded.incident == 1
 
 
@@ -95,7 +99,7 @@ async def test_list_items_pages_through_open_and_closed_items(sandbox, repo, gh)
     sandbox.open_issue(repo, title="bug", body="", labels=("bug",))
     sandbox.open_pull(repo, title="p", body=render_item(ITEM), labels=("hardening",))
 
-    listed = await list_items(gh, "octo", "repo", CONFIG)
+    listed = await list_items(gh, "octo", "repo", CONFIG, trust=TRUST)
     assert [one.number for one in listed] == numbers
     pages = [c for c in sandbox.calls if c.method == "GET" and c.path.endswith("/issues")]
     assert len(pages) == 2
@@ -111,15 +115,15 @@ async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo,
         sandbox, repo, dataclasses.replace(ITEM, incident=2), marker=ItemMarker(1, "k2")
     )
 
-    listed = await list_items(gh, "octo", "repo", CONFIG, incident=1)
+    listed = await list_items(gh, "octo", "repo", CONFIG, incident=1, trust=TRUST)
     assert [one.number for one in listed] == [
         marked["number"],
         by_reference["number"],
         moved["number"],
     ]
-    assert [one.number for one in await list_items(gh, "octo", "repo", None, incident=2)] == [
-        elsewhere["number"]
-    ]
+    assert [
+        one.number for one in await list_items(gh, "octo", "repo", None, incident=2, trust=TRUST)
+    ] == [elsewhere["number"]]
 
 
 # --- save_item --------------------------------------------------------------------------------
@@ -127,37 +131,49 @@ async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo,
 
 async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbox, repo, gh):
     issue = open_item(sandbox, repo, marker=ItemMarker(1, "k"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
     sandbox.reset_calls()
 
-    wrote = await save_item(gh, "octo", "repo", loaded, dataclasses.replace(ITEM, owner="alice"))
+    wrote = await save_item(
+        gh, "octo", "repo", loaded, dataclasses.replace(ITEM, owner="alice"), trust=TRUST
+    )
 
     assert wrote is True
     assert writes(sandbox) == [("PATCH", f"/repos/octo/repo/issues/{issue['number']}")]
     body = sandbox.issue(repo, issue["number"])["body"]
     assert body.startswith(HUMAN_TEXT)
-    assert body.endswith(FOOTER)
+    # The App's signed record follows the person's text, as the body's last line.
+    text, record = body.rstrip("\n").rsplit("\n", 1)
+    assert text.rstrip().endswith(FOOTER.strip()) and record.startswith(
+        "<!-- hardening-bot:record "
+    )
     assert "- Execution owner: @alice" in body
     assert body.count("hardening-bot:item incident=1 finding=k") == 1
-    again = await get_item(gh, "octo", "repo", issue["number"])
+    again = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
     assert again is not None and again.item == dataclasses.replace(ITEM, owner="alice")
 
 
 async def test_saving_an_unchanged_item_writes_nothing(sandbox, repo, gh):
     issue = open_item(sandbox, repo)
-    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    assert loaded is not None and loaded.source == "upgrade"
+    # An item the App opened before records gets its record once, at its first save...
+    assert await save_item(gh, "octo", "repo", loaded, ITEM, trust=TRUST) is True
+    again = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    assert again is not None and again.source == "record" and again.item == ITEM
     sandbox.reset_calls()
-    assert await save_item(gh, "octo", "repo", loaded, ITEM) is False
+    # ... and from then on an unchanged item writes nothing.
+    assert await save_item(gh, "octo", "repo", again, ITEM, trust=TRUST) is False
     assert writes(sandbox) == []
 
 
 async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(sandbox, repo, gh):
     issue = open_item(sandbox, repo, labels=("hardening", "priority:P1", "ops"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
     sandbox.reset_calls()
 
     changed = dataclasses.replace(ITEM, priority="P0")
-    assert await save_item(gh, "octo", "repo", loaded, changed) is True
+    assert await save_item(gh, "octo", "repo", loaded, changed, trust=TRUST) is True
 
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P0", "failure-class:missed-detection", "ops"}
@@ -166,8 +182,8 @@ async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(san
     assert made["failure-class:missed-detection"]["color"] == "5319e7"
 
     sandbox.reset_calls()
-    fresh = await get_item(gh, "octo", "repo", issue["number"])
-    assert await save_item(gh, "octo", "repo", fresh, changed) is False
+    fresh = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    assert await save_item(gh, "octo", "repo", fresh, changed, trust=TRUST) is False
     assert writes(sandbox) == []
 
 
@@ -219,10 +235,10 @@ async def test_refresh_of_a_missing_issue_or_a_pull_request_does_nothing(sandbox
 
 async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh):
     issue = open_item(sandbox, repo, labels=("hardening", "priority:P1"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"])
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
     sandbox.reset_calls()
     odd = dataclasses.replace(ITEM, failure_class="cosmic-rays")
-    assert await save_item(gh, "octo", "repo", loaded, odd) is True
+    assert await save_item(gh, "octo", "repo", loaded, odd, trust=TRUST) is True
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P1"}
     assert [w[0] for w in writes(sandbox)] == ["PATCH"]

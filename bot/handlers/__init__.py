@@ -19,9 +19,15 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 # Handler modules' routers. Add each new module's router here.
-from bot.handlers import closing, commands, incidents, pulls
+from bot.handlers import adoption, closing, commands, incidents, pulls
 
-ROUTERS: tuple[Router, ...] = (closing.router, commands.router, incidents.router, pulls.router)
+ROUTERS: tuple[Router, ...] = (
+    adoption.router,
+    closing.router,
+    commands.router,
+    incidents.router,
+    pulls.router,
+)
 
 router = Router(*ROUTERS)
 

@@ -26,6 +26,7 @@ from gidgethub.sansio import Event
 from bot.context import Context
 from bot.facts import item_facts
 from bot.items import get_item, list_items
+from bot.records import trust_of
 from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
 from rules.authorization import is_bot_account
 from rules.config import Config
@@ -62,7 +63,7 @@ async def hold_item(
     closed_by: str,
 ) -> None:
     """Reopen a hardening item whose closure gate fails."""
-    loaded = await get_item(gh, owner, repo, number, config=config)
+    loaded = await get_item(gh, owner, repo, number, config=config, trust=trust_of(ctx))
     if loaded is None or loaded.item is None:
         return  # a hardening label without the template is not an item (CONTRACT §3)
     if loaded.issue.get("state") != "closed":
@@ -88,7 +89,7 @@ async def hold_incident(
     )
     if current.get("state") != "closed":
         return
-    loaded = await list_items(gh, owner, repo, config, incident=number)
+    loaded = await list_items(gh, owner, repo, config, incident=number, trust=trust_of(ctx))
     # The incident gate reads only the items' own fields, so no pull request is fetched here.
     # An item whose template was deleted (only the bot's marker is left) has nothing filled in.
     facts: Sequence[ItemFacts] = [

@@ -32,13 +32,17 @@ from bot.facts import item_facts, refresh_after_change
 from bot.handlers.closing import resolve_gate_comment
 from bot.items import (
     LoadedItem,
+    adopt,
     get_issue,
     get_item,
     list_items,
+    load,
     save_item,
 )
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
-from bot.writes import label_names, repo_coordinates, update_issue, upsert_comment
+from bot.records import Trust, trust_of
+from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
+from rules import markers
 from rules.authorization import authorize, is_bot_account, needs_lead, needs_role
 from rules.bundle import INCIDENT_MARKER, ITEM_MARKER, incident_bundle, item_bundle
 from rules.commands import Command, CommandError, help_text, parse_commands, usage_for
@@ -54,16 +58,19 @@ from rules.edits import (
 )
 from rules.gates import DONE, closure_gate, qa_gate
 from rules.incident import incident_summary
+from rules.item import parse_item
 from rules.model import HardeningItem, ItemFacts
 from rules.planning import reschedule
 from rules.replies import (
     CONFIG_ERROR_MARKER,
     RETIREMENT_MARKER,
     Outcome,
+    adopted_note,
     adoption_moved,
     config_errors_comment,
     could_not_check,
     no_template,
+    not_adopted,
     qa_gate_failed,
     refused,
     render_reply,
@@ -96,18 +103,31 @@ class Run:
     _lead: bool | None = None
 
     @property
+    def trust(self) -> Trust:
+        return trust_of(self.ctx)
+
+    @property
     def link(self) -> str:
         """The command comment's URL, recorded as where a verification or retirement happened."""
         return str(self.comment.get("html_url") or "")
 
     async def load(self) -> LoadedItem | None:
-        loaded = await get_item(self.gh, self.owner, self.repo, self.number, config=self.config)
+        loaded = await get_item(
+            self.gh, self.owner, self.repo, self.number, config=self.config, trust=self.trust
+        )
         if loaded is None or loaded.item is None:
             return None
         return loaded
 
+    async def has_template(self) -> bool:
+        """Whether the issue holds a template (then it is a person's issue not adopted yet)."""
+        issue = await get_issue(self.gh, self.owner, self.repo, self.number)
+        return issue is not None and parse_item(issue.get("body") or "").item is not None
+
     async def save(self, loaded: LoadedItem, item: HardeningItem) -> bool:
-        wrote = await save_item(self.gh, self.owner, self.repo, loaded, item, config=self.config)
+        wrote = await save_item(
+            self.gh, self.owner, self.repo, loaded, item, config=self.config, trust=self.trust
+        )
         self.changed = self.changed or wrote
         return wrote
 
@@ -228,8 +248,12 @@ async def run_one(run: Run, command: Command | CommandError) -> Outcome:
         return refused(command.reason, command.usage)
     if command.name == "help":
         return Outcome(True, help_text())
+    if command.name == "adopt":
+        return await _adopt(run, command)
     loaded = await run.load()
     if loaded is None:
+        if await run.has_template():
+            return refused(not_adopted(run.number), usage_for(command.name))
         return refused(no_template(run.number), usage_for(command.name))
     item = loaded.item
     assert item is not None
@@ -241,7 +265,7 @@ async def run_one(run: Run, command: Command | CommandError) -> Outcome:
         )
         lead = (
             await run.caller_is_lead()
-            if needs_lead(command.name, actor=run.actor, item=item)
+            if needs_lead(command.name, actor=run.actor, item=item, role=role)
             else False
         )
     except PermissionLookupError as exc:
@@ -354,6 +378,60 @@ async def _finish(
     await post_incident_bundle(run, loaded.incident, facts)
 
 
+async def _adopt(run: Run, command: Command) -> Outcome:
+    """``/harden adopt``: a maintainer makes a person-opened issue with the template an item.
+
+    The template's plain fields are taken; its gate facts (status, verification, evidence,
+    acknowledgements, retirement) are not: the author may be anyone, so only commands record
+    them from here on.
+    """
+    issue = await get_issue(run.gh, run.owner, run.repo, run.number)
+    if issue is None:
+        return refused(f"#{run.number} is gone", usage_for("adopt"))
+    if load(issue, run.config, trust=run.trust) is not None:
+        return Outcome(True, f"#{run.number} is a hardening item already.")
+    typed = parse_item(issue.get("body") or "").item
+    if typed is None:
+        return refused(no_template(run.number), usage_for("adopt"))
+    try:
+        role = await run.caller_role()
+        lead = (
+            await run.caller_is_lead() if needs_lead("adopt", actor=run.actor, role=role) else False
+        )
+    except PermissionLookupError as exc:
+        run.ctx.log.warning("command %r not run: %s", command.text, exc)
+        return could_not_check(exc.reason)
+    decision = authorize(
+        "adopt", actor=run.actor, role=role, is_lead=lead, item=typed, actor_is_bot=False
+    )
+    if not decision.allowed:
+        return refused(decision.reason, usage_for("adopt"))
+    if run.trust.key is None:
+        return Outcome(False, "The App has no record key (its webhook secret is not set).")
+    loaded = await adopt(
+        run.gh,
+        run.owner,
+        run.repo,
+        issue,
+        config=run.config,
+        trust=run.trust,
+        keep_evidence=False,
+    )
+    run.changed = True
+    if await find_comment(
+        run.gh, run.owner, run.repo, run.number, markers.ADOPTION, bot_login=run.ctx.bot_login
+    ):
+        await run.comment_once(run.number, markers.ADOPTION, adopted_note(run.actor, run.link))
+    dropped = loaded is not None and loaded.item is not None and typed != loaded.item
+    note = (
+        " Status, verification, evidence and acknowledgements typed into the template were not "
+        "taken: record them with `/harden` commands (`/harden status` shows what is missing)."
+        if dropped
+        else ""
+    )
+    return Outcome(True, f"#{run.number} is a hardening item now.{note}")
+
+
 async def _status(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     facts = await run.facts(loaded)
     gate = closure_gate(facts, **run.config.thresholds.keywords())
@@ -390,7 +468,9 @@ async def post_incident_bundle(run: Run, incident: int | None, done: ItemFacts) 
     """
     if not incident:
         return
-    listed = await list_items(run.gh, run.owner, run.repo, run.config, incident=incident)
+    listed = await list_items(
+        run.gh, run.owner, run.repo, run.config, incident=incident, trust=run.trust
+    )
     others = [i for i in listed if i.item is not None and i.number != done.number]
     if any(i.item is None or i.item.status not in DONE for i in others):
         return

@@ -43,6 +43,7 @@ from bot.facts import (
     scorecard_lock,
 )
 from bot.items import LoadedItem
+from bot.records import trust_of
 from bot.writes import label_names, repo_coordinates
 from rules.check_output import (
     CHECK_NAMES,
@@ -194,7 +195,9 @@ async def evaluate(
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
-    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")), config)
+    loaded, _ = await load_items(
+        gh, owner, repo, hardens_numbers(pull.get("body")), config, trust=trust_of(ctx)
+    )
     sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
@@ -353,7 +356,7 @@ async def _start_work(
             out.append(one)
             continue
         saved = await items_api.save_item(
-            gh, owner, repo, one, in_progress(item), config=result.config
+            gh, owner, repo, one, in_progress(item), config=result.config, trust=trust_of(ctx)
         )
         ctx.log.info(
             "item #%s in_progress: linked pull request #%s opened (%s)",
@@ -364,7 +367,9 @@ async def _start_work(
         await refresh_after_change(
             gh, ctx, owner, repo, one.number, one.incident, files=files, links=links
         )
-        again = await items_api.get_item(gh, owner, repo, one.number, config=result.config)
+        again = await items_api.get_item(
+            gh, owner, repo, one.number, config=result.config, trust=trust_of(ctx)
+        )
         out.append(again or one)
     return out
 
@@ -379,7 +384,9 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     owner, repo = repo_coordinates(event.data)
     pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
-    loaded, _ = await load_items(gh, owner, repo, hardens_numbers(pull.get("body")), result.config)
+    loaded, _ = await load_items(
+        gh, owner, repo, hardens_numbers(pull.get("body")), result.config, trust=trust_of(ctx)
+    )
     if not loaded:
         return
     if result.errors:
@@ -406,7 +413,9 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             continue
         updated, added = with_merge_evidence(item, merge_evidence(pull, verdict))
         if updated != item:
-            await items_api.save_item(gh, owner, repo, one, updated, config=result.config)
+            await items_api.save_item(
+                gh, owner, repo, one, updated, config=result.config, trust=trust_of(ctx)
+            )
             ctx.log.info(
                 "merged #%s recorded %s evidence on #%s",
                 pull["number"],

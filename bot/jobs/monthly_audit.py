@@ -37,6 +37,7 @@ from bot.jobs import (
     leads_of,
 )
 from bot.permissions import collaborator_role, describe_error
+from bot.records import trust_of
 from rules.cadence import Cadence
 from rules.config import CONTROLS, Config, mode_for
 from rules.review import monthly_audit, monthly_marker, render_monthly_comment
@@ -59,7 +60,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     today = ctx.now().date()
     loaded = [
         one
-        for one in await list_items(gh, owner, repo, config)
+        for one in await list_items(gh, owner, repo, config, trust=trust_of(ctx))
         if one.item is not None and one.item.status != "retired"
     ]
     facts = await facts_of(

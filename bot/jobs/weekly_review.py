@@ -28,6 +28,7 @@ from bot.jobs import (
     facts_of,
     leads_of,
 )
+from bot.records import trust_of
 from rules.cadence import Cadence
 from rules.config import Config
 from rules.review import ACTIVE_STATUSES, render_weekly_comment, weekly_marker, weekly_review
@@ -40,7 +41,8 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     today = ctx.now().date()
     # An item whose template a person deleted shows as "template missing" in its incident's
     # tracking comment; there is nothing here to review on it.
-    loaded = [one for one in await list_items(gh, owner, repo, config) if one.item is not None]
+    listed = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+    loaded = [one for one in listed if one.item is not None]
 
     incidents = sorted(
         {

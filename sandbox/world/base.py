@@ -257,6 +257,12 @@ class WorldBase:
         granted = [r for r in roles if r is not None]
         return max(granted, key=ROLES.index) if granted else None
 
+    def can_push(self, repo: Repo, user: User) -> bool:
+        """Write access or more: what GitHub asks of someone editing another person's issue, or
+        setting labels and assignees when opening one through the API."""
+        role = self.role_of(repo, user)
+        return role is not None and ROLES.index(role) >= ROLES.index("write")
+
     @staticmethod
     def legacy_permission(role: str) -> str:
         return LEGACY_PERMISSION.get(role, role)

@@ -1,0 +1,72 @@
+"""Who makes a hardening item (docs/commands.md, "Who may change what").
+
+The App's own issues are items. An issue a person opens with the hardening label and the
+template becomes one only when its author has write access or is a lead (a maintainer filling in
+the issue form): the App adopts it at once, writing its record. Anyone else gets one reply saying
+that a maintainer can ``/harden adopt`` it, and nothing else happens: no tracking, no gates, no
+commands. Without this, an outsider could open a "verified" item naming themselves verifier.
+
+Adopting takes the template's plain fields only; gate facts typed into it (status, verification,
+acknowledgements, retirement) never count, and evidence links only when the author could have
+recorded them by command. A redelivered ``opened`` finds the record and changes nothing.
+"""
+
+from __future__ import annotations
+
+from gidgethub.abc import GitHubAPI
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot.context import Context
+from bot.items import adopt, app_authored, get_issue, is_hardening, load, refresh_incident_tracking
+from bot.permissions import lookup_caller
+from bot.records import trust_of
+from bot.writes import repo_coordinates, upsert_comment
+from rules import markers
+from rules.authorization import WRITE, role_rank
+from rules.item import parse_item
+from rules.replies import adoption_hint
+
+router = Router()
+
+
+@router.register("issues", action="opened")
+@router.register("issues", action="labeled")
+async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    data = event.data
+    issue = data["issue"]
+    if "pull_request" in issue or app_authored(issue, ctx.bot_login):
+        return
+    owner, repo = repo_coordinates(data)
+    config = (await ctx.config(gh, owner, repo)).config
+    label = str((data.get("label") or {}).get("name") or "")
+    if data.get("action") == "labeled" and label.casefold() != config.labels.hardening.casefold():
+        return
+    fresh = await get_issue(gh, owner, repo, int(issue["number"]))
+    if fresh is None or not is_hardening(fresh, config):
+        return
+    trust = trust_of(ctx)
+    if load(fresh, config, trust=trust) is not None:
+        return  # adopted already (a redelivery, or the label came back)
+    if parse_item(fresh.get("body") or "").item is None:
+        return  # no template: an ordinary issue with a label
+    author = str((fresh.get("user") or {}).get("login") or "")
+    leads = (*config.leads.users, *config.leads.teams)
+    caller = await lookup_caller(gh, owner, repo, author, leads, need_role=True, need_lead=True)
+    number = int(fresh["number"])
+    if role_rank(caller.role) >= WRITE or caller.is_lead:
+        loaded = await adopt(gh, owner, repo, fresh, config=config, trust=trust, keep_evidence=True)
+        ctx.log.info("#%s adopted: opened by @%s (%s)", number, author, caller.role or "lead")
+        if loaded is not None and loaded.incident:
+            await refresh_incident_tracking(gh, ctx, owner, repo, loaded.incident)
+        return
+    ctx.log.info("#%s not adopted: @%s has no write access and is not a lead", number, author)
+    await upsert_comment(
+        gh,
+        owner,
+        repo,
+        number,
+        markers.ADOPTION,
+        adoption_hint(author, config.labels.hardening),
+        bot_login=ctx.bot_login,
+    )
