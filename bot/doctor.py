@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import gidgethub
 
-from bot.settings import Settings, SettingsError, from_process_env
+from bot.settings import Settings, SettingsError, from_process_env, redact
 from bot.startup import StartupError, verify_app
 
 _RANK = {"read": 1, "write": 2, "admin": 3}
@@ -108,7 +108,10 @@ async def check(
                 f"id {app.get('id')}, owned by {owner})",
             )
             _grants(report, app, manifest if manifest is not None else _shipped_manifest())
-    _database(report, settings)
+    if settings.database_url:
+        await _postgres(report, settings)
+    else:
+        _database(report, settings)
     if app is None:
         report.warn("installations", "not checked: GitHub refused the App")
         return report
@@ -185,6 +188,40 @@ def _database(report: Report, settings: Settings) -> None:
         report.warn("database", f"{path}: {text}; see python -m bot failed")
     else:
         report.ok("database", f"{path}: {text}")
+
+
+async def _postgres(report: Report, settings: Settings) -> None:
+    import psycopg
+
+    from bot.inbox.postgres import PostgresDatabase
+
+    assert settings.database_url is not None
+    where = redact(settings.database_url)
+    try:
+        conn = await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=5)
+    except psycopg.Error as exc:
+        report.fail("database", f"cannot reach {where}: {_first_line(exc)} (DATABASE_URL)")
+        return
+    await conn.close()
+    db = PostgresDatabase(settings.database_url, settings=settings)
+    try:
+        await db.open()  # connects and creates what is missing; takes nothing from a server
+        stats = await db.inbox.stats()
+    except Exception as exc:
+        report.fail("database", f"{where}: {_first_line(exc)} (DATABASE_URL)")
+        return
+    finally:
+        await db.close()
+    text = f"{where}: {stats.pending} pending, {stats.processing} processing, {stats.failed} failed"
+    if stats.failed:
+        report.warn("database", f"{text}; see python -m bot failed")
+    else:
+        report.ok("database", text)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 async def _installations(report: Report, github: Any) -> None:

@@ -166,12 +166,12 @@ def _database(url: str) -> dict[str, Any]:
     if url.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(url)
         if not parts.hostname and "host=" not in parts.query:
-            raise SettingsError(f"DATABASE_URL {_redact(url)!r} names no PostgreSQL host")
+            raise SettingsError(f"DATABASE_URL {redact(url)!r} names no PostgreSQL host")
         return {"database_url": url}
     return {"database_path": database_path(url)}
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """``url`` without its password, for messages and logs."""
     parts = urlsplit(url)
     if parts.password is None:

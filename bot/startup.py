@@ -24,13 +24,12 @@ import signal
 import socket
 import sys
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
 from gidgethub.apps import get_jwt
 
-from bot.settings import Settings, SettingsError, from_process_env
+from bot.settings import Settings, SettingsError, from_process_env, redact
 
 log = logging.getLogger("bot")
 
@@ -82,6 +81,8 @@ async def serve(
     sock = bind(settings.host, settings.port)
     try:
         app_info = await verify_app(settings)
+        if settings.database_url:
+            await reach_postgres(settings)
         # Requests finish in milliseconds; the grace period is for the workers, in cleanup.
         runner = web.AppRunner(
             create_app(settings, freeze_heap=freeze_heap), access_log=None, shutdown_timeout=5.0
@@ -103,7 +104,9 @@ async def serve(
             "port": sock.getsockname()[1],
             "app": app_info.get("slug") if app_info else None,
             "api_url": settings.api_url,
-            "database": str(settings.database_path),
+            "database": redact(settings.database_url)
+            if settings.database_url
+            else str(settings.database_path),
             "workers": settings.worker_concurrency,
         },
     )
@@ -222,22 +225,27 @@ async def verify_app(
     )
 
 
+async def reach_postgres(settings: Settings) -> None:
+    """One plain connection, so a wrong address is reported now rather than after the
+    connection pool's ten seconds of retries."""
+    import psycopg
+
+    assert settings.database_url is not None
+    try:
+        conn = await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StartupError(database_problem(settings, exc)) from None
+    await conn.close()
+
+
 def database_problem(settings: Settings, exc: BaseException) -> str:
     """One line for a database that could not be opened at start."""
+    where = redact(settings.database_url) if settings.database_url else settings.database_path
     return (
-        f"DATABASE_URL: the database at {redact(str(settings.database_path))} could not be "
+        f"DATABASE_URL: the database at {where} could not be "
         f"opened ({type(exc).__name__}: {_first_line(exc)}): point DATABASE_URL at a writable "
         "location"
     )
-
-
-def redact(url: str) -> str:
-    """``url`` without a password, for a message an operator may paste somewhere."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _first_line(exc: BaseException) -> str:

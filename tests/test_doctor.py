@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.doctor import check
-from bot.settings import Settings
+from bot.settings import Settings, redact
 
 
 async def test_a_working_installation_is_verified_line_by_line(
@@ -60,3 +60,21 @@ async def test_refused_credentials_stop_before_the_installations(
     assert "FAIL credentials: GITHUB_APP_ID 99 and the private key" in text
     assert "warn installations: not checked: GitHub refused the App" in text
     assert not any(c.path == "/app/installations" for c in sandbox.calls)
+
+
+async def test_a_postgresql_database_is_checked(
+    sandbox: Any, settings: Settings, postgres_url: str
+) -> None:
+    from dataclasses import replace
+
+    out = io.StringIO()
+    report = await check(replace(settings, database_url=postgres_url), out=out)
+    assert not report.failed, out.getvalue()
+    assert f"ok   database: {redact(postgres_url)}: " in out.getvalue()
+    assert ": 0 pending, 0 processing, 0 failed" in out.getvalue()
+
+    out = io.StringIO()
+    broken = replace(settings, database_url="postgresql://hb:pw@127.0.0.1:1/none")
+    report = await check(broken, out=out)
+    assert report.failed
+    assert "FAIL database: cannot reach postgresql://hb:***@127.0.0.1:1/none" in out.getvalue()

@@ -7,13 +7,15 @@ import io
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import Clock, until
 
 from bot import operate
-from bot.inbox import Delivery, Inbox
+from bot.inbox import Delivery, Inbox, open_database
+from bot.settings import Settings
 from bot.workers import PermanentError, WorkerPool
 
 
@@ -185,7 +187,11 @@ def test_commands_without_an_inbox_or_with_bad_arguments(
     junk.write_bytes(b"not a database at all" * 100)
     assert operate.failed([], env=env_for(junk), out=out) == 2
     assert "cannot read the inbox" in capsys.readouterr().err
-    assert operate.failed([], env={"DATABASE_URL": "postgres://x"}, out=out) == 2
+    unreachable = {"DATABASE_URL": "postgresql://hb:secret@127.0.0.1:1/none"}
+    assert operate.failed([], env=unreachable, out=out) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the database at postgresql://hb:***@127.0.0.1:1/none" in err
+    assert operate.failed([], env={"DATABASE_URL": "mysql://x"}, out=out) == 2
     assert "is not supported" in capsys.readouterr().err
     for argv in ([], ["--all", "d1"]):
         with pytest.raises(SystemExit) as exited:
@@ -206,3 +212,42 @@ def test_the_entry_point_runs_them(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "no parked deliveries" in result.stdout
+
+
+async def test_failed_and_requeue_on_postgresql(
+    make_settings: Callable[..., Settings], postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(
+        database_url=postgres_url, queue_poll_interval=0.05, queue_heartbeat=0.5
+    )
+    db = open_database(settings)
+    await db.open()
+
+    async def process(delivery: Delivery) -> None:
+        raise PermanentError("GitHub answered 422: Validation Failed")
+
+    workers = db.workers(process)
+    workers.start()
+    env = {"DATABASE_URL": postgres_url}
+    try:
+        for i in (1, 2, 3):
+            await db.inbox.store(f"d{i}", "issues", b"{}", subject=f"o/r#{i}", repository="o/r")
+
+        async def all_parked() -> bool:
+            return (await db.inbox.stats()).failed == 3
+
+        await until(all_parked)
+        await workers.stop()
+        out = io.StringIO()
+        assert await asyncio.to_thread(operate.failed, ["--limit", "2"], env=env, out=out) == 0
+        lines = out.getvalue().splitlines()
+        assert [line.split("\t")[0] for line in lines[:2]] == ["d1", "d2"]
+        assert lines[2].startswith("3 parked, the oldest 2 shown;")
+        out = io.StringIO()
+        code = await asyncio.to_thread(operate.requeue, ["d2", "nope"], env=env, out=out)
+        assert code == 1 and out.getvalue().strip() == "requeued 1 parked deliveries"
+        assert "not requeued: nope;" in capsys.readouterr().err
+        assert (await db.inbox.stats()).failed == 2
+    finally:
+        await workers.stop()
+        await db.close()

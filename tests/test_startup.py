@@ -100,7 +100,25 @@ async def test_an_unwritable_database_names_database_url(
         await serve(broken, freeze_heap=False)
 
 
-async def test_serve_answers_and_stops_cleanly(sandbox: Any, settings: Settings) -> None:
+async def test_an_unreachable_postgresql_names_database_url_without_its_password(
+    sandbox: Any, settings: Settings
+) -> None:
+    broken = replace(
+        settings, database_url="postgresql://hb:s3cret@127.0.0.1:1/bot", port=0, host="127.0.0.1"
+    )
+    with pytest.raises(StartupError) as refused:
+        await serve(broken, freeze_heap=False)
+    message = str(refused.value)
+    assert message.startswith("DATABASE_URL: the database at postgresql://hb:***@127.0.0.1:1/bot")
+    assert "s3cret" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_serve_answers_and_stops_cleanly(
+    sandbox: Any, settings: Settings, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgresql":
+        settings = replace(settings, database_url=request.getfixturevalue("postgres_url"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
