@@ -118,6 +118,7 @@ def pull_verdict(
         control_paths=fc.control_paths,
         truncated=truncated,
         failure_class=failure_class,
+        control_documents=fc.documents_are_controls,
     )
 
 

@@ -326,3 +326,25 @@ def test_long_summaries_are_cut_to_githubs_limit(size: int) -> None:
     item = HardeningItem(failure_class="missed-detection", proposed_control="x" * size)
     out = scorecard_output([_item_scores(1, item)])
     assert len(out.summary) <= MAX_OUTPUT_CHARS
+
+
+def test_control_proof_names_the_line_that_changes_the_control_not_its_comment() -> None:
+    commented = {
+        "filename": "alerts/queue.yml",
+        "status": "modified",
+        "additions": 2,
+        "patch": "@@ -4,2 +4,4 @@ groups:\n   - alert: QueueStalled\n     for: 10m\n"
+        "+  # lag, not only a stall\n+  - alert: QueueLagHigh",
+    }
+    readme = {
+        "filename": "alerts/README.md",
+        "status": "modified",
+        "additions": 1,
+        "patch": "@@ -1 +1,2 @@\n # Alerts\n+QueueLagHigh pages the platform team.",
+    }
+    out = controls_output(ControlsInput((judged(NEW_TEST, commented, readme),), both("enforce")))
+    assert out is not None and out.conclusion == "success"
+    assert "| Control change | enforce | ✅ met | alerts/queue.yml:7 |" in out.summary
+    assert "Control alerts/README.md: documentation, not a control" in out.summary
+    (proof,) = [a for a in out.annotations if a["title"] == "Control change"]
+    assert (proof["path"], proof["start_line"], proof["end_line"]) == ("alerts/queue.yml", 7, 7)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rules.config import default_config
 from rules.diff import (
     MAX_ANNOTATIONS,
     Annotation,
@@ -22,6 +23,7 @@ from rules.diff import (
     find_new_tests,
     language_for,
 )
+from rules.diff.controls import comment_style
 from rules.globs import GlobSet
 
 TESTS = ["tests/**", "**/*_test.go", "**/*.test.*"]
@@ -339,10 +341,10 @@ def test_deletion_only_hunk_is_placed_where_lines_were_removed() -> None:
         ([entry("src/alerts.py", "@@ -1 +1,2 @@\n a\n+b")], "missing", 0, 0, 0),
         (
             [entry("alerts/new.md", "@@ -0,0 +1 @@\n+# Queue lag", status="added")],
-            "met",
+            "missing",
+            0,
+            0,
             1,
-            0,
-            0,
         ),
     ],
 )
@@ -356,6 +358,117 @@ def test_control_statuses(
         removals,
         ignored,
     )
+
+
+def test_documents_count_only_where_the_controls_are_documents() -> None:
+    runbook = entry("alerts/new.md", "@@ -0,0 +1 @@\n+# Queue lag", status="added")
+    assert find_control_changes([runbook], ALERTS, documents=True).outcome == "met"
+    (ignored,) = find_control_changes([runbook], ALERTS).ignored
+    assert ignored.reason == "documentation, not a control"
+
+
+_SHIPPED = default_config().failure_classes
+
+
+@pytest.mark.parametrize(
+    ("failure_class", "path"),
+    [
+        ("missed-detection", "manifests/nodeExporter-prometheusRule.yaml"),
+        ("missed-detection", "deploy/prometheus-rules/queue.yaml"),
+        ("missed-detection", "catalog/monitors/rabbitmq.yaml"),
+        ("missed-detection", "modules/monitors/main.tf"),
+        ("missed-detection", "mixin/queue-alerts.libsonnet"),
+        ("missed-detection", "rules/queue.rules"),
+        ("late-decision", "ops/runbook/queue-lag.md"),
+        ("late-decision", "terraform/pagerduty_services.tf"),
+        ("slow-recovery", "charts/api/templates/deployment.yaml"),
+        ("slow-recovery", "services/api/Chart.yaml"),
+        ("slow-recovery", "overlays/prod/kustomization.yaml"),
+        ("slow-recovery", "clusters/production/flux-system/gotk-sync.yaml"),
+        ("repeated-regression", ".github/actions/setup/action.yml"),
+        ("repeated-regression", "policies/terraform/restrict-public-buckets.sentinel"),
+        ("repeated-regression", ".gitlab/ci/test.gitlab-ci.yml"),
+    ],
+)
+def test_shipped_control_paths_know_the_common_conventions(failure_class: str, path: str) -> None:
+    assert GlobSet.of(_SHIPPED[failure_class].control_paths).match(path)
+
+
+@pytest.mark.parametrize(
+    ("failure_class", "path"),
+    [
+        ("missed-detection", "src/components/charts/BarChart.tsx"),
+        ("slow-recovery", "web/src/charts/line.ts"),
+        ("late-decision", "docs/add-runbook-guide.txt"),
+    ],
+)
+def test_shipped_control_paths_leave_look_alikes_alone(failure_class: str, path: str) -> None:
+    assert not GlobSet.of(_SHIPPED[failure_class].control_paths).match(path)
+
+
+def test_only_late_decision_controls_are_documents() -> None:
+    assert {slug for slug, fc in _SHIPPED.items() if fc.documents_are_controls} == {"late-decision"}
+
+
+@pytest.mark.parametrize(
+    ("path", "style"),
+    [
+        ("alerts/x.yml", "hash"),
+        ("policy/deny.rego", "hash"),
+        ("CODEOWNERS", "hash"),
+        ("monitoring/x.libsonnet", "both"),
+        ("monitoring/x.tf", "both"),
+        ("Jenkinsfile", "slash"),
+        ("runbooks/x.md", "markup"),
+        ("deploy/chart/templates/x.yaml", "template"),
+        ("deploy/chart/templates/_helpers.tpl", "template"),
+        ("monitoring/dashboard.json", None),
+    ],
+)
+def test_comment_style_by_file_kind(path: str, style: str | None) -> None:
+    assert comment_style(path) == style
+
+
+@pytest.mark.parametrize(
+    ("path", "patch", "reason"),
+    [
+        ("alerts/x.yml", "@@ -1 +1,2 @@\n a\n+  # note", "only comments or blank lines changed"),
+        ("alerts/x.libsonnet", "@@ -1 +1,4 @@\n+/*\n+ a note\n+*/\n {", "only comments"),
+        ("runbooks/x.md", "@@ -1 +1,4 @@\n+<!--\n+ a note\n+-->\n # X", "only comments"),
+        ("alerts/x.yml", "@@ -1,2 +1,2 @@\n a:\n-  b: 1\n+    b: 1", "only whitespace"),
+        ("alerts/x.tf", "@@ -1 +1 @@\n-a = 1\n+a   = 1", "only whitespace"),
+        ("alerts/x.yml", "@@ -0,0 +1 @@\n+# soon", "only comments"),
+        ("alerts/x.yml", None, "an empty file"),
+    ],
+)
+def test_changes_that_leave_the_control_as_it_was(
+    path: str, patch: str | None, reason: str
+) -> None:
+    status = "added" if (patch or "").startswith("@@ -0,0") or patch is None else "modified"
+    files = [entry(path, patch, status=status)]
+    verdict = find_control_changes(files, ["alerts/**", "runbooks/**"], documents=True)
+    assert verdict.outcome == "missing"
+    (ignored,) = verdict.ignored
+    assert ignored.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("path", "patch", "line"),
+    [
+        ("alerts/x.yml", '@@ -1,2 +1,2 @@\n a:\n-  v: 1.20\n+  v: "1.20"', 2),
+        ("alerts/x.libsonnet", "@@ -1,2 +1,4 @@\n+/* why */\n+local t = 5;\n a\n b", 2),
+        ("alerts/x.libsonnet", "@@ -1 +1,2 @@\n a\n+x /* y */ + 1", 2),
+        ("runbooks/x.md", "@@ -1 +1,3 @@\n # X\n+<!-- a -->\n+1. Page the lead.", 3),
+    ],
+)
+def test_changes_to_the_control_are_proved_at_their_first_real_line(
+    path: str, patch: str, line: int
+) -> None:
+    verdict = find_control_changes(
+        [entry(path, patch)], ["alerts/**", "runbooks/**"], documents=True
+    )
+    assert verdict.outcome == "met"
+    assert [c.line for c in verdict.changes] == [line]
 
 
 def test_control_without_paths_or_truncated() -> None:

@@ -69,6 +69,7 @@ def run_case(case: dict[str, Any]) -> PullVerdict:
         control_paths=case["control_paths"],
         truncated=bool(case.get("truncated", False)),
         failure_class=case.get("failure_class"),
+        control_documents=case.get("failure_class") in DEFAULTS["documents_are_controls"],
     )
 
 

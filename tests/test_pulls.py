@@ -175,6 +175,7 @@ def test_merge_evidence_links_the_pull_its_test_and_its_runbook() -> None:
         control_paths=fc.control_paths,
         truncated=False,
         failure_class="late-decision",
+        control_documents=fc.documents_are_controls,
     )
     assert merge_evidence(pull, verdict) == [
         Evidence(

@@ -82,6 +82,7 @@ def config_as_data(config: Config) -> dict[str, Any]:
                 "control_candidate": fc.control_candidate,
                 "verification_style": fc.verification_style,
                 "control_paths": list(fc.control_paths),
+                "documents_are_controls": fc.documents_are_controls,
                 "risk_reduction": fc.risk_reduction,
                 "adoption_speed": fc.adoption_speed,
             }
@@ -180,6 +181,7 @@ def _build(data: Mapping[str, Any]) -> Config:
             control_paths=tuple(fields["control_paths"]),
             risk_reduction=fields.get("risk_reduction", "medium"),
             adoption_speed=fields.get("adoption_speed", "medium"),
+            documents_are_controls=bool(fields.get("documents_are_controls", False)),
         )
         for slug, fields in data["failure_classes"].items()
     }

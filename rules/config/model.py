@@ -63,6 +63,9 @@ class FailureClass:
     control_paths: tuple[str, ...]
     risk_reduction: RiskReduction
     adoption_speed: AdoptionSpeed
+    # Markdown and text under the control paths are the controls (runbooks), not notes beside
+    # them (see docs/checks.md).
+    documents_are_controls: bool = False
 
 
 @dataclass(frozen=True)

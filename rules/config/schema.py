@@ -234,6 +234,13 @@ def _audit_day(value: Any, path: Path, layer: Layer) -> Any:
     return _integer(1, 28)(value, path, layer)
 
 
+def _boolean(value: Any, path: Path, layer: Layer) -> Any:
+    if isinstance(value, bool):
+        return value
+    layer.error(path, f"expected true or false, got {_describe(value)}")
+    return BAD
+
+
 def _label() -> Check:
     return _text(max_len=MAX_LABEL_LENGTH)
 
@@ -245,6 +252,7 @@ _FAILURE_CLASS_FIELDS: dict[str, Check] = {
     "control_candidate": _text(max_len=500),
     "verification_style": _text(max_len=500),
     "control_paths": _list_of(_glob),
+    "documents_are_controls": _boolean,
     "risk_reduction": _choice(RISK_REDUCTIONS),
     "adoption_speed": _choice(ADOPTION_SPEEDS),
 }

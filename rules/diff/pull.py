@@ -327,19 +327,23 @@ def evaluate_pull(
     truncated: bool = False,
     failure_class: str | None = None,
     problem_level: Literal["warning", "failure"] = "warning",
+    control_documents: bool = False,
 ) -> PullVerdict:
     """The ``hardening/controls`` verdict for a PR's file list (diff-entry dicts or PullFiles).
 
     ``truncated`` is True when GitHub's list stopped at its 3,000-file maximum (a list of that
     length is taken as truncated too). ``failure_class`` (a slug such as ``missed-detection``)
-    only shapes the sentences and the example test name.
+    only shapes the sentences and the example test name. ``control_documents`` says the class's
+    controls are documents (runbooks), so Markdown under its control paths counts.
     """
     pull_files = as_pull_files(files)
     truncated = bool(truncated) or len(pull_files) >= MAX_PULL_FILES
     test_globs = as_globset(test_paths)
     control_globs = as_globset(control_paths)
     test = find_new_tests(pull_files, test_globs, truncated=truncated)
-    control = find_control_changes(pull_files, control_globs, truncated=truncated)
+    control = find_control_changes(
+        pull_files, control_globs, truncated=truncated, documents=control_documents
+    )
     example = example_test(_main_language(pull_files, test_globs), failure_class)
     missing = [
         sentence
