@@ -19,6 +19,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import gidgethub
 
@@ -117,6 +118,7 @@ async def check(
         return report
     github = GitHubApp(settings)
     try:
+        await _webhook(report, github)
         await _installations(report, github)
         if repo is not None:
             await _repository(report, github, *repo)
@@ -222,6 +224,40 @@ async def _postgres(report: Report, settings: Settings) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def _webhook(report: Report, github: Any) -> None:
+    """Where GitHub sends deliveries, and how the latest ones went (GitHub's delivery log)."""
+    api = github.app_api()
+    try:
+        config = await api.getitem("/app/hook/config")
+        recent = await api.getitem("/app/hook/deliveries?per_page=50")
+    except gidgethub.HTTPException as exc:
+        report.fail("webhook", f"GitHub's webhook settings could not be read: {exc}")
+        return
+    url = str(config.get("url") or "")
+    host = urlsplit(url).hostname or ""
+    if not url:
+        report.fail("webhook", "the App has no webhook URL: set https://<your host>/webhook")
+    elif not url.startswith("https://") or host in ("localhost", "127.0.0.1", "::1"):
+        report.warn("webhook", f"{url}: GitHub cannot reach it; use an https:// public address")
+    elif not config.get("secret"):
+        report.fail("webhook", f"{url}, but no secret: set one and GITHUB_WEBHOOK_SECRET")
+    else:
+        report.ok("webhook", f"{url} (with a secret)")
+    failed = [d for d in recent if d.get("status") != "OK"]
+    if not recent:
+        report.ok("deliveries", "GitHub has sent none yet")
+    elif failed:
+        latest = failed[0]
+        report.warn(
+            "deliveries",
+            f"{len(failed)} of the latest {len(recent)} failed; latest: {latest.get('event')} "
+            f"at {latest.get('delivered_at')}, {latest.get('status_code')} "
+            f"{latest.get('status')} (the App's Advanced tab shows each)",
+        )
+    else:
+        report.ok("deliveries", f"the latest {len(recent)} were delivered")
 
 
 async def _installations(report: Report, github: Any) -> None:

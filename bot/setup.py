@@ -335,13 +335,13 @@ written to <code>{html.escape(str(self.env_path.resolve()))}</code>.</p>
         text = env_text(app, self.api_url, datetime.now(UTC))
         try:
             write_env(self.env_path, text, force=self.force)
-            return self.env_path
+            return self.env_path.resolve()
         except FileExistsError:
             # Appeared since setup started: the code cannot be exchanged twice, so keep these
             # credentials beside it rather than lose them.
             aside = self.env_path.with_name(f"{self.env_path.name}.{app.get('slug', 'app')}")
             write_env(aside, text, force=False)
-            return aside
+            return aside.resolve()
 
 
 def _origin(request: web.Request) -> str:

@@ -240,11 +240,15 @@ async def reach_postgres(settings: Settings) -> None:
 
 def database_problem(settings: Settings, exc: BaseException) -> str:
     """One line for a database that could not be opened at start."""
-    where = redact(settings.database_url) if settings.database_url else settings.database_path
+    if settings.database_url:
+        where = redact(settings.database_url)
+        fix = "check DATABASE_URL's host, port, user, password and database"
+    else:
+        where = str(settings.database_path)
+        fix = "point DATABASE_URL at a writable location"
     return (
-        f"DATABASE_URL: the database at {where} could not be "
-        f"opened ({type(exc).__name__}: {_first_line(exc)}): point DATABASE_URL at a writable "
-        "location"
+        f"DATABASE_URL: the database at {where} could not be opened "
+        f"({type(exc).__name__}: {_first_line(exc)}): {fix}"
     )
 
 

@@ -15,6 +15,8 @@ async def test_a_working_installation_is_verified_line_by_line(
     sandbox: Any, repo: str, settings: Settings
 ) -> None:
     sandbox.put_file(repo, ".github/hardening.yml", "mode: enforce\n")
+    sandbox.webhook_url, sandbox.webhook_secret = "https://bot.example.com/webhook", "s"
+    sandbox.record_delivery("issues", {"action": "opened"})
     out = io.StringIO()
     report = await check(settings, ("octo", "repo"), out=out)
     assert not report.failed, out.getvalue()
@@ -22,6 +24,8 @@ async def test_a_working_installation_is_verified_line_by_line(
     assert "ok   credentials: GitHub accepted the key of App 'Hardening Bot'" in text
     assert "ok   permissions: administration: read, checks: write" in text
     assert "ok   events: " in text
+    assert "ok   webhook: https://bot.example.com/webhook (with a secret)" in text
+    assert "ok   deliveries: the latest 1 were delivered" in text
     assert f"ok   database: {settings.database_path} does not exist yet" in text
     assert "ok   installations: 1: octo (selected repositories)" in text
     assert "ok   octo/repo: installation 4242" in text
@@ -35,6 +39,8 @@ async def test_problems_fail_the_check_naming_what_to_fix(
     sandbox.world.app_permissions.pop("members")
     sandbox.world.app_events.remove("check_suite")
     sandbox.put_file(repo, ".github/hardening.yml", "mode: loud\n")
+    sandbox.webhook_url = "http://localhost:8080/webhook"
+    sandbox.record_delivery("issues", {"action": "opened"}, status_code=502)
     out = io.StringIO()
     report = await check(settings, ("octo", "elsewhere"), out=out)
     text = out.getvalue()
@@ -42,6 +48,8 @@ async def test_problems_fail_the_check_naming_what_to_fix(
     assert "FAIL permissions: the App lacks members: read (has none)" in text
     assert "FAIL events: the App is not subscribed to check_suite" in text
     assert "FAIL octo/elsewhere: the App is not installed on it" in text
+    assert "warn webhook: http://localhost:8080/webhook: GitHub cannot reach it" in text
+    assert "warn deliveries: 1 of the latest 1 failed; latest: issues at " in text
 
     out = io.StringIO()
     report = await check(settings, ("octo", "repo"), out=out)
@@ -67,6 +75,7 @@ async def test_a_postgresql_database_is_checked(
 ) -> None:
     from dataclasses import replace
 
+    sandbox.webhook_url, sandbox.webhook_secret = "https://bot.example.com/webhook", "s"
     out = io.StringIO()
     report = await check(replace(settings, database_url=postgres_url), out=out)
     assert not report.failed, out.getvalue()

@@ -158,3 +158,18 @@ def create_from_manifest(ctx: Ctx) -> Reply:
             "pem": found.private_key_pem,
         },
     )
+
+
+@routes.get("/app/hook/config", "apps/get-webhook-config-for-app", auth="app")
+def get_webhook_config(ctx: Ctx) -> Reply:
+    sb = ctx.sandbox
+    return Reply(
+        200,
+        {
+            "content_type": "json",
+            "insecure_ssl": "0",
+            "url": sb.webhook_url or "",
+            # GitHub never shows the secret, only whether there is one.
+            **({"secret": "********"} if sb.webhook_secret else {}),
+        },
+    )

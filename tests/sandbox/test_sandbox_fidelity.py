@@ -180,6 +180,7 @@ OPERATIONS: dict[str, Op] = {
             }
         )
     ),
+    "apps/get-webhook-config-for-app": lambda c: c.app.apps.async_get_webhook_config_for_app(),
     "apps/redeliver-webhook-delivery": (
         lambda c: c.app.apps.async_redeliver_webhook_delivery(_delivery_id(c))
     ),
