@@ -60,16 +60,17 @@ BOOT = textwrap.dedent(
 class Server:
     """One ``python -m bot`` process with the recording handler."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, boot: str = BOOT) -> None:
         self.env = env
         self.log = log
+        self.boot = boot
         self.url = f"http://127.0.0.1:{env['PORT']}"
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", BOOT, env=self.env, cwd=ROOT, stdout=out, stderr=out
+                sys.executable, "-c", self.boot, env=self.env, cwd=ROOT, stdout=out, stderr=out
             )
         async with aiohttp.ClientSession() as session:
             for _ in range(400):

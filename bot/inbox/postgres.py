@@ -138,7 +138,10 @@ class PostgresSql:
         return counts
 
     async def setup(self, script: str) -> None:
+        # Replicas starting together would race on CREATE ... IF NOT EXISTS (it is not atomic
+        # in PostgreSQL): one at a time.
         async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
             await conn.execute(script)
 
 
