@@ -68,6 +68,9 @@ class Settings:
     # at once), and how often it tells the others it is alive; a replica silent for three
     # heartbeats is taken for dead and its deliveries run elsewhere.
     queue_poll_interval: float = 1.0
+    # Deliveries missed while down (bot.catchup): read GitHub's delivery log at start and this
+    # often; 0: never.
+    catch_up_interval: float = 900.0
     queue_heartbeat: float = 5.0
     log_level: str = "INFO"
 
@@ -131,6 +134,7 @@ class Settings:
                 env, "HARDENING_GITHUB_TIMEOUT_SECONDS", default=30.0, positive=True
             ),
             scheduler_interval=_number(env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0),
+            catch_up_interval=_number(env, "HARDENING_CATCH_UP_INTERVAL_SECONDS", default=900.0),
             queue_poll_interval=_number(
                 env, "HARDENING_QUEUE_POLL_SECONDS", default=1.0, positive=True
             ),

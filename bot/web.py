@@ -26,6 +26,7 @@ from gidgethub import sansio
 from orjson import loads as _loads  # several times faster than json on an 8 KB payload
 
 from bot import handlers
+from bot.catchup import CatchUp
 from bot.context import ConfigCache, Context, bound_log
 from bot.github import GitHubApp
 from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
@@ -49,6 +50,7 @@ INBOX = web.AppKey("inbox", DeliveryInbox)
 GITHUB = web.AppKey("github", GitHubApp)
 WORKERS = web.AppKey("workers", Workers)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+CATCH_UP = web.AppKey("catch_up", CatchUp)
 
 log = logging.getLogger("bot.web")
 
@@ -96,6 +98,9 @@ def create_app(
         clock=clock,
     )
     pool = database.workers(processor, metrics=metrics)
+    catch_up = CatchUp(github, inbox, database.state, metrics=metrics, clock=clock)
+    if settings.catch_up_interval > 0:
+        database.every("catch-up", settings.catch_up_interval, catch_up.run, at_start=True)
     if database.dialect != "sqlite" and settings.scheduler_interval > 0:
         # Replicas share the database: one of them runs each tick (bot.inbox.postgres).
         database.every("scheduler", settings.scheduler_interval, scheduler.tick)
@@ -107,6 +112,7 @@ def create_app(
     app[INBOX] = inbox
     app[GITHUB] = github
     app[WORKERS] = pool
+    app[CATCH_UP] = catch_up
     app[SCHEDULER] = scheduler
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
@@ -344,6 +350,8 @@ async def webhook(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     try:
         stats = await request.app[INBOX].stats()
+        # The last catch-up of missed deliveries, whichever process ran it (bot.catchup).
+        catch_up = await request.app[CATCH_UP].last()
     except Exception:
         log.exception("health check could not read the inbox")
         return web.json_response({"status": "error", "inbox": None}, status=503)
@@ -352,6 +360,7 @@ async def healthz(request: web.Request) -> web.Response:
             "status": "ok",
             "inbox": stats.as_dict(),
             "workers": {"in_flight": len(request.app[WORKERS].in_flight)},
+            "catch_up": catch_up,
         }
     )
 

@@ -157,6 +157,8 @@ def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Se
             "backoff_max": 0.05,
             "shutdown_grace": 1.0,
             "github_timeout": 5.0,
+            # Off unless a test is about it: it would add GitHub calls at every app's start.
+            "catch_up_interval": 0.0,
         }
         values.update(overrides)
         return Settings(**values)

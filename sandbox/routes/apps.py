@@ -119,6 +119,47 @@ def list_webhook_deliveries(ctx: Ctx) -> Reply:
     return Reply(200, [ctx.render.delivery(d) for d in chunk], headers)
 
 
+@routes.get("/app/hook/deliveries/{delivery_id}", "apps/get-webhook-delivery", auth="app")
+def get_webhook_delivery(ctx: Ctx) -> Reply:
+    wanted = ctx.int_param("delivery_id")
+    found = next((d for d in ctx.world.deliveries if d.id == wanted), None)
+    if found is None:
+        raise not_found()
+    out = ctx.render.delivery(found)
+    out["url"] = "https://bot.example/webhook"
+    out["request"] = {
+        "headers": {
+            "Accept": "*/*",
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/sandbox",
+            "X-GitHub-Delivery": found.guid,
+            "X-GitHub-Event": found.event,
+            "X-GitHub-Hook-ID": "1",
+            "X-GitHub-Hook-Installation-Target-Type": "integration",
+        },
+        "payload": found.payload,
+    }
+    out["response"] = {"headers": {}, "payload": None}
+    return Reply(200, out)
+
+
+@routes.get("/installation/repositories", "apps/list-repos-accessible-to-installation")
+def list_installation_repositories(ctx: Ctx) -> Reply:
+    inst = ctx.principal.installation_id
+    repos = sorted(ctx.world.repos_of(inst) if inst is not None else [], key=lambda r: r.id)
+    allowed = ctx.principal.repository_ids
+    if allowed is not None:
+        repos = [r for r in repos if r.id in allowed]
+    reply = ctx.page(repos, ctx.render.repo)
+    installation = ctx.world.installations.get(inst) if inst is not None else None
+    selection = installation.repository_selection if installation is not None else "all"
+    return Reply(
+        reply.status,
+        {"total_count": len(repos), "repositories": reply.body, "repository_selection": selection},
+        reply.headers,
+    )
+
+
 @routes.post(
     "/app/hook/deliveries/{delivery_id}/attempts",
     "apps/redeliver-webhook-delivery",
