@@ -184,6 +184,10 @@ OPERATIONS: dict[str, Op] = {
     "apps/redeliver-webhook-delivery": (
         lambda c: c.app.apps.async_redeliver_webhook_delivery(_delivery_id(c))
     ),
+    "apps/get-webhook-delivery": (lambda c: c.app.apps.async_get_webhook_delivery(_delivery_id(c))),
+    "apps/list-repos-accessible-to-installation": (
+        lambda c: c.inst.apps.async_list_repos_accessible_to_installation()
+    ),
     "issues/list-for-repo": lambda c: c.inst.issues.async_list_for_repo(OWNER, NAME, state="all"),
     "issues/create": lambda c: c.inst.issues.async_create(
         OWNER,
