@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from rules import markers
+from rules.text import bounded_int
 
 # Written by the bot into every hardening issue it opens; survives people editing the text.
 _ITEM_MARKER = markers.ITEM_SEARCH
@@ -26,11 +27,14 @@ _ITEM_MARKER = markers.ITEM_SEARCH
 # and a link to the incident issue.
 _INCIDENT_LINE = re.compile(
     r"^[ \t]*(?:[-*+][ \t]+)?(?:\*\*)?Incident[ \t]+reference(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*"
-    r"(?:(?P<repo>[\w.-]+/[\w.-]+)#(?P<n1>\d+)"
-    r"|#(?P<n2>\d+)"
-    r"|https?://[^/\s]+/(?P<urlrepo>[\w.-]+/[\w.-]+)/(?:issues|pull)/(?P<n3>\d+))",
+    r"(?:(?P<repo>[\w.-]+/[\w.-]+)#(?P<n1>[0-9]+)"
+    r"|#(?P<n2>[0-9]+)"
+    r"|https?://[^/\s]+/(?P<urlrepo>[\w.-]+/[\w.-]+)/(?:issues|pull)/(?P<n3>[0-9]+))",
     re.IGNORECASE | re.MULTILINE,
 )
+
+# A longer digit run names no issue (the item marker allows 18; int() refuses over 4,300).
+_MAX_ISSUE_DIGITS = 18
 
 
 def subject_for(event: str, payload: dict[str, Any]) -> str:
@@ -83,7 +87,10 @@ def incident_of(body: str | None) -> tuple[str | None, int] | None:
         if match is None:
             continue
         groups = match.groupdict()
-        number = next(int(groups[g]) for g in ("n", "n1", "n2", "n3") if groups.get(g))
+        digits = next(groups[g] for g in ("n", "n1", "n2", "n3") if groups.get(g))
+        number = bounded_int(digits, _MAX_ISSUE_DIGITS)
+        if not number:
+            continue  # no issue has that number: the broader key of the issue itself
         other = groups.get("repo") or groups.get("urlrepo")
         return (other.lower() if other else None), number
     return None

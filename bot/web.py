@@ -27,7 +27,7 @@ from orjson import loads as _loads  # several times faster than json on an 8 KB 
 
 from bot import handlers
 from bot.catchup import CatchUp
-from bot.context import ConfigCache, Context, bound_log
+from bot.context import BoundLog, ConfigCache, Context, bound_log
 from bot.github import GitHubApp
 from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
 from bot.jobs import all_jobs
@@ -320,7 +320,7 @@ async def webhook(request: web.Request) -> web.Response:
         dlog.info("ping received")
         return web.json_response({"status": "pong", "zen": payload.get("zen")}, status=200)
 
-    subject = subject_for(event, payload)
+    subject = _subject(event, payload, repository, dlog)
     installation = payload.get("installation")
     installation_id = installation.get("id") if isinstance(installation, dict) else None
     new = await app[INBOX].store(
@@ -392,6 +392,16 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
 def sign(secret: str, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` value GitHub would send for ``body`` (tests, bench, demo)."""
     return _SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _subject(event: str, payload: dict[str, Any], repository: str | None, dlog: BoundLog) -> str:
+    """The delivery's ordering key; when the payload defeats ``subject_for`` the delivery is
+    still stored, under the broader repository-wide key (ambiguity only costs concurrency)."""
+    try:
+        return subject_for(event, payload)
+    except Exception:
+        dlog.exception("could not derive the delivery's subject; ordering it repository-wide")
+        return repository.lower() if repository else event
 
 
 def _answer(status: int, message: str) -> web.Response:

@@ -34,6 +34,7 @@ from rules.model import (
     Priority,
     Status,
 )
+from rules.text import bounded_int
 
 HEADING = "### Hardening Item"
 
@@ -605,13 +606,14 @@ def _read_incident(value: str) -> Reading:
     if _is_placeholder(value):
         return None, None
     for pattern in (
-        r"#?(\d+)",
-        r"[\w.-]+/[\w.-]+#(\d+)",
-        r"https?://[^\s/]+/[^\s/]+/[^\s/]+/(?:issues|pull)/(\d+)",
+        r"#?([0-9]+)",
+        r"[\w.-]+/[\w.-]+#([0-9]+)",
+        r"https?://[^\s/]+/[^\s/]+/[^\s/]+/(?:issues|pull)/([0-9]+)",
     ):
         match = re.match(pattern + r"(?![\w/])", value, re.IGNORECASE)
-        if match and int(match.group(1)) > 0:
-            return int(match.group(1)), None
+        number = bounded_int(match.group(1)) if match else None
+        if number:
+            return number, None
     return None, f"'{value}' is not an issue reference like #12 or an issue URL"
 
 
@@ -868,7 +870,7 @@ def _annotation(text: str) -> tuple[EvidenceKind | None, str, int | None]:
     duration = None
     timed = _TIMED_RE.match(rest)
     if timed and any(timed.groups()):
-        hours, minutes, seconds = (int(part or 0) for part in timed.groups())
+        hours, minutes, seconds = (bounded_int(part or "0", 9) or 0 for part in timed.groups())
         duration = hours * 3600 + minutes * 60 + seconds
         rest = rest[timed.end() :]
     separated = re.match(r"\s*:\s*|\s+[-–—](?=\s)\s*", rest)

@@ -23,20 +23,24 @@ from rules.check_output import ConfigProposal, ControlsInput, Judged
 from rules.config import CONTROLS, Config, mode_for
 from rules.diff import PullVerdict, evaluate_pull
 from rules.globs import GlobSet
+from rules.item import visible_lines
 from rules.model import Evidence, HardeningItem, PullFacts
+from rules.text import bounded_int
 
 Linked = Sequence[tuple[int, HardeningItem | None]]
 
 # "Hardens #12", "hardens: #3, #4 and #5", "Hardens #7 & #8": one keyword, one or more numbers.
+# Linear on any line: no two white-space runs touch (a separator sits between them), so a long
+# run of blanks after a reference is read once, not split every possible way.
 _HARDENS = re.compile(
-    r"(?<![\w-])hardens\b[ \t]*:?[ \t]*(?P<refs>#\d+(?:[ \t]*(?:,|&|\band\b)?[ \t]*#\d+)*)",
+    r"(?<![\w-])hardens\b[ \t]*(?::[ \t]*)?"
+    r"(?P<refs>#[0-9]+(?:[ \t]*(?:(?:,|&|\band\b)[ \t]*)?#[0-9]+)*)",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"#(\d+)")
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_QUOTE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
+_NUMBER = re.compile(r"#([0-9]+)")
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
+# A longer digit run than an issue number can have (the item marker allows 18) is no reference.
+_MAX_ISSUE_DIGITS = 18
 
 # Which of the late-decision control paths are runbooks (the rest are escalation maps), and
 # which failure classes' control paths are monitoring and rollback: the scorecard rows
@@ -56,14 +60,15 @@ def hardens_numbers(body: str | None) -> tuple[int, ...]:
     """
     if not body:
         return ()
-    text = _FENCE.sub("", body)
-    text = _COMMENT.sub("", text)
-    text = _QUOTE.sub("", text)
-    text = _INLINE_CODE.sub("", text)
     numbers: dict[int, None] = {}
-    for found in _HARDENS.finditer(text):
-        for number in _NUMBER.findall(found.group("refs")):
-            numbers[int(number)] = None
+    for line in visible_lines(body):
+        if not line or "ardens" not in line.lower():
+            continue
+        for found in _HARDENS.finditer(_INLINE_CODE.sub("", line)):
+            for digits in _NUMBER.findall(found.group("refs")):
+                number = bounded_int(digits, _MAX_ISSUE_DIGITS)
+                if number:
+                    numbers[number] = None
     return tuple(numbers)
 
 

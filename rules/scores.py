@@ -190,7 +190,9 @@ def is_screenshot(url: str) -> bool:
 
 
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-_DURATION_PART = r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])"
+_DURATION_PART = (
+    r"([0-9]{1,9}(?:\.[0-9]{1,9})?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])"
+)
 # A duration starts at the start of a run of digits, never inside one: without the lookbehind
 # a search retries from every digit of a long number, quadratic in its length. It finds the same
 # durations, because a number that is no duration read from its first digit is none from a

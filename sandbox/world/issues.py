@@ -117,6 +117,8 @@ class IssueTracker(WorldBase):
             target_repo = self.find_repo(match["repo"]) if match["repo"] else repo
             if target_repo is None:
                 continue
+            if len(match["number"]) > 18:  # no issue has it (and int() refuses 4,300+ digits)
+                continue
             target = target_repo.issues.get(int(match["number"]))
             if target is None or (target_repo is repo and target.number == source.number):
                 continue

@@ -1,0 +1,93 @@
+"""Hostile input through the real webhook endpoint against the sandbox, tried as an attacker
+would (docs/hostile-input.md): text that would stall, poison or amplify the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from bot.web import INBOX
+from rules.item import parse_item
+from rules.pulls import hardens_numbers
+
+FINDINGS = """\
+### Findings
+
+- missed detection: pager did not fire for checkout 5xx
+"""
+
+
+def hardening_issues(sandbox: Any, repo: str) -> list[dict[str, Any]]:
+    return [i for i in sandbox.issues(repo) if "hardening" in {lb["name"] for lb in i["labels"]}]
+
+
+async def failed(bot_app: Any) -> int:
+    return (await bot_app[INBOX].stats()).failed
+
+
+async def test_a_5000_digit_marker_gets_a_2xx_and_other_incidents_keep_working(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+):
+    huge = "9" * 5_000
+    body = (
+        f"<!-- hardening-bot:item incident={huge} finding=x -->\n"
+        "### Hardening Item\n"
+        f"- Incident reference: #{huge}\n"
+        "- Failure class: missed-detection\n"
+        "- Status: open\n"
+    )
+    hostile = sandbox.open_issue(repo, title="x", body=body, labels=("hardening",))
+    for action in ("opened", "edited"):
+        response = await deliver("issues", sandbox.issue_event(repo, hostile["number"], action))
+        assert response.status == 202
+    await drain()
+
+    incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
+    response = await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    assert response.status == 202
+    await drain()
+
+    made = [i for i in hardening_issues(sandbox, repo) if i["number"] != hostile["number"]]
+    assert len(made) == 1
+    item = parse_item(made[0]["body"]).item
+    assert item is not None and item.incident == incident["number"]
+    assert await failed(bot_app) == 0
+
+
+async def test_a_payload_whose_subject_cannot_be_derived_is_still_stored(
+    sandbox: Any, repo: str, deliver: Any, bot_app: Any, monkeypatch: pytest.MonkeyPatch
+):
+    import bot.web
+
+    def broken(event: str, payload: dict[str, Any]) -> str:
+        raise ValueError("unreadable")
+
+    monkeypatch.setattr(bot.web, "subject_for", broken)
+    issue = sandbox.open_issue(repo, title="x", body="y")
+    response = await deliver(
+        "issues", sandbox.issue_event(repo, issue["number"], "opened"), delivery_id="d-1"
+    )
+    assert response.status == 202
+    stored = await bot_app[INBOX].get("d-1")
+    assert stored is not None and stored.subject == repo
+
+
+async def test_a_65000_tab_pull_request_body_is_read_in_linear_time(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+):
+    body = "Hardens #1" + "\t" * 65_000
+    started = time.process_time()
+    assert hardens_numbers(body) == (1,)
+    # Quadratic reading took ~7 s of CPU here; linear takes milliseconds.
+    assert time.process_time() - started < 1.0
+
+    pull = sandbox.open_pull(repo, title="fix", body=body)
+    ping = await asyncio.gather(
+        deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened")),
+        deliver("ping", {"zen": "Keep it logically awesome.", "hook_id": 1}),
+    )
+    assert [r.status for r in ping] == [202, 200]
+    await drain()
