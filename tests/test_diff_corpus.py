@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from rules.config import default_config
 from rules.diff import PullVerdict, evaluate_pull, parse_patch
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "patches"
@@ -57,6 +58,9 @@ def load_case(path: Path) -> dict[str, Any]:
     case = yaml.safe_load(path.read_text())
     case["files"] = [_diff_entry(f) for f in case["files"]]
     failure_class = case.get("failure_class")
+    if case.get("test_paths") == "shipped":
+        # what a repository without a test_paths setting gets (rules/defaults.yml)
+        case["test_paths"] = default_config().test_paths
     case.setdefault("test_paths", DEFAULTS["test_paths"])
     case.setdefault("control_paths", DEFAULTS["control_paths"].get(failure_class, []))
     return case

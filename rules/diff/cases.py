@@ -285,6 +285,56 @@ def _pair(scan: _Scan) -> None:
             added.pair_kind = removed.pair_kind = "renamed"
 
 
+# trybuild's UI tests: each ``.rs`` file under ``tests/ui/`` (or ``compile-fail/`` ...) is a case
+# that must fail to compile with the error its ``.stderr`` holds, or compile (``pass/``).
+_UI_DIRS = frozenset({"ui", "compile-fail", "compile_fail", "ui-fail", "fail"})
+_UI_PASS_DIRS = frozenset({"pass", "compile-pass", "compile_pass", "run-pass", "ui-pass"})
+
+
+def _ui_dir(path: str) -> str | None:
+    """ "fail" or "pass" for a ``.rs`` file in a UI test folder under ``tests/``."""
+    if not path.endswith(".rs"):
+        return None
+    parts = path.split("/")[:-1]
+    if "tests" not in parts:
+        return None
+    below = parts[parts.index("tests") + 1 :]
+    if any(part in _UI_PASS_DIRS for part in below):
+        return "pass"
+    if any(part in _UI_DIRS for part in below):
+        return "fail"
+    return None
+
+
+def _ui_tests(scan: _Scan, pull_files: Sequence[PullFile], globs: GlobSet) -> None:
+    """A UI test file added (with its ``.stderr`` for a compile-fail one) is a new case; one
+    deleted is a removal, so a UI test moved to another folder pairs up by name."""
+    added_stderr = {f.filename for f in pull_files if f.status == "added"}
+    for order, pull_file in enumerate(pull_files):
+        kind = _ui_dir(pull_file.filename)
+        if kind is None or pull_file.status not in ("added", "removed"):
+            continue
+        if not globs.match(pull_file.filename):
+            continue
+        stem = pull_file.filename[: -len(".rs")]
+        if pull_file.status == "added" and kind == "fail" and stem + ".stderr" not in added_stderr:
+            continue  # trybuild would only write a .stderr to review: not yet a case
+        name = stem.rsplit("/", 1)[-1]
+        decl = Declaration(
+            name=f"ui test {name}",
+            line=1,
+            kind="+" if pull_file.status == "added" else "-",
+            language="rust",
+            family="rust",
+            what="compile-fail UI test" if kind == "fail" else "UI test",
+            index=0,
+            preamble=0,
+        )
+        seen = _Seen(decl, pull_file.filename, order, True, None, (-1, -1, -1))
+        (scan.added if decl.kind == "+" else scan.removed).append(seen)
+        scan.by_decl[id(decl)] = seen
+
+
 RENAME_SIMILARITY = 0.6
 _NAME_PREFIX = re.compile(r"^(?:test_?|should_?)")
 
@@ -370,6 +420,7 @@ def find_new_tests(
         for hunk_index, hunk in enumerate(pull_file.hunks):
             _scan_hunk(scan, pull_file, language, hunk, hunk_index, order, in_scope)
 
+    _ui_tests(scan, pull_files, globs)
     _pair(scan)
     new = [s for s in scan.added if s.pair is None]
     new_names = {(s.path, s.decl.name) for s in new if not s.decl.skipped}

@@ -72,7 +72,9 @@ __all__ = [
 
 Side = Literal["new", "old"]
 
-_LITERAL = r"""(?P<q>['"`])(?P<lit>(?:\\.|(?!(?P=q)).)*)(?P=q)"""
+# The alternatives are disjoint (an escape, or one character that is neither the quote nor a
+# backslash), so a long run of backslashes cannot make the match backtrack.
+_LITERAL = r"""(?P<q>['"`])(?P<lit>(?:\\.|(?!(?P=q))[^\\])*)(?P=q)"""
 _DQ_LITERAL = r'"(?P<lit>(?:\\.|[^"\\])*)"'
 _LITERAL_RE = re.compile(r"^\s*" + _LITERAL)
 
@@ -120,6 +122,7 @@ class Rule:
     name: NameFn | None = None
     subtest: bool = False
     exclude: frozenset[str] = frozenset()
+    orphan: bool = False  # a subtest that only exists inside a test (Catch2 ``SECTION``)
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,59 @@ def _ruby_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> s
 
 def _gtest_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
     return f"{match.group('suite')}.{match.group('name')}"
+
+
+def _section_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    return f"{match.group('kind')} {match.group('lit')}"
+
+
+_DOC_LINE = re.compile(r"^\s*//[/!]")
+_DOC_FENCE = re.compile(r"^\s*//[/!]\s*```")
+_DOC_PREFIX = re.compile(r"^\s*//[/!] ?")
+# Fence info strings that make a doc comment's code block something rustdoc does not run.
+_DOC_NOT_RUST = frozenset(
+    {"ignore", "text", "txt", "plain", "console", "sh", "shell", "bash", "toml", "json", "yaml"}
+    | {"notrust", "sql", "html", "c", "python", "js", "diff", "markdown", "md", "ebnf"}
+)
+
+
+def _doctest_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    """A code block in a ``///`` or ``//!`` comment is a doc test (``cargo test`` runs it).
+
+    The fence line names it only when it opens the block: an even number of fences above it in
+    the same comment. When the comment runs off the top of the hunk, it is taken as an opening
+    fence only if the whole block, closing fence included, is added.
+    """
+    info = {word for word in match.group("info").split(",") if word}
+    if info & _DOC_NOT_RUST:
+        return None
+    above, top_seen = 0, False
+    for j in range(index - 1, max(-1, index - 400), -1):
+        text = view[j].text
+        if not _DOC_LINE.match(text):
+            top_seen = True
+            break
+        if _DOC_FENCE.match(text):
+            above += 1
+    if top_seen and above % 2:
+        return None
+    code: list[str] = []
+    closing = None
+    for k in range(index + 1, min(len(view), index + 400)):
+        text = view[k].text
+        if not _DOC_LINE.match(text):
+            break
+        if _DOC_FENCE.match(text):
+            closing = k
+            break
+        code.append(_DOC_PREFIX.sub("", text).strip())
+    if not top_seen and (
+        closing is None or any(view[x].kind != "+" for x in range(index, closing + 1))
+    ):
+        return None
+    shown = [line for line in code if line and line != "#" and not line.startswith("# ")]
+    first = next((line for line in shown if line), "")
+    return f"doc test: {first[:80]}" if first else None
 
 
 _GO_OUTPUT = re.compile(r"^\s*//\s*(?:Unordered output|Output):")
@@ -434,11 +490,16 @@ RUST = Language(
     name="rust",
     family="rust",
     extensions=(".rs",),
-    trigger=_c(r"\bfn\b"),
+    trigger=_c(r"\bfn\b|```"),
     skip=_c(r"#\[\s*ignore\b"),
     inline_marker=_c(r"^\s*(?:#\[[^\]]*\]\s*)+"),
     in_source=True,
     rules=(
+        Rule(
+            "doc test",
+            _c(r"^\s*//[/!]\s*```\s*(?P<info>[\w,-]*)\s*$"),
+            name=_doctest_name,
+        ),
         Rule(
             "test function",
             _c(
@@ -457,7 +518,9 @@ RUBY = Language(
     name="ruby",
     family="ruby",
     extensions=(".rb",),
-    trigger=_c(r"\b(?:it|its|specify|example|scenario|test|def|xit|xspecify|xexample|xscenario)\b"),
+    trigger=_c(
+        r"\b(?:it|its|specify|example|scenario|test|def|should|xit|xspecify|xexample|xscenario)\b"
+    ),
     preamble="none",
     rules=(
         Rule(
@@ -470,6 +533,10 @@ RUBY = Language(
             name=_ruby_name,
         ),
         Rule("minitest test", _c(r"^\s*def\s+(?P<name>test_\w+[?!]?)")),
+        Rule(
+            "bacon / shoulda case",
+            _c(r"^\s*should\s*\(?\s*" + _LITERAL + r"\s*\)?\s*(?:do\b|\{)"),
+        ),
         Rule("minitest test", _c(r"^\s*test\s*\(?\s*" + _LITERAL + r"\s*\)?\s*(?:do\b|\{)")),
     ),
 )
@@ -495,6 +562,37 @@ CSHARP = Language(
             ),
             marker=_CS_MARKER,
             exclude=_NOT_METHODS,
+        ),
+    ),
+)
+
+_FS_MARKER = _c(
+    r"\[<\s*(?:[\w.]+\.)?(?:Fact|Theory|Test|TestMethod|DataTestMethod|TestCase|TestCaseSource"
+    r"|Property|SkippableFact)(?:Attribute)?\b"
+)
+FSHARP = Language(
+    name="fsharp",
+    family="fsharp",
+    extensions=(".fs", ".fsx"),
+    trigger=_c(r"\blet\b|\bmember\b|test"),
+    skip=_c(r"\bSkip\s*=|\[<\s*Ignore\b"),
+    inline_marker=_c(r"^\s*(?:\[<[^\]]*>\]\s*)+"),
+    rules=(
+        Rule(
+            "test function",
+            _c(
+                r"^\s*(?:let\s+|member\s+\w+\.)(?:(?:private|internal|public|rec|inline)\s+)*"
+                r"(?P<name>``[^`]+``|\w+)"
+            ),
+            marker=_FS_MARKER,
+        ),
+        Rule(
+            "Expecto test",
+            _c(
+                r"^\s*(?P<variant>[fp])?(?:testCase|testCaseAsync|testCaseTask|testProperty"
+                r"|testTask|testAsync|test)\s+" + _DQ_LITERAL
+            ),
+            skip=_c(r"^\s*p"),
         ),
     ),
 )
@@ -561,7 +659,7 @@ CPP = Language(
     name="cpp",
     family="cpp",
     extensions=(".c", ".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp"),
-    trigger=_c(r"TEST|SCENARIO"),
+    trigger=_c(r"TEST|SCENARIO|SECTION|SUBCASE|GIVEN|WHEN|THEN"),
     preamble="none",
     rules=(
         Rule(
@@ -575,9 +673,23 @@ CPP = Language(
         ),
         Rule(
             "Catch2 / doctest case",
-            _c(r"^\s*(?:TEST_CASE|SCENARIO|TEST_CASE_METHOD\s*\([^,]*,)\s*\(?\s*" + _DQ_LITERAL),
+            _c(
+                r"^\s*(?:TEST_CASE|SCENARIO|TEMPLATE_TEST_CASE|TEMPLATE_PRODUCT_TEST_CASE"
+                r"|TEST_CASE_TEMPLATE|TEMPLATE_LIST_TEST_CASE"
+                r"|(?:TEST_CASE|TEMPLATE_TEST_CASE)_METHOD\s*\([^,]*,)\s*\(?\s*" + _DQ_LITERAL
+            ),
         ),
         Rule("Boost test case", _c(r"^\s*BOOST_(?:AUTO|FIXTURE)_TEST_CASE\s*\(\s*(?P<name>\w+)")),
+        Rule(
+            "Catch2 / doctest section",
+            _c(
+                r"^\s*(?P<kind>SECTION|SUBCASE|GIVEN|AND_GIVEN|WHEN|AND_WHEN|THEN|AND_THEN)\s*\(\s*"
+                + _DQ_LITERAL
+            ),
+            name=_section_name,
+            subtest=True,
+            orphan=True,
+        ),
     ),
 )
 
@@ -647,6 +759,7 @@ LANGUAGES: tuple[Language, ...] = (
     RUST,
     RUBY,
     CSHARP,
+    FSHARP,
     PHP,
     SWIFT,
     ELIXIR,
@@ -791,12 +904,17 @@ def declarations_in_hunk(
                 language.skip is not None and language.skip.search(context + "\n" + text)
             )
             if rule.subtest:
-                if parent is None:
+                if rule.orphan:
+                    # Named by itself: its test is often out of the hunk's sight, and a section
+                    # moved between hunks must keep its name to be paired.
+                    decl_parent = parent
+                elif parent is None:
                     # Outside any test: ``b.Run`` in a benchmark, or the ``t.Run("Value", …)``
                     # of a helper that drives a table; the helper's callers are the cases.
                     continue
-                decl_parent = parent
-                name = f"{parent}/{name}" if parent else name
+                else:
+                    decl_parent = parent
+                    name = f"{parent}/{name}" if parent else name
             else:
                 decl_parent = None
                 parent = name

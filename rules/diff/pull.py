@@ -70,6 +70,7 @@ def example_test(language: str, failure_class: str | None = None) -> str:
         "rust": f"#[test] fn {snake}() {{",
         "ruby": f'it "{prose}" do',
         "csharp": f"[Fact] public void {camel}() {{",
+        "fsharp": f"[<Fact>] let ``{prose}`` () =",
         "php": f"public function test{camel}(): void {{",
         "swift": f"func test{camel}() {{",
         "elixir": f'test "{prose}" do',
