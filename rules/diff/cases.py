@@ -403,6 +403,12 @@ def find_new_tests(
             test_files.append(pull_file.filename)
         elif language is None:
             continue  # nothing we could read a test case from: not even parsed
+        elif not language.in_source and not (
+            pull_file.patch and language.trigger.search(pull_file.patch)
+        ):
+            # Outside the test paths only a removed declaration matters (a test moved out of
+            # them); a patch without a word that starts one has none: not worth parsing.
+            continue
         if not pull_file.has_patch:
             if in_test_paths and pull_file.status == "renamed" and not pull_file.content_changed:
                 renamed_files.append((pull_file.previous_filename or "", pull_file.filename))
