@@ -132,7 +132,7 @@ class Pipeline:
             ctx = Ctx(
                 sandbox=sb,
                 principal=principal,
-                render=Renderer(sb.world, _api_base(request)),
+                render=Renderer(sb.world, _api_base(request), sb.web_url),
                 match=dict(request.match_info),
                 query=request.query,
                 body=body,

@@ -25,7 +25,7 @@ from .pipeline import Call, Pipeline
 from .ratelimit import RateLimiter
 from .record import Record, wrap
 from .registration import Registrations
-from .render import Renderer
+from .render import WEB, Renderer
 from .routes import ENDPOINTS
 from .webhooks import Emitter, PayloadBuilder, WebhookSink
 from .world import World
@@ -57,6 +57,9 @@ class Sandbox:
         self._clock = clock
         #: Base of the API URLs inside webhook payloads; :meth:`serve` sets it to its address.
         self.api_url = api_url.rstrip("/")
+        #: Base of ``html_url`` links (GitHub's website); the stand-in (``python -m sandbox``)
+        #: serves a few of its pages itself.
+        self.web_url = WEB
         self.world = World(
             app_id=app_id,
             app_slug=app_slug,
@@ -103,9 +106,10 @@ class Sandbox:
             self._app = self.make_app()
         return self._app
 
-    def make_app(self) -> web.Application:
-        """A fresh application over the same state, for a second server."""
-        return self._pipeline.build_app(self.registrations.routes())
+    def make_app(self, pages: Iterable[web.RouteDef] = ()) -> web.Application:
+        """A fresh application over the same state, for a second server; ``pages``: more of
+        GitHub's website (``sandbox.site``)."""
+        return self._pipeline.build_app([*self.registrations.routes(), *pages])
 
     @asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
@@ -125,7 +129,7 @@ class Sandbox:
 
     @property
     def _render(self) -> Renderer:
-        return Renderer(self.world, self.api_url)
+        return Renderer(self.world, self.api_url, self.web_url)
 
     # --- the App ------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ class PayloadBuilder:
 
     @property
     def render(self) -> Renderer:
-        return Renderer(self.sandbox.world, self.sandbox.api_url)
+        return Renderer(self.sandbox.world, self.sandbox.api_url, self.sandbox.web_url)
 
     def _common(self, repo: Repo, sender: User) -> dict[str, Any]:
         r = self.render
