@@ -10,10 +10,12 @@ second time; the handlers save what these return.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from rules.item import parse_item, render_item
 from rules.model import Evidence, HardeningItem
+from rules.record import gate_edits, plain_edits, with_plain
 from rules.scores import mention, same_login
 
 
@@ -123,3 +125,41 @@ def adopted(typed: HardeningItem, *, keep_evidence: bool) -> HardeningItem:
         retired_rationale=None,
     )
     return in_progress(item) if item.evidence else item
+
+
+@dataclass(frozen=True)
+class HandEdit:
+    """What a person's edit of an item's body comes to (docs/commands.md, "Who may change
+    what"): the item the body must show, and which typed changes are undone or taken."""
+
+    item: HardeningItem
+    undone_gate: tuple[str, ...] = ()
+    undone_plain: tuple[str, ...] = ()
+    taken_plain: tuple[str, ...] = ()
+
+    @property
+    def undone(self) -> bool:
+        return bool(self.undone_gate or self.undone_plain)
+
+
+def judge_hand_edit(
+    recorded_item: HardeningItem,
+    before: HardeningItem | None,
+    after: HardeningItem,
+    *,
+    may_edit_plain: bool,
+) -> HandEdit:
+    """Judge the template ``after`` a person's edit, against the App's record.
+
+    ``recorded_item`` carries the recorded gate facts; ``before`` is the template as it read
+    before the edit (None when unknown: nothing to put back). A gate field typed differently
+    from the record is always undone: only commands change it. A plain field is taken from
+    ``after`` when the editor may (write access or a lead), else put back as it was.
+    """
+    shown = parse_item(render_item(recorded_item)).item or recorded_item
+    undone_gate = gate_edits(shown, after)
+    changed = plain_edits(before, after) if before is not None else ()
+    if may_edit_plain or before is None:
+        item = with_plain(recorded_item, after)
+        return HandEdit(item, undone_gate, (), changed)
+    return HandEdit(with_plain(recorded_item, before), undone_gate, changed, ())

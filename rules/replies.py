@@ -19,6 +19,7 @@ from rules import markers
 from rules.commands import Command, CommandError
 from rules.gates import GateResult
 from rules.model import ItemFacts
+from rules.record import GATE_FIELDS, PLAIN_FIELDS
 from rules.scores import Score, Scores, mention
 
 RETIREMENT_MARKER = markers.RETIREMENT
@@ -343,3 +344,62 @@ def adopted_note(by: str, command_link: str | None = None) -> str:
             "`/harden status` shows what it still needs.",
         ]
     )
+
+
+# --- hand edits of an item ----------------------------------------------------------------------
+
+
+def hand_edit_comment(
+    editor: str, undone_gate: Sequence[str], undone_plain: Sequence[str], *, can_write: bool
+) -> str:
+    """The one comment (edited in place) saying which typed changes the App put back, and the
+    command that makes each change instead."""
+    lines = [
+        markers.HAND_EDIT,
+        "### Edit undone",
+        "",
+        f"{mention(editor)} edited the Hardening Item by hand; the bot put these fields back:",
+        "",
+    ]
+    seen: set[str] = set()
+    for name in undone_gate:
+        label = _FIELD_LABELS.get(name, name)
+        if label in seen:
+            continue
+        seen.add(label)
+        lines.append(f"- **{label}** changes only through {GATE_FIELDS[name]}")
+    for name in undone_plain:
+        label = _FIELD_LABELS.get(name, name)
+        if label in seen:
+            continue
+        seen.add(label)
+        command = PLAIN_FIELDS.get(name)
+        how = f" (by hand or with {command})" if command else ""
+        lines.append(f"- **{label}** is changed only by people with write access or a lead{how}")
+    lines += [
+        "",
+        "Status, verification, evidence, acknowledgements and a retirement rationale are the "
+        "facts the closing gates decide on, so only commands and the App record them; the body "
+        "shows what is recorded." + (" Other fields you may edit by hand." if can_write else ""),
+    ]
+    return "\n".join(lines)
+
+
+_FIELD_LABELS = {
+    "status": "Status",
+    "evidence": "Evidence link(s)",
+    "acknowledged_by": "Runbook acknowledged by",
+    "verified_by": "Verified by",
+    "verified_at": "Verified by",
+    "verified_link": "Verified by",
+    "retired_rationale": "Retirement rationale",
+    "incident": "Incident reference",
+    "failure_class": "Failure class",
+    "proposed_control": "Proposed control",
+    "priority": "Priority band",
+    "owner": "Execution owner",
+    "verifier": "Verifier owner",
+    "due": "Due date",
+    "adoption_check": "Adoption check date",
+    "verification_style": "Verification style",
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -98,3 +99,18 @@ def test_verified_and_retired() -> None:
     assert done.verified_at == at.replace(microsecond=0)
     gone = retired(ITEM, "duplicates the canary gate")
     assert (gone.status, gone.retired_rationale) == ("retired", "duplicates the canary gate")
+
+
+def test_a_hand_edit_puts_gate_fields_back_and_plain_fields_by_who_edited() -> None:
+    from rules.edits import judge_hand_edit
+
+    recorded = HardeningItem(owner="carol", verifier="bob", status="in_progress")
+    typed = replace(recorded, status="verified", verified_by="bob", owner="mallory")
+    by_writer = judge_hand_edit(recorded, recorded, typed, may_edit_plain=True)
+    assert by_writer.undone_gate == ("status", "verified_by")
+    assert by_writer.item == replace(recorded, owner="mallory")
+    assert by_writer.taken_plain == ("owner",) and by_writer.undone
+    by_reader = judge_hand_edit(recorded, recorded, typed, may_edit_plain=False)
+    assert by_reader.item == recorded and by_reader.undone_plain == ("owner",)
+    untouched = judge_hand_edit(recorded, recorded, recorded, may_edit_plain=False)
+    assert not untouched.undone and untouched.item == recorded

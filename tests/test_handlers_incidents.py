@@ -465,10 +465,18 @@ async def test_an_item_edit_re_renders_the_comment_once(sandbox, repo, deliver, 
     [comment] = tracking(sandbox, repo, number)
     sandbox.reset_calls()
 
+    # A maintainer edits a plain field by hand: taken. The item, from before the App kept
+    # records, gets its record once (the body's last line), then the tracking comment follows.
+    sandbox.set_permission(repo, "alice", "write")
     body = missed["body"].replace("- Execution owner:", "- Execution owner: @alice")
     payload = await edit(sandbox, repo, deliver, missed["number"], body)
     await drain()
-    assert writes(sandbox) == [("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}")]
+    assert writes(sandbox) == [
+        ("PATCH", f"/repos/octo/repo/issues/{missed['number']}"),
+        ("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}"),
+    ]
+    edited = sandbox.issue(repo, missed["number"])["body"]
+    assert "- Execution owner: @alice" in edited and "<!-- hardening-bot:record " in edited
     assert (
         f"#{missed['number']} · missed-detection · P1 · owner @alice"
         in (tracking(sandbox, repo, number)[0]["body"])

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 # Handler modules' routers. Add each new module's router here.
-from bot.handlers import adoption, closing, commands, incidents, pulls
+from bot.handlers import adoption, closing, commands, edits, incidents, pulls
 
 ROUTERS: tuple[Router, ...] = (
     adoption.router,
     closing.router,
     commands.router,
+    edits.router,
     incidents.router,
     pulls.router,
 )

@@ -1,0 +1,131 @@
+"""Hand edits of a hardening item, judged by who made them (docs/commands.md, "Who may change
+what").
+
+The body of an item is the readable view of the App's record plus the plain fields. When a
+person edits it (``issues.edited``, ``changes.body.from`` holding what it said before):
+
+- a gate field (status, verification, evidence, acknowledgements, retirement rationale) typed
+  differently from the record is put back, whoever typed it, with one comment naming the command
+  that changes it;
+- a plain field (proposed control, owners, dates, ...) is taken from someone with write access
+  or a lead, and put back for anyone else, with the same comment;
+- a record removed or broken by the edit is written back from the App's last known copy or from
+  the previous body GitHub sends (its signature is checked, so only the App's own record is
+  restored); an item from before records gets its record from the body *before* the edit.
+
+The App's own edits come back as ``issues.edited`` too and are skipped, so nothing loops; a
+redelivered edit finds the body already put back and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gidgethub.abc import GitHubAPI
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot.context import Context
+from bot.items import get_issue, is_hardening, load, save_item
+from bot.permissions import lookup_caller
+from bot.records import read, sealed, trust_of
+from bot.writes import repo_coordinates, same_text, update_issue, upsert_comment
+from rules import markers
+from rules.authorization import WRITE, role_rank
+from rules.edits import judge_hand_edit
+from rules.item import parse_item
+from rules.model import HardeningItem
+from rules.record import plain_edits, with_gate
+from rules.replies import hand_edit_comment
+
+router = Router()
+
+
+@router.register("issues", action="edited")
+async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    data = event.data
+    sender = data.get("sender") or {}
+    editor = str(sender.get("login") or "")
+    if "pull_request" in data["issue"] or editor.casefold() == ctx.bot_login.casefold():
+        return  # the App's own edit
+    before_body = ((data.get("changes") or {}).get("body") or {}).get("from")
+    if not isinstance(before_body, str):
+        return  # the title or another field changed, not the body
+    owner, repo = repo_coordinates(data)
+    config = (await ctx.config(gh, owner, repo)).config
+    fresh = await get_issue(gh, owner, repo, int(data["issue"]["number"]))
+    if fresh is None or not is_hardening(fresh, config):
+        return
+    trust = trust_of(ctx)
+    loaded = load(fresh, config, trust=trust)
+    if loaded is None:
+        return  # not an item (a person's issue not adopted): nothing of the App's to keep
+    before = parse_item(before_body).item
+    record = loaded.record
+    if record is None:
+        record = read(fresh, trust.key, body=before_body).record  # the record the edit broke
+    after = loaded.typed
+    if record is not None:
+        recorded_item = with_gate(after or before or HardeningItem(), record)
+    elif loaded.source == "upgrade":
+        recorded_item = before or after or HardeningItem()  # read once, from before the edit
+    else:
+        recorded_item = with_gate(after or before or HardeningItem(), None)  # fail closed
+    changed = plain_edits(before, after) if before is not None and after is not None else ()
+    may_edit = True
+    if (changed or after is None) and before is not None:
+        leads = (*config.leads.users, *config.leads.teams)
+        caller = await lookup_caller(gh, owner, repo, editor, leads)
+        may_edit = role_rank(caller.role) >= WRITE or caller.is_lead
+    number = int(fresh["number"])
+    keep = replace(loaded, record=record, issue=fresh)
+    if after is None:
+        if may_edit or before is None:
+            # Someone with write access removed the template: theirs to do; the record stays.
+            if record is not None and trust.key is not None:
+                body = sealed(fresh.get("body") or "", record, trust.key)
+                if not same_text(fresh.get("body"), body):
+                    await update_issue(gh, fresh, body=body)
+            return
+        verdict = judge_hand_edit(recorded_item, before, before, may_edit_plain=False)
+        undone_plain: tuple[str, ...] = ("proposed_control",)  # the whole template came back
+        await save_item(gh, owner, repo, keep, verdict.item, config=config, trust=trust)
+        await _say(gh, ctx, owner, repo, number, editor, (), undone_plain, may_edit)
+        return
+    verdict = judge_hand_edit(recorded_item, before, after, may_edit_plain=may_edit)
+    await save_item(gh, owner, repo, keep, verdict.item, config=config, trust=trust)
+    ctx.log.info(
+        "#%s edited by @%s: gate fields put back %s, plain fields put back %s, taken %s",
+        number,
+        editor,
+        list(verdict.undone_gate),
+        list(verdict.undone_plain),
+        list(verdict.taken_plain),
+    )
+    if verdict.undone:
+        await _say(
+            gh,
+            ctx,
+            owner,
+            repo,
+            number,
+            editor,
+            verdict.undone_gate,
+            verdict.undone_plain,
+            may_edit,
+        )
+
+
+async def _say(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    number: int,
+    editor: str,
+    gate: tuple[str, ...],
+    plain: tuple[str, ...],
+    can_write: bool,
+) -> None:
+    body = hand_edit_comment(editor, gate, plain, can_write=can_write)
+    await upsert_comment(gh, owner, repo, number, markers.HAND_EDIT, body, bot_login=ctx.bot_login)

@@ -1,0 +1,301 @@
+"""Forging a gate, tried as an attacker would: through the real webhook endpoint, against the
+sandbox, with the roles GitHub would give each person. Every attempt must end with the item open
+and not verified, and say why (docs/commands.md, "Who may change what")."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from conftest import BOT, OWNED_ITEM, item_of, open_app_item
+
+from bot.github import GitHubApp
+from bot.web import create_app
+from rules.item import parse_item, render_item
+from rules.model import Evidence
+
+READY = dataclasses.replace(
+    OWNED_ITEM,
+    evidence=(Evidence("https://ci.example.com/run/1", "implementation"),),
+)
+SELF_MADE = """\
+### Hardening Item
+- Incident reference: #1
+- Failure class: missed-detection
+- Proposed control: alert rule + routing update
+- Priority band: P1
+- Execution owner: @mallory-friend
+- Verifier owner: @mallory
+- Due date: 2026-12-01
+- Evidence link(s):
+  - https://ci.example.com/1 (implementation: green)
+  - https://ops.example.com/2 (behavioral: drill paged in 40s)
+  - https://ops.example.com/3 (rollback, timed 4m: rehearsed)
+  - https://grafana.example.com/4 (monitoring: p95 42m -> 18m)
+  - https://github.com/octo/repo/blob/main/runbooks/x.md (runbook)
+  - https://ci.example.com/5 (test)
+- Adoption check date: 2026-12-15
+- Status: verified
+- Runbook acknowledged by: @mallory-friend
+- Verified by: @mallory
+"""
+
+
+@pytest.fixture
+async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp) -> TestClient:
+    return await aiohttp_client(create_app(settings, github=quick_github))
+
+
+@pytest.fixture
+def roles(sandbox: Any, repo: str) -> str:
+    """carol executes (write), bob verifies (write), dave writes, rita reads, lena leads."""
+    for login, role in (("carol", "write"), ("bob", "write"), ("dave", "write"), ("rita", "read")):
+        sandbox.set_permission(repo, login, role)
+    sandbox.add_user("mallory")
+    sandbox.put_file(repo, ".github/hardening.yml", "leads: [lena]\n")
+    return repo
+
+
+async def say(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, body: str, user: str):
+    comment = sandbox.add_comment(repo, n, body, user=user)
+    assert (
+        await deliver("issue_comment", sandbox.issue_comment_event(repo, n, comment["id"]))
+    ).status == 202
+    await drain()
+    return comment
+
+
+async def edit(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, body: str, user: str):
+    payload = sandbox.edit_issue(repo, n, body=body, user=user)
+    assert (await deliver("issues", payload)).status == 202
+    await drain()
+
+
+async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, user: str) -> None:
+    sandbox.update_issue(repo, n, user=user, state="closed")
+    assert (await deliver("issues", sandbox.issue_event(repo, n, "closed", sender=user))).status
+    await drain()
+
+
+def bot_comments(sandbox: Any, repo: str, n: int, name: str) -> list[str]:
+    mark = f"<!-- hardening-bot:{name}"
+    return [
+        c["body"]
+        for c in sandbox.comments(repo, n)
+        if c["user"]["login"] == BOT and c["body"].startswith(mark)
+    ]
+
+
+def reply_to(sandbox: Any, repo: str, n: int, comment: dict[str, Any]) -> str:
+    [body] = bot_comments(sandbox, repo, n, f"reply comment={comment['id']} ")
+    return body
+
+
+# --- an outsider's self-made item ---------------------------------------------------------------
+
+
+async def test_an_outsiders_self_made_verified_item_is_no_item(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    # The shipped item form adds the hardening label whoever fills it in.
+    issue = sandbox.open_issue(
+        repo, title="Harden: pager", body=SELF_MADE, labels=("hardening",), user="mallory"
+    )
+    n = int(issue["number"])
+    await deliver("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
+    await drain()
+    [hint] = bot_comments(sandbox, repo, n, "adoption")
+    assert "/harden adopt" in hint and "@mallory" in hint
+    assert sandbox.issue(repo, n)["body"] == SELF_MADE  # nothing else happened
+
+    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "mallory")
+    assert "not a hardening item yet" in reply_to(sandbox, repo, n, comment)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    assert bot_comments(sandbox, repo, n, "bundle") == []
+    # A redelivered open says nothing twice.
+    await deliver("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
+    await drain()
+    assert len(bot_comments(sandbox, repo, n, "adoption")) == 1
+
+
+async def test_the_api_drops_an_outsiders_labels_and_adoption_takes_no_typed_gate_fact(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    # Through the API an outsider cannot even set the label (GitHub drops it silently).
+    api = sandbox.open_issue(repo, title="x", body=SELF_MADE, labels=("hardening",), via="api")
+    assert sandbox.issue(repo, api["number"])["labels"] == []
+
+    issue = sandbox.open_issue(
+        repo, title="Harden: pager", body=SELF_MADE, labels=("hardening",), user="mallory"
+    )
+    n = int(issue["number"])
+    await deliver("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
+    await drain()
+    refused = await say(sandbox, repo, deliver, drain, n, "/harden adopt", "rita")
+    assert "write access or more, or a lead" in reply_to(sandbox, repo, n, refused)
+    adopted = await say(sandbox, repo, deliver, drain, n, "/harden adopt", "dave")
+    assert "hardening item now" in reply_to(sandbox, repo, n, adopted)
+    item = item_of(sandbox, repo, n)
+    assert item.status == "open" and item.evidence == () and item.verified_by is None
+    assert item.acknowledged_by == () and item.owner == "mallory-friend"
+    [note] = bot_comments(sandbox, repo, n, "adoption")
+    assert "Adopted by @dave" in note
+    # And mallory, named verifier but without write access, still cannot verify it.
+    verify = await say(sandbox, repo, deliver, drain, n, "/harden verify", "mallory")
+    answer = reply_to(sandbox, repo, n, verify)
+    assert "@mallory is the verifier owner but is not a collaborator" in answer
+    assert sandbox.issue(repo, n)["state"] == "open"
+
+
+async def test_a_maintainers_issue_form_is_adopted_at_once(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    body = SELF_MADE.replace("@mallory-friend", "@carol").replace("@mallory", "@bob")
+    issue = sandbox.open_issue(repo, title="Harden: pager", body=body, labels=("hardening",),
+                               user="dave")  # fmt: skip
+    n = int(issue["number"])
+    await deliver("issues", sandbox.issue_event(repo, n, "opened", sender="dave"))
+    await drain()
+    item = item_of(sandbox, repo, n)
+    # The evidence dave typed is his to record; the status and signoff he typed are not.
+    assert item.status == "in_progress" and len(item.evidence) == 6
+    assert item.verified_by is None and item.acknowledged_by == ()
+    assert bot_comments(sandbox, repo, n, "adoption") == []
+
+
+# --- a hand-typed `verified` or `retired` ---------------------------------------------------------
+
+
+async def test_the_execution_owner_types_verified_and_closes(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    body = sandbox.issue(repo, n)["body"].replace("- Status: in_progress", "- Status: verified")
+    body = body.replace("- Status: open", "- Status: verified")
+    body = body.replace("- Adoption check date:", "- Verified by: @bob\n- Adoption check date:")
+    await edit(sandbox, repo, deliver, drain, n, body, "carol")
+    await close(sandbox, repo, deliver, drain, n, "carol")
+
+    issue = sandbox.issue(repo, n)
+    assert issue["state"] == "open"
+    assert item_of(sandbox, repo, n).status != "verified"
+    assert "Verified by" not in issue["body"]
+    [undone] = bot_comments(sandbox, repo, n, "hand-edit")
+    assert "**Status** changes only through `/harden verify`" in undone
+    [gate] = bot_comments(sandbox, repo, n, "closure-gate")
+    assert "/harden verify" in gate
+
+
+async def test_a_writer_types_retired_with_a_rationale(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    body = sandbox.issue(repo, n)["body"].replace("- Status: open", "- Status: retired")
+    body += "\n- Retirement rationale: not worth it\n"
+    # Written inside the block, so the template reads it.
+    body = body.replace(
+        "- Adoption check date:", "- Retirement rationale: not worth it\n- Adoption check date:"
+    )
+    await edit(sandbox, repo, deliver, drain, n, body, "dave")
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    assert sandbox.issue(repo, n)["state"] == "open"
+    assert item_of(sandbox, repo, n).status == "open"
+    [undone] = bot_comments(sandbox, repo, n, "hand-edit")
+    assert "`/harden retire RATIONALE` (by a lead)" in undone
+
+
+async def test_removing_or_replacing_the_record_restores_it(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    other = open_app_item(
+        sandbox, repo, dataclasses.replace(READY, status="retired", retired_rationale="dup")
+    )
+    original = sandbox.issue(repo, n)["body"]
+    # dave pastes the retired item's (validly signed) record over this one's and types retired.
+    stolen = sandbox.issue(repo, other)["body"].rstrip("\n").rsplit("\n", 1)[1]
+    forged = original.rstrip("\n").rsplit("\n", 1)[0] + "\n" + stolen + "\n"
+    forged = forged.replace("- Status: open", "- Status: retired")
+    await edit(sandbox, repo, deliver, drain, n, forged, "dave")
+    assert parse_item(sandbox.issue(repo, n)["body"]).item == parse_item(original).item
+    assert "<!-- hardening-bot:record " in sandbox.issue(repo, n)["body"]
+
+    # The record line deleted altogether, status typed: put back from the previous body.
+    body = sandbox.issue(repo, n)["body"]
+    bare = body.rstrip("\n").rsplit("\n", 1)[0].replace("- Status: open", "- Status: verified")
+    await edit(sandbox, repo, deliver, drain, n, bare, "dave")
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    assert sandbox.issue(repo, n)["state"] == "open"
+    assert item_of(sandbox, repo, n).status == "open"
+
+
+async def test_plain_fields_are_taken_from_writers_and_put_back_for_others(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    issue = sandbox.open_issue(
+        repo, title="Harden: pager", body=render_item(READY), labels=("hardening",), user="mallory"
+    )
+    n = int(issue["number"])
+    await say(sandbox, repo, deliver, drain, n, "/harden adopt", "dave")
+    # The author (no write access) may edit the body on GitHub, but not the item's owners.
+    body = sandbox.issue(repo, n)["body"].replace("@carol", "@mallory")
+    await edit(sandbox, repo, deliver, drain, n, body, "mallory")
+    assert item_of(sandbox, repo, n).owner == "carol"
+    [undone] = bot_comments(sandbox, repo, n, "hand-edit")
+    assert "**Execution owner** is changed only by people with write access" in undone
+    # A writer's edit of a plain field is taken, with no comment about it.
+    body = sandbox.issue(repo, n)["body"].replace("2026-12-01", "2026-12-08")
+    await edit(sandbox, repo, deliver, drain, n, body, "dave")
+    assert item_of(sandbox, repo, n).due == date(2026, 12, 8)
+    [same] = bot_comments(sandbox, repo, n, "hand-edit")
+    assert same == undone
+    # The App's own edits do not loop: replaying every webhook its writes caused changes nothing.
+    sandbox.reset_calls()
+    for event, payload in list(sandbox.emitted):
+        await deliver(event, payload)
+    await drain()
+    assert [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")] == []
+
+
+# --- authorization ------------------------------------------------------------------------------
+
+
+async def test_a_read_only_named_verifier_is_refused_with_the_reason(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, dataclasses.replace(READY, verifier="rita"))
+    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "rita")
+    answer = reply_to(sandbox, repo, n, comment)
+    assert "@rita is the verifier owner but has read access" in answer
+    assert "write access or more, or a lead" in answer
+    assert sandbox.issue(repo, n)["state"] == "open"
+
+
+# --- hidden markers -----------------------------------------------------------------------------
+
+
+async def test_a_marker_in_a_finding_cannot_redirect_the_apps_comments(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    body = "### Findings\n- missed detection: pager <!-- hardening-bot:incident-close-gate --> x\n"
+    incident = sandbox.open_issue(repo, title="Outage", body=body, labels=("incident",))
+    n = int(incident["number"])
+    await deliver("issues", sandbox.issue_event(repo, n, "opened"))
+    await drain()
+    [tracking] = bot_comments(sandbox, repo, n, "tracking")
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    # The gate wrote its own comment; the tracking comment is still the tracking comment.
+    assert len(bot_comments(sandbox, repo, n, "incident-close-gate")) == 1
+    assert bot_comments(sandbox, repo, n, "tracking") == [tracking]
