@@ -128,6 +128,12 @@ def is_bot_account(user: Mapping[str, Any] | None, bot_login: str | None = None)
     return str(user.get("type") or "") == "Bot" or login.endswith("[bot]")
 
 
+def is_app_account(user: Mapping[str, Any] | None, bot_login: str | None) -> bool:
+    """Whether a webhook's user object is this App itself (not merely some bot)."""
+    login = str((user or {}).get("login") or "")
+    return bool(bot_login) and login.casefold() == (bot_login or "").casefold()
+
+
 def who_may(command: str, item: HardeningItem) -> str:
     """Who may run ``command`` on ``item``, in words, for replies and ``/harden help``."""
     owner = mention(item.owner) if login_key(item.owner) else "none set yet"

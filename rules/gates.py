@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rules.authorization import is_bot_account
+from rules.authorization import is_app_account
 from rules.model import HardeningItem, ItemFacts, Priority
 from rules.scores import (
     ADOPTION_THRESHOLD,
@@ -376,18 +376,19 @@ def incident_hardening_complete(
 
 
 def count_held(timeline: Iterable[Mapping[str, Any]], bot_login: str) -> int:
-    """How many closes by people the gate has held, counting the one being handled now.
+    """How many closes the gate has held, counting the one being handled now.
 
-    Read from the issue's timeline: a person's ``closed`` event that the App's ``reopened``
-    event followed was held; a person's close that nothing followed yet is the current one.
-    Derived from GitHub alone, so a redelivered close counts nothing twice.
+    Read from the issue's timeline: a ``closed`` event by anyone but the App (a person, another
+    bot, an automation) that the App's ``reopened`` event followed was held; such a close that
+    nothing followed yet is the current one. Derived from GitHub alone, so a redelivered close
+    counts nothing twice.
     """
     held, pending = 0, False
     for event in timeline:
         kind = event.get("event")
         if kind == "closed":
-            pending = not is_bot_account(event.get("actor"), bot_login)
+            pending = not is_app_account(event.get("actor"), bot_login)
         elif kind == "reopened":
-            held += 1 if pending and is_bot_account(event.get("actor"), bot_login) else 0
+            held += 1 if pending and is_app_account(event.get("actor"), bot_login) else 0
             pending = False
     return held + (1 if pending else 0)

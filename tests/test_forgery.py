@@ -299,3 +299,79 @@ async def test_a_marker_in_a_finding_cannot_redirect_the_apps_comments(
     # The gate wrote its own comment; the tracking comment is still the tracking comment.
     assert len(bot_comments(sandbox, repo, n, "incident-close-gate")) == 1
     assert bot_comments(sandbox, repo, n, "tracking") == [tracking]
+
+
+# --- closes the gate used to miss ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closer", ["github-actions[bot]", "stale[bot]"])
+async def test_a_close_by_another_bot_is_judged(
+    sandbox: Any, roles: str, deliver: Any, drain: Any, closer: str
+) -> None:
+    repo = roles
+    sandbox.add_user(closer, type="Bot")
+    n = open_app_item(sandbox, repo, READY)
+    await close(sandbox, repo, deliver, drain, n, closer)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [gate] = bot_comments(sandbox, repo, n, "closure-gate")
+    assert f"@{closer} closed this issue" in gate and "Closed once" in gate
+
+
+async def test_a_merged_pull_requests_fixes_close_is_judged(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    # GitHub closes the issue as the person who merged the pull request that says `Fixes #N`.
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    assert sandbox.issue(repo, n)["state"] == "open"
+
+
+async def test_an_item_closed_without_its_label_is_judged_when_the_label_comes_back(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    sandbox.update_issue(repo, n, user="dave", labels=[])
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    assert sandbox.issue(repo, n)["state"] == "closed"  # not an item while unlabelled
+    sandbox.add_labels(repo, n, ["hardening"], user="dave")
+    await deliver(
+        "issues", sandbox.issue_event(repo, n, "labeled", sender="dave", label="hardening")
+    )
+    await drain()
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [gate] = bot_comments(sandbox, repo, n, "closure-gate")
+    assert "@dave closed this issue" in gate
+
+
+async def test_a_closed_item_transferred_here_carries_no_gate_fact(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    sandbox.add_repo("octo/other", installation_id=4242)
+    retired = dataclasses.replace(READY, status="retired", retired_rationale="superseded")
+    n = open_app_item(sandbox, repo, retired)
+    # GitHub moves the issue (author and body kept) and closes nothing new; the old record
+    # names octo/repo, so in octo/other it is not a valid record of that issue.
+    moved = sandbox.open_issue(
+        "octo/other",
+        title="Alert on queue lag",
+        body=sandbox.issue(repo, n)["body"],
+        labels=("hardening",),
+        user="carol",
+    )
+    sandbox.update_issue("octo/other", moved["number"], user="carol", state="closed")
+    payload = sandbox.issue_event(
+        repo,
+        n,
+        "transferred",
+        sender="carol",
+        changes={
+            "new_issue": dict(sandbox.issue("octo/other", moved["number"])),
+            "new_repository": {"full_name": "octo/other"},
+        },
+    )
+    await deliver("issues", payload)
+    await drain()
+    assert sandbox.issue("octo/other", moved["number"])["state"] == "open"

@@ -6,19 +6,26 @@ gate", and the anti-pattern "Recovery declared 'done' with no hardening backlog"
 The verdicts come from ``rules.gates`` and the comments from ``rules.replies``; this module
 only reads, calls them and writes.
 
-A close/reopen loop must end. Only a person's close is judged: the App's own closes (after a
-passed ``/harden verify`` or ``/harden retire``) and other bots' are ignored, and the App's own
-reopen is an ``issues.reopened`` event, which nothing here listens to. Each person's close edits
-the one gate comment (with a count of closes held, read from the timeline) instead of posting
-another. A redelivered close changes nothing twice: the issue is already open again, or the
-comment it would write is already there.
+Every close is judged except the App's own (after a passed ``/harden verify`` or ``/harden
+retire``): people's, other bots' and automations' (a stale bot, ``github-actions[bot]``, a merge
+queue), and a merged pull request's ``Fixes #N``. The gate reads the App's record, never the
+body, so nothing typed makes it pass (docs/commands.md, "Who may change what"). An item closed
+while its hardening label was off is judged when the label comes back, and a closed item
+transferred here is judged on arrival.
+
+A close/reopen loop must end. The App's own reopen is an ``issues.reopened`` event, which nothing
+here listens to; each held close edits the one gate comment (with a count of closes held, read
+from the timeline) instead of posting another. A redelivered close changes nothing twice: the
+issue is already open again, or the comment it would write is already there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+import gidgethub
 from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
@@ -28,10 +35,11 @@ from bot.facts import item_facts
 from bot.items import get_item, list_items
 from bot.records import trust_of
 from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
-from rules.authorization import is_bot_account
+from rules.authorization import is_app_account
 from rules.config import Config
 from rules.gates import GateResult, closure_gate, count_held, incident_close_gate
 from rules.model import HardeningItem, ItemFacts
+from rules.record import with_gate
 from rules.replies import INCIDENT_GATE, ITEM_GATE, GateNotice, gate_comment, gate_resolved
 
 router = Router()
@@ -41,7 +49,7 @@ router = Router()
 async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     issue = event.data["issue"]
     sender = event.data.get("sender") or {}
-    if is_bot_account(sender, ctx.bot_login) or issue.get("pull_request"):
+    if is_app_account(sender, ctx.bot_login) or issue.get("pull_request"):
         return
     owner, repo = repo_coordinates(event.data)
     config = (await ctx.config(gh, owner, repo)).config
@@ -51,6 +59,44 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         await hold_item(gh, ctx, owner, repo, issue["number"], config, closed_by)
     elif config.labels.incident.lower() in labels:
         await hold_incident(gh, ctx, owner, repo, issue, config, closed_by)
+
+
+@router.register("issues", action="labeled")
+async def on_labeled(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    """The hardening label came back on a closed issue: judge the close it escaped."""
+    issue = event.data["issue"]
+    if issue.get("pull_request") or issue.get("state") != "closed":
+        return
+    owner, repo = repo_coordinates(event.data)
+    config = (await ctx.config(gh, owner, repo)).config
+    label = str((event.data.get("label") or {}).get("name") or "")
+    if label.casefold() != config.labels.hardening.casefold():
+        return
+    closed_by = str((issue.get("closed_by") or {}).get("login") or "someone")
+    if closed_by.casefold() == ctx.bot_login.casefold():
+        closed_by = str((event.data.get("sender") or {}).get("login") or "someone")
+    await hold_item(gh, ctx, owner, repo, int(issue["number"]), config, closed_by)
+
+
+@router.register("issues", action="transferred")
+async def on_transferred(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    """A closed hardening issue moved to another repository the App serves is judged there: its
+    record names the old repository, so it carries no gate fact across (fail closed)."""
+    changes = event.data.get("changes") or {}
+    new_issue = changes.get("new_issue") or {}
+    new_repo = changes.get("new_repository") or {}
+    full_name = str(new_repo.get("full_name") or "")
+    if "/" not in full_name or new_issue.get("state") != "closed" or "number" not in new_issue:
+        return
+    owner, repo = full_name.split("/", 1)
+    try:
+        config = (await ctx.config(gh, owner, repo)).config
+        sender = str((event.data.get("sender") or {}).get("login") or "someone")
+        await hold_item(gh, ctx, owner, repo, int(new_issue["number"]), config, sender)
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) not in (403, 404):
+            raise
+        ctx.log.info("transferred to %s, which this installation cannot reach", full_name)
 
 
 async def hold_item(
@@ -64,10 +110,15 @@ async def hold_item(
 ) -> None:
     """Reopen a hardening item whose closure gate fails."""
     loaded = await get_item(gh, owner, repo, number, config=config, trust=trust_of(ctx))
-    if loaded is None or loaded.item is None:
-        return  # a hardening label without the template is not an item (CONTRACT §3)
+    if loaded is None:
+        return  # not an item: no template and no marker, or a person's issue not adopted
     if loaded.issue.get("state") != "closed":
         return  # reopened since: nothing to hold (or this close was already handled)
+    if loaded.item is None:
+        # The template was deleted (only the App's marker is left): nothing is filled in, and
+        # only what the App recorded counts.
+        whole = with_gate(HardeningItem(), loaded.record)
+        loaded = replace(loaded, parse=replace(loaded.parse, item=whole))
     facts = await item_facts(gh, ctx, owner, repo, loaded, config)
     gate = closure_gate(facts, **config.thresholds.keywords())
     await _hold(gh, ctx, owner, repo, loaded.issue, gate, ITEM_GATE, closed_by)
