@@ -103,7 +103,7 @@ def _setup(world: Any) -> tuple[int, int, list[int]]:
                     title=f"Harden {failure_class}",
                     body=render_item(item),
                     labels=("hardening", f"failure-class:{failure_class}"),
-                    user=OWNER,
+                    user=BOT,  # as the bot opens them from the incident's findings
                 )["number"]
             )
         )
@@ -181,6 +181,36 @@ async def run(world: Any) -> None:
         and "cannot verify their own item" in _reply(world, number, comment)
         and sandbox.issue(repo, number)["state"] == "open",
         f"@{OWNER}'s own `/harden verify` is refused",
+    )
+
+    # 4b. Nor can they forge it: typing `verified` into the body and closing changes nothing.
+    world.say(
+        f"{OWNER} edits the body of #{number} to say `Status: verified` and `Verified by: "
+        f"@{VERIFIER}`, then closes it."
+    )
+    typed = sandbox.issue(repo, number)["body"]
+    forged = typed.replace("- Status: open", "- Status: verified").replace(
+        "- Status: in_progress", "- Status: verified"
+    )
+    forged = forged.replace(
+        "- Adoption check date:", f"- Verified by: @{VERIFIER}\n- Adoption check date:"
+    )
+    await world.deliver("issues", sandbox.edit_issue(repo, number, body=forged, user=OWNER))
+    await world.settle()
+    await _close(world, number, OWNER)
+    item = _item(world, number)
+    undone = _bot_comments(world, number, "hardening-bot:hand-edit -->")
+    world.check(
+        item is not None
+        and item.status != "verified"
+        and item.verified_by is None
+        and sandbox.issue(repo, number)["state"] == "open",
+        f"the forgery is refused: #{number} is open and not verified (the gates read the App's "
+        "signed record, not the body)",
+    )
+    world.check(
+        len(undone) == 1 and "`/harden verify`" in undone[0]["body"],
+        "the typed status was put back, with one comment naming `/harden verify`",
     )
 
     # 5. The owner brings the evidence and acknowledges the runbook update.
