@@ -263,3 +263,41 @@ async def test_cross_reference_is_recorded_once(api: Api, sb: Sandbox) -> None:
     sb.add_comment(REPO, 2, "again #1 and octo/service#1")
     refs = [e for e in sb.timeline(REPO, 1) if e["event"] == "cross-referenced"]
     assert len(refs) == 1
+
+
+# --- authorship: who opened, who edited, with which role ---------------------------------------
+
+
+def test_an_issue_form_labels_whoever_fills_it_in_but_the_api_drops_an_outsiders(
+    sb: Sandbox,
+) -> None:
+    form = sb.open_issue(REPO, title="form", labels=["hardening"], user="mallory")
+    assert [label["name"] for label in form["labels"]] == ["hardening"]
+    api = sb.open_issue(REPO, title="api", labels=["hardening"], user="bob", via="api")
+    assert api["labels"] == [] and api["user"]["login"] == "bob"  # triage is not push access
+    kept = sb.open_issue(REPO, title="api", labels=["hardening"], user="alice", via="api")
+    assert [label["name"] for label in kept["labels"]] == ["hardening"]
+    assert sb.role_of(REPO, "alice") == "maintain" and sb.role_of(REPO, "mallory") is None
+
+
+def test_an_edit_payload_names_the_editor_and_what_was_there_before(sb: Sandbox) -> None:
+    issue = sb.open_issue(REPO, title="t", body="before", user="mallory")
+    payload = sb.edit_issue(REPO, issue["number"], body="by the author", user="mallory")
+    assert payload["action"] == "edited" and payload["sender"]["login"] == "mallory"
+    assert payload["changes"] == {"body": {"from": "before"}}
+    assert payload["issue"]["body"] == "by the author"
+    # A maintainer may edit anyone's issue; a triager (or anyone else) may not.
+    by_alice = sb.edit_issue(REPO, issue["number"], body="by alice", user="alice")
+    assert by_alice["changes"]["body"]["from"] == "by the author"
+    for login in ("bob", "eve"):
+        with pytest.raises(PermissionError):
+            sb.edit_issue(REPO, issue["number"], body="no", user=login)
+    assert sb.issue(REPO, issue["number"])["body"] == "by alice"
+
+
+def test_who_closed_an_issue_is_kept(sb: Sandbox) -> None:
+    issue = sb.open_issue(REPO, title="t", user="mallory")
+    sb.add_user("stale[bot]", type="Bot")
+    sb.update_issue(REPO, issue["number"], user="stale[bot]", state="closed")
+    closed = sb.issue(REPO, issue["number"])
+    assert closed["closed_by"]["login"] == "stale[bot]" and closed["closed_by"]["type"] == "Bot"
