@@ -42,8 +42,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     try:
-        # Replay never receives webhooks, so it needs no webhook secret.
-        settings = from_process_env(require_webhook_secret=False)
+        # The webhook secret is the key of the App's records (docs/commands.md): without it no
+        # item could be read as verified or retired, so replay needs it like the server.
+        settings = from_process_env()
     except SettingsError as exc:
         print(f"hardening-bot: {exc}", file=sys.stderr)
         return 2

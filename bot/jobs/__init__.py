@@ -163,8 +163,9 @@ def main(argv: list[str]) -> int:
     if not owner or not repo or "/" in repo:
         parser.error(f"repository must be OWNER/REPO, got {args.repository!r}")
     try:
-        # A job never receives webhooks, so it needs no webhook secret.
-        settings = from_process_env(require_webhook_secret=False)
+        # A job receives no webhooks, but it reads items: the webhook secret is the key of the
+        # App's records, and without it no item could be read as verified or retired.
+        settings = from_process_env()
     except SettingsError as exc:
         print(f"hardening-bot: {exc}", file=sys.stderr)
         return 2
