@@ -41,10 +41,10 @@ from rules.check_output import (
     item_scores,
     scorecard_output,
 )
-from rules.config import CONTROLS, Config, ConfigResult, mode_for
+from rules.config import CONTROLS, Config, ConfigResult, Limits, default_config, mode_for
 from rules.diff import MAX_PULL_FILES
 from rules.model import HardeningItem, ItemFacts
-from rules.pulls import hardens_numbers, pull_facts
+from rules.pulls import hardens_references, pull_facts
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FileCache",
+    "LinkedPulls",
     "item_facts",
     "linked_pulls",
     "load_items",
@@ -63,7 +64,13 @@ __all__ = [
     "scorecard_lock",
 ]
 
-MAX_LINKED_PULLS = 100
+
+class LinkedPulls(list[dict[str, Any]]):
+    """The pull requests linked to an item; ``more``: others link it too, beyond
+    ``limits.linked_pulls_per_item``, and were not read."""
+
+    more: bool = False
+
 
 # (owner, repo, number) -> (files, truncated): one delivery reads a pull request's files once.
 FileCache = dict[tuple[str, str, int], tuple[list[dict[str, Any]], bool]]
@@ -89,27 +96,37 @@ async def pull_files(
     return result
 
 
-async def linked_pulls(gh: GitHubAPI, owner: str, repo: str, item_number: int) -> list[dict]:
+def _links(body: str | None, item_number: int, limits: Limits) -> bool:
+    # Only the references a pull request's own delivery reads link it (limits.hardens_references).
+    return item_number in hardens_references(body, limits.hardens_references)[0]
+
+
+async def linked_pulls(
+    gh: GitHubAPI, owner: str, repo: str, item_number: int, limits: Limits | None = None
+) -> LinkedPulls:
     """The pull requests (``pulls/get`` objects, open or closed) whose description says
-    ``Hardens #item_number``, by number.
+    ``Hardens #item_number``, by number: at most ``limits.linked_pulls_per_item`` of them,
+    with ``more`` set when others were found and not read.
 
     Found with the issue search, then confirmed by reading each description, since a search
     for ``#12`` also finds ``#123`` and a quoted mention.
     """
+    limits = limits or default_config().limits
     query = f"repo:{owner}/{repo} is:pr in:body hardens #{item_number}"
     numbers: list[int] = []
     async for hit in gh.getiter("/search/issues{?q,per_page}", {"q": query, "per_page": 100}):
-        if item_number in hardens_numbers(hit.get("body")) and isinstance(hit.get("number"), int):
+        if _links(hit.get("body"), item_number, limits) and isinstance(hit.get("number"), int):
             numbers.append(int(hit["number"]))
-        if len(numbers) >= MAX_LINKED_PULLS:
+        if len(numbers) > limits.linked_pulls_per_item:
             break
-    pulls = []
-    for number in sorted(set(numbers)):
+    pulls = LinkedPulls()
+    pulls.more = len(set(numbers)) > limits.linked_pulls_per_item
+    for number in sorted(set(numbers))[: limits.linked_pulls_per_item]:
         pull = await gh.getitem(
             "/repos/{owner}/{repo}/pulls/{number}",
             {"owner": owner, "repo": repo, "number": number},
         )
-        if item_number in hardens_numbers(pull.get("body")):
+        if _links(pull.get("body"), item_number, limits):
             pulls.append(dict(pull))
     return pulls
 
@@ -134,7 +151,8 @@ async def item_facts(
     # An item whose template a person deleted (only the bot's marker is left) scores as empty.
     item = loaded.item or HardeningItem()
     if pulls is None:
-        pulls = await linked_pulls(gh, owner, repo, loaded.number)
+        pulls = await linked_pulls(gh, owner, repo, loaded.number, config.limits)
+    more = bool(getattr(pulls, "more", False))
     facts = []
     for pull in sorted(pulls, key=lambda p: int(p["number"])):
         merged = bool(pull.get("merged") or pull.get("merged_at"))
@@ -150,6 +168,7 @@ async def item_facts(
         state="closed" if issue.get("state") == "closed" else "open",
         pulls=tuple(facts),
         control_mode=mode_for(config, CONTROLS[1]),
+        pulls_limit=config.limits.linked_pulls_per_item if more else None,
     )
 
 
@@ -188,15 +207,18 @@ async def scorecard_for(
     result: ConfigResult,
     *,
     loaded: Sequence[LoadedItem] | None = None,
+    candidates: Sequence[int] | None = None,
     not_items: Sequence[int] = (),
     failure_classes: Sequence[str] = (),
     files: FileCache | None = None,
-    links: dict[int, list[dict]] | None = None,
+    links: dict[int, LinkedPulls] | None = None,
 ) -> CheckOutput:
     """The ``hardening/scorecard`` output of one pull request under its base configuration.
 
     ``files`` and ``links`` (item number -> its linked pull requests) are caches shared by the
     callers of one delivery, so each file list is read and each search made once.
+    ``loaded``: the items, already read; ``candidates``: the only references to read (the
+    others are ``not_items``); by default every reference within the limit is read.
     """
     if result.errors:
         return config_error_output(
@@ -205,22 +227,40 @@ async def scorecard_for(
             repo_config_path=REPO_CONFIG_PATH,
             base_ref=str(pull["base"]["ref"]),
         )
+    limits = result.config.limits
+    read, unread = hardens_references(pull.get("body"), limits.hardens_references)
     if loaded is None:
+        known = () if candidates is None else tuple(not_items)
         loaded, not_items = await load_items(
-            gh, owner, repo, hardens_numbers(pull.get("body")), result.config, trust=trust_of(ctx)
+            gh,
+            owner,
+            repo,
+            read if candidates is None else candidates,
+            result.config,
+            trust=trust_of(ctx),
         )
+        not_items = [*known, *not_items]
     scores = []
     links = {} if links is None else links
     for one in loaded:
         if one.number not in links:
-            links[one.number] = await linked_pulls(gh, owner, repo, one.number)
-        linked = [p for p in links[one.number] if int(p["number"]) != int(pull["number"])]
+            links[one.number] = await linked_pulls(gh, owner, repo, one.number, limits)
+        linked = LinkedPulls(
+            p for p in links[one.number] if int(p["number"]) != int(pull["number"])
+        )
+        linked.more = links[one.number].more
         linked.append(dict(pull))  # as it is now; the search index may lag behind a new one
         facts = await item_facts(
             gh, ctx, owner, repo, one, result.config, pulls=linked, files=files
         )
         scores.append(item_scores(facts, result.config.thresholds))
-    return scorecard_output(scores, not_items=not_items, failure_classes=failure_classes)
+    return scorecard_output(
+        scores,
+        not_items=not_items,
+        failure_classes=failure_classes,
+        unread=unread,
+        references_limit=limits.hardens_references,
+    )
 
 
 async def publish_scorecard(
@@ -264,17 +304,20 @@ async def refresh_scorecards(
     item_number: int,
     *,
     files: FileCache | None = None,
-    links: dict[int, list[dict]] | None = None,
+    links: dict[int, LinkedPulls] | None = None,
+    except_pull: int | None = None,
 ) -> None:
     """Bring the ``hardening/scorecard`` run of every open pull request linked to an item up to
     date, after a command or an edit changed the item. Runs are edited in place; a pull request
     whose scorecard is already current gets no write. ``files`` and ``links``: see
-    :func:`scorecard_for`."""
+    :func:`scorecard_for`. ``except_pull``: a pull request whose own delivery writes its
+    scorecard next anyway."""
     files = {} if files is None else files
     links = {} if links is None else links
-    links[item_number] = await linked_pulls(gh, owner, repo, item_number)
+    limits = (await ctx.config(gh, owner, repo)).config.limits
+    links[item_number] = await linked_pulls(gh, owner, repo, item_number, limits)
     for pull in links[item_number]:
-        if pull.get("state") != "open":
+        if pull.get("state") != "open" or pull.get("number") == except_pull:
             continue
         result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
         async with scorecard_lock(owner, repo, pull):
@@ -300,10 +343,13 @@ async def refresh_after_change(
     incident: int | None,
     *,
     files: FileCache | None = None,
-    links: dict[int, list[dict]] | None = None,
+    links: dict[int, LinkedPulls] | None = None,
+    except_pull: int | None = None,
 ) -> None:
     """What every change to an item is followed by: its incident's tracking comment and the
     scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
     if incident is not None:
         await items_api.refresh_incident_tracking(gh, ctx, owner, repo, incident)
-    await refresh_scorecards(gh, ctx, owner, repo, item_number, files=files, links=links)
+    await refresh_scorecards(
+        gh, ctx, owner, repo, item_number, files=files, links=links, except_pull=except_pull
+    )

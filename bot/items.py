@@ -318,13 +318,14 @@ async def _sync(
         number, issue.get("title") or "", issue.get("body") or "", labels, config
     )
     loaded = await list_items(gh, owner, repo, config, incident=number, trust=trust_of(ctx))
-    plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
+    limit = config.limits.findings_per_incident
+    plan = plan_incident_sync(incident, [_tracked(one) for one in loaded], limit)
     if plan.to_create:
         # An item whose hardening label a person removed is still the finding's item.
         strays = await _unlabelled_items(gh, owner, repo, ctx.bot_login, number, loaded)
         if strays:
             loaded = sorted([*loaded, *strays], key=lambda one: one.number)
-            plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
+            plan = plan_incident_sync(incident, [_tracked(one) for one in loaded], limit)
 
     created: list[int] = []
     if create and plan.to_create and result.ok:
@@ -336,7 +337,7 @@ async def _sync(
             created.append(int(new["number"]))
             parse = parse_item(new.get("body") or "")
             loaded.append(LoadedItem(new, int(new["number"]), parse, source="upgrade"))
-        plan = plan_incident_sync(incident, [_tracked(one) for one in loaded])
+        plan = plan_incident_sync(incident, [_tracked(one) for one in loaded], limit)
         ctx.log.info("incident #%s: created hardening items %s", number, created)
 
     body = _tracking_body(issue, incident, plan, result, ctx.now())
@@ -391,6 +392,8 @@ def _tracking_body(
         ],
         pending=plan.to_create,
         duplicates=plan.duplicates,
+        beyond=plan.beyond,
+        findings_limit=config.limits.findings_per_incident,
     )
 
 

@@ -493,6 +493,7 @@ class ItemScores:
     scorecard: Score
     rubric: Score
     adoption: Score
+    pulls_limit: int | None = None  # see ItemFacts.pulls_limit
 
     @property
     def passed(self) -> bool:
@@ -513,6 +514,17 @@ def item_scores(facts: ItemFacts, thresholds: Thresholds) -> ItemScores:
         scorecard=scores.scorecard,
         rubric=scores.rubric,
         adoption=scores.adoption,
+        pulls_limit=facts.pulls_limit,
+    )
+
+
+def unread_references_note(unread: Sequence[int], limit: int) -> str:
+    """Says which ``Hardens #N`` references were beyond ``limits.hardens_references``."""
+    shown = ", ".join(f"#{n}" for n in unread[:10]) + (", …" if len(unread) > 10 else "")
+    return (
+        f"Only the first {limit} `Hardens #N` references are read "
+        f"(`limits.hardens_references` in `.github/hardening.yml`); {len(unread)} more were not "
+        f"read: {shown}."
     )
 
 
@@ -521,10 +533,13 @@ def scorecard_output(
     *,
     not_items: Sequence[int] = (),
     failure_classes: Sequence[str] = (),
+    unread: Sequence[int] = (),
+    references_limit: int = 0,
 ) -> CheckOutput:
     """The ``hardening/scorecard`` run for every hardening item the pull request links.
 
-    ``not_items`` are numbers the description says it hardens that are not hardening issues.
+    ``not_items`` are numbers the description says it hardens that are not hardening issues;
+    ``unread`` the references beyond ``references_limit``, reported and not read.
     """
     ignored = ""
     if not_items:
@@ -532,6 +547,9 @@ def scorecard_output(
             f"Not hardening issues (no Hardening Item template): "
             f"{', '.join(f'#{n}' for n in not_items)}."
         )
+    if unread:
+        note = unread_references_note(unread, references_limit)
+        ignored = f"{ignored}\n\n{note}" if ignored else note
     if not items:
         classes = f" ({', '.join(failure_classes)})" if failure_classes else ""
         summary = (
@@ -568,6 +586,13 @@ def scorecard_output(
         lines += ["", ignored]
     for i in items:
         lines += ["", f"## #{i.number} {_cell(i.title)}", f"**{i.totals}** · status {i.status}"]
+        if i.pulls_limit is not None:
+            lines += [
+                "",
+                f"More pull requests link this item than the {i.pulls_limit} read "
+                "(`limits.linked_pulls_per_item` in `.github/hardening.yml`); the scores count "
+                f"the first {i.pulls_limit} found.",
+            ]
         for score, heading in (
             (i.scorecard, "Reliability scorecard"),
             (i.rubric, "Quality rubric"),

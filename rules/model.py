@@ -128,3 +128,6 @@ class ItemFacts:
     control_mode: str = "warn"  # rollout mode of the item's control: shadow | warn | enforce
     drill_or_incident_used: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # Set when more pull requests link the item than ``limits.linked_pulls_per_item``: only
+    # that many were read (docs/hostile-input.md).
+    pulls_limit: int | None = None

@@ -72,6 +72,13 @@ def hardens_numbers(body: str | None) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+def hardens_references(body: str | None, limit: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The references of :func:`hardens_numbers` split at ``limit`` (``limits.hardens_references``):
+    the ones read, and the ones beyond the limit, which are reported, never read."""
+    numbers = hardens_numbers(body)
+    return numbers[:limit], numbers[limit:]
+
+
 def is_failure_class_label(name: str, config: Config) -> bool:
     """Whether a label is (or looks like) a failure class: only such a label changes scope."""
     folded = name.casefold()

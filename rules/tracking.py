@@ -57,6 +57,8 @@ class SyncPlan:
                   removed); never closed or deleted by the bot, only listed
     ``duplicates`` further items carrying a key that an earlier item already carries
     ``linked``    items people opened that name the incident by its Incident reference
+    ``beyond``    known findings with no item past ``limits.findings_per_incident``: reported
+                  in the tracking comment, never planned
     """
 
     tracked: tuple[tuple[Finding, TrackedItem], ...] = ()
@@ -64,6 +66,7 @@ class SyncPlan:
     orphans: tuple[TrackedItem, ...] = ()
     duplicates: tuple[TrackedItem, ...] = ()
     linked: tuple[TrackedItem, ...] = ()
+    beyond: tuple[Finding, ...] = ()
 
     @property
     def backlog(self) -> tuple[TrackedItem, ...]:
@@ -87,13 +90,18 @@ def tracking_marker(incident: int) -> str:
     return markers.tracking(incident)
 
 
-def plan_incident_sync(incident: Incident, existing_items: Iterable[TrackedItem]) -> SyncPlan:
+def plan_incident_sync(
+    incident: Incident, existing_items: Iterable[TrackedItem], limit: int | None = None
+) -> SyncPlan:
     """Match the incident's findings with the items that exist for it.
 
     ``existing_items`` are the hardening issues that point at this incident, by the bot's marker
     or by their Incident reference. Matching is by the marker's finding key only: a finding's
     key changes when its type or text changes, so an edited finding gets a new item and its old
     one is reported as an orphan, never silently reused for different words.
+
+    Only the first ``limit`` known findings (in the incident's order) are planned; a later one
+    keeps the item it already has, and one without an item is ``beyond``.
     """
     by_key: dict[str, TrackedItem] = {}
     duplicates: list[TrackedItem] = []
@@ -109,6 +117,7 @@ def plan_incident_sync(incident: Incident, existing_items: Iterable[TrackedItem]
 
     matched: list[tuple[Finding, TrackedItem]] = []
     to_create: list[Finding] = []
+    beyond: list[Finding] = []
     seen: set[str] = set()
     for finding in incident.findings:
         if finding.failure_class is None or finding.key in seen:
@@ -116,6 +125,8 @@ def plan_incident_sync(incident: Incident, existing_items: Iterable[TrackedItem]
         seen.add(finding.key)
         if finding.key in by_key:
             matched.append((finding, by_key[finding.key]))
+        elif limit is not None and len(seen) > limit:
+            beyond.append(finding)
         else:
             to_create.append(finding)
     orphans = [t for key, t in by_key.items() if key not in seen]
@@ -125,6 +136,7 @@ def plan_incident_sync(incident: Incident, existing_items: Iterable[TrackedItem]
         orphans=tuple(sorted(orphans, key=lambda t: t.number)),
         duplicates=tuple(duplicates),
         linked=tuple(linked),
+        beyond=tuple(beyond),
     )
 
 
@@ -189,13 +201,18 @@ def render_tracking_comment(
     allowed_types: Sequence[str] = (),
     pending: Sequence[Finding] = (),
     duplicates: Sequence[TrackedItem] = (),
+    beyond: Sequence[Finding] = (),
+    findings_limit: int = 0,
 ) -> str:
     """The tracking comment of ``incident``, marker first.
 
     The text depends only on its inputs, and on ``now`` only through "overdue" flags, so
     rendering it again after nothing changed gives the same text and the shell writes nothing.
     ``pending`` are findings that have no item yet (creation failed or is held back by a
-    configuration problem); ``config_errors`` are shown as ``str(error)``.
+    configuration problem); ``config_errors`` are shown as ``str(error)``; ``beyond`` are the
+    findings past ``findings_limit`` (``limits.findings_per_incident``). Long lists of findings
+    show their first :data:`MAX_LISTED` entries and a count of the rest, so the comment stays
+    within GitHub's size limit whatever the incident holds.
     """
     today = now.date()
     lines = [tracking_marker(incident.number), "### Hardening backlog", ""]
@@ -212,12 +229,21 @@ def render_tracking_comment(
         )
     if pending:
         lines += ["", "Findings still waiting for their item:"]
-        lines.extend(f"- [ ] {_finding_text(f)}" for f in pending)
+        lines.extend(_listed([f"- [ ] {_finding_text(f)}" for f in pending]))
+
+    if beyond:
+        lines += ["", "#### Findings beyond the limit", ""]
+        lines.append(
+            f"Items are made for the first {findings_limit} findings of an incident "
+            "(`limits.findings_per_incident` in `.github/hardening.yml`); "
+            f"{len(beyond)} more have no item. Split the incident, or raise the limit:"
+        )
+        lines.extend(_listed([f"- {_finding_text(f)}" for f in beyond]))
 
     if unknown:
         lines += ["", "#### Unknown finding types", ""]
         lines.append("Nothing was created for these findings:")
-        lines.extend(f"- {_finding_text(f)}" for f in unknown)
+        lines.extend(_listed([f"- {_finding_text(f)}" for f in unknown]))
         if allowed_types:
             allowed = ", ".join(f"`{t}`" for t in allowed_types)
             lines += ["", f"Allowed types: {allowed}. Edit the finding to use one of them."]
@@ -249,6 +275,15 @@ def render_tracking_comment(
         lines += ["", "#### Timeline", ""]
         lines.extend(_expectation_line(e, now) for e in expectations)
     return "\n".join(lines) + "\n"
+
+
+MAX_LISTED = 20
+
+
+def _listed(lines: Sequence[str]) -> list[str]:
+    if len(lines) <= MAX_LISTED:
+        return list(lines)
+    return [*lines[:MAX_LISTED], f"- … and {len(lines) - MAX_LISTED} more"]
 
 
 def _backlog_line(tracked: TrackedItem, today: date) -> str:

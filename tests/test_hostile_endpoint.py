@@ -4,6 +4,7 @@ would (docs/hostile-input.md): text that would stall, poison or amplify the bot.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -91,3 +92,64 @@ async def test_a_65000_tab_pull_request_body_is_read_in_linear_time(
     )
     assert [r.status for r in ping] == [202, 200]
     await drain()
+
+
+def requests_since(sandbox: Any, start: int) -> list[Any]:
+    """GitHub requests the bot made since ``start`` (minting a token is not one)."""
+    return [c for c in sandbox.calls[start:] if not c.path.endswith("/access_tokens")]
+
+
+async def test_2000_hardens_references_cost_at_most_60_requests_and_the_rest_is_reported(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+):
+    incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    await drain()
+    (item,) = hardening_issues(sandbox, repo)
+    refs = ", ".join(f"#{n}" for n in range(item["number"], item["number"] + 2_000))
+    pull = sandbox.open_pull(repo, title="alerts", body=f"Hardens {refs}")
+    start = len(sandbox.calls)
+    response = await deliver(
+        "pull_request", sandbox.pull_request_event(repo, pull["number"], "opened")
+    )
+    assert response.status == 202
+    await drain()
+    assert len(requests_since(sandbox, start)) <= 60
+    item_reads = {
+        c.path
+        for c in requests_since(sandbox, start)
+        if c.method == "GET" and re.fullmatch(r"/repos/octo/repo/issues/\d+", c.path)
+    }
+    # The incident (for the tracking comment) and the first 20 references, nothing beyond.
+    assert len(item_reads) <= 21
+    assert f"/repos/octo/repo/issues/{item['number'] + 20}" not in item_reads
+    (scorecard,) = [r for r in sandbox.check_runs(repo) if r["name"] == "hardening/scorecard"]
+    summary = scorecard["output"]["summary"]
+    assert "Only the first 20 `Hardens #N` references are read" in summary
+    assert "1980 more were not read" in summary
+
+
+async def test_300_findings_open_at_most_50_issues_and_the_rest_is_reported(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+):
+    body = "### Findings\n\n" + "".join(
+        f"- missed detection: pager {n} did not fire\n" for n in range(300)
+    )
+    incident = sandbox.open_issue(repo, title="Outage", body=body, labels=("incident",))
+    response = await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    assert response.status == 202
+    await drain(within=60)
+    assert len(hardening_issues(sandbox, repo)) == 50
+    (tracking,) = [
+        c
+        for c in sandbox.comments(repo, incident["number"])
+        if "hardening-bot:tracking" in c["body"]
+    ]
+    assert "#### Findings beyond the limit" in tracking["body"]
+    assert "250 more have no item" in tracking["body"]
+    assert "pager 50 did not fire" in tracking["body"]
+    assert "… and 230 more" in tracking["body"]
+    # Another delivery of the same incident creates nothing more.
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "edited"))
+    await drain(within=60)
+    assert len(hardening_issues(sandbox, repo)) == 50

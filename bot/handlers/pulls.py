@@ -35,6 +35,7 @@ from bot.context import (
 )
 from bot.facts import (
     FileCache,
+    LinkedPulls,
     load_items,
     publish_scorecard,
     pull_files,
@@ -62,7 +63,7 @@ from rules.edits import in_progress, with_merge_evidence
 from rules.model import HardeningItem
 from rules.pulls import (
     controls_input,
-    hardens_numbers,
+    hardens_references,
     is_failure_class_label,
     judging_classes,
     merge_evidence,
@@ -195,9 +196,8 @@ async def evaluate(
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
-    loaded, _ = await load_items(
-        gh, owner, repo, hardens_numbers(pull.get("body")), config, trust=trust_of(ctx)
-    )
+    read, unread = hardens_references(pull.get("body"), config.limits.hardens_references)
+    loaded, _ = await load_items(gh, owner, repo, read, config, trust=trust_of(ctx))
     sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
@@ -216,7 +216,7 @@ async def evaluate(
         )
         log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
 
-    if not sources and not loaded:
+    if not sources and not loaded and not unread:
         if scope_may_change or fresh:
             for name in CHECK_NAMES:
                 out = out_of_scope_output(
@@ -231,7 +231,7 @@ async def evaluate(
         return
 
     files_cache: FileCache = {}
-    links: dict[int, list[dict]] = {}
+    links: dict[int, LinkedPulls] = {}
     files, truncated = await pull_files(gh, owner, repo, number, files_cache)
     proposal = await _proposal(gh, owner, repo, pull, files, result)
     if result.errors:
@@ -268,6 +268,9 @@ async def evaluate(
                 repo,
                 pull,
                 result,
+                # Read again under the lock, but only the numbers that were items.
+                candidates=[one.number for one in loaded],
+                not_items=[n for n in read if n not in {one.number for one in loaded}],
                 failure_classes=tuple(sources),
                 files=files_cache,
                 links=links,
@@ -346,7 +349,7 @@ async def _start_work(
     result: ConfigResult,
     *,
     files: FileCache,
-    links: dict[int, list[dict]],
+    links: dict[int, LinkedPulls],
 ) -> list[LoadedItem]:
     """An open linked pull request moves its ``open`` items to ``in_progress``."""
     out = []
@@ -365,7 +368,15 @@ async def _start_work(
             "saved" if saved else "unchanged",
         )
         await refresh_after_change(
-            gh, ctx, owner, repo, one.number, one.incident, files=files, links=links
+            gh,
+            ctx,
+            owner,
+            repo,
+            one.number,
+            one.incident,
+            files=files,
+            links=links,
+            except_pull=int(pull["number"]),  # evaluate() writes its scorecard next
         )
         again = await items_api.get_item(
             gh, owner, repo, one.number, config=result.config, trust=trust_of(ctx)
@@ -384,9 +395,8 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     owner, repo = repo_coordinates(event.data)
     pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
-    loaded, _ = await load_items(
-        gh, owner, repo, hardens_numbers(pull.get("body")), result.config, trust=trust_of(ctx)
-    )
+    read, _ = hardens_references(pull.get("body"), result.config.limits.hardens_references)
+    loaded, _ = await load_items(gh, owner, repo, read, result.config, trust=trust_of(ctx))
     if not loaded:
         return
     if result.errors:
@@ -397,7 +407,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         )
         return
     files_cache: FileCache = {}
-    links: dict[int, list[dict]] = {}
+    links: dict[int, LinkedPulls] = {}
     files, truncated = await pull_files(gh, owner, repo, int(pull["number"]), files_cache)
     for one in loaded:
         item = one.item

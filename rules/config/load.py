@@ -22,6 +22,7 @@ from rules.config.model import (
     Labels,
     LabelStyle,
     Leads,
+    Limits,
     Priorities,
     Schedules,
     Thresholds,
@@ -112,6 +113,11 @@ def config_as_data(config: Config) -> dict[str, Any]:
         "schedules": {
             "weekly_review": config.schedules.weekly_review,
             "monthly_audit_day": config.schedules.monthly_audit_day,
+        },
+        "limits": {
+            "hardens_references": config.limits.hardens_references,
+            "findings_per_incident": config.limits.findings_per_incident,
+            "linked_pulls_per_item": config.limits.linked_pulls_per_item,
         },
     }
 
@@ -217,4 +223,5 @@ def _build(data: Mapping[str, Any]) -> Config:
         ),
         thresholds=Thresholds(**data["thresholds"]),
         schedules=Schedules(**data["schedules"]),
+        limits=Limits(**data["limits"]),
     )

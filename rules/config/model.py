@@ -155,6 +155,23 @@ class Schedules:
     monthly_audit_day: int | None  # 1..28, None when off
 
 
+# The most a repository may raise each limit to: beyond these one delivery costs GitHub's
+# secondary rate limits more than any team needs.
+MAX_HARDENS_REFERENCES = 100
+MAX_FINDINGS_PER_INCIDENT = 200
+MAX_LINKED_PULLS_PER_ITEM = 100
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Work one delivery may cause (docs/hostile-input.md): what is beyond a limit is reported,
+    never silently dropped."""
+
+    hardens_references: int  # `Hardens #N` references read per pull request
+    findings_per_incident: int  # findings planned into items per incident
+    linked_pulls_per_item: int  # linked pull requests read per item
+
+
 @dataclass(frozen=True)
 class Config:
     mode: Mode
@@ -167,6 +184,7 @@ class Config:
     deadlines: Deadlines
     thresholds: Thresholds
     schedules: Schedules
+    limits: Limits
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ from rules.config.model import (
     ADOPTION_SPEEDS,
     CONTROLS,
     LABEL_STYLE_KINDS,
+    MAX_FINDINGS_PER_INCIDENT,
+    MAX_HARDENS_REFERENCES,
     MAX_LABEL_LENGTH,
+    MAX_LINKED_PULLS_PER_ITEM,
     MODES,
     RISK_REDUCTIONS,
     WEEKDAYS,
@@ -331,6 +334,13 @@ SCHEMA: Check = _mapping(
             {"scorecard": _integer(0, 5), "rubric": _integer(0, 10), "adoption": _integer(0, 5)}
         ),
         "schedules": _mapping({"weekly_review": _weekday, "monthly_audit_day": _audit_day}),
+        "limits": _mapping(
+            {
+                "hardens_references": _integer(1, MAX_HARDENS_REFERENCES),
+                "findings_per_incident": _integer(1, MAX_FINDINGS_PER_INCIDENT),
+                "linked_pulls_per_item": _integer(1, MAX_LINKED_PULLS_PER_ITEM),
+            }
+        ),
     }
 )
 
