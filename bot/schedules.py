@@ -392,8 +392,13 @@ class Scheduler:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         configs: ConfigCache | None = None,
+        discover_every: float = 0.0,
     ) -> None:
         self.store = store
+        # How often the tick asks GitHub which repositories the App is installed on (0: never;
+        # then only deliveries register repositories).
+        self.discover_every = discover_every
+        self._discovered_at: float | None = None
         self.github = github
         self.jobs = dict(jobs)
         self.settings = settings
@@ -438,9 +443,60 @@ class Scheduler:
                 log.exception("scheduler tick failed")
             await self.sleep(self.interval)
 
+    async def discover(self) -> tuple[int, int]:
+        """Serve every repository the App is installed on, whether or not it ever sent a
+        delivery: ``GET /app/installations``, then ``GET /installation/repositories`` for each.
+        Installations no longer listed (or suspended) and repositories no longer in their
+        installation's list are forgotten. Only complete listings change anything: a failed
+        read leaves the registrations as they were. Returns (registered, forgotten)."""
+        app = self.github.app_api()
+        listed: dict[int, set[str]] = {}
+        names: dict[str, tuple[str, int]] = {}
+        async for inst in app.getiter("/app/installations{?per_page}", {"per_page": 100}):
+            if not isinstance(inst, dict) or not isinstance(inst.get("id"), int):
+                continue
+            if inst.get("suspended_at"):
+                continue
+            gh = await self.github.installation_api(inst["id"])
+            repos: set[str] = set()
+            async for repo in gh.getiter(
+                "/installation/repositories{?per_page}",
+                {"per_page": 100},
+                iterable_key="repositories",
+            ):
+                full_name = repo.get("full_name") if isinstance(repo, dict) else None
+                if isinstance(full_name, str) and "/" in full_name:
+                    repos.add(full_name.lower())
+                    names[full_name.lower()] = (full_name, inst["id"])
+            listed[inst["id"]] = repos
+        registered = forgotten = 0
+        for reg in await self.store.registrations():
+            repos = listed.get(reg.installation_id)
+            if repos is None:
+                forgotten += await self.store.unregister_installation(reg.installation_id)
+            elif reg.repository.lower() not in repos:
+                forgotten += int(await self.store.unregister(reg.repository))
+        for full_name, installation_id in names.values():
+            registered += int(await self.store.register(full_name, installation_id))
+        if registered or forgotten:
+            log.info(
+                "installations read: %d repositories newly served, %d forgotten",
+                registered,
+                forgotten,
+            )
+        return registered, forgotten
+
     async def tick(self) -> list[Outcome]:
         """Run every due (repository, job) once, in order; what happened to each."""
         now = self.clock()
+        if self.discover_every > 0 and (
+            self._discovered_at is None or now - self._discovered_at >= self.discover_every
+        ):
+            try:
+                await self.discover()
+                self._discovered_at = now
+            except Exception:  # the registrations stay as they were; try at the next tick
+                log.exception("reading the App's installations failed")
         states = await self.store.states()
         outcomes: list[Outcome] = []
         for reg in await self.store.registrations():

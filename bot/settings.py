@@ -71,6 +71,9 @@ class Settings:
     # Deliveries missed while down (bot.catchup): read GitHub's delivery log at start and this
     # often; 0: never.
     catch_up_interval: float = 900.0
+    # The scheduler reads which repositories the App is installed on this often; 0: never (then
+    # only deliveries register repositories).
+    discover_interval: float = 6 * 3600.0
     queue_heartbeat: float = 5.0
     log_level: str = "INFO"
 
@@ -135,6 +138,9 @@ class Settings:
             ),
             scheduler_interval=_number(env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0),
             catch_up_interval=_number(env, "HARDENING_CATCH_UP_INTERVAL_SECONDS", default=900.0),
+            discover_interval=_number(
+                env, "HARDENING_DISCOVER_INTERVAL_SECONDS", default=6 * 3600.0
+            ),
             queue_poll_interval=_number(
                 env, "HARDENING_QUEUE_POLL_SECONDS", default=1.0, positive=True
             ),

@@ -96,6 +96,7 @@ def create_app(
         interval=settings.scheduler_interval,
         metrics=metrics,
         clock=clock,
+        discover_every=settings.discover_interval,
     )
     pool = database.workers(processor, metrics=metrics)
     catch_up = CatchUp(github, inbox, database.state, metrics=metrics, clock=clock)

@@ -159,6 +159,7 @@ def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Se
             "github_timeout": 5.0,
             # Off unless a test is about it: it would add GitHub calls at every app's start.
             "catch_up_interval": 0.0,
+            "discover_interval": 0.0,
         }
         values.update(overrides)
         return Settings(**values)

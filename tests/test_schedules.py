@@ -615,3 +615,47 @@ async def test_deliveries_register_repositories_and_the_app_runs_the_scheduler(
         create_app(make_settings(api_url=settings.api_url, scheduler_interval=0))
     )
     assert not off.server.app[SCHEDULER].running
+
+
+async def test_repositories_that_never_sent_a_delivery_are_served(
+    db: Path,
+    sandbox: Any,
+    repo: str,
+    github: GitHubApp,
+    settings: Settings,
+    weekly: Recorder,
+) -> None:
+    sandbox.add_repo("octo/quiet", installation_id=INSTALLATION_ID)
+    sandbox.add_installation("acme", id=77)
+    sandbox.add_repo("acme/api", installation_id=77)
+    clock = FakeClock(at(2026, 11, 27, 12))  # Friday
+    store = await opened(db, clock)
+    await store.register("gone/repo", 999)  # an installation deleted while we were down
+    scheduler = Scheduler(
+        store,
+        github,
+        {weekly.job.name: weekly.job},
+        settings=settings,
+        interval=300,
+        clock=clock,
+        discover_every=6 * 3600,
+    )
+    await scheduler.tick()
+    regs = {(r.repository, r.installation_id) for r in await store.registrations()}
+    assert regs == {("acme/api", 77), ("octo/quiet", INSTALLATION_ID), (REPO, INSTALLATION_ID)}
+
+    # Monday: the weekly review runs for each of them, none of which sent a delivery.
+    clock.now = at(2026, 11, 30, 9, 5)
+    sandbox.reset_calls()
+    outcomes = await scheduler.tick()
+    assert sorted((o.repository, o.result) for o in outcomes) == [
+        ("acme/api", "ran"),
+        ("octo/quiet", "ran"),
+        (REPO, "ran"),
+    ]
+    # Read again only every six hours.
+    sandbox.reset_calls()
+    clock.now += 3600
+    await scheduler.tick()
+    assert not [c for c in sandbox.calls if c.path == "/app/installations"]
+    await store.close()
