@@ -3,7 +3,7 @@
 ``Context`` carries the settings, the clock and a way to sleep, the App's own login, the
 metrics, a logger bound to the delivery, and ``config()``: the repository's
 ``.github/hardening.yml`` merged over the organisation's (CONTRACT §6), validated by
-``rules.config``, read from GitHub on every delivery.
+``rules.config``, kept until a push changes it (``ConfigCache``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -50,32 +50,68 @@ def bound_log(name: str, **fields: Any) -> BoundLog:
     return BoundLog(logging.getLogger(name), fields)
 
 
-class ConfigCache:
-    """Parsed configurations, shared by every delivery; the files themselves are read again for
-    every delivery.
+CONFIG_GENERATION = "config-generation"
+# Without a push telling us otherwise, a cached configuration is read again after this long (an
+# App registered before it subscribed to push, an organisation .github repository the App is
+# not installed on).
+CONFIG_MAX_AGE_SECONDS = 24 * 3600.0
 
-    The App does not subscribe to ``push``, so nothing would tell a cache of results that
-    ``.github/hardening.yml`` changed: a pull request opened right after a push to the default
-    branch would be judged by the old file. So ``get`` always fetches the files, through the
-    installation client whose ETag cache turns the re-read of an unchanged file into a ``304``
-    (which GitHub does not count against the rate limit). What is kept is the parse, keyed by
-    the texts themselves, so a changed file can never hit a stale entry. ``Context.config``
-    memoises results within one delivery.
+
+class ConfigCache:
+    """Configurations shared by every delivery.
+
+    Without ``state`` (``replay``, ``run-job``, tests that build one): the files are fetched for
+    every delivery, through the installation client whose ETag cache makes an unchanged file a
+    ``304``; only the parse is kept, keyed by the texts themselves.
+
+    With ``state`` (the server, ``bot.web``): the App subscribes to ``push``, and a push that
+    touches ``.github/hardening.yml`` (or ``hardening.yml`` in the organisation's ``.github``
+    repository) bumps a generation kept in the database (``invalidate``), at intake, before the
+    push is acknowledged. Each read compares the generation (one small database read) and drops
+    every cached text when it moved, so all replicas agree; otherwise the texts are kept, and a
+    steady state reads no configuration from GitHub at all. A text is still re-read after
+    ``CONFIG_MAX_AGE_SECONDS``. ``Context.config`` memoises results within one delivery.
     """
 
-    def __init__(self, *, maxsize: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        maxsize: int = 256,
+        state: Any = None,
+        clock: Callable[[], float] = time.time,
+        max_age: float = CONFIG_MAX_AGE_SECONDS,
+    ) -> None:
         # Parsing is pure in the texts, so identical texts share one parse across repositories.
         self._parsed: cachetools.LRUCache[tuple[tuple[str, str | None], ...], ConfigResult] = (
             cachetools.LRUCache(maxsize=maxsize)
         )
+        self.state = state
+        self.clock = clock
+        self.max_age = max_age
+        # (owner, repo, path, ref) lower-cased -> (text or None for absent, when read)
+        self._texts: cachetools.LRUCache[tuple[str, str, str, str], tuple[str | None, float]] = (
+            cachetools.LRUCache(maxsize=maxsize * 2)
+        )
+        self._generation: Any = None
+
+    async def invalidate(self) -> None:
+        """A configuration changed: every process reads them again."""
+        self._texts.clear()
+        if self.state is not None:
+            self._generation = await self.state.bump(CONFIG_GENERATION)
 
     async def get(
         self, gh: GitHubAPI, owner: str, repo: str, ref: str | None = None
     ) -> ConfigResult:
         from rules.config import load_config
 
-        org_text = await fetch_text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH)
-        repo_text = await fetch_text(gh, owner, repo, REPO_CONFIG_PATH, ref=ref)
+        if self.state is not None:
+            generation = await self.state.get(CONFIG_GENERATION)
+            if generation != self._generation:
+                self._texts.clear()
+                self._generation = generation
+        org_text = await self._text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH, None)
+        repo_text = await self._text(gh, owner, repo, REPO_CONFIG_PATH, ref)
         layers = (
             (f"{owner}/{ORG_CONFIG_REPO}/{ORG_CONFIG_PATH}", org_text),
             (REPO_CONFIG_PATH, repo_text),
@@ -85,6 +121,49 @@ class ConfigCache:
             result = load_config(list(layers))
             self._parsed[layers] = result
         return result
+
+    async def _text(
+        self, gh: GitHubAPI, owner: str, repo: str, path: str, ref: str | None
+    ) -> str | None:
+        if self.state is None or self.max_age <= 0:
+            return await fetch_text(gh, owner, repo, path, ref=ref)
+        key = (owner.lower(), repo.lower(), path, (ref or "").lower())
+        now = self.clock()
+        cached = self._texts.get(key)
+        if cached is not None and now - cached[1] < self.max_age:
+            return cached[0]
+        text = await fetch_text(gh, owner, repo, path, ref=ref)
+        self._texts[key] = (text, now)
+        return text
+
+
+def changes_config(event: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a ``push`` may have changed a configuration the bot reads: it touches
+    ``.github/hardening.yml``, or ``hardening.yml`` of the organisation's ``.github``
+    repository, or GitHub did not list every change (a forced push, a created or deleted
+    branch, more commits than the payload carries)."""
+    if event != "push":
+        return False
+    repository = payload.get("repository")
+    name = repository.get("name") if isinstance(repository, Mapping) else None
+    watched = {REPO_CONFIG_PATH}
+    if isinstance(name, str) and name.lower() == ORG_CONFIG_REPO:
+        watched.add(ORG_CONFIG_PATH)
+    if payload.get("forced") or payload.get("created") or payload.get("deleted"):
+        return True
+    commits = payload.get("commits")
+    if not isinstance(commits, list) or len(commits) >= 20:
+        return True  # GitHub lists at most 20 commits in a push payload
+    for commit in commits:
+        if not isinstance(commit, Mapping):
+            return True
+        for kind in ("added", "modified", "removed"):
+            paths = commit.get(kind)
+            if not isinstance(paths, list):
+                return True
+            if any(isinstance(p, str) and p in watched for p in paths):
+                return True
+    return False
 
 
 async def fetch_text(

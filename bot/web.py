@@ -27,7 +27,7 @@ from orjson import loads as _loads  # several times faster than json on an 8 KB 
 
 from bot import handlers
 from bot.catchup import CatchUp
-from bot.context import BoundLog, ConfigCache, Context, bound_log
+from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.github import GitHubApp
 from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
 from bot.jobs import all_jobs
@@ -51,6 +51,7 @@ GITHUB = web.AppKey("github", GitHubApp)
 WORKERS = web.AppKey("workers", Workers)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 CATCH_UP = web.AppKey("catch_up", CatchUp)
+CONFIGS = web.AppKey("configs", ConfigCache)
 
 log = logging.getLogger("bot.web")
 
@@ -85,8 +86,11 @@ def create_app(
     database = open_database(settings, clock=clock)
     inbox = database.inbox
     schedules = ScheduleStore(database.sql, clock=clock)
+    # One cache for the handlers and the scheduler, told of configuration pushes through the
+    # database so every replica drops its copies (bot.context.ConfigCache).
+    configs = ConfigCache(state=database.state, clock=clock, max_age=settings.config_max_age)
     processor = process or make_processor(
-        settings, github, metrics, clock=clock, schedules=schedules
+        settings, github, metrics, clock=clock, schedules=schedules, configs=configs
     )
     scheduler = Scheduler(
         schedules,
@@ -97,6 +101,7 @@ def create_app(
         metrics=metrics,
         clock=clock,
         discover_every=settings.discover_interval,
+        configs=configs,
     )
     pool = database.workers(processor, metrics=metrics)
     catch_up = CatchUp(github, inbox, database.state, metrics=metrics, clock=clock)
@@ -114,6 +119,7 @@ def create_app(
     app[GITHUB] = github
     app[WORKERS] = pool
     app[CATCH_UP] = catch_up
+    app[CONFIGS] = configs
     app[SCHEDULER] = scheduler
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
@@ -186,6 +192,9 @@ def make_processor(
         )
         if schedules is not None:
             await schedules.note_delivery(delivery.event, event.data)
+        if changes_config(delivery.event, event.data):
+            # Usually done at intake already; this covers a push taken in by the catch-up.
+            await configs.invalidate()
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
         installation_id = delivery.installation_id
@@ -339,6 +348,14 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
     metrics.deliveries.inc(event=event, outcome="stored")
     dlog.info("delivery stored", extra={"subject": subject})
+    if event == "push" and changes_config(event, payload):
+        # Before the acknowledgement: a pull request delivered after this push is judged by the
+        # new configuration, whichever replica processes it. (Processing the push does it again,
+        # should this fail.)
+        try:
+            await app[CONFIGS].invalidate()
+        except Exception:
+            dlog.exception("could not mark the cached configurations stale")
     # Built by hand (the id is a bounded header; json.dumps only to quote it): the same bytes
     # json_response would send, without its encoder on every acknowledgement.
     return web.Response(

@@ -160,6 +160,8 @@ def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Se
             # Off unless a test is about it: it would add GitHub calls at every app's start.
             "catch_up_interval": 0.0,
             "discover_interval": 0.0,
+            # Tests edit configurations in the sandbox without sending the push GitHub would.
+            "config_max_age": 0.0,
         }
         values.update(overrides)
         return Settings(**values)
