@@ -42,6 +42,7 @@ DEFAULT_APP_EVENTS: list[str] = [
     "issue_comment",
     "issues",
     "pull_request",
+    "push",
 ]
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
