@@ -31,6 +31,9 @@ COMMANDS: tuple[str, ...] = (
     "ack",
     "retire",
     "adopt",
+    "defer",
+    "risk",
+    "override",
     "status",
     "help",
 )
@@ -43,6 +46,8 @@ WRITE = ROLE_RANK["write"]
 
 _FIELD_COMMANDS = frozenset({"owner", "verifier", "due"})
 _ANYONE = frozenset({"status", "help"})
+# Write access or a lead: deferring work and closing a residual risk are a team's decisions.
+_WRITE_OR_LEAD = frozenset({"adopt", "defer", "risk"})
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ def needs_role(
     Given the actor and item, the execution owner's ``/harden evidence`` needs no lookup, and
     ``/harden verify`` needs one only for the verifier owner (for anyone else only a lead may).
     """
-    if command in _FIELD_COMMANDS or command == "adopt":
+    if command in _FIELD_COMMANDS or command in _WRITE_OR_LEAD:
         return True
     if command == "verify":
         if item is None or actor is None:
@@ -108,9 +113,9 @@ def needs_lead(
             return False
         if same_login(actor, item.verifier) and writer:
             return False
-    if command == "adopt" and writer:
+    if command in _WRITE_OR_LEAD and writer:
         return False
-    return command in ("verify", "retire", "adopt")
+    return command in ("verify", "retire", "override", *_WRITE_OR_LEAD)
 
 
 def is_bot_account(user: Mapping[str, Any] | None, bot_login: str | None = None) -> bool:
@@ -149,9 +154,9 @@ def who_may(command: str, item: HardeningItem) -> str:
         return f"people with write access or more, or the execution owner ({owner})"
     if command == "ack":
         return f"the execution owner ({owner})"
-    if command == "retire":
+    if command in ("retire", "override"):
         return "a lead (`leads:` in .github/hardening.yml)"
-    if command == "adopt":
+    if command in _WRITE_OR_LEAD:
         return "people with write access or more, or a lead"
     return "anyone"
 
@@ -226,13 +231,13 @@ def authorize(
         if not login_key(item.owner):
             return Decision(False, f"{name} is for {may}; set one first with `/harden owner @user`")
         return Decision(False, f"{name} is for {may}")
-    if command == "adopt":
+    if command in _WRITE_OR_LEAD:
         if rank >= WRITE:
             return Decision(True, f"{who} has {role} access")
         if is_lead:
             return Decision(True, f"{who} is a lead")
         return Decision(False, f"{name} is for {may}; {who} {role_text} and is not a lead")
-    # retire
+    # retire, override
     if is_lead:
         return Decision(True, f"{who} is a lead")
     return Decision(False, f"{name} is for {may}; {who} is not one")

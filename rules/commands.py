@@ -10,6 +10,9 @@ Grammar, one command per line::
     /harden ack
     /harden retire RATIONALE
     /harden adopt
+    /harden defer YYYY-MM-DD REASON; risk if delayed: RISK
+    /harden risk resolve N
+    /harden override REASON [for Nh]     (on a pull request)
     /harden status
     /harden help
 
@@ -33,13 +36,31 @@ from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from rules.config import parse_team, parse_user
+from rules.debt import DEFER_SYNTAX, DeferRequest, read_defer_arguments
 from rules.item import visible_lines
 from rules.model import EVIDENCE_KINDS, Evidence, EvidenceKind
 from rules.scores import parse_duration
 
 CommandName = Literal[
-    "verify", "owner", "verifier", "due", "evidence", "ack", "retire", "adopt", "status", "help"
+    "verify",
+    "owner",
+    "verifier",
+    "due",
+    "evidence",
+    "ack",
+    "retire",
+    "adopt",
+    "defer",
+    "risk",
+    "override",
+    "status",
+    "help",
 ]
+
+
+# Break-glass lasts this long unless the lead says otherwise, and never longer than the maximum.
+DEFAULT_OVERRIDE_HOURS = 24
+MAX_OVERRIDE_HOURS = 72
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,27 @@ USAGE: tuple[Usage, ...] = (
         "write access or more, or a lead",
         "makes an issue a person opened with the hardening label and the template an item",
     ),
+    Usage(
+        "defer",
+        DEFER_SYNTAX,
+        "write access or more, or a lead",
+        "moves the item into the reliability debt ledger until the revisit date; it is not "
+        "overdue before then",
+    ),
+    Usage(
+        "risk",
+        "/harden risk resolve N",
+        "write access or more, or a lead",
+        "closes entry RN of the residual risk register (register one by commenting a "
+        "`### Residual Risk` block)",
+    ),
+    Usage(
+        "override",
+        "/harden override REASON [for Nh]",
+        "a lead, on a pull request",
+        f"break-glass: `hardening/controls` passes for the current head commit only, for "
+        f"{DEFAULT_OVERRIDE_HOURS}h (at most {MAX_OVERRIDE_HOURS}h); a new push ends it",
+    ),
     Usage("status", "/harden status", "anyone", "replies with the item's state"),
     Usage("help", "/harden help", "anyone", "replies with this list"),
 )
@@ -103,7 +145,10 @@ class Command:
     login: str | None = None  # owner, verifier: without "@"
     due: date | None = None
     evidence: Evidence | None = None
-    rationale: str | None = None
+    rationale: str | None = None  # retire: the rationale; override: the reason
+    defer: DeferRequest | None = None
+    risk_number: int | None = None  # risk resolve: the register entry
+    hours: int | None = None  # override: how long it lasts at most
 
 
 @dataclass(frozen=True)
@@ -183,6 +228,15 @@ def _parse_one(line: int, text: str, rest: str) -> Command | CommandError:
         return _due(line, text, arguments, error)
     if command == "evidence":
         return _evidence(line, text, arguments, error)
+    if command == "defer":
+        request = read_defer_arguments(arguments)
+        if request.missing:
+            return error("a deferral needs " + _and(request.missing))
+        return Command("defer", line, text, defer=request)
+    if command == "risk":
+        return _risk(line, text, arguments, error)
+    if command == "override":
+        return _override(line, text, arguments, error)
     if not arguments:  # retire
         return error("a rationale is required: say why the control is retired")
     if len(arguments) > MAX_RATIONALE_LENGTH:
@@ -247,6 +301,37 @@ def _evidence(line: int, text: str, arguments: str, error: _Error) -> Command | 
         text,
         evidence=Evidence(url=url, kind=kind, note=note, duration_seconds=duration),
     )
+
+
+def _risk(line: int, text: str, arguments: str, error: _Error) -> Command | CommandError:
+    match = re.fullmatch(r"resolve\s+(?:R|#)?(\d{1,9})", arguments, re.IGNORECASE)
+    if match is None:
+        return error(
+            "say which register entry to close, like `/harden risk resolve 3` (entries are "
+            "numbered R1, R2, … in the Hardening ledger)"
+        )
+    return Command("risk", line, text, risk_number=int(match.group(1)))
+
+
+def _override(line: int, text: str, arguments: str, error: _Error) -> Command | CommandError:
+    hours = DEFAULT_OVERRIDE_HOURS
+    found = re.search(r"(?:^|\s)for\s+(\d{1,6})\s*h(?:ours?)?\s*$", arguments, re.IGNORECASE)
+    if found:
+        hours = int(found.group(1))
+        arguments = arguments[: found.start()].strip()
+        if not 1 <= hours <= MAX_OVERRIDE_HOURS:
+            return error(f"an override lasts 1 to {MAX_OVERRIDE_HOURS} hours, not {hours}")
+    if not arguments:
+        return error("a reason is required: say why the controls check must be bypassed")
+    if len(arguments) > MAX_RATIONALE_LENGTH:
+        return error(
+            f"the reason is {len(arguments)} characters; keep it under {MAX_RATIONALE_LENGTH}"
+        )
+    return Command("override", line, text, rationale=arguments, hours=hours)
+
+
+def _and(parts: tuple[str, ...]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _split_word(text: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from typing import cast
 
 from rules import markers
 from rules.config import parse_team, parse_user
+from rules.debt import read_deferral, render_deferral
 from rules.model import (
     EVIDENCE_KINDS,
     PRIORITIES,
@@ -55,6 +56,11 @@ FIELD_NAMES: dict[str, str] = {
     "acknowledged_by": "Runbook acknowledged by",
     "verified": "Verified by",
     "retired_rationale": "Retirement rationale",
+    "hypothesis": "Hypothesis",
+    "measure": "Measure",
+    "guardrail": "Guardrail",
+    "review_date": "Review date",
+    "deferral": "Deferred until",
 }
 
 _FIELD_ALIASES: dict[str, str] = {
@@ -85,6 +91,11 @@ _FIELD_ALIASES: dict[str, str] = {
     "retirement rationale": "retired_rationale",
     "retired rationale": "retired_rationale",
     "rationale": "retired_rationale",
+    "hypothesis": "hypothesis",
+    "measure": "measure",
+    "guardrail": "guardrail",
+    "review date": "review_date",
+    "deferred until": "deferral",
 }
 
 # In the issue-form layout only the template's own names count: "## Status" or "## Owner" are
@@ -186,6 +197,13 @@ def render_item(item: HardeningItem, marker: ItemMarker | None = None) -> str:
         lines.append(_line("verified", " ".join(parts)))
     if item.retired_rationale and _one_line(item.retired_rationale):
         lines.append(_line("retired_rationale", _one_line(item.retired_rationale)))
+    for key in ("hypothesis", "measure", "guardrail"):
+        if _one_line(getattr(item, key)):
+            lines.append(_line(key, _one_line(getattr(item, key))))
+    if item.review_date is not None:
+        lines.append(_line("review_date", item.review_date.isoformat()))
+    if item.deferral is not None:
+        lines.append(_line("deferral", render_deferral(item.deferral)))
     return "\n".join(lines) + "\n"
 
 
@@ -758,6 +776,11 @@ _READERS = {
     "acknowledged_by": _read_logins,
     "verified": _read_verified,
     "retired_rationale": _read_rationale,
+    "hypothesis": _read_text,
+    "measure": _read_text,
+    "guardrail": _read_text,
+    "review_date": _read_date,
+    "deferral": read_deferral,
 }
 
 

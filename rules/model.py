@@ -44,6 +44,17 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Deferral:
+    """The seed's "Reliability debt ledger" row of an item a person deferred with
+    ``/harden defer``: why, the risk if delayed, and the revisit date (never "later")."""
+
+    revisit: date
+    reason: str
+    risk: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class HardeningItem:
     """The seed's "Hardening Item" backlog template, plus the bot-managed fields.
 
@@ -68,6 +79,12 @@ class HardeningItem:
     verified_at: datetime | None = None
     verified_link: str | None = None
     retired_rationale: str | None = None
+    # The seed's "Hardening experiment design": optional plain lines a person may fill in.
+    hypothesis: str = ""
+    measure: str = ""
+    guardrail: str = ""
+    review_date: date | None = None
+    deferral: Deferral | None = None
 
 
 @dataclass(frozen=True)

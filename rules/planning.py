@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from rules.config import Config, FailureClass, default_config
+from rules.debt import is_deferred
 from rules.model import PRIORITIES, Finding, HardeningItem, Incident, Priority
 
 
@@ -135,5 +136,11 @@ def timeline_expectations(
 
 
 def overdue(item: HardeningItem, today: date) -> bool:
-    """An open or in-progress item past its due date (the weekly review's "overdue items")."""
-    return item.due is not None and today > item.due and item.status in ("open", "in_progress")
+    """An open or in-progress item past its due date (the weekly review's "overdue items"),
+    unless it was deferred and its revisit date has not passed yet (see ``rules.debt``)."""
+    return (
+        item.due is not None
+        and today > item.due
+        and item.status in ("open", "in_progress")
+        and not is_deferred(item, today)
+    )

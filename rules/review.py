@@ -24,9 +24,11 @@ from datetime import date
 from typing import Literal
 
 from rules import markers
+from rules.debt import debt_to_revisit
 from rules.gates import ownership_missing
 from rules.model import ItemFacts
 from rules.planning import overdue
+from rules.risk import RiskEntry, past_target
 from rules.scores import (
     ADOPTION_THRESHOLD,
     EVIDENCE,
@@ -50,6 +52,10 @@ FlagKind = Literal[
     "departed-owner",
     "control-not-running",
     "retire-candidate",
+    "debt-revisit",
+    "review-date",
+    "risk-past-target",
+    "recurred",
 ]
 
 _HEADINGS: dict[FlagKind, str] = {
@@ -60,6 +66,10 @@ _HEADINGS: dict[FlagKind, str] = {
     "departed-owner": "Owner no longer valid",
     "control-not-running": "Control not running",
     "retire-candidate": "Retire or re-verify",
+    "debt-revisit": "Debt to revisit",
+    "review-date": "Experiment review date passed",
+    "risk-past-target": "Residual risk past its target date",
+    "recurred": "The control did not hold",
 }
 
 
@@ -156,6 +166,7 @@ def weekly_review(
     *,
     leads: Sequence[str] = (),
     adoption_threshold: int = ADOPTION_THRESHOLD,
+    risks: Sequence[RiskEntry] = (),
 ) -> Review:
     """The weekly reliability standup over ``items`` on ``today``.
 
@@ -164,14 +175,44 @@ def weekly_review(
     owner, no verifier owner, or one person in both roles). Every item that is not retired is
     checked at its adoption check date: past it with an adoption score below the threshold.
     ``leads`` (logins or ``org/team``) are mentioned where nobody on the item can act.
+    Deferred work whose revisit date has passed, experiments past their review date and open
+    residual risks (``risks``) past their target date are flagged on the issue they belong to.
     """
     found: list[ItemFlags] = []
+    risk_flags = _risk_flags(risks, today, leads)
     for facts in sorted(items, key=lambda f: f.number):
         item = facts.item
-        flags: list[Flag] = []
+        flags: list[Flag] = list(risk_flags.pop(facts.number, ()))
         if item.status in ACTIVE_STATUSES:
             if overdue(item, today):
                 flags.append(_overdue_flag(facts, today, leads))
+            if debt_to_revisit(item, today) and item.deferral is not None:
+                flags.append(
+                    Flag(
+                        "debt-revisit",
+                        f"deferred until {item.deferral.revisit.isoformat()} "
+                        f"(“{_plain(item.deferral.reason)}”; risk if delayed: "
+                        f"“{_plain(item.deferral.risk)}”), and that date has passed",
+                        "do the work now, or defer it again with a new revisit date: "
+                        "`/harden defer YYYY-MM-DD REASON; risk if delayed: RISK`",
+                        _unique([*_owner_first(facts, leads), *leads]),
+                    )
+                )
+            if item.review_date is not None and today > item.review_date:
+                flags.append(
+                    Flag(
+                        "review-date",
+                        f"the experiment's review date {item.review_date.isoformat()} has "
+                        "passed"
+                        + (
+                            f" (hypothesis: “{_plain(item.hypothesis)}”)" if item.hypothesis else ""
+                        ),
+                        "compare the measure with the hypothesis and record the result with "
+                        "`/harden evidence URL monitoring <measured change>`, or set a new "
+                        "`Review date:`",
+                        _owner_first(facts, leads),
+                    )
+                )
             evidence = _rubric_row(facts, EVIDENCE)
             if evidence.points < evidence.max_points:
                 flags.append(
@@ -207,7 +248,36 @@ def weekly_review(
                 )
         if flags:
             found.append(ItemFlags(facts.number, facts.title, tuple(flags)))
-    return Review(today=today, week=week_key(today), items=tuple(found))
+    # Risks registered on an incident (or an item not reviewed): flagged there on their own.
+    found += [ItemFlags(number, "", tuple(flags)) for number, flags in risk_flags.items()]
+    return Review(
+        today=today, week=week_key(today), items=tuple(sorted(found, key=lambda e: e.number))
+    )
+
+
+def _risk_flags(
+    risks: Sequence[RiskEntry], today: date, leads: Sequence[str]
+) -> dict[int, list[Flag]]:
+    flags: dict[int, list[Flag]] = {}
+    for entry in sorted(risks, key=lambda r: r.number):
+        if not past_target(entry, today):
+            continue
+        flags.setdefault(entry.source, []).append(
+            Flag(
+                "risk-past-target",
+                f"R{entry.number} “{_plain(entry.risk.statement)}” was to be resolved by "
+                f"{entry.risk.target.isoformat()}",
+                f"resolve it and close the entry with `/harden risk resolve {entry.number}`, "
+                "or register it again with a new target date and trigger",
+                _unique([entry.risk.owner, *leads]),
+            )
+        )
+    return flags
+
+
+def _plain(text: str) -> str:
+    """Text a person wrote, copied into a comment: one line, no markers, no mentions."""
+    return " ".join(text.split()).replace("<!--", "&lt;!--").replace("@", "@\u200b")
 
 
 def _overdue_flag(facts: ItemFacts, today: date, leads: Sequence[str]) -> Flag:
@@ -238,6 +308,8 @@ def monthly_audit(
     adoption_threshold: int = ADOPTION_THRESHOLD,
     branch: str = "the default branch",
     branch_protected: bool = True,
+    recurrences: Mapping[int, int] | None = None,
+    overrides: Sequence[str] = (),
 ) -> Audit:
     """The monthly control audit over ``items`` on ``today``.
 
@@ -249,7 +321,11 @@ def monthly_audit(
 
     Owners are checked on every item that is not retired; whether the control still runs and
     whether it should be retired only on verified items, whose control has shipped.
+    ``recurrences`` counts, per verified item, how often its failure class struck again (the
+    evidence for "retire controls that no longer reduce observed risk"); ``overrides`` are the
+    month's break-glass overrides in words, counted in every comment's notes.
     """
+    recurrences = recurrences or {}
     roles = {login_key(login): role for login, role in collaborators.items()}
     shadow = tuple(name for name, mode in modes.items() if mode == "shadow")
     found: list[ItemFlags] = []
@@ -296,6 +372,17 @@ def monthly_audit(
                             ),
                         )
                     )
+            if recurrences.get(facts.number):
+                times = recurrences[facts.number]
+                flags.append(
+                    Flag(
+                        "recurred",
+                        f"its failure class struck again {times} time(s) after it was verified",
+                        "re-verify the control against the new incident, or a lead retires it "
+                        "with `/harden retire RATIONALE` naming what replaces it",
+                        to_notify,
+                    )
+                )
         if flags:
             found.append(ItemFlags(facts.number, facts.title, tuple(flags)))
     notes: tuple[str, ...] = ()
@@ -303,6 +390,11 @@ def monthly_audit(
         notes = (
             "Could not read branch protection; grant administration: read to audit "
             "required checks.",
+        )
+    if overrides:
+        notes += (
+            f"{len(overrides)} break-glass override(s) of `hardening/controls` on record: "
+            + "; ".join(_plain(text) for text in overrides),
         )
     return Audit(today=today, month=month_key(today), items=tuple(found), notes=notes)
 

@@ -580,28 +580,35 @@ def _adoption_observed(facts: ItemFacts) -> Row:
 
 
 def _risk_impact(facts: ItemFacts) -> Row:
+    """The rubric's Risk impact, read with the seed's experiment design when the item states it:
+    a ``Hypothesis`` alone is an assumption; a measurement (against the ``Measure``, if given)
+    is the measured trend impact."""
     item = facts.item
+    hypothesis, measure = " ".join(item.hypothesis.split()), " ".join(item.measure.split())
     measured = [e for e in evidence_of(item, "monitoring", "behavioral") if is_measurement(e)]
     if measured:
         e = measured[0]
+        against = f" against the measure “{measure}”" if measure else ""
         return Row(
             RISK_IMPACT,
             2,
             2,
-            f"measured trend impact: `{e.kind}` evidence {e.url} “{e.note.strip()}”",
+            f"measured trend impact: `{e.kind}` evidence {e.url} “{e.note.strip()}”{against}",
         )
-    step = (
-        "run `/harden evidence URL monitoring <measured change, e.g. p95 MTTR 42m -> 18m>` "
-        "(or `behavioral`)"
+    what = (
+        f"the measure “{measure}”" if measure else "the measured change, e.g. p95 MTTR 42m -> 18m"
     )
+    step = f"run `/harden evidence URL monitoring <{what}>` (or `behavioral`)"
+    if hypothesis:
+        return Row(RISK_IMPACT, 1, 2, f"assumed: hypothesis “{hypothesis}”, not measured yet", step)
     if item.priority:
         return Row(RISK_IMPACT, 1, 2, f"assumed: priority band {item.priority}", step)
     return Row(
         RISK_IMPACT,
         0,
         2,
-        "unknown: no priority band and no measurement",
-        f"fill `Priority band:` in the item, or {step}",
+        "unknown: no priority band, hypothesis or measurement",
+        f"fill `Priority band:` or `Hypothesis:` in the item, or {step}",
     )
 
 

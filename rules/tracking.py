@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from rules import markers
+from rules.debt import is_deferred
 from rules.item import parse_item, visible_lines
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import TimelineExpectation
@@ -299,6 +300,8 @@ def _backlog_line(tracked: TrackedItem, today: date) -> str:
     ]
     if item.due is None:
         parts.append("no due date")
+    elif item.deferral is not None and is_deferred(item, today) and not tracked.done:
+        parts.append(f"due {item.due.isoformat()}, deferred to {item.deferral.revisit.isoformat()}")
     elif item.due < today and not tracked.done:
         parts.append(f"due {item.due.isoformat()} **overdue**")
     else:

@@ -48,6 +48,9 @@ def expected(command: str, relation: str, role: str | None, lead: bool, bot: boo
         "ack": owner,
         "retire": lead,
         "adopt": writer or lead,
+        "defer": writer or lead,
+        "risk": writer or lead,
+        "override": lead,
         "status": True,
         "help": True,
     }[command]
@@ -121,13 +124,22 @@ def test_needs_role() -> None:
         "due",
         "evidence",
         "adopt",
+        "defer",
+        "risk",
     ]
     # Only the verifier owner's standing decides their /harden verify; anyone else needs a lead.
     assert authz.needs_role("verify", actor="bob", item=ITEM)
     assert not authz.needs_role("verify", actor="carol", item=ITEM)
     assert not authz.needs_role("evidence", actor="@Alice", item=ITEM)
     assert authz.needs_role("evidence", actor="bob", item=ITEM)
-    assert [c for c in authz.COMMANDS if authz.needs_lead(c)] == ["verify", "retire", "adopt"]
+    assert [c for c in authz.COMMANDS if authz.needs_lead(c)] == [
+        "verify",
+        "retire",
+        "adopt",
+        "defer",
+        "risk",
+        "override",
+    ]
 
 
 def test_execution_owner_never_verifies_even_as_lead_and_admin() -> None:

@@ -178,7 +178,7 @@ def test_no_commands(body: str):
 def test_usage_table():
     names = [usage.name for usage in USAGE]
     assert names == ["verify", "owner", "verifier", "due", "evidence", "ack", "retire", "adopt",
-                     "status", "help"]  # fmt: skip
+                     "defer", "risk", "override", "status", "help"]  # fmt: skip
     assert usage_for("due") == "/harden due YYYY-MM-DD"
     assert usage_for("nope") == "/harden help"
     table = help_text()

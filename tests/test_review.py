@@ -414,3 +414,51 @@ def test_the_perfect_item_is_the_base() -> None:
     assert PERFECT_ITEM.owner == "alice" and PERFECT_ITEM.verifier == "bob"
     assert rv.weekly_review([item()], TODAY).items == ()
     assert audit(item(**VERIFIED)).items == ()
+
+
+# --- the loop over time: debt, experiments, residual risk, recurrence, overrides --------------
+
+
+def test_deferred_item_is_debt_to_revisit_after_its_date_not_overdue_before() -> None:
+    from rules.model import Deferral
+
+    before = item(due=date(2026, 11, 1), deferral=Deferral(date(2026, 12, 5), "vendor", "outage"))
+    assert kinds(weekly(before)) == []
+    after = item(due=date(2026, 11, 1), deferral=Deferral(date(2026, 11, 29), "vendor", "outage"))
+    assert kinds(weekly(after)) == ["overdue", "debt-revisit"]
+    assert "/harden defer" in flag(weekly(after), "debt-revisit").fix
+
+
+def test_experiment_past_its_review_date_is_flagged() -> None:
+    assert kinds(weekly(item(review_date=TODAY))) == []
+    review = weekly(item(review_date=date(2026, 11, 29), hypothesis="gate cuts MTTR @team"))
+    assert kinds(review) == ["review-date"]
+    assert "@team" not in flag(review, "review-date").summary
+
+
+def test_residual_risk_past_target_is_flagged_on_its_issue() -> None:
+    from rules.risk import ResidualRisk, RiskEntry
+
+    risk = ResidualRisk("vendor drops alerts", "", "", "alert lost", "dave", date(2026, 11, 29))
+    entries = [RiskEntry(3, risk, 77, 77, "carol", date(2026, 11, 1))]
+    review = rv.weekly_review([item()], TODAY, risks=entries)
+    (entry,) = review.items
+    assert entry.number == 77 and entry.kinds == ("risk-past-target",)
+    assert "/harden risk resolve 3" in entry.flags[0].fix and entry.notify == ("dave",)
+
+
+def test_monthly_audit_counts_recurrences_and_overrides() -> None:
+    audit = rv.monthly_audit(
+        [item(**VERIFIED)],
+        collaborators={},
+        required_checks=("hardening/controls",),
+        modes={"regression-test": "enforce", "control-change": "enforce"},
+        today=TODAY,
+        recurrences={1: 2},
+        overrides=("#9 by lena: hotfix",),
+    )
+    assert "recurred" in kinds(audit)
+    assert "2 time(s)" in flag(audit, "recurred").summary
+    assert audit.notes == (
+        "1 break-glass override(s) of `hardening/controls` on record: #9 by lena: hotfix",
+    )

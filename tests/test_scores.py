@@ -968,3 +968,26 @@ def test_more_evidence_never_lowers_a_score(facts: ItemFacts, extra: Evidence) -
     ):
         for a, b in zip(old.rows, new.rows, strict=True):
             assert b.points >= a.points, (a, b)
+
+
+def test_risk_impact_reads_the_experiment_design() -> None:
+    from rules.scores import RISK_IMPACT, rubric
+
+    def row(item: HardeningItem) -> tuple[int, str, str]:
+        found = next(
+            r for r in rubric(ItemFacts(number=1, item=item)).rows if r.name == RISK_IMPACT
+        )
+        return found.points, found.signal, found.next_step
+
+    assert row(HardeningItem())[0] == 0
+    points, signal, step = row(
+        HardeningItem(hypothesis="If we gate X, sev-1 drops 50%", measure="p95 MTTR over 4 drills")
+    )
+    assert points == 1 and "hypothesis “If we gate X, sev-1 drops 50%”" in signal
+    assert "p95 MTTR over 4 drills" in step
+    measured = HardeningItem(
+        measure="p95 MTTR",
+        evidence=(Evidence("https://g.example/d", "monitoring", "p95 MTTR 42m -> 18m"),),
+    )
+    points, signal, _ = row(measured)
+    assert points == 2 and "against the measure “p95 MTTR”" in signal

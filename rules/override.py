@@ -1,0 +1,79 @@
+"""Break-glass: a lead's audited, time-boxed way through an enforced ``hardening/controls``.
+
+Enforce mode blocks merges (seed: "Enforce mode — block on defined high-risk conditions"). In an
+emergency a lead comments ``/harden override REASON [for Nh]`` on the pull request: the check
+passes for the pull request's current head commit only, naming who, why and until when (24
+hours unless said, never more than 72). A new push ends it: the new head is judged as usual.
+Every override is listed in the Hardening ledger and counted by the monthly audit, so the
+escape hatch stays visible instead of becoming the way work is done.
+
+Pure: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from rules.check_output import CheckOutput
+
+
+@dataclass(frozen=True)
+class Override:
+    """One break-glass grant on one head commit of one pull request."""
+
+    pull: int
+    head_sha: str
+    by: str
+    reason: str
+    at: datetime
+    until: datetime
+
+    def covers(self, head_sha: str, now: datetime) -> bool:
+        """Whether it passes the controls check of ``head_sha`` at ``now``."""
+        return head_sha == self.head_sha and now < self.until
+
+
+def grant(pull: int, head_sha: str, *, by: str, reason: str, hours: int, now: datetime) -> Override:
+    at = now.replace(microsecond=0)
+    return Override(pull, head_sha, by, " ".join(reason.split()), at, at + timedelta(hours=hours))
+
+
+def overridden_output(output: CheckOutput, override: Override) -> CheckOutput:
+    """``hardening/controls`` passed by ``override``, with what it would have said below.
+
+    Annotations are dropped: the requirements are not met, and the run now says why it passes
+    all the same; the would-be verdict stays readable in the summary.
+    """
+    if output.conclusion == "success":
+        return output
+    until = override.until.strftime("%Y-%m-%d %H:%M UTC")
+    summary = "\n".join(
+        [
+            f"**Break-glass override** by @{override.by} at "
+            f"{override.at.strftime('%Y-%m-%d %H:%M UTC')}, for commit `{override.head_sha[:12]}` "
+            f"only, until {until}.",
+            "",
+            f"**Reason:** {_quiet(override.reason)}",
+            "",
+            "A new push ends the override: the new commit is judged as usual. The override is "
+            "listed in the Hardening ledger and counted by the monthly control audit.",
+            "",
+            f"### Without the override this check would be `{output.conclusion}`: {output.title}",
+            "",
+            output.summary,
+        ]
+    )
+    return replace(
+        output,
+        conclusion="success",
+        title=f"Overridden by {override.by} until {until}"[:255],
+        summary=summary[:65535],
+        annotations=(),
+    )
+
+
+def _quiet(text: str) -> str:
+    """A reason copied into the check run: one line, no hidden markers, no mentions."""
+    text = " ".join(text.split()).replace("<!--", "&lt;!--")
+    return text.replace("@", "@\u200b")

@@ -1,0 +1,102 @@
+"""Recurrence: the same failure class striking again after its control was verified.
+
+Seed: "Recovery declared 'done' with no hardening backlog — this guarantees recurring
+incidents", and the monthly audit's "retire controls that no longer reduce observed risk". When
+an incident's new item has the failure class of an item verified earlier in the same repository
+(for another incident), the control did not hold: the new item links the earlier one, the
+earlier item gets one comment and the ``recurrence`` label, and the ledger and the monthly audit
+count the recurrences of each control, as the evidence a lead weighs when retiring or replacing
+it.
+
+Pure: items in, recurrences out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rules.model import HardeningItem
+
+RECURRENCE_LABEL = "recurrence"
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Item ``later`` (of incident ``incident``) repeats the failure class of verified item
+    ``earlier``, whose control is ``control``."""
+
+    earlier: int
+    later: int
+    incident: int
+    failure_class: str
+    control: str = ""
+
+
+def find_recurrences(
+    new: Sequence[tuple[int, HardeningItem]], known: Iterable[tuple[int, HardeningItem]]
+) -> list[Recurrence]:
+    """For each new item, the most recently verified earlier item of its failure class from
+    another incident, if any. An item never recurs against itself or its own incident."""
+    verified = [
+        (number, item) for number, item in known if item.status == "verified" and item.failure_class
+    ]
+    found: list[Recurrence] = []
+    for number, item in new:
+        if not item.failure_class or item.incident is None:
+            continue
+        earlier = [
+            (other.verified_at.isoformat() if other.verified_at else "", n, other)
+            for n, other in verified
+            if n != number
+            and n < number
+            and other.failure_class == item.failure_class
+            and other.incident != item.incident
+        ]
+        if not earlier:
+            continue
+        _, earlier_number, earlier_item = max(earlier, key=lambda e: (e[0], e[1]))
+        found.append(
+            Recurrence(
+                earlier=earlier_number,
+                later=number,
+                incident=item.incident,
+                failure_class=item.failure_class,
+                control=" ".join(earlier_item.proposed_control.split()),
+            )
+        )
+    return found
+
+
+def recurrence_counts(recurrences: Iterable[Recurrence]) -> dict[int, int]:
+    """How many times each earlier item's control did not hold."""
+    return dict(Counter(r.earlier for r in recurrences))
+
+
+def earlier_item_comment(recurrence: Recurrence, times: int) -> str:
+    """The one comment on the earlier, verified item."""
+    control = f" (“{_quiet(recurrence.control)}”)" if recurrence.control else ""
+    again = f" This is recurrence number {times} of this control." if times > 1 else ""
+    return (
+        f"**The control did not hold.** Incident #{recurrence.incident} has a "
+        f"`{recurrence.failure_class}` finding again, now item #{recurrence.later}, after this "
+        f"item's control{control} was verified.{again}\n\n"
+        "Re-verify the control against the new incident, or, if it no longer reduces observed "
+        "risk, a lead retires it with `/harden retire RATIONALE` naming what replaces it. "
+        "Recurrences per control are counted in the Hardening ledger and the monthly control "
+        "audit."
+    )
+
+
+def later_item_comment(recurrence: Recurrence) -> str:
+    """The one comment on the new item, linking the earlier one."""
+    return (
+        f"**Recurrence of #{recurrence.earlier}**: that item hardened the same failure class "
+        f"(`{recurrence.failure_class}`) and was verified, yet incident #{recurrence.incident} "
+        f"happened. Start from what #{recurrence.earlier} shipped and why it did not hold."
+    )
+
+
+def _quiet(text: str) -> str:
+    return " ".join(text.split()).replace("<!--", "&lt;!--").replace("@", "@\u200b")
