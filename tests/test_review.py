@@ -454,7 +454,7 @@ def test_monthly_audit_counts_recurrences_and_overrides() -> None:
         required_checks=("hardening/controls",),
         modes={"regression-test": "enforce", "control-change": "enforce"},
         today=TODAY,
-        recurrences={1: 2},
+        recurrences={14: 2},
         overrides=("#9 by lena: hotfix",),
     )
     assert "recurred" in kinds(audit)
