@@ -187,6 +187,19 @@ async def fetch_text(
     return str(content)
 
 
+@dataclass
+class LedgerRequests:
+    """The Hardening ledger updates one delivery asked for (bot.ledger): by repository, the
+    facts to apply. The worker turns them into one ledger delivery per repository."""
+
+    repos: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, owner: str, repo: str, fact: dict[str, Any] | None = None) -> None:
+        facts = self.repos.setdefault((owner, repo), [])
+        if fact is not None:
+            facts.append(fact)
+
+
 @dataclass(frozen=True)
 class Context:
     """Per-delivery context handed to every handler with the event and the GitHub client."""
@@ -200,6 +213,8 @@ class Context:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     configs: ConfigCache = field(default_factory=ConfigCache)
     delivery_id: str | None = None
+    # Filled by handlers, read by the worker once the delivery is done.
+    ledger: LedgerRequests = field(default_factory=LedgerRequests, compare=False)
     # The configurations read during this delivery, so its handlers agree and read each once.
     _read: dict[tuple[str, str, str | None], ConfigResult] = field(
         default_factory=dict, init=False, repr=False, compare=False

@@ -92,6 +92,11 @@ def remember(record: Record) -> None:
         _LAST[record.subject] = record
 
 
+def last_copy(name: str) -> Record | None:
+    """The App's last known copy of the record of subject ``name``, if any."""
+    return _LAST.get(name)
+
+
 def forget_all() -> None:
     """Drop every last known copy (tests: a restarted process knows nothing)."""
     _LAST.clear()

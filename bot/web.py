@@ -25,7 +25,7 @@ from aiohttp import web
 from gidgethub import sansio
 from orjson import loads as _loads  # several times faster than json on an 8 KB payload
 
-from bot import handlers
+from bot import handlers, ledger
 from bot.catchup import CatchUp
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.github import GitHubApp
@@ -90,7 +90,13 @@ def create_app(
     # database so every replica drops its copies (bot.context.ConfigCache).
     configs = ConfigCache(state=database.state, clock=clock, max_age=settings.config_max_age)
     processor = process or make_processor(
-        settings, github, metrics, clock=clock, schedules=schedules, configs=configs
+        settings,
+        github,
+        metrics,
+        clock=clock,
+        schedules=schedules,
+        configs=configs,
+        inbox=inbox,
     )
     scheduler = Scheduler(
         schedules,
@@ -178,11 +184,14 @@ def make_processor(
     clock: Callable[[], float] = time.time,
     configs: ConfigCache | None = None,
     schedules: ScheduleStore | None = None,
+    inbox: DeliveryInbox | None = None,
 ) -> Processor:
     """The real processing of one delivery: its event through every registered handler.
 
     With ``schedules``, the repositories a delivery speaks of are registered for (or removed
-    from) the scheduled jobs first, whether or not a handler listens to the event.
+    from) the scheduled jobs first, whether or not a handler listens to the event. The Hardening
+    ledger updates its handlers asked for are stored in ``inbox`` as deliveries of their own
+    subject (bot.ledger); without an inbox they run at once.
     """
     configs = configs if configs is not None else ConfigCache()
 
@@ -237,10 +246,29 @@ def make_processor(
         )
         try:
             await handlers.dispatch(event, gh, ctx)
+            await _ledger_updates(ctx, gh, delivery, installation_id)
         except gidgethub.BadRequest as exc:
             if _is_permanent(exc):
                 raise PermanentError(f"GitHub answered {exc.status_code}: {exc}") from exc
             raise
+
+    async def _ledger_updates(
+        ctx: Context, gh: Any, delivery: Delivery, installation_id: int | None
+    ) -> None:
+        for index, ((owner, repo), facts) in enumerate(sorted(ctx.ledger.repos.items())):
+            if inbox is None:
+                await ledger.update_ledger(gh, ctx, owner, repo, facts)
+                continue
+            body = ledger.payload(owner, repo, installation_id, facts)
+            await inbox.store(
+                f"{delivery.delivery_id}.ledger.{index}",
+                ledger.EVENT,
+                json.dumps(body).encode(),
+                subject=ledger.subject(owner, repo),
+                action="update",
+                installation_id=installation_id,
+                repository=f"{owner}/{repo}".lower(),
+            )
 
     return process
 

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
-STEPS = ("incident_steps", "pull_steps", "gate_steps", "review_steps")
+STEPS = ("incident_steps", "pull_steps", "gate_steps", "loop_steps", "review_steps")
 OWNER = "acme"
 REPO = f"{OWNER}/payments"
 INSTALLATION_ID = 7001

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from rules import markers
 from rules.debt import debt_to_revisit, in_debt_ledger, is_deferred
 from rules.model import PRIORITIES, HardeningItem, ItemFacts
 from rules.override import Override
@@ -34,7 +35,7 @@ from rules.scores import Scores
 
 TITLE = "Hardening ledger"
 LABEL = "hardening-ledger"
-MARKER = "<!-- hardening-bot:ledger -->"
+MARKER = markers.LEDGER
 RECENT_DAYS = 30
 MAX_ROWS = 200  # per section: the body must stay under GitHub's 65,536 characters
 
@@ -127,7 +128,7 @@ def render_ledger(data: LedgerInput) -> str:
 def _open_items(active: list[LedgerItem], today: date) -> list[str]:
     lines = ["", "## Open items by priority band"]
     if not active:
-        return [*lines, "", "None."]
+        return [*lines, "None."]
     for band in (*PRIORITIES, None):
         rows = [e for e in active if e.item.priority == band]
         if not rows:
@@ -157,15 +158,14 @@ def _open_items(active: list[LedgerItem], today: date) -> list[str]:
 
 def _overdue(active: list[LedgerItem], today: date) -> list[str]:
     rows = [e for e in active if overdue(e.item, today)]
-    lines = ["", "## Overdue"]
+    lines = ["", "## Overdue", ""]
     if not rows:
-        return [*lines, "", "None."]
+        return [*lines, "None."]
     for e in rows[:MAX_ROWS]:
         assert e.item.due is not None
-        days = (today - e.item.due).days
         lines.append(
-            f"- {_ref(e)}: due {e.item.due.isoformat()}, {days} day(s) late; owner "
-            f"{_who(e.item.owner)}"
+            f"- {_ref(e)}: due {e.item.due.isoformat()}, still {e.item.status.replace('_', ' ')}; "
+            f"owner {_who(e.item.owner)}"
         )
     return lines + _more(len(rows))
 
@@ -177,9 +177,9 @@ def _recent(items: list[LedgerItem], today: date) -> list[str]:
         for e in items
         if e.item.status in ("verified", "retired") and (e.done_on is None or e.done_on >= since)
     ]
-    lines = ["", f"## Verified or retired in the last {RECENT_DAYS} days"]
+    lines = ["", f"## Verified or retired in the last {RECENT_DAYS} days", ""]
     if not rows:
-        return [*lines, "", "None."]
+        return [*lines, "None."]
     for e in rows[:MAX_ROWS]:
         item = e.item
         when = f" on {e.done_on.isoformat()}" if e.done_on else ""
@@ -270,7 +270,7 @@ def _controls(controls: Sequence[ControlStats]) -> list[str]:
 
 def _retire_candidates(items: list[LedgerItem], recurrences: Sequence[Recurrence]) -> list[str]:
     counts = recurrence_counts(recurrences)
-    lines = ["", "## Retire candidates"]
+    lines = ["", "## Retire candidates", ""]
     rows = []
     for e in items:
         if e.item.status != "verified":
@@ -288,14 +288,14 @@ def _retire_candidates(items: list[LedgerItem], recurrences: Sequence[Recurrence
                 "audit weighs it against the linked pull requests"
             )
     if not rows:
-        return [*lines, "", "None."]
+        return [*lines, "None."]
     return lines + rows[:MAX_ROWS] + _more(len(rows))
 
 
 def _recurrences(recurrences: Sequence[Recurrence]) -> list[str]:
-    lines = ["", "## Recurrences"]
+    lines = ["", "## Recurrences", ""]
     if not recurrences:
-        return [*lines, "", "None."]
+        return [*lines, "None."]
     for r in list(recurrences)[:MAX_ROWS]:
         lines.append(
             f"- #{r.earlier} (`{r.failure_class}`, verified) recurred as #{r.later} in "
@@ -305,9 +305,9 @@ def _recurrences(recurrences: Sequence[Recurrence]) -> list[str]:
 
 
 def _overrides(overrides: Sequence[Override]) -> list[str]:
-    lines = ["", "## Break-glass overrides"]
+    lines = ["", "## Break-glass overrides", ""]
     if not overrides:
-        return [*lines, "", "None."]
+        return [*lines, "None."]
     for o in sorted(overrides, key=lambda o: o.at)[-MAX_ROWS:]:
         lines.append(
             f"- #{o.pull} at `{o.head_sha[:12]}` by {_who(o.by)} on "
@@ -334,9 +334,11 @@ def _more(count: int) -> list[str]:
 
 
 def _quiet(text: str) -> str:
-    """Text a person wrote, copied: one line, no hidden markers, no mentions."""
+    """Text a person wrote, copied: one line, no hidden markers, no mentions. Inside code spans
+    (a command to copy) an ``@`` mentions no one and is left as typed."""
     text = " ".join(text.split()).replace("<!--", "&lt;!--")
-    return text.replace("@", "@\u200b")
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("@", "@\u200b") for i, p in enumerate(parts))
 
 
 def _cell(text: str) -> str:

@@ -49,6 +49,24 @@ ITEM_BUNDLE = comment_marker("bundle")
 INCIDENT_BUNDLE = comment_marker("incident-bundle")
 HAND_EDIT = comment_marker("hand-edit")
 ADOPTION = comment_marker("adoption")
+# The Hardening ledger issue's body (its first line) and the incident's sprint summary.
+LEDGER = comment_marker("ledger")
+SPRINT_SUMMARY = comment_marker("sprint-summary")
+
+
+def ledger_reply(comment_id: int) -> str:
+    """The App's answer to a comment that registered or resolved a residual risk."""
+    return comment_marker(f"ledger-reply comment={int(comment_id)}")
+
+
+def recurrence(later: int) -> str:
+    """The one comment on a verified item that item ``later`` recurs."""
+    return comment_marker(f"recurrence later={int(later)}")
+
+
+def recurrence_of(earlier: int) -> str:
+    """The one comment on a new item linking the verified item ``earlier`` it repeats."""
+    return comment_marker(f"recurrence-of earlier={int(earlier)}")
 
 
 def tracking(incident: int) -> str:
@@ -151,6 +169,21 @@ def check_fields(summary: str) -> dict[str, str] | None:
 
 
 # --- the App's record: a signed line in the item body -----------------------------------------
+
+# A break-glass override, a line of the App's own ``hardening/controls`` summary.
+_OVERRIDE = re.compile(r"<!-- " + PREFIX + r"override ([A-Za-z0-9_=-]{1,4000}) -->")
+
+
+def override(data: str) -> str:
+    """The override line; ``data`` is its base64url JSON (rules.override)."""
+    return f"<!-- {PREFIX}override {data} -->"
+
+
+def override_in(summary: str) -> str | None:
+    """The data of the override line of a check run summary the App wrote, if any."""
+    found = _OVERRIDE.search(summary or "")
+    return found.group(1) if found else None
+
 
 _RECORD = re.compile(
     r"[ \t]*<!-- " + PREFIX + r"record v=(?P<v>\d{1,3}) mac=(?P<mac>[0-9a-f]{64}) "

@@ -12,9 +12,13 @@ Pure: ``now`` is passed in.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from rules import markers
 from rules.check_output import CheckOutput
 
 
@@ -50,6 +54,7 @@ def overridden_output(output: CheckOutput, override: Override) -> CheckOutput:
     until = override.until.strftime("%Y-%m-%d %H:%M UTC")
     summary = "\n".join(
         [
+            render_marker(override),
             f"**Break-glass override** by @{override.by} at "
             f"{override.at.strftime('%Y-%m-%d %H:%M UTC')}, for commit `{override.head_sha[:12]}` "
             f"only, until {until}.",
@@ -71,6 +76,39 @@ def overridden_output(output: CheckOutput, override: Override) -> CheckOutput:
         summary=summary[:65535],
         annotations=(),
     )
+
+
+def render_marker(override: Override) -> str:
+    """The override as a hidden line of the App's own check run, read back on re-evaluation."""
+    data = {
+        "pull": override.pull,
+        "sha": override.head_sha,
+        "by": override.by,
+        "reason": override.reason,
+        "at": override.at.isoformat(),
+        "until": override.until.isoformat(),
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return markers.override(base64.urlsafe_b64encode(text).decode())
+
+
+def parse_marker(summary: str) -> Override | None:
+    """The override recorded in an App-written check run summary, if any. Never raises."""
+    found = markers.override_in(summary)
+    if found is None:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(found.encode()))
+        return Override(
+            pull=int(data["pull"]),
+            head_sha=str(data["sha"]),
+            by=str(data["by"]),
+            reason=str(data["reason"]),
+            at=datetime.fromisoformat(str(data["at"])),
+            until=datetime.fromisoformat(str(data["until"])),
+        )
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None
 
 
 def _quiet(text: str) -> str:

@@ -48,12 +48,20 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
 from rules import markers
-from rules.model import EVIDENCE_KINDS, STATUSES, Evidence, EvidenceKind, HardeningItem, Status
+from rules.model import (
+    EVIDENCE_KINDS,
+    STATUSES,
+    Deferral,
+    Evidence,
+    EvidenceKind,
+    HardeningItem,
+    Status,
+)
 
 FORMAT = 1
 ITEM_SECTION = "item"
@@ -70,6 +78,7 @@ GATE_FIELDS: Mapping[str, str] = MappingProxyType(
         "verified_at": "`/harden verify` (by the verifier owner)",
         "verified_link": "`/harden verify` (by the verifier owner)",
         "retired_rationale": "`/harden retire RATIONALE` (by a lead)",
+        "deferral": "`/harden defer YYYY-MM-DD REASON; risk if delayed: RISK` (write access or a lead)",
     }
 )
 # The fields people with write access (or a lead) may edit by hand; the commands that set them.
@@ -84,6 +93,10 @@ PLAIN_FIELDS: Mapping[str, str] = MappingProxyType(
         "due": "`/harden due YYYY-MM-DD`",
         "adoption_check": "",
         "verification_style": "",
+        "hypothesis": "",
+        "measure": "",
+        "guardrail": "",
+        "review_date": "",
     }
 )
 
@@ -200,6 +213,7 @@ def gate_of(item: HardeningItem) -> dict[str, Any]:
         "verified_at": item.verified_at.isoformat() if item.verified_at else None,
         "verified_link": item.verified_link,
         "retired_rationale": item.retired_rationale,
+        "deferral": _deferral_json(item.deferral),
     }
 
 
@@ -223,7 +237,34 @@ def with_gate(item: HardeningItem, record: Record | None) -> HardeningItem:
         verified_at=_time(facts.get("verified_at")),
         verified_link=_text(facts.get("verified_link")),
         retired_rationale=_text(facts.get("retired_rationale")),
+        deferral=_deferral(facts.get("deferral")),
     )
+
+
+def _deferral_json(deferral: Deferral | None) -> dict[str, Any] | None:
+    if deferral is None:
+        return None
+    return {
+        "revisit": deferral.revisit.isoformat(),
+        "reason": deferral.reason,
+        "risk": deferral.risk,
+        "by": deferral.by,
+    }
+
+
+def _deferral(value: Any) -> Deferral | None:
+    """A recorded deferral; anything unreadable counts as none (the item is then overdue)."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Deferral(
+            revisit=date.fromisoformat(str(value["revisit"])),
+            reason=str(value.get("reason") or ""),
+            risk=str(value.get("risk") or ""),
+            by=_text(value.get("by")),
+        )
+    except (KeyError, ValueError):
+        return None
 
 
 def recorded(record: Record | None, subject: str, item: HardeningItem) -> Record:

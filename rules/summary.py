@@ -21,12 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from rules import markers
 from rules.debt import in_debt_ledger
+from rules.gates import Missing
 from rules.model import ItemFacts
 from rules.risk import RiskEntry
 from rules.scores import merged, owner_acknowledged, runbook_updates
 
-SUMMARY_MARKER = "<!-- hardening-bot:sprint-summary -->"
+SUMMARY_MARKER = markers.SPRINT_SUMMARY
 SPRINT_DAYS = 14
 DONE = frozenset({"verified", "retired"})
 
@@ -86,14 +88,17 @@ def checklist(items: Sequence[ItemFacts]) -> tuple[Check, ...]:
     )
 
 
-def close_gate(items: Sequence[ItemFacts], risks: Sequence[RiskEntry]) -> tuple[str, ...]:
+def close_gate(items: Sequence[ItemFacts], risks: Sequence[RiskEntry]) -> tuple[Missing, ...]:
     """What keeps the incident from closing, beyond owners and dates (empty: it may close).
 
     Met when the checklist is met; otherwise every unfinished item must be deferred or covered
     by an open residual risk registered on the item or on the incident.
     """
-    if all(check.met for check in checklist(items)):
+    checks = checklist(items)
+    if all(check.met for check in checks):
         return ()
+    unmet = ", ".join(check.name for check in checks if not check.met)
+    group = f"The hardening loop's checklist is not met ({unmet}), so the remaining work"
     covered_everywhere = any(r.open and r.source == r.incident for r in risks)
     covered = {r.source for r in risks if r.open}
     missing = []
@@ -104,9 +109,12 @@ def close_gate(items: Sequence[ItemFacts], risks: Sequence[RiskEntry]) -> tuple[
         if covered_everywhere or facts.number in covered:
             continue
         missing.append(
-            f"#{facts.number} is neither done nor deferred nor registered as residual risk: "
-            f"verify it (`/harden verify`), defer it (`/harden defer YYYY-MM-DD REASON; risk "
-            f"if delayed: RISK`) or comment a `### Residual Risk` block on it"
+            Missing(
+                f"#{facts.number} done, deferred or registered as residual risk",
+                "`/harden verify` on it, `/harden defer YYYY-MM-DD REASON; risk if delayed: "
+                "RISK`, or a comment with a `### Residual Risk` block",
+                group,
+            )
         )
     return tuple(missing)
 

@@ -393,6 +393,21 @@ def open_app_item(
     return number
 
 
+def ledger_call(sandbox: Any, call: Any) -> bool:
+    """Whether a sandbox call creates, labels or edits the Hardening ledger, which follows every
+    change in a delivery of its own (tests/test_handlers_loop.py tests it)."""
+    body = call.json if isinstance(call.json, dict) else {}
+    if body.get("title") == "Hardening ledger" or body.get("name") == "hardening-ledger":
+        return True
+    ledgers = {
+        f"/repos/{name}/issues/{issue['number']}"
+        for name in ("octo/repo",)
+        for issue in sandbox.issues(name)
+        if issue["title"] == "Hardening ledger"
+    }
+    return call.path in ledgers
+
+
 def changes(sandbox: Any) -> list[Any]:
     """The writes the bot made on GitHub (minting a token changes nothing)."""
     return [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")]

@@ -14,7 +14,7 @@ from conftest import BOT, changes, open_app_item
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.item import render_item
-from rules.model import Evidence, HardeningItem
+from rules.model import Deferral, Evidence, HardeningItem
 
 BARE = HardeningItem(
     incident=None,
@@ -252,11 +252,24 @@ async def test_closing_an_incident_with_unowned_items_names_each(
     assert f"#{owned}" not in body
 
 
+# The open work is deferred: the sprint checklist is not met, and that is accounted for
+# (tests/test_handlers_loop.py covers an incident held for it).
+DEFERRED = Deferral(date(2027, 1, 15), "vendor first", "a silent outage", "dave")
+
+
 async def test_closing_an_incident_whose_items_are_owned_holds(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
     n = await open_incident(sandbox, repo, deliver, drain)
-    open_item(sandbox, repo, incident=n, owner="carol", verifier="bob", due=date(2026, 12, 1))
+    open_item(
+        sandbox,
+        repo,
+        incident=n,
+        owner="carol",
+        verifier="bob",
+        due=date(2026, 12, 1),
+        deferral=DEFERRED,
+    )
     await close(sandbox, repo, deliver, drain, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
@@ -266,7 +279,15 @@ async def test_an_item_retired_without_owners_does_not_hold_its_incident(
     sandbox: Any, repo: str, deliver: Any, drain: Any
 ) -> None:
     n = await open_incident(sandbox, repo, deliver, drain)
-    open_item(sandbox, repo, incident=n, owner="carol", verifier="bob", due=date(2026, 12, 1))
+    open_item(
+        sandbox,
+        repo,
+        incident=n,
+        owner="carol",
+        verifier="bob",
+        due=date(2026, 12, 1),
+        deferral=DEFERRED,
+    )
     open_item(sandbox, repo, incident=n, status="retired", retired_rationale="superseded by #9")
     await close(sandbox, repo, deliver, drain, n)
     assert sandbox.issue(repo, n)["state"] == "closed"

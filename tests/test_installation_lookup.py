@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 import gidgethub
+from conftest import ledger_call
 
 from bot.web import INBOX, _is_permanent
 
@@ -34,7 +35,11 @@ async def test_installation_is_looked_up_from_the_repository(
 
     assert any(c.path == f"/repos/{repo}/installation" for c in sandbox.calls)
     assert not any(c.status in (401, 403) for c in sandbox.calls)
-    created = [c for c in sandbox.writes() if c.method == "POST" and c.path.endswith("/issues")]
+    created = [
+        c
+        for c in sandbox.writes()
+        if c.method == "POST" and c.path.endswith("/issues") and not ledger_call(sandbox, c)
+    ]
     assert len(created) == 1
     assert (await bot_app[INBOX].stats()).failed == 0
 

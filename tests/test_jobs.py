@@ -10,7 +10,7 @@ from typing import Any
 
 import gidgethub
 import pytest
-from conftest import INSTALLATION_ID, REPO
+from conftest import INSTALLATION_ID, REPO, ledger_call
 
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
@@ -48,7 +48,12 @@ def marked(sandbox: Any, number: int, text: str, repo: str = REPO) -> list[dict[
 
 
 def writes(sandbox: Any) -> list[tuple[str, str]]:
-    return [(c.method, c.path) for c in sandbox.writes() if "/access_tokens" not in c.path]
+    """The writes of a job, leaving out the Hardening ledger it brings up to date."""
+    return [
+        (c.method, c.path)
+        for c in sandbox.writes()
+        if "/access_tokens" not in c.path and not ledger_call(sandbox, c)
+    ]
 
 
 async def incident_with_items(sandbox: Any, gh: GitHubAPI, settings: Settings) -> list[int]:
@@ -337,8 +342,10 @@ async def test_run_job_for_operators(
     )
     assert code == 0
     assert "weekly-review 2026-W46 of octo/repo" in out.getvalue()
-    # The tracking comment turns overdue, and each item gets its review comment.
-    assert "dry run: 3 write(s) not sent" in out.getvalue()
+    # The tracking comment turns overdue, each item gets its review comment, and the Hardening
+    # ledger is opened (its label, then the issue).
+    assert "dry run: 5 write(s) not sent" in out.getvalue()
+    assert '"title": "Hardening ledger"' in out.getvalue()
     assert marked(sandbox, late, "hardening-bot:weekly-review") == []
 
     out = io.StringIO()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 # Handler modules' routers. Add each new module's router here.
-from bot.handlers import adoption, closing, commands, edits, incidents, pulls
+from bot.handlers import adoption, closing, commands, edits, incidents, loop, pulls
 
 ROUTERS: tuple[Router, ...] = (
     adoption.router,
@@ -27,6 +27,7 @@ ROUTERS: tuple[Router, ...] = (
     commands.router,
     edits.router,
     incidents.router,
+    loop.router,
     pulls.router,
 )
 

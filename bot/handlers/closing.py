@@ -30,6 +30,7 @@ from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts
 from bot.items import get_item, list_items
@@ -41,6 +42,7 @@ from rules.gates import GateResult, closure_gate, count_held, incident_close_gat
 from rules.model import HardeningItem, ItemFacts
 from rules.record import with_gate
 from rules.replies import INCIDENT_GATE, ITEM_GATE, GateNotice, gate_comment, gate_resolved
+from rules.summary import close_gate as sprint_close_gate
 
 router = Router()
 
@@ -150,6 +152,14 @@ async def hold_incident(
         for i in loaded
     ]
     gate = incident_close_gate(facts)
+    if gate.passed:
+        # The sprint's checklist, or the rest deferred or registered as residual risk: this
+        # one reads the linked pull requests (controls and tests merged) and the ledger.
+        full = [await item_facts(gh, ctx, owner, repo, i, config) for i in loaded if i.item]
+        risks = (await ledger.read_facts(gh, ctx, owner, repo)).risks_of(number)
+        missing = sprint_close_gate(full, risks)
+        if missing:
+            gate = GateResult(False, missing)
     await _hold(gh, ctx, owner, repo, current, gate, INCIDENT_GATE, closed_by)
 
 

@@ -27,6 +27,7 @@ from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts, refresh_after_change
 from bot.handlers.closing import resolve_gate_comment
@@ -47,6 +48,7 @@ from rules.authorization import authorize, is_bot_account, needs_lead, needs_rol
 from rules.bundle import INCIDENT_MARKER, ITEM_MARKER, incident_bundle, item_bundle
 from rules.commands import Command, CommandError, help_text, parse_commands, usage_for
 from rules.config import Config
+from rules.debt import deferral_refusal, deferred
 from rules.edits import (
     acknowledged,
     in_progress,
@@ -231,10 +233,16 @@ async def react(run: Run, content: str) -> None:
 
 
 async def refresh_around(run: Run) -> None:
-    """After a field changed: the incident's tracking comment and linked PRs' scorecards."""
+    """After a field changed, every view that shows the item: the incident's tracking comment,
+    both check runs of its open linked pull requests (``hardening/controls`` names the owner),
+    and the Hardening ledger."""
+    from bot.handlers.pulls import refresh_controls
+
     loaded = await run.load()
     incident = (loaded.incident or None) if loaded is not None else None
     await refresh_after_change(run.gh, run.ctx, run.owner, run.repo, run.number, incident)
+    await refresh_controls(run.gh, run.ctx, run.owner, run.repo, run.number)
+    ledger.request_update(run.ctx, run.owner, run.repo)
 
 
 # --- one command ------------------------------------------------------------------------------
@@ -432,6 +440,31 @@ async def _adopt(run: Run, command: Command) -> Outcome:
     return Outcome(True, f"#{run.number} is a hardening item now.{note}")
 
 
+async def _defer(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
+    """The seed's reliability debt ledger: deferred with why, the risk if delayed and a date."""
+    item = loaded.item
+    assert item is not None and command.defer is not None
+    reason = deferral_refusal(command.defer, item, run.ctx.now().date())
+    if reason:
+        return refused(reason, usage_for("defer"))
+    await run.save(loaded, deferred(item, command.defer, run.actor))
+    revisit = command.defer.revisit.isoformat() if command.defer.revisit else "?"
+    return Outcome(
+        True,
+        f"Deferred until {revisit}: it is listed in the Hardening ledger's reliability debt "
+        "ledger and is not overdue before then; the weekly review flags it once the revisit "
+        "date has passed.",
+    )
+
+
+async def _risk(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
+    from bot.handlers.loop import resolve_risk
+
+    return await resolve_risk(
+        run.gh, run.ctx, run.owner, run.repo, run.number, run.comment, command
+    )
+
+
 async def _status(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     facts = await run.facts(loaded)
     gate = closure_gate(facts, **run.config.thresholds.keywords())
@@ -446,6 +479,8 @@ HANDLERS: dict[str, Handler] = {
     "ack": _ack,
     "verify": _verify,
     "retire": _retire,
+    "defer": _defer,
+    "risk": _risk,
     "status": _status,
 }
 

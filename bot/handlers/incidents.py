@@ -17,7 +17,9 @@ from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from bot import ledger
 from bot.context import Context
+from bot.handlers import loop
 from bot.items import refresh_incident_tracking, sync_incident
 from bot.writes import label_names, repo_coordinates
 from rules.config import Config
@@ -70,6 +72,13 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
         return
     issue = changed.issue
     result = await sync_incident(gh, ctx, changed.owner, changed.repo, issue)
+    await loop.mark_recurrences(
+        gh, ctx, changed.owner, changed.repo, changed.config, result.created
+    )
+    await loop.refresh_summary(
+        gh, ctx, changed.owner, changed.repo, int(issue["number"]), changed.config
+    )
+    ledger.request_update(ctx, changed.owner, changed.repo)
     ctx.log.info(
         "incident #%s: %d findings, %d items created, tracking comment %s",
         issue["number"],
@@ -99,3 +108,8 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     )
     for number in sorted(numbers - {issue["number"]}):
         await refresh_incident_tracking(gh, ctx, changed.owner, changed.repo, number)
+        await loop.refresh_summary(gh, ctx, changed.owner, changed.repo, number, changed.config)
+    if numbers or changed.config.labels.hardening.lower() in {
+        name.lower() for name in label_names(issue)
+    }:
+        ledger.request_update(ctx, changed.owner, changed.repo)

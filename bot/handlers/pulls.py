@@ -25,7 +25,8 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot import items as items_api
-from bot.checks import complete_if_present, publish, pull_numbers_for_check
+from bot import ledger
+from bot.checks import complete_if_present, find_runs, publish, pull_numbers_for_check
 from bot.context import (
     ORG_CONFIG_PATH,
     ORG_CONFIG_REPO,
@@ -36,6 +37,7 @@ from bot.context import (
 from bot.facts import (
     FileCache,
     LinkedPulls,
+    linked_pulls,
     load_items,
     publish_scorecard,
     pull_files,
@@ -55,12 +57,15 @@ from rules.check_output import (
     config_error_output,
     controls_output,
     out_of_scope_output,
+    requirement_results,
     shadow_failures,
     superseded_output,
 )
 from rules.config import ConfigResult, diff_configs, load_config
 from rules.edits import in_progress, with_merge_evidence
+from rules.ledger_facts import verdict_fact
 from rules.model import HardeningItem
+from rules.override import Override, overridden_output, parse_marker
 from rules.pulls import (
     controls_input,
     hardens_references,
@@ -191,8 +196,12 @@ async def evaluate(
     fresh: Collection[str] = (),
     rerun: str | None = None,
     scope_may_change: bool = False,
+    override: Override | None = None,
 ) -> None:
-    """Post both check runs for the pull request's head commit (``fresh``: as new runs)."""
+    """Post both check runs for the pull request's head commit (``fresh``: as new runs).
+
+    A break-glass ``override`` (or one recorded earlier on this commit's controls run) passes
+    ``hardening/controls`` while it lasts; every verdict is counted for the ledger."""
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
@@ -255,6 +264,16 @@ async def evaluate(
         data = controls_input(pull, files, truncated, config, sources, _linked(loaded), proposal)
         _record_shadow(ctx, log, f"{owner}/{repo}", number, data)
         output = controls_output(data)
+        ledger.request_update(
+            ctx,
+            owner,
+            repo,
+            verdict_fact(number, {r.requirement: r.met for r in requirement_results(data)}),
+        )
+        if output is not None and output.conclusion != "success":
+            active = override or await recorded_override(gh, ctx, owner, repo, sha)
+            if active is not None and active.covers(sha, ctx.now()):
+                output = overridden_output(output, active)
         if output is not None:
             await post(output)
     # Read the items again, under the scorecard's lock: an item's own delivery may have changed
@@ -444,6 +463,30 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
 
 
 # --- small helpers ---------------------------------------------------------------------------
+
+
+async def refresh_controls(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, item_number: int
+) -> None:
+    """Re-evaluate the open pull requests linked to an item after the item changed (its owner
+    is named in ``hardening/controls``), so no check shows an older state of the item."""
+    for linked in await linked_pulls(gh, owner, repo, item_number):
+        if linked.get("state") != "open":
+            continue
+        pull = await _fresh_pull(gh, owner, repo, int(linked["number"]))
+        if pull.get("state") == "open":
+            await evaluate(gh, ctx, owner, repo, pull)
+
+
+async def recorded_override(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, sha: str
+) -> Override | None:
+    """The break-glass override recorded on ``sha``'s newest controls run, if the App wrote it."""
+    for run in await find_runs(gh, owner, repo, sha, CONTROLS_CHECK):
+        if not _ours(run.get("app"), ctx):
+            continue
+        return parse_marker(str((run.get("output") or {}).get("summary") or ""))
+    return None
 
 
 def _ours(app: Any, ctx: Context) -> bool:

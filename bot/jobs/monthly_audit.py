@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
+from bot import ledger
 from bot.context import Context
 from bot.items import list_items
 from bot.jobs import (
@@ -40,6 +41,7 @@ from bot.permissions import collaborator_role, describe_error
 from bot.records import trust_of
 from rules.cadence import Cadence
 from rules.config import CONTROLS, Config, mode_for
+from rules.recurrence import recurrence_counts
 from rules.review import monthly_audit, monthly_marker, render_monthly_comment
 from rules.scores import login_key
 
@@ -84,6 +86,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     else:  # nothing shipped yet, so no control to find bypassed
         protection = Protection("the default branch", True, ())
 
+    recorded = await ledger.read_facts(gh, ctx, owner, repo)
     audit = monthly_audit(
         facts,
         collaborators=collaborators,
@@ -94,6 +97,12 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         adoption_threshold=config.thresholds.adoption,
         branch=protection.branch,
         branch_protected=protection.protected,
+        recurrences=recurrence_counts(recorded.recurrences),
+        overrides=tuple(
+            f"#{o.pull} by {o.by} on {o.at.date().isoformat()}: {o.reason}"
+            for o in recorded.overrides
+            if 0 <= (today - o.at.date()).days < 31  # since the last audit
+        ),
     )
     written = await comment_on_items(
         gh,

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from gidgethub.abc import GitHubAPI
 
+from bot import ledger
 from bot.context import Context
+from bot.handlers.loop import refresh_summary
 from bot.items import list_items, refresh_incident_tracking
 from bot.jobs import (
     Job,
@@ -55,6 +57,8 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     )
     for number in incidents:
         await refresh_incident_tracking(gh, ctx, owner, repo, number)
+        # Sprint day 14 may have come without any change to the incident.
+        await refresh_summary(gh, ctx, owner, repo, number, config)
 
     reviewed = [one for one in loaded if one.item is not None and one.item.status != "retired"]
     facts = await facts_of(
@@ -66,8 +70,13 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         config,
         with_pulls=lambda item: adoption_check_passed(item, today),
     )
+    ledger_facts = await ledger.read_facts(gh, ctx, owner, repo)
     review = weekly_review(
-        facts, today, leads=leads_of(config), adoption_threshold=config.thresholds.adoption
+        facts,
+        today,
+        leads=leads_of(config),
+        adoption_threshold=config.thresholds.adoption,
+        risks=ledger_facts.risks,
     )
     written = await comment_on_items(
         gh,
@@ -79,6 +88,8 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         weekly_marker(review.week),
         lambda entry: render_weekly_comment(review, entry),
     )
+    # Overdue flags and passed revisit dates change with the day, not with an event.
+    await ledger.update_ledger(gh, ctx, owner, repo, outside_inbox=True)
     return JobReport(
         job=NAME,
         repository=f"{owner}/{repo}",

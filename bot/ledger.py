@@ -1,0 +1,313 @@
+"""The Hardening ledger issue on GitHub: kept current, one per repository, never duplicated.
+
+Every change that the ledger shows (an item created, edited, closed or commanded; a residual
+risk registered or resolved; an override; a recurrence; a ``hardening/controls`` verdict) asks
+for a ledger update with :func:`request_update` during its delivery. When the delivery is done,
+the worker stores one internal delivery (event :data:`EVENT`) per repository in the inbox, with
+the subject ``owner/repo#ledger``: the inbox never runs two deliveries of one subject at once
+(across replicas too), so exactly one writer at a time finds, creates and edits the ledger,
+and it cannot be created twice. Its id derives from the delivery that asked, so a redelivered
+delivery asks once. Processing it (:func:`update_ledger`):
+
+1. finds the ledger: the App's own issue labelled ``hardening-ledger`` holding the ledger marker;
+2. reads the repository facts from the App's signed record in its body (rules.ledger_facts),
+   applies the facts that came with the request, and answers the comments that asked (a
+   residual risk registered as ``R3``, or resolved);
+3. lists the hardening items, renders the ledger (rules.ledger) and writes the body in one
+   edit, only when it differs; the first item creates the issue.
+
+Without an inbox (``replay``, ``run-job``) the update runs in place, under a per-repository
+lock. A person's edit of the ledger is overwritten at the next update; when it removed the
+record, the body before the edit (sent with ``issues.edited``) is where the facts are read from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot.items import LoadedItem, list_items
+from bot.records import last_copy, record_key, remember, sealed, trust_of
+from bot.writes import (
+    add_labels,
+    ensure_label,
+    label_names,
+    same_text,
+    update_issue,
+    upsert_comment,
+)
+from rules import markers
+from rules.config import CONTROLS, Config, mode_for
+from rules.ledger import LABEL, MARKER, TITLE, LedgerInput, LedgerItem, render_ledger
+from rules.ledger_facts import Applied, LedgerFacts, apply, from_json, to_json
+from rules.model import HardeningItem, ItemFacts
+from rules.record import Record, unseal
+from rules.rollout import control_stats
+from rules.scores import evaluate
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+EVENT = "hardening_ledger"
+
+
+def request_update(ctx: Context, owner: str, repo: str, fact: dict[str, Any] | None = None) -> None:
+    """Ask for the repository's ledger to be brought up to date once this delivery is done,
+    applying ``fact`` (rules.ledger_facts) first."""
+    ctx.ledger.add(owner, repo, fact)
+
+
+def subject(owner: str, repo: str) -> str:
+    return f"{owner.lower()}/{repo.lower()}#ledger"
+
+
+def payload(
+    owner: str, repo: str, installation: int | None, facts: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The internal delivery's payload: shaped like a webhook's, plus the facts."""
+    data: dict[str, Any] = {
+        "action": "update",
+        "repository": {"full_name": f"{owner}/{repo}", "name": repo, "owner": {"login": owner}},
+        "facts": list(facts),
+    }
+    if installation is not None:
+        data["installation"] = {"id": installation}
+    return data
+
+
+# --- the record ------------------------------------------------------------------------------
+# The repository's facts are a section of the App's record (rules.record), kept in the ledger's
+# body and bound to the subject ``owner/repo#ledger``: signed with the App's key, so a person who
+# edits the ledger can neither forge nor alter them.
+
+SECTION = "ledger"
+
+
+def record_subject(owner: str, repo: str) -> str:
+    return subject(owner, repo)
+
+
+def read_record(body: str, key: bytes | None, owner: str, repo: str) -> Record | None:
+    """The ledger's valid record in ``body``, or None."""
+    return unseal(body or "", key, record_subject(owner, repo)).record
+
+
+# --- the update --------------------------------------------------------------------------------
+
+_LOCKS: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def lock(owner: str, repo: str) -> asyncio.Lock:
+    key = (owner.lower(), repo.lower())
+    found = _LOCKS.get(key)
+    if found is None:
+        found = _LOCKS[key] = asyncio.Lock()
+    return found
+
+
+async def find_ledger(
+    gh: GitHubAPI, owner: str, repo: str, bot_login: str
+) -> dict[str, Any] | None:
+    """The App's ledger issue (open or closed; the oldest, should there ever be two).
+
+    Only issues the App opened count, found by its label, its marker or its title, so a person
+    who removed one of them (or replaced the body) does not make the App open a second one.
+    """
+    found = []
+    async for issue in gh.getiter(
+        "/repos/{owner}/{repo}/issues{?creator,state,per_page}",
+        {"owner": owner, "repo": repo, "creator": bot_login, "state": "all", "per_page": 100},
+    ):
+        if "pull_request" in issue:
+            continue
+        labels = {str(label.get("name", "")).lower() for label in issue.get("labels") or ()}
+        if (
+            LABEL in labels
+            or (issue.get("body") or "").startswith(MARKER)
+            or issue.get("title") == TITLE
+        ):
+            found.append(dict(issue))
+    return min(found, key=lambda i: int(i["number"])) if found else None
+
+
+async def read_facts(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> LedgerFacts:
+    """The repository facts as the ledger records them now (empty when there is no ledger)."""
+    ledger = await find_ledger(gh, owner, repo, ctx.bot_login)
+    return from_json(_newest(owner, repo, ledger, record_key(ctx.settings), ()).section(SECTION))
+
+
+async def update_ledger(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    facts: Sequence[dict[str, Any]] = (),
+    *,
+    previous_bodies: Sequence[str] = (),
+    outside_inbox: bool = False,
+) -> bool:
+    """Apply ``facts``, answer who asked, and bring the ledger issue up to date. Returns whether
+    the issue was created or edited."""
+    async with lock(owner, repo):
+        key = record_key(ctx.settings)
+        config = (await ctx.config(gh, owner, repo)).config
+        ledger = await find_ledger(gh, owner, repo, ctx.bot_login)
+        previous_bodies = [
+            *previous_bodies,
+            *(str(f["body"]) for f in facts if f.get("kind") == "restore" and f.get("body")),
+        ]
+        record = _newest(owner, repo, ledger, key, previous_bodies)
+        known = from_json(record.section(SECTION))
+        replies: list[tuple[int, int, str, bool]] = []
+        for fact in facts:
+            applied: Applied = apply(known, fact)
+            known = applied.facts
+            if applied.reply is not None:
+                replies.append(applied.reply)
+        loaded = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+        if ledger is None and not loaded and known == LedgerFacts():
+            await _answer(gh, ctx, owner, repo, replies)
+            return False
+        body = render_ledger(_input(owner, repo, ctx, config, loaded, known))
+        wrote = False
+        record = record.with_section(SECTION, to_json(known))
+        if ledger is None:
+            await ensure_label(gh, owner, repo, LABEL, "5319e7", "The App's hardening ledger")
+            created = await gh.post(
+                "/repos/{owner}/{repo}/issues",
+                {"owner": owner, "repo": repo},
+                data={"title": TITLE, "body": _sealed(body, record, key), "labels": [LABEL]},
+            )
+            ctx.log.info("hardening ledger created: #%s", created["number"])
+            wrote = True
+        else:
+            if outside_inbox:
+                # Outside the ledger's subject (the weekly review's update) another process may
+                # have written a newer record meanwhile: never write an older one back.
+                again = await find_ledger(gh, owner, repo, ctx.bot_login)
+                newer = read_record(str((again or {}).get("body") or ""), key, owner, repo)
+                if newer is not None and newer.serial > record.serial:
+                    return False
+                ledger = again or ledger
+            current = str(ledger.get("body") or "")
+            still = read_record(current, key, owner, repo)
+            if not same_text(markers.without_records(current), body) or still != record:
+                await update_issue(gh, ledger, body=_sealed(body, record, key))
+                wrote = True
+            if ledger.get("state") == "closed" or ledger.get("title") != TITLE:
+                await update_issue(gh, ledger, state="open", title=TITLE)
+                wrote = True
+            if LABEL not in {n.lower() for n in label_names(ledger)}:
+                await add_labels(gh, ledger, [LABEL])
+        remember(record)
+        await _answer(gh, ctx, owner, repo, replies)
+        return wrote
+
+
+def _newest(
+    owner: str,
+    repo: str,
+    ledger: dict[str, Any] | None,
+    key: bytes | None,
+    previous_bodies: Sequence[str],
+) -> Record:
+    """The newest valid record of the ledger: in its body, in a body before a person's edit, or
+    the App's last known copy; an empty record when there is none."""
+    name = record_subject(owner, repo)
+    bodies = [str(ledger.get("body") or "")] if ledger else []
+    found = [read_record(body, key, owner, repo) for body in [*bodies, *previous_bodies]]
+    found.append(last_copy(name))
+    valid = [r for r in found if r is not None]
+    return max(valid, key=lambda r: r.serial) if valid else Record(name)
+
+
+def _sealed(body: str, record: Record, key: bytes | None) -> str:
+    """The rendered body with its record line; without a key (no webhook secret) the view
+    alone, and the repository facts are not kept."""
+    return sealed(body, record, key) if key is not None else body
+
+
+def _input(
+    owner: str,
+    repo: str,
+    ctx: Context,
+    config: Config,
+    loaded: list[LoadedItem],
+    facts: LedgerFacts,
+) -> LedgerInput:
+    today = ctx.now().date()
+    thresholds = config.thresholds.keywords()
+    items = []
+    for one in loaded:
+        if one.item is None:
+            continue
+        item_facts = ItemFacts(
+            number=one.number,
+            item=one.item,
+            title=str(one.issue.get("title") or ""),
+            state="closed" if one.issue.get("state") == "closed" else "open",
+            control_mode=mode_for(config, "control-change"),
+        )
+        items.append(
+            LedgerItem(
+                item_facts, evaluate(item_facts, **thresholds), _done_on(one.item, one.issue)
+            )
+        )
+    modes = {control: mode_for(config, control) for control in CONTROLS}
+    return LedgerInput(
+        repository=f"{owner}/{repo}",
+        today=today,
+        items=items,
+        risks=facts.risks,
+        controls=control_stats(modes, facts.verdicts),
+        recurrences=facts.recurrences,
+        overrides=facts.overrides,
+    )
+
+
+def _done_on(item: HardeningItem, issue: dict[str, Any]) -> Any:
+    if item.status == "verified" and item.verified_at is not None:
+        return item.verified_at.date()
+    closed = issue.get("closed_at")
+    if item.status in ("verified", "retired") and isinstance(closed, str) and len(closed) >= 10:
+        from datetime import date
+
+        try:
+            return date.fromisoformat(closed[:10])
+        except ValueError:
+            return None
+    return None
+
+
+async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: str) -> None:
+    try:
+        await gh.post(
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            {"owner": owner, "repo": repo, "comment_id": comment},
+            data={"content": content},
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) not in (404, 410):
+            raise  # a comment deleted meanwhile needs no reaction
+
+
+async def _answer(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, replies: list[tuple[int, int, str, bool]]
+) -> None:
+    """One reply per comment that registered or resolved a residual risk, edited in place."""
+    for number, comment, text, ok in replies:
+        await upsert_comment(
+            gh,
+            owner,
+            repo,
+            number,
+            markers.ledger_reply(comment),
+            text,
+            bot_login=ctx.bot_login,
+        )
+        await _react(gh, owner, repo, comment, "+1" if ok else "-1")
