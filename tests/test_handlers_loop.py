@@ -482,3 +482,32 @@ async def test_incident_closes_only_with_its_work_done_deferred_or_registered(
     await deliver("issues", sandbox.issue_event(repo, incident, "closed", sender="carol"))
     await drain()
     assert sandbox.issue(repo, incident)["state"] == "closed"
+
+
+async def test_owner_command_refreshes_the_controls_check_that_names_the_owner(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    item = open_app_item(
+        sandbox,
+        repo,
+        dataclasses.replace(OWNED_ITEM),
+        labels=("hardening", "failure-class:missed-detection"),
+    )
+    pull = sandbox.open_pull(
+        repo, title="Lag alert", body=f"Hardens #{item}", files=[SOURCE], user="dave"
+    )
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    await drain()
+
+    def summary() -> str:
+        runs = [
+            r
+            for r in sandbox.check_runs(repo, pull["head"]["sha"])
+            if r["name"] == "hardening/controls"
+        ]
+        return str(runs[-1]["output"]["summary"])
+
+    assert "**Owner:** @carol" in summary()
+    await say(sandbox, repo, deliver, drain, item, "/harden owner @erin", "dave")
+    assert "**Owner:** @erin" in summary()

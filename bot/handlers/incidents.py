@@ -22,8 +22,10 @@ from bot.context import Context
 from bot.handlers import loop
 from bot.items import refresh_incident_tracking, sync_incident
 from bot.writes import label_names, repo_coordinates
+from rules.authorization import is_bot_account
 from rules.config import Config
 from rules.incident import is_incident
+from rules.item import parse_item
 from rules.tracking import incidents_touched
 
 router = Router()
@@ -113,3 +115,18 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         name.lower() for name in label_names(issue)
     }:
         ledger.request_update(ctx, changed.owner, changed.repo)
+    by_person = not is_bot_account(data.get("sender"), ctx.bot_login)
+    if (
+        by_person
+        and isinstance(before, str)
+        and _owner_of(before) != _owner_of(issue.get("body") or "")
+    ):
+        # A hand edit of the owner: hardening/controls names the owner on open linked PRs.
+        from bot.handlers.pulls import refresh_controls
+
+        await refresh_controls(gh, ctx, changed.owner, changed.repo, int(issue["number"]))
+
+
+def _owner_of(body: str) -> str | None:
+    item = parse_item(body).item
+    return item.owner.lower() if item is not None and item.owner else None
