@@ -43,7 +43,19 @@ from bot.writes import (
 )
 from rules import markers
 from rules.config import CONTROLS, Config, mode_for
-from rules.ledger import LABEL, MARKER, TITLE, LedgerInput, LedgerItem, render_ledger
+from rules.ledger import (
+    LABEL,
+    MARKER,
+    ORG_MARKER,
+    ORG_TITLE,
+    TITLE,
+    LedgerInput,
+    LedgerItem,
+    render_ledger,
+    render_org_ledger,
+    totals,
+    totals_from,
+)
 from rules.ledger_facts import Applied, LedgerFacts, apply, from_json, to_json
 from rules.model import HardeningItem, ItemFacts
 from rules.record import Record, unseal
@@ -113,7 +125,21 @@ def lock(owner: str, repo: str) -> asyncio.Lock:
 async def find_ledger(
     gh: GitHubAPI, owner: str, repo: str, bot_login: str
 ) -> dict[str, Any] | None:
-    """The App's ledger issue (open or closed; the oldest, should there ever be two).
+    """The App's ledger issue of the repository (see :func:`_find`)."""
+    return await _find(gh, owner, repo, bot_login, TITLE, MARKER, label=LABEL)
+
+
+async def _find(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    bot_login: str,
+    title: str,
+    marker: str,
+    *,
+    label: str | None = None,
+) -> dict[str, Any] | None:
+    """The App's issue of that title (open or closed; the oldest, should there ever be two).
 
     Only issues the App opened count, found by its label, its marker or its title, so a person
     who removed one of them (or replaced the body) does not make the App open a second one.
@@ -125,11 +151,11 @@ async def find_ledger(
     ):
         if "pull_request" in issue:
             continue
-        labels = {str(label.get("name", "")).lower() for label in issue.get("labels") or ()}
+        labels = {str(one.get("name", "")).lower() for one in issue.get("labels") or ()}
         if (
-            LABEL in labels
-            or (issue.get("body") or "").startswith(MARKER)
-            or issue.get("title") == TITLE
+            (label is not None and label in labels)
+            or (issue.get("body") or "").startswith(marker)
+            or issue.get("title") == title
         ):
             found.append(dict(issue))
     return min(found, key=lambda i: int(i["number"])) if found else None
@@ -206,7 +232,67 @@ async def update_ledger(
                 await add_labels(gh, ledger, [LABEL])
         remember(record)
         await _answer(gh, ctx, owner, repo, replies)
+        if wrote:
+            number = int((created if ledger is None else ledger)["number"])
+            row = totals(_input(owner, repo, ctx, config, loaded, known), number)
+            request_update(ctx, owner, ORG_REPO, {"kind": "org-row", "row": row.as_json()})
         return wrote
+
+
+# --- the organisation's ledger --------------------------------------------------------------
+
+ORG_REPO = ".github"
+ORG_SECTION = "org"
+
+
+async def update_org_ledger(
+    gh: GitHubAPI, ctx: Context, owner: str, rows: Sequence[dict[str, Any]]
+) -> bool:
+    """The organisation's ledger in ``owner/.github``, when the App is installed there: one line
+    per repository from that repository's ledger. Returns whether it was created or edited."""
+    try:
+        await gh.getitem("/repos/{owner}/{repo}", {"owner": owner, "repo": ORG_REPO})
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) in (403, 404):
+            ctx.log.info("no organisation ledger: the App cannot see %s/%s", owner, ORG_REPO)
+            return False
+        raise
+    async with lock(owner, "#org"):
+        key = record_key(ctx.settings)
+        name = f"{owner.lower()}#org-ledger"
+        ledger = await _find(gh, owner, ORG_REPO, ctx.bot_login, ORG_TITLE, ORG_MARKER)
+        found = [unseal(str(ledger.get("body") or ""), key, name).record] if ledger else []
+        found.append(last_copy(name))
+        valid = [r for r in found if r is not None]
+        record = max(valid, key=lambda r: r.serial) if valid else Record(name)
+        known = {
+            t.repository.lower(): t
+            for t in (totals_from(raw) for raw in (record.section(ORG_SECTION) or {}).values())
+            if t is not None
+        }
+        for raw in rows:
+            row = totals_from(raw)
+            if row is not None:
+                known[row.repository.lower()] = row
+        record = record.with_section(
+            ORG_SECTION, {repo: row.as_json() for repo, row in sorted(known.items())}
+        )
+        body = render_org_ledger(owner, list(known.values()))
+        remember(record)
+        if ledger is None:
+            await gh.post(
+                "/repos/{owner}/{repo}/issues",
+                {"owner": owner, "repo": ORG_REPO},
+                data={"title": ORG_TITLE, "body": _sealed(body, record, key)},
+            )
+            return True
+        current = str(ledger.get("body") or "")
+        if same_text(markers.without_records(current), body) and (
+            unseal(current, key, name).record == record
+        ):
+            return False
+        await update_issue(gh, ledger, body=_sealed(body, record, key))
+        return True
 
 
 def _newest(

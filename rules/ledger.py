@@ -69,6 +69,90 @@ class LedgerInput:
     notes: Sequence[str] = field(default_factory=tuple)
 
 
+ORG_TITLE = "Hardening ledger: all repositories"
+ORG_MARKER = markers.ORG_LEDGER
+
+
+@dataclass(frozen=True)
+class Totals:
+    """One repository's line in the organisation's ledger."""
+
+    repository: str
+    ledger: int  # the repository's ledger issue
+    open: int = 0
+    overdue: int = 0
+    deferred: int = 0
+    risks: int = 0
+    recurrences: int = 0
+    overrides: int = 0
+
+    def as_json(self) -> dict[str, int | str]:
+        return {
+            "repository": self.repository,
+            "ledger": self.ledger,
+            "open": self.open,
+            "overdue": self.overdue,
+            "deferred": self.deferred,
+            "risks": self.risks,
+            "recurrences": self.recurrences,
+            "overrides": self.overrides,
+        }
+
+
+def totals(data: LedgerInput, ledger: int) -> Totals:
+    """The counts a repository's ledger shows at its top, for the organisation's ledger."""
+    active = [e for e in data.items if e.item.status in ("open", "in_progress")]
+    return Totals(
+        repository=data.repository,
+        ledger=ledger,
+        open=len(active),
+        overdue=sum(1 for e in active if overdue(e.item, data.today)),
+        deferred=sum(1 for e in active if in_debt_ledger(e.item)),
+        risks=sum(1 for r in data.risks if r.open),
+        recurrences=len(data.recurrences),
+        overrides=len(data.overrides),
+    )
+
+
+def totals_from(raw: object) -> Totals | None:
+    """A Totals back from its JSON; None when it cannot be read."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Totals(
+            repository=str(raw["repository"]),
+            ledger=int(raw["ledger"]),
+            **{
+                k: int(raw.get(k) or 0)
+                for k in ("open", "overdue", "deferred", "risks", "recurrences", "overrides")
+            },
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def render_org_ledger(org: str, rows: Sequence[Totals]) -> str:
+    """The organisation's ledger: one line per repository, each linking its own ledger."""
+    lines = [
+        ORG_MARKER,
+        f"# {ORG_TITLE}",
+        "",
+        f"> Kept by the App for the repositories of `{org}` it serves, from each repository's "
+        "Hardening ledger. **Edits to this issue are overwritten at the next update.**",
+        "",
+        "| Repository | Open | Overdue | Deferred | Residual risks open | Recurrences | Overrides |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(rows, key=lambda r: r.repository.lower())[:MAX_ROWS]:
+        lines.append(
+            f"| {row.repository}#{row.ledger} | {row.open} | {row.overdue} | {row.deferred} | {row.risks} | {row.recurrences} "
+            f"| {row.overrides} |"
+        )
+    if not rows:
+        lines.append("| none | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
 def next_step(entry: LedgerItem, today: date) -> str:
     """The one thing that moves an open item forward now."""
     item = entry.item

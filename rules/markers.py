@@ -51,6 +51,7 @@ HAND_EDIT = comment_marker("hand-edit")
 ADOPTION = comment_marker("adoption")
 # The Hardening ledger issue's body (its first line) and the incident's sprint summary.
 LEDGER = comment_marker("ledger")
+ORG_LEDGER = comment_marker("org-ledger")
 SPRINT_SUMMARY = comment_marker("sprint-summary")
 
 

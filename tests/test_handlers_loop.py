@@ -511,3 +511,24 @@ async def test_owner_command_refreshes_the_controls_check_that_names_the_owner(
     assert "**Owner:** @carol" in summary()
     await say(sandbox, repo, deliver, drain, item, "/harden owner @erin", "dave")
     assert "**Owner:** @erin" in summary()
+
+
+async def test_organisation_ledger_in_the_dot_github_repository(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    from conftest import INSTALLATION_ID
+
+    from rules.ledger import ORG_TITLE
+
+    repo = people
+    first = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
+    assert not [i for i in sandbox.issues(repo) if i["title"] == ORG_TITLE]
+    sandbox.add_repo("octo/.github", installation_id=INSTALLATION_ID)
+    await open_incident(sandbox, repo, deliver, drain, "Checkout down again")
+    (org,) = [i for i in sandbox.issues("octo/.github") if i["title"] == ORG_TITLE]
+    (ledger,) = ledgers(sandbox, repo)
+    assert org["user"]["login"] == BOT
+    assert f"| octo/repo#{ledger['number']} | 6 | 0 | 0 | 0 |" in org["body"]
+    await say(sandbox, repo, deliver, drain, first, RISK, "carol")
+    (org,) = [i for i in sandbox.issues("octo/.github") if i["title"] == ORG_TITLE]
+    assert f"| octo/repo#{ledger['number']} | 6 | 0 | 0 | 1 |" in org["body"]

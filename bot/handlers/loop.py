@@ -62,8 +62,16 @@ async def on_ledger_update(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """The ledger's own delivery: apply its facts and bring the ledger issue up to date."""
     owner, repo = repo_coordinates(event.data)
     facts = [f for f in event.data.get("facts") or () if isinstance(f, dict)]
-    bodies = [b for b in event.data.get("previous_bodies") or () if isinstance(b, str)]
-    wrote = await ledger.update_ledger(gh, ctx, owner, repo, facts, previous_bodies=bodies)
+    rows = [
+        f["row"] for f in facts if f.get("kind") == "org-row" and isinstance(f.get("row"), dict)
+    ]
+    if rows:
+        wrote = await ledger.update_org_ledger(gh, ctx, owner, rows)
+        ctx.log.info("organisation ledger of %s: %s", owner, "written" if wrote else "current")
+        facts = [f for f in facts if f.get("kind") != "org-row"]
+        if not facts:
+            return
+    wrote = await ledger.update_ledger(gh, ctx, owner, repo, facts)
     ctx.log.info("hardening ledger of %s/%s: %s", owner, repo, "written" if wrote else "current")
 
 
