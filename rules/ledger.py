@@ -32,6 +32,7 @@ from rules.recurrence import Recurrence, recurrence_counts
 from rules.risk import FIELDS, RiskEntry, past_target
 from rules.rollout import ControlStats, recommendation
 from rules.scores import Scores
+from rules.text import inert, inert_line
 
 TITLE = "Hardening ledger"
 LABEL = "hardening-ledger"
@@ -234,7 +235,7 @@ def _open_items(active: list[LedgerItem], today: date) -> list[str]:
                 status += ", deferred"
             lines.append(
                 f"| {_ref(e)} | {_who(item.owner)} | {_who(item.verifier)} | {due} | {status} "
-                f"| {e.scores.label} | {_cell(next_step(e, today))} |"
+                f"| {e.scores.label} | {_step(next_step(e, today))} |"
             )
         lines += _more(len(rows))
     return lines
@@ -418,11 +419,18 @@ def _more(count: int) -> list[str]:
 
 
 def _quiet(text: str) -> str:
-    """Text a person wrote, copied: one line, no hidden markers, no mentions. Inside code spans
-    (a command to copy) an ``@`` mentions no one and is left as typed."""
-    text = " ".join(text.split()).replace("<!--", "&lt;!--")
+    """Text a person wrote, copied: one line, no hidden markers, no mentions."""
+    return inert_line(text)
+
+
+def _step(text: str) -> str:
+    """A next step the App wrote: mentions outside code spans neutralised (the ledger is edited
+    often and must notify no one), a command inside a code span left as it is to be copied."""
+    text = " ".join(text.split())
     parts = text.split("`")
-    return "`".join(p if i % 2 else p.replace("@", "@\u200b") for i, p in enumerate(parts))
+    if len(parts) % 2 == 0:  # an unclosed code span: nothing in it is code
+        return inert(text).replace("|", "\\|")
+    return "`".join(p if i % 2 else inert(p) for i, p in enumerate(parts)).replace("|", "\\|")
 
 
 def _cell(text: str) -> str:

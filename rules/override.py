@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from rules import markers
 from rules.check_output import CheckOutput
+from rules.text import inert_line
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,5 @@ def parse_marker(summary: str) -> Override | None:
 
 
 def _quiet(text: str) -> str:
-    """A reason copied into the check run: one line, no hidden markers, no mentions."""
-    text = " ".join(text.split()).replace("<!--", "&lt;!--")
-    return text.replace("@", "@\u200b")
+    """Text a person wrote, copied: one line, no hidden markers, no mentions."""
+    return inert_line(text)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rules.model import HardeningItem
+from rules.text import inert_line
 
 RECURRENCE_LABEL = "recurrence"
 
@@ -99,4 +100,5 @@ def later_item_comment(recurrence: Recurrence) -> str:
 
 
 def _quiet(text: str) -> str:
-    return " ".join(text.split()).replace("<!--", "&lt;!--").replace("@", "@\u200b")
+    """Text a person wrote, copied: one line, no hidden markers, no mentions."""
+    return inert_line(text)

@@ -38,6 +38,7 @@ from rules.scores import (
     mention,
     rubric,
 )
+from rules.text import inert_line
 
 # The check run whose requirement keeps a control from being bypassed on the default branch.
 CONTROLS_CHECK = "hardening/controls"
@@ -277,7 +278,7 @@ def _risk_flags(
 
 def _plain(text: str) -> str:
     """Text a person wrote, copied into a comment: one line, no markers, no mentions."""
-    return " ".join(text.split()).replace("<!--", "&lt;!--").replace("@", "@\u200b")
+    return inert_line(text)
 
 
 def _overdue_flag(facts: ItemFacts, today: date, leads: Sequence[str]) -> Flag:

@@ -27,6 +27,7 @@ from rules.gates import Missing
 from rules.model import ItemFacts
 from rules.risk import RiskEntry
 from rules.scores import merged, owner_acknowledged, runbook_updates
+from rules.text import inert_line
 
 SUMMARY_MARKER = markers.SPRINT_SUMMARY
 SPRINT_DAYS = 14
@@ -215,5 +216,4 @@ def _or_none(lines: list[str]) -> str:
 
 def _quiet(text: str) -> str:
     """Text a person wrote, copied: one line, no table breaks, markers or mentions."""
-    text = " ".join(text.split()).replace("<!--", "&lt;!--").replace("|", "\\|")
-    return text.replace("@", "@\u200b")
+    return inert_line(text).replace("|", "\\|")
