@@ -532,3 +532,46 @@ async def test_organisation_ledger_in_the_dot_github_repository(
     await say(sandbox, repo, deliver, drain, first, RISK, "carol")
     (org,) = [i for i in sandbox.issues("octo/.github") if i["title"] == ORG_TITLE]
     assert f"| octo/repo#{ledger['number']} | 6 | 0 | 0 | 1 |" in org["body"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/harden override for 12h", "a reason is required"),
+        ("/harden override hotfix for 99h", "an override lasts 1 to 72 hours, not 99"),
+    ],
+)
+async def test_malformed_overrides_are_refused(
+    sandbox: Any, people: str, deliver: Any, drain: Any, line: str, expected: str
+) -> None:
+    repo = people
+    pull = sandbox.open_pull(
+        repo,
+        title="Hotfix",
+        body="",
+        files=[SOURCE],
+        labels=("failure-class:missed-detection",),
+        user="dave",
+    )
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    await drain()
+    comment = await say(sandbox, repo, deliver, drain, pull["number"], line, "lena")
+    assert expected in replies(sandbox, repo, pull["number"], comment)[0]
+    runs = [
+        r
+        for r in sandbox.check_runs(repo, pull["head"]["sha"])
+        if r["name"] == "hardening/controls"
+    ]
+    assert runs[-1]["conclusion"] == "failure"
+
+
+async def test_resolving_on_an_incident_needs_write_access(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
+    await say(sandbox, repo, deliver, drain, incident, RISK, "carol")
+    comment = await say(sandbox, repo, deliver, drain, incident, "/harden risk resolve 1", "rita")
+    assert "or a lead" in replies(sandbox, repo, incident, comment)[0]
+    assert reactions(sandbox, comment) == ["-1"]
+    assert "| R1 (#" in section(ledger_body(sandbox, repo), "Residual risk register")
