@@ -13,14 +13,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The floor is the product's (bot/, rules/) line and branch coverage when it was set, rounded
+# down: raise it when coverage rises, never lower it to make a change pass.
+COVERAGE_FLOOR := 93
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+test: lint
+	$(BIN)/python -m pytest -q --cov --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 demo: $(STAMP)
 	$(BIN)/python -m bot demo
@@ -32,4 +35,4 @@ serve: $(STAMP)
 	$(BIN)/python -m bot
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage *.egg-info

@@ -194,7 +194,7 @@ def payload(number: int, size: int) -> dict[str, object]:
     }
     author = user(rng.choice(["alice", "bob", "carol", "dave"]), rng.randrange(10, 99999))
     issue_url = f"{repo_url}/issues/{number}"
-    findings = []
+    findings: list[str] = []
     kinds = ["missed detection", "late decision", "slow recovery", "repeated regression"]
     body: dict[str, object] = {
         "action": "edited",

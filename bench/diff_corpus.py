@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             if r["right"] or r["split"] != "train":
                 continue
-            verdict: PullVerdict = r["verdict"]
+            verdict = r["verdict"]
             found = "; ".join(c.describe() for c in verdict.test.found[:3]) or verdict.test.outcome
             print(f"{r['ecosystem']:10} {r['repo']}@{r['commit'][:12]} label={r['label']}")
             print(f"    label: {r['reason'][:150]}")

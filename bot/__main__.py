@@ -8,8 +8,6 @@ line and exit status 2.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import sys
 from collections.abc import Callable
 
@@ -116,14 +114,7 @@ def demo(args: list[str]) -> int:
         )
         return 2
 
-    result = demo_main("--verbose") if options.verbose else demo_main()
-    if inspect.isawaitable(result):
-        result = asyncio.run(_await(result))
-    return int(result or 0)
-
-
-async def _await(awaitable: object) -> object:
-    return await awaitable  # type: ignore[misc]
+    return demo_main("--verbose") if options.verbose else demo_main()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ ORG_CONFIG_REPO = ".github"
 ORG_CONFIG_PATH = "hardening.yml"
 
 
-class BoundLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class BoundLog(logging.LoggerAdapter[logging.Logger]):
     """A logger that adds fixed fields (delivery id, event, subject...) to every record.
 
     Unlike the stock adapter, fields passed per call with ``extra=`` are merged, not dropped.

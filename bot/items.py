@@ -264,6 +264,7 @@ async def adopt(
     if parse.item is None:
         return None
     parse = replace(parse, marker=None)  # only the App's own bodies carry item markers
+    assert parse.item is not None  # replace() keeps it
     item = adopted(parse.item, keep_evidence=keep_evidence)
     fresh = LoadedItem(issue, int(issue["number"]), parse, record=None, source="record")
     await save_item(gh, owner, repo, fresh, item, config=config, trust=trust)

@@ -77,7 +77,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root.setLevel(level)
     # Fields our lines never show, skipped as the logging docs' "Optimization" section suggests:
     # every delivery logs, and the caller lookup walks the stack for each record.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

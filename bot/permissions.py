@@ -102,7 +102,9 @@ async def collaborator_role(
     return base_role(data.get("role_name"), data.get("permission"))
 
 
-def _cache_key(gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str) -> tuple[str, ...]:
+def _cache_key(
+    gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str
+) -> tuple[str, str, str, str]:
     # Keyed by API base as well, so a GitHub Enterprise host and github.com never share answers.
     base = str(getattr(gh, "base_url", "") or "")
     return (base, org.lower(), slug.lower(), login.lower())

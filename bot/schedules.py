@@ -471,10 +471,10 @@ class Scheduler:
             listed[inst["id"]] = repos
         registered = forgotten = 0
         for reg in await self.store.registrations():
-            repos = listed.get(reg.installation_id)
-            if repos is None:
+            served = listed.get(reg.installation_id)
+            if served is None:
                 forgotten += await self.store.unregister_installation(reg.installation_id)
-            elif reg.repository.lower() not in repos:
+            elif reg.repository.lower() not in served:
                 forgotten += int(await self.store.unregister(reg.repository))
         for full_name, installation_id in names.values():
             registered += int(await self.store.register(full_name, installation_id))

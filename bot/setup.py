@@ -460,8 +460,9 @@ async def run(flow: SetupFlow, host: str, port: int) -> dict[str, Any] | None:
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
     loop.add_signal_handler(signal.SIGTERM, interrupted.set)
     waiter = asyncio.ensure_future(interrupted.wait())
+    pending: set[asyncio.Future[Any]] = {flow.registered, waiter}
     try:
-        await asyncio.wait({flow.registered, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
         loop.remove_signal_handler(signal.SIGINT)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random as _random
 import time
@@ -173,12 +174,15 @@ class WorkerPool:
                 self._handle(delivery), name=f"delivery-{delivery.delivery_id}"
             )
             self._tasks[delivery.delivery_id] = task
-            task.add_done_callback(lambda _t, d=delivery.delivery_id: self._finished(d))
+            task.add_done_callback(functools.partial(self._task_done, delivery.delivery_id))
         if len(self._tasks) >= self.concurrency or due is None:
             return self.poll_interval  # a finishing task or a new delivery wakes us
         # Heads of busy subjects are not in ``due``, so a due time already past means a retry
         # fell due since the claim: look again almost at once.
         return min(max(due - self.clock(), 0.001), self.poll_interval)
+
+    def _task_done(self, delivery_id: str, _task: asyncio.Task[None]) -> None:
+        self._finished(delivery_id)
 
     def _finished(self, delivery_id: str) -> None:
         self._tasks.pop(delivery_id, None)

@@ -248,10 +248,10 @@ def issue_coordinates(issue: dict[str, Any]) -> tuple[str, str, int]:
 def _field_equal(name: str, current: Any, wanted: Any) -> bool:
     if name == "labels":
         return {n.lower() for n in label_names({"labels": current})} == {
-            (w.get("name") if isinstance(w, dict) else str(w)).lower() for w in wanted
+            (w["name"] if isinstance(w, dict) else str(w)).lower() for w in wanted
         }
     if name == "assignees":
-        have = {(a.get("login") if isinstance(a, dict) else str(a)).lower() for a in current or ()}
+        have = {(a["login"] if isinstance(a, dict) else str(a)).lower() for a in current or ()}
         return have == {str(w).lstrip("@").lower() for w in wanted}
     if name == "milestone":
         number = current.get("number") if isinstance(current, dict) else current

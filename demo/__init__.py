@@ -22,10 +22,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import aiohttp
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from sandbox.model import Role
 
 STEPS = ("incident_steps", "pull_steps", "gate_steps", "loop_steps", "review_steps")
 OWNER = "acme"
@@ -35,7 +38,7 @@ APP_ID = 101
 SECRET = "demo-webhook-secret"
 
 # Who is who in the demo repository (seed: one execution owner and one verifier owner).
-PEOPLE = {
+PEOPLE: dict[str, Role] = {
     "erin": "write",  # the engineer who opens the incident and the PR; execution owner
     "victor": "write",  # the verifier owner
     "carol": "maintain",  # a reliability lead

@@ -59,7 +59,7 @@ def _when(moment: datetime) -> str:
 
 
 def _evidence_line(evidence: Evidence) -> str:
-    details = [evidence.kind or "link"]
+    details: list[str] = [evidence.kind or "link"]
     seconds = evidence_duration(evidence)
     # A note that already states the time ("took 4m30s") is not followed by it a second time.
     if seconds is not None and parse_duration(evidence.note) is None:

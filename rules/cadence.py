@@ -100,4 +100,5 @@ def _at(day: date) -> datetime:
 
 def retry_delay(failures: int) -> float:
     """Seconds before the next attempt after ``failures`` failed ones in a row."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0), RETRY_MAX_SECONDS)
+    doubling: int = 2 ** max(failures - 1, 0)
+    return min(RETRY_BASE_SECONDS * doubling, RETRY_MAX_SECONDS)

@@ -110,7 +110,10 @@ def annotation_batches(
 def worst(conclusions: Iterable[Conclusion]) -> Conclusion | None:
     """The most severe conclusion (failure > neutral > success); None for none."""
     found = list(conclusions)
-    return max(found, key=_SEVERITY.__getitem__) if found else None
+    if not found:
+        return None
+    most: Conclusion = max(found, key=_SEVERITY.__getitem__)
+    return most
 
 
 def requirement_conclusion(met: bool, mode: Mode) -> Conclusion | None:

@@ -32,8 +32,6 @@ from rules.model import (
     EvidenceKind,
     HardeningItem,
     ItemMarker,
-    Priority,
-    Status,
 )
 from rules.text import bounded_int
 
@@ -659,7 +657,7 @@ def _read_priority(value: str) -> Reading:
         return None, None
     token = value.split()[0].upper().rsplit(":", 1)[-1] if value.split() else ""
     if token in PRIORITIES:
-        return cast(Priority, token), None
+        return token, None
     if "/" in value or "|" in value:
         return None, "choose one of P0, P1, P2, P3"
     return None, f"'{value}' is not one of P0, P1, P2, P3"
@@ -697,7 +695,7 @@ def _read_status(value: str) -> Reading:
         return "open", None
     status = re.sub(r"[\s\-]+", "_", value.lower())
     if status in STATUSES:
-        return cast(Status, status), None
+        return status, None
     if "|" in value or "/" in value:
         return "open", "choose one of open, in_progress, verified, retired; reading it as open"
     return (

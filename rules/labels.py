@@ -45,7 +45,7 @@ def label_changes(
         (
             labels.failure_class_prefix,
             labels.for_failure_class(item.failure_class)
-            if item.failure_class in config.failure_classes
+            if item.failure_class is not None and item.failure_class in config.failure_classes
             else None,
         ),
     ]

@@ -103,7 +103,7 @@ def judging_classes(labels: Iterable[str], linked: Linked, config: Config) -> di
             found.setdefault(slug, []).append(f"label `{name}`")
     for number, item in linked:
         slug = item.failure_class if item else None
-        if slug in config.failure_classes:
+        if slug is not None and slug in config.failure_classes:
             found.setdefault(slug, []).append(f"`Hardens #{number}`")
     return found
 

@@ -519,7 +519,7 @@ def _adoption_check_passed(facts: ItemFacts, today: date) -> bool:
 
 def _named(facts: ItemFacts) -> tuple[str, ...]:
     """The execution owner and the verifier owner, as far as they are named."""
-    return _unique(who for who in (facts.item.owner, facts.item.verifier) if login_key(who))
+    return _unique(who for who in (facts.item.owner, facts.item.verifier) if who and login_key(who))
 
 
 def _owner_first(facts: ItemFacts, leads: Sequence[str]) -> tuple[str, ...]:

@@ -170,7 +170,7 @@ class Sandbox:
         id: int,
         account_type: UserType = "Organization",
         permissions: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         inst = self.world.add_installation(
             account, id=id, account_type=account_type, permissions=permissions
         )
@@ -184,7 +184,7 @@ class Sandbox:
         default_branch: str = "main",
         private: bool = False,
         description: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         repo = self.world.add_repo(
             full_name,
             installation_id=installation_id,
@@ -194,9 +194,7 @@ class Sandbox:
         )
         return wrap(self._render.full_repo(repo))
 
-    def add_user(
-        self, login: str, *, type: UserType = "User", name: str | None = None
-    ) -> dict[str, Any]:
+    def add_user(self, login: str, *, type: UserType = "User", name: str | None = None) -> Record:
         return wrap(self._render.user(self.world.add_user(login, type=type, name=name)))
 
     def set_permission(self, repo: str, login: str, role: Role) -> None:
@@ -215,7 +213,7 @@ class Sandbox:
         *,
         members: Iterable[str] = (),
         maintainers: Iterable[str] = (),
-    ) -> dict[str, Any]:
+    ) -> Record:
         team = self.world.add_team(org, slug, members=members, maintainers=maintainers)
         return Record(id=team.id, slug=team.slug, name=team.name, members=dict(team.members))
 
@@ -258,7 +256,7 @@ class Sandbox:
         user: str = "alice",
         assignees: Sequence[str] = (),
         via: Literal["form", "api"] = "form",
-    ) -> dict[str, Any]:
+    ) -> Record:
         """A person opens an issue. ``via="form"`` (the default) is the web form or an issue
         form, whose template labels GitHub applies whatever the author's role; ``via="api"`` is
         ``POST /issues``, where labels (and assignees) from an author without push access are
@@ -280,7 +278,7 @@ class Sandbox:
         user: str,
         body: str | None = None,
         title: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """``user`` edits the issue's body (and/or title) in the web UI, and the ``issues.edited``
         payload GitHub sends for it: ``changes`` holds what was there before, ``sender`` is the
         editor. Only the author, or someone with write access or more, may edit an issue (a
@@ -309,9 +307,7 @@ class Sandbox:
         """``login``'s effective role on ``repo`` (None: not a collaborator)."""
         return self.world.role_of(self.world.repo(repo), self.world.user(login))
 
-    def update_issue(
-        self, repo: str, number: int, *, user: str = "alice", **fields: Any
-    ) -> dict[str, Any]:
+    def update_issue(self, repo: str, number: int, *, user: str = "alice", **fields: Any) -> Record:
         """Change an issue as a person would: ``state="closed"``, ``body=...``, ``labels=[...]``."""
         issue, _ = self.world.update_issue(
             self.world.repo(repo), number, fields, actor=self.world.user(user)
@@ -323,17 +319,13 @@ class Sandbox:
     ) -> None:
         self.world.add_labels(self.world.repo(repo), number, labels, actor=self.world.user(user))
 
-    def add_comment(
-        self, repo: str, number: int, body: str, *, user: str = "alice"
-    ) -> dict[str, Any]:
+    def add_comment(self, repo: str, number: int, body: str, *, user: str = "alice") -> Record:
         comment, _ = self.world.add_comment(
             self.world.repo(repo), number, body, user=self.world.user(user)
         )
         return wrap(self._render.comment(comment))
 
-    def edit_comment(
-        self, repo: str, comment_id: int, body: str, *, user: str = "alice"
-    ) -> dict[str, Any]:
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, user: str = "alice") -> Record:
         comment, _ = self.world.edit_comment(
             self.world.repo(repo), comment_id, body, actor=self.world.user(user)
         )
@@ -352,7 +344,7 @@ class Sandbox:
         labels: Sequence[str] = (),
         files: Sequence[FileSpec] = (),
         draft: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """Open a pull request; ``files`` are its changed files as ``pulls/list-files`` lists."""
         issue, _ = self.world.open_pull(
             self.world.repo(repo),
@@ -376,22 +368,20 @@ class Sandbox:
         head_sha: str | None = None,
         files: Sequence[FileSpec] | None = None,
         user: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """New commits on the pull request's head: a new head sha and (optionally) file list."""
         r = self.world.repo(repo)
         actor = self.world.user(user) if user else self.world.pull(r, number).user
         self.world.push_pull(r, number, head_sha=head_sha, files=files, actor=actor)
         return wrap(self._render.pull(self.world.pull(r, number)))
 
-    def merge_pull(self, repo: str, number: int, *, user: str | None = None) -> dict[str, Any]:
+    def merge_pull(self, repo: str, number: int, *, user: str | None = None) -> Record:
         r = self.world.repo(repo)
         actor = self.world.user(user) if user else r.owner
         self.world.merge_pull(r, number, actor=actor)
         return wrap(self._render.pull(self.world.pull(r, number)))
 
-    def add_check_run(
-        self, repo: str, *, head_sha: str, name: str, **fields: Any
-    ) -> dict[str, Any]:
+    def add_check_run(self, repo: str, *, head_sha: str, name: str, **fields: Any) -> Record:
         """A check run the App created earlier (e.g. to re-run it from the UI in a test)."""
         body = {"name": name, "head_sha": head_sha, **fields}
         run, _ = self.world.create_check_run(self.world.repo(repo), body, actor=self.world.bot)
@@ -422,7 +412,7 @@ class Sandbox:
         *,
         status_code: int = 200,
         guid: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """Add an entry to the App's webhook delivery log (``apps/list-webhook-deliveries``)."""
         delivery = self.world.record_delivery(
             event, payload, guid=guid or str(uuid.uuid4()), status_code=status_code
@@ -439,7 +429,7 @@ class Sandbox:
         sender: str = "alice",
         label: str | None = None,
         changes: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         r = self.world.repo(repo)
         return Record(
             self._builder.issues(
@@ -455,7 +445,7 @@ class Sandbox:
         action: str = "created",
         sender: str | None = None,
         changes: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         r = self.world.repo(repo)
         comment = self.world.comment(r, comment_id)
         who = self.world.user(sender) if sender else comment.user
@@ -469,7 +459,7 @@ class Sandbox:
         sender: str | None = None,
         label: str | None = None,
         changes: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         r = self.world.repo(repo)
         who = self.world.user(sender) if sender else self.world.pull(r, number).user
         return Record(
@@ -484,7 +474,7 @@ class Sandbox:
         requested_action: str | None = None,
         sender: str | None = None,
         pull_requests: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """A ``check_run`` payload. Re-run payloads carry ``pull_requests: []`` as GitHub's do;
         pass ``pull_requests=True`` for the populated form."""
         r = self.world.repo(repo)
@@ -504,7 +494,7 @@ class Sandbox:
 
     def check_suite_event(
         self, repo: str, head_sha: str, action: str = "rerequested", sender: str = "alice"
-    ) -> dict[str, Any]:
+    ) -> Record:
         r = self.world.repo(repo)
         return Record(self._builder.check_suite(r, head_sha, action, self.world.user(sender)))
 
@@ -518,10 +508,10 @@ class Sandbox:
         self.calls.clear()
         self.unknown_calls.clear()
 
-    def issue(self, repo: str, number: int) -> dict[str, Any]:
+    def issue(self, repo: str, number: int) -> Record:
         return wrap(self._render.issue(self.world.issue(self.world.repo(repo), number)))
 
-    def pull(self, repo: str, number: int) -> dict[str, Any]:
+    def pull(self, repo: str, number: int) -> Record:
         return wrap(self._render.pull(self.world.pull(self.world.repo(repo), number)))
 
     def issues(self, repo: str) -> list[dict[str, Any]]:

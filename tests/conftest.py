@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import settings as hypothesis_settings
 
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
@@ -75,6 +76,15 @@ if TYPE_CHECKING:
     from test_sandbox_support import Api
 
     from sandbox import Sandbox
+
+# Property tests: a quick pass while developing, a thorough one in CI (which sets CI=true).
+# No deadline: a slow shared machine must not turn a correct example into a failure.
+hypothesis_settings.register_profile("quick", max_examples=50, deadline=None)
+hypothesis_settings.register_profile("thorough", max_examples=500, deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("thorough" if os.environ.get("CI", "").lower() == "true" else "quick")
+)
 
 WEBHOOK_SECRET = "test-webhook-secret"
 APP_ID = 1
@@ -233,18 +243,19 @@ async def gh(github: GitHubApp, repo: str) -> GitHubAPI:
 
 @pytest.fixture
 async def bot_client(
-    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings
-) -> TestClient:
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    settings: Settings,
+) -> TestClient[web.Request, web.Application]:
     return await aiohttp_client(create_app(settings))
 
 
 @pytest.fixture
-def bot_app(bot_client: TestClient) -> web.Application:
-    return bot_client.server.app
+def bot_app(bot_client: TestClient[web.Request, web.Application]) -> web.Application:
+    return bot_client.app
 
 
 @pytest.fixture
-def deliver(bot_client: TestClient) -> Deliver:
+def deliver(bot_client: TestClient[web.Request, web.Application]) -> Deliver:
     return make_deliver(bot_client)
 
 
@@ -253,7 +264,9 @@ def drain(bot_app: web.Application) -> Drain:
     return make_drain(bot_app)
 
 
-def make_deliver(client: TestClient, secret: str = WEBHOOK_SECRET) -> Deliver:
+def make_deliver(
+    client: TestClient[web.Request, web.Application], secret: str = WEBHOOK_SECRET
+) -> Deliver:
     """A ``deliver(event, payload, ...)`` coroutine function bound to one test client."""
 
     async def deliver(
@@ -440,12 +453,14 @@ def sb(app_keys: tuple[str, str], clock: Clock) -> Sandbox:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], sb: Sandbox) -> TestClient:
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]], sb: Sandbox
+) -> TestClient[web.Request, web.Application]:
     return await aiohttp_client(sb.app)
 
 
 @pytest.fixture
-def api(client: TestClient, sb: Sandbox) -> Api:
+def api(client: TestClient[web.Request, web.Application], sb: Sandbox) -> Api:
     from test_sandbox_support import INSTALLATION, Api
 
     return Api(client, sb.installation_token(INSTALLATION))

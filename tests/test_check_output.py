@@ -26,7 +26,7 @@ from rules.check_output import (
     superseded_output,
     worst,
 )
-from rules.config import ConfigError
+from rules.config import ConfigError, Mode
 from rules.diff import evaluate_pull
 from rules.model import Evidence, HardeningItem, ItemFacts, PullFacts
 from rules.scores import adoption, rubric, scorecard
@@ -69,7 +69,7 @@ def judged(*files: dict, failure_class: str = "missed-detection", **kw) -> Judge
     return Judged(failure_class, verdict, ("label `failure-class:missed-detection`",))
 
 
-def both(mode: str) -> dict[str, str]:
+def both(mode: Mode) -> dict[str, Mode]:
     return {"regression-test": mode, "control-change": mode}
 
 
@@ -147,7 +147,7 @@ def test_shadow_posts_nothing_but_reports_the_failing_class() -> None:
 
 def test_mixed_modes_combine_to_the_worst_posted() -> None:
     # Test missing in shadow (not posted), control met in enforce: success.
-    modes = {"regression-test": "shadow", "control-change": "enforce"}
+    modes: dict[str, Mode] = {"regression-test": "shadow", "control-change": "enforce"}
     out = controls_output(ControlsInput((judged(SOURCE, ALERT),), modes))
     assert out is not None and out.conclusion == "success"
     assert "not reported (shadow mode)" in out.summary
@@ -163,7 +163,7 @@ def test_mixed_modes_combine_to_the_worst_posted() -> None:
 
 
 def test_shadow_control_drops_its_annotations() -> None:
-    modes = {"regression-test": "enforce", "control-change": "shadow"}
+    modes: dict[str, Mode] = {"regression-test": "enforce", "control-change": "shadow"}
     out = controls_output(ControlsInput((judged(SOURCE, NEW_TEST, ALERT),), modes))
     assert out is not None
     assert [a["path"] for a in out.annotations] == ["tests/test_queue.py"]

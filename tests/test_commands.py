@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.commands import USAGE, Command, CommandError, help_text, parse_commands, usage_for
@@ -190,7 +190,6 @@ def test_usage_table():
     assert "never the execution owner" in table
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.text(max_size=300))
 def test_parse_commands_never_raises(text: str):
     for result in parse_commands(text):
@@ -205,7 +204,6 @@ _PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.lists(_PIECES, max_size=30).map("".join))
 def test_command_like_noise(text: str):
     for result in parse_commands(text):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.config import (
@@ -499,7 +499,6 @@ def test_effective_config_written_back_as_a_file_is_the_same_config():
     assert again.config == config
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_load_config_never_raises_on_any_text(text: str):
     result = load_config([(REPO, text)])
@@ -528,7 +527,6 @@ _TREES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_KEYS, _TREES, max_size=6))
 def test_load_config_never_raises_on_any_structure(data: dict):
     result = load_config([(REPO, yaml.safe_dump(data))])

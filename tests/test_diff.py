@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.config import default_config
@@ -99,12 +99,15 @@ def test_pull_file_defaults_and_coercions() -> None:
 
 
 def test_language_for() -> None:
-    assert language_for("tests/test_a.py").name == "python"
+    python, javascript, rust = (
+        language_for(p) for p in ("tests/test_a.py", "web/a.spec.TSX", "src/lib.rs")
+    )
+    assert python is not None and python.name == "python"
     assert language_for("tests/conftest.py") is None
-    assert language_for("web/a.spec.TSX").name == "javascript"
+    assert javascript is not None and javascript.name == "javascript"
     assert language_for("Makefile") is None
     assert language_for(".eslintrc") is None
-    assert language_for("src/lib.rs").in_source
+    assert rust is not None and rust.in_source
 
 
 # --- find_new_tests ----------------------------------------------------------------------------
@@ -640,7 +643,6 @@ _DIFF_ENTRY = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300)
 @given(st.lists(_DIFF_ENTRY, max_size=6), st.booleans())
 def test_evaluate_pull_never_raises_and_every_proof_points_at_a_listed_file(
     files: list[dict], truncated: bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.diff import parse_patch
@@ -107,7 +107,6 @@ def test_never_raises_and_numbers_are_consistent(text: str) -> None:
 _LINES = st.lists(st.sampled_from(["a", "b", "c", "def test_x():", "", "  assert x", "}"]))
 
 
-@settings(max_examples=300)
 @given(_LINES, _LINES, st.integers(min_value=0, max_value=3))
 def test_line_numbers_point_at_the_right_lines(
     old: list[str], new: list[str], context: int

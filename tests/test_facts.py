@@ -63,6 +63,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
     loaded = await get_item(gh, owner, name, n, trust=TRUST)
+    assert loaded is not None
     config = default_config()
     facts = await item_facts(gh, ctx, owner, name, loaded, config)
     assert facts.number == n and facts.title == "Queue lag item" and facts.state == "open"

@@ -16,6 +16,7 @@ from test_scores import PERFECT_ITEM, PERFECT_PR, bare, ev, perfect
 from rules import gates
 from rules.gates import GateResult, Missing, count_held
 from rules.model import ItemFacts
+from rules.scores import evidence_of
 
 EVIDENCE_CMD = (
     "/harden evidence URL [implementation|behavioral|rollback|monitoring|runbook|test] [note]"
@@ -93,7 +94,7 @@ def test_qa_gate_names_each_missing_evidence(
 
 def test_qa_gate_merged_pr_is_implementation_evidence() -> None:
     no_link = perfect(evidence=PERFECT_ITEM.evidence)  # no implementation link at all
-    assert not gates.evidence_of(no_link.item, "implementation")
+    assert not evidence_of(no_link.item, "implementation")
     assert gates.qa_gate(no_link).passed
     link_only = perfect(pulls=(), evidence=(*PERFECT_ITEM.evidence, ev("implementation")))
     assert not [m for m in gates.qa_gate(link_only).missing if "implementation" in m.what]
@@ -131,9 +132,9 @@ def test_qa_gate_lists_rubric_rows_below_two() -> None:
     rubric = [m for m in result.missing if m.group.startswith("Rubric 7/10")]
     assert rubric == []  # 7/10 passes
     worse = gates.qa_gate(replace(facts, item=replace(facts.item, owner=None, verifier=None)))
-    rubric = [m.what for m in worse.missing if m.group == "Rubric 6/10, needs 7/10"]
-    assert len(rubric) == 2
-    assert "“Ownership”" in rubric[0] and "“Risk impact”" in rubric[1]
+    rows = [m.what for m in worse.missing if m.group == "Rubric 6/10, needs 7/10"]
+    assert len(rows) == 2
+    assert "“Ownership”" in rows[0] and "“Risk impact”" in rows[1]
 
 
 def test_a_score_is_named_once_over_its_unmet_rows() -> None:

@@ -321,7 +321,7 @@ async def ghes(aiohttp_server: Callable[..., Any], sandbox: Any) -> AsyncIterato
     outer.router.add_post("/api/graphql", graphql)
     outer.add_subapp("/api/v3/", sandbox.make_app())
     server = await aiohttp_server(outer)
-    server.graphql_calls = graphql_calls  # type: ignore[attr-defined]
+    server.graphql_calls = graphql_calls
     yield server
 
 

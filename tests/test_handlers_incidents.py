@@ -91,10 +91,10 @@ def tracking(sandbox: Any, repo: str, number: int) -> list[dict[str, Any]]:
 
 
 def by_class(sandbox: Any, repo: str) -> dict[str, dict[str, Any]]:
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for issue in items_of(sandbox, repo):
         item = parse_item(issue["body"]).item
-        assert item is not None
+        assert item is not None and item.failure_class is not None
         out[item.failure_class] = issue
     return out
 
@@ -308,7 +308,7 @@ async def test_a_failure_while_creating_items_resumes_where_it_stopped(
             return len(seen) == 2
         return False
 
-    fault.matches = second_only  # type: ignore[method-assign]
+    fault.matches = second_only
     fault.status = 502
     number = await open_incident(sandbox, repo, deliver, drain)
 
@@ -388,7 +388,7 @@ async def test_a_connection_never_made_is_not_waited_for(sandbox, repo, gh, sett
         waits.append(seconds)
 
     async def refused(*args, **kwargs):
-        raise aiohttp.ClientConnectorError(None, OSError(111, "refused"))  # type: ignore[arg-type]
+        raise aiohttp.ClientConnectorError(None, OSError(111, "refused"))
 
     ctx = Context(
         settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT, sleep=sleep

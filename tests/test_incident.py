@@ -6,7 +6,7 @@ import textwrap
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.config import default_config, load_config
@@ -292,7 +292,6 @@ def test_crlf_body():
     assert severity_from_body(body) == 2
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.text(max_size=400), st.lists(st.text(max_size=12), max_size=4))
 def test_parse_incident_never_raises(body: str, labels: list[str]):
     incident = parse_incident(1, "t", body, labels, CONFIG)
@@ -309,7 +308,6 @@ _NOISE = st.lists(
 ).map("".join)  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
 @given(_NOISE)
 def test_findings_like_noise_never_raises_and_is_deterministic(body: str):
     first = parse_incident(1, "t", body, [], CONFIG)

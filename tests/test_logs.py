@@ -48,9 +48,9 @@ def test_json_log_lines_carry_the_delivery_fields() -> None:
 
 def test_json_log_lines_survive_fields_the_fast_encoder_refuses() -> None:
     record = logging.LogRecord("t", logging.INFO, "", 0, "odd fields", None, None)
-    record.labels = {1: "x"}  # type: ignore[attr-defined]
-    record.big = 2**70  # type: ignore[attr-defined]
-    record.raw = b"bytes"  # type: ignore[attr-defined]
+    record.labels = {1: "x"}
+    record.big = 2**70
+    record.raw = b"bytes"
     line = json.loads(JsonFormatter().format(record))
     assert line["labels"] == {"1": "x"} and line["big"] == 2**70 and line["raw"] == "b'bytes'"
 

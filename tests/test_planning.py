@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rules.config import default_config, load_config
 from rules.incident import parse_incident
-from rules.model import PRIORITIES, Finding, HardeningItem, Incident
+from rules.model import PRIORITIES, Finding, HardeningItem, Incident, Priority, Status
 from rules.planning import (
     adoption_check_for,
     due_date_for,
@@ -60,7 +60,7 @@ DEADLINES = [
 
 
 @pytest.mark.parametrize(("band", "severity", "due", "adoption"), DEADLINES)
-def test_due_and_adoption_dates(band: str, severity: int | None, due: date, adoption: date):
+def test_due_and_adoption_dates(band: Priority, severity: int | None, due: date, adoption: date):
     assert due_date_for(band, severity, TODAY, CONFIG) == due
     assert adoption_check_for(due, TODAY, CONFIG) == adoption
 
@@ -235,5 +235,5 @@ def test_timeline_from_config():
         (None, "open", date(2030, 1, 1), False),
     ],
 )
-def test_overdue(due: date | None, status: str, today: date, expected: bool):
+def test_overdue(due: date | None, status: Status, today: date, expected: bool):
     assert overdue(HardeningItem(due=due, status=status), today) is expected

@@ -105,8 +105,8 @@ async def test_two_replicas_fed_twice_one_killed_take_effect_once_in_order(
     session: aiohttp.ClientSession,
 ) -> None:
     issues = [sandbox.open_issue(repo, title=f"incident {i}", body="x").number for i in range(5)]
-    deliveries = [(str(uuid.uuid4()), issues[i % len(issues)], None) for i in range(60)]
-    deliveries = [(d, n, sandbox.issue_event(repo, n, "edited")) for d, n, _ in deliveries]
+    numbers = [(str(uuid.uuid4()), issues[i % len(issues)]) for i in range(60)]
+    deliveries = [(d, n, sandbox.issue_event(repo, n, "edited")) for d, n in numbers]
     first = replica(replica_env, tmp_path / "a.log")
     second = replica(replica_env, tmp_path / "b.log")
     await asyncio.gather(first.start(), second.start())
@@ -172,11 +172,11 @@ async def test_a_periodic_job_runs_once_per_period_across_replicas(
         if c.method == "POST" and c.path.endswith("/comments") and c.json.get("body") == "tick"
     ]
     with psycopg.connect(postgres_url) as conn:
-        (periods,) = conn.execute(
+        (periods,) = conn.execute(  # type: ignore[misc]
             "SELECT count(*) FROM procrastinate_jobs "
             "WHERE task_name = 'hardening.periodic.scheduler' AND status = 'succeeded'"
         ).fetchone()
-        (duplicates,) = conn.execute(
+        (duplicates,) = conn.execute(  # type: ignore[misc]
             "SELECT count(*) FROM (SELECT defer_timestamp FROM procrastinate_periodic_defers "
             "WHERE task_name = 'hardening.periodic.scheduler' "
             "GROUP BY defer_timestamp HAVING count(*) > 1) AS d"

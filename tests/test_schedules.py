@@ -24,11 +24,11 @@ from rules.registrations import registration_change
 
 
 def at(*parts: int) -> float:
-    return datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
+    return when(*parts).timestamp()
 
 
 def when(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts[:3], *parts[3:], tzinfo=UTC)  # type: ignore[arg-type, misc]
 
 
 # --- cadences and plans (pure) -----------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -26,7 +27,7 @@ def pr(
     merged: bool = True,
     test: bool = False,
     control: bool = False,
-    **touches: bool,
+    **touches: Any,
 ) -> PullFacts:
     return PullFacts(
         number=number,
@@ -66,14 +67,14 @@ PERFECT_PR = pr(
 )
 
 
-def perfect(**changes: object) -> ItemFacts:
+def perfect(**changes: Any) -> ItemFacts:
     item_changes = {k: v for k, v in changes.items() if k in HardeningItem.__dataclass_fields__}
     fact_changes = {k: v for k, v in changes.items() if k not in item_changes}
     base = ItemFacts(number=14, item=PERFECT_ITEM, pulls=(PERFECT_PR,), control_mode="warn")
     return replace(base, item=replace(PERFECT_ITEM, **item_changes), **fact_changes)
 
 
-def bare(**changes: object) -> ItemFacts:
+def bare(**changes: Any) -> ItemFacts:
     item_changes = {k: v for k, v in changes.items() if k in HardeningItem.__dataclass_fields__}
     fact_changes = {k: v for k, v in changes.items() if k not in item_changes}
     base = ItemFacts(number=14, item=HardeningItem(), control_mode="warn")

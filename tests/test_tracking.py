@@ -59,7 +59,8 @@ def tracked(
 def test_every_known_finding_without_an_item_is_to_be_created() -> None:
     plan = plan_incident_sync(incident(), [])
     assert [f.failure_class for f in plan.to_create] == ["missed-detection", "slow-recovery"]
-    assert plan.tracked == plan.orphans == plan.duplicates == plan.linked == ()
+    assert plan.tracked == () and plan.orphans == ()
+    assert plan.duplicates == () and plan.linked == ()
 
 
 def test_findings_with_an_item_are_matched_by_marker_key() -> None:

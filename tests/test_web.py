@@ -56,7 +56,7 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Router:
 @pytest.fixture
 async def idle_client(
     aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
-) -> TestClient:
+) -> TestClient[web.Request, web.Application]:
     """The app with workers stopped: deliveries stay in the inbox for inspection."""
     return await aiohttp_client(create_app(make_settings(), start_workers=False))
 
@@ -81,12 +81,14 @@ async def test_only_the_serving_process_freezes_its_startup_heap(
 # --- authentication and validation --------------------------------------------------------------
 
 
-async def test_signed_delivery_is_stored_before_the_202(idle_client: TestClient) -> None:
+async def test_signed_delivery_is_stored_before_the_202(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     deliver = make_deliver(idle_client)
     response = await deliver("issues", ISSUE_PAYLOAD, delivery_id="d-1")
     assert response.status == 202
     assert (await response.json())["status"] == "queued"
-    stored = await idle_client.server.app[INBOX].get("d-1")
+    stored = await idle_client.app[INBOX].get("d-1")
     assert stored is not None
     assert (stored.event, stored.action, stored.subject) == ("issues", "opened", "octo/repo#1")
     assert stored.installation_id == INSTALLATION_ID and stored.repository == "octo/repo"
@@ -104,16 +106,16 @@ async def test_signed_delivery_is_stored_before_the_202(idle_client: TestClient)
     ],
 )
 async def test_bad_or_missing_signature_is_401(
-    idle_client: TestClient, headers: dict[str, str]
+    idle_client: TestClient[web.Request, web.Application], headers: dict[str, str]
 ) -> None:
     deliver = make_deliver(idle_client)
     response = await deliver("issues", ISSUE_PAYLOAD, secret=None, headers=headers)
     assert response.status == 401
-    assert (await idle_client.server.app[INBOX].stats()).pending == 0
+    assert (await idle_client.app[INBOX].stats()).pending == 0
 
 
 async def test_the_401_log_line_names_the_delivery(
-    idle_client: TestClient, caplog: pytest.LogCaptureFixture
+    idle_client: TestClient[web.Request, web.Application], caplog: pytest.LogCaptureFixture
 ) -> None:
     deliver = make_deliver(idle_client)
     with caplog.at_level("WARNING", logger="bot.web"):
@@ -125,7 +127,9 @@ async def test_the_401_log_line_names_the_delivery(
     assert line.delivery == "72d3162e-cc78-11e3"  # type: ignore[attr-defined]
 
 
-async def test_sha1_signature_alone_is_not_accepted(idle_client: TestClient) -> None:
+async def test_sha1_signature_alone_is_not_accepted(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     import hashlib
     import hmac
 
@@ -136,7 +140,9 @@ async def test_sha1_signature_alone_is_not_accepted(idle_client: TestClient) -> 
     assert response.status == 401
 
 
-async def test_signature_checked_over_the_exact_bytes(idle_client: TestClient) -> None:
+async def test_signature_checked_over_the_exact_bytes(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     body = json.dumps(ISSUE_PAYLOAD).encode()
     signature = sign(WEBHOOK_SECRET, body)
     deliver = make_deliver(idle_client)
@@ -156,24 +162,32 @@ def test_verify_signature() -> None:
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe"])
-async def test_malformed_body_is_400(idle_client: TestClient, body: bytes) -> None:
+async def test_malformed_body_is_400(
+    idle_client: TestClient[web.Request, web.Application], body: bytes
+) -> None:
     response = await make_deliver(idle_client)("issues", body)
     assert response.status == 400
 
 
 @pytest.mark.parametrize("missing", ["X-GitHub-Event", "X-GitHub-Delivery"])
-async def test_missing_headers_are_400(idle_client: TestClient, missing: str) -> None:
+async def test_missing_headers_are_400(
+    idle_client: TestClient[web.Request, web.Application], missing: str
+) -> None:
     response = await make_deliver(idle_client)("issues", ISSUE_PAYLOAD, headers={missing: ""})
     assert response.status == 400
 
 
-async def test_body_over_25_mib_is_413(idle_client: TestClient) -> None:
+async def test_body_over_25_mib_is_413(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     body = b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
     response = await make_deliver(idle_client)("issues", body)
     assert response.status == 413
 
 
-async def test_body_over_25_mib_streamed_without_length_is_413(idle_client: TestClient) -> None:
+async def test_body_over_25_mib_streamed_without_length_is_413(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     async def chunks() -> Any:
         for _ in range(26):
             yield b"x" * (1024 * 1024)
@@ -186,7 +200,9 @@ async def test_body_over_25_mib_streamed_without_length_is_413(idle_client: Test
     assert response.status == 413
 
 
-async def test_body_of_exactly_25_mib_is_accepted(idle_client: TestClient) -> None:
+async def test_body_of_exactly_25_mib_is_accepted(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     prefix, suffix = b'{"pad": "', b'"}'
     body = prefix + b"x" * (MAX_BODY_BYTES - len(prefix) - len(suffix)) + suffix
     assert len(body) == MAX_BODY_BYTES
@@ -194,14 +210,18 @@ async def test_body_of_exactly_25_mib_is_accepted(idle_client: TestClient) -> No
     assert response.status == 202
 
 
-async def test_ping_is_200_and_not_stored(idle_client: TestClient) -> None:
+async def test_ping_is_200_and_not_stored(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     response = await make_deliver(idle_client)("ping", {"zen": "Keep it logically awesome."})
     assert response.status == 200
     assert (await response.json())["zen"] == "Keep it logically awesome."
-    assert (await idle_client.server.app[INBOX].stats()).pending == 0
+    assert (await idle_client.app[INBOX].stats()).pending == 0
 
 
-async def test_other_events_are_stored_with_2xx(idle_client: TestClient) -> None:
+async def test_other_events_are_stored_with_2xx(
+    idle_client: TestClient[web.Request, web.Application],
+) -> None:
     response = await make_deliver(idle_client)("star", {"action": "created"})
     assert response.status == 202
 
@@ -210,7 +230,11 @@ async def test_other_events_are_stored_with_2xx(idle_client: TestClient) -> None
 
 
 async def test_duplicate_delivery_id_is_200_and_processed_once(
-    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router, repo: str
+    bot_client: TestClient[web.Request, web.Application],
+    deliver: Deliver,
+    drain: Drain,
+    handlers: Router,
+    repo: str,
 ) -> None:
     seen: list[str] = []
 
@@ -233,7 +257,11 @@ async def test_duplicate_delivery_id_is_200_and_processed_once(
 
 
 async def test_concurrent_duplicates_processed_once(
-    bot_client: TestClient, deliver: Deliver, drain: Drain, handlers: Router, repo: str
+    bot_client: TestClient[web.Request, web.Application],
+    deliver: Deliver,
+    drain: Drain,
+    handlers: Router,
+    repo: str,
 ) -> None:
     seen: list[str] = []
 
@@ -296,7 +324,7 @@ async def test_unhandled_events_cost_no_github_call(
 async def test_failures_retried_then_parked_visible_in_healthz_and_metrics(
     sandbox: Any,
     repo: str,
-    bot_client: TestClient,
+    bot_client: TestClient[web.Request, web.Application],
     deliver: Deliver,
     drain: Drain,
     handlers: Router,
@@ -318,7 +346,7 @@ async def test_failures_retried_then_parked_visible_in_healthz_and_metrics(
     assert 'hardening_deliveries_total{event="issues",outcome="failed"} 1' in text
     assert 'hardening_deliveries_total{event="issues",outcome="retry"} 2' in text
     assert "hardening_inbox_failed 1" in text
-    (parked,) = await bot_client.server.app[INBOX].failed()
+    (parked,) = await bot_client.app[INBOX].failed()
     assert parked.last_error == "RuntimeError: handler is broken"
 
 
@@ -344,7 +372,7 @@ async def test_github_outage_during_processing_is_retried(
 # --- health and metrics -------------------------------------------------------------------------
 
 
-async def test_healthz_shape(idle_client: TestClient) -> None:
+async def test_healthz_shape(idle_client: TestClient[web.Request, web.Application]) -> None:
     await make_deliver(idle_client)("push", {"ref": "x"})
     response = await idle_client.get("/healthz")
     assert response.status == 200
@@ -354,7 +382,7 @@ async def test_healthz_shape(idle_client: TestClient) -> None:
     assert body["inbox"]["pending"] == 1
 
 
-async def test_metrics_text(idle_client: TestClient) -> None:
+async def test_metrics_text(idle_client: TestClient[web.Request, web.Application]) -> None:
     await make_deliver(idle_client)("push", {"ref": "x"})
     await make_deliver(idle_client)("push", {"ref": "x"}, secret="wrong")
     response = await idle_client.get("/metrics")
@@ -602,4 +630,4 @@ async def test_drain_helper_reports_a_stuck_inbox(
     client = await aiohttp_client(create_app(make_settings(), start_workers=False))
     await make_deliver(client)("push", {"ref": "x"})
     with pytest.raises(TimeoutError, match="did not drain"):
-        await make_drain(client.server.app)(within=0.05)
+        await make_drain(client.app)(within=0.05)

@@ -304,8 +304,8 @@ def count_cases(family: str, path: str, text: str) -> list[Case]:
     starts = sorted({case.line for case in cases})
     for case in cases:
         # its own lines: up to the next case, at most 25
-        later = [start for start in starts if start > case.line]
-        end = min([case.line + 25, *later[:1]])
+        following = [start for start in starts if start > case.line]
+        end = min([case.line + 25, *following[:1]])
         case.body = "\n".join(lines[case.line + 1 : end])
         case.path = path
     return cases

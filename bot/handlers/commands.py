@@ -296,7 +296,10 @@ def _assign(role: Literal["owner", "verifier"], conflict: Conflict) -> Handler:
         reason = conflict(loaded.item, command.login)
         if reason:
             return refused(reason, usage_for(role))
-        await run.save(loaded, replace(loaded.item, **{role: command.login}))
+        if role == "owner":
+            await run.save(loaded, replace(loaded.item, owner=command.login))
+        else:
+            await run.save(loaded, replace(loaded.item, verifier=command.login))
         return Outcome(True)
 
     return assign

@@ -118,6 +118,10 @@ class Workers(Protocol):
 
     async def stop(self, grace: float = 20.0) -> list[str]: ...
 
+    def notify(self) -> None:
+        """Look for stored deliveries now rather than at the next poll."""
+        ...
+
 
 class Sql(Protocol):
     """Plain statements on the backend's database, for the tables beside the deliveries (the
@@ -201,9 +205,14 @@ class Database(Protocol):
     run once per period however many processes share the database."""
 
     dialect: str
-    inbox: DeliveryInbox
-    sql: Sql
     state: SharedState
+
+    # Read-only, so each backend may hold its own implementation of the interface.
+    @property
+    def inbox(self) -> DeliveryInbox: ...
+
+    @property
+    def sql(self) -> Sql: ...
 
     async def open(self) -> Recovery:
         """Connect, create what is missing, recover what a previous process left unfinished."""

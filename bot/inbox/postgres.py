@@ -171,7 +171,8 @@ class DeliveryRetry(pretry.BaseRetryStrategy):
             return None
         if isinstance(exception, (asyncio.CancelledError, pexc.JobAborted)):
             return pretry.RetryDecision(retry_in={"seconds": 0})
-        return pretry.RetryDecision(retry_in={"seconds": self.delay(attempt)})
+        # Typed as whole seconds, read by timedelta(**retry_in), which takes a fraction as well.
+        return pretry.RetryDecision(retry_in={"seconds": self.delay(attempt)})  # type: ignore[call-overload]
 
 
 class PostgresDatabase:
@@ -244,7 +245,7 @@ class PostgresDatabase:
             cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
             row = await cur.fetchone()
             if not (row and row[0]):
-                await conn.execute(self.app.schema_manager.get_schema())  # type: ignore[arg-type]
+                await conn.execute(self.app.schema_manager.get_schema())
             await conn.execute(_SCHEMA)
         await self.state.setup()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from rules.model import Priority
 
@@ -134,13 +134,19 @@ class Deadlines:
     timeline: Timeline
 
 
+class ThresholdKeywords(TypedDict):
+    scorecard_threshold: int
+    rubric_threshold: int
+    adoption_threshold: int
+
+
 @dataclass(frozen=True)
 class Thresholds:
     scorecard: int
     rubric: int
     adoption: int
 
-    def keywords(self) -> dict[str, int]:
+    def keywords(self) -> ThresholdKeywords:
         """As the ``*_threshold`` keywords of ``rules.scores.evaluate`` and ``rules.gates``."""
         return {
             "scorecard_threshold": self.scorecard,

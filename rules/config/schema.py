@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from rules.config.document import BAD, Layer, Path, path_text
 from rules.config.model import (
@@ -182,7 +182,7 @@ def _severity_key(key: Any) -> int | None:
 
 def _priority_key(key: Any) -> Priority | None:
     text = str(key).strip().upper()
-    return cast(Priority, text) if text in PRIORITIES else None
+    return text if text in PRIORITIES else None
 
 
 def _glob(value: Any, path: Path, layer: Layer) -> Any:

@@ -43,6 +43,7 @@ from rules.diff.languages import (
 from rules.diff.model import (
     EditedTest,
     MovedTest,
+    Outcome,
     PullFile,
     TestCase,
     TestVerdict,
@@ -450,6 +451,7 @@ def find_new_tests(
         if s.pair is not None and s.pair_kind in ("moved", "renamed")
     )
     removed = tuple(_case(s) for s in scan.removed if s.pair is None and s.in_scope)
+    outcome: Outcome
     if found:
         outcome = "met"
     elif unreadable or truncated:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from rules.diff.cases import as_globset, as_pull_files
-from rules.diff.model import ControlChange, ControlVerdict, PullFile
+from rules.diff.model import ControlChange, ControlVerdict, Outcome, PullFile
 from rules.diff.patch import Hunk, PatchLine
 from rules.globs import GlobSet
 
@@ -370,6 +370,7 @@ def find_control_changes(
             changes.append(_change(pull_file, globs))
         else:
             ignored.append(_change(pull_file, globs, why, proof=False))
+    outcome: Outcome
     if changes:
         outcome = "met"
     elif truncated:

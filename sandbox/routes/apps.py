@@ -5,6 +5,8 @@ All of them take the App JWT, never an installation token.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import GitHubError, invalid_field, not_found
 from ..render import iso
 from ..routing import Ctx, Reply, RouteTable
@@ -81,7 +83,7 @@ def create_installation_access_token(ctx: Ctx) -> Reply:
     issued = ctx.sandbox.auth.mint(
         inst.id, permissions, [r.id for r in chosen] if chosen is not None else None
     )
-    out = {
+    out: dict[str, Any] = {
         "token": issued.token,
         "expires_at": iso(issued.expires_at),
         "permissions": permissions,

@@ -236,14 +236,14 @@ class WorldBase:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         user = self.user(login)
-        repo.collaborators[key_of(user.login)] = role  # type: ignore[assignment]
+        repo.collaborators[key_of(user.login)] = role
 
     def grant_team(self, repo: Repo, org: str, slug: str, role: str) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         if self.find_team(org, slug) is None:
             raise ValueError(f"no team {org}/{slug}; call add_team first")
-        repo.team_roles[(key_of(org), key_of(slug))] = role  # type: ignore[assignment]
+        repo.team_roles[(key_of(org), key_of(slug))] = role
 
     def role_of(self, repo: Repo, user: User) -> Role | None:
         """The user's effective role, as GitHub's permission endpoint reports it: the highest

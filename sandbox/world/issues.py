@@ -67,7 +67,7 @@ class IssueTracker(WorldBase):
     def create_label(
         self,
         repo: Repo,
-        name: str,
+        name: str | None,
         color: str | None = None,
         description: str | None = None,
     ) -> Label:
