@@ -193,11 +193,17 @@ class LedgerRequests:
     facts to apply. The worker turns them into one ledger delivery per repository."""
 
     repos: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    # Incidents whose sprint summary is due by the calendar (sprint day 14): each becomes a
+    # delivery of the incident's own subject, at most one a day.
+    summaries: set[tuple[str, str, int]] = field(default_factory=set)
 
     def add(self, owner: str, repo: str, fact: dict[str, Any] | None = None) -> None:
         facts = self.repos.setdefault((owner, repo), [])
         if fact is not None:
             facts.append(fact)
+
+    def add_summary(self, owner: str, repo: str, incident: int) -> None:
+        self.summaries.add((owner, repo, incident))
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 EVENT = "hardening_ledger"
+# An incident's sprint summary asked for by the calendar (sprint day 14), in its own subject.
+SUMMARY_EVENT = "hardening_summary"
 
 
 def request_update(ctx: Context, owner: str, repo: str, fact: dict[str, Any] | None = None) -> None:
@@ -196,6 +198,8 @@ async def update_ledger(
             if applied.reply is not None:
                 replies.append(applied.reply)
         loaded = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+        for incident in _sprint_ended(loaded, ctx.now().date()):
+            ctx.ledger.add_summary(owner, repo, incident)
         if ledger is None and not loaded and known == LedgerFacts():
             await _answer(gh, ctx, owner, repo, replies)
             return False
@@ -354,6 +358,29 @@ def _input(
         recurrences=facts.recurrences,
         overrides=facts.overrides,
     )
+
+
+def _sprint_ended(loaded: Sequence[LoadedItem], today: Any) -> list[int]:
+    """Incidents with unfinished items whose sprint reached day 14 (counted from their items'
+    creation, the day the incident was read): their summary is due by the calendar."""
+    from datetime import date, timedelta
+
+    from rules.summary import SPRINT_DAYS
+
+    opened: dict[int, date] = {}
+    active: set[int] = set()
+    for one in loaded:
+        created = str(one.issue.get("created_at") or "")[:10]
+        if one.incident is None or len(created) != 10:
+            continue
+        try:
+            day = date.fromisoformat(created)
+        except ValueError:
+            continue
+        opened[one.incident] = min(day, opened.get(one.incident, day))
+        if one.item is not None and one.item.status in ("open", "in_progress"):
+            active.add(one.incident)
+    return sorted(n for n in active if today >= opened[n] + timedelta(days=SPRINT_DAYS - 1))
 
 
 def _done_on(item: HardeningItem, issue: dict[str, Any]) -> Any:

@@ -29,6 +29,7 @@ from bot import handlers, ledger
 from bot.catchup import CatchUp
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.github import GitHubApp
+from bot.handlers import loop as loop_handlers
 from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -265,6 +266,22 @@ def make_processor(
                 ledger.EVENT,
                 json.dumps(body).encode(),
                 subject=ledger.subject(owner, repo),
+                action="update",
+                installation_id=installation_id,
+                repository=f"{owner}/{repo}".lower(),
+            )
+        today = ctx.now().date().isoformat()
+        for owner, repo, incident in sorted(ctx.ledger.summaries):
+            if inbox is None:
+                config = (await ctx.config(gh, owner, repo)).config
+                await loop_handlers.refresh_summary(gh, ctx, owner, repo, incident, config)
+                continue
+            body = {**ledger.payload(owner, repo, installation_id, ()), "incident": incident}
+            await inbox.store(
+                f"summary.{owner}/{repo}#{incident}.{today}".lower(),
+                ledger.SUMMARY_EVENT,
+                json.dumps(body).encode(),
+                subject=f"{owner}/{repo}#{incident}".lower(),
                 action="update",
                 installation_id=installation_id,
                 repository=f"{owner}/{repo}".lower(),

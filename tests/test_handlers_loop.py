@@ -575,3 +575,37 @@ async def test_resolving_on_an_incident_needs_write_access(
     assert "or a lead" in replies(sandbox, repo, incident, comment)[0]
     assert reactions(sandbox, comment) == ["-1"]
     assert "| R1 (#" in section(ledger_body(sandbox, repo), "Residual risk register")
+
+
+async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items(
+    sandbox: Any, people: str, aiohttp_client: Any, settings: Any, quick_github: GitHubApp
+) -> None:
+    import time
+
+    from conftest import make_deliver, make_drain
+
+    from bot.web import INBOX
+    from rules.summary import SUMMARY_MARKER
+
+    repo = people
+    later = time.time() + 15 * 86400  # the items were opened today, by the sandbox's clock
+    client = await aiohttp_client(create_app(settings, github=quick_github, clock=lambda: later))
+    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    incident, _ = open_incident_with_items(sandbox, repo, OWNED_ITEM, OWNED_ITEM)
+    # A change elsewhere in the repository updates the ledger, which finds the sprint ended.
+    other = sandbox.open_issue(repo, title="Other", body="", labels=("incident",), user="carol")
+    for _ in range(2):
+        comment = sandbox.add_comment(repo, other["number"], RISK, user="carol")
+        await deliver(
+            "issue_comment", sandbox.issue_comment_event(repo, other["number"], comment["id"])
+        )
+        await drain()
+    (summary,) = [
+        c["body"] for c in sandbox.comments(repo, incident) if SUMMARY_MARKER in c["body"]
+    ]
+    assert "Sprint day 14 of 14" in summary
+    assert "- [ ] ownership confirmations recorded: no `/harden ack` yet on" in summary
+    # One summary delivery a day, however many ledger updates ask for it.
+    day = datetime.fromtimestamp(later, UTC).date().isoformat()
+    held = await client.server.app[INBOX].holds([f"summary.{repo}#{incident}.{day}"])
+    assert held == {f"summary.{repo}#{incident}.{day}"}

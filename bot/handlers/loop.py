@@ -75,6 +75,18 @@ async def on_ledger_update(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     ctx.log.info("hardening ledger of %s/%s: %s", owner, repo, "written" if wrote else "current")
 
 
+@router.register(ledger.SUMMARY_EVENT)
+async def on_summary_due(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    """Sprint day 14 came: the incident's summary, whether or not its items are settled."""
+    owner, repo = repo_coordinates(event.data)
+    incident = event.data.get("incident")
+    if not isinstance(incident, int) or isinstance(incident, bool):
+        return
+    config = (await ctx.config(gh, owner, repo)).config
+    wrote = await refresh_summary(gh, ctx, owner, repo, incident, config)
+    ctx.log.info("sprint summary of #%s: %s", incident, "written" if wrote else "current")
+
+
 @router.register("issues", action="edited")
 @router.register("issues", action="closed")
 @router.register("issues", action="deleted")
