@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from rules import markers
 from rules.model import Evidence, EvidenceKind, ItemFacts, PullFacts
+from rules.risk import RiskEntry
 from rules.scores import (
     ADOPTION_THRESHOLD,
     RUBRIC_THRESHOLD,
@@ -29,6 +30,7 @@ from rules.scores import (
     merged,
     parse_duration,
 )
+from rules.text import inert_line
 
 ITEM_MARKER = markers.ITEM_BUNDLE
 INCIDENT_MARKER = markers.INCIDENT_BUNDLE
@@ -208,12 +210,14 @@ def incident_bundle(
     scorecard_threshold: int = SCORECARD_THRESHOLD,
     rubric_threshold: int = RUBRIC_THRESHOLD,
     adoption_threshold: int = ADOPTION_THRESHOLD,
+    risks: Sequence[RiskEntry] = (),
 ) -> str:
     """The completion evidence bundle of an incident, over all its hardening items.
 
     Residual actions list every item not yet verified or retired with its owner and due date,
     verified items whose adoption is still incomplete, and retired items with their rationale
-    (the residual risk each leaves).
+    (the residual risk each leaves), then the incident's open entries of the residual risk
+    register (``risks``) with their owners, triggers and target dates.
     """
     ordered = sorted(items, key=lambda f: f.number)
     evaluated = [
@@ -242,6 +246,12 @@ def incident_bundle(
             f"| {item.due.isoformat() if item.due else '—'} | {scores.label} |"
         )
     residual = [line for facts, scores in evaluated for line in _residual(facts, scores, True)]
+    residual += [
+        f"- Residual risk R{r.number} ({_who(r.risk.owner)}, target {r.risk.target.isoformat()}): "
+        f"{_text(inert_line(r.risk.statement))}; trigger: {_text(inert_line(r.risk.trigger))}"
+        for r in risks
+        if r.open
+    ]
     lines = [
         INCIDENT_MARKER,
         f"## Completion evidence bundle: incident #{incident_number} {_text(incident_title)}".rstrip(),

@@ -222,3 +222,21 @@ def test_retired_item_without_rationale_says_so() -> None:
     assert section(incident([facts]), "Residual actions and risks") == [
         "- #14 retired: no rationale recorded"
     ]
+
+
+def test_incident_bundle_lists_the_open_residual_risks_and_their_owners() -> None:
+    from rules.risk import ResidualRisk, RiskEntry
+
+    risk = ResidualRisk(
+        "vendor @team drops alerts", "", "", "alert lost", "dave", date(2027, 1, 31)
+    )
+    entries = [
+        RiskEntry(1, risk, 12, 12, "carol", date(2026, 12, 1)),
+        RiskEntry(2, risk, 12, 12, "carol", date(2026, 12, 1), "carol", date(2026, 12, 2)),
+    ]
+    body = incident_bundle(12, "Checkout outage", "", [], risks=entries)
+    assert (
+        "- Residual risk R1 (@dave, target 2027-01-31): vendor @\u200bteam drops alerts; "
+        "trigger: alert lost" in body
+    )
+    assert "R2" not in body

@@ -522,5 +522,6 @@ async def post_incident_bundle(run: Run, incident: int | None, done: ItemFacts) 
         incident_summary(str(issue.get("body") or "")),
         facts,
         **run.config.thresholds.keywords(),
+        risks=(await ledger.read_facts(run.gh, run.ctx, run.owner, run.repo)).risks_of(incident),
     )
     await run.comment_once(incident, INCIDENT_MARKER, body)
