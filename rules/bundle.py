@@ -30,7 +30,7 @@ from rules.scores import (
     merged,
     parse_duration,
 )
-from rules.text import inert_line
+from rules.text import inert, inert_line, inert_url
 
 ITEM_MARKER = markers.ITEM_BUNDLE
 INCIDENT_MARKER = markers.INCIDENT_BUNDLE
@@ -42,12 +42,12 @@ _SPACE = re.compile(r"\s+")
 
 def _text(value: str) -> str:
     """User text on one line, unable to forge our markers or break a table cell."""
-    return _SPACE.sub(" ", value).strip().replace("<!--", "&lt;!--").replace("|", "\\|")
+    return inert_line(value).replace("|", "\\|")
 
 
 def _block(value: str) -> str:
     """User text kept on its lines (a summary), unable to forge our markers."""
-    return value.strip().replace("<!--", "&lt;!--")
+    return inert(value.strip())
 
 
 def _who(login: str | None) -> str:
@@ -67,7 +67,7 @@ def _evidence_line(evidence: Evidence) -> str:
     if seconds is not None and parse_duration(evidence.note) is None:
         details.append(f"took {format_duration(seconds)}")
     note = f": {_text(evidence.note)}" if evidence.note.strip() else ""
-    url = evidence.url.strip().replace("<!--", "&lt;!--")
+    url = inert_url(evidence.url.strip())
     return f"{url} ({', '.join(details)}){note}"
 
 

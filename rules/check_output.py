@@ -30,6 +30,7 @@ from rules.config import ConfigError, Thresholds
 from rules.diff import MAX_PULL_FILES, PullVerdict
 from rules.model import ItemFacts
 from rules.scores import Row, Score, evaluate
+from rules.text import inert_line
 
 CONTROLS_CHECK = "hardening/controls"
 SCORECARD_CHECK = "hardening/scorecard"
@@ -658,8 +659,8 @@ def _names(items: list[str], shown: int = 5) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|").strip()
+    """Text safe inside a markdown table cell, mentioning no one."""
+    return inert_line(text).replace("|", "\\|")
 
 
 def _cut(text: str, limit: int) -> str:

@@ -40,6 +40,7 @@ from rules.debt import DEFER_SYNTAX, DeferRequest, read_defer_arguments
 from rules.item import visible_lines
 from rules.model import EVIDENCE_KINDS, Evidence, EvidenceKind
 from rules.scores import parse_duration
+from rules.text import inert
 
 CommandName = Literal[
     "verify",
@@ -210,7 +211,7 @@ def _parse_one(line: int, text: str, rest: str) -> Command | CommandError:
             line,
             text,
             None,
-            f"`{word}` is not a /harden command{hint}",
+            f"{_quoted(word)} is not a /harden command{hint}",
             usage_for(close[0] if close else "help"),
         )
     command = cast(CommandName, name)
@@ -244,7 +245,7 @@ def _parse_one(line: int, text: str, rest: str) -> Command | CommandError:
             f"the rationale is {len(arguments)} characters; keep it under {MAX_RATIONALE_LENGTH} "
             "and link to a longer write-up"
         )
-    return Command("retire", line, text, rationale=arguments)
+    return Command("retire", line, text, rationale=inert(arguments))
 
 
 def _person(
@@ -255,13 +256,13 @@ def _person(
     if not tokens:
         return error(f"name the {role}, like `/harden {command} @alice`")
     if len(tokens) > 1:
-        return error(f"name one {role}; got `{arguments}`")
+        return error(f"name one {role}; got {_quoted(arguments)}")
     if parse_team(tokens[0]):
-        return error(f"`{tokens[0]}` is a team; the {role} must be one person")
+        return error(f"{_quoted(tokens[0])} is a team; the {role} must be one person")
     login = parse_user(tokens[0])
     if login is None:
         return error(
-            f"`{tokens[0]}` is not a GitHub login (letters, digits and single hyphens, "
+            f"{_quoted(tokens[0])} is not a GitHub login (letters, digits and single hyphens, "
             "at most 39 characters)"
         )
     return Command(command, line, text, login=login)
@@ -269,11 +270,11 @@ def _person(
 
 def _due(line: int, text: str, arguments: str, error: _Error) -> Command | CommandError:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", arguments):
-        return error(f"`{arguments or '(nothing)'}` is not a date written YYYY-MM-DD")
+        return error(f"{_quoted(arguments or '(nothing)')} is not a date written YYYY-MM-DD")
     try:
         due = date.fromisoformat(arguments)
     except ValueError:
-        return error(f"`{arguments}` is not a calendar date")
+        return error(f"{_quoted(arguments)} is not a calendar date")
     return Command("due", line, text, due=due)
 
 
@@ -286,7 +287,13 @@ def _evidence(line: int, text: str, arguments: str, error: _Error) -> Command | 
         return error("give the evidence link, like `/harden evidence https://… rollback took 4m`")
     parts = urlsplit(url) if re.fullmatch(r"[^\s\x00-\x1f]+", url) else None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return error(f"`{url}` is not an http(s) link")
+        return error(f"{_quoted(url)} is not an http(s) link")
+    if _LINK_BREAKERS.intersection(url) or not _balanced(url):
+        return error(
+            f"{_quoted(url)} would break out of a Markdown link (it holds one of "
+            '`< > [ ] " | \\` or a backtick, or an unbalanced parenthesis); percent-encode '
+            "those characters"
+        )
     kind_word, after_kind = _split_word(rest)
     kind = _KIND_WORDS.get(kind_word.lower())
     note = after_kind if kind else rest
@@ -299,7 +306,7 @@ def _evidence(line: int, text: str, arguments: str, error: _Error) -> Command | 
         "evidence",
         line,
         text,
-        evidence=Evidence(url=url, kind=kind, note=note, duration_seconds=duration),
+        evidence=Evidence(url=url, kind=kind, note=inert(note), duration_seconds=duration),
     )
 
 
@@ -327,11 +334,30 @@ def _override(line: int, text: str, arguments: str, error: _Error) -> Command | 
         return error(
             f"the reason is {len(arguments)} characters; keep it under {MAX_RATIONALE_LENGTH}"
         )
-    return Command("override", line, text, rationale=arguments, hours=hours)
+    return Command("override", line, text, rationale=inert(arguments), hours=hours)
 
 
 def _and(parts: tuple[str, ...]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+# Characters that end or escape a Markdown link destination, a code span or a table cell: an
+# evidence link is written into the item, the bundle and replies as a link.
+_LINK_BREAKERS = frozenset('<>[]"|\\`')
+
+
+def _balanced(url: str) -> bool:
+    depth = 0
+    for ch in url:
+        depth += 1 if ch == "(" else -1 if ch == ")" else 0
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _quoted(text: str) -> str:
+    """What a person typed, quoted in a reply as a code span that mentions no one."""
+    return "`" + inert(text.replace("`", "'")) + "`"
 
 
 def _split_word(text: str) -> tuple[str, str]:

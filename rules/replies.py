@@ -21,6 +21,7 @@ from rules.gates import GateResult
 from rules.model import ItemFacts
 from rules.record import GATE_FIELDS, PLAIN_FIELDS
 from rules.scores import Score, Scores, mention
+from rules.text import inert, inert_line, inert_url
 
 RETIREMENT_MARKER = markers.RETIREMENT
 CONFIG_ERROR_MARKER = markers.CONFIG_ERRORS
@@ -132,7 +133,7 @@ def config_errors_comment(error_report: str) -> str:
 
 
 def _code(text: str) -> str:
-    return text.replace("`", "'")
+    return inert(text.replace("`", "'"))
 
 
 # --- /harden status ---------------------------------------------------------------------------
@@ -201,8 +202,8 @@ def status_text(facts: ItemFacts, scores: Scores, gate: GateResult) -> str:
 
 
 def _text(value: str | None) -> str:
-    """User text on one line, unable to forge one of the bot's hidden markers."""
-    return " ".join((value or "").split()).replace("<!--", "&lt;!--")
+    """User text on one line, mentioning no one and unable to forge a hidden marker."""
+    return inert_line(value or "")
 
 
 def retirement_note(facts: ItemFacts, *, retired_by: str, link: str, scores: Scores) -> str:
@@ -210,7 +211,7 @@ def retirement_note(facts: ItemFacts, *, retired_by: str, link: str, scores: Sco
     item = facts.item
     title = f" {_text(facts.title)}" if facts.title.strip() else ""
     evidence = [
-        f"- {_text(e.url)}"
+        f"- {inert_url(e.url)}"
         + (f" ({e.kind})" if e.kind else "")
         + (f": {_text(e.note)}" if e.note else "")
         for e in item.evidence

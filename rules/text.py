@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ZWSP", "bounded_int", "inert", "inert_line"]
+__all__ = ["ZWSP", "bounded_int", "inert", "inert_line", "inert_url"]
 
 ZWSP = "\u200b"
 # GitHub's mention filter: an "@" after a non-word character (or at the start) followed by a
@@ -48,6 +48,13 @@ def inert(text: str) -> str:
     if _COMMENT_CLOSE in text:
         text = text.replace(_COMMENT_CLOSE, "--" + ZWSP + ">")
     return text
+
+
+def inert_url(url: str) -> str:
+    """A link copied from a person: only its comment delimiters are broken. A mention inside
+    a link is not one (GitHub does not look inside links), and a zero-width space would break
+    the link."""
+    return url.replace(_COMMENT_OPEN, "<" + ZWSP + "!--").replace(_COMMENT_CLOSE, "--" + ZWSP + ">")
 
 
 def inert_line(text: str) -> str:

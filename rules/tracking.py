@@ -23,6 +23,7 @@ from rules.debt import is_deferred
 from rules.item import parse_item, visible_lines
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import TimelineExpectation
+from rules.text import inert_line
 
 TITLE_FORMAT = "Harden: {text} (from #{incident})"
 MAX_TITLE = 256  # GitHub's limit on an issue title
@@ -165,7 +166,7 @@ def incidents_touched(
 
 def item_title(finding: Finding, incident: int) -> str:
     """``Harden: <finding text> (from #12)``, shortened to fit GitHub's title limit."""
-    text = " ".join(finding.text.split()) or finding.type_text.strip()
+    text = inert_line(finding.text) or inert_line(finding.type_text)
     room = MAX_TITLE - len(TITLE_FORMAT.format(text="", incident=incident))
     if len(text) > room:
         text = text[: room - 1].rstrip() + "…"
@@ -174,8 +175,8 @@ def item_title(finding: Finding, incident: int) -> str:
 
 def item_intro(finding: Finding, incident: int) -> str:
     """The human text above the template of an item the bot opens."""
-    kind = " ".join(finding.type_text.split())
-    text = " ".join(finding.text.split())
+    kind = inert_line(finding.type_text)
+    text = inert_line(finding.text)
     return f"Hardening item for a finding of incident #{incident}: **{kind}**: {text}"
 
 
@@ -312,13 +313,13 @@ def _backlog_line(tracked: TrackedItem, today: date) -> str:
 
 
 def _other_line(tracked: TrackedItem) -> str:
-    title = f" {tracked.title}" if tracked.title else ""
+    title = f" {inert_line(tracked.title)}" if tracked.title else ""
     state = " (closed)" if tracked.closed else ""
     return f"- #{tracked.number}{title}{state}"
 
 
 def _finding_text(finding: Finding) -> str:
-    kind, text = " ".join(finding.type_text.split()), " ".join(finding.text.split())
+    kind, text = inert_line(finding.type_text), inert_line(finding.text)
     if not kind:
         return f"{text} (no finding type: write it as `<finding type>: <text>`)"
     if finding.failure_class and not text:

@@ -153,3 +153,64 @@ async def test_300_findings_open_at_most_50_issues_and_the_rest_is_reported(
     await deliver("issues", sandbox.issue_event(repo, incident["number"], "edited"))
     await drain(within=60)
     assert len(hardening_issues(sandbox, repo)) == 50
+
+
+def written_texts(sandbox: Any, start: int = 0) -> list[str]:
+    """Every title, body and check run text the bot sent to GitHub since ``start``."""
+    texts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for call in sandbox.calls[start:]:
+        if call.method != "GET" and not call.path.endswith("/access_tokens"):
+            walk(call.json)
+    return texts
+
+
+async def test_a_team_mention_in_a_finding_mentions_no_one(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+):
+    body = "### Findings\n\n- missed detection: pager skipped @acme/everyone and @carol\n"
+    incident = sandbox.open_issue(repo, title="Outage for @acme/everyone", body=body,
+                                  labels=("incident",))  # fmt: skip
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    await drain()
+    (item,) = hardening_issues(sandbox, repo)
+    assert "acme/everyone" in item["title"] and "acme/everyone" in item["body"]
+    texts = written_texts(sandbox)
+    assert any("acme/everyone" in t for t in texts)
+    assert [t for t in texts if re.search(r"(?<![A-Za-z0-9_])@(acme|carol)\b", t)] == []
+
+
+async def test_mentions_in_commands_are_copied_inert(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+):
+    sandbox.set_permission(repo, "alice", "write")
+    incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    await drain()
+    (item,) = hardening_issues(sandbox, repo)
+    start = len(sandbox.calls)
+    comment = sandbox.add_comment(
+        repo,
+        item["number"],
+        "/harden evidence https://ci.example.com/run/1 implementation paged @acme/everyone\n"
+        "/harden owner @acme/everyone @bob\n"
+        "/harden evidence https://x.example.com/a)](https://evil.example/) test\n",
+        user="alice",
+    )
+    await deliver("issue_comment", sandbox.issue_comment_event(repo, item["number"], comment["id"]))
+    await drain()
+    texts = written_texts(sandbox, start)
+    assert any("paged @\u200bacme/everyone" in t for t in texts)  # the note was recorded
+    assert [t for t in texts if re.search(r"(?<![A-Za-z0-9_])@acme\b", t)] == []
+    assert any("would break out of a Markdown link" in t for t in texts)
+    assert "evil.example" not in sandbox.issue(repo, item["number"])["body"]

@@ -79,7 +79,7 @@ def test_retirement_note_cannot_forge_a_marker() -> None:
     facts = ItemFacts(number=3, item=item, title="Alert\non lag")
     note = retirement_note(facts, retired_by="lena", link="https://c", scores=evaluate(facts))
     assert note.startswith(f"{RETIREMENT_MARKER}\n## Retired: #3 Alert on lag\n")
-    assert "<!-- hardening-bot:bundle" not in note and "&lt;!-- hardening-bot:bundle" in note
+    assert "<!-- hardening-bot:bundle" not in note and "<\u200b!-- hardening-bot:bundle" in note
     assert "- https://x.example.com/1 (test): ran" in note
     assert "**Retired by:** @lena ([comment](https://c))" in note
 
