@@ -2,7 +2,7 @@
 
 ``Context`` carries the settings, the clock and a way to sleep, the App's own login, the
 metrics, a logger bound to the delivery, and ``config()``: the repository's
-``.github/hardening.yml`` merged over the organisation's (CONTRACT §6), validated by
+``.github/hardening.yml`` merged over the organisation's (docs/rules.md), validated by
 ``rules.config``, kept until a push changes it (``ConfigCache``).
 """
 

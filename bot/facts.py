@@ -1,6 +1,6 @@
 """Facts about hardening items read from their linked pull requests, and the scorecard check.
 
-The seed's reliability scorecard, quality rubric and adoption score (rules.scores) are computed
+The hardening loop's reliability scorecard, quality rubric and adoption score (rules.scores) are computed
 from :class:`~rules.model.ItemFacts`: the item itself plus what its linked pull requests did.
 A pull request is linked to item N when its description says ``Hardens #N``
 (:func:`rules.pulls.hardens_numbers`).

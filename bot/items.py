@@ -1,7 +1,7 @@
 """Hardening items on GitHub: read them, save them, and keep their incident's backlog current.
 
 GitHub is the system of record: a hardening item is an issue carrying the hardening label whose
-body holds the seed's "Hardening Item" template (or the bot's hidden item marker, so that an item
+body holds the hardening loop's "Hardening Item" template (or the bot's hidden item marker, so that an item
 whose template a person deleted still belongs to its finding), and that the App made or adopted:
 its body carries the App's signed record (``rules.record``, ``bot.records``), or the App opened
 it (an item from before records gets its record from its body, once, at its first save). Gate
@@ -10,7 +10,7 @@ only; the body shows them. Every handler that changes an item saves it with :fun
 (which writes the record too) and then calls :func:`refresh_incident_tracking`, which
 re-renders the incident's one tracking comment and writes it only when its text changes.
 
-:func:`sync_incident` is the incident side (CONTRACT §3): one item per known finding, never
+:func:`sync_incident` is the incident side (docs/incidents.md): one item per known finding, never
 two, and the tracking comment. Items are listed through the issues list endpoint (consistent
 right after a write, unlike search), so a retry after a crash finds the item it created by its
 marker instead of creating another. Deliveries about one incident and its items share one

@@ -1,6 +1,6 @@
 """Who is asking: a commenter's repository role and whether they are a configured lead.
 
-The slash commands (CONTRACT §4) are gated on the caller's repository role and on the leads
+The slash commands (docs/commands.md) are gated on the caller's repository role and on the leads
 named in `.github/hardening.yml`. Both come from GitHub:
 
 * the role from ``GET /repos/{owner}/{repo}/collaborators/{username}/permission``. We read

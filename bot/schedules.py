@@ -1,6 +1,6 @@
-"""Durable schedules for the seed's "Ownership operating rhythm", and the loop that runs them.
+"""Durable schedules for the hardening loop's "Ownership operating rhythm", and the loop that runs them.
 
-The seed's weekly reliability standup and monthly control audit must happen "with explicit
+The hardening loop's weekly reliability standup and monthly control audit must happen "with explicit
 monthly audit, not ad-hoc memory", so the bot runs them itself (``bot.jobs``): at 09:00 UTC on
 the weekday of ``schedules.weekly_review`` and on day ``schedules.monthly_audit_day`` of each
 month, per repository, from that repository's ``.github/hardening.yml``; ``off`` turns a job off.

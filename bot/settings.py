@@ -1,4 +1,4 @@
-"""Process settings, read once from the environment (CONTRACT §1).
+"""Process settings, read once from the environment (docs/operations.md).
 
 ``Settings.from_env`` is the only place that reads environment variables; everything else gets an
 explicit ``Settings`` object, so tests and the demo can build one without touching ``os.environ``.

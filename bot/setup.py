@@ -13,7 +13,7 @@
    in one step, and never over an existing file without ``--force``.
 4. The page links to the App's installation page; the process exits 0.
 
-See README "Quick start" and docs/deploying.md.
+See README "Quick start" and docs/deployment.md.
 """
 
 from __future__ import annotations

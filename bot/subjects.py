@@ -1,7 +1,7 @@
 """The ordering key of a delivery: which deliveries must be processed one after another.
 
 Deliveries that share a subject are processed strictly in the order they arrived; different
-subjects run concurrently. The seed's loop ties hardening items to their incident (the incident's
+subjects run concurrently. The hardening loop ties hardening items to their incident (the incident's
 tracking checklist, its close gate and the item's closure gate all read and write the same
 objects), so an incident and every hardening issue that references it share the incident's key,
 and so do comments on any of them. A key that groups too much only costs concurrency; one that

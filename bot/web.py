@@ -1,4 +1,4 @@
-"""The web shell: ``create_app(settings)`` builds the HTTP server of CONTRACT §2.
+"""The web shell: ``create_app(settings)`` builds the HTTP server of docs/operations.md#http.
 
 ``POST /webhook`` only authenticates, validates and stores: the delivery is in the durable inbox
 before GitHub gets its 202, and the workers process it afterwards, so a slow GitHub call can never
@@ -320,7 +320,7 @@ def _is_permanent(exc: gidgethub.BadRequest) -> bool:
 
 
 async def webhook(request: web.Request) -> web.Response:
-    """Authenticate, validate and durably store one delivery (CONTRACT §2)."""
+    """Authenticate, validate and durably store one delivery (docs/operations.md#http)."""
     app = request.app
     metrics = app[METRICS]
 

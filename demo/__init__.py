@@ -37,7 +37,7 @@ INSTALLATION_ID = 7001
 APP_ID = 101
 SECRET = "demo-webhook-secret"
 
-# Who is who in the demo repository (seed: one execution owner and one verifier owner).
+# Who is who in the demo repository (docs/hardening-loop.md: one execution owner and one verifier owner).
 PEOPLE: dict[str, Role] = {
     "erin": "write",  # the engineer who opens the incident and the PR; execution owner
     "victor": "write",  # the verifier owner

@@ -1,6 +1,6 @@
 """Closing gates and /harden commands: a premature close undone, commands authorized, verify.
 
-Seed: "close items only with proof artifact links", the "Hardening QA gate" (implementation,
+From docs/hardening-loop.md: "close items only with proof artifact links", the "Hardening QA gate" (implementation,
 behavioral and ownership evidence; the verifier signs off, never the execution owner), the
 "Completion evidence bundle" and the "Control sunset protocol". Each command is a comment the
 sandbox delivers as ``issue_comment``; the bot's own closes and reopens loop back as webhooks.

@@ -1,6 +1,6 @@
 """Demo step 1: an incident's findings become hardening items and one tracking comment.
 
-Seed: "From incident finding to control design". The incident has three findings of known types
+From docs/hardening-loop.md: "From incident finding to control design". The incident has three findings of known types
 and one of an unknown type; each known one becomes a hardening issue with its labels and the
 template filled from the rules, the unknown one is reported back. Redelivering the event changes
 nothing; adding a finding by editing the incident adds exactly one item and edits the comment.

@@ -1,6 +1,6 @@
 """The loop over time: the Hardening ledger, a deferral, a residual risk and a recurrence.
 
-Seed: "Reliability debt ledger", "Residual risk register format" and the anti-pattern "Recovery
+From docs/hardening-loop.md: "Reliability debt ledger", "Residual risk register format" and the anti-pattern "Recovery
 declared 'done' with no hardening backlog" (the same failure class striking again). A second
 incident has a finding of the class the earlier steps verified; one of its items is deferred
 with a revisit date and the risk if delayed, and a residual risk is registered on it. The

@@ -1,6 +1,6 @@
 """Pull request checks: hardening/controls and hardening/scorecard on a PR that hardens an item.
 
-Seed: "one automation control + one regression test", checked under the repository's rollout
+From docs/hardening-loop.md: "one automation control + one regression test", checked under the repository's rollout
 modes, and the item's scorecard, rubric and adoption score shown on the pull request.
 
 Uses ``world.state["items"]`` from the incident step (failure class -> item issue number) and

@@ -1,6 +1,6 @@
 """Ten days later: the weekly review flags an overdue item once, the monthly audit reports.
 
-Seed: "Ownership operating rhythm" (weekly reliability standup, monthly control audit). A new
+From docs/hardening-loop.md: "Ownership operating rhythm" (weekly reliability standup, monthly control audit). A new
 incident's item gets its owners and is left open past its due date; the jobs then run as the
 scheduler would, with a clock ten days ahead (the sandbox keeps the real time, since it checks
 the App's JWT with it): one review comment mentioning the owner, the incident's tracking comment

@@ -1,6 +1,6 @@
-"""Who may run which ``/harden`` command (CONTRACT §4), as one pure decision.
+"""Who may run which ``/harden`` command (docs/commands.md), as one pure decision.
 
-The seed's ownership rules behind the table: verification is the verifier owner's signoff, so
+The hardening loop's ownership rules behind the table: verification is the verifier owner's signoff, so
 the execution owner can never verify their own item ("one execution owner and one verifier
 owner"), and a signoff is only worth the signer's standing: the verifier owner must hold write
 access or more (anyone can be *named* in a body; see docs/commands.md "Who may change what"); retirement follows the sunset protocol and is a lead's call; acknowledging the runbook

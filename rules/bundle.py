@@ -1,4 +1,4 @@
-"""The seed's "Completion evidence bundle" (CONTRACT §5), rendered as markdown.
+"""The hardening loop's "Completion evidence bundle" (docs/scoring.md#completion-evidence-bundle), rendered as markdown.
 
 One bundle archives: incident id + short summary, controls shipped, test evidence links,
 runbook/process diffs, residual action owners + due dates. ``item_bundle`` is posted on a

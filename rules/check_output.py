@@ -1,6 +1,6 @@
 """What the two pull request check runs say: ``hardening/controls`` and ``hardening/scorecard``.
 
-The seed's 24–72h artifact is "one automation control + one regression test", rolled out in
+The hardening loop's 24–72h artifact is "one automation control + one regression test", rolled out in
 three phases ("Control rollout sequencing": shadow → warn → enforce), and every hardening item is
 measured by the reliability scorecard, the quality rubric and the adoption score. This module
 turns the verdicts of :mod:`rules.diff` and the scores of :mod:`rules.scores` into the title,

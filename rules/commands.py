@@ -1,4 +1,4 @@
-"""``/harden`` slash commands in a comment on a hardening issue (CONTRACT §4).
+"""``/harden`` slash commands in a comment on a hardening issue (docs/commands.md).
 
 Grammar, one command per line::
 

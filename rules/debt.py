@@ -1,4 +1,4 @@
-"""The seed's "Reliability debt ledger": hardening work deferred honestly, with a revisit date.
+"""The hardening loop's "Reliability debt ledger": hardening work deferred honestly, with a revisit date.
 
 "Deferred work without revisit dates tends to become permanent risk." So a deferral
 (``/harden defer YYYY-MM-DD REASON; risk if delayed: RISK``) needs all three of the ledger's

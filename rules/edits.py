@@ -1,6 +1,6 @@
 """Changes the bot makes to a hardening item: pure functions from an item to the next item.
 
-Seed: "ownership confirmations recorded" (``/harden ack``), one execution owner and one
+From docs/hardening-loop.md: "ownership confirmations recorded" (``/harden ack``), one execution owner and one
 different verifier owner, "close items only with proof artifact links" (evidence, recorded by
 hand or by a merged linked pull request), the Hardening QA gate's ``verified`` and the control
 sunset protocol's ``retired``. Each edit *sets* state, so applying it twice changes nothing the
@@ -20,7 +20,7 @@ from rules.scores import mention, same_login
 
 
 def in_progress(item: HardeningItem) -> HardeningItem:
-    """Work has started on an open item (seed: "missing any one keeps status at in_progress")."""
+    """Work has started on an open item (docs/hardening-loop.md: "missing any one keeps status at in_progress")."""
     return replace(item, status="in_progress") if item.status == "open" else item
 
 

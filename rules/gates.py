@@ -1,14 +1,14 @@
 """The gates of the hardening loop: what must be true before something may close.
 
-- ``qa_gate``: the seed's "Hardening QA gate" (implementation, behavioral and ownership
+- ``qa_gate``: the hardening loop's "Hardening QA gate" (implementation, behavioral and ownership
   evidence; "missing any one keeps status at in_progress"), plus the scorecard (4/5) and rubric
-  (7/10) thresholds that ``/harden verify`` requires (CONTRACT §4).
-- ``closure_gate``: closing a hardening issue (CONTRACT §3 "Closing gates"; seed: "close items
+  (7/10) thresholds that ``/harden verify`` requires (docs/commands.md).
+- ``closure_gate``: closing a hardening issue (docs/scoring.md#gates; docs/hardening-loop.md: "close items
   only with proof artifact links", and the sunset protocol's "retirement requires a short note
   with replacement or rationale").
-- ``incident_close_gate``: closing an incident (CONTRACT §3; seed: "Recovery declared 'done'
+- ``incident_close_gate``: closing an incident (docs/scoring.md#gates; docs/hardening-loop.md: "Recovery declared 'done'
   with no hardening backlog" is the anti-pattern it blocks).
-- ``incident_hardening_complete``: the seed's "Hardening closure gate" for an incident.
+- ``incident_hardening_complete``: the hardening loop's "Hardening closure gate" for an incident.
 - ``count_held``: how many people's closes a gate has held, read from the issue's timeline.
 
 Each gate names every missing thing together with the command (or action) that supplies it,
@@ -120,7 +120,7 @@ def _on(number: int | None) -> str:
 
 
 def ownership_missing(facts: ItemFacts) -> list[Missing]:
-    """Execution owner and a *different* verifier owner (seed: "one execution owner and one
+    """Execution owner and a *different* verifier owner (docs/hardening-loop.md: "one execution owner and one
     verifier owner")."""
     item = facts.item
     found: list[Missing] = []
@@ -162,14 +162,14 @@ def qa_gate(
     adoption_threshold: int = ADOPTION_THRESHOLD,
     adoption_blocking: bool = False,
 ) -> GateResult:
-    """The seed's Hardening QA gate, run by ``/harden verify``.
+    """The hardening loop's Hardening QA gate, run by ``/harden verify``.
 
     Requires implementation evidence (an ``implementation`` link, or a merged linked PR: its
     diff and check output are the proof), behavioral evidence (a ``behavioral`` link, or a real
     incident or drill that used the control), ownership evidence (an execution owner and a
     different verifier owner; the verifier's signoff is the ``/harden verify`` itself), the
     scorecard threshold and the rubric threshold. The adoption score is reported as advisory:
-    the seed measures adoption after verification (adoption check date), so by default it does
+    the hardening loop measures adoption after verification (adoption check date), so by default it does
     not block; ``adoption_blocking=True`` (from config) makes it block.
     """
     item = facts.item
@@ -212,7 +212,7 @@ def closure_gate(
     adoption_threshold: int = ADOPTION_THRESHOLD,
     adoption_blocking: bool = False,
 ) -> GateResult:
-    """Whether a hardening issue may stay closed (CONTRACT §3).
+    """Whether a hardening issue may stay closed (docs/scoring.md#gates).
 
     Needs an execution owner, a different verifier owner, a due date, at least one evidence
     link, and either status ``retired`` with a rationale, or status ``verified`` recorded by a
@@ -274,7 +274,7 @@ def closure_gate(
 
 def incident_close_gate(items: Sequence[ItemFacts]) -> GateResult:
     """Whether an incident may stay closed: a hardening backlog exists and every item has an
-    execution owner, a verifier owner and a due date (CONTRACT §3).
+    execution owner, a verifier owner and a due date (docs/scoring.md#gates).
 
     An item a lead retired with a rationale (the sunset protocol, ``/harden retire``) is exempt:
     retirement is the documented way to end an item without doing it, so it owes no owners or
@@ -310,7 +310,7 @@ def incident_hardening_complete(
     *,
     scorecard_threshold: int = SCORECARD_THRESHOLD,
 ) -> GateResult:
-    """The seed's Hardening closure gate, over all items of one incident.
+    """The hardening loop's Hardening closure gate, over all items of one incident.
 
     Retired items are out of scope (the sunset protocol ended them). For every other item:
     - "scorecard threshold is met": its scorecard reaches ``scorecard_threshold``;
@@ -318,7 +318,7 @@ def incident_hardening_complete(
       control paths and the control runs in ``warn`` or ``enforce`` mode;
     - "owner adoption is confirmed": its current execution owner ran ``/harden ack``.
     And "no unresolved high-risk follow-up remains": no P0/P1 (or unbanded) item is still
-    open or in progress, and every unresolved P2/P3 item has an owner and a due date (seed:
+    open or in progress, and every unresolved P2/P3 item has an owner and a due date (docs/hardening-loop.md:
     residual risk without a date is unmanaged risk).
     """
     if not items:

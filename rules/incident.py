@@ -1,6 +1,6 @@
 """Incident issues: the incident label, severity, and the Findings section.
 
-Implements the first half of the seed's "From incident finding to control design": each
+Implements the first half of the hardening loop's "From incident finding to control design": each
 finding of an incident is ``<finding type>: <text>``, and its type (or an alias from the
 configuration) names a failure class. Unknown types are reported back, never guessed.
 

@@ -1,4 +1,4 @@
-"""The seed's "Hardening backlog template": read, write and re-write a Hardening Item block.
+"""The hardening loop's "Hardening backlog template": read, write and re-write a Hardening Item block.
 
 People edit hardening issues by hand, so reading is tolerant: any bullet (``-``, ``*``, ``+``,
 ``•``) or none, ``:`` / `` - `` / ``–`` / ``—`` after the field name, bold field names, any
@@ -7,7 +7,7 @@ per line, ``@alice`` or ``alice``, ``#12`` or an issue URL, status in any case w
 ``in progress`` / ``in-progress``, and the issue-form layout (``### Due date`` followed by the
 value). A value that cannot be read becomes a human-readable problem, never an exception.
 
-Writing is canonical: ``render_item`` produces the seed's template plus the bot-managed lines
+Writing is canonical: ``render_item`` produces the hardening loop's template plus the bot-managed lines
 (verification style, runbook acknowledgement, verification, retirement rationale) when they are
 set, and ``parse_item(render_item(item)).item == item`` for every well-formed item (single-line,
 stripped texts; valid logins; http(s) links without spaces). ``replace_item_in_body`` re-renders

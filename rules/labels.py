@@ -1,4 +1,4 @@
-"""The labels of a hardening item (CONTRACT §3): the hardening label, ``failure-class:<slug>``
+"""The labels of a hardening item (docs/rules.md): the hardening label, ``failure-class:<slug>``
 and ``priority:<band>``, with prefixes and styles from the configuration.
 
 An item created for a finding carries all three; saving an item keeps its failure-class and

@@ -6,11 +6,11 @@ labelled ``hardening-ledger``, rendered from its own records and the items:
 
 - open items by priority band (owner, verifier, due date, status, scores, next step);
 - overdue items; items verified or retired in the last 30 days;
-- the seed's "Reliability debt ledger" (Debt item | Why deferred | Risk if delayed | Revisit
+- the hardening loop's "Reliability debt ledger" (Debt item | Why deferred | Risk if delayed | Revisit
   date) and "Residual risk register" (its six fields);
 - controls by rollout mode with how many pull requests each would have blocked, and a promotion
-  recommendation when the data supports it (seed: shadow → warn → enforce);
-- retire candidates (seed: control sunset protocol), recurrences and break-glass overrides.
+  recommendation when the data supports it (docs/hardening-loop.md: shadow → warn → enforce);
+- retire candidates (docs/hardening-loop.md: control sunset protocol), recurrences and break-glass overrides.
 
 The body is a pure function of its inputs and holds no clock reading, so re-rendering an
 unchanged repository gives the same text and costs no edit. A person's edit of the body is

@@ -1,6 +1,6 @@
 """Domain objects of the hardening loop, as plain frozen data.
 
-These are the nouns of the seed: a hardening item (the backlog template), its evidence links,
+These are the nouns of the hardening loop: a hardening item (the backlog template), its evidence links,
 an incident and its findings, and the facts about linked pull requests that the scorecard,
 rubric and adoption score are computed from. Every function of the core takes and returns
 these; nothing here touches the network, the clock or the environment.
@@ -45,7 +45,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Deferral:
-    """The seed's "Reliability debt ledger" row of an item a person deferred with
+    """The hardening loop's "Reliability debt ledger" row of an item a person deferred with
     ``/harden defer``: why, the risk if delayed, and the revisit date (never "later")."""
 
     revisit: date
@@ -56,7 +56,7 @@ class Deferral:
 
 @dataclass(frozen=True)
 class HardeningItem:
-    """The seed's "Hardening Item" backlog template, plus the bot-managed fields.
+    """The hardening loop's "Hardening Item" backlog template, plus the bot-managed fields.
 
     ``owner`` and ``verifier`` are GitHub logins without the leading ``@``.
     The fields after ``status`` are written by commands and rendered as extra lines under the
@@ -79,7 +79,7 @@ class HardeningItem:
     verified_at: datetime | None = None
     verified_link: str | None = None
     retired_rationale: str | None = None
-    # The seed's "Hardening experiment design": optional plain lines a person may fill in.
+    # The hardening loop's "Hardening experiment design": optional plain lines a person may fill in.
     hypothesis: str = ""
     measure: str = ""
     guardrail: str = ""

@@ -1,6 +1,6 @@
 """Break-glass: a lead's audited, time-boxed way through an enforced ``hardening/controls``.
 
-Enforce mode blocks merges (seed: "Enforce mode — block on defined high-risk conditions"). In an
+Enforce mode blocks merges (docs/hardening-loop.md: "Enforce mode — block on defined high-risk conditions"). In an
 emergency a lead comments ``/harden override REASON [for Nh]`` on the pull request: the check
 passes for the pull request's current head commit only, naming who, why and until when (24
 hours unless said, never more than 72). A new push ends it: the new head is judged as usual.

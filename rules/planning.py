@@ -1,4 +1,4 @@
-"""Planning a hardening item: the seed's prioritization matrix, timeline model and 14-day sprint.
+"""Planning a hardening item: the hardening loop's prioritization matrix, timeline model and 14-day sprint.
 
 - Priority band: the failure class's risk reduction and adoption speed looked up in the
   "Hardening portfolio prioritization matrix", then raised by the incident's severity
@@ -26,7 +26,7 @@ from rules.model import PRIORITIES, Finding, HardeningItem, Incident, Priority
 
 @dataclass(frozen=True)
 class TimelineExpectation:
-    """One window of the seed's hardening timeline model, placed on the calendar."""
+    """One window of the hardening loop's timeline model, placed on the calendar."""
 
     window: str  # e.g. "24–72h"
     objective: str

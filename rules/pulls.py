@@ -1,7 +1,7 @@
-"""A pull request and the hardening items it is linked to, read from plain data (CONTRACT §3
+"""A pull request and the hardening items it is linked to, read from plain data (docs/hardening-loop.md
 "Pull requests").
 
-Seed: the 24–72h artifact "one automation control + one regression test" and "Control rollout
+From docs/hardening-loop.md: the 24–72h artifact "one automation control + one regression test" and "Control rollout
 sequencing" (shadow → warn → enforce). A pull request is linked to item N when its description
 says ``Hardens #N``; it is judged by the failure classes of its ``failure-class:<slug>`` labels
 and of its linked items. From its file list come the controls verdict, the facts the scores

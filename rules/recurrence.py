@@ -1,6 +1,6 @@
 """Recurrence: the same failure class striking again after its control was verified.
 
-Seed: "Recovery declared 'done' with no hardening backlog — this guarantees recurring
+From docs/hardening-loop.md: "Recovery declared 'done' with no hardening backlog — this guarantees recurring
 incidents", and the monthly audit's "retire controls that no longer reduce observed risk". When
 an incident's new item has the failure class of an item verified earlier in the same repository
 (for another incident), the control did not hold: the new item links the earlier one, the

@@ -1,7 +1,7 @@
 """What the bot says in issue comments: command replies, ``/harden status``, the retirement note,
 the configuration-error notice and the closing gates' comments.
 
-Seed: the "Hardening QA gate" (a failing ``/harden verify`` lists each missing thing with its
+From docs/hardening-loop.md: the "Hardening QA gate" (a failing ``/harden verify`` lists each missing thing with its
 next step), the "Control sunset protocol" ("retirement requires a short note with replacement or
 rationale"), the "Hardening closure gate" and the anti-pattern "Recovery declared 'done' with no
 hardening backlog" (a close that is not ready is reopened with what is missing). Every refusal

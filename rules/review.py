@@ -1,11 +1,11 @@
-"""The seed's "Ownership operating rhythm", as two pure reviews of a repository's items.
+"""The hardening loop's "Ownership operating rhythm", as two pure reviews of a repository's items.
 
 - :func:`weekly_review` is the "Weekly reliability standup": overdue hardening items, items with
   weak evidence links, blocked items to reassign, plus the "Adoption hardening checklist" at the
   item's adoption check date ("a control is not complete at merge time").
 - :func:`monthly_audit` is the "Monthly control audit": controls still running (not silently
   bypassed), owners still valid ("ownership stays with a departed engineer" is a failure mode
-  the seed says to solve with this audit), and controls to retire under the sunset protocol.
+  the hardening loop says to solve with this audit), and controls to retire under the sunset protocol.
 
 Each finding is a :class:`Flag` naming what is wrong, the command or action that fixes it and
 who to mention. The render functions give one comment per item, marker first; the marker

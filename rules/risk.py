@@ -1,6 +1,6 @@
-"""The seed's "Residual risk register": risk a team accepts for now, owned and dated.
+"""The hardening loop's "Residual risk register": risk a team accepts for now, owned and dated.
 
-A comment on an incident or a hardening item holding the seed's block registers an entry::
+A comment on an incident or a hardening item holding the hardening loop's block registers an entry::
 
     ### Residual Risk
     - Risk statement: the pager vendor may drop alerts during its maintenance window
@@ -28,7 +28,7 @@ from rules.item import markdown_heading, visible_lines
 
 HEADING = "### Residual Risk"
 
-# Field key -> the seed's name, in the seed's order.
+# Field key -> the hardening loop's name, in the hardening loop's order.
 FIELDS: dict[str, str] = {
     "statement": "Risk statement",
     "why": "Why not fully solved yet",
@@ -194,7 +194,7 @@ def past_target(entry: RiskEntry, today: date) -> bool:
 
 
 def render_risk(entry: RiskEntry) -> str:
-    """The entry in the seed's format, for replies, the ledger and the sprint summary."""
+    """The entry in the hardening loop's format, for replies, the ledger and the sprint summary."""
     risk = entry.risk
     state = (
         f"resolved by @{entry.resolved_by} on {entry.resolved_on.isoformat()}"

@@ -1,4 +1,4 @@
-"""The seed's "Control rollout sequencing" (shadow → warn → enforce), decided from data.
+"""The hardening loop's "Control rollout sequencing" (shadow → warn → enforce), decided from data.
 
 Shadow mode observes without blocking, warn surfaces violations with owner attribution, enforce
 blocks. Each ``hardening/controls`` evaluation of a pull request is counted per control

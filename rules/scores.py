@@ -25,15 +25,15 @@ SCORECARD_THRESHOLD = 4
 RUBRIC_THRESHOLD = 7
 ADOPTION_THRESHOLD = 4
 
-# Rollout modes in which a control acts on routine delivery (seed: "Control rollout
+# Rollout modes in which a control acts on routine delivery (docs/hardening-loop.md: "Control rollout
 # sequencing"); shadow mode only observes.
 ACTIVE_MODES = frozenset({"warn", "enforce"})
 
-# Failure classes whose control *is* the escalation path (seed: late decision -> checkpoint
+# Failure classes whose control *is* the escalation path (docs/hardening-loop.md: late decision -> checkpoint
 # SLA + commander script), so naming two owners is not enough to document escalation.
 ESCALATION_CLASSES = frozenset({"late-decision"})
 
-# Reliability scorecard rows, in the seed's words.
+# Reliability scorecard rows, in the hardening loop's words.
 TEST_COVERED = "root-cause class now test-covered"
 ROLLBACK_TIMED = "rollback path rehearsed and timed"
 ESCALATION_DOCUMENTED = "escalation ownership documented"
@@ -139,7 +139,7 @@ def owner_acknowledged(item: HardeningItem) -> bool:
     """Whether the *current* execution owner ran ``/harden ack``.
 
     An acknowledgement by a previous owner does not count: ownership moved, so must the
-    contract (seed: "ownership stays with a departed engineer").
+    contract (docs/hardening-loop.md: "ownership stays with a departed engineer").
     """
     return any(same_login(who, item.owner) for who in item.acknowledged_by)
 
@@ -422,7 +422,7 @@ def _runbook_acknowledged(facts: ItemFacts) -> Row:
 
 
 def scorecard(facts: ItemFacts, *, threshold: int = SCORECARD_THRESHOLD) -> Score:
-    """The seed's reliability scorecard: binary rows, closure at ``threshold`` of 5."""
+    """The hardening loop's reliability scorecard: binary rows, closure at ``threshold`` of 5."""
     rows = (
         _test_covered(facts),
         _rollback_timed(facts),
@@ -580,7 +580,7 @@ def _adoption_observed(facts: ItemFacts) -> Row:
 
 
 def _risk_impact(facts: ItemFacts) -> Row:
-    """The rubric's Risk impact, read with the seed's experiment design when the item states it:
+    """The rubric's Risk impact, read with the hardening loop's experiment design when the item states it:
     a ``Hypothesis`` alone is an assumption; a measurement (against the ``Measure``, if given)
     is the measured trend impact."""
     item = facts.item
@@ -613,7 +613,7 @@ def _risk_impact(facts: ItemFacts) -> Row:
 
 
 def rubric(facts: ItemFacts, *, threshold: int = RUBRIC_THRESHOLD) -> Score:
-    """The seed's hardening quality rubric: five dimensions 0–2, passing at ``threshold``/10."""
+    """The hardening loop's quality rubric: five dimensions 0–2, passing at ``threshold``/10."""
     rows = (
         _clarity(facts),
         _evidence(facts),
@@ -722,7 +722,7 @@ def _drill_used(facts: ItemFacts) -> Row:
 
 
 def adoption(facts: ItemFacts, *, threshold: int = ADOPTION_THRESHOLD) -> Score:
-    """The seed's hardening adoption score (0–5); adoption is complete at ``threshold``."""
+    """The hardening loop's adoption score (0–5); adoption is complete at ``threshold``."""
     rows = (
         _control_enabled(facts),
         _owners_trained(facts),

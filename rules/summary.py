@@ -1,8 +1,8 @@
-"""The seed's 14-day hardening sprint, its last step: "Day 12–14: publish summary + residual
+"""The hardening loop's 14-day hardening sprint, its last step: "Day 12–14: publish summary + residual
 risk owners", and the incident close gate that goes with it.
 
 The summary is one comment on the incident, kept current, written once each of its items is
-verified, retired or deferred, or from sprint day 14 on otherwise. It holds the seed's quick
+verified, retired or deferred, or from sprint day 14 on otherwise. It holds the hardening loop's quick
 checklist ("before closing hardening loop": one automation control merged, one regression test
 merged, runbook/process update published, ownership confirmations recorded), the controls
 shipped, the regression tests merged, the runbook updates, the ownership confirmations, the
@@ -36,7 +36,7 @@ DONE = frozenset({"verified", "retired"})
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the seed's quick checklist: met, and what met it (or what is missing)."""
+    """One line of the hardening loop's quick checklist: met, and what met it (or what is missing)."""
 
     name: str
     met: bool
@@ -55,7 +55,7 @@ def summary_due(items: Sequence[ItemFacts], opened: date, today: date) -> bool:
 
 
 def checklist(items: Sequence[ItemFacts]) -> tuple[Check, ...]:
-    """The seed's quick checklist over an incident's items (retired ones owe nothing)."""
+    """The hardening loop's quick checklist over an incident's items (retired ones owe nothing)."""
     live = [f for f in items if f.item.status != "retired"]
     pulls = {p.number: p for f in live for p in merged(f.pulls)}.values()
     controls = sorted(p.number for p in pulls if p.adds_control)

@@ -1,6 +1,6 @@
 """An incident's hardening backlog: which findings still need an item, and the tracking comment.
 
-Seed: "Recovery declared 'done' with no hardening backlog … guarantees recurring incidents" and
+From docs/hardening-loop.md: "Recovery declared 'done' with no hardening backlog … guarantees recurring incidents" and
 "From incident finding to control design". Every known finding of an incident gets exactly one
 hardening item, tied to it by the hidden marker ``<!-- hardening-bot:item incident=N
 finding=KEY -->`` (``rules.item``); the incident gets one tracking comment, found by its own
@@ -79,7 +79,7 @@ class SyncPlan:
 
 @dataclass(frozen=True)
 class Expectation:
-    """One window of the seed's hardening timeline model, judged against what exists."""
+    """One window of the hardening loop's timeline model, judged against what exists."""
 
     window: str  # "0–24h"
     artifact: str  # "incident timeline + evidence packet"

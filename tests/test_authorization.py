@@ -1,4 +1,4 @@
-"""Who may run which /harden command: the CONTRACT §4 table, checked exhaustively.
+"""Who may run which /harden command: the table of docs/scoring.md, checked exhaustively.
 
 Every command x repository role x relation to the item (execution owner, verifier owner, both,
 neither, item without owners) x lead x bot is decided by an independent restatement of the
@@ -33,7 +33,7 @@ WRITE_OR_MORE = {"write", "maintain", "admin"}
 
 
 def expected(command: str, relation: str, role: str | None, lead: bool, bot: bool) -> bool:
-    """CONTRACT §4, restated."""
+    """docs/scoring.md#who-may-run-what, restated."""
     if bot:
         return False
     owner = relation in ("execution-owner", "execution-owner-other-case", "owner-and-verifier")

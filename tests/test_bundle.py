@@ -1,4 +1,4 @@
-"""Completion evidence bundle: every part the seed lists, for one item and for an incident."""
+"""Completion evidence bundle: every part the hardening loop lists, for one item and for an incident."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def bundle(facts: ItemFacts, **kwargs: object) -> str:
     return item_bundle(facts, **args)  # type: ignore[arg-type]
 
 
-def test_item_bundle_has_every_part_of_the_seed() -> None:
+def test_item_bundle_has_every_part_of_the_hardening_loop() -> None:
     text = bundle(verified())
     assert text.startswith(ITEM_MARKER + "\n## Completion evidence bundle: #14 Item 14\n")
     assert "- **Incident:** #12 Checkout outage" in text
@@ -145,7 +145,7 @@ def incident(items: list[ItemFacts], summary: str = "Queue backlog unnoticed for
     return incident_bundle(12, "Checkout outage", summary, items)
 
 
-def test_incident_bundle_has_every_part_of_the_seed() -> None:
+def test_incident_bundle_has_every_part_of_the_hardening_loop() -> None:
     shared = pr(
         20,
         test=True,

@@ -1,4 +1,4 @@
-"""rules.commands: the /harden grammar of CONTRACT §4."""
+"""rules.commands: the /harden grammar of docs/commands.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""rules.config and rules/defaults.yml: the seed's tables as shipped, merge, and errors."""
+"""rules.config and rules/defaults.yml: the hardening loop's tables as shipped, merge, and errors."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def load(text: str, source: str = REPO):
     return load_config([(source, textwrap.dedent(text))])
 
 
-# --- the seed's and the contract's tables, as shipped ---------------------------------------
+# --- the tables of docs/hardening-loop.md, as shipped ---------------------------------------
 
-# CONTRACT §3 / seed "From incident finding to control design".
+# docs/hardening-loop.md, "From incident finding to control design".
 FINDING_TABLE = [
     ("missed detection", "failure-class:missed-detection", "alert rule + routing update",
      "synthetic alert replay"),
@@ -99,10 +99,10 @@ def test_allowed_finding_types_start_with_the_seed_names():
     assert allowed_finding_types(DEFAULTS)[:4] == tuple(row[0] for row in FINDING_TABLE)
 
 
-# CONTRACT §3: "Default paths include at least".
-CONTRACT_TEST_PATHS = ["tests/**", "test/**", "spec/**", "src/test/**", "**/*_test.go",
+# docs/checks.md: the paths every default includes.
+DOCUMENTED_TEST_PATHS = ["tests/**", "test/**", "spec/**", "src/test/**", "**/*_test.go",
                        "**/*.test.*", "**/*.spec.*", "**/test_*.py"]  # fmt: skip
-CONTRACT_CONTROL_PATHS = {
+DOCUMENTED_CONTROL_PATHS = {
     "missed-detection": ["alerts/**", "monitoring/**"],
     "late-decision": ["runbooks/**", "escalation/**"],
     "slow-recovery": ["rollback/**", "deploy/**"],
@@ -111,8 +111,8 @@ CONTRACT_CONTROL_PATHS = {
 
 
 def test_contract_default_paths_are_included_exactly():
-    assert set(CONTRACT_TEST_PATHS) <= set(DEFAULTS.test_paths)
-    for slug, paths in CONTRACT_CONTROL_PATHS.items():
+    assert set(DOCUMENTED_TEST_PATHS) <= set(DEFAULTS.test_paths)
+    for slug, paths in DOCUMENTED_CONTROL_PATHS.items():
         assert set(paths) <= set(DEFAULTS.failure_classes[slug].control_paths)
 
 
@@ -183,7 +183,7 @@ def test_test_paths_cover_common_languages(path: str):
     assert GlobSet.of(DEFAULTS.test_paths).match(path)
 
 
-# Seed: "Hardening portfolio prioritization matrix", plus the documented remaining cells.
+# From docs/hardening-loop.md: "Hardening portfolio prioritization matrix", plus the documented remaining cells.
 MATRIX = [
     ("high", "fast", "P0"), ("high", "medium", "P1"), ("medium", "fast", "P2"),
     ("medium", "slow", "P3"), ("low", "slow", "P3"),
@@ -223,9 +223,9 @@ def test_severity_labels(label: str, severity: int | None):
     assert DEFAULTS.labels.severity_of(label) == severity
 
 
-# --- CONTRACT §6 -----------------------------------------------------------------------------
+# --- the example of docs/rules.md -----------------------------------------------------------------------------
 
-CONTRACT_EXAMPLE = """\
+DOCUMENTED_EXAMPLE = """\
 mode: warn                 # default rollout mode of every control: shadow | warn | enforce
 controls:                  # per-control overrides of mode
   regression-test: enforce
@@ -240,7 +240,7 @@ test_paths: ["tests/**"]
 
 
 def test_contract_example_file():
-    result = load(CONTRACT_EXAMPLE)
+    result = load(DOCUMENTED_EXAMPLE)
     assert result.ok, result.error_report()
     config = result.config
     assert result.sources == (DEFAULTS_SOURCE, REPO)
@@ -451,7 +451,7 @@ def test_team_handles(text: str, team: str | None):
 
 
 def test_diff_of_equal_configs_is_empty():
-    assert diff_configs(DEFAULTS, load(CONTRACT_EXAMPLE.replace("enforce", "warn")).config) != []
+    assert diff_configs(DEFAULTS, load(DOCUMENTED_EXAMPLE.replace("enforce", "warn")).config) != []
     assert diff_configs(DEFAULTS, default_config()) == []
 
 
@@ -492,7 +492,7 @@ def test_diff_reports_a_reorder():
 
 
 def test_effective_config_written_back_as_a_file_is_the_same_config():
-    config = load(CONTRACT_EXAMPLE).config
+    config = load(DOCUMENTED_EXAMPLE).config
     text = yaml.safe_dump(config_as_data(config), allow_unicode=True, sort_keys=False)
     again = load_config([(REPO, text)])
     assert again.ok, again.error_report()

@@ -1,4 +1,4 @@
-"""QA gate, closure gate, incident close gate and the seed's Hardening closure gate.
+"""QA gate, closure gate, incident close gate and the hardening loop's Hardening closure gate.
 
 Every requirement has a case that removes just that one thing and checks the gate names it
 with the command that supplies it.
@@ -337,7 +337,7 @@ def test_incident_close_gate_still_needs_owners_on_a_retired_status_without_rati
     )
 
 
-# --- the seed's hardening closure gate (incident level) --------------------------------------
+# --- the hardening loop's closure gate (incident level) --------------------------------------
 
 
 def done(number: int = 14, **changes: object) -> ItemFacts:

@@ -473,7 +473,7 @@ async def test_scorecard_shows_every_row_and_the_item_moves_to_in_progress(
     for total in ("Scorecard ", "/5", "Rubric ", "/10", "Adoption "):
         assert total in summary
     scorecard = summary.split("### Reliability scorecard")[1].split("###")[0]
-    # A header row, then one row per line of the seed's table.
+    # A header row, then one row per line of the hardening loop's table.
     assert len([line for line in scorecard.splitlines() if line.startswith("| ")]) == 1 + 5
     rubric = summary.split("### Quality rubric")[1].split("###")[0]
     assert len([line for line in rubric.splitlines() if line.startswith("| ")]) == 1 + 5

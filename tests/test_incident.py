@@ -28,7 +28,7 @@ def findings(body: str) -> list[tuple[str | None, str]]:
     return [(f.failure_class, f.text) for f in incident.findings]
 
 
-# CONTRACT §3: finding type -> failure class.
+# docs/hardening-loop.md: finding type -> failure class.
 @pytest.mark.parametrize(
     ("line", "slug"),
     [

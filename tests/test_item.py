@@ -1,4 +1,4 @@
-"""rules.item: the seed's Hardening Item template, read tolerantly and written canonically."""
+"""rules.item: the hardening loop's Hardening Item template, read tolerantly and written canonically."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from rules.item import (
 )
 from rules.model import EVIDENCE_KINDS, PRIORITIES, STATUSES, Evidence, HardeningItem, ItemMarker
 
-# CONTRACT §3, verbatim but for real links.
-CONTRACT_BODY = """\
+# The template as docs/rules.md shows it, with real links.
+TEMPLATE_BODY = """\
 ### Hardening Item
 - Incident reference: #12
 - Failure class: missed-detection
@@ -36,7 +36,7 @@ CONTRACT_BODY = """\
 - Status: open
 """
 
-CONTRACT_ITEM = HardeningItem(
+TEMPLATE_ITEM = HardeningItem(
     incident=12,
     failure_class="missed-detection",
     proposed_control="alert rule + routing update",
@@ -56,11 +56,11 @@ MARKER = ItemMarker(incident=12, finding_key="0123456789ab")
 
 
 def test_contract_template_reads_and_renders_identically():
-    parsed = parse_item(CONTRACT_BODY)
-    assert parsed.item == CONTRACT_ITEM
+    parsed = parse_item(TEMPLATE_BODY)
+    assert parsed.item == TEMPLATE_ITEM
     assert parsed.problems == ()
-    assert parsed.span == (0, len(CONTRACT_BODY))
-    assert render_item(CONTRACT_ITEM) == CONTRACT_BODY
+    assert parsed.span == (0, len(TEMPLATE_BODY))
+    assert render_item(TEMPLATE_ITEM) == TEMPLATE_BODY
 
 
 def test_the_seeds_blank_template_reads_as_an_empty_item_with_problems():
@@ -379,17 +379,17 @@ def test_issue_form_layout():
 
 
 def test_crlf_bodies_keep_crlf():
-    body = CONTRACT_BODY.replace("\n", "\r\n")
+    body = TEMPLATE_BODY.replace("\n", "\r\n")
     parsed = parse_item(body)
-    assert parsed.item == CONTRACT_ITEM
-    new = replace_item_in_body("Intro\r\n\r\n" + body + "\r\nBye\r\n", CONTRACT_ITEM)
+    assert parsed.item == TEMPLATE_ITEM
+    new = replace_item_in_body("Intro\r\n\r\n" + body + "\r\nBye\r\n", TEMPLATE_ITEM)
     assert new == "Intro\r\n\r\n" + body + "\r\nBye\r\n"
 
 
 def test_render_adds_bot_fields_only_when_set():
     assert render_item(HardeningItem()).count("\n") == 11
     full = replace(
-        CONTRACT_ITEM,
+        TEMPLATE_ITEM,
         status="verified",
         verification_style="synthetic alert replay",
         acknowledged_by=("alice",),
@@ -424,7 +424,7 @@ def test_render_adds_bot_fields_only_when_set():
         "https://github.com/octo/repo/issues/20#issuecomment-9\n"
     )
     assert parse_item(render_item(full, MARKER)).item == full
-    retired = replace(CONTRACT_ITEM, status="retired", retired_rationale="duplicate of #30")
+    retired = replace(TEMPLATE_ITEM, status="retired", retired_rationale="duplicate of #30")
     assert render_item(retired).endswith("- Retirement rationale: duplicate of #30\n")
 
 
@@ -435,20 +435,20 @@ def test_render_keeps_every_field_name_of_the_template():
 
 
 def test_append_when_there_is_no_block():
-    assert replace_item_in_body("", CONTRACT_ITEM) == CONTRACT_BODY
-    assert replace_item_in_body("Context.\n\n", CONTRACT_ITEM, MARKER) == (
-        "Context.\n\n" + render_item(CONTRACT_ITEM, MARKER)
+    assert replace_item_in_body("", TEMPLATE_ITEM) == TEMPLATE_BODY
+    assert replace_item_in_body("Context.\n\n", TEMPLATE_ITEM, MARKER) == (
+        "Context.\n\n" + render_item(TEMPLATE_ITEM, MARKER)
     )
 
 
 def test_marker_is_kept_once():
-    body = f"Intro\n{render_marker(MARKER)}\n\n{CONTRACT_BODY}"
+    body = f"Intro\n{render_marker(MARKER)}\n\n{TEMPLATE_BODY}"
     assert parse_item(body).marker == MARKER
-    new = replace_item_in_body(body, CONTRACT_ITEM)  # no marker given: the existing one stays
+    new = replace_item_in_body(body, TEMPLATE_ITEM)  # no marker given: the existing one stays
     assert new.count("hardening-bot:item") == 1
-    assert new == "Intro\n" + render_item(CONTRACT_ITEM, MARKER)
-    moved = f"{render_marker(MARKER)}\nText\n\n{CONTRACT_BODY}"
-    assert replace_item_in_body(moved, CONTRACT_ITEM).count("hardening-bot:item") == 1
+    assert new == "Intro\n" + render_item(TEMPLATE_ITEM, MARKER)
+    moved = f"{render_marker(MARKER)}\nText\n\n{TEMPLATE_BODY}"
+    assert replace_item_in_body(moved, TEMPLATE_ITEM).count("hardening-bot:item") == 1
 
 
 @pytest.mark.parametrize(
@@ -466,14 +466,14 @@ def test_parse_marker(text: str, marker: ItemMarker | None):
 
 
 def test_the_marker_names_the_incident_before_the_template():
-    assert parse_item(CONTRACT_BODY).incident == 12
-    assert parse_item(f"{render_marker(ItemMarker(7, 'ab'))}\n{CONTRACT_BODY}").incident == 7
+    assert parse_item(TEMPLATE_BODY).incident == 12
+    assert parse_item(f"{render_marker(ItemMarker(7, 'ab'))}\n{TEMPLATE_BODY}").incident == 7
     assert parse_item(render_marker(ItemMarker(7, "ab"))).incident == 7
     assert parse_item("no block").incident is None
 
 
 def test_two_blocks_reads_the_first_and_says_so():
-    body = CONTRACT_BODY + "\n" + CONTRACT_BODY.replace("#12", "#13")
+    body = TEMPLATE_BODY + "\n" + TEMPLATE_BODY.replace("#12", "#13")
     parsed = parse_item(body)
     assert parsed.item.incident == 12
     assert parsed.problems == ("Found 2 Hardening Item blocks; only the first one is read",)
@@ -614,5 +614,5 @@ PATHOLOGICAL = [
 @pytest.mark.parametrize("body", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
 def test_long_lines_take_linear_time(body: str):
     started = time.perf_counter()
-    replace_item_in_body(body, CONTRACT_ITEM)
+    replace_item_in_body(body, TEMPLATE_ITEM)
     assert time.perf_counter() - started < 1.5

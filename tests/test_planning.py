@@ -184,7 +184,7 @@ def test_dates_are_never_in_the_past_and_adoption_follows_due(band, severity, to
 OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def test_timeline_windows_match_the_seed():
+def test_timeline_windows_match_the_hardening_loop():
     windows = timeline_expectations(OPENED, OPENED)
     assert [(w.window, w.objective, w.artifact) for w in windows] == [
         ("0–24h", "preserve decision fidelity", "incident timeline + evidence packet"),

@@ -1,4 +1,4 @@
-"""rules.risk: the seed's Residual Risk block, refusals naming the missing fields."""
+"""rules.risk: the hardening loop's Residual Risk block, refusals naming the missing fields."""
 
 from __future__ import annotations
 

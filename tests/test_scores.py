@@ -1,4 +1,4 @@
-"""Reliability scorecard, quality rubric and adoption score: every row of the seed's tables.
+"""Reliability scorecard, quality rubric and adoption score: every row of the hardening loop's tables.
 
 Each row has cases that raise it from an empty item and cases that drop it from a perfect one,
 so a change to any rule shows up as one named failing case.
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_item import CONTRACT_ITEM
+from test_item import TEMPLATE_ITEM
 
 from rules import scores as sc
 from rules.model import EVIDENCE_KINDS, Evidence, HardeningItem, ItemFacts, PullFacts
@@ -43,9 +43,9 @@ def ev(kind: str | None, url: str = LOG, note: str = "", seconds: int | None = N
     return Evidence(url=url, kind=kind, note=note, duration_seconds=seconds)  # type: ignore[arg-type]
 
 
-# The contract's example item with everything the seed's tables ask for.
+# The template's example item with everything the hardening loop's tables ask for.
 PERFECT_ITEM = replace(
-    CONTRACT_ITEM,
+    TEMPLATE_ITEM,
     evidence=(
         ev("test", "https://ci.example.com/runs/2"),
         ev("rollback", "https://ci.example.com/runs/3", "rehearsal", seconds=270),
@@ -387,7 +387,7 @@ def test_scorecard_drops_exactly_one_row(changes: dict[str, object], name: str) 
     assert row(score, name).points == 0
     others_untouched(score, name)
     assert score.label == "Scorecard 4/5"
-    assert score.passed  # 4/5 is the seed's minimum closure threshold
+    assert score.passed  # 4/5 is the hardening loop's minimum closure threshold
 
 
 def test_scorecard_threshold_is_four_of_five() -> None:

@@ -1,4 +1,4 @@
-"""Settings.from_env: defaults, every variable of CONTRACT §1, and one-line refusals."""
+"""Settings.from_env: defaults, every variable of docs/operations.md, and one-line refusals."""
 
 from __future__ import annotations
 

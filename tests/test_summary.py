@@ -1,4 +1,4 @@
-"""rules.summary: the sprint summary, the seed's quick checklist and the incident close gate."""
+"""rules.summary: the sprint summary, the hardening loop's quick checklist and the incident close gate."""
 
 from __future__ import annotations
 

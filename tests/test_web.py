@@ -1,4 +1,4 @@
-"""The web shell (CONTRACT §2) and the processing path from a stored delivery to the handlers."""
+"""The web shell (docs/operations.md#http) and the processing path from a stored delivery to the handlers."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Closing gates (CONTRACT §3): a hardening item or an incident closed before it is ready is
+"""Closing gates (docs/commands.md#closing-gates): a hardening item or an incident closed before it is ready is
 reopened, with one comment naming each missing thing and the command that supplies it.
 
-Seed: "close items only with proof artifact links" (ownership rhythm), the "Hardening closure
+From docs/hardening-loop.md: "close items only with proof artifact links" (ownership rhythm), the "Hardening closure
 gate", and the anti-pattern "Recovery declared 'done' with no hardening backlog" for incidents.
 The verdicts come from ``rules.gates`` and the comments from ``rules.replies``; this module
 only reads, calls them and writes.

@@ -1,6 +1,6 @@
-"""``/harden`` slash commands on hardening issues (CONTRACT §4), with real authorization.
+"""``/harden`` slash commands on hardening issues (docs/commands.md), with real authorization.
 
-Seed: the "Hardening QA gate" (``/harden verify``), the "Completion evidence bundle" posted when
+From docs/hardening-loop.md: the "Hardening QA gate" (``/harden verify``), the "Completion evidence bundle" posted when
 an item is verified and on the incident once every item is done, the "Control sunset protocol"
 (``/harden retire``), and "ownership confirmations recorded" (``/harden ack``).
 
@@ -444,7 +444,7 @@ async def _adopt(run: Run, command: Command) -> Outcome:
 
 
 async def _defer(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
-    """The seed's reliability debt ledger: deferred with why, the risk if delayed and a date."""
+    """The hardening loop's reliability debt ledger: deferred with why, the risk if delayed and a date."""
     item = loaded.item
     assert item is not None and command.defer is not None
     reason = deferral_refusal(command.defer, item, run.ctx.now().date())

@@ -1,6 +1,6 @@
-"""Incident issues become hardening issues, one per finding, and a tracking comment (CONTRACT §3).
+"""Incident issues become hardening issues, one per finding, and a tracking comment (docs/incidents.md).
 
-Seed: "From incident finding to control design" and "Recovery declared 'done' with no hardening
+From docs/hardening-loop.md: "From incident finding to control design" and "Recovery declared 'done' with no hardening
 backlog". An incident issue that is opened, labelled, edited or reopened gets one hardening item
 per known finding that has none yet; any change to a hardening issue re-renders its incident's
 tracking comment. Both go through ``bot.items``, which writes only what differs: the App's own

@@ -2,7 +2,7 @@
 ``/harden risk resolve`` on incidents, break-glass overrides on pull requests, recurrences
 and the incident's sprint summary (docs/ledger.md).
 
-Seed: "Residual risk register format", "Reliability debt ledger", "14-day hardening sprint
+From docs/hardening-loop.md: "Residual risk register format", "Reliability debt ledger", "14-day hardening sprint
 template" ("Day 12–14: publish summary + residual risk owners"), "Control rollout sequencing"
 and the anti-pattern "Recovery declared 'done' with no hardening backlog".
 

@@ -1,8 +1,8 @@
-"""Pull request checks (CONTRACT §3 "Pull requests"): ``hardening/controls`` and
-``hardening/scorecard``, with the seed's rollout modes, and the item lifecycle a linked pull
+"""Pull request checks (docs/checks.md): ``hardening/controls`` and
+``hardening/scorecard``, with the hardening loop's rollout modes, and the item lifecycle a linked pull
 request drives.
 
-Seed: the 24–72h artifact "one automation control + one regression test", "Control rollout
+From docs/hardening-loop.md: the 24–72h artifact "one automation control + one regression test", "Control rollout
 sequencing" (shadow → warn → enforce), and the reliability scorecard, quality rubric and
 adoption score of every linked item. A pull request is in scope when it carries a
 ``failure-class:<slug>`` label or its description says ``Hardens #N`` for a hardening issue N.

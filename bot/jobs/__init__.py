@@ -1,4 +1,4 @@
-"""Scheduled jobs: the seed's "Ownership operating rhythm", run without anyone remembering.
+"""Scheduled jobs: the hardening loop's "Ownership operating rhythm", run without anyone remembering.
 
 - ``weekly-review`` (bot.jobs.weekly_review): the weekly reliability standup.
 - ``monthly-audit`` (bot.jobs.monthly_audit): the monthly control audit.

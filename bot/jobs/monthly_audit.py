@@ -1,4 +1,4 @@
-"""The seed's monthly control audit, for one repository.
+"""The hardening loop's monthly control audit, for one repository.
 
 "Confirm controls are still running (not silently bypassed), confirm owners are still valid
 (team changes happen), retire controls that no longer reduce observed risk." The job reads:

@@ -1,4 +1,4 @@
-"""The seed's weekly reliability standup, for one repository.
+"""The hardening loop's weekly reliability standup, for one repository.
 
 "Review overdue hardening items, review items with weak evidence links, reassign blocked items
 immediately", plus the adoption check ("a control is not complete at merge time"). The job:

@@ -3,7 +3,7 @@
 Every table of the hardening loop that is product behaviour lives in data, not code: the
 finding-type to control mapping, the prioritization matrix, the timeline model and the 14-day
 sprint, the scorecard / rubric / adoption thresholds, and the rollout modes (see
-``docs/configuration.md``). The shipped values are in ``rules/defaults.yml``; an organisation's
+``docs/rules.md``). The shipped values are in ``rules/defaults.yml``; an organisation's
 ``.github`` repository and then the repository itself may override them.
 
 - ``model``: the frozen dataclasses and the look-ups handlers make in them;

@@ -1,6 +1,6 @@
 """The typed configuration and the look-ups handlers make in it.
 
-What each field means and where its shipped value comes from is in ``docs/configuration.md``.
+What each field means and where its shipped value comes from is in ``docs/rules.md``.
 """
 
 from __future__ import annotations

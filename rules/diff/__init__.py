@@ -1,5 +1,5 @@
 """Diff reading for the PR checks: does a pull request add a new regression test case, and does
-it change a control? (the seed's 24–72h artifact: "one automation control + one regression
+it change a control? (the hardening loop's 24–72h artifact: "one automation control + one regression
 test").
 
 Pure functions over GitHub's pull request file list (``GET /repos/{o}/{r}/pulls/{n}/files``,

@@ -1,4 +1,4 @@
-"""Does a pull request add a new regression test case? (the seed's "one regression test").
+"""Does a pull request add a new regression test case? (the hardening loop's "one regression test").
 
 Read from the diff, not from the list of touched files: a test case counts when its declaration
 is on an added line of a file in the test paths, and the same test is not removed elsewhere in

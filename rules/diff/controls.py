@@ -1,4 +1,4 @@
-"""Does a pull request change a control? (the seed's "one automation control").
+"""Does a pull request change a control? (the hardening loop's "one automation control").
 
 A control change is a real change to a file under the failure class's control paths (for
 missed detection ``alerts/**``, ``**/prometheus/**``, ``**/monitors/**``…: alert rules, monitors

@@ -1,6 +1,6 @@
 """Test case declarations per language, read from the lines of a diff.
 
-This is the "one regression test" half of the seed's 24–72h artifact: which added lines declare
+This is the "one regression test" half of the hardening loop's 24–72h artifact: which added lines declare
 a new test case. A declaration is recognised on one side of a hunk (the new file's lines for
 additions, the old file's lines for removals) by the line that carries its name:
 

@@ -1,6 +1,6 @@
 """The ``hardening/controls`` verdict for one pull request: a new regression test and a control.
 
-The seed asks, in the 24–72h window, for "one automation control + one regression test" to
+The hardening loop asks, in the 24–72h window, for "one automation control + one regression test" to
 block the dominant failure class. :func:`evaluate_pull` reads both from the PR's file list and
 says, for whatever is missing, exactly what would satisfy it, with annotation data pointing at
 the lines involved. Rollout mode (shadow, warn, enforce) is the caller's: pass
@@ -33,7 +33,7 @@ __all__ = ["MAX_ANNOTATIONS", "evaluate_pull", "example_test"]
 MAX_ANNOTATIONS = 150
 _LISTED = 5  # how many files or tests a sentence names before "and N more"
 
-# The seed's "From incident finding to control design" table, for sentences and examples.
+# The hardening loop's "From incident finding to control design" table, for sentences and examples.
 _CONTROL_CANDIDATE = {
     "missed-detection": "an alert rule + routing update",
     "late-decision": "a checkpoint SLA + commander script",
