@@ -375,3 +375,29 @@ async def test_a_closed_item_transferred_here_carries_no_gate_fact(
     await deliver("issues", payload)
     await drain()
     assert sandbox.issue("octo/other", moved["number"])["state"] == "open"
+
+
+async def test_an_edit_of_the_apps_comment_by_someone_else_is_put_back(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    [gate] = [c for c in sandbox.comments(repo, n) if c["user"]["login"] == BOT]
+    # dave rewrites the App's gate comment to say the item is done, planting a reply marker.
+    forged = "<!-- hardening-bot:reply comment=1 -->\nResolved: verified by @bob"
+    sandbox.edit_comment(repo, gate["id"], forged, user="dave")
+    payload = sandbox.issue_comment_event(
+        repo, n, gate["id"], "edited", sender="dave", changes={"body": {"from": gate["body"]}}
+    )
+    await deliver("issue_comment", payload)
+    await drain()
+    [again] = [c for c in sandbox.comments(repo, n) if c["id"] == gate["id"]]
+    assert again["body"] == gate["body"]
+    # The App's own edit of it coming back changes nothing.
+    sandbox.reset_calls()
+    for event, emitted in list(sandbox.emitted):
+        if event == "issue_comment":
+            await deliver(event, emitted)
+    await drain()
+    assert [c for c in sandbox.writes() if c.method == "PATCH" and "/comments/" in c.path] == []

@@ -15,6 +15,10 @@ person edits it (``issues.edited``, ``changes.body.from`` holding what it said b
 
 The App's own edits come back as ``issues.edited`` too and are skipped, so nothing loops; a
 redelivered edit finds the body already put back and writes nothing.
+
+The App's own marked comments (tracking comment, gate comments, replies, bundles) are its word:
+anyone with write access can edit them on GitHub, so an edit by someone else is put back from
+``changes.body.from``, and a marker typed into one never becomes the App's.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from bot.permissions import lookup_caller
 from bot.records import read, sealed, trust_of
 from bot.writes import repo_coordinates, same_text, update_issue, upsert_comment
 from rules import markers
-from rules.authorization import WRITE, role_rank
+from rules.authorization import WRITE, is_app_account, role_rank
 from rules.edits import judge_hand_edit
 from rules.item import parse_item
 from rules.model import HardeningItem
@@ -114,6 +118,45 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             verdict.undone_plain,
             may_edit,
         )
+
+
+@router.register("issue_comment", action="edited")
+async def on_app_comment_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
+    data = event.data
+    comment = data["comment"]
+    if not is_app_account(comment.get("user"), ctx.bot_login):
+        return
+    if is_app_account(data.get("sender"), ctx.bot_login):
+        return  # the App's own edit
+    before = ((data.get("changes") or {}).get("body") or {}).get("from")
+    if not isinstance(before, str) or not markers.first_line(before).startswith(
+        "<!-- " + markers.PREFIX
+    ):
+        return
+    owner, repo = repo_coordinates(data)
+    number = int(data["issue"]["number"])
+    async for current in gh.getiter(
+        "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
+        {"owner": owner, "repo": repo, "number": number, "per_page": 100},
+    ):
+        if current.get("id") != comment.get("id"):
+            continue
+        # Only the person's text is put back: a newer write of the App's own stays.
+        if same_text(current.get("body"), comment.get("body")) and not same_text(
+            current.get("body"), before
+        ):
+            await gh.patch(
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                {"owner": owner, "repo": repo, "comment_id": comment["id"]},
+                data={"body": before},
+            )
+            ctx.log.info(
+                "#%s: the App's comment %s edited by @%s, put back",
+                number,
+                comment["id"],
+                (data.get("sender") or {}).get("login"),
+            )
+        return
 
 
 async def _say(
