@@ -14,7 +14,7 @@ Pure: items in, recurrences out.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rules.model import HardeningItem
@@ -35,11 +35,38 @@ class Recurrence:
     control: str = ""
 
 
+COMPONENT_PREFIX = "component:"
+
+
+def components_of(labels: Iterable[str], named: Iterable[str]) -> frozenset[str]:
+    """The configured components an incident's ``component:<name>`` labels name."""
+    known = {name.lower() for name in named}
+    found = (
+        label[len(COMPONENT_PREFIX) :].strip().lower()
+        for label in labels
+        if label.lower().startswith(COMPONENT_PREFIX)
+    )
+    return frozenset(name for name in found if name in known)
+
+
 def find_recurrences(
-    new: Sequence[tuple[int, HardeningItem]], known: Iterable[tuple[int, HardeningItem]]
+    new: Sequence[tuple[int, HardeningItem]],
+    known: Iterable[tuple[int, HardeningItem]],
+    components: Mapping[int, frozenset[str]] | None = None,
 ) -> list[Recurrence]:
     """For each new item, the most recently verified earlier item of its failure class from
-    another incident, if any. An item never recurs against itself or its own incident."""
+    another incident, if any. An item never recurs against itself or its own incident.
+
+    ``components`` (incident number -> its components): when both incidents name components,
+    the earlier item counts only if they share one; an incident naming none matches any.
+    """
+    components = components or {}
+
+    def same_component(a: int | None, b: int | None) -> bool:
+        mine = components.get(a or 0, frozenset())
+        theirs = components.get(b or 0, frozenset())
+        return not mine or not theirs or bool(mine & theirs)
+
     verified = [
         (number, item) for number, item in known if item.status == "verified" and item.failure_class
     ]
@@ -54,6 +81,7 @@ def find_recurrences(
             and n < number
             and other.failure_class == item.failure_class
             and other.incident != item.incident
+            and same_component(item.incident, other.incident)
         ]
         if not earlier:
             continue

@@ -609,3 +609,38 @@ async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items
     day = datetime.fromtimestamp(later, UTC).date().isoformat()
     held = await client.server.app[INBOX].holds([f"summary.{repo}#{incident}.{day}"])
     assert held == {f"summary.{repo}#{incident}.{day}"}
+
+
+@pytest.mark.parametrize(("old_component", "recurs"), [("search", False), ("checkout", True)])
+async def test_a_recurrence_needs_the_same_component(
+    sandbox: Any, people: str, deliver: Any, drain: Any, old_component: str, recurs: bool
+) -> None:
+    repo = people
+    sandbox.put_file(
+        repo,
+        CONFIG,
+        "leads: [lena]\ncomponents:\n  checkout: [services/checkout/**]\n  search: [services/search/**]\n",
+    )
+    old = sandbox.open_issue(
+        repo, title="Earlier", body="", labels=("incident", f"component:{old_component}")
+    )
+    earlier = open_app_item(
+        sandbox,
+        repo,
+        dataclasses.replace(
+            OWNED_ITEM, incident=old["number"], status="verified", verified_by="bob"
+        ),
+        labels=("hardening", "failure-class:missed-detection"),
+    )
+    issue = sandbox.open_issue(
+        repo,
+        title="Checkout down",
+        body=FINDINGS,
+        labels=("incident", "component:checkout"),
+        user="carol",
+    )
+    await deliver("issues", sandbox.issue_event(repo, issue["number"], "opened"))
+    await drain()
+    labels = {label["name"] for label in sandbox.issue(repo, earlier)["labels"]}
+    assert ("recurrence" in labels) is recurs
+    assert ("None." in section(ledger_body(sandbox, repo), "Recurrences")) is not recurs

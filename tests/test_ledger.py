@@ -161,3 +161,17 @@ def test_override_covers_its_head_only_and_expires() -> None:
     )
     ok = CheckOutput("hardening/controls", "success", "found", "t")
     assert overridden_output(ok, override) is ok
+
+
+def test_recurrence_needs_the_same_component_when_both_incidents_name_one() -> None:
+    from rules.recurrence import components_of
+
+    assert components_of(["component:Checkout", "component:nope", "sev-1"], ["checkout"]) == {
+        "checkout"
+    }
+    earlier = (2, replace(BASE, incident=1, status="verified"))
+    new = [(10, replace(BASE, incident=9))]
+    checkout, search = frozenset({"checkout"}), frozenset({"search"})
+    assert find_recurrences(new, [earlier], {1: checkout, 9: search}) == []
+    assert len(find_recurrences(new, [earlier], {1: checkout, 9: checkout | search})) == 1
+    assert len(find_recurrences(new, [earlier], {1: checkout})) == 1  # the new one names none

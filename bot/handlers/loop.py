@@ -45,6 +45,7 @@ from rules.override import grant
 from rules.recurrence import (
     RECURRENCE_LABEL,
     Recurrence,
+    components_of,
     earlier_item_comment,
     find_recurrences,
     later_item_comment,
@@ -357,7 +358,20 @@ async def mark_recurrences(
     loaded = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
     known = [(one.number, one.item) for one in loaded if one.item is not None]
     new = [(n, item) for n, item in known if n in set(created)]
-    found = find_recurrences(new, known)
+    components: dict[int, frozenset[str]] = {}
+    if config.components:
+        # Only the incidents of candidates are read: same failure class, verified earlier.
+        classes = {item.failure_class for _, item in new}
+        incidents = {item.incident for _, item in new} | {
+            item.incident
+            for _, item in known
+            if item.status == "verified" and item.failure_class in classes
+        }
+        for number in sorted(n for n in incidents if n):
+            issue = await get_issue(gh, owner, repo, number)
+            if issue is not None:
+                components[number] = components_of(label_names(issue), config.components)
+    found = find_recurrences(new, known, components)
     recorded = (await ledger.read_facts(gh, ctx, owner, repo)).recurrences if found else ()
     for recurrence in found:
         times = 1 + sum(

@@ -90,6 +90,7 @@ def config_as_data(config: Config) -> dict[str, Any]:
             for slug, fc in config.failure_classes.items()
         },
         "test_paths": list(config.test_paths),
+        "components": {name: list(globs) for name, globs in config.components.items()},
         "priorities": {
             "matrix": {risk: dict(row) for risk, row in config.priorities.matrix.items()},
             "severity_raise": dict(config.priorities.severity_raise),
@@ -224,4 +225,5 @@ def _build(data: Mapping[str, Any]) -> Config:
         thresholds=Thresholds(**data["thresholds"]),
         schedules=Schedules(**data["schedules"]),
         limits=Limits(**data["limits"]),
+        components={name: tuple(globs) for name, globs in (data.get("components") or {}).items()},
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
 from rules.model import Priority
@@ -191,6 +191,9 @@ class Config:
     thresholds: Thresholds
     schedules: Schedules
     limits: Limits
+    # Component name -> its paths. An incident labelled `component:<name>` is about that
+    # component; a recurrence then needs the same component (docs/ledger.md).
+    components: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,28 @@ def _failure_classes(value: Any, path: Path, layer: Layer) -> Any:
     return BAD if bad else out
 
 
+def _components(value: Any, path: Path, layer: Layer) -> Any:
+    """Component names (slugs) and the paths that are theirs."""
+    if not isinstance(value, dict):
+        layer.error(path, f"expected a mapping of component names, got {_describe(value)}")
+        return BAD
+    out: dict[str, Any] = {}
+    bad = False
+    for name, globs in value.items():
+        if not isinstance(name, str) or not _SLUG_RE.fullmatch(name):
+            layer.error(
+                (*path, name),
+                f"'{name}' is not a component name: use lowercase letters, digits and single "
+                "hyphens, like checkout",
+            )
+            bad = True
+            continue
+        checked = _list_of(_glob)(globs, (*path, name), layer)
+        bad = bad or checked is BAD
+        out[name] = checked
+    return BAD if bad else out
+
+
 _STYLE = _mapping({"color": _color, "description": _text(max_len=100, allow_empty=True)})
 
 SCHEMA: Check = _mapping(
@@ -302,6 +324,7 @@ SCHEMA: Check = _mapping(
         ),
         "failure_classes": _failure_classes,
         "test_paths": _list_of(_glob),
+        "components": _components,
         "priorities": _mapping(
             {
                 "matrix": _mapping(
