@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from rules import markers
+from rules.payload import repository_full_name
 from rules.text import bounded_int
 
 # Written by the bot into every hardening issue it opens; survives people editing the text.
@@ -125,12 +126,10 @@ def _check_key(repo: str, check: Any) -> str:
 
 
 def _repo(payload: dict[str, Any]) -> str | None:
-    repository = payload.get("repository")
-    if isinstance(repository, dict):
-        name = repository.get("full_name")
-        if isinstance(name, str) and "/" in name:
-            # GitHub names are case-insensitive; one spelling per repository keeps one key.
-            return name.lower()
+    name = repository_full_name(payload)
+    if name is not None and "/" in name:
+        # GitHub names are case-insensitive; one spelling per repository keeps one key.
+        return name.lower()
     return None
 
 

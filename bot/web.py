@@ -38,6 +38,7 @@ from bot.sentry import init_sentry
 from bot.settings import Settings
 from bot.subjects import subject_for
 from bot.workers import PermanentError, Processor
+from rules.payload import repository_full_name, repository_owner_and_name
 
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -208,7 +209,9 @@ def make_processor(
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
         installation_id = delivery.installation_id
-        coordinates = _repository_coordinates(event.data)
+        # Payloads GitHub sends to an App carry ``installation``; a saved or hand-made one may
+        # not, and the repository's installation is then looked up.
+        coordinates = repository_owner_and_name(event.data)
         if installation_id is None and coordinates is not None:
             installation_id = await github.repo_installation_id(*coordinates)
         if installation_id is not None:
@@ -290,21 +293,6 @@ def make_processor(
     return process
 
 
-def _repository_coordinates(payload: dict[str, Any]) -> tuple[str, str] | None:
-    """``(owner, name)`` of the payload's repository. Payloads GitHub sends to an App carry
-    ``installation``; a saved or hand-made one may not, and the repository's installation is
-    then looked up (``apps/get-repo-installation``)."""
-    repository = payload.get("repository")
-    if not isinstance(repository, dict):
-        return None
-    owner = repository.get("owner")
-    login = owner.get("login") if isinstance(owner, dict) else None
-    name = repository.get("name")
-    if isinstance(login, str) and isinstance(name, str) and login and name:
-        return login, name
-    return None
-
-
 def _is_permanent(exc: gidgethub.BadRequest) -> bool:
     """Answers that a retry cannot change: permission refused (not a rate limit), validation
     failed, or the resource is gone. Rate limits and 5xx stay retryable."""
@@ -366,7 +354,7 @@ async def webhook(request: web.Request) -> web.Response:
         return _answer(400, "body is not a JSON object")
 
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
-    repository = _repository(payload)
+    repository = repository_full_name(payload)
     dlog = bound_log(
         "bot.web", delivery=delivery_id, event=event, action=action, repository=repository
     )
@@ -469,10 +457,3 @@ def _subject(event: str, payload: dict[str, Any], repository: str | None, dlog: 
 
 def _answer(status: int, message: str) -> web.Response:
     return web.json_response({"status": "error", "message": message}, status=status)
-
-
-def _repository(payload: dict[str, Any]) -> str | None:
-    repository = payload.get("repository")
-    if isinstance(repository, dict) and isinstance(repository.get("full_name"), str):
-        return str(repository["full_name"])
-    return None

@@ -21,6 +21,7 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from rules.markers import carries, with_marker
+from rules.payload import repository_full_name
 
 _ISSUE_URL = re.compile(r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)/?$")
 
@@ -64,7 +65,7 @@ async def find_comment(
         "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
         {"owner": owner, "repo": repo, "number": number, "per_page": 100},
     ):
-        if carries(comment.get("body"), mark) and _is_bot(comment.get("user"), bot_login):
+        if carries(comment.get("body"), mark) and _written_by_app(comment.get("user"), bot_login):
             return dict(comment)
     return None
 
@@ -224,7 +225,10 @@ def label_names(issue: dict[str, Any]) -> list[str]:
 
 def repo_coordinates(payload: Mapping[str, Any]) -> tuple[str, str]:
     """(owner, repo) of the repository a webhook payload is about."""
-    owner, _, name = str(payload["repository"]["full_name"]).partition("/")
+    full_name = repository_full_name(payload)
+    if full_name is None:
+        raise KeyError("the payload names no repository")
+    owner, _, name = full_name.partition("/")
     return owner, name
 
 
@@ -266,7 +270,11 @@ def _normal(text: str | None) -> str:
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 
-def _is_bot(user: Any, bot_login: str | None) -> bool:
+def _written_by_app(user: Any, bot_login: str | None) -> bool:
+    """Whether a comment's author is this App: its own login when known, else any bot account.
+
+    Not ``rules.authorization.is_bot_account``, which asks whether someone is *any* bot (bots
+    never run commands); here only the App's own comments may be edited in place."""
     if not isinstance(user, dict):
         return False
     if bot_login is not None:

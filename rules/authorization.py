@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from rules.logins import login_key, mention, same_login
 from rules.model import HardeningItem
-from rules.scores import login_key, mention, same_login
 
 COMMANDS: tuple[str, ...] = (
     "verify",

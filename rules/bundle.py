@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from rules import markers
+from rules.logins import login_key, mention
 from rules.model import Evidence, EvidenceKind, ItemFacts, PullFacts
 from rules.risk import RiskEntry
 from rules.scores import (
@@ -25,8 +26,6 @@ from rules.scores import (
     evidence_duration,
     evidence_of,
     format_duration,
-    login_key,
-    mention,
     merged,
     parse_duration,
 )

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
-from rules.config import parse_user
+from rules.logins import parse_user
 from rules.model import Deferral, HardeningItem
 
 RISK_PREFIX = "risk if delayed:"

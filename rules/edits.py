@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rules.item import parse_item, render_item
+from rules.logins import mention, same_login
 from rules.model import Evidence, HardeningItem
 from rules.record import gate_edits, plain_edits, with_plain
-from rules.scores import mention, same_login
 
 
 def in_progress(item: HardeningItem) -> HardeningItem:

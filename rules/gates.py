@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules.authorization import is_app_account
+from rules.logins import login_key, mention, same_login
 from rules.model import HardeningItem, ItemFacts, Priority
 from rules.scores import (
     ADOPTION_THRESHOLD,
@@ -32,11 +33,8 @@ from rules.scores import (
     control_pulls,
     evaluate,
     evidence_of,
-    login_key,
-    mention,
     merged,
     owner_acknowledged,
-    same_login,
     scorecard,
 )
 

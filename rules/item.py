@@ -22,8 +22,8 @@ from datetime import date, datetime
 from typing import cast
 
 from rules import markers
-from rules.config import parse_team, parse_user
 from rules.debt import read_deferral, render_deferral
+from rules.logins import parse_team, parse_user
 from rules.model import (
     EVIDENCE_KINDS,
     PRIORITIES,

@@ -18,9 +18,10 @@ from datetime import date
 from rules import markers
 from rules.commands import Command, CommandError
 from rules.gates import GateResult
+from rules.logins import mention
 from rules.model import ItemFacts
 from rules.record import GATE_FIELDS, PLAIN_FIELDS
-from rules.scores import Score, Scores, mention
+from rules.scores import Score, Scores
 from rules.text import inert, inert_line, inert_url
 
 RETIREMENT_MARKER = markers.RETIREMENT

@@ -26,18 +26,11 @@ from typing import Literal
 from rules import markers
 from rules.debt import debt_to_revisit
 from rules.gates import ownership_missing
+from rules.logins import login_key, mention
 from rules.model import ItemFacts
 from rules.planning import overdue
 from rules.risk import RiskEntry, past_target
-from rules.scores import (
-    ADOPTION_THRESHOLD,
-    EVIDENCE,
-    Row,
-    adoption,
-    login_key,
-    mention,
-    rubric,
-)
+from rules.scores import ADOPTION_THRESHOLD, EVIDENCE, Row, adoption, rubric
 from rules.text import inert_line
 
 # The check run whose requirement keeps a control from being bypassed on the default branch.

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from rules.logins import login_key, mention, same_login
 from rules.model import Evidence, EvidenceKind, HardeningItem, ItemFacts, PullFacts
 
 SCORECARD_THRESHOLD = 4
@@ -120,19 +121,6 @@ def _score(title: str, rows: tuple[Row, ...], threshold: int) -> Score:
 
 
 # --- facts shared by the scores, the gates and the bundle ------------------------------------
-
-
-def login_key(login: str | None) -> str:
-    """A login as GitHub compares it: without ``@``, case-insensitive."""
-    return (login or "").strip().lstrip("@").casefold()
-
-
-def same_login(a: str | None, b: str | None) -> bool:
-    return bool(login_key(a)) and login_key(a) == login_key(b)
-
-
-def mention(login: str | None) -> str:
-    return f"@{(login or '').strip().lstrip('@')}"
 
 
 def owner_acknowledged(item: HardeningItem) -> bool:

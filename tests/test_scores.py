@@ -893,13 +893,6 @@ def test_is_screenshot(url: str, image: bool) -> None:
     assert sc.is_screenshot(url) is image
 
 
-def test_logins_compare_like_github() -> None:
-    assert sc.same_login("@Alice", "alice")
-    assert not sc.same_login(None, None)
-    assert not sc.same_login("", "")
-    assert sc.mention("@bob") == "@bob"
-
-
 # --- properties ------------------------------------------------------------------------------
 
 evidence_st = st.builds(

@@ -61,6 +61,7 @@ from rules.edits import (
 from rules.gates import DONE, closure_gate, qa_gate
 from rules.incident import incident_summary
 from rules.item import parse_item
+from rules.logins import mention
 from rules.model import HardeningItem, ItemFacts
 from rules.planning import reschedule
 from rules.replies import (
@@ -81,7 +82,7 @@ from rules.replies import (
     retirement_note,
     status_text,
 )
-from rules.scores import Scores, evaluate, mention
+from rules.scores import Scores, evaluate
 
 router = Router()
 

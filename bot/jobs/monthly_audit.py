@@ -41,9 +41,9 @@ from bot.permissions import collaborator_role, describe_error
 from bot.records import trust_of
 from rules.cadence import Cadence
 from rules.config import CONTROLS, Config, mode_for
+from rules.logins import login_key
 from rules.recurrence import recurrence_counts
 from rules.review import monthly_audit, monthly_marker, render_monthly_comment
-from rules.scores import login_key
 
 NAME = "monthly-audit"
 

@@ -25,7 +25,6 @@ from rules.config.model import (
     DEFAULTS_SOURCE,
     LABEL_STYLE_KINDS,
     MAX_LABEL_LENGTH,
-    MAX_LOGIN_LENGTH,
     MODES,
     RISK_REDUCTIONS,
     SEVERITIES,
@@ -49,12 +48,10 @@ from rules.config.model import (
     allowed_finding_types,
     failure_class_for_finding_type,
     failure_class_for_label,
-    is_login,
     mode_for,
     normalize_finding_type,
-    parse_team,
-    parse_user,
 )
+from rules.logins import MAX_LOGIN_LENGTH, is_login, parse_team, parse_user
 
 __all__ = [
     "ADOPTION_SPEEDS",

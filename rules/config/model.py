@@ -44,7 +44,6 @@ LABEL_STYLE_KINDS: tuple[str, ...] = (
 
 DEFAULTS_SOURCE = "rules/defaults.yml"
 MAX_LABEL_LENGTH = 50  # GitHub's limit on a label name
-MAX_LOGIN_LENGTH = 39
 
 # ---------------------------------------------------------------------------------------------
 # Typed configuration
@@ -273,30 +272,6 @@ def allowed_finding_types(config: Config) -> tuple[str, ...]:
     return tuple(canonical + aliases)
 
 
-def is_login(text: str) -> bool:
-    """GitHub login rules: letters, digits and single inner hyphens, at most 39 characters."""
-    return len(text) <= MAX_LOGIN_LENGTH and _LOGIN_RE.fullmatch(text) is not None
-
-
-def parse_user(text: str) -> str | None:
-    """``alice`` or ``@alice`` -> ``alice``; None when it is not a valid login."""
-    text = text.strip()
-    if text.startswith("@"):
-        text = text[1:]
-    return text if is_login(text) else None
-
-
-def parse_team(text: str) -> str | None:
-    """``@org/team`` or ``org/team`` -> ``org/team``; None when it is not a team handle."""
-    text = text.strip()
-    if text.startswith("@"):
-        text = text[1:]
-    org, sep, team = text.partition("/")
-    if sep and is_login(org) and _TEAM_SLUG_RE.fullmatch(team):
-        return text
-    return None
-
-
 def title_of(slug: str) -> str:
     """The title a failure class without one gets: ``missed-detection`` -> ``Missed detection``."""
     return slug.replace("-", " ").capitalize()
@@ -304,10 +279,6 @@ def title_of(slug: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Internals: matching
-
-
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*")
-_TEAM_SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 
 def _squash(text: str) -> str:

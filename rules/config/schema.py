@@ -25,11 +25,10 @@ from rules.config.model import (
     RISK_REDUCTIONS,
     WEEKDAYS,
     normalize_finding_type,
-    parse_team,
-    parse_user,
     title_of,
 )
 from rules.globs import glob_problem
+from rules.logins import parse_team, parse_user
 from rules.model import PRIORITIES, Priority
 
 _SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
