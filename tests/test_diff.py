@@ -440,6 +440,7 @@ def test_comment_style_by_file_kind(path: str, style: str | None) -> None:
         ("runbooks/x.md", "@@ -1 +1,4 @@\n+<!--\n+ a note\n+-->\n # X", "only comments"),
         ("alerts/x.yml", "@@ -1,2 +1,2 @@\n a:\n-  b: 1\n+    b: 1", "only whitespace"),
         ("alerts/x.tf", "@@ -1 +1 @@\n-a = 1\n+a   = 1", "only whitespace"),
+        ("alerts/x.jsonnet", "@@ -1,2 +1,2 @@\n-  [a]\n-}\n+  [a,],\n+}", "only whitespace"),
         ("alerts/x.yml", "@@ -0,0 +1 @@\n+# soon", "only comments"),
         ("alerts/x.yml", None, "an empty file"),
     ],
@@ -462,6 +463,10 @@ def test_changes_that_leave_the_control_as_it_was(
         ("alerts/x.libsonnet", "@@ -1,2 +1,4 @@\n+/* why */\n+local t = 5;\n a\n b", 2),
         ("alerts/x.libsonnet", "@@ -1 +1,2 @@\n a\n+x /* y */ + 1", 2),
         ("runbooks/x.md", "@@ -1 +1,3 @@\n # X\n+<!-- a -->\n+1. Page the lead.", 3),
+        # Moving a line is a change: workflow steps and rule order mean something.
+        ("alerts/x.yml", "@@ -1,3 +1,3 @@\n-a: 1\n b: 2\n+a: 1\n c: 3", 1),
+        # A comma before a closing bracket counts in YAML (it is text there).
+        ("alerts/x.yml", "@@ -1 +1 @@\n-v: [a]\n+v: [a,]", 1),
     ],
 )
 def test_changes_to_the_control_are_proved_at_their_first_real_line(

@@ -213,7 +213,10 @@ def _strip(path: str, text: str) -> str:
     joined = "".join(kept)
     if _MARKDOWN.search(path):
         joined = re.sub(r"<!--.*?-->", "", joined)
-    return re.sub(r"\s+", "", joined)
+    joined = re.sub(r"\s+", "", joined)
+    if _SLASH.search(path):
+        joined = re.sub(r",(?=[\]})])", "", joined)  # a formatter's trailing commas
+    return joined
 
 
 def _load(path: str, text: str) -> Any:
@@ -283,6 +286,9 @@ def label_files(repo: str, parent: str, commit: str, spec: Spec) -> list[FileLab
             labels.append(FileLabel(path, "docs"))
             continue
         new = _blob(repo, commit, path) or b""
+        if letter == "R" and _blob(repo, parent, old_path) == new:
+            labels.append(FileLabel(path, "renamed"))  # moved, not a new control
+            continue
         if letter == "A" or (letter == "R" and not globs.match(old_path)):
             empty = not _strip(path, new.decode("utf-8", "replace"))
             labels.append(FileLabel(path, "comments" if empty else "added"))
@@ -318,14 +324,15 @@ def verdict(labels: list[FileLabel], failure_class: str) -> tuple[str, str, str]
 
 
 def candidates(
-    repo: str, globs: tuple[str, ...], limit: int, small: int = 0
+    repo: str, globs: tuple[str, ...], limit: int, small: int = 0, grep: str = ""
 ) -> list[tuple[str, str]]:
     """(parent, commit) of single-parent commits touching ``globs``; with ``small``, only those
     changing at most that many lines there (where comment and whitespace edits are)."""
     specs = [f":(glob){g}" for g in globs]
+    where = ["-i", "-E", f"--grep={grep}"] if grep else []
     out = git(
-        repo, "log", "--no-merges", "--format=@%H %P", "--numstat", f"-n{limit}", "HEAD", "--",
-        *specs,
+        repo, "log", "--no-merges", "--format=@%H %P", "--numstat", f"-n{limit}", *where,
+        "HEAD", "--", *specs,
     )  # fmt: skip
     pairs: list[tuple[str, str]] = []
     sizes: list[int] = []
@@ -384,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int, default=0, help="only commits this small")
     parser.add_argument("--near", action="store_true", help="commits beside the controls")
     parser.add_argument("--relabel", help="label the rows of this CSV again")
+    parser.add_argument("--grep", default="", help="only commits whose message matches")
     args = parser.parse_args(argv)
     writer = csv.DictWriter(sys.stdout, FIELDS)
     writer.writeheader()
@@ -400,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         for spec in specs:
             globs = spec.near if args.near else spec.globs
-            for parent, commit in candidates(repo, globs, args.per_repo, args.small):
+            for parent, commit in candidates(repo, globs, args.per_repo, args.small, args.grep):
                 labels = label_files(repo, parent, commit, spec)
                 if args.near and not labels:
                     near = GlobSet.of(spec.near)

@@ -289,24 +289,49 @@ def _why_not_a_change(pull_file: PullFile, documents: bool) -> str | None:
         return "renamed without changes"
     if not pull_file.has_patch:
         return None  # changed, but GitHub did not show how: it counts
-    comments = _Comments(comment_style(pull_file.filename))
-    removed: list[str] = []
-    added: list[str] = []
+    style = comment_style(pull_file.filename)
+    comments = _Comments(style)
+    before: list[str] = []
+    after: list[str] = []
+    real = False
     for hunk in pull_file.hunks:
         comments.reset()
         for line in hunk.lines:
-            if not comments.is_comment(line) and line.kind != " ":
-                (added if line.kind == "+" else removed).append(line.text)
-    if not removed and not added:
+            if comments.is_comment(line):
+                continue
+            squeezed = "".join(line.text.split())
+            if line.kind != "+":
+                before.append(squeezed)
+            if line.kind != "-":
+                after.append(squeezed)
+            real = real or line.kind != " "
+    if not real:
         return "only comments or blank lines changed"
-    if not removed or not added:
-        return None
-    # Quotes are kept: in YAML `1.20` is a number and `"1.20"` a string.
-    before = "".join("".join(text.split()) for text in removed)
-    after = "".join("".join(text.split()) for text in added)
-    if before == after:
+    # Each side of every hunk, context included, without whitespace: equal means the same
+    # characters in the same order, re-indented, re-wrapped or re-aligned. Quotes are kept: in
+    # YAML `1.20` is a number and `"1.20"` a string.
+    old, new = "".join(before), "".join(after)
+    if style in ("slash", "both"):
+        old, new = _without_trailing_commas(old), _without_trailing_commas(new)
+    if old == new:
         return "only whitespace or layout changed"
     return None
+
+
+_CLOSERS = frozenset("]})")
+
+
+def _without_trailing_commas(text: str) -> str:
+    """``text`` (without whitespace) minus every comma right before a closing bracket: a
+    formatter's trailing commas (jsonnetfmt, terraform fmt, prettier) change nothing."""
+    if "," not in text:
+        return text
+    kept = [
+        ch
+        for i, ch in enumerate(text)
+        if ch != "," or i + 1 == len(text) or text[i + 1] not in _CLOSERS
+    ]
+    return "".join(kept)
 
 
 def _change(
