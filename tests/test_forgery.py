@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from conftest import BOT, OWNED_ITEM, item_of, open_app_item
 
 from bot.github import GitHubApp
+from bot.records import forget_all
 from bot.web import create_app
 from rules.item import parse_item, render_item
 from rules.model import Evidence
@@ -229,7 +230,9 @@ async def test_removing_or_replacing_the_record_restores_it(
     assert parse_item(sandbox.issue(repo, n)["body"]).item == parse_item(original).item
     assert "<!-- hardening-bot:record " in sandbox.issue(repo, n)["body"]
 
-    # The record line deleted altogether, status typed: put back from the previous body.
+    # The record line deleted altogether, status typed, and the App restarted in between (it
+    # holds no copy): put back from the previous body GitHub sends with the edit.
+    forget_all()
     body = sandbox.issue(repo, n)["body"]
     bare = body.rstrip("\n").rsplit("\n", 1)[0].replace("- Status: open", "- Status: verified")
     await edit(sandbox, repo, deliver, drain, n, bare, "dave")
@@ -401,3 +404,19 @@ async def test_an_edit_of_the_apps_comment_by_someone_else_is_put_back(
             await deliver(event, emitted)
     await drain()
     assert [c for c in sandbox.writes() if c.method == "PATCH" and "/comments/" in c.path] == []
+
+
+async def test_an_item_from_before_records_is_read_from_its_body_before_the_edit(
+    sandbox: Any, roles: str, deliver: Any, drain: Any
+) -> None:
+    repo = roles
+    issue = sandbox.open_issue(
+        repo, title="Alert on queue lag", body=render_item(READY), labels=("hardening",), user=BOT
+    )
+    n = int(issue["number"])
+    body = sandbox.issue(repo, n)["body"].replace("- Status: open", "- Status: verified")
+    await edit(sandbox, repo, deliver, drain, n, body, "carol")
+    after = sandbox.issue(repo, n)["body"]
+    assert "- Status: open" in after and "<!-- hardening-bot:record " in after
+    await close(sandbox, repo, deliver, drain, n, "carol")
+    assert sandbox.issue(repo, n)["state"] == "open"
