@@ -2,8 +2,8 @@
 
 The worst case GitHub can hand us is 3,000 files (its maximum for one pull request), each with a
 patch, checked against dozens of test and control globs. This builds such a pull request
-(deterministically: Python, Go, TypeScript, Java and Rust tests with new and edited cases,
-source files, alert rules), then times :func:`rules.diff.evaluate_pull` on it from raw
+(deterministically: Python, Go, TypeScript, Java, C#, Ruby and Rust tests with new and edited
+cases, Rust doc tests, source files, alert rules), then times :func:`rules.diff.evaluate_pull` on it from raw
 diff-entry dicts, which includes building ``PullFile`` objects and parsing every patch.
 
 Printed and returned by :func:`run`: files, patch lines, best and median wall time of the
@@ -30,6 +30,8 @@ TEST_PATHS = [
     "**/__tests__/**", "**/src/test/**", "**/e2e/**", "**/integration-tests/**",
     "**/integration_tests/**", "**/*_spec.rb", "**/*_test.rb", "**/*Test.java",
     "**/*Tests.java", "**/*Test.kt", "**/*Tests.cs", "**/*Test.cs", "**/*.Tests/**",
+    "**/*.UnitTests/**", "**/*Tests/**", "Tests/**", "**/spec_*.rb", "**/src/*Test/**",
+    "**/*_test.{c,cc,cpp,cxx}",
 ]  # fmt: skip
 CONTROL_PATHS = [
     "alerts/**", "monitoring/**", "alerting/**", "observability/**", "**/alerts/**",
@@ -97,6 +99,32 @@ def _rust_source(rng: random.Random, i: int) -> list[str]:
     return [*body, " ", "     #[test]", "     fn old() {}"]
 
 
+def _csharp_test(rng: random.Random, i: int) -> list[str]:
+    body = ["     }", " ", "     [Theory]", "     [InlineData(1)]"]
+    body += ["+    [InlineData(2)]", "     public void Existing(int n)", "     {", "     }", " "]
+    body += ["+    [Fact]", f"+    public async Task HandlesCase{i}()", "+    {"]
+    body += ["+        " + x.strip() + ";" for x in _context(rng, rng.randint(3, 10))]
+    return [*body, "+    }", "+", " }"]
+
+
+def _ruby_spec(rng: random.Random, i: int) -> list[str]:
+    body = ["   describe '#call' do", "     let(:client) { build(:client) }", " "]
+    body += [f"+    it 'handles case {i}' do"]
+    body += ["+      " + x.strip() for x in _context(rng, rng.randint(3, 10))]
+    return [*body, "+    end", "+", "     it 'old' do", "     end"]
+
+
+def _rust_doc(rng: random.Random, i: int) -> list[str]:
+    body = [" /// Parses the input.", " ///"]
+    body += ["+/// ```", f"+/// let value = crate::parse({i});", "+/// assert!(value.is_ok());"]
+    return [
+        *body,
+        "+/// ```",
+        f" pub fn parse{i}(input: u32) -> Result<u32, Error> {{",
+        "     Ok(input)",
+    ]
+
+
 def _source(rng: random.Random, i: int) -> list[str]:
     body = _context(rng, 3)
     for _ in range(rng.randint(1, 4)):
@@ -118,11 +146,14 @@ def _alert(rng: random.Random, i: int) -> list[str]:
 
 
 _KINDS = [
-    (0.25, "tests/unit/mod{i}/test_feature{i}.py", _python_test),
-    (0.10, "pkg/mod{i}/feature{i}_test.go", _go_test),
-    (0.10, "web/src/mod{i}/feature{i}.test.ts", _ts_test),
+    (0.20, "tests/unit/mod{i}/test_feature{i}.py", _python_test),
+    (0.08, "pkg/mod{i}/feature{i}_test.go", _go_test),
+    (0.08, "web/src/mod{i}/feature{i}.test.ts", _ts_test),
     (0.05, "src/test/java/com/acme/Mod{i}Test.java", _java_edit),
-    (0.05, "crates/mod{i}/src/lib.rs", _rust_source),
+    (0.04, "crates/mod{i}/src/lib.rs", _rust_source),
+    (0.03, "crates/mod{i}/src/parse.rs", _rust_doc),
+    (0.04, "src/Acme.Mod{i}.Tests/Feature{i}Specs.cs", _csharp_test),
+    (0.03, "spec/mod{i}/feature{i}_spec.rb", _ruby_spec),
     (0.40, "src/mod{i}/feature{i}.py", _source),
     (0.05, "monitoring/alerts/mod{i}.yml", _alert),
 ]

@@ -552,11 +552,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-repo", type=int, default=18)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "tests.csv")
     parser.add_argument("--repo", action="append", help="only these repositories")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="OWNER/NAME=ECOSYSTEM",
+        help="label another repository too (a fresh check outside the corpus)",
+    )
     args = parser.parse_args(argv)
+    ecosystems = {k: list(v) for k, v in ECOSYSTEMS.items()}
+    only = set(args.repo or ())
+    for extra in args.extra:
+        repo, _, ecosystem = extra.partition("=")
+        ecosystems.setdefault(ecosystem or "other", []).append(repo)
+        if only:
+            only.add(repo)
     rows: list[dict[str, str]] = []
-    for ecosystem, repos in ECOSYSTEMS.items():
+    for ecosystem, repos in ecosystems.items():
         for repo in repos:
-            if args.repo and repo not in args.repo:
+            if only and repo not in only:
                 continue
             if not git_dir(repo).exists():
                 print(f"skip {repo}: no clone at {git_dir(repo)}", file=sys.stderr)
