@@ -664,3 +664,29 @@ def test_evaluate_pull_never_raises_and_every_proof_points_at_a_listed_file(
         assert verdict.test.found
     else:
         assert verdict.missing
+
+
+# Lines shaped to make a backtracking pattern quadratic: a declaration's first word, then a long
+# run of what its pattern repeats (spaces, tabs, open parentheses, words, backslashes), and no
+# ending. Every pattern in rules/diff must read them in linear time; a quadratic one would take
+# a minute on these 30,000-character lines.
+_HOSTILE_HEADS = (
+    "should", "test", "it", "TEST_CASE", "SECTION(", "[<Fact>] let", "testCase", "#[test] fn",
+    "/// ```", "public void", "func", "def", "fun", "@Test", "Scenario: x", "t.Run(", "it.each",
+    "xit", "TEST(a,", "Deno.test(", "- alertname: x",
+)  # fmt: skip
+_HOSTILE_FILLS = (" ", "\t", "( ", "a.", "\\", "'", "@a ", "[<a>]", "#[a]", "<")
+
+
+@pytest.mark.parametrize("path", ["spec/a_spec.rb", "tests/A.Tests/X.cs", "tests/x.cpp",
+                                  "src/lib.rs", "tests/x.fs", "tests/x.feature", "test/x.js",
+                                  "tests/promtool_test.yml", "tests/x.go", "tests/x.kt"])  # fmt: skip
+def test_hostile_lines_are_read_in_linear_time(path: str) -> None:
+    lines = [
+        f"+{head}{fill * (30_000 // len(fill))}"
+        for head in _HOSTILE_HEADS
+        for fill in _HOSTILE_FILLS
+    ]
+    patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(lines)
+    verdict = find_new_tests([entry(path, status="added", patch=patch)], ["**"])
+    assert verdict.outcome in ("met", "missing")

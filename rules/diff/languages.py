@@ -349,7 +349,7 @@ JAVASCRIPT = Language(
             "skipped test",
             _c(
                 r"^\s*(?:(?:xit|xtest|xspecify)\s*\(|(?:it|test|specify)\.(?:skip|todo|fixme)\b)"
-                r"(?:\.each\b[^'\"`]*)?\s*\(?\s*(?:" + _LITERAL + ")?"
+                r"(?:\.each\b[^'\"`]*)?\s*(?:\(\s*)?(?:" + _LITERAL + ")?"
             ),
             skip=_c(r"."),
             name=_literal_or_next,
@@ -535,9 +535,12 @@ RUBY = Language(
         Rule("minitest test", _c(r"^\s*def\s+(?P<name>test_\w+[?!]?)")),
         Rule(
             "bacon / shoulda case",
-            _c(r"^\s*should\s*\(?\s*" + _LITERAL + r"\s*\)?\s*(?:do\b|\{)"),
+            _c(r"^\s*should\s*(?:\(\s*)?" + _LITERAL + r"\s*(?:\)\s*)?(?:do\b|\{)"),
         ),
-        Rule("minitest test", _c(r"^\s*test\s*\(?\s*" + _LITERAL + r"\s*\)?\s*(?:do\b|\{)")),
+        Rule(
+            "minitest test",
+            _c(r"^\s*test\s*(?:\(\s*)?" + _LITERAL + r"\s*(?:\)\s*)?(?:do\b|\{)"),
+        ),
     ),
 )
 
@@ -558,7 +561,7 @@ CSHARP = Language(
             _c(
                 r"^\s*(?:(?:public|private|protected|internal|static|async|override|virtual"
                 r"|sealed|unsafe|new)\s+)*[\w.]+(?:<[^()]*>)?(?:\[\])?\??\s+(?P<name>\w+)"
-                r"\s*(?:<[^()]*>)?\s*\("
+                r"\s*(?:<[^()]*>\s*)?\("
             ),
             marker=_CS_MARKER,
             exclude=_NOT_METHODS,
@@ -676,7 +679,7 @@ CPP = Language(
             _c(
                 r"^\s*(?:TEST_CASE|SCENARIO|TEMPLATE_TEST_CASE|TEMPLATE_PRODUCT_TEST_CASE"
                 r"|TEST_CASE_TEMPLATE|TEMPLATE_LIST_TEST_CASE"
-                r"|(?:TEST_CASE|TEMPLATE_TEST_CASE)_METHOD\s*\([^,]*,)\s*\(?\s*" + _DQ_LITERAL
+                r"|(?:TEST_CASE|TEMPLATE_TEST_CASE)_METHOD\s*\([^,]*,)\s*(?:\(\s*)?" + _DQ_LITERAL
             ),
         ),
         Rule("Boost test case", _c(r"^\s*BOOST_(?:AUTO|FIXTURE)_TEST_CASE\s*\(\s*(?P<name>\w+)")),
@@ -717,7 +720,7 @@ GHERKIN = Language(
     rules=(
         Rule(
             "scenario",
-            _c(r"^\s*(?:Scenario(?: Outline| Template)?|Example):\s*(?P<name>\S.*?)\s*$"),
+            _c(r"^\s*(?:Scenario(?: Outline| Template)?|Example):\s*(?P<name>\S(?:.*\S)?)\s*$"),
         ),
     ),
 )
