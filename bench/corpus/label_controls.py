@@ -17,6 +17,18 @@ reason names the files and what happened to them. The rows are a candidate list:
 by hand where the reason says the comparison could not parse a side (``unparsed``), and the kept
 rows go to ``bench/corpus/controls.csv``.
 
+How ``controls.csv`` was drawn (each step's rows into its own file, then ``--sample``)::
+
+    python -m bench.corpus.label_controls --per-repo 250 > all.csv
+    python -m bench.corpus.label_controls --small 8 --per-repo 2000 > small.csv
+    python -m bench.corpus.label_controls --near --per-repo 40 > near.csv
+    python -m bench.corpus.label_controls --sample all.csv small.csv near.csv > controls.csv
+    python -m bench.corpus.label_controls --per-repo 40 --grep '(^|[^a-z])(fmt|format|
+        formatting|lint|linter|prettier|whitespace|indent|indentation|typo|typos|comment|
+        comments|copyright|license|header|style|cosmetic|spacing|trailing|newline|yamllint|
+        rename|renamed|move|moved)([^a-z]|$)' > grep.csv      # every new row appended
+    python -m bench.corpus.label_controls --relabel controls.csv   # after a spec changes
+
 ``REPOS`` says, per repository, which failure class its control files belong to and where they
 are (globs in :mod:`rules.globs` syntax), and whether the team there would rely on the shipped
 default control paths (``defaults``) or configure its own (the globs become the row's
@@ -28,9 +40,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -384,6 +398,54 @@ FIELDS = [
 ]
 
 
+def sample(all_rows: str, small_rows: str, near_rows: str, seed: int = 14) -> list[dict[str, str]]:
+    """The corpus from the three scans: every ``none`` row, up to 6 ``near`` rows per
+    repository, and per repository and class up to 4 small and 6 other ``control`` rows."""
+    rnd = random.Random(seed)
+
+    def rows(path: str) -> list[dict[str, str]]:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    every, small, near = rows(all_rows), rows(small_rows), rows(near_rows)
+    seen: set[tuple[str, str, str]] = set()
+    out: list[dict[str, str]] = []
+
+    def add(row: dict[str, str]) -> bool:
+        key = (row["repo"], row["commit"], row["failure_class"])
+        if key in seen:
+            return False
+        seen.add(key)
+        out.append(row)
+        return True
+
+    for row in every + small:
+        if row["label"] == "none":
+            add(row)
+    beside: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in near:
+        if row["reason"]:
+            beside[row["repo"]].append(row)
+    for chosen in beside.values():
+        rnd.shuffle(chosen)
+        for row in chosen[:6]:
+            add(row)
+    for source, limit in ((small, 4), (every, 6)):
+        groups: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+        for row in source:
+            if row["label"] == "control":
+                groups[(row["repo"], row["failure_class"])].append(row)
+        for chosen in groups.values():
+            rnd.shuffle(chosen)
+            taken = 0
+            for row in chosen:
+                if taken >= limit:
+                    break
+                taken += add(row)
+    out.sort(key=lambda r: (r["repo"], r["failure_class"], r["commit"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-repo", type=int, default=400, help="commits scanned per spec")
@@ -392,9 +454,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--near", action="store_true", help="commits beside the controls")
     parser.add_argument("--relabel", help="label the rows of this CSV again")
     parser.add_argument("--grep", default="", help="only commits whose message matches")
+    parser.add_argument("--sample", nargs=3, metavar="CSV", help="draw the corpus from scans")
     args = parser.parse_args(argv)
     writer = csv.DictWriter(sys.stdout, FIELDS)
     writer.writeheader()
+    if args.sample:
+        writer.writerows(sample(*args.sample))
+        return
     if args.relabel:
         with open(args.relabel, newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
