@@ -1,17 +1,30 @@
-"""``python -m bench``: how fast the bot acknowledges webhooks, against a bare baseline.
+"""``python -m bench``: what the bot costs a deployment, against a bare baseline.
 
-Two servers run as real processes on loopback, one after the other, and receive the same
+**Intake.** Servers run as real processes on loopback, one after the other, and receive the same
 signed deliveries from the same client at the same concurrency:
 
 - **bare**: aiohttp, reads the body, verifies the HMAC-SHA256 signature, answers 202. The floor
   any webhook receiver in Python pays.
-- **bot**: ``bot.web.create_app`` as served in production (signature, validation, subject key,
-  durable group-committed insert into the SQLite inbox with ``synchronous=FULL``, JSON log line,
-  202) with the worker pool running a no-op processing, so claims and completions compete with
-  the inserts as they would in production.
+- **sqlite** / **postgres**: ``bot.web.create_app`` as served in production (signature,
+  validation, subject key, durable insert into the inbox before the 202, JSON log line) on each
+  backend, with the workers running a no-op processing, so claims and completions compete with
+  the inserts as they would in production. PostgreSQL is the server at
+  ``HARDENING_TEST_POSTGRES_URL`` (default ``postgresql://127.0.0.1:5432/test``), on a schema of
+  its own; without one that row is skipped.
 
-Printed per server: p50 / p99 / max acknowledgement latency and throughput; then the bot/bare
-throughput ratio and whether the targets (ratio >= 0.5, bot p99 < 25 ms) are met (exit 1 if not).
+Printed per server: acknowledgement latency (p50 / p99 / max), throughput, server CPU time per
+delivery (including the workers catching up) and resident memory; then whether every delivery
+was stored exactly once.
+
+**Pull request burst.** 200 ``pull_request.opened`` deliveries across 20 repositories (20
+installations) sent at once to ``python -m bot`` with the real handlers, against the GitHub
+sandbox answering every request after 100-300 ms, under the bot's per-installation pacing: the
+time from each delivery to its ``hardening/controls`` check run, and the GitHub requests per
+pull request.
+
+Exit status 1 only when a delivery was lost or duplicated, or the SQLite p99 acknowledgement is
+25 ms or more. The throughput ratio to the bare server is printed, not judged: on two cores
+shared with the load generator it measures the client as much as the bot.
 """
 
 from __future__ import annotations
@@ -36,8 +49,8 @@ from pathlib import Path
 import aiohttp
 
 SECRET = "bench-webhook-secret"
-TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
+POSTGRES_DEFAULT = "postgresql://127.0.0.1:5432/test"
 
 
 # --- servers (run in child processes) -----------------------------------------------------------
@@ -92,6 +105,7 @@ class Result:
     seconds: float
     statuses: dict[int, int]
     server_cpu_seconds: float = 0.0
+    rss_mib: float = 0.0
 
     @property
     def cpu_per_delivery_us(self) -> float:
@@ -108,11 +122,11 @@ class Result:
 
     def line(self) -> str:
         return (
-            f"{self.name:>5}: {len(self.latencies_ms)} deliveries in {self.seconds:.2f}s = "
+            f"{self.name:>8}: {len(self.latencies_ms)} deliveries in {self.seconds:.2f}s = "
             f"{self.throughput:7.0f}/s   p50 {self.percentile(50):6.2f} ms   "
             f"p99 {self.percentile(99):6.2f} ms   max {max(self.latencies_ms):6.2f} ms   "
             f"server CPU {self.cpu_per_delivery_us:4.0f} us/delivery   "
-            f"statuses {dict(sorted(self.statuses.items()))}"
+            f"RSS {self.rss_mib:5.1f} MiB   statuses {dict(sorted(self.statuses.items()))}"
         )
 
 
@@ -324,15 +338,17 @@ async def run_one(
     process = spawn(kind, port, env)
     try:
         await wait_healthy(url, process)
-        await load(kind, url + "/webhook", signed_requests(200, size), concurrency)  # warm-up
+        name = kind if kind == "bare" else env["BENCH_BACKEND"]
+        await load(name, url + "/webhook", signed_requests(200, size), concurrency)  # warm-up
         if kind == "bot":
             await wait_drained(url)
         requests = signed_requests(deliveries, size)
         cpu_before = cpu_seconds(process.pid)
-        result = await load(kind, url + "/webhook", requests, concurrency)
+        result = await load(name, url + "/webhook", requests, concurrency)
         drain = await wait_drained(url) if kind == "bot" else None
         # Includes the workers catching up, so the bot's figure covers everything a delivery costs.
         result.server_cpu_seconds = cpu_seconds(process.pid) - cpu_before
+        result.rss_mib = rss_mib(process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -348,6 +364,61 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process in MiB, from /proc (0 where there is no /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def stored(env: dict[str, str]) -> int:
+    """How many deliveries the bot's database holds (0 before it was created)."""
+    try:
+        return _stored(env["DATABASE_URL"])
+    except Exception:
+        return 0
+
+
+def _stored(url: str) -> int:
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return int(conn.execute("SELECT count(*) FROM deliveries").fetchone()[0])
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM hardening_deliveries").fetchone()
+        return int(row[0]) if row else 0
+
+
+def postgres_schema() -> tuple[str, str] | None:
+    """(server URL, schema) of a fresh schema on the test PostgreSQL server, or None."""
+    try:
+        import psycopg
+
+        server = os.environ.get("HARDENING_TEST_POSTGRES_URL") or POSTGRES_DEFAULT
+        schema = f"hb_bench_{os.getpid()}"
+        with psycopg.connect(server, connect_timeout=3, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+        return server, schema
+    except Exception as exc:
+        print(f"postgres: skipped ({str(exc).strip().splitlines()[0] if str(exc) else exc})")
+        return None
+
+
+def drop_schema(server: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def private_key() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -360,7 +431,8 @@ def private_key() -> str:
     ).decode()
 
 
-async def bench(deliveries: int, concurrency: int, size: int, rounds: int) -> int:
+async def bench(deliveries: int, concurrency: int, size: int, rounds: int, burst: bool) -> int:
+    ok = True
     with tempfile.TemporaryDirectory(prefix="hardening-bench-") as tmp:
         env = dict(os.environ)
         env.update(
@@ -368,33 +440,70 @@ async def bench(deliveries: int, concurrency: int, size: int, rounds: int) -> in
             GITHUB_PRIVATE_KEY=private_key(),
             GITHUB_WEBHOOK_SECRET=SECRET,
             GITHUB_API_URL="http://127.0.0.1:9",  # never called: processing is a no-op
-            DATABASE_URL=f"sqlite:///{Path(tmp) / 'bench.db'}",
             LOG_LEVEL="INFO",
+            HARDENING_CATCH_UP_INTERVAL_SECONDS="0",
+            HARDENING_SCHEDULER_INTERVAL_SECONDS="0",
         )
         env.pop("SENTRY_DSN", None)
         print(
-            f"{deliveries} signed deliveries of ~{size} bytes, concurrency {concurrency}, "
+            f"intake: {deliveries} signed deliveries of ~{size} bytes, concurrency {concurrency}, "
             f"{rounds} round(s), loopback, {os.cpu_count()} CPU(s), "
             f"load average {os.getloadavg()[0]:.2f} before the run"
         )
-        bare_runs, bot_runs = [], []
-        for _ in range(rounds):
-            bare, _ = await run_one("bare", env, deliveries, concurrency, size)
-            bot, drained = await run_one("bot", env, deliveries, concurrency, size)
-            print(bare.line())
-            print(bot.line() + f"   (workers drained in {drained:.2f}s after the last ack)")
-            bare_runs.append(bare)
-            bot_runs.append(bot)
+        backends: list[tuple[str, dict[str, str]]] = [
+            ("sqlite", {"DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}"})
+        ]
+        pg = postgres_schema()
+        if pg is not None:
+            url = f"{pg[0]}{'&' if '?' in pg[0] else '?'}options=-csearch_path%3D{pg[1]}"
+            backends.append(("postgres", {"DATABASE_URL": url}))
+        results: dict[str, list[Result]] = {"bare": []}
+        try:
+            for _ in range(rounds):
+                bare, _ = await run_one("bare", env, deliveries, concurrency, size)
+                print(bare.line())
+                results["bare"].append(bare)
+                for name, extra in backends:
+                    benv = {**env, **extra, "BENCH_BACKEND": name}
+                    before = stored(benv)
+                    bot, drained = await run_one("bot", benv, deliveries, concurrency, size)
+                    held = stored(benv) - before
+                    sent = deliveries + 200  # with the warm-up
+                    acked = bot.statuses.get(202, 0)
+                    exact = held == sent and acked == deliveries
+                    ok = ok and exact
+                    print(
+                        bot.line() + f"   drained {drained:.2f}s after the last ack; "
+                        f"stored {held} of {sent}: "
+                        + ("exactly once" if exact else "LOST OR DUPLICATED")
+                    )
+                    results.setdefault(name, []).append(bot)
+        finally:
+            if pg is not None:
+                drop_schema(*pg)
 
-    bare_tp = statistics.median(r.throughput for r in bare_runs)
-    bot_tp = statistics.median(r.throughput for r in bot_runs)
-    bot_p99 = statistics.median(r.percentile(99) for r in bot_runs)
-    ratio = bot_tp / bare_tp
-    ok = ratio >= TARGET_RATIO and bot_p99 < TARGET_P99_MS
-    print(
-        f"ratio bot/bare throughput: {ratio:.2f} (target >= {TARGET_RATIO}); "
-        f"bot p99 {bot_p99:.2f} ms (target < {TARGET_P99_MS:.0f} ms): " + ("OK" if ok else "MISSED")
-    )
+    bare_tp = statistics.median(r.throughput for r in results["bare"])
+    bare_cpu = statistics.median(r.cpu_per_delivery_us for r in results["bare"])
+    for name in [n for n in results if n != "bare"]:
+        runs = results[name]
+        tp = statistics.median(r.throughput for r in runs)
+        p99 = statistics.median(r.percentile(99) for r in runs)
+        cpu = statistics.median(r.cpu_per_delivery_us for r in runs)
+        verdict = ""
+        if name == "sqlite":
+            verdict = f" (must stay under {TARGET_P99_MS:.0f} ms: " + (
+                "OK)" if p99 < TARGET_P99_MS else "MISSED)"
+            )
+            ok = ok and p99 < TARGET_P99_MS
+        print(
+            f"{name}: throughput {tp / bare_tp:.2f}x the bare server's, server CPU "
+            f"{cpu / bare_cpu:.1f}x ({cpu:.0f} vs {bare_cpu:.0f} us/delivery), p99 {p99:.2f} ms"
+            + verdict
+        )
+    if burst:
+        from bench.burst import run_burst
+
+        ok = (await run_burst()) and ok
     return 0 if ok else 1
 
 
@@ -408,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--payload-bytes", type=int, default=8000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--no-burst", action="store_true", help="skip the pull request burst against the sandbox"
+    )
     args = parser.parse_args(argv)
     if args.command == "serve-bare":
         serve_bare(args.port)
@@ -415,7 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve-bot":
         serve_bot(args.port)
         return 0
-    return asyncio.run(bench(args.deliveries, args.concurrency, args.payload_bytes, args.rounds))
+    return asyncio.run(
+        bench(args.deliveries, args.concurrency, args.payload_bytes, args.rounds, not args.no_burst)
+    )
 
 
 if __name__ == "__main__":

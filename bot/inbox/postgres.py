@@ -202,9 +202,13 @@ class PostgresDatabase:
             open=False,
             min_size=1,
             max_size=settings.worker_concurrency + 6,
-            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            # No check on every checkout (a round trip per acknowledgement): a connection the
+            # server dropped fails its one request, and the pool replaces it.
             name="hardening",
         )
+        # procrastinate logs every job's start and end at INFO; our workers log what matters
+        # (failures, retries, slow deliveries) with the delivery's fields.
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
         self.connector = procrastinate.PsycopgConnector()
         self.app = procrastinate.App(connector=self.connector)
         self.sql = PostgresSql(self.pool)
