@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from rules.config import Config, allowed_finding_types, failure_class_for_finding_type
+from rules.config import Config, failure_class_for_finding_type
 from rules.item import markdown_heading, visible_lines
 from rules.model import Finding, Incident
 
@@ -142,30 +142,6 @@ def parse_incident(
         severity=severity,
         findings=findings,
         unknown_findings=unknown,
-    )
-
-
-def unknown_finding_message(finding: Finding, config: Config) -> str:
-    """What to tell the author about a finding that was not turned into an item."""
-    canonical = [fc.finding_types[0] if fc.finding_types else fc.slug
-                 for fc in config.failure_classes.values()]  # fmt: skip
-    aliases = [t for t in allowed_finding_types(config) if t not in canonical]
-    allowed = ", ".join(f"`{t}`" for t in canonical)
-    if aliases:
-        allowed += " (also accepted: " + ", ".join(aliases) + ")"
-    if finding.failure_class and not finding.text:
-        return (
-            f"“{finding.raw}” names a finding type but no finding, so no hardening item was "
-            f"created for it; describe what happened after the colon."
-        )
-    if not finding.type_text:
-        return (
-            f"“{finding.raw}” has no finding type, so no hardening item was created for it; "
-            f"write it as `<finding type>: <text>`. Finding types: {allowed}."
-        )
-    return (
-        f"“{finding.raw}”: `{finding.type_text}` is not a finding type, so no hardening item "
-        f"was created for it. Finding types: {allowed}."
     )
 
 

@@ -95,7 +95,7 @@ def test_labels_match_case_insensitively():
     assert failure_class_for_label(DEFAULTS, "failure-class:nope") is None
 
 
-def test_allowed_finding_types_start_with_the_seed_names():
+def test_allowed_finding_types_start_with_the_documented_names():
     assert allowed_finding_types(DEFAULTS)[:4] == tuple(row[0] for row in FINDING_TABLE)
 
 
