@@ -29,6 +29,7 @@ from bot import handlers, ledger
 from bot.catchup import CatchUp
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.github import GitHubApp
+from bot.gone import own_object_gone
 from bot.handlers import loop as loop_handlers
 from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
 from bot.jobs import all_jobs
@@ -252,6 +253,13 @@ def make_processor(
             await handlers.dispatch(event, gh, ctx)
             await _ledger_updates(ctx, gh, delivery, installation_id)
         except gidgethub.BadRequest as exc:
+            if int(exc.status_code) in (404, 410):
+                gone = await own_object_gone(gh, delivery.event, event.data)
+                if gone is not None:
+                    # Deleted before we got to it: nothing to act on, and a retry would hold
+                    # the subject's later deliveries for minutes.
+                    ctx.log.info("%s is gone from GitHub; nothing to act on", gone)
+                    return
             if _is_permanent(exc):
                 raise PermanentError(f"GitHub answered {exc.status_code}: {exc}") from exc
             raise

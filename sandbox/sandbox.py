@@ -331,6 +331,10 @@ class Sandbox:
         )
         return wrap(self._render.comment(comment))
 
+    def delete_comment(self, repo: str, comment_id: int, *, user: str = "alice") -> None:
+        """Delete a comment as a person would (GitHub then answers 404 for it)."""
+        self.world.delete_comment(self.world.repo(repo), comment_id, actor=self.world.user(user))
+
     def open_pull(
         self,
         repo: str,

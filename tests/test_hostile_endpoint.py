@@ -214,3 +214,51 @@ async def test_mentions_in_commands_are_copied_inert(
     assert [t for t in texts if re.search(r"(?<![A-Za-z0-9_])@acme\b", t)] == []
     assert any("would break out of a Markdown link" in t for t in texts)
     assert "evil.example" not in sandbox.issue(repo, item["number"])["body"]
+
+
+async def test_a_deleted_command_comment_finishes_its_delivery_without_holding_the_queue(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+):
+    incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    await drain()
+    (item,) = hardening_issues(sandbox, repo)
+    comment = sandbox.add_comment(repo, item["number"], "/harden status", user="alice")
+    payload = sandbox.issue_comment_event(repo, item["number"], comment["id"])
+    sandbox.delete_comment(repo, comment["id"], user="alice")
+
+    await deliver("issue_comment", payload, delivery_id="deleted-command")
+    later = sandbox.add_comment(repo, item["number"], "/harden status", user="alice")
+    await deliver(
+        "issue_comment",
+        sandbox.issue_comment_event(repo, item["number"], later["id"]),
+        delivery_id="next-command",
+    )
+    await drain()
+
+    gone = await bot_app[INBOX].get("deleted-command")
+    assert gone is not None and gone.status == "done" and gone.attempts == 1
+    assert (await bot_app[INBOX].get("next-command")).status == "done"
+    assert await failed(bot_app) == 0
+    # The later command in the same queue was answered.
+    replies = [c for c in sandbox.comments(repo, item["number"]) if c["id"] > later["id"]]
+    assert len(replies) == 1
+
+
+async def test_a_404_for_something_else_still_retries(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+):
+    incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    await drain()
+    (item,) = hardening_issues(sandbox, repo)
+    comment = sandbox.add_comment(repo, item["number"], "/harden status", user="alice")
+    sandbox.inject("POST", r"/reactions$", status=404, times=1)
+    await deliver(
+        "issue_comment",
+        sandbox.issue_comment_event(repo, item["number"], comment["id"]),
+        delivery_id="transient",
+    )
+    await drain()
+    stored = await bot_app[INBOX].get("transient")
+    assert stored is not None and stored.status == "done" and stored.attempts == 2

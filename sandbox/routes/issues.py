@@ -143,6 +143,12 @@ def create_comment(ctx: Ctx) -> Reply:
     return Reply(201, ctx.render.comment(comment), happenings=happenings)
 
 
+@routes.get(COMMENT, "issues/get-comment", permission=READ)
+def get_comment(ctx: Ctx) -> Reply:
+    comment = ctx.world.comment(ctx.need_repo(), ctx.int_param("comment_id"))
+    return Reply(200, ctx.render.comment(comment))
+
+
 @routes.patch(COMMENT, "issues/update-comment", permission=WRITE)
 def update_comment(ctx: Ctx) -> Reply:
     comment, happenings = ctx.world.edit_comment(

@@ -205,6 +205,7 @@ OPERATIONS: dict[str, Op] = {
     "issues/create-comment": (
         lambda c: c.inst.issues.async_create_comment(OWNER, NAME, 2, body="<!-- marker -->")
     ),
+    "issues/get-comment": (lambda c: c.inst.issues.async_get_comment(OWNER, NAME, _comment_id(c))),
     "issues/update-comment": (
         lambda c: c.inst.issues.async_update_comment(OWNER, NAME, _comment_id(c), body="edited")
     ),
