@@ -211,6 +211,37 @@ class Registry:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+# GitHub's webhook event names, and the App's own queued work (bot.ledger). X-GitHub-Event is
+# not covered by the signature (a signed body can be replayed under any header), so any other
+# name is counted as "other": a label value per name would let anyone grow /metrics unbounded.
+WEBHOOK_EVENTS = frozenset(
+    {
+        "branch_protection_configuration", "branch_protection_rule", "check_run",
+        "check_suite", "code_scanning_alert", "commit_comment", "create", "custom_property",
+        "custom_property_values", "delete", "dependabot_alert", "deploy_key", "deployment",
+        "deployment_protection_rule", "deployment_review", "deployment_status", "discussion",
+        "discussion_comment", "fork", "github_app_authorization", "gollum", "installation",
+        "installation_repositories", "installation_target", "issue_comment", "issues", "label",
+        "marketplace_purchase", "member", "membership", "merge_group", "meta", "milestone",
+        "org_block", "organization", "package", "page_build", "personal_access_token_request",
+        "ping", "project", "project_card", "project_column", "projects_v2", "projects_v2_item",
+        "public", "pull_request", "pull_request_review", "pull_request_review_comment",
+        "pull_request_review_thread", "push", "registry_package", "release", "repository",
+        "repository_advisory", "repository_dispatch", "repository_import", "repository_ruleset",
+        "repository_vulnerability_alert", "secret_scanning_alert",
+        "secret_scanning_alert_location", "security_advisory", "security_and_analysis",
+        "sponsorship", "star", "status", "sub_issues", "team", "team_add", "watch",
+        "workflow_dispatch", "workflow_job", "workflow_run",
+        "hardening_ledger", "hardening_summary",
+    }
+)  # fmt: skip
+
+
+def event_label(event: str) -> str:
+    """The ``event`` label value for a delivery's event name: bounded, whatever was sent."""
+    return event if event in WEBHOOK_EVENTS else "other"
+
+
 # Every value of hardening_deliveries_total's `outcome` label, and when it is counted; the HELP
 # text is built from this, so it names exactly what is emitted (tests/test_metrics_help.py).
 DELIVERY_OUTCOMES: dict[str, str] = {
@@ -219,6 +250,7 @@ DELIVERY_OUTCOMES: dict[str, str] = {
     "ping": "GitHub's ping",
     "rejected": "bad or missing signature (event 'unverified')",
     "too_large": "body over 25 MiB (event 'unverified')",
+    "overloaded": "answered 503, the bodies being read fill the intake budget (event 'unverified')",
     "malformed": "body not a JSON object",
     "done": "processed",
     "retry": "attempt failed, retried later",

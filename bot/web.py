@@ -23,17 +23,17 @@ from typing import Any
 import gidgethub
 from aiohttp import web
 from gidgethub import sansio
-from orjson import loads as _loads  # several times faster than json on an 8 KB payload
 
-from bot import handlers, ledger
+from bot import handlers, ledger, payloads
 from bot.catchup import CatchUp
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.github import GitHubApp
 from bot.gone import own_object_gone
 from bot.handlers import loop as loop_handlers
 from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
+from bot.intake import DEFAULT_BUDGET_BYTES, BodyBudget, Overloaded, TooLarge, read_body
 from bot.jobs import all_jobs
-from bot.metrics import CONTENT_TYPE, Metrics
+from bot.metrics import CONTENT_TYPE, Metrics, event_label
 from bot.schedules import Scheduler, ScheduleStore
 from bot.sentry import init_sentry
 from bot.settings import Settings
@@ -55,6 +55,7 @@ WORKERS = web.AppKey("workers", Workers)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 CATCH_UP = web.AppKey("catch_up", CatchUp)
 CONFIGS = web.AppKey("configs", ConfigCache)
+BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 
 log = logging.getLogger("bot.web")
 
@@ -68,6 +69,7 @@ def create_app(
     process: Processor | None = None,
     metrics: Metrics | None = None,
     freeze_heap: bool = False,
+    intake_buffer_bytes: int = DEFAULT_BUDGET_BYTES,
 ) -> web.Application:
     """Build the application. Nothing runs until aiohttp starts it.
 
@@ -77,6 +79,8 @@ def create_app(
     and leaves the scheduler of the weekly review and monthly audit stopped.
     ``process``: replaces the real processing (event -> handlers), e.g. a no-op for the bench.
     ``freeze_heap``: for the serving process only (``python -m bot``), see ``freeze_heap``.
+    ``intake_buffer_bytes``: request bodies held at once before their signature is checked
+    (bot.intake).
     """
     clock = clock or time.time
     if metrics is None:
@@ -129,6 +133,7 @@ def create_app(
     app[WORKERS] = pool
     app[CATCH_UP] = catch_up
     app[CONFIGS] = configs
+    app[BODY_BUDGET] = BodyBudget(intake_buffer_bytes)
     app[SCHEDULER] = scheduler
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
@@ -319,16 +324,27 @@ async def webhook(request: web.Request) -> web.Response:
     """Authenticate, validate and durably store one delivery (docs/operations.md#http)."""
     app = request.app
     metrics = app[METRICS]
-
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        metrics.deliveries.inc(event="unverified", outcome="too_large")
-        return _answer(413, "payload larger than 25 MiB")
+    budget = app[BODY_BUDGET]
     try:
-        # client_max_size (set by create_app) caps bodies sent without a Content-Length too.
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+        body, held = await read_body(request, budget, MAX_BODY_BYTES)
+    except TooLarge:
         metrics.deliveries.inc(event="unverified", outcome="too_large")
         return _answer(413, "payload larger than 25 MiB")
+    except Overloaded:
+        metrics.deliveries.inc(event="unverified", outcome="overloaded")
+        log.warning("webhook refused: request bodies being read fill the intake budget")
+        response = _answer(503, "too many request bodies in flight; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
+    try:
+        return await _verified_webhook(request, body)
+    finally:
+        budget.give(held)
+
+
+async def _verified_webhook(request: web.Request, body: bytes) -> web.Response:
+    app = request.app
+    metrics = app[METRICS]
 
     if not verify_signature(
         app[SETTINGS].webhook_secret, body, request.headers.get("X-Hub-Signature-256")
@@ -348,17 +364,18 @@ async def webhook(request: web.Request) -> web.Response:
 
     event = request.headers.get("X-GitHub-Event", "").strip()
     delivery_id = request.headers.get("X-GitHub-Delivery", "").strip()
+    label = event_label(event)  # the header is not signed: a bounded metric label
     if not event or not delivery_id:
         return _answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
     if len(event) > _MAX_HEADER_CHARS or len(delivery_id) > _MAX_HEADER_CHARS:
         return _answer(400, "X-GitHub-Event or X-GitHub-Delivery is too long")
     try:
-        payload = _loads(body)
+        payload = payloads.loads(body)
     except (ValueError, UnicodeDecodeError):
-        metrics.deliveries.inc(event=event, outcome="malformed")
+        metrics.deliveries.inc(event=label, outcome="malformed")
         return _answer(400, "body is not JSON")
     if not isinstance(payload, dict):
-        metrics.deliveries.inc(event=event, outcome="malformed")
+        metrics.deliveries.inc(event=label, outcome="malformed")
         return _answer(400, "body is not a JSON object")
 
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
@@ -367,7 +384,7 @@ async def webhook(request: web.Request) -> web.Response:
         "bot.web", delivery=delivery_id, event=event, action=action, repository=repository
     )
     if event == "ping":
-        metrics.deliveries.inc(event=event, outcome="ping")
+        metrics.deliveries.inc(event=label, outcome="ping")
         dlog.info("ping received")
         return web.json_response({"status": "pong", "zen": payload.get("zen")}, status=200)
 
@@ -384,10 +401,10 @@ async def webhook(request: web.Request) -> web.Response:
         repository=repository,
     )
     if not new:
-        metrics.deliveries.inc(event=event, outcome="duplicate")
+        metrics.deliveries.inc(event=label, outcome="duplicate")
         dlog.info("duplicate delivery ignored", extra={"subject": subject})
         return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
-    metrics.deliveries.inc(event=event, outcome="stored")
+    metrics.deliveries.inc(event=label, outcome="stored")
     dlog.info("delivery stored", extra={"subject": subject})
     if event == "push" and changes_config(event, payload):
         # Before the acknowledgement: a pull request delivered after this push is judged by the

@@ -30,7 +30,7 @@ from bot.inbox.api import Delivery, PermanentError, Processor
 
 __all__ = ["PermanentError", "Processor", "WorkerPool", "describe"]
 from bot.inbox.sqlite import Inbox
-from bot.metrics import Metrics
+from bot.metrics import Metrics, event_label
 
 log = logging.getLogger("bot.workers")
 
@@ -224,8 +224,9 @@ class WorkerPool:
                 dlog.exception("could not record the failed attempt")
             return
         elapsed = time.monotonic() - started
-        self.metrics.processing_seconds.observe(elapsed, event=delivery.event)
-        self.metrics.deliveries.inc(event=delivery.event, outcome="done")
+        label = event_label(delivery.event)  # the event header is not signed: bounded values
+        self.metrics.processing_seconds.observe(elapsed, event=label)
+        self.metrics.deliveries.inc(event=label, outcome="done")
         # Not awaited: the next claim is queued behind it and sees the subject free, and the
         # slot is handed on without waiting for a commit.
         done = self.inbox.mark_done_soon(delivery.delivery_id)
@@ -238,11 +239,12 @@ class WorkerPool:
     async def _failed(
         self, delivery: Delivery, exc: Exception, dlog: logging.LoggerAdapter, elapsed: float
     ) -> None:
-        self.metrics.processing_seconds.observe(elapsed, event=delivery.event)
+        label = event_label(delivery.event)
+        self.metrics.processing_seconds.observe(elapsed, event=label)
         error = describe(exc)
         if isinstance(exc, PermanentError) or delivery.attempts >= self.max_attempts:
             await self.inbox.park_failed(delivery.delivery_id, error)
-            self.metrics.deliveries.inc(event=delivery.event, outcome="failed")
+            self.metrics.deliveries.inc(event=label, outcome="failed")
             dlog.error(
                 "delivery failed after %d attempt(s) and is parked: %s",
                 delivery.attempts,
@@ -252,7 +254,7 @@ class WorkerPool:
             return
         delay = self.backoff(delivery.attempts)
         await self.inbox.schedule_retry(delivery.delivery_id, error, self.clock() + delay)
-        self.metrics.deliveries.inc(event=delivery.event, outcome="retry")
+        self.metrics.deliveries.inc(event=label, outcome="retry")
         dlog.warning(
             "delivery attempt %d failed, retrying in %.1fs: %s",
             delivery.attempts,

@@ -262,3 +262,69 @@ async def test_a_404_for_something_else_still_retries(
     await drain()
     stored = await bot_app[INBOX].get("transient")
     assert stored is not None and stored.status == "done" and stored.attempts == 2
+
+
+# -- intake ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"zen": 1' + b"0" * 5_000 + b"}",  # an int json.loads refuses, a float to orjson
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": "\\ud800"}',
+        b"\xef\xbb\xbf{}",
+        b'{"a": 1e400}',
+        b'{"a": "caf\xc3\xa9"}',
+        b'{"a": "\xff"}',
+    ],
+)
+async def test_intake_and_workers_decode_the_same_documents(
+    body: bytes, deliver: Any, drain: Any, bot_app: Any
+):
+    from bot.payloads import loads
+
+    response = await deliver("meta", body, delivery_id="doc")
+    stored = await bot_app[INBOX].get("doc")
+    if response.status == 400:
+        assert stored is None
+        return
+    assert response.status == 202 and stored is not None
+    await drain()
+    assert stored.data() == loads(body)
+    assert (await bot_app[INBOX].get("doc")).status == "done"
+
+
+async def test_an_unsigned_event_header_cannot_grow_the_metric_labels(
+    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+):
+    from bot.web import METRICS
+
+    payload = {"zen": "Design for failure.", "hook_id": 1}
+    for n in range(50):
+        await deliver(f"made-up-{n}", payload)
+        await deliver(f"made-up-{n}", b"not json")
+    await drain()
+    text = bot_app[METRICS].render()
+    assert "made-up" not in text
+    assert 'event="other"' in text
+
+
+async def test_request_bodies_held_at_once_are_bounded(deliver: Any, bot_app: Any):
+    from bot.web import BODY_BUDGET
+
+    budget = bot_app[BODY_BUDGET]
+    payload = {"zen": "x" * 1_000, "hook_id": 1}
+    # Other requests' bodies are being read and fill the budget but for 500 bytes.
+    others = budget.limit - 500
+    assert budget.take(others)
+    try:
+        refused = await deliver("ping", payload)
+        assert refused.status == 503 and refused.headers["Retry-After"] == "1"
+        assert budget.used == others  # a refused request holds nothing
+    finally:
+        budget.give(others)
+    accepted = await deliver("ping", payload)
+    assert accepted.status == 200
+    assert budget.used == 0  # each request gives back what it held

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from bot import payloads
+
 Status = Literal["pending", "processing", "done", "failed"]
 
 
@@ -40,8 +42,8 @@ class Delivery:
     received_at: float
 
     def data(self) -> Any:
-        """The decoded JSON payload."""
-        return json.loads(self.payload)
+        """The decoded JSON payload, decoded as intake decoded it (bot.payloads)."""
+        return payloads.loads(self.payload)
 
 
 @dataclass(frozen=True)
