@@ -16,9 +16,11 @@ matched against the repository-relative file names GitHub lists for a pull reque
 - matching is case-sensitive, like git; a leading ``/`` or ``./`` is ignored, and a trailing
   ``/`` means "everything under" (``tests/`` is ``tests/**``).
 
-Patterns are translated to regular expressions once and cached; :class:`GlobSet` joins a whole
-list into one expression, so a 3,000-file pull request against dozens of globs costs one regex
-match per file.
+Patterns are compiled once and cached into a matcher that is linear in the path whatever the
+pattern (see :class:`GlobMatcher`; a backtracking regular expression is not: ``*a*a*a*a*b``
+took seconds on one path). :class:`GlobSet` joins a whole list into one matcher, so a 3,000-file
+pull request against dozens of globs costs one pass per file. :func:`glob_to_regex` says what a
+glob means as a regular expression (documentation and tests); it is not used to match.
 """
 
 from __future__ import annotations
@@ -167,9 +169,9 @@ def glob_to_regex(pattern: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def compile_glob(pattern: str) -> re.Pattern[str]:
+def compile_glob(pattern: str) -> GlobMatcher:
     """Compiled, cached matcher for one glob; use ``.fullmatch(path)``."""
-    return re.compile(glob_to_regex(pattern))
+    return GlobMatcher((pattern,))
 
 
 def _clean_path(path: str) -> str:
@@ -180,7 +182,7 @@ def _clean_path(path: str) -> str:
 
 def glob_match(pattern: str, path: str) -> bool:
     """Whether the repository-relative ``path`` matches ``pattern``."""
-    return compile_glob(pattern).fullmatch(_clean_path(path)) is not None
+    return compile_glob(pattern).fullmatch(_clean_path(path))
 
 
 def glob_problem(pattern: str) -> str | None:
@@ -210,7 +212,7 @@ class GlobSet:
     """
 
     patterns: tuple[str, ...]
-    _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _any: GlobMatcher | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         patterns = self.patterns
@@ -231,12 +233,14 @@ class GlobSet:
         """Whether ``path`` matches at least one of the patterns."""
         if self._any is None:
             return False
-        return self._any.fullmatch(_clean_path(path)) is not None
+        return self._any.fullmatch(_clean_path(path))
 
     def matching(self, path: str) -> tuple[str, ...]:
         """The patterns that match ``path``, in configuration order."""
-        clean = _clean_path(path)
-        return tuple(p for p in self.patterns if compile_glob(p).fullmatch(clean))
+        if self._any is None:
+            return ()
+        found = self._any.which(_clean_path(path))
+        return tuple(p for i, p in enumerate(self.patterns) if i in found)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -246,7 +250,193 @@ class GlobSet:
 
 
 @lru_cache(maxsize=256)
-def _joined(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in patterns))
+def _joined(patterns: tuple[str, ...]) -> GlobMatcher | None:
+    return GlobMatcher(patterns) if patterns else None
+
+
+# ---------------------------------------------------------------------------------------------
+# A linear matcher. Globs come from configuration, which anyone with write access to the default
+# branch (or the organisation's .github repository) writes. As a backtracking regular expression
+# a glob such as ``*a*a*a*a*a*b`` takes seconds on one long path; here a glob is a Thompson NFA
+# run as a DFA built lazily, one state set per character: time linear in the path's length
+# whatever the pattern, and after the first few paths one dictionary lookup per character.
+
+_NOT_SLASH = "not-slash"
+_ANY = "any"
+# A matcher: one character, _NOT_SLASH, _ANY, or a class (ranges, negated) that never holds "/".
+_Test = str | tuple[tuple[tuple[str, str], ...], bool]
+_MAX_CACHED_STEPS = 20_000
+
+
+def _accepts(test: _Test, ch: str) -> bool:
+    if isinstance(test, tuple):
+        ranges, negate = test
+        if ch == "/":
+            return False
+        inside = any(lo <= ch <= hi for lo, hi in ranges)
+        return inside is not negate
+    if test == _NOT_SLASH:
+        return ch != "/"
+    if test == _ANY:
+        return True
+    return ch == test
+
+
+def _class_ranges(body: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+    negate = body[:1] in ("!", "^")
+    if negate:
+        body = body[1:]
+    ranges: list[tuple[str, str]] = []
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            ranges.append((body[i], body[i + 2]))
+            i += 3
+        else:
+            ranges.append((body[i], body[i]))
+            i += 1
+    return tuple(ranges), negate
+
+
+class _Nfa:
+    """States with character edges and empty (epsilon) edges; ``accept`` maps final states to
+    the index of the pattern they finish."""
+
+    def __init__(self) -> None:
+        self.edges: list[list[tuple[_Test, int]]] = []
+        self.empty: list[list[int]] = []
+        self.accept: dict[int, int] = {}
+
+    def state(self) -> int:
+        self.edges.append([])
+        self.empty.append([])
+        return len(self.edges) - 1
+
+    def add(self, pattern: str, start: int, index: int) -> None:
+        """Add ``pattern`` (normalised) from ``start``; its end accepts for ``index``. Each
+        pattern starts in a state of its own: a ``**/`` loops back to where it began."""
+        own = self.state()
+        self.empty[start].append(own)
+        self.accept[self._build(pattern, own)] = index
+
+    def _build(self, pattern: str, state: int) -> int:
+        """Build ``pattern`` from ``state``; return the state after it (same rules as
+        :func:`_translate`)."""
+        i, n = 0, len(pattern)
+        while i < n:
+            ch = pattern[i]
+            at_segment_start = i == 0 or pattern[i - 1] == "/"
+            if ch == "*":
+                end = i + 1
+                while end < n and pattern[end] == "*":
+                    end += 1
+                whole = end - i >= 2 and at_segment_start and (end == n or pattern[end] == "/")
+                if whole and end == n:  # "dir/**" or "**": at least one character
+                    nxt = self.state()
+                    self.edges[state].append((_ANY, nxt))
+                    self.edges[nxt].append((_ANY, nxt))
+                    state, i = nxt, end
+                    continue
+                if whole:  # "**/": zero or more whole directories
+                    inside = self.state()
+                    self.edges[state].append((_NOT_SLASH, inside))
+                    self.edges[inside].append((_NOT_SLASH, inside))
+                    self.edges[inside].append(("/", state))
+                    i = end + 1
+                    continue
+                loop = self.state()  # "*": any run within the segment
+                self.empty[state].append(loop)
+                self.edges[loop].append((_NOT_SLASH, loop))
+                state, i = loop, end
+                continue
+            if ch == "?":
+                state = self._step(state, _NOT_SLASH)
+            elif ch == "\\" and i + 1 < n:
+                state = self._step(state, pattern[i + 1])
+                i += 2
+                continue
+            elif ch == "[":
+                close = pattern.find(
+                    "]", i + 2 if pattern[i + 1 : i + 2] in ("!", "^", "]") else i + 1
+                )
+                if close == -1 or "/" in pattern[i:close]:
+                    state = self._step(state, ch)
+                else:
+                    state = self._step(state, _class_ranges(pattern[i + 1 : close]))
+                    i = close + 1
+                    continue
+            elif ch == "{":
+                close = _find_closing(pattern, i, "{", "}")
+                if close == -1:
+                    state = self._step(state, ch)
+                else:
+                    after = self.state()
+                    for alternative in _split_alternatives(pattern[i + 1 : close]):
+                        branch = self.state()
+                        self.empty[state].append(branch)
+                        self.empty[self._build(alternative, branch)].append(after)
+                    state, i = after, close + 1
+                    continue
+            else:
+                state = self._step(state, ch)
+            i += 1
+        return state
+
+    def _step(self, state: int, test: _Test) -> int:
+        nxt = self.state()
+        self.edges[state].append((test, nxt))
+        return nxt
+
+
+class GlobMatcher:
+    """Compiled globs, matched in time linear in the path (see above)."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._nfa = _Nfa()
+        start = self._nfa.state()
+        for index, pattern in enumerate(patterns):
+            self._nfa.add(_normalise(pattern), start, index)
+        self._start = self._closure({start})
+        self._steps: dict[tuple[frozenset[int], str], frozenset[int]] = {}
+
+    def _closure(self, states: Iterable[int]) -> frozenset[int]:
+        seen = set(states)
+        todo = list(seen)
+        while todo:
+            for nxt in self._nfa.empty[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return frozenset(seen)
+
+    def _run(self, path: str) -> frozenset[int]:
+        current = self._start
+        steps = self._steps
+        for ch in path:
+            key = (current, ch)
+            found = steps.get(key)
+            if found is None:
+                targets = [
+                    nxt
+                    for state in current
+                    for test, nxt in self._nfa.edges[state]
+                    if _accepts(test, ch)
+                ]
+                found = self._closure(targets)
+                if len(steps) >= _MAX_CACHED_STEPS:
+                    steps.clear()  # bounded memory; the next paths rebuild what they use
+                steps[key] = found
+            current = found
+            if not current:
+                break
+        return current
+
+    def fullmatch(self, path: str) -> bool:
+        """Whether one of the patterns matches the whole ``path``."""
+        accept = self._nfa.accept
+        return any(state in accept for state in self._run(path))
+
+    def which(self, path: str) -> set[int]:
+        """The indexes of the patterns that match the whole ``path``."""
+        accept = self._nfa.accept
+        return {accept[state] for state in self._run(path) if state in accept}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import re
+import time
+import warnings
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.globs import GlobSet, compile_glob, glob_match, glob_problem, glob_to_regex
@@ -140,3 +143,36 @@ def test_double_star_matches_any_depth(directories: list[str], name: str) -> Non
 def test_never_raises(pattern: str, path: str) -> None:
     assert glob_match(pattern, path) in (True, False)
     glob_problem(pattern)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="ab/*?.[]{},!-\\", max_size=12), st.text(alphabet="ab/.-", max_size=12))
+def test_the_linear_matcher_means_what_the_regular_expression_says(pattern: str, path: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # "[[" in a class reads as a set to re
+        try:
+            meant = re.compile(glob_to_regex(pattern))
+        except re.error:
+            return
+    clean = path
+    while clean.startswith("./"):
+        clean = clean[2:]
+    assert glob_match(pattern, path) is (meant.fullmatch(clean.lstrip("/")) is not None)
+
+
+@pytest.mark.parametrize(
+    "pattern", ["*a*a*a*a*a*a*a*b", "**/**/**/**/**/x", "{*a,a*}{*a,a*}{*a,a*}{*a,a*}b"]
+)
+def test_no_glob_takes_long_on_a_long_path(pattern: str):
+    # As backtracking regular expressions these take seconds at a few hundred characters.
+    path = "a" * 4_000
+    started = time.process_time()
+    assert not GlobSet.of([pattern, "tests/**"]).match(path)
+    assert not glob_match(pattern, "/".join(["a"] * 2_000))
+    assert time.process_time() - started < 1.0
+
+
+def test_matching_names_every_matching_pattern_in_order():
+    globs = GlobSet.of(["**/*.py", "tests/**", "docs/**", "tests/test_*.py"])
+    assert globs.matching("tests/test_x.py") == ("**/*.py", "tests/**", "tests/test_*.py")
+    assert globs.matching("src/x.go") == ()
