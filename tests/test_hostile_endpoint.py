@@ -328,3 +328,22 @@ async def test_request_bodies_held_at_once_are_bounded(deliver: Any, bot_app: An
     accepted = await deliver("ping", payload)
     assert accepted.status == 200
     assert budget.used == 0  # each request gives back what it held
+
+
+async def test_an_inbox_that_fails_the_integrity_check_is_reported_at_start(tmp_path: Any):
+    from bot.inbox import Inbox
+
+    path = tmp_path / "inbox.db"
+    box = Inbox(path)
+    await box.open()
+    for n in range(300):
+        await box.store(f"d{n}", "issues", b'{"x": "' + b"y" * 2_000 + b'"}', subject=f"s{n}")
+    await box.close()
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 * 3, len(data), 4096 * 7):  # damage some pages, keep the header
+        data[offset + 100 : offset + 400] = bytes(range(256)) + bytes(44)
+    path.write_bytes(bytes(data))
+
+    damaged = Inbox(path)
+    with pytest.raises(RuntimeError, match="fails SQLite's integrity check"):
+        await damaged.open()

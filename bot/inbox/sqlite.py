@@ -436,6 +436,14 @@ class Inbox:
                 f"{self.path}: inbox schema version {version} is newer than this release "
                 f"understands ({Q.SCHEMA_VERSION})"
             )
+        problems = [" ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            # Said now, at start, rather than by the first read that meets the damage.
+            conn.close()
+            raise RuntimeError(
+                f"{self.path}: the inbox fails SQLite's integrity check "
+                f"({'; '.join(problems)}); restore it from a backup or move it aside"
+            )
         conn.executescript(Q.SCHEMA)
         conn.execute(f"PRAGMA user_version={Q.SCHEMA_VERSION}")
         self._conn = conn
