@@ -347,3 +347,38 @@ async def test_an_inbox_that_fails_the_integrity_check_is_reported_at_start(tmp_
     damaged = Inbox(path)
     with pytest.raises(RuntimeError, match="fails SQLite's integrity check"):
         await damaged.open()
+
+
+async def test_an_item_linked_from_more_pull_requests_than_the_limit_says_so(
+    sandbox: Any, repo: str, deliver: Any, drain: Any
+):
+    sandbox.put_file(repo, ".github/hardening.yml", "limits: {linked_pulls_per_item: 2}\n")
+    incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
+    await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
+    await drain()
+    (item,) = hardening_issues(sandbox, repo)
+    pulls = [
+        sandbox.open_pull(
+            repo,
+            title=f"alerts {n}",
+            body=f"Hardens #{item['number']}",
+            head=f"feature-{n}",
+            head_sha=f"{n:040x}",
+        )
+        for n in range(1, 5)
+    ]
+    start = len(sandbox.calls)
+    await deliver("pull_request", sandbox.pull_request_event(repo, pulls[-1]["number"], "opened"))
+    await drain()
+    pull_reads = {
+        c.path
+        for c in requests_since(sandbox, start)
+        if re.fullmatch(r"/repos/octo/repo/pulls/\d+", c.path)
+    }
+    assert len(pull_reads) <= 3  # its own, and two linked ones
+    (scorecard,) = [
+        r
+        for r in sandbox.check_runs(repo, pulls[-1]["head"]["sha"])
+        if r["name"] == "hardening/scorecard"
+    ]
+    assert "More pull requests link this item than the 2 read" in scorecard["output"]["summary"]
