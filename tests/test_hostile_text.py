@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,9 +23,12 @@ from hypothesis import strategies as st
 from bot.subjects import incident_of, subject_for
 from rules.commands import parse_commands
 from rules.config import default_config
+from rules.debt import read_defer_arguments, read_deferral
 from rules.incident import incident_summary, parse_findings, severity_from_body
 from rules.item import parse_item, visible_lines
+from rules.override import parse_marker as parse_override_marker
 from rules.pulls import hardens_numbers
+from rules.risk import parse_risk_block
 from rules.scores import parse_duration
 from rules.text import ZWSP, bounded_int, inert, inert_line
 
@@ -53,6 +57,10 @@ READERS: dict[str, Callable[[str], object]] = {
     "incident of": incident_of,
     "subject": lambda text: subject_for("issues", _issue_payload(text)),
     "inert": inert,
+    "defer arguments": read_defer_arguments,
+    "deferral": read_deferral,
+    "residual risk": lambda text: parse_risk_block(text, author="alice", today=date(2026, 3, 2)),
+    "override marker": parse_override_marker,
 }
 
 PREFIXES = [
@@ -65,6 +73,8 @@ PREFIXES = [
     "/harden evidence https://ci.example/1 rollback ",
     "<!-- hardening-bot:item incident=",
     "took ",
+    "### Residual Risk\n- Risk statement: ",
+    "2026-12-01 deferred; risk if delayed: ",
 ]
 UNITS = [
     "\t", " ", "9", "#1", "#1 ", "hardens ", "<!--", "-->", "```", "`", "**", "__", "- ", ":",
