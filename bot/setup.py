@@ -13,7 +13,7 @@
    in one step, and never over an existing file without ``--force``.
 4. The page links to the App's installation page; the process exits 0.
 
-See README "Quick start" and docs/deployment.md.
+See README "Quick start" and docs/deploying.md.
 """
 
 from __future__ import annotations
@@ -455,16 +455,17 @@ async def run(flow: SetupFlow, host: str, port: int) -> dict[str, Any] | None:
     await runner.setup()
     await web.SockSite(runner, sock).start()
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "") else host
-    print(f"Open http://{shown}:{sock.getsockname()[1]}/ and press 'Register GitHub App'.")
-    interrupted = asyncio.Event()
-    loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    loop.add_signal_handler(signal.SIGTERM, interrupted.set)
-    waiter = asyncio.ensure_future(interrupted.wait())
-    pending: set[asyncio.Future[Any]] = {flow.registered, waiter}
+    print(
+        f"Open http://{shown}:{sock.getsockname()[1]}/ and press 'Register GitHub App'.",
+        flush=True,
+    )
+    finished = asyncio.Event()  # registered, or interrupted
+    flow.registered.add_done_callback(lambda _: finished.set())
+    loop.add_signal_handler(signal.SIGINT, finished.set)
+    loop.add_signal_handler(signal.SIGTERM, finished.set)
     try:
-        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        await finished.wait()
     finally:
-        waiter.cancel()
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         await runner.cleanup()  # lets the success page reach the browser first

@@ -258,7 +258,7 @@ def test_an_existing_env_is_never_overwritten_without_force(
     assert (tmp_path / ".env").read_text() == "GITHUB_APP_ID=7\n"
     setup.write_env(tmp_path / ".env", "GITHUB_APP_ID=8\n", force=True)
     assert (tmp_path / ".env").read_text() == "GITHUB_APP_ID=8\n"
-    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / ".env").st_mode) == 0o600
 
 
 def test_the_environment_wins_over_env(tmp_path: Path) -> None:
@@ -270,6 +270,10 @@ def test_the_environment_wins_over_env(tmp_path: Path) -> None:
 
 
 # --- the process, as an operator starts it -------------------------------------------------------
+
+
+def absolute(path: Path) -> str:
+    return str(path.resolve())
 
 
 def free_port() -> int:
@@ -329,3 +333,50 @@ async def test_python_m_bot_starts_with_the_written_env_and_refuses_a_wrong_key(
     [line] = err.decode().splitlines()
     assert line.startswith("hardening-bot: GITHUB_APP_ID ")
     assert "(GITHUB_PRIVATE_KEY) were refused by GitHub (401" in line
+
+
+async def test_the_setup_command_serves_until_registered_then_exits_0(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    env_file = absolute(tmp_path / ".env")  # the path setup reports
+    setup_process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "setup",
+        "--url",
+        PUBLIC,
+        "--manifest",
+        str(APP_YML),
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "GITHUB_API_URL": sandbox.api_url,
+            "PORT": str(port),
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert setup_process.stdout is not None
+    first = await asyncio.wait_for(setup_process.stdout.readline(), 60)
+    assert (
+        first.decode().strip() == f"Open http://localhost:{port}/ and press 'Register GitHub App'."
+    )
+    async with aiohttp.ClientSession() as browser:
+        page = await (await browser.get(f"http://127.0.0.1:{port}/")).text()
+        action = html.unescape(re.search(r'<form action="([^"]+)"', page)[1])  # type: ignore[index]
+        manifest = html.unescape(re.search(r'name="manifest" value="([^"]*)"', page)[1])  # type: ignore[index]
+        done = await browser.post(action, data={"manifest": manifest})
+        assert done.status == 200
+    out, err = await asyncio.wait_for(setup_process.communicate(), 60)
+    assert setup_process.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert lines[0] == f"Registered the GitHub App Hardening Bot (id {sandbox.app_id})."
+    assert lines[1] == f"Credentials written to {env_file} (mode 0600)."
+    assert (
+        lines[2]
+        == "Install it on your repositories: https://github.com/apps/hardening-bot/installations/new"
+    )
+    assert stat.S_IMODE(os.stat(tmp_path / ".env").st_mode) == 0o600
