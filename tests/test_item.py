@@ -63,8 +63,8 @@ def test_contract_template_reads_and_renders_identically():
     assert render_item(TEMPLATE_ITEM) == TEMPLATE_BODY
 
 
-def test_the_seeds_blank_template_reads_as_an_empty_item_with_problems():
-    seed_template = """\
+def test_the_blank_template_reads_as_an_empty_item_with_problems():
+    blank_template = """\
 ### Hardening Item
 - Incident reference:
 - Failure class:
@@ -76,7 +76,7 @@ def test_the_seeds_blank_template_reads_as_an_empty_item_with_problems():
 - Evidence link(s):
 - Adoption check date:
 - Status: open | in_progress | verified | retired"""
-    parsed = parse_item(seed_template)
+    parsed = parse_item(blank_template)
     assert parsed.item == HardeningItem()
     assert parsed.problems == (
         "Priority band: choose one of P0, P1, P2, P3",

@@ -108,7 +108,7 @@ def test_empty_item_scores_nothing() -> None:
         assert all(r.next_step and r.signal for r in score.rows)
 
 
-def test_row_names_are_the_seeds_words() -> None:
+def test_row_names_are_the_documented_words() -> None:
     scores = sc.evaluate(bare())
     assert [r.name for r in scores.scorecard.rows] == [
         "root-cause class now test-covered",
