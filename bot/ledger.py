@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import gidgethub
@@ -61,6 +62,7 @@ from rules.model import HardeningItem, ItemFacts
 from rules.record import Record, unseal
 from rules.rollout import control_stats
 from rules.scores import evaluate
+from rules.summary import SPRINT_DAYS
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -360,13 +362,9 @@ def _input(
     )
 
 
-def _sprint_ended(loaded: Sequence[LoadedItem], today: Any) -> list[int]:
+def _sprint_ended(loaded: Sequence[LoadedItem], today: date) -> list[int]:
     """Incidents with unfinished items whose sprint reached day 14 (counted from their items'
     creation, the day the incident was read): their summary is due by the calendar."""
-    from datetime import date, timedelta
-
-    from rules.summary import SPRINT_DAYS
-
     opened: dict[int, date] = {}
     active: set[int] = set()
     for one in loaded:
@@ -383,13 +381,11 @@ def _sprint_ended(loaded: Sequence[LoadedItem], today: Any) -> list[int]:
     return sorted(n for n in active if today >= opened[n] + timedelta(days=SPRINT_DAYS - 1))
 
 
-def _done_on(item: HardeningItem, issue: dict[str, Any]) -> Any:
+def _done_on(item: HardeningItem, issue: dict[str, Any]) -> date | None:
     if item.status == "verified" and item.verified_at is not None:
         return item.verified_at.date()
     closed = issue.get("closed_at")
     if item.status in ("verified", "retired") and isinstance(closed, str) and len(closed) >= 10:
-        from datetime import date
-
         try:
             return date.fromisoformat(closed[:10])
         except ValueError:

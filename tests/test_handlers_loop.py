@@ -644,3 +644,24 @@ async def test_a_recurrence_needs_the_same_component(
     labels = {label["name"] for label in sandbox.issue(repo, earlier)["labels"]}
     assert ("recurrence" in labels) is recurs
     assert ("None." in section(ledger_body(sandbox, repo), "Recurrences")) is not recurs
+
+
+async def test_a_typed_deferral_is_put_back_and_never_counts(
+    sandbox: Any, people: str, deliver: Any, drain: Any
+) -> None:
+    repo = people
+    _, (item,) = open_incident_with_items(
+        sandbox, repo, dataclasses.replace(OWNED_ITEM, due=date(2026, 12, 1))
+    )
+    body = sandbox.issue(repo, item)["body"]
+    typed = body.replace(
+        "- Status: open",
+        "- Status: open\n- Deferred until: 2027-03-01 by @dave: later; risk if delayed: none",
+    )
+    await deliver("issues", sandbox.edit_issue(repo, item, body=typed, user="dave"))
+    await drain()
+    assert item_of(sandbox, repo, item).deferral is None
+    assert "Deferred until" not in sandbox.issue(repo, item)["body"]
+    ledger = ledger_body(sandbox, repo)
+    assert "| none | | | |" in section(ledger, "Reliability debt ledger")
+    assert f"#{item}: due 2026-12-01" in section(ledger, "Overdue")
