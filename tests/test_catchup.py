@@ -7,39 +7,96 @@ attempts); the bot starts, reads the log and takes in what it does not hold.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
+import procrastinate.periodic
 import pytest
 from conftest import until
 from test_handlers_incidents import INCIDENT, items_of, tracking
 
 from bot.catchup import STATE_KEY
+from bot.inbox.postgres import PostgresDatabase, _served
 from bot.settings import Settings
 from bot.web import CATCH_UP, DATABASE, INBOX, create_app
 
+QUARTER = 900.0
+LateTick = Callable[[Any], Awaitable[None]]
+
+
+def pin_periodic_clock(monkeypatch: pytest.MonkeyPatch, past_tick: float) -> None:
+    """Run procrastinate's periodic deferrer on a clock ``past_tick`` seconds after a
+    quarter-hour tick (advancing with the real one), whatever the time of day it really is."""
+    now = time.time()
+    shift = now % QUARTER - past_tick
+    monkeypatch.setattr(
+        procrastinate.periodic, "time", SimpleNamespace(time=lambda: time.time() - shift)
+    )
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def catch_up_settings(
-    request: pytest.FixtureRequest, settings: Settings, make_settings: Callable[..., Settings]
-) -> Settings:
+def catch_up(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Settings, LateTick]:
+    """The settings of a bot that catches up at start, and ``late_tick(app)``: on PostgreSQL,
+    the tick before the start deferred late (as by a worker that starts within ten minutes of a
+    tick nobody deferred, every process being down then), after the start's catch-up ran, and
+    waited for. The next tick is 14 minutes away, so no other catch-up runs during the test."""
     overrides: dict[str, Any] = {
         "api_url": settings.api_url,
-        "catch_up_interval": 900.0,
+        "catch_up_interval": QUARTER,
         "queue_poll_interval": 0.05,
         "queue_heartbeat": 0.5,
     }
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("postgres_url")
-    return make_settings(**overrides)
+
+    async def nothing_late(app: Any) -> None:
+        pass
+
+    if request.param == "sqlite":
+        return make_settings(**overrides), nothing_late
+    overrides["database_url"] = request.getfixturevalue("postgres_url")
+    pin_periodic_clock(monkeypatch, past_tick=60.0)
+    released = asyncio.Event()
+    deferrer = procrastinate.periodic.PeriodicDeferrer.worker
+
+    async def held_deferrer(self: Any) -> None:
+        await released.wait()
+        await deferrer(self)
+
+    monkeypatch.setattr(procrastinate.periodic.PeriodicDeferrer, "worker", held_deferrer)
+
+    async def late_tick(app: Any) -> None:
+        released.set()
+        sql = app[DATABASE].sql
+
+        async def served() -> bool:
+            deferred = await sql.fetch(
+                "SELECT count(*) FROM procrastinate_periodic_defers WHERE periodic_id = :id",
+                {"id": "catch-up"},
+            )
+            waiting = await sql.fetch(
+                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'periodic' "
+                "AND status IN ('todo', 'doing')"
+            )
+            return deferred[0][0] == 1 and waiting[0][0] == 0
+
+        await until(served, within=20)
+
+    return make_settings(**overrides), late_tick
 
 
 async def test_failed_deliveries_are_taken_in_once(
     sandbox: Any,
     repo: str,
-    catch_up_settings: Settings,
+    catch_up: tuple[Settings, LateTick],
     aiohttp_client: Callable[..., Any],
 ) -> None:
+    catch_up_settings, late_tick = catch_up
     world = sandbox.world
     # While the bot was down: an incident opened (GitHub got a 502), and an edit that failed and
     # was then redelivered by hand with success (received: nothing to recover).
@@ -60,6 +117,7 @@ async def test_failed_deliveries_are_taken_in_once(
         return last is not None
 
     await until(recovered, within=20)
+    await late_tick(app)
     last = await app[CATCH_UP].last()
     assert last is not None and last["error"] is None
     assert last["recovered"] == ["missed-open"] and last["recovered_count"] == 1
@@ -88,3 +146,50 @@ async def test_failed_deliveries_are_taken_in_once(
     assert reads == []
     assert (await app[DATABASE].state.get(STATE_KEY))["recovered_count"] == 0
     await asyncio.sleep(0)
+
+
+async def test_a_period_runs_once_however_its_run_was_asked_for(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    """A start's run serves a tick deferred late (every process was down at the tick); a
+    later tick runs."""
+    database = PostgresDatabase(postgres_url, settings=make_settings(database_url=postgres_url))
+    runs: list[float] = []
+
+    async def job() -> None:
+        runs.append(time.time())
+
+    database.every("probe", QUARTER, job, at_start=True)
+    run = database.app.tasks["hardening.periodic.probe"].func
+    await database.open()
+    try:
+        started = time.time()
+        await run(requested_at=started)  # the start's
+        assert len(runs) == 1
+        await run(timestamp=int(started - 60))  # the tick before the start, deferred late
+        await run(requested_at=started - 1)  # another replica's start, before the run began
+        assert len(runs) == 1
+        await run(timestamp=int(time.time()) + 1)  # the next tick
+        assert len(runs) == 2
+    finally:
+        await database.close()
+
+
+@pytest.mark.parametrize(
+    ("last", "tick", "requested_at", "served"),
+    [
+        ({"started_at": 100.0, "tick": None}, None, 99.5, True),  # a start after ours
+        ({"started_at": 100.0, "tick": 90}, None, 99.5, True),  # a late tick after our start
+        ({"started_at": 100.0, "tick": None}, None, 100.5, False),  # a start before ours
+        ({"started_at": 100.0, "tick": None}, 90, None, True),  # a tick deferred late
+        ({"started_at": 100.0, "tick": None}, 101, None, False),  # the next tick
+        ({"started_at": 100.5, "tick": 99}, 100, None, False),  # an earlier tick run late
+        ({"started_at": 100.5, "tick": 100}, 100, None, True),  # the same tick again
+        ({"started_at": 100.0, "tick": None}, None, None, False),  # asked for by nothing known
+        ({}, 90, None, False),
+    ],
+)
+def test_which_run_serves_a_period(
+    last: dict[str, Any], tick: int | None, requested_at: float | None, served: bool
+) -> None:
+    assert _served(last, tick, requested_at) is served

@@ -270,8 +270,19 @@ class PostgresDatabase:
 
     def every(self, name: str, seconds: float, job: Periodic, *, at_start: bool = False) -> None:
         task_name = f"hardening.periodic.{name}"
+        state_key = f"periodic:{name}"
 
-        async def run(timestamp: int | None = None) -> None:
+        async def run(timestamp: int | None = None, requested_at: float | None = None) -> None:
+            # A period's run is asked for by its tick (``timestamp``, procrastinate's wall
+            # clock) or by a process's start (``requested_at``). A worker that starts within
+            # ten minutes of a tick nobody deferred (every process was down then) defers that
+            # tick late, beside the run its start asked for. A run that started after this one
+            # was asked for serves it, unless it was an earlier tick's run, late: skip then.
+            last = await self.state.get(state_key)
+            if isinstance(last, dict) and _served(last, timestamp, requested_at):
+                log.info("periodic job %s: served by the run started at %s", name, last)
+                return
+            await self.state.put(state_key, {"started_at": time.time(), "tick": timestamp})
             await job()
 
         task = self.app.task(
@@ -286,14 +297,17 @@ class PostgresDatabase:
 
     def start_periodic(self) -> None:
         """Defer the at-start runs now; the workers defer each period's run."""
+        # Taken before any worker can start a run, so a tick's run this start's worker
+        # defers counts as serving the start's (``run`` above).
+        asked = time.time()
         for task_name, _job, at_start in self._periodic:
             if at_start:
-                asyncio.get_running_loop().create_task(self._defer_now(task_name))
+                asyncio.get_running_loop().create_task(self._defer_now(task_name, asked))
 
-    async def _defer_now(self, task_name: str) -> None:
+    async def _defer_now(self, task_name: str, asked: float) -> None:
         task = self.app.tasks[task_name]
         try:
-            await task.configure(queueing_lock=task_name).defer_async()
+            await task.configure(queueing_lock=task_name).defer_async(requested_at=asked)
         except pexc.AlreadyEnqueued:
             pass  # another replica's start already asked for it
         except Exception:
@@ -565,6 +579,20 @@ class PostgresWorkers:
         interrupted = sorted(self.db._in_flight)  # cancelled after the grace, handed back
         self.db._in_flight.clear()
         return interrupted
+
+
+def _served(last: dict[str, Any], tick: int | None, requested_at: float | None) -> bool:
+    """Whether the last run of a periodic job (``started_at``, and its ``tick`` or none when a
+    start asked for it) serves a run asked for by ``tick`` or at ``requested_at``."""
+    started = last.get("started_at")
+    if not isinstance(started, int | float):
+        return False
+    if requested_at is not None:
+        return started >= requested_at
+    if tick is None:
+        return False
+    served_tick = last.get("tick")
+    return started >= tick and (not isinstance(served_tick, int) or served_tick >= tick)
 
 
 def cron_every(seconds: float) -> str:
