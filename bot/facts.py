@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import gidgethub
 from gidgethub.abc import GitHubAPI
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FileCache",
     "LinkedPulls",
+    "files_head",
     "item_facts",
     "linked_pulls",
     "load_items",
@@ -96,20 +98,37 @@ async def pull_files(
     return result
 
 
+def files_head(files: Sequence[Mapping[str, Any]]) -> str | None:
+    """The head commit a pull request's file list was read at: GitHub names it in every entry's
+    ``contents_url`` (``...?ref=<sha>``). None for an empty list or an entry without one."""
+    for entry in files[:1]:
+        query = urlsplit(str(entry.get("contents_url") or "")).query
+        refs = parse_qs(query).get("ref")
+        return refs[0] if refs else None
+    return None
+
+
 def _links(body: str | None, item_number: int, limits: Limits) -> bool:
     # Only the references a pull request's own delivery reads link it (limits.hardens_references).
     return item_number in hardens_references(body, limits.hardens_references)[0]
 
 
 async def linked_pulls(
-    gh: GitHubAPI, owner: str, repo: str, item_number: int, limits: Limits | None = None
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    item_number: int,
+    limits: Limits | None = None,
+    *,
+    known: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> LinkedPulls:
     """The pull requests (``pulls/get`` objects, open or closed) whose description says
     ``Hardens #item_number``, by number: at most ``limits.linked_pulls_per_item`` of them,
     with ``more`` set when others were found and not read.
 
     Found with the issue search, then confirmed by reading each description, since a search
-    for ``#12`` also finds ``#123`` and a quoted mention.
+    for ``#12`` also finds ``#123`` and a quoted mention. ``known``: pull requests already read
+    in this delivery (by number), not read again.
     """
     limits = limits or default_config().limits
     query = f"repo:{owner}/{repo} is:pr in:body hardens #{item_number}"
@@ -122,7 +141,7 @@ async def linked_pulls(
     pulls = LinkedPulls()
     pulls.more = len(set(numbers)) > limits.linked_pulls_per_item
     for number in sorted(set(numbers))[: limits.linked_pulls_per_item]:
-        pull = await gh.getitem(
+        pull = (known or {}).get(number) or await gh.getitem(
             "/repos/{owner}/{repo}/pulls/{number}",
             {"owner": owner, "repo": repo, "number": number},
         )
@@ -244,7 +263,9 @@ async def scorecard_for(
     links = {} if links is None else links
     for one in loaded:
         if one.number not in links:
-            links[one.number] = await linked_pulls(gh, owner, repo, one.number, limits)
+            links[one.number] = await linked_pulls(
+                gh, owner, repo, one.number, limits, known={int(pull["number"]): pull}
+            )
         linked = LinkedPulls(
             p for p in links[one.number] if int(p["number"]) != int(pull["number"])
         )

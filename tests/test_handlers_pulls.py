@@ -158,6 +158,33 @@ async def test_new_test_and_alert_rule_pass_on_the_new_head(
     assert latest(sandbox, repo, first, CONTROLS)["conclusion"] == "failure"  # old head untouched
 
 
+async def test_a_delivery_older_than_the_head_judges_the_head_it_reads(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    """The handler judges the payload's pull request without reading it again; when the file
+    list GitHub returns is of a newer head (pushed to since the delivery was sent), that head
+    is judged and the older commit gets no verdict of a diff it does not have."""
+    repo = enforce
+    pull = sandbox.open_pull(repo, title="Queue lag", files=[SOURCE], labels=MISSED, user="dave")
+    opened = sandbox.pull_request_event(repo, pull["number"], "opened")
+    pushed = sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
+    sandbox.reset_calls()
+    await deliver("pull_request", opened)
+    await drain()
+    assert runs(sandbox, repo, pull["head"]["sha"], CONTROLS) == []
+    assert latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)["conclusion"] == "success"
+    reads = [c.path for c in sandbox.calls if c.path.endswith(f"/pulls/{pull['number']}")]
+    assert len(reads) == 1, "read once, only because the head moved"
+
+
+async def test_a_current_delivery_does_not_read_its_pull_request_again(
+    sandbox: Any, enforce: str, deliver: Any, drain: Any
+) -> None:
+    pull = await open_and_check(sandbox, enforce, deliver, drain, files=[SOURCE], labels=MISSED)
+    assert latest(sandbox, enforce, pull["head"]["sha"], CONTROLS)["conclusion"] == "failure"
+    assert not [c for c in sandbox.calls if c.path.endswith(f"/pulls/{pull['number']}")]
+
+
 async def test_edited_assertion_and_alert_rule_still_fail_for_lack_of_a_new_test(
     sandbox: Any, enforce: str, deliver: Any, drain: Any
 ) -> None:

@@ -37,6 +37,7 @@ from bot.context import (
 from bot.facts import (
     FileCache,
     LinkedPulls,
+    files_head,
     linked_pulls,
     load_items,
     publish_scorecard,
@@ -104,9 +105,12 @@ async def on_pull_request(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     owner, repo = repo_coordinates(event.data)
     if action in ("labeled", "unlabeled") and not await _class_label(event.data, gh, ctx):
         return  # a label that is no failure class changes nothing here
-    pull = await _fresh_pull(gh, owner, repo, int(event.data["pull_request"]["number"]))
+    # The payload carries the whole pull request (as ``pulls/get`` shows it): no need to read it
+    # again. Its events are one subject, taken in order, so a later push is a later delivery;
+    # evaluate() checks that the file list it reads is still of this head.
+    pull = dict(event.data["pull_request"])
     if pull.get("state") != "open":
-        return  # closed since: the close event is the one that matters now
+        return
     await evaluate(gh, ctx, owner, repo, pull, scope_may_change=action in _SCOPE_ACTIONS)
 
 
@@ -197,9 +201,12 @@ async def evaluate(
     rerun: str | None = None,
     scope_may_change: bool = False,
     override: Override | None = None,
+    moved: bool = False,
 ) -> None:
     """Post both check runs for the pull request's head commit (``fresh``: as new runs).
 
+    ``pull`` may be a delivery's copy: when its file list turns out to be of a newer head
+    (``moved``: already re-read once), the pull request is read again and judged as it is now.
     A break-glass ``override`` (or one recorded earlier on this commit's controls run) passes
     ``hardening/controls`` while it lasts; every verdict is counted for the ledger."""
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
@@ -242,6 +249,27 @@ async def evaluate(
     files_cache: FileCache = {}
     links: dict[int, LinkedPulls] = {}
     files, truncated = await pull_files(gh, owner, repo, number, files_cache)
+    listed = files_head(files)
+    if listed is not None and listed != sha and not moved:
+        # Pushed to since this delivery was sent: the file list is of a newer head. Judge the
+        # pull request as it is now rather than post a newer diff's verdict on an older commit.
+        now = await _fresh_pull(gh, owner, repo, number)
+        if now.get("state") != "open" or str(now["head"]["sha"]) == sha:
+            return
+        log.info("head moved to %s since the delivery; evaluating that", now["head"]["sha"])
+        await evaluate(
+            gh,
+            ctx,
+            owner,
+            repo,
+            now,
+            fresh=fresh,
+            rerun=rerun,
+            scope_may_change=scope_may_change,
+            override=override,
+            moved=True,
+        )
+        return
     proposal = await _proposal(gh, owner, repo, pull, files, result)
     if result.errors:
         for name in CHECK_NAMES:
@@ -408,11 +436,10 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """A merged linked pull request that satisfied its controls is recorded on each item as
     implementation evidence (and ``test`` / ``runbook`` evidence for the files that prove them),
     once; the items' scorecards are refreshed."""
-    payload_pull = event.data.get("pull_request") or {}
-    if not payload_pull.get("merged"):
+    pull = dict(event.data.get("pull_request") or {})
+    if not pull.get("merged"):
         return
     owner, repo = repo_coordinates(event.data)
-    pull = await _fresh_pull(gh, owner, repo, int(payload_pull["number"]))
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     read, _ = hardens_references(pull.get("body"), result.config.limits.hardens_references)
     loaded, _ = await load_items(gh, owner, repo, read, result.config, trust=trust_of(ctx))
@@ -471,11 +498,8 @@ async def refresh_controls(
     """Re-evaluate the open pull requests linked to an item after the item changed (its owner
     is named in ``hardening/controls``), so no check shows an older state of the item."""
     for linked in await linked_pulls(gh, owner, repo, item_number):
-        if linked.get("state") != "open":
-            continue
-        pull = await _fresh_pull(gh, owner, repo, int(linked["number"]))
-        if pull.get("state") == "open":
-            await evaluate(gh, ctx, owner, repo, pull)
+        if linked.get("state") == "open":  # ``pulls/get`` objects, read just now
+            await evaluate(gh, ctx, owner, repo, linked)
 
 
 async def recorded_override(
