@@ -30,7 +30,15 @@ from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_confi
 from bot.github import GitHubApp
 from bot.gone import own_object_gone
 from bot.handlers import loop as loop_handlers
-from bot.inbox import Database, Delivery, DeliveryInbox, Workers, open_database
+from bot.inbox import (
+    Database,
+    Delivery,
+    DeliveryInbox,
+    PermanentError,
+    Processor,
+    Workers,
+    open_database,
+)
 from bot.intake import DEFAULT_BUDGET_BYTES, BodyBudget, Overloaded, TooLarge, read_body
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics, event_label
@@ -38,7 +46,6 @@ from bot.schedules import Scheduler, ScheduleStore
 from bot.sentry import init_sentry
 from bot.settings import Settings
 from bot.subjects import subject_for
-from bot.workers import PermanentError, Processor
 from rules.payload import repository_full_name, repository_owner_and_name
 
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.

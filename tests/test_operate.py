@@ -14,9 +14,9 @@ import pytest
 from conftest import Clock, until
 
 from bot import operate
-from bot.inbox import Delivery, Inbox, open_database
+from bot.inbox import Delivery, Inbox, PermanentError, open_database
+from bot.inbox.workers import WorkerPool
 from bot.settings import Settings
-from bot.workers import PermanentError, WorkerPool
 
 
 def env_for(path: Path) -> dict[str, str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import Clock, until
 
-from bot.inbox import Delivery, Inbox
+from bot.inbox import Delivery, Inbox, PermanentError
+from bot.inbox.workers import WorkerPool
 from bot.metrics import Metrics
-from bot.workers import PermanentError, WorkerPool
 
 
 async def put(inbox: Inbox, delivery_id: str, subject: str) -> None:

@@ -2,7 +2,7 @@
 
 Two backends implement it, chosen by ``DATABASE_URL`` (``bot.inbox.open_database``):
 
-- ``bot.inbox.sqlite``: an embedded SQLite file, one process; the workers of ``bot.workers``
+- ``bot.inbox.sqlite``: an embedded SQLite file, one process; the workers of ``bot.inbox.workers``
   claim from it.
 - ``bot.inbox.postgres``: PostgreSQL, any number of processes; the queue under it is
   procrastinate, whose workers run the deliveries (see docs/deployment.md for why).
@@ -78,6 +78,16 @@ Processor = Callable[[Delivery], Awaitable[None]]
 
 class PermanentError(Exception):
     """Raised by processing that can never succeed: the delivery is parked without retrying."""
+
+
+_MAX_ERROR_CHARS = 2000
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a delivery's ``last_error``, on either backend: the type and message,
+    bounded."""
+    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
+    return text[:_MAX_ERROR_CHARS]
 
 
 class DeliveryInbox(Protocol):

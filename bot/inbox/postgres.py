@@ -12,7 +12,7 @@ gives us, and what we add:
   across every worker of every replica. A job waiting for its retry holds back the later ones
   of its subject, as in the SQLite inbox.
 - Retries: our strategy (``DeliveryRetry``) gives the same exponential backoff with full jitter
-  as ``bot.workers``; after the last attempt, or on ``PermanentError``, the job ends ``failed``
+  as ``bot.inbox.workers``; after the last attempt, or on ``PermanentError``, the job ends ``failed``
   and the delivery is parked, its last error kept in our row.
 - A replica that dies (SIGKILL, a lost machine) stops sending its heartbeat; every replica looks
   for jobs left ``doing`` by a worker without a recent heartbeat and hands them back (procrastinate's
@@ -56,6 +56,7 @@ from bot.inbox.api import (
     Recovery,
     SharedState,
     Status,
+    error_text,
 )
 from bot.metrics import Metrics
 
@@ -146,7 +147,7 @@ class PostgresSql:
 
 
 class DeliveryRetry(pretry.BaseRetryStrategy):
-    """Full-jitter exponential backoff (as ``bot.workers.WorkerPool.backoff``), ``max_attempts``
+    """Full-jitter exponential backoff (as ``bot.inbox.workers.WorkerPool.backoff``), ``max_attempts``
     attempts in all, none after a ``PermanentError``. A job cut short by our own shutdown is
     handed back at once."""
 
@@ -339,9 +340,7 @@ class PostgresDatabase:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            from bot.workers import describe
-
-            error = describe(exc)
+            error = error_text(exc)
             elapsed = time.monotonic() - started
             self._metrics.processing_seconds.observe(elapsed, event=delivery.event)
             await self.inbox.record_error(delivery_id, error)

@@ -51,10 +51,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bot.inbox import queries as Q
 from bot.inbox.api import Delivery, InboxStats, Periodic, Processor, Recovery, SharedState
+from bot.inbox.workers import WorkerPool
 
 if TYPE_CHECKING:
     from bot.settings import Settings
-    from bot.workers import WorkerPool
 
 log = logging.getLogger("bot.inbox")
 T = TypeVar("T")
@@ -758,8 +758,6 @@ class SqliteDatabase:
         await self.inbox.close()
 
     def workers(self, process: Processor, *, metrics: Any = None) -> WorkerPool:
-        from bot.workers import WorkerPool
-
         s = self.settings
         return WorkerPool(
             self.inbox,

@@ -29,7 +29,7 @@ from gidgethub.abc import GitHubAPI
 from bot import ledger
 from bot.context import Context
 from bot.items import list_items
-from bot.jobs import (
+from bot.jobs.job import (
     Job,
     JobReport,
     adoption_check_passed,

@@ -22,7 +22,7 @@ from bot import ledger
 from bot.context import Context
 from bot.handlers.loop import refresh_summary
 from bot.items import list_items, refresh_incident_tracking
-from bot.jobs import (
+from bot.jobs.job import (
     Job,
     JobReport,
     adoption_check_passed,

@@ -1,4 +1,6 @@
-"""The worker pool: processes stored deliveries, concurrently across subjects, in order within one.
+"""The SQLite backend's worker pool: processes stored deliveries, concurrently across subjects, in
+order within one. (The PostgreSQL backend runs deliveries in procrastinate's workers instead,
+``bot.inbox.postgres``.)
 
 Ordering comes from the inbox (``Inbox.claim`` never hands out two deliveries of one subject);
 the pool adds concurrency, retries and shutdown:
@@ -24,20 +26,41 @@ import logging
 import random as _random
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from bot.context import bound_log
-from bot.inbox.api import Delivery, PermanentError, Processor
-
-__all__ = ["PermanentError", "Processor", "WorkerPool", "describe"]
-from bot.inbox.sqlite import Inbox
+from bot.inbox.api import Delivery, PermanentError, Processor, error_text
 from bot.metrics import Metrics, event_label
 
+# The name operators filter the logs by; it predates the module's home in the inbox package.
 log = logging.getLogger("bot.workers")
 
 # Done deliveries are kept this long so GitHub redeliveries are recognised as duplicates.
 KEEP_DONE_SECONDS = 14 * 24 * 3600.0
 _PURGE_EVERY = 3600.0
-_MAX_ERROR_CHARS = 2000
+
+
+class Claims(Protocol):
+    """What the pool asks of the inbox it runs (``bot.inbox.sqlite.Inbox``): claims, the outcome
+    of each attempt, and a wake-up when a delivery is stored."""
+
+    clock: Callable[[], float]
+
+    def add_listener(self, callback: Callable[[], None]) -> None: ...
+
+    async def poll(self, limit: int) -> tuple[list[Delivery], float | None]: ...
+
+    def mark_done_soon(self, delivery_id: str) -> asyncio.Future[bool]: ...
+
+    async def schedule_retry(
+        self, delivery_id: str, error: str, next_attempt_at: float
+    ) -> bool: ...
+
+    async def park_failed(self, delivery_id: str, error: str) -> bool: ...
+
+    async def release(self, delivery_id: str) -> bool: ...
+
+    async def purge_done(self, older_than: float) -> int: ...
 
 
 class WorkerPool:
@@ -50,7 +73,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        inbox: Inbox,
+        inbox: Claims,
         process: Processor,
         *,
         concurrency: int = 4,
@@ -241,7 +264,7 @@ class WorkerPool:
     ) -> None:
         label = event_label(delivery.event)
         self.metrics.processing_seconds.observe(elapsed, event=label)
-        error = describe(exc)
+        error = error_text(exc)
         if isinstance(exc, PermanentError) or delivery.attempts >= self.max_attempts:
             await self.inbox.park_failed(delivery.delivery_id, error)
             self.metrics.deliveries.inc(event=label, outcome="failed")
@@ -263,12 +286,6 @@ class WorkerPool:
             exc_info=exc,
             extra={"retry_in": round(delay, 3)},
         )
-
-
-def describe(exc: BaseException) -> str:
-    """One line for ``last_error``: the type and message, bounded."""
-    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
-    return text[:_MAX_ERROR_CHARS]
 
 
 def _log_if_failed(future: asyncio.Future[bool], dlog: logging.LoggerAdapter) -> None:
