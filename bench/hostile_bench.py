@@ -22,8 +22,8 @@ from rules.commands import parse_commands
 from rules.config import default_config
 from rules.globs import GlobSet
 from rules.incident import incident_summary, parse_findings, severity_from_body
-from rules.item import parse_item
-from rules.pulls import hardens_numbers
+from rules.item_template import parse_item
+from rules.linked_pulls import hardens_numbers
 from rules.scores import parse_duration
 
 SIZE = 65_536

@@ -3,10 +3,10 @@
 The hardening loop's reliability scorecard, quality rubric and adoption score (rules.scores) are computed
 from :class:`~rules.model.ItemFacts`: the item itself plus what its linked pull requests did.
 A pull request is linked to item N when its description says ``Hardens #N``
-(:func:`rules.pulls.hardens_numbers`).
+(:func:`rules.linked_pulls.hardens_numbers`).
 
 How a linked pull request's facts are read: recomputed from its file list with
-:func:`rules.pulls.pull_facts` under the failure class's control paths and the test paths of
+:func:`rules.linked_pulls.pull_facts` under the failure class's control paths and the test paths of
 the configuration, never read back from a ``hardening/controls`` check run. A check run belongs
 to one commit and is absent in shadow mode, while the file list of a pull request (merged or
 open) is always its final diff, so recomputing is the one source that is always there.
@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-from bot import items as items_api
+from bot import item_issues as items_api
 from bot.checks import publish, run_lock
 from bot.context import REPO_CONFIG_PATH
 from bot.records import Trust, trust_of
@@ -44,12 +44,12 @@ from rules.check_output import (
 )
 from rules.config import CONTROLS, Config, ConfigResult, Limits, default_config, mode_for
 from rules.diff import MAX_PULL_FILES
+from rules.linked_pulls import hardens_references, pull_facts
 from rules.model import HardeningItem, ItemFacts
-from rules.pulls import hardens_references, pull_facts
 
 if TYPE_CHECKING:
     from bot.context import Context
-    from bot.items import LoadedItem
+    from bot.item_issues import LoadedItem
 
 __all__ = [
     "FileCache",

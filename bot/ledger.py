@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-from bot.items import LoadedItem, list_items
+from bot.item_issues import LoadedItem, list_items
 from bot.records import last_copy, record_key, remember, sealed, trust_of
 from bot.writes import (
     add_labels,

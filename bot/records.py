@@ -15,7 +15,7 @@ what they need from the outside:
 
 Usage::
 
-    trust = trust_of(ctx)                      # key + the App's login, for bot.items
+    trust = trust_of(ctx)                      # key + the App's login, for bot.item_issues
     reading = read(issue, trust.key)                # rules.record.Reading, newest of body and copy
     body = sealed(body, record, key)           # body with its one record line, at the end
 """

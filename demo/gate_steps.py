@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from rules.item import parse_item, render_item
+from rules.item_template import parse_item, render_item
 from rules.model import HardeningItem
 
 BOT = "hardening-bot[bot]"

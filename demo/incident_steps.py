@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.item import parse_item
+from rules.item_template import parse_item
 
 INCIDENT_BODY = """\
 ### Severity

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.item import parse_item, render_item
+from rules.item_template import parse_item, render_item
 from rules.model import HardeningItem
 
 CONTROLS = "hardening/controls"

@@ -18,7 +18,7 @@ from typing import Any
 from bot.context import Context, bound_log
 from bot.github import GitHubApp
 from bot.jobs import monthly_audit, weekly_review
-from rules.item import parse_item
+from rules.item_template import parse_item
 from rules.model import HardeningItem
 
 BOT = "hardening-bot[bot]"

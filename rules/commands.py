@@ -36,7 +36,7 @@ from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from rules.debt import DEFER_SYNTAX, DeferRequest, read_defer_arguments
-from rules.item import visible_lines
+from rules.item_template import visible_lines
 from rules.logins import parse_team, parse_user
 from rules.model import EVIDENCE_KINDS, Evidence, EvidenceKind
 from rules.scores import parse_duration

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from rules.item import parse_item, render_item
+from rules.item_template import parse_item, render_item
 from rules.logins import mention, same_login
 from rules.model import Evidence, HardeningItem
 from rules.record import gate_edits, plain_edits, with_plain

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 
 from rules.config import Config, failure_class_for_finding_type
-from rules.item import markdown_heading, visible_lines
+from rules.item_template import markdown_heading, visible_lines
 from rules.model import Finding, Incident
 
 _SEVERITY_WORDS = {

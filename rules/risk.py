@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rules.config import parse_team, parse_user
-from rules.item import markdown_heading, visible_lines
+from rules.item_template import markdown_heading, visible_lines
 
 HEADING = "### Residual Risk"
 

@@ -3,7 +3,7 @@
 From docs/hardening-loop.md: "Recovery declared 'done' with no hardening backlog … guarantees recurring incidents" and
 "From incident finding to control design". Every known finding of an incident gets exactly one
 hardening item, tied to it by the hidden marker ``<!-- hardening-bot:item incident=N
-finding=KEY -->`` (``rules.item``); the incident gets one tracking comment, found by its own
+finding=KEY -->`` (``rules.item_template``); the incident gets one tracking comment, found by its own
 marker and edited in place, listing the backlog as a checklist, what could not be turned into an
 item and what the timeline model expects next.
 
@@ -20,7 +20,7 @@ from datetime import date, datetime
 
 from rules import markers
 from rules.debt import is_deferred
-from rules.item import parse_item, visible_lines
+from rules.item_template import parse_item, visible_lines
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import TimelineExpectation
 from rules.text import inert_line

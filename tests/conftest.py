@@ -69,7 +69,7 @@ from bot.inbox import Inbox
 from bot.records import Trust, key_from_secret
 from bot.settings import Settings
 from bot.web import GITHUB, INBOX, METRICS, SETTINGS, WORKERS, create_app, sign
-from rules.item import parse_item
+from rules.item_template import parse_item
 from rules.model import HardeningItem
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ BOT = "hardening-bot[bot]"
 Deliver = Callable[..., Awaitable[ClientResponse]]
 Drain = Callable[..., Awaitable[None]]
 
-# What reading items needs in tests that call bot.items directly: the record key the bot
+# What reading items needs in tests that call bot.item_issues directly: the record key the bot
 # derives from WEBHOOK_SECRET, and the App's login (items the App opened need no record yet).
 TRUST = Trust(key_from_secret(WEBHOOK_SECRET), BOT)
 
@@ -393,7 +393,7 @@ def open_app_item(
     """An item as the App keeps it: opened by the App, its gate facts in the App's signed
     record (as commands would have written them), rendered into the body."""
     from bot.records import sealed
-    from rules.item import render_item
+    from rules.item_template import render_item
     from rules.record import recorded, subject_of
 
     body = before + render_item(item) + after

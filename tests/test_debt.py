@@ -15,7 +15,7 @@ from rules.debt import (
     is_deferred,
     read_defer_arguments,
 )
-from rules.item import parse_item, render_item
+from rules.item_template import parse_item, render_item
 from rules.model import Deferral, HardeningItem
 from rules.planning import overdue
 

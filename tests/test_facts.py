@@ -7,10 +7,10 @@ from datetime import date
 from typing import Any
 
 from conftest import BOT, TRUST, handler_api
-from test_pulls import ALERT, NEW_TEST, SOURCE
+from test_linked_pulls import ALERT, NEW_TEST, SOURCE
 
 from rules.config import default_config
-from rules.item import render_item
+from rules.item_template import render_item
 from rules.model import HardeningItem
 
 ITEM = HardeningItem(
@@ -43,7 +43,7 @@ async def test_linked_pulls_confirms_each_description(
 
 async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: Any) -> None:
     from bot.facts import item_facts
-    from bot.items import get_item
+    from bot.item_issues import get_item
 
     item = sandbox.open_issue(
         repo,

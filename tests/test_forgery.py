@@ -15,7 +15,7 @@ from conftest import BOT, OWNED_ITEM, item_of, open_app_item
 from bot.github import GitHubApp
 from bot.records import forget_all
 from bot.web import create_app
-from rules.item import parse_item, render_item
+from rules.item_template import parse_item, render_item
 from rules.model import Evidence
 
 READY = dataclasses.replace(

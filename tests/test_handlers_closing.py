@@ -13,7 +13,7 @@ from conftest import BOT, changes, open_app_item
 
 from bot.github import GitHubApp
 from bot.web import create_app
-from rules.item import render_item
+from rules.item_template import render_item
 from rules.model import Deferral, Evidence, HardeningItem
 
 BARE = HardeningItem(

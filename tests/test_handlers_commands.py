@@ -15,7 +15,7 @@ from conftest import OWNED_ITEM, changes, item_of
 from bot import permissions
 from bot.github import GitHubApp
 from bot.web import create_app
-from rules.item import render_item
+from rules.item_template import render_item
 
 BOT = "hardening-bot[bot]"
 CONFIG = ".github/hardening.yml"

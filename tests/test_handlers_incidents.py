@@ -15,12 +15,12 @@ import gidgethub
 import pytest
 from conftest import ledger_call
 
-from bot import items as items_module
+from bot import item_issues as items_module
 from bot.context import Context, bound_log
-from bot.items import sync_incident
+from bot.item_issues import sync_incident
 from bot.metrics import Metrics
 from bot.web import create_app
-from rules.item import parse_item
+from rules.item_template import parse_item
 
 # The bot's clock: a fixed instant that moves with real time, so the dates the bot plans are
 # known and retries still wait. (The sandbox keeps real time: it checks the App's JWT with it.)

@@ -11,7 +11,7 @@ from conftest import BOT, OWNED_ITEM, handler_api, item_of
 
 from bot.facts import refresh_scorecards
 from bot.handlers import pulls
-from rules.item import render_item
+from rules.item_template import render_item
 
 CONTROLS = "hardening/controls"
 SCORECARD = "hardening/scorecard"
@@ -531,7 +531,7 @@ async def test_refresh_scorecards_edits_the_run_in_place(
 
 async def record_ack(bot_app: Any, repo: str, number: int, login: str) -> None:
     """Record ``login``'s acknowledgement as ``/harden ack`` does: in the App's record."""
-    from bot.items import get_item, save_item
+    from bot.item_issues import get_item, save_item
     from bot.records import trust_of
 
     gh, ctx = await handler_api(bot_app)

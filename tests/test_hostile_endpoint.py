@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.web import INBOX
-from rules.item import parse_item
-from rules.pulls import hardens_numbers
+from rules.item_template import parse_item
+from rules.linked_pulls import hardens_numbers
 
 FINDINGS = """\
 ### Findings

@@ -25,9 +25,9 @@ from rules.commands import parse_commands
 from rules.config import default_config
 from rules.debt import read_defer_arguments, read_deferral
 from rules.incident import incident_summary, parse_findings, severity_from_body
-from rules.item import parse_item, visible_lines
+from rules.item_template import parse_item, visible_lines
+from rules.linked_pulls import hardens_numbers
 from rules.override import parse_marker as parse_override_marker
-from rules.pulls import hardens_numbers
 from rules.risk import parse_risk_block
 from rules.scores import parse_duration
 from rules.text import ZWSP, bounded_int, inert, inert_line

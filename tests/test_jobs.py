@@ -14,11 +14,11 @@ from conftest import INSTALLATION_ID, REPO, ledger_call
 
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
-from bot.items import sync_incident
+from bot.item_issues import sync_incident
 from bot.jobs import monthly_audit, run_job, weekly_review
 from bot.metrics import Metrics
 from bot.settings import Settings
-from rules.item import parse_item, replace_item_in_body
+from rules.item_template import parse_item, replace_item_in_body
 from rules.model import Evidence
 
 BOT = "hardening-bot[bot]"

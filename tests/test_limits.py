@@ -8,8 +8,8 @@ import pytest
 
 from rules.check_output import ItemScores, item_scores, scorecard_output
 from rules.config import default_config, load_config
+from rules.linked_pulls import hardens_references
 from rules.model import Finding, HardeningItem, Incident, ItemFacts, ItemMarker
-from rules.pulls import hardens_references
 from rules.tracking import TrackedItem, plan_incident_sync, render_tracking_comment
 
 CONFIG = default_config()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_item import TEMPLATE_ITEM
+from test_item_template import TEMPLATE_ITEM
 
 from rules import scores as sc
 from rules.model import EVIDENCE_KINDS, Evidence, HardeningItem, ItemFacts, PullFacts

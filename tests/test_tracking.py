@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from rules.config import default_config
 from rules.incident import parse_incident
-from rules.item import render_marker
+from rules.item_template import render_marker
 from rules.model import Evidence, Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import timeline_expectations
 from rules.tracking import (

@@ -18,13 +18,20 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.context import Context
-from bot.items import adopt, app_authored, get_issue, is_hardening, load, refresh_incident_tracking
+from bot.item_issues import (
+    adopt,
+    app_authored,
+    get_issue,
+    is_hardening,
+    load,
+    refresh_incident_tracking,
+)
 from bot.permissions import lookup_caller
 from bot.records import trust_of
 from bot.writes import repo_coordinates, upsert_comment
 from rules import markers
 from rules.authorization import WRITE, role_rank
-from rules.item import parse_item
+from rules.item_template import parse_item
 from rules.replies import adoption_hint
 
 router = Router()

@@ -33,7 +33,7 @@ from gidgethub.sansio import Event
 from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts
-from bot.items import get_item, list_items
+from bot.item_issues import get_item, list_items
 from bot.records import trust_of
 from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
 from rules.authorization import is_app_account

@@ -31,7 +31,7 @@ from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts, refresh_after_change
 from bot.handlers.closing import resolve_gate_comment
-from bot.items import (
+from bot.item_issues import (
     LoadedItem,
     adopt,
     get_issue,
@@ -60,7 +60,7 @@ from rules.edits import (
 )
 from rules.gates import DONE, closure_gate, qa_gate
 from rules.incident import incident_summary
-from rules.item import parse_item
+from rules.item_template import parse_item
 from rules.logins import mention
 from rules.model import HardeningItem, ItemFacts
 from rules.planning import reschedule

@@ -30,14 +30,14 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.context import Context
-from bot.items import get_issue, is_hardening, load, save_item
+from bot.item_issues import get_issue, is_hardening, load, save_item
 from bot.permissions import lookup_caller
 from bot.records import read, sealed, trust_of
 from bot.writes import repo_coordinates, same_text, update_issue, upsert_comment
 from rules import markers
 from rules.authorization import WRITE, is_app_account, role_rank
 from rules.edits import judge_hand_edit
-from rules.item import parse_item
+from rules.item_template import parse_item
 from rules.model import HardeningItem
 from rules.record import plain_edits, with_gate
 from rules.replies import hand_edit_comment

@@ -3,7 +3,7 @@
 From docs/hardening-loop.md: "From incident finding to control design" and "Recovery declared 'done' with no hardening
 backlog". An incident issue that is opened, labelled, edited or reopened gets one hardening item
 per known finding that has none yet; any change to a hardening issue re-renders its incident's
-tracking comment. Both go through ``bot.items``, which writes only what differs: the App's own
+tracking comment. Both go through ``bot.item_issues``, which writes only what differs: the App's own
 writes come back as webhooks too, and re-rendering after them writes nothing, so nothing loops.
 """
 
@@ -20,12 +20,12 @@ from gidgethub.sansio import Event
 from bot import ledger
 from bot.context import Context
 from bot.handlers import loop
-from bot.items import refresh_incident_tracking, sync_incident
+from bot.item_issues import refresh_incident_tracking, sync_incident
 from bot.writes import label_names, repo_coordinates
 from rules.authorization import is_bot_account
 from rules.config import Config
 from rules.incident import is_incident
-from rules.item import parse_item
+from rules.item_template import parse_item
 from rules.tracking import incidents_touched
 
 router = Router()

@@ -29,7 +29,7 @@ from gidgethub.sansio import Event
 from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts
-from bot.items import get_issue, list_items, load
+from bot.item_issues import get_issue, list_items, load
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
 from bot.records import trust_of
 from bot.writes import add_labels, ensure_label, label_names, repo_coordinates, upsert_comment

@@ -24,7 +24,7 @@ from gidgethub.abc import GitHubAPI
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot import items as items_api
+from bot import item_issues as items_api
 from bot import ledger
 from bot.checks import complete_if_present, find_runs, publish, pull_numbers_for_check
 from bot.context import (
@@ -46,7 +46,7 @@ from bot.facts import (
     scorecard_for,
     scorecard_lock,
 )
-from bot.items import LoadedItem
+from bot.item_issues import LoadedItem
 from bot.records import trust_of
 from bot.writes import label_names, repo_coordinates
 from rules.check_output import (
@@ -65,9 +65,7 @@ from rules.check_output import (
 from rules.config import ConfigResult, diff_configs, load_config
 from rules.edits import in_progress, with_merge_evidence
 from rules.ledger_facts import verdict_fact
-from rules.model import HardeningItem
-from rules.override import Override, overridden_output, parse_marker
-from rules.pulls import (
+from rules.linked_pulls import (
     controls_input,
     hardens_references,
     is_failure_class_label,
@@ -75,6 +73,8 @@ from rules.pulls import (
     merge_evidence,
     pull_verdict,
 )
+from rules.model import HardeningItem
+from rules.override import Override, overridden_output, parse_marker
 
 router = Router()
 

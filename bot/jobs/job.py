@@ -21,7 +21,7 @@ from rules.config import Config
 from rules.model import HardeningItem, ItemFacts
 
 if TYPE_CHECKING:
-    from bot.items import LoadedItem
+    from bot.item_issues import LoadedItem
     from rules.cadence import Cadence
 
 

@@ -28,7 +28,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot import ledger
 from bot.context import Context
-from bot.items import list_items
+from bot.item_issues import list_items
 from bot.jobs.job import (
     Job,
     JobReport,

@@ -21,7 +21,7 @@ from gidgethub.abc import GitHubAPI
 from bot import ledger
 from bot.context import Context
 from bot.handlers.loop import refresh_summary
-from bot.items import list_items, refresh_incident_tracking
+from bot.item_issues import list_items, refresh_incident_tracking
 from bot.jobs.job import (
     Job,
     JobReport,

@@ -9,7 +9,7 @@ Pure functions over GitHub's pull request file list (``GET /repos/{o}/{r}/pulls/
 - :mod:`rules.diff.languages` test case declarations per language, and the decisions taken
 - :mod:`rules.diff.cases`     :func:`find_new_tests`
 - :mod:`rules.diff.controls`  :func:`find_control_changes`
-- :mod:`rules.diff.pull`      :func:`evaluate_pull`: both, what is missing, annotations
+- :mod:`rules.diff.verdict`      :func:`evaluate_pull`: both, what is missing, annotations
 - :mod:`rules.diff.model`     ``PullFile`` and the frozen verdict dataclasses
 
 Path globs are :mod:`rules.globs`.
@@ -34,7 +34,7 @@ from rules.diff.model import (
     UnreadableFile,
 )
 from rules.diff.patch import Hunk, PatchLine, parse_patch
-from rules.diff.pull import MAX_ANNOTATIONS, evaluate_pull, example_test
+from rules.diff.verdict import MAX_ANNOTATIONS, evaluate_pull, example_test
 
 __all__ = [
     "FILE_STATUSES",

@@ -23,7 +23,7 @@ from rules.check_output import ConfigProposal, ControlsInput, Judged
 from rules.config import CONTROLS, Config, mode_for
 from rules.diff import PullVerdict, evaluate_pull
 from rules.globs import GlobSet
-from rules.item import visible_lines
+from rules.item_template import visible_lines
 from rules.model import Evidence, HardeningItem, PullFacts
 from rules.text import bounded_int
 

@@ -1,4 +1,4 @@
-"""rules.item: the hardening loop's Hardening Item template, read tolerantly and written canonically."""
+"""rules.item_template: the hardening loop's Hardening Item template, read tolerantly and written canonically."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.item import (
+from rules.item_template import (
     FIELD_NAMES,
     parse_item,
     parse_marker,

@@ -47,7 +47,7 @@ from bot.writes import (
 from rules.config import Config, ConfigResult, default_config
 from rules.edits import adopted
 from rules.incident import is_incident, parse_incident
-from rules.item import ItemParse, parse_item, render_item, replace_item_in_body
+from rules.item_template import ItemParse, parse_item, render_item, replace_item_in_body
 from rules.labels import item_labels, label_changes, label_style, labels_of_items
 from rules.model import Finding, HardeningItem, Incident, ItemMarker
 from rules.planning import plan_item, timeline_expectations

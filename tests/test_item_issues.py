@@ -1,4 +1,4 @@
-"""bot.items against the sandbox: reading, listing and saving hardening items, and re-rendering
+"""bot.item_issues against the sandbox: reading, listing and saving hardening items, and re-rendering
 an incident's tracking comment."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from conftest import TRUST
 
 from bot.context import Context, bound_log
-from bot.items import get_item, list_items, refresh_incident_tracking, save_item
+from bot.item_issues import get_item, list_items, refresh_incident_tracking, save_item
 from bot.metrics import Metrics
 from rules.config import default_config, load_config
-from rules.item import render_item
+from rules.item_template import render_item
 from rules.model import HardeningItem, ItemMarker
 
 CONFIG = default_config()
@@ -245,7 +245,7 @@ async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh):
 
 
 async def test_other_app_facts_are_sections_of_the_same_record(sandbox, repo, gh):
-    from bot.items import save_section
+    from bot.item_issues import save_section
 
     issue = open_item(sandbox, repo)
     loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)

@@ -1,4 +1,4 @@
-"""rules.pulls: the items a pull request hardens, the failure classes that judge it, whom warn
+"""rules.linked_pulls: the items a pull request hardens, the failure classes that judge it, whom warn
 mode names, the facts the scores read and the evidence a merged one proves."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import pytest
 
 from rules.config import default_config
 from rules.diff import evaluate_pull
-from rules.model import Evidence, HardeningItem
-from rules.pulls import (
+from rules.linked_pulls import (
     controls_input,
     hardens_numbers,
     is_failure_class_label,
@@ -19,6 +18,7 @@ from rules.pulls import (
     pull_facts,
     warn_owner,
 )
+from rules.model import Evidence, HardeningItem
 
 CONFIG = default_config()
 SOURCE = {
