@@ -12,6 +12,14 @@ appends annotations on every update, it never replaces them, so a run whose anno
 is superseded by a new run instead). ``rerun`` is the delivery that asked for a fresh run, so a
 retried re-run delivery finds its run instead of creating a second one.
 
+The App's own record (:class:`RunRecords`, in the database every replica shares) keeps, per
+commit and name, the runs the App wrote: what their markers say, their status and how many
+annotations landed. With it a pull request event lists nothing before writing: a commit the
+record holds nothing for has none of the App's runs (the record is claimed before the first
+run is created), and a record left mid-write (a crash, another replica) is read back from
+``list-for-ref`` instead, the one listing that remains. Without a database (``replay``,
+``run-job``) every write lists first.
+
 Crash safety: a run with more than 50 annotations is created ``in_progress`` with the first 50
 and completed by the last batch. If the process dies in between, the retry finds the
 ``in_progress`` run through ``list-for-ref``, reads ``output.annotations_count`` to see which
@@ -22,10 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import gidgethub
@@ -40,7 +50,9 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 __all__ = [
     "RunMark",
+    "RunRecords",
     "complete_if_present",
+    "current_runs",
     "external_id",
     "find_runs",
     "publish",
@@ -114,6 +126,175 @@ async def find_runs(gh: GitHubAPI, owner: str, repo: str, sha: str, name: str) -
     return runs
 
 
+# --- the App's record of its runs ------------------------------------------------------------
+
+_RECORD_SCHEMA = {
+    "sqlite": """
+CREATE TABLE IF NOT EXISTS check_run_records (
+    repository TEXT NOT NULL,
+    head_sha   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    runs       TEXT NOT NULL,
+    writing    INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (repository, head_sha, name)
+);
+""",
+    "postgresql": """
+CREATE TABLE IF NOT EXISTS check_run_records (
+    repository TEXT NOT NULL,
+    head_sha   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    runs       TEXT NOT NULL,
+    writing    INTEGER NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (repository, head_sha, name)
+);
+""",
+}
+_KEY = "repository = :repository AND head_sha = :sha AND name = :name"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the record holds for one commit and name: the App's runs, newest first, and
+    whether a write was under way (then GitHub's list is the truth)."""
+
+    runs: list[dict[str, Any]]
+    writing: bool
+
+
+class RunRecords:
+    """The check runs the App wrote, per repository, commit and name (``sql``: the database's
+    statements, ``bot.inbox.api.Sql``). A write claims the record first (``claim``) and saves
+    what GitHub answered after (``save``), so a record still claimed was interrupted."""
+
+    def __init__(self, sql: Any, clock: Callable[[], float]) -> None:
+        self.sql = sql
+        self.clock = clock
+        # When the record began (kept in the table, the first process's start): a pull request
+        # opened before then may have runs from before the record, so its commits are listed.
+        self.since = "9999"
+
+    async def setup(self) -> None:
+        await self.sql.setup(_RECORD_SCHEMA[self.sql.dialect])
+        began = _iso(datetime.fromtimestamp(self.clock(), UTC))
+        await self.sql.execute(
+            (
+                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
+                "updated_at) VALUES ('', '', 'since', :began, 0, :now) "
+                "ON CONFLICT (repository, head_sha, name) DO NOTHING",
+                {"began": began, "now": self.clock()},
+            )
+        )
+        rows = await self.sql.fetch(
+            "SELECT runs FROM check_run_records WHERE repository = '' AND name = 'since'"
+        )
+        self.since = str(rows[0][0]) if rows else began
+
+    def covers(self, opened_at: str | None) -> bool:
+        """Whether every run of the App on a pull request opened at ``opened_at`` (GitHub's
+        ``created_at``) is in the record."""
+        return bool(opened_at) and str(opened_at) >= self.since
+
+    @staticmethod
+    def _key(owner: str, repo: str, sha: str, name: str) -> dict[str, Any]:
+        return {"repository": f"{owner}/{repo}".lower(), "sha": sha, "name": name}
+
+    async def get(self, owner: str, repo: str, sha: str, name: str) -> Recorded | None:
+        rows = await self.sql.fetch(
+            f"SELECT runs, writing FROM check_run_records WHERE {_KEY}",
+            self._key(owner, repo, sha, name),
+        )
+        if not rows:
+            return None
+        try:
+            runs = [dict(r) for r in json.loads(rows[0][0]) if isinstance(r, dict)]
+        except (ValueError, TypeError):
+            return Recorded([], writing=True)  # unreadable: list from GitHub
+        return Recorded(runs, writing=bool(rows[0][1]))
+
+    async def claim(self, owner: str, repo: str, sha: str, name: str, *, new: bool) -> bool:
+        """Mark a write under way. ``new``: the record did not exist, and only one writer
+        creates it. False when another writer got there first."""
+        key = {**self._key(owner, repo, sha, name), "now": self.clock()}
+        if new:
+            sql = (
+                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
+                "updated_at) VALUES (:repository, :sha, :name, '[]', 1, :now) "
+                "ON CONFLICT (repository, head_sha, name) DO NOTHING"
+            )
+        else:
+            sql = (
+                "UPDATE check_run_records SET writing = 1, updated_at = :now "
+                f"WHERE {_KEY} AND writing = 0"
+            )
+        return (await self.sql.execute((sql, key)))[0] == 1
+
+    async def save(
+        self, owner: str, repo: str, sha: str, name: str, runs: list[dict[str, Any]]
+    ) -> None:
+        """The runs as GitHub answered the write; the write is over."""
+        key = {
+            **self._key(owner, repo, sha, name),
+            "runs": json.dumps([_slim(r) for r in runs[:_KEPT]], separators=(",", ":")),
+            "now": self.clock(),
+        }
+        await self.sql.execute(
+            (
+                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
+                "updated_at) VALUES (:repository, :sha, :name, :runs, 0, :now) "
+                "ON CONFLICT (repository, head_sha, name) DO UPDATE SET runs = excluded.runs, "
+                "writing = 0, updated_at = excluded.updated_at",
+                key,
+            )
+        )
+
+
+# The newest runs kept per commit and name: a re-run delivery looks for its own among them.
+_KEPT = 20
+
+
+def _slim(run: Mapping[str, Any]) -> dict[str, Any]:
+    """What the record keeps of a run: enough for ``run_mark`` and ``_publish``, and the
+    break-glass override a controls run carries."""
+    summary = str((run.get("output") or {}).get("summary") or "")
+    tail = summary.rstrip().rsplit("\n", 1)[-1]
+    override = markers.override_in(summary)
+    kept = tail if override is None else markers.override(override) + "\n" + tail
+    return {
+        "id": run.get("id"),
+        "name": run.get("name"),
+        "status": run.get("status"),
+        "conclusion": run.get("conclusion"),
+        "external_id": run.get("external_id"),
+        "app": run.get("app"),
+        "output": {
+            "summary": kept,
+            "annotations_count": int((run.get("output") or {}).get("annotations_count") or 0),
+        },
+    }
+
+
+async def current_runs(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    name: str,
+    records: RunRecords | None,
+    opened_at: str | None,
+) -> list[dict]:
+    """The App's runs named ``name`` on ``sha``, newest first: from the record where it holds
+    them all, else from GitHub's list (as :func:`find_runs`)."""
+    held = None if records is None else await records.get(owner, repo, sha, name)
+    if records is not None and held is None and records.covers(opened_at):
+        return []
+    if held is not None and not held.writing:
+        return held.runs
+    return await find_runs(gh, owner, repo, sha, name)
+
+
 # One writer at a time per run name and commit. Deliveries are ordered per subject, and a pull
 # request's events and its items' events (ordered by incident) are different subjects: without
 # this, two of them could both find no run on the commit and both create one.
@@ -143,16 +324,91 @@ async def publish(
     now: datetime,
     rerun: str | None = None,
     locked: bool = False,
+    records: RunRecords | None = None,
+    opened_at: str | None = None,
 ) -> Write:
     """Make ``output`` the latest run named ``output.name`` on ``sha``, writing only what differs.
 
     ``rerun`` (a delivery id) asks for a new completed run even when nothing changed, as GitHub
     expects of a re-run; a retry of the same delivery reuses it. ``locked``: the caller holds
-    ``run_lock`` for this run already.
+    ``run_lock`` for this run already. ``records``: the App's record of its runs (without it,
+    GitHub's list is read first); ``opened_at``: the pull request's ``created_at``, which
+    tells whether the record holds all of its runs.
     """
     async with contextlib.nullcontext() if locked else run_lock(owner, repo, sha, output.name):
-        runs = await find_runs(gh, owner, repo, sha, output.name)
+        return await _recorded_publish(
+            gh,
+            owner,
+            repo,
+            sha,
+            output,
+            pull_number,
+            now,
+            rerun,
+            records,
+            only_over=False,
+            opened_at=opened_at,
+        )
+
+
+async def _recorded_publish(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    output: CheckOutput,
+    pull_number: int,
+    now: datetime,
+    rerun: str | None,
+    records: RunRecords | None,
+    *,
+    only_over: bool,
+    opened_at: str | None,
+) -> Write:
+    """``_publish`` over the runs the record holds (GitHub's list where it cannot tell), the
+    record claimed before any write and saved after. ``only_over``: write only over an
+    existing run. ``opened_at``: when the pull request was opened (``RunRecords.covers``)."""
+    name = output.name
+    if records is None:
+        runs = await find_runs(gh, owner, repo, sha, name)
+        if only_over and not runs:
+            return Write("absent")
         return await _publish(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+    held = await records.get(owner, repo, sha, name)
+    if held is None:
+        runs = [] if records.covers(opened_at) else await find_runs(gh, owner, repo, sha, name)
+    elif held.writing:
+        runs = await find_runs(gh, owner, repo, sha, name)
+    else:
+        runs = held.runs
+    if only_over and not runs:
+        return Write("absent")
+    mark = RunMark(name, pull_number, output.fingerprint(), output.annotations_fingerprint(), rerun)
+    current = _unchanged(runs, mark)
+    if current is not None:
+        return Write("unchanged", current)
+    if not await records.claim(owner, repo, sha, name, new=held is None) and not (
+        held is not None and held.writing
+    ):
+        runs = await find_runs(gh, owner, repo, sha, name)  # another writer was first
+        current = _unchanged(runs, mark)
+        if current is not None:
+            return Write("unchanged", current)
+    write = await _publish(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+    await records.save(owner, repo, sha, name, runs)
+    return write
+
+
+def _unchanged(runs: list[dict], mark: RunMark) -> dict[str, Any] | None:
+    """The run that already shows ``mark``, completed, when nothing needs writing."""
+    if mark.rerun is not None:
+        runs = [r for r in runs if (run_mark(r) or mark).rerun == _plain(mark.rerun)]
+    if not runs:
+        return None
+    found = run_mark(runs[0])
+    if found is not None and found.digest == mark.digest and runs[0].get("status") == "completed":
+        return runs[0]
+    return None
 
 
 async def _publish(
@@ -166,7 +422,25 @@ async def _publish(
     rerun: str | None,
     runs: list[dict],
 ) -> Write:
-    """``publish`` with the run lock held and the bot's runs of that name on ``sha`` listed."""
+    """``publish`` with the run lock held and the bot's runs of that name on ``sha`` listed.
+    ``runs`` is brought in step with what GitHub answered (newest first)."""
+    write = await _write(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+    if write.data and write.action in ("created", "updated"):
+        runs[:] = [write.data, *(r for r in runs if r.get("id") != write.data.get("id"))]
+    return write
+
+
+async def _write(
+    gh: GitHubAPI,
+    owner: str,
+    repo: str,
+    sha: str,
+    output: CheckOutput,
+    pull_number: int,
+    now: datetime,
+    rerun: str | None,
+    runs: list[dict],
+) -> Write:
     mark = RunMark(
         output.name, pull_number, output.fingerprint(), output.annotations_fingerprint(), rerun
     )
@@ -196,7 +470,7 @@ async def _publish(
     if not done:
         # An interrupted run of an older evaluation, with annotations we can no longer take
         # back: complete it as superseded rather than leave it running, then post afresh.
-        await _patch(
+        superseded = await _patch(
             gh,
             owner,
             repo,
@@ -214,6 +488,7 @@ async def _publish(
                 },
             },
         )
+        runs[:] = [superseded if r.get("id") == superseded.get("id") else r for r in runs]
     return await _create(gh, owner, repo, sha, output, mark, now)
 
 
@@ -226,13 +501,24 @@ async def complete_if_present(
     *,
     pull_number: int,
     now: datetime,
+    records: RunRecords | None = None,
+    opened_at: str | None = None,
 ) -> Write:
     """Publish ``output`` only over an existing run of the bot (e.g. "no longer in scope")."""
     async with run_lock(owner, repo, sha, output.name):
-        runs = await find_runs(gh, owner, repo, sha, output.name)
-        if not runs:
-            return Write("absent")
-        return await _publish(gh, owner, repo, sha, output, pull_number, now, None, runs)
+        return await _recorded_publish(
+            gh,
+            owner,
+            repo,
+            sha,
+            output,
+            pull_number,
+            now,
+            None,
+            records,
+            only_over=True,
+            opened_at=opened_at,
+        )
 
 
 async def pull_numbers_for_check(

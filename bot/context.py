@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # rules.config is written alongside; import it only when used
+    from bot.checks import RunRecords
     from rules.config import ConfigResult
 
 REPO_CONFIG_PATH = ".github/hardening.yml"
@@ -219,6 +220,9 @@ class Context:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     configs: ConfigCache = field(default_factory=ConfigCache)
     delivery_id: str | None = None
+    # The App's record of the check runs it wrote (bot.checks.RunRecords), where a database
+    # holds one; without it every check run write lists the commit's runs first.
+    runs: RunRecords | None = None
     # Filled by handlers, read by the worker once the delivery is done.
     ledger: LedgerRequests = field(default_factory=LedgerRequests, compare=False)
     # The configurations read during this delivery, so its handlers agree and read each once.

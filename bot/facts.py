@@ -307,6 +307,8 @@ async def publish_scorecard(
         now=ctx.now(),
         rerun=rerun,
         locked=locked,
+        records=ctx.runs,
+        opened_at=str(pull.get("created_at") or ""),
     )
 
 

@@ -26,6 +26,7 @@ from gidgethub import sansio
 
 from bot import handlers, ledger, payloads
 from bot.catchup import CatchUp
+from bot.checks import RunRecords
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.github import GitHubApp
 from bot.gone import own_object_gone
@@ -103,6 +104,7 @@ def create_app(
     # One cache for the handlers and the scheduler, told of configuration pushes through the
     # database so every replica drops its copies (bot.context.ConfigCache).
     configs = ConfigCache(state=database.state, clock=clock, max_age=settings.config_max_age)
+    runs = RunRecords(database.sql, clock)
     processor = process or make_processor(
         settings,
         github,
@@ -111,6 +113,7 @@ def create_app(
         schedules=schedules,
         configs=configs,
         inbox=inbox,
+        runs=runs,
     )
     scheduler = Scheduler(
         schedules,
@@ -155,6 +158,7 @@ def create_app(
                 recovery.parked,
             )
         await schedules.open()
+        await runs.setup()
         if start_workers:
             pool.start()
             if database.dialect == "sqlite":
@@ -200,6 +204,7 @@ def make_processor(
     configs: ConfigCache | None = None,
     schedules: ScheduleStore | None = None,
     inbox: DeliveryInbox | None = None,
+    runs: RunRecords | None = None,
 ) -> Processor:
     """The real processing of one delivery: its event through every registered handler.
 
@@ -260,6 +265,7 @@ def make_processor(
             clock=clock,
             configs=configs,
             delivery_id=delivery.delivery_id,
+            runs=runs,
         )
         try:
             await handlers.dispatch(event, gh, ctx)

@@ -1,14 +1,19 @@
-"""Check runs written through the checks API: concurrent writers of one run make one run."""
+"""Check runs written through the checks API: concurrent writers of one run make one run; the
+App's record of its runs spares the listing, on both database backends."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from gidgethub.abc import GitHubAPI
 
-from bot.checks import complete_if_present, find_runs, publish
+from bot.checks import RunRecords, complete_if_present, find_runs, publish
+from bot.inbox import Database, open_database
+from bot.settings import Settings
 from rules.check_output import CheckOutput
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -43,3 +48,157 @@ async def test_concurrent_writers_of_one_run_make_one_run(
     )
     assert results[0].action != "absent"
     assert len(await find_runs(gh, owner, name, sha, "hardening/scorecard")) == 1
+
+
+# --- the App's record of its runs -------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Database]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    db = open_database(make_settings(**overrides))
+    await db.open()
+    yield db
+    await db.close()
+
+
+def listings(sandbox: Any) -> list[Any]:
+    return [c for c in sandbox.calls if c.method == "GET" and c.path.endswith("/check-runs")]
+
+
+async def records_of(database: Database) -> RunRecords:
+    records = RunRecords(database.sql, clock=lambda: NOW.timestamp())
+    await records.setup()
+    return records
+
+
+async def test_the_record_spares_the_listing_and_every_process_reads_the_same(
+    sandbox: Any, repo: str, gh: GitHubAPI, database: Database
+) -> None:
+    owner, name = repo.split("/")
+    sha = sandbox.add_commit(repo)
+    one, other = await records_of(database), await records_of(database)  # two replicas
+    opened = "2026-11-27T12:00:00Z"  # opened once the record began
+    sandbox.reset_calls()
+    first = await publish(
+        gh, owner, name, sha, scorecard("a"), pull_number=7, now=NOW, records=one, opened_at=opened
+    )
+    assert first.action == "created" and listings(sandbox) == []
+    again = await publish(
+        gh,
+        owner,
+        name,
+        sha,
+        scorecard("a"),
+        pull_number=7,
+        now=NOW,
+        records=other,
+        opened_at=opened,
+    )
+    assert again.action == "unchanged" and sandbox.writes()[1:] == []
+    edit = await publish(
+        gh,
+        owner,
+        name,
+        sha,
+        scorecard("b"),
+        pull_number=7,
+        now=NOW,
+        records=other,
+        opened_at=opened,
+    )
+    assert edit.action == "updated" and edit.data["id"] == first.data["id"]
+    last = await complete_if_present(
+        gh, owner, name, sha, scorecard("c"), pull_number=7, now=NOW, records=one, opened_at=opened
+    )
+    assert last.action == "updated" and last.data["id"] == first.data["id"]
+    assert listings(sandbox) == []
+    runs = await find_runs(gh, owner, name, sha, "hardening/scorecard")
+    assert [r["output"]["summary"][:1] for r in runs] == ["c"]
+    # Nothing of the App's on another commit: nothing to complete, nothing listed.
+    other_sha = sandbox.add_commit(repo)
+    sandbox.reset_calls()
+    absent = await complete_if_present(
+        gh,
+        owner,
+        name,
+        other_sha,
+        scorecard("x"),
+        pull_number=7,
+        now=NOW,
+        records=one,
+        opened_at=opened,
+    )
+    assert absent.action == "absent" and listings(sandbox) == []
+
+
+async def test_a_write_cut_short_is_read_back_from_github_not_made_twice(
+    sandbox: Any,
+    repo: str,
+    gh: GitHubAPI,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, name = repo.split("/")
+    sha = sandbox.add_commit(repo)
+    records = await records_of(database)
+    opened = "2026-11-27T12:00:00Z"
+    save = records.save
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the process died after GitHub created the run")
+
+    monkeypatch.setattr(records, "save", crash)
+    with pytest.raises(RuntimeError):
+        await publish(
+            gh,
+            owner,
+            name,
+            sha,
+            scorecard("a"),
+            pull_number=7,
+            now=NOW,
+            records=records,
+            opened_at=opened,
+        )
+    monkeypatch.setattr(records, "save", save)
+    sandbox.reset_calls()
+    retried = await publish(
+        gh,
+        owner,
+        name,
+        sha,
+        scorecard("a"),
+        pull_number=7,
+        now=NOW,
+        records=records,
+        opened_at=opened,
+    )
+    assert retried.action == "unchanged" and len(listings(sandbox)) == 1
+    assert len(sandbox.check_runs(repo, sha)) == 1
+
+
+async def test_a_pull_request_from_before_the_record_has_its_runs_listed(
+    sandbox: Any, repo: str, gh: GitHubAPI, database: Database
+) -> None:
+    owner, name = repo.split("/")
+    sha = sandbox.add_commit(repo)
+    await publish(gh, owner, name, sha, scorecard("old"), pull_number=7, now=NOW)  # no record
+    records = await records_of(database)
+    before = "2026-11-27T11:59:59Z"
+    edit = await publish(
+        gh,
+        owner,
+        name,
+        sha,
+        scorecard("new"),
+        pull_number=7,
+        now=NOW,
+        records=records,
+        opened_at=before,
+    )
+    assert edit.action == "updated" and len(sandbox.check_runs(repo, sha)) == 1

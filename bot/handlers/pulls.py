@@ -26,7 +26,7 @@ from gidgethub.sansio import Event
 
 from bot import item_issues as items_api
 from bot import ledger
-from bot.checks import complete_if_present, find_runs, publish, pull_numbers_for_check
+from bot.checks import complete_if_present, current_runs, publish, pull_numbers_for_check
 from bot.context import (
     ORG_CONFIG_PATH,
     ORG_CONFIG_REPO,
@@ -161,6 +161,8 @@ async def _rerun(
                     pull_number=number,
                     now=ctx.now(),
                     rerun=key,
+                    records=ctx.runs,
+                    opened_at=str(pull.get("created_at") or ""),
                 )
             continue
         await evaluate(
@@ -210,6 +212,7 @@ async def evaluate(
     A break-glass ``override`` (or one recorded earlier on this commit's controls run) passes
     ``hardening/controls`` while it lasts; every verdict is counted for the ledger."""
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
+    opened_at = str(pull.get("created_at") or "")
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
     read, unread = hardens_references(pull.get("body"), config.limits.hardens_references)
@@ -229,6 +232,8 @@ async def evaluate(
             now=ctx.now(),
             rerun=key,
             locked=locked,
+            records=ctx.runs,
+            opened_at=opened_at,
         )
         log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
 
@@ -242,7 +247,15 @@ async def evaluate(
                     await post(out)
                 else:
                     await complete_if_present(
-                        gh, owner, repo, sha, out, pull_number=number, now=ctx.now()
+                        gh,
+                        owner,
+                        repo,
+                        sha,
+                        out,
+                        pull_number=number,
+                        now=ctx.now(),
+                        records=ctx.runs,
+                        opened_at=opened_at,
                     )
         return
 
@@ -299,7 +312,7 @@ async def evaluate(
             verdict_fact(number, {r.requirement: r.met for r in requirement_results(data)}),
         )
         if output is not None and output.conclusion != "success":
-            active = override or await recorded_override(gh, ctx, owner, repo, sha)
+            active = override or await recorded_override(gh, ctx, owner, repo, sha, opened_at)
             if active is not None and active.covers(sha, ctx.now()):
                 output = overridden_output(output, active)
         if output is not None:
@@ -503,10 +516,12 @@ async def refresh_controls(
 
 
 async def recorded_override(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, sha: str
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, sha: str, opened_at: str | None = None
 ) -> Override | None:
-    """The break-glass override recorded on ``sha``'s newest controls run, if the App wrote it."""
-    for run in await find_runs(gh, owner, repo, sha, CONTROLS_CHECK):
+    """The break-glass override recorded on ``sha``'s newest controls run, if the App wrote it
+    (``opened_at``: the pull request's ``created_at``, see ``bot.checks.current_runs``)."""
+    runs = await current_runs(gh, owner, repo, sha, CONTROLS_CHECK, ctx.runs, opened_at)
+    for run in runs:
         if not _ours(run.get("app"), ctx):
             continue
         return parse_marker(str((run.get("output") or {}).get("summary") or ""))
