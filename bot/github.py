@@ -384,7 +384,6 @@ class GitHubApp:
         self._repo_installations: cachetools.TTLCache[str, int | None] = cachetools.TTLCache(
             maxsize=1024, ttl=600
         )
-        self.token_requests = 0
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -447,7 +446,6 @@ class GitHubApp:
             cached = self._tokens.get(installation_id)
             if cached is not None:
                 return cached.token
-            self.token_requests += 1
             data = await self.app_api().post(
                 "/app/installations/{installation_id}/access_tokens",
                 {"installation_id": installation_id},

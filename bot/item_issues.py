@@ -248,31 +248,6 @@ async def save_item(
     return wrote
 
 
-async def save_section(
-    gh: GitHubAPI, loaded: LoadedItem, name: str, value: Any, *, trust: Trust
-) -> bool:
-    """Record another kind of App fact about the item (a deferral, a residual risk...) as the
-    record's section ``name`` (plain JSON), keeping the rest. Returns whether it wrote.
-
-    Read it back with ``loaded.record.section(name)``; like the gate facts, it is signed, so no
-    one can type it, and a section that does not verify reads as absent.
-    """
-    if trust.key is None:
-        raise RuntimeError("the App's record key is missing: set GITHUB_WEBHOOK_SECRET")
-    base = loaded.record
-    if base is None:
-        # An item from before records: its gate facts come along, read once from its body.
-        base = recorded(None, subject(loaded.issue), loaded.item or HardeningItem())
-    record = base.with_section(name, value)
-    body = loaded.issue.get("body") or ""
-    wanted = sealed(body, record, trust.key)
-    remember(record)
-    if same_text(body, wanted):
-        return False
-    await update_issue(gh, loaded.issue, body=wanted)
-    return True
-
-
 async def adopt(
     gh: GitHubAPI,
     owner: str,

@@ -22,6 +22,7 @@ permission" instead of a silent "no" (bedevere#584 is the cautionary tale).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -36,9 +37,12 @@ from rules.authorization import base_role
 log = logging.getLogger(__name__)
 
 TEAM_CACHE_SECONDS = 60
-_team_cache: TTLCache[tuple[str, str, str, str], bool] = TTLCache(
-    maxsize=4096, ttl=TEAM_CACHE_SECONDS
-)
+# One cache per client: bot.github keeps one client per installation across deliveries, so the
+# answers are shared by that installation's deliveries, never by another installation or another
+# GitHub host, and go with the client.
+_team_caches: weakref.WeakKeyDictionary[
+    gidgethub.abc.GitHubAPI, TTLCache[tuple[str, str, str], bool]
+] = weakref.WeakKeyDictionary()
 
 
 class PermissionLookupError(Exception):
@@ -102,17 +106,16 @@ async def collaborator_role(
     return base_role(data.get("role_name"), data.get("permission"))
 
 
-def _cache_key(
-    gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str
-) -> tuple[str, str, str, str]:
-    # Keyed by API base as well, so a GitHub Enterprise host and github.com never share answers.
-    base = str(getattr(gh, "base_url", "") or "")
-    return (base, org.lower(), slug.lower(), login.lower())
+def _team_cache(gh: gidgethub.abc.GitHubAPI) -> TTLCache[tuple[str, str, str], bool]:
+    cache = _team_caches.get(gh)
+    if cache is None:
+        cache = _team_caches[gh] = TTLCache(maxsize=4096, ttl=TEAM_CACHE_SECONDS)
+    return cache
 
 
 async def is_team_member(gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login: str) -> bool:
-    key = _cache_key(gh, org, slug, login)
-    cached = _team_cache.get(key)
+    key = (org.lower(), slug.lower(), login.lower())
+    cached = _team_cache(gh).get(key)
     if cached is not None:
         return cached
     try:
@@ -135,7 +138,7 @@ async def is_team_member(gh: gidgethub.abc.GitHubAPI, org: str, slug: str, login
     else:
         # A pending invitation is not membership yet.
         member = str(data.get("state", "")).lower() == "active"
-    _team_cache[key] = member
+    _team_cache(gh)[key] = member
     return member
 
 
@@ -185,8 +188,3 @@ async def lookup_caller(
     role = await collaborator_role(gh, owner, repo, login) if need_role else None
     lead = await is_lead(gh, login, leads) if need_lead else False
     return Caller(login=login, role=role, is_lead=lead)
-
-
-def clear_cache() -> None:
-    """Forget cached team memberships (tests, and after a config change)."""
-    _team_cache.clear()

@@ -22,7 +22,6 @@ from datetime import date
 from rules.logins import parse_user
 from rules.model import Deferral, HardeningItem
 
-RISK_PREFIX = "risk if delayed:"
 MAX_TEXT_LENGTH = 500
 DEFER_SYNTAX = "/harden defer YYYY-MM-DD REASON; risk if delayed: RISK"
 

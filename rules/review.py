@@ -81,7 +81,6 @@ class Flag:
     fix: str
     notify: tuple[str, ...] = ()
     details: tuple[str, ...] = ()
-    days_overdue: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,9 +108,6 @@ class Review:
     week: str
     items: tuple[ItemFlags, ...]
 
-    def for_item(self, number: int) -> ItemFlags | None:
-        return next((entry for entry in self.items if entry.number == number), None)
-
 
 @dataclass(frozen=True)
 class Audit:
@@ -125,9 +121,6 @@ class Audit:
     month: str
     items: tuple[ItemFlags, ...]
     notes: tuple[str, ...] = ()
-
-    def for_item(self, number: int) -> ItemFlags | None:
-        return next((entry for entry in self.items if entry.number == number), None)
 
 
 # --- periods and markers -------------------------------------------------------------------
@@ -179,7 +172,7 @@ def weekly_review(
         flags: list[Flag] = list(risk_flags.pop(facts.number, ()))
         if item.status in ACTIVE_STATUSES:
             if overdue(item, today):
-                flags.append(_overdue_flag(facts, today, leads))
+                flags.append(_overdue_flag(facts, leads))
             if debt_to_revisit(item, today) and item.deferral is not None:
                 flags.append(
                     Flag(
@@ -274,17 +267,15 @@ def _plain(text: str) -> str:
     return inert_line(text)
 
 
-def _overdue_flag(facts: ItemFacts, today: date, leads: Sequence[str]) -> Flag:
+def _overdue_flag(facts: ItemFacts, leads: Sequence[str]) -> Flag:
     item = facts.item
     assert item.due is not None
-    days = (today - item.due).days
     return Flag(
         "overdue",
         f"due {item.due.isoformat()}, still `{item.status}`",
         "ship the control and ask the verifier owner for `/harden verify`, or agree a new "
         "date with `/harden due YYYY-MM-DD`",
         _owner_first(facts, leads),
-        days_overdue=days,
     )
 
 

@@ -193,27 +193,6 @@ def past_target(entry: RiskEntry, today: date) -> bool:
     return entry.open and today > entry.risk.target
 
 
-def render_risk(entry: RiskEntry) -> str:
-    """The entry in the hardening loop's format, for replies, the ledger and the sprint summary."""
-    risk = entry.risk
-    state = (
-        f"resolved by @{entry.resolved_by} on {entry.resolved_on.isoformat()}"
-        if entry.resolved_on
-        else "open"
-    )
-    lines = [
-        f"**Residual risk R{entry.number}** ({state}; registered on #{entry.source} by "
-        f"@{entry.registered_by} on {entry.registered_on.isoformat()})",
-        f"- {FIELDS['statement']}: {risk.statement}",
-        f"- {FIELDS['why']}: {risk.why or '—'}",
-        f"- {FIELDS['temporary']}: {risk.temporary or '—'}",
-        f"- {FIELDS['trigger']}: {risk.trigger}",
-        f"- {FIELDS['owner']}: @{risk.owner}",
-        f"- {FIELDS['target']}: {risk.target.isoformat()}",
-    ]
-    return "\n".join(lines)
-
-
 def _block_start(lines: list[str | None]) -> int | None:
     for index, line in enumerate(lines):
         if line is None:

@@ -17,7 +17,7 @@ Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MIN_PULLS = 5
@@ -70,10 +70,3 @@ def recommendation(stats: ControlStats) -> str:
         f"blocked (over {int(MAX_BLOCK_SHARE * 100)}%); enforcing now would stall delivery"
     )
 
-
-def latest_verdicts(results: Iterable[tuple[int, str, bool]]) -> dict[int, dict[str, bool]]:
-    """``(pull, control, met)`` in order of evaluation -> the latest verdict per pull and control."""
-    out: dict[int, dict[str, bool]] = {}
-    for pull, control, met in results:
-        out.setdefault(pull, {})[control] = met
-    return out

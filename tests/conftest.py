@@ -37,7 +37,8 @@ Fixtures (all function-scoped unless noted):
 
 Helpers for handler tests: ``OWNED_ITEM`` (an item with owners and a due date), ``item_of``
 (the item an issue holds now), ``changes`` (the writes the bot made on GitHub) and
-``await handler_api(bot_app)`` (the ``(gh, ctx)`` a worker hands a handler).
+``await handler_api(bot_app)`` (the ``(gh, ctx)`` a worker hands a handler). For inbox tests:
+``claim``, ``next_due`` and ``mark_done`` step an ``Inbox`` the way the workers do.
 
 For the sandbox's own tests (``test_sandbox_*.py``, helpers in ``test_sandbox_support.py``):
 
@@ -65,7 +66,7 @@ from hypothesis import settings as hypothesis_settings
 
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
-from bot.inbox import Inbox
+from bot.inbox import Delivery, Inbox
 from bot.records import Trust, key_from_secret
 from bot.settings import Settings
 from bot.web import GITHUB, INBOX, METRICS, SETTINGS, WORKERS, create_app, sign
@@ -119,6 +120,23 @@ async def until(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -
         if loop.time() > deadline:
             raise TimeoutError("condition not reached")
         await asyncio.sleep(0.002)
+
+
+async def claim(inbox: Inbox, limit: int) -> list[Delivery]:
+    """What the workers' ``poll`` claims: up to ``limit`` deliveries, one per free subject."""
+    claimed, _ = await inbox.poll(limit)
+    return claimed
+
+
+async def next_due(inbox: Inbox) -> float | None:
+    """When the inbox says the next retry falls due, claiming nothing."""
+    _, due = await inbox.poll(0)
+    return due
+
+
+async def mark_done(inbox: Inbox, delivery_id: str) -> bool:
+    """Record a delivery processed and wait for the commit; False if it was not claimed."""
+    return await inbox.mark_done_soon(delivery_id)
 
 
 class Clock:

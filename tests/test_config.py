@@ -15,7 +15,6 @@ from rules.config import (
     DEFAULTS_SOURCE,
     MODES,
     ConfigError,
-    allowed_finding_types,
     config_as_data,
     default_config,
     diff_configs,
@@ -95,8 +94,10 @@ def test_labels_match_case_insensitively():
     assert failure_class_for_label(DEFAULTS, "failure-class:nope") is None
 
 
-def test_allowed_finding_types_start_with_the_documented_names():
-    assert allowed_finding_types(DEFAULTS)[:4] == tuple(row[0] for row in FINDING_TABLE)
+def test_each_default_class_is_named_first_by_its_documented_finding_type():
+    # The tracking comment offers each class's first finding type as "Allowed types".
+    first = [fc.finding_types[0] for fc in DEFAULTS.failure_classes.values()]
+    assert first[:4] == [row[0] for row in FINDING_TABLE]
 
 
 # docs/checks.md: the paths every default includes.
@@ -207,7 +208,7 @@ def test_thresholds_timeline_and_rollout_defaults():
     assert all(mode_for(DEFAULTS, control) == "warn" for control in CONTROLS)
     assert DEFAULTS.labels.incident == "incident" and DEFAULTS.labels.hardening == "hardening"
     assert DEFAULTS.labels.for_priority("P1") == "priority:P1"
-    assert DEFAULTS.labels.for_severity(2) == "sev-2"
+    assert DEFAULTS.labels.severity_prefix == "sev-" and DEFAULTS.labels.severity_of("sev-2") == 2
     assert DEFAULTS.leads.users == () and DEFAULTS.leads.teams == ()
     assert set(DEFAULTS.labels.styles) == {
         "incident", "hardening", "failure_class", "priority", "severity"

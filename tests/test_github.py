@@ -55,23 +55,28 @@ def issue_path(number: int) -> str:
     return f"/repos/octo/repo/issues/{number}"
 
 
+def tokens_minted(sandbox: Any) -> list[Any]:
+    """The installation tokens the App asked GitHub for."""
+    return [c for c in sandbox.calls if c.method == "POST" and c.path.endswith("/access_tokens")]
+
+
 async def test_installation_token_cached_until_five_minutes_before_expiry(
     sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     first = await client.installation_api(INSTALLATION_ID)
     token = first.oauth_token
     await client.installation_api(INSTALLATION_ID)
-    minted = [c for c in sandbox.calls if c.path.endswith("/access_tokens")]
+    minted = tokens_minted(sandbox)
     assert len(minted) == 1 and minted[0].status == 201
     expires_at = parse_timestamp(minted[0].response["expires_at"])
 
     fake.now = expires_at - 301  # still more than five minutes left
     assert (await client.installation_api(INSTALLATION_ID)).oauth_token == token
-    assert client.token_requests == 1
+    assert len(tokens_minted(sandbox)) == 1
 
     fake.now = expires_at - 299  # inside the margin: refresh before GitHub expires it
     refreshed = await client.installation_api(INSTALLATION_ID)
-    assert client.token_requests == 2
+    assert len(tokens_minted(sandbox)) == 2
     assert refreshed is first  # same client: rate-limit state and ETag cache survive
     assert refreshed.oauth_token != token
     issue = sandbox.open_issue(repo, title="T")
@@ -82,7 +87,7 @@ async def test_concurrent_first_use_mints_one_token(
     sandbox: Any, repo: str, client: GitHubApp
 ) -> None:
     await asyncio.gather(*(client.installation_api(INSTALLATION_ID) for _ in range(10)))
-    assert client.token_requests == 1
+    assert len(tokens_minted(sandbox)) == 1
 
 
 async def test_unauthorized_drops_the_cached_token(
@@ -93,7 +98,7 @@ async def test_unauthorized_drops_the_cached_token(
     with pytest.raises(gidgethub.BadRequest):
         await gh.getitem(issue_path(1))
     await client.installation_api(INSTALLATION_ID)
-    assert client.token_requests == 2
+    assert len(tokens_minted(sandbox)) == 2
 
 
 async def test_app_jwt_and_bot_login(sandbox: Any, client: GitHubApp) -> None:

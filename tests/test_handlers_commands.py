@@ -4,7 +4,6 @@ row by row, lookups that fail, bots and quotes ignored, redeliveries, verify and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from conftest import OWNED_ITEM, changes, item_of
 
-from bot import permissions
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.item_template import render_item
@@ -40,13 +38,6 @@ ROLES = ["read", "triage", "write", "maintain", "admin"]
 async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp) -> TestClient:
     """The bot, with GitHub retries that do not wait (the sandbox answers at once)."""
     return await aiohttp_client(create_app(settings, github=quick_github))
-
-
-@pytest.fixture(autouse=True)
-def fresh_team_cache() -> Iterator[None]:
-    permissions.clear_cache()
-    yield
-    permissions.clear_cache()
 
 
 @pytest.fixture

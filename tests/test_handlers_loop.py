@@ -13,7 +13,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from conftest import BOT, OWNED_ITEM, item_of, open_app_item
 
-from bot import permissions
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.ledger import LABEL, MARKER, TITLE
@@ -47,13 +46,6 @@ SOURCE = {
 @pytest.fixture
 async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp) -> TestClient:
     return await aiohttp_client(create_app(settings, github=quick_github, clock=NOW.timestamp))
-
-
-@pytest.fixture(autouse=True)
-def fresh_team_cache() -> Any:
-    permissions.clear_cache()
-    yield
-    permissions.clear_cache()
 
 
 @pytest.fixture

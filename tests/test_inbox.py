@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Clock
+from conftest import Clock, claim, mark_done, next_due
 
 from bot.inbox.sqlite import Inbox, _DoneBatch
 
@@ -59,51 +59,51 @@ async def test_listener_called_for_new_deliveries_only(inbox: Inbox) -> None:
 async def test_claim_one_per_subject_oldest_first(inbox: Inbox) -> None:
     for delivery_id, subject in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("c1", "C"), ("b2", "B")]:
         await put(inbox, delivery_id, subject)
-    claimed = await inbox.claim(10)
+    claimed = await claim(inbox, 10)
     assert [d.delivery_id for d in claimed] == ["a1", "b1", "c1"]
     assert all(d.status == "processing" and d.attempts == 1 for d in claimed)
     # subjects A and B are in flight: nothing more to claim
-    assert await inbox.claim(10) == []
-    await inbox.mark_done("a1")
-    assert [d.delivery_id for d in await inbox.claim(10)] == ["a2"]
-    await inbox.mark_done("b1")
-    assert [d.delivery_id for d in await inbox.claim(10)] == ["b2"]
+    assert await claim(inbox, 10) == []
+    await mark_done(inbox, "a1")
+    assert [d.delivery_id for d in await claim(inbox, 10)] == ["a2"]
+    await mark_done(inbox, "b1")
+    assert [d.delivery_id for d in await claim(inbox, 10)] == ["b2"]
 
 
 async def test_claim_respects_limit(inbox: Inbox) -> None:
     for i in range(5):
         await put(inbox, f"d{i}", f"s{i}")
-    assert [d.delivery_id for d in await inbox.claim(2)] == ["d0", "d1"]
-    assert await inbox.claim(0) == []
+    assert [d.delivery_id for d in await claim(inbox, 2)] == ["d0", "d1"]
+    assert await claim(inbox, 0) == []
 
 
 async def test_retry_holds_back_later_deliveries_of_its_subject(inbox: Inbox, clock: Clock) -> None:
     await put(inbox, "a1", "A")
     await put(inbox, "a2", "A")
     await put(inbox, "b1", "B")
-    assert [d.delivery_id for d in await inbox.claim(10)] == ["a1", "b1"]
+    assert [d.delivery_id for d in await claim(inbox, 10)] == ["a1", "b1"]
     assert await inbox.schedule_retry("a1", "GitHubBroken: 502", clock.now + 30)
-    await inbox.mark_done("b1")
+    await mark_done(inbox, "b1")
     # a1 waits for its retry; a2 must not overtake it
-    assert await inbox.claim(10) == []
-    assert await inbox.next_due() == clock.now + 30
+    assert await claim(inbox, 10) == []
+    assert await next_due(inbox) == clock.now + 30
     clock.now += 30
-    again = await inbox.claim(10)
+    again = await claim(inbox, 10)
     assert [(d.delivery_id, d.attempts, d.last_error) for d in again] == [
         ("a1", 2, "GitHubBroken: 502")
     ]
-    await inbox.mark_done("a1")
-    assert [d.delivery_id for d in await inbox.claim(10)] == ["a2"]
+    await mark_done(inbox, "a1")
+    assert [d.delivery_id for d in await claim(inbox, 10)] == ["a2"]
 
 
 async def test_parked_delivery_unblocks_its_subject(inbox: Inbox) -> None:
     await put(inbox, "a1", "A")
     await put(inbox, "a2", "A")
-    await inbox.claim(10)
+    await claim(inbox, 10)
     assert await inbox.park_failed("a1", "ValueError: bad")
     stats = await inbox.stats()
     assert (stats.pending, stats.failed) == (1, 1)
-    assert [d.delivery_id for d in await inbox.claim(10)] == ["a2"]
+    assert [d.delivery_id for d in await claim(inbox, 10)] == ["a2"]
     failed = await inbox.failed()
     assert [(d.delivery_id, d.status, d.last_error) for d in failed] == [
         ("a1", "failed", "ValueError: bad")
@@ -112,28 +112,28 @@ async def test_parked_delivery_unblocks_its_subject(inbox: Inbox) -> None:
 
 async def test_transitions_only_from_processing(inbox: Inbox) -> None:
     await put(inbox, "a")
-    assert await inbox.mark_done("a") is False  # not claimed
-    await inbox.claim(1)
-    assert await inbox.mark_done("a") is True
-    assert await inbox.mark_done("a") is False
+    assert await mark_done(inbox, "a") is False  # not claimed
+    await claim(inbox, 1)
+    assert await mark_done(inbox, "a") is True
+    assert await mark_done(inbox, "a") is False
     assert await inbox.park_failed("a", "x") is False
     assert await inbox.release("a") is False
 
 
 async def test_release_does_not_count_the_attempt(inbox: Inbox) -> None:
     await put(inbox, "a")
-    await inbox.claim(1)
+    await claim(inbox, 1)
     assert await inbox.release("a")
-    (again,) = await inbox.claim(1)
+    (again,) = await claim(inbox, 1)
     assert again.attempts == 1
 
 
 async def test_requeue_failed(inbox: Inbox) -> None:
     await put(inbox, "a")
-    await inbox.claim(1)
+    await claim(inbox, 1)
     await inbox.park_failed("a", "boom")
     assert await inbox.requeue_failed() == 1
-    (again,) = await inbox.claim(1)
+    (again,) = await claim(inbox, 1)
     assert again.attempts == 1
     assert await inbox.requeue_failed("nope") == 0
 
@@ -149,7 +149,7 @@ async def test_stats(inbox: Inbox, clock: Clock) -> None:
     await put(inbox, "a", "A")
     clock.now += 5
     await put(inbox, "b", "B")
-    await inbox.claim(1)
+    await claim(inbox, 1)
     clock.now += 2.5
     stats = await inbox.stats()
     assert (stats.pending, stats.processing, stats.failed) == (2, 1, 0)
@@ -159,8 +159,8 @@ async def test_stats(inbox: Inbox, clock: Clock) -> None:
 async def test_purge_done_keeps_failed_and_pending(inbox: Inbox, clock: Clock) -> None:
     for name in ("done", "failed", "pending"):
         await put(inbox, name, name)
-    await inbox.claim(2)
-    await inbox.mark_done("done")
+    await claim(inbox, 2)
+    await mark_done(inbox, "done")
     await inbox.park_failed("failed", "x")
     clock.now += 100
     assert await inbox.purge_done(older_than=50) == 1
@@ -176,8 +176,8 @@ async def test_crash_recovery_resets_processing(tmp_path: Path, clock: Clock) ->
     await put(first, "a", "A")
     await put(first, "b", "B")
     await put(first, "c", "C")
-    await first.claim(2)
-    await first.mark_done("b")
+    await claim(first, 2)
+    await mark_done(first, "b")
     # Simulate a crash: the connection goes away without any cleanup of 'processing' rows.
     await first.close()
 
@@ -186,7 +186,7 @@ async def test_crash_recovery_resets_processing(tmp_path: Path, clock: Clock) ->
     assert (recovery.resumed, recovery.parked) == (1, 0)
     assert (await second.get("a")).status == "pending"  # type: ignore[union-attr]
     assert (await second.get("b")).status == "done"  # type: ignore[union-attr]
-    assert [d.delivery_id for d in await second.claim(10)] == ["a", "c"]
+    assert [d.delivery_id for d in await claim(second, 10)] == ["a", "c"]
     await second.close()
 
 
@@ -196,7 +196,7 @@ async def test_crash_on_last_attempt_parks(tmp_path: Path, clock: Clock) -> None
     await box.open(max_attempts=2)
     await put(box, "poison")
     for _ in range(2):
-        await box.claim(1)
+        await claim(box, 1)
         await box.close()
         box = Inbox(path, clock=clock)
         recovery = await box.open(max_attempts=2)
@@ -251,9 +251,9 @@ async def test_done_queued_without_waiting_frees_the_subject_for_the_next_claim(
 ) -> None:
     await put(inbox, "a1", "A")
     await put(inbox, "a2", "A")
-    (first,) = await inbox.claim(5)
+    (first,) = await claim(inbox, 5)
     done = inbox.mark_done_soon(first.delivery_id)
-    claimed = await inbox.claim(5)  # queued behind the done: sees subject A free
+    claimed = await claim(inbox, 5)  # queued behind the done: sees subject A free
     assert await done is True
     assert [d.delivery_id for d in claimed] == ["a2"]
 
@@ -261,9 +261,9 @@ async def test_done_queued_without_waiting_frees_the_subject_for_the_next_claim(
 async def test_payloads_survive_status_changes(inbox: Inbox) -> None:
     body = b'{"big": "' + b"x" * 50_000 + b'"}'
     await inbox.store("big", "issues", body, subject="s")
-    (claimed,) = await inbox.claim(1)
+    (claimed,) = await claim(inbox, 1)
     assert claimed.payload == body
-    await inbox.mark_done("big")
+    await mark_done(inbox, "big")
     stored = await inbox.get("big")
     assert stored is not None and stored.payload == body and stored.status == "done"
 
@@ -298,9 +298,9 @@ async def test_purge_done_in_chunks(
     monkeypatch.setattr(bot.inbox.sqlite, "_PURGE_CHUNK", 2)
     for i in range(5):
         await put(inbox, f"d{i}", f"s{i}")
-    await inbox.claim(5)
+    await claim(inbox, 5)
     for i in range(5):
-        await inbox.mark_done(f"d{i}")
+        await mark_done(inbox, f"d{i}")
     clock.now += 10
     assert await inbox.purge_done(older_than=5) == 5
     assert (await inbox.stats()).pending == 0
@@ -386,7 +386,7 @@ async def test_completions_queued_while_a_batch_commits_land_in_the_next(
 ) -> None:
     for i in range(3):
         await put(inbox, f"d{i}", f"o/r#{i}")
-    claimed = await inbox.claim(3)
+    claimed = await claim(inbox, 3)
     entered, release = threading.Event(), threading.Event()
     sizes: list[int] = []
     apply = inbox._apply
@@ -418,7 +418,7 @@ async def test_writes_are_refused_once_closing_and_none_is_left_hanging(
     inbox = Inbox(tmp_path / "inbox.db", clock=clock)
     await inbox.open()
     await put(inbox, "d1")
-    (claimed,) = await inbox.claim(1)
+    (claimed,) = await claim(inbox, 1)
     closing = asyncio.ensure_future(inbox.close())
     await asyncio.sleep(0)  # close() has begun: the writer is told to stop
     with pytest.raises(RuntimeError, match="closing"):
@@ -429,7 +429,7 @@ async def test_writes_are_refused_once_closing_and_none_is_left_hanging(
     # The refused completion left nothing behind that a later one would join and wait on.
     await inbox.open()
     try:
-        (again,) = await inbox.claim(1)
+        (again,) = await claim(inbox, 1)
         assert await asyncio.wait_for(inbox.mark_done_soon(again.delivery_id), timeout=5)
     finally:
         await inbox.close()

@@ -242,20 +242,3 @@ async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh):
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P1"}
     assert [w[0] for w in writes(sandbox)] == ["PATCH"]
-
-
-async def test_other_app_facts_are_sections_of_the_same_record(sandbox, repo, gh):
-    from bot.item_issues import save_section
-
-    issue = open_item(sandbox, repo)
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
-    deferral = {"until": "2026-05-01", "reason": "freeze", "risk": "pager may stay silent"}
-    assert await save_section(gh, loaded, "deferral", deferral, trust=TRUST) is True
-    again = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
-    assert again is not None and again.record is not None
-    assert again.record.section("deferral") == deferral and again.item == ITEM
-    # Saving the item keeps the section; saving the same section again writes nothing.
-    assert await save_item(gh, "octo", "repo", again, ITEM, trust=TRUST) is False
-    sandbox.reset_calls()
-    assert await save_section(gh, again, "deferral", dict(deferral), trust=TRUST) is False
-    assert writes(sandbox) == []

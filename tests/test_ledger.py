@@ -11,7 +11,7 @@ from rules.model import Deferral, HardeningItem, ItemFacts
 from rules.override import grant, overridden_output
 from rules.recurrence import earlier_item_comment, find_recurrences, recurrence_counts
 from rules.risk import ResidualRisk, RiskEntry
-from rules.rollout import ControlStats, control_stats, latest_verdicts, recommendation
+from rules.rollout import ControlStats, control_stats, recommendation
 from rules.scores import evaluate
 
 TODAY = date(2026, 12, 10)
@@ -122,9 +122,7 @@ def test_rollout_recommendations() -> None:
     assert recommendation(ControlStats("c", "shadow", 5, 5)).startswith("promote to `warn`")
     assert recommendation(ControlStats("c", "warn", 10, 2)).startswith("promote to `enforce`")
     assert recommendation(ControlStats("c", "warn", 10, 3)).startswith("stay in `warn`")
-    verdicts = latest_verdicts(
-        [(1, "regression-test", False), (1, "regression-test", True), (2, "regression-test", False)]
-    )
+    verdicts = {1: {"regression-test": True}, 2: {"regression-test": False}}
     assert control_stats({"regression-test": "warn", "control-change": "warn"}, verdicts) == [
         ControlStats("regression-test", "warn", 2, 1),
         ControlStats("control-change", "warn", 0, 0),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Clock, until
+from conftest import Clock, claim, until
 
 from bot import operate
 from bot.inbox import Delivery, Inbox, PermanentError, open_database
@@ -93,7 +93,7 @@ async def test_requeue_leaves_the_servers_in_flight_deliveries_alone(
     try:
         for i in (1, 2):
             await inbox.store(f"d{i}", "issues", b"{}", subject=f"o/r#{i}")
-        claimed = await inbox.claim(2)
+        claimed = await claim(inbox, 2)
         await inbox.park_failed(claimed[0].delivery_id, "boom")
         out = io.StringIO()
         code = await asyncio.to_thread(operate.requeue, ["--all"], env=env_for(path), out=out)
@@ -131,7 +131,7 @@ async def test_requeue_names_exactly_the_ids_it_could_not_requeue(
     try:
         for name in ("parked-a", "parked-b", "still-pending"):
             await inbox.store(name, "issues", b"{}", subject=f"o/r#{name}")
-        for claimed in await inbox.claim(2):
+        for claimed in await claim(inbox, 2):
             await inbox.park_failed(claimed.delivery_id, "boom")
     finally:
         await inbox.close()
@@ -154,7 +154,7 @@ async def test_failed_with_a_limit_says_how_many_are_parked_in_all(
     try:
         for i in (1, 2, 3):
             await inbox.store(f"d{i}", "issues", b"{}", subject=f"o/r#{i}")
-        for claimed in await inbox.claim(3):
+        for claimed in await claim(inbox, 3):
             await inbox.park_failed(claimed.delivery_id, "boom")
     finally:
         await inbox.close()

@@ -4,13 +4,12 @@ failed lookups that are errors, never a silent "not allowed"."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from conftest import no_wait
 
-from bot import permissions
 from bot.github import GitHubApp
 from bot.permissions import (
     PermissionLookupError,
@@ -29,13 +28,6 @@ FORBIDDEN = {
     "documentation_url": "https://docs.github.com/rest",
     "status": "403",
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> Iterator[None]:
-    permissions.clear_cache()
-    yield
-    permissions.clear_cache()
 
 
 @pytest.fixture
@@ -109,15 +101,22 @@ async def test_team_membership_members_maintainers_and_absent(
     assert not await is_team_member(gh, "octo", "nosuchteam", "erin")
 
 
-async def test_team_membership_is_cached_briefly(sandbox: Any, repo: str, gh: Any) -> None:
+async def test_team_membership_is_cached_per_client(
+    sandbox: Any, repo: str, gh: Any, settings: Any
+) -> None:
+    from conftest import INSTALLATION_ID
+
     sandbox.add_team("octo", "leads", members=["erin"])
     for _ in range(3):
         assert await is_lead(gh, "erin", ["@octo/leads"])
         assert not await is_lead(gh, "gail", ["octo/leads"])
     assert len(_gets(sandbox, "/memberships/erin")) == 1
     assert len(_gets(sandbox, "/memberships/gail")) == 1
-    permissions.clear_cache()
-    assert await is_lead(gh, "erin", ["@octo/leads"])
+    other = GitHubApp(settings, sleep=no_wait)  # another process, or another installation
+    try:
+        assert await is_lead(await other.installation_api(INSTALLATION_ID), "erin", ["@octo/leads"])
+    finally:
+        await other.close()
     assert len(_gets(sandbox, "/memberships/erin")) == 2
 
 

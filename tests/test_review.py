@@ -116,9 +116,8 @@ def test_weekly_flags(changes: dict[str, object], expected: list[str]) -> None:
     assert kinds(weekly(item(**changes))) == expected
 
 
-def test_days_overdue_and_the_fix() -> None:
+def test_overdue_names_the_due_date_and_the_fix() -> None:
     found = flag(weekly(item(due=date(2026, 11, 23))), "overdue")
-    assert found.days_overdue == 7
     assert "due 2026-11-23, still `in_progress`" in found.summary
     assert "`/harden due YYYY-MM-DD`" in found.fix and "`/harden verify`" in found.fix
 
@@ -183,7 +182,6 @@ def test_only_flagged_items_are_listed_in_number_order() -> None:
     ]
     review = rv.weekly_review(items, TODAY)
     assert [entry.number for entry in review.items] == [5, 9]
-    assert review.for_item(3) is None and review.for_item(9) is not None
 
 
 def test_periods_and_markers() -> None:

@@ -30,7 +30,7 @@ Why these choices:
 - Checkpoints (copying the WAL back into the database file) run on the reading connection, so
   the fsyncs of the database file never sit in front of an acknowledgement.
 
-Ordering: ``claim`` only hands out the oldest unfinished delivery of each subject
+Ordering: ``poll`` only hands out the oldest unfinished delivery of each subject
 (``bot.subjects``), and none while another delivery of that subject is being processed. A delivery
 waiting for its retry therefore holds back the later ones of its subject: strict order within a
 subject is worth more than the latency of one incident's later events.
@@ -202,12 +202,9 @@ class Inbox:
                 listener()
         return new
 
-    async def mark_done(self, delivery_id: str) -> bool:
-        """Record a successful processing. False if the delivery was not being processed."""
-        return bool(await self.mark_done_soon(delivery_id))
-
     def mark_done_soon(self, delivery_id: str) -> asyncio.Future[bool]:
-        """Queue ``mark_done`` without waiting for it.
+        """Record a successful processing, without waiting for the commit; resolves to False if the
+        delivery was not being processed.
 
         Writes are applied in the order they are queued, so a claim queued after this one
         already sees the delivery done (its subject free). The workers use this to hand the
@@ -300,16 +297,11 @@ class Inbox:
 
     # -- reads and claims --------------------------------------------------------------------
 
-    async def claim(self, limit: int) -> list[Delivery]:
-        """Mark up to ``limit`` due deliveries as processing and return them, oldest first.
-
-        Never two of the same subject, and never one whose subject is already in flight.
-        """
-        claimed, _ = await self.poll(limit)
-        return claimed
-
     async def poll(self, limit: int) -> tuple[list[Delivery], float | None]:
-        """``claim(limit)`` and ``next_due()`` together, as one step of the next group commit.
+        """Claim up to ``limit`` due deliveries (never two of one subject, never one whose
+        subject is in flight; oldest first), and say when the next retry falls due (a subject
+        head waiting for its backoff; deliveries queued behind a busy subject do not count), as
+        one step of the next group commit.
 
         Riding along with the writes (the completions that freed the workers, usually) costs no
         extra transaction and no extra trip to the database thread.
@@ -362,15 +354,6 @@ class Inbox:
             )
 
         return await self._read(read)
-
-    async def next_due(self) -> float | None:
-        """When the next retry falls due (a subject head waiting for its backoff), or None.
-
-        Deliveries queued behind a busy subject do not count: they become claimable when that
-        subject finishes, not at a time. Heads already due are claimable now.
-        """
-        now = self.clock()
-        return await self._read(lambda conn: _next_due(conn, now))
 
     async def failed(self, limit: int = 100) -> list[Delivery]:
         """Parked deliveries, oldest first, for operators and tests."""

@@ -2,7 +2,7 @@
 order within one. (The PostgreSQL backend runs deliveries in procrastinate's workers instead,
 ``bot.inbox.postgres``.)
 
-Ordering comes from the inbox (``Inbox.claim`` never hands out two deliveries of one subject);
+Ordering comes from the inbox (``Inbox.poll`` never hands out two deliveries of one subject);
 the pool adds concurrency, retries and shutdown:
 
 - A failed attempt is retried with exponential backoff and full jitter (a uniform delay in

@@ -6,7 +6,7 @@ What each field means and where its shipped value comes from is in ``docs/rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
@@ -87,9 +87,6 @@ class Labels:
 
     def for_priority(self, priority: Priority) -> str:
         return f"{self.priority_prefix}{priority}"
-
-    def for_severity(self, severity: int) -> str:
-        return f"{self.severity_prefix}{severity}"
 
     def severity_of(self, label: str) -> int | None:
         """1..4 when ``label`` is a severity label (case-insensitive; ``-``/``_``/space free)."""
@@ -265,13 +262,6 @@ def failure_class_for_label(config: Config, label: str) -> FailureClass | None:
     return None
 
 
-def allowed_finding_types(config: Config) -> tuple[str, ...]:
-    """Every accepted finding type, canonical names first, for "allowed types are ..." replies."""
-    canonical = [fc.finding_types[0] if fc.finding_types else fc.slug for fc in _classes(config)]
-    aliases = [t for fc in _classes(config) for t in fc.finding_types[1:]]
-    return tuple(canonical + aliases)
-
-
 def title_of(slug: str) -> str:
     """The title a failure class without one gets: ``missed-detection`` -> ``Missed detection``."""
     return slug.replace("-", " ").capitalize()
@@ -283,10 +273,6 @@ def title_of(slug: str) -> str:
 
 def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.casefold())
-
-
-def _classes(config: Config) -> Iterable[FailureClass]:
-    return config.failure_classes.values()
 
 
 def _type_names(failure_class: FailureClass) -> set[str]:
