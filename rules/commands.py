@@ -96,7 +96,7 @@ USAGE: tuple[Usage, ...] = (
         "retire",
         "/harden retire RATIONALE",
         "a lead",
-        "retires the item with its rationale (seed: control sunset protocol)",
+        "retires the item with its rationale (the control sunset protocol)",
     ),
     Usage(
         "adopt",

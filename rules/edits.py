@@ -74,7 +74,8 @@ def owner_conflict(item: HardeningItem, login: str) -> str | None:
     if same_login(login, item.verifier) and not same_login(login, item.owner):
         return (
             f"{mention(login)} is the verifier owner; the execution owner must be "
-            "someone else (seed: one execution owner and one verifier owner). Set another "
+            "someone else (an item has one execution owner and a different verifier owner, so no "
+            "one verifies their own work). Set another "
             "verifier first with `/harden verifier @user`"
         )
     return None

@@ -92,7 +92,7 @@ class RiskBlock:
         parts.extend(self.problems)
         text = "; ".join(parts)
         if any(FIELDS[key] in self.missing for key in ("trigger", "target")):
-            text += " (seed: residual risk without trigger/date is unmanaged risk)"
+            text += " (a residual risk without a trigger or a target date is unmanaged risk)"
         return text
 
 

@@ -69,4 +69,3 @@ def recommendation(stats: ControlStats) -> str:
         f"stay in `warn`: {stats.would_block} of {stats.judged} pull requests would have been "
         f"blocked (over {int(MAX_BLOCK_SHARE * 100)}%); enforcing now would stall delivery"
     )
-

@@ -136,8 +136,8 @@ def render_summary(
         SUMMARY_MARKER,
         f"## Hardening sprint summary: #{incident} {_quiet(title)}",
         "",
-        f"Sprint day {day} of {SPRINT_DAYS} (seed: “Day 12–14: publish summary + residual risk "
-        "owners”). Kept current by the App.",
+        f"Sprint day {day} of {SPRINT_DAYS} (days 12–14: publish this summary and the residual "
+        "risk owners). Kept current by the App.",
         "",
         "### Before closing the hardening loop",
     ]

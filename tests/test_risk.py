@@ -43,7 +43,7 @@ def test_missing_trigger_and_date_are_named() -> None:
     assert block.missing == ("Trigger for re-prioritization", "Target resolution date")
     assert block.refusal() == (
         "the residual risk is missing `Trigger for re-prioritization`, `Target resolution date` "
-        "(seed: residual risk without trigger/date is unmanaged risk)"
+        "(a residual risk without a trigger or a target date is unmanaged risk)"
     )
 
 
