@@ -41,6 +41,7 @@ import cachetools
 import gidgethub
 import gidgethub.aiohttp
 
+from bot.issue_versions import IssueVersions, issue_of
 from bot.metrics import Metrics
 from bot.settings import Settings
 
@@ -150,9 +151,12 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         recorder: list[RecordedCall] | None = None,
         on_unauthorized: Callable[[], None] | None = None,
         gate: InstallationGate | None = None,
+        versions: IssueVersions | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(session, requester, base_url=base_url, **kwargs)
+        # Issues unchanged since read are answered from the ETag cache (bot.issue_versions).
+        self.versions = versions if versions is not None and versions.enabled else None
         self.graphql_url = graphql_url
         self.policy = policy or RetryPolicy()
         self.metrics = metrics
@@ -175,6 +179,34 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         headers = {**headers, "x-github-api-version": API_VERSION}
         if self.recorder is not None and self._is_write(method, url, body):
             return self._record(method, url, body)
+        issue = issue_of(url) if self.versions is not None else None
+        if self.versions is None or issue is None:
+            return await self._send(method, url, headers, body)
+        owner, repo, number, whole = issue
+        if method != "GET":
+            response = await self._send(method, url, headers, body)
+            if response[0] < 400:
+                self.versions.forget(url.split("/issues/")[0] + f"/issues/{number}")
+                await self.versions.changed(owner, repo, number)
+            return response
+        if not whole:
+            return await self._send(method, url, headers, body)
+        version = await self.versions.version(owner, repo, number)
+        if "if-none-match" in headers and self.versions.unchanged(url, version):
+            # gidgethub holds the copy (it sent the ETag): answer as GitHub would, unasked.
+            if self.rate_limit is not None:
+                self.rate_limit.remaining += 1  # gidgethub counted the request that is not sent
+            self._count(method, "cached")
+            return 304, {}, b""
+        response = await self._send(method, url, headers, body)
+        if response[0] in (200, 304):
+            self.versions.read(url, version)
+        return response
+
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One request to GitHub, retried as the class docstring says."""
         attempt = 0
         while True:
             attempt += 1
@@ -384,6 +416,9 @@ class GitHubApp:
         self._repo_installations: cachetools.TTLCache[str, int | None] = cachetools.TTLCache(
             maxsize=1024, ttl=600
         )
+        # Set by the server once its database is open (bot.web): issue versions every replica
+        # shares, so an unchanged issue is not read again.
+        self.versions: IssueVersions | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -429,6 +464,7 @@ class GitHubApp:
                 recorder=self.recorded if self.dry_run else None,
                 on_unauthorized=lambda: self.forget_token(installation_id),
                 gate=self._gate(installation_id),
+                versions=self.versions,
                 oauth_token=token,
                 cache=cachetools.LRUCache(maxsize=512),
             )

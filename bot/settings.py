@@ -77,6 +77,10 @@ class Settings:
     # A configuration read from GitHub is kept until a push changes it, or this long at most;
     # 0: read it on every delivery.
     config_max_age: float = 24 * 3600.0
+    # An issue read from GitHub is answered from the App's copy until an ``issues`` webhook or
+    # the App's own write changes it, or this long at most; 0: asked every time (as a
+    # conditional request).
+    issue_max_age: float = 3600.0
     queue_heartbeat: float = 5.0
     log_level: str = "INFO"
 
@@ -142,6 +146,7 @@ class Settings:
             scheduler_interval=_number(env, "HARDENING_SCHEDULER_INTERVAL_SECONDS", default=300.0),
             catch_up_interval=_number(env, "HARDENING_CATCH_UP_INTERVAL_SECONDS", default=900.0),
             config_max_age=_number(env, "HARDENING_CONFIG_MAX_AGE_SECONDS", default=86400.0),
+            issue_max_age=_number(env, "HARDENING_ISSUE_MAX_AGE_SECONDS", default=3600.0),
             discover_interval=_number(
                 env, "HARDENING_DISCOVER_INTERVAL_SECONDS", default=6 * 3600.0
             ),

@@ -41,6 +41,7 @@ from bot.inbox import (
     open_database,
 )
 from bot.intake import DEFAULT_BUDGET_BYTES, BodyBudget, Overloaded, TooLarge, read_body
+from bot.issue_versions import IssueVersions
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics, event_label
 from bot.schedules import Scheduler, ScheduleStore
@@ -63,6 +64,7 @@ WORKERS = web.AppKey("workers", Workers)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 CATCH_UP = web.AppKey("catch_up", CatchUp)
 CONFIGS = web.AppKey("configs", ConfigCache)
+VERSIONS = web.AppKey("versions", IssueVersions)
 BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 
 log = logging.getLogger("bot.web")
@@ -105,6 +107,9 @@ def create_app(
     # database so every replica drops its copies (bot.context.ConfigCache).
     configs = ConfigCache(state=database.state, clock=clock, max_age=settings.config_max_age)
     runs = RunRecords(database.sql, clock)
+    # Issues unchanged since the App read them are not asked for again (bot.issue_versions).
+    versions = IssueVersions(database.state, clock=clock, max_age=settings.issue_max_age)
+    github.versions = versions
     processor = process or make_processor(
         settings,
         github,
@@ -143,6 +148,7 @@ def create_app(
     app[WORKERS] = pool
     app[CATCH_UP] = catch_up
     app[CONFIGS] = configs
+    app[VERSIONS] = versions
     app[BODY_BUDGET] = BodyBudget(intake_buffer_bytes)
     app[SCHEDULER] = scheduler
     app.router.add_post("/webhook", webhook)
@@ -224,6 +230,8 @@ def make_processor(
         if changes_config(delivery.event, event.data):
             # Usually done at intake already; this covers a push taken in by the catch-up.
             await configs.invalidate()
+        if delivery.event == "issues" and github.versions is not None:
+            await github.versions.delivery(delivery.event, event.data)  # likewise
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
         installation_id = delivery.installation_id
@@ -427,6 +435,12 @@ async def _verified_webhook(request: web.Request, body: bytes) -> web.Response:
             await app[CONFIGS].invalidate()
         except Exception:
             dlog.exception("could not mark the cached configurations stale")
+    if event == "issues" and app[VERSIONS].enabled:
+        # Likewise: whoever reads this issue next asks GitHub for it (bot.issue_versions).
+        try:
+            await app[VERSIONS].delivery(event, payload)
+        except Exception:
+            dlog.exception("could not mark the issue changed")
     # Built by hand (the id is a bounded header; json.dumps only to quote it): the same bytes
     # json_response would send, without its encoder on every acknowledgement.
     return web.Response(

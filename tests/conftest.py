@@ -190,6 +190,8 @@ def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Se
             "discover_interval": 0.0,
             # Tests edit configurations in the sandbox without sending the push GitHub would.
             "config_max_age": 0.0,
+            # Likewise issues, edited in the sandbox without the webhook GitHub would send.
+            "issue_max_age": 0.0,
         }
         values.update(overrides)
         return Settings(**values)

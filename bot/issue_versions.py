@@ -1,0 +1,91 @@
+"""Which issues changed since the App last read them, so an unchanged one is not asked again.
+
+A pull request event reads each hardening item it links, and reads them again under the
+scorecard's lock: with ETags each is a ``304``, free against the rate limit but still a request
+to GitHub. Yet every change to an issue sends an ``issues`` webhook. So each issue has a version
+in the database every replica shares (``bot.inbox.api.SharedState``): it moves when an ``issues``
+delivery is taken in (before its ``202``, ``bot.web``) or processed (a delivery the catch-up took
+in), and when the App itself writes to the issue (``bot.github``). The GitHub client answers a
+read of an issue from its ETag cache, without asking, while the version it read at is still the
+current one and that copy is younger than ``max_age`` (``HARDENING_ISSUE_MAX_AGE_SECONDS``, the
+safety net for a change no webhook told of, such as a label renamed); otherwise it asks, as a
+conditional request.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import cachetools
+
+# The issue a REST path is about: ``/repos/{owner}/{repo}/issues/{number}`` and what is under it.
+_ISSUE_PATH = re.compile(r"/repos/([^/]+)/([^/]+)/issues/(\d+)(/.*)?$")
+
+
+def issue_of(url: str) -> tuple[str, str, int, bool] | None:
+    """``(owner, repo, number, whole)`` of the issue ``url`` reads or writes; ``whole``: the
+    issue object itself rather than something under it (labels, comments...)."""
+    parts = urlsplit(url)
+    found = _ISSUE_PATH.search(parts.path)
+    if found is None:
+        return None
+    owner, repo, number, rest = found.groups()
+    return owner, repo, int(number), not rest and not parts.query
+
+
+class IssueVersions:
+    """The versions of issues (``state``: ``get``/``bump`` of small shared documents)."""
+
+    def __init__(
+        self, state: Any, *, clock: Callable[[], float] = time.time, max_age: float = 3600.0
+    ) -> None:
+        self.state = state
+        self.clock = clock
+        self.max_age = max_age
+        # The URL of an issue read -> (the version it was read at, when).
+        self._read: cachetools.LRUCache[str, tuple[int, float]] = cachetools.LRUCache(4096)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_age > 0
+
+    @staticmethod
+    def _key(owner: str, repo: str, number: int) -> str:
+        return f"issue-version:{owner}/{repo}#{number}".lower()
+
+    async def changed(self, owner: str, repo: str, number: int) -> None:
+        """The issue changed: every process reads it from GitHub again."""
+        await self.state.bump(self._key(owner, repo, number))
+
+    async def version(self, owner: str, repo: str, number: int) -> int:
+        return int(await self.state.get(self._key(owner, repo, number)) or 0)
+
+    def unchanged(self, url: str, version: int) -> bool:
+        """Whether the copy of ``url`` read earlier is still the issue at ``version``."""
+        seen = self._read.get(url)
+        return seen is not None and seen[0] == version and self.clock() - seen[1] < self.max_age
+
+    def read(self, url: str, version: int) -> None:
+        """``url`` was read from GitHub (the version was taken before asking)."""
+        self._read[url] = (version, self.clock())
+
+    def forget(self, url: str) -> None:
+        self._read.pop(url, None)
+
+    async def delivery(self, event: str, payload: Mapping[str, Any]) -> None:
+        """An ``issues`` delivery says its issue changed."""
+        if event != "issues":
+            return
+        issue = payload.get("issue")
+        repository = payload.get("repository")
+        if not isinstance(issue, Mapping) or not isinstance(repository, Mapping):
+            return
+        number = issue.get("number")
+        full_name = repository.get("full_name")
+        if isinstance(number, int) and isinstance(full_name, str) and "/" in full_name:
+            owner, repo = full_name.split("/", 1)
+            await self.changed(owner, repo, number)
