@@ -21,6 +21,7 @@ import cachetools
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
+from bot.copies import Copies
 from bot.metrics import Metrics
 from bot.settings import Settings
 
@@ -219,6 +220,9 @@ class Context:
     # How a handler waits (for a write whose outcome is unknown to show up); injectable.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     configs: ConfigCache = field(default_factory=ConfigCache)
+    # The App's last known record copies (bot.records): the database's in the server; without
+    # one (replay, run-job), this context's own memory.
+    records: Copies = field(default_factory=Copies, compare=False)
     delivery_id: str | None = None
     # The App's record of the check runs it wrote (bot.checks.RunRecords), where a database
     # holds one; without it every check run write lists the commit's runs first.

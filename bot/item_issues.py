@@ -33,7 +33,7 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.context import Context
-from bot.records import Trust, read, remember, sealed, subject, trust_of
+from bot.records import Trust, read, read_all, remember, sealed, subject, trust_of
 from bot.writes import (
     add_labels,
     ensure_label,
@@ -124,7 +124,7 @@ def app_authored(issue: dict[str, Any], bot_login: str) -> bool:
     return bool(bot_login) and author.casefold() == bot_login.casefold()
 
 
-def load(
+async def load(
     issue: dict[str, Any],
     config: Config | None = None,
     *,
@@ -144,7 +144,7 @@ def load(
         parse = replace(parse, marker=None)
     if parse.item is None and parse.marker is None:
         return None
-    reading = reading or read(issue, trust.key)
+    reading = reading or await read(issue, trust)
     typed = parse.item
     if reading.record is not None:
         source: Source = "record"
@@ -179,7 +179,7 @@ async def get_item(
     issue = await gh.getitem(
         "/repos/{owner}/{repo}/issues/{number}", {"owner": owner, "repo": repo, "number": number}
     )
-    return load(dict(issue), config, trust=trust)
+    return await load(dict(issue), config, trust=trust)
 
 
 async def list_items(
@@ -194,7 +194,7 @@ async def list_items(
     """Every hardening item of the repository, open and closed, by number; with ``incident``,
     only the items that belong to it (by the bot's marker, else by their Incident reference)."""
     config = config or default_config()
-    found: list[LoadedItem] = []
+    issues: list[dict[str, Any]] = []
     async for issue in gh.getiter(
         "/repos/{owner}/{repo}/issues{?labels,state,per_page}",
         {
@@ -205,7 +205,12 @@ async def list_items(
             "per_page": 100,
         },
     ):
-        loaded = load(dict(issue), config, trust=trust)
+        if is_hardening(issue, config):
+            issues.append(dict(issue))
+    found: list[LoadedItem] = []
+    # The App's copies of every record at once: one database read, not one per item.
+    for issue, reading in zip(issues, await read_all(issues, trust), strict=True):
+        loaded = await load(issue, config, trust=trust, reading=reading)
         if loaded is not None and (incident is None or loaded.incident == incident):
             found.append(loaded)
     return sorted(found, key=lambda one: one.number)
@@ -237,8 +242,7 @@ async def save_item(
     if not same_text(body, wanted):
         await update_issue(gh, loaded.issue, body=wanted)
         wrote = True
-    if trust.key is not None:
-        remember(record)
+    await remember(trust, record)
     stale, missing = label_changes(label_names(loaded.issue), item, config)
     for name in stale:
         wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote

@@ -33,7 +33,7 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.item_issues import LoadedItem, list_items
-from bot.records import last_copy, record_key, remember, sealed, trust_of
+from bot.records import Trust, last_copy, remember, sealed, trust_of, unseal_with
 from bot.writes import (
     add_labels,
     ensure_label,
@@ -108,9 +108,9 @@ def record_subject(owner: str, repo: str) -> str:
     return subject(owner, repo)
 
 
-def read_record(body: str, key: bytes | None, owner: str, repo: str) -> Record | None:
+def read_record(body: str, trust: Trust, owner: str, repo: str) -> Record | None:
     """The ledger's valid record in ``body``, or None."""
-    return unseal(body or "", key, record_subject(owner, repo)).record
+    return unseal_with(body or "", trust, record_subject(owner, repo))[0].record
 
 
 # --- the update --------------------------------------------------------------------------------
@@ -168,7 +168,8 @@ async def _find(
 async def read_facts(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> LedgerFacts:
     """The repository facts as the ledger records them now (empty when there is no ledger)."""
     ledger = await find_ledger(gh, owner, repo, ctx.bot_login)
-    return from_json(_newest(owner, repo, ledger, record_key(ctx.settings), ()).section(SECTION))
+    newest = await _newest(owner, repo, ledger, trust_of(ctx), ())
+    return from_json(newest.section(SECTION))
 
 
 async def update_ledger(
@@ -184,14 +185,15 @@ async def update_ledger(
     """Apply ``facts``, answer who asked, and bring the ledger issue up to date. Returns whether
     the issue was created or edited."""
     async with lock(owner, repo):
-        key = record_key(ctx.settings)
+        trust = trust_of(ctx)
+        key = trust.key
         config = (await ctx.config(gh, owner, repo)).config
         ledger = await find_ledger(gh, owner, repo, ctx.bot_login)
         previous_bodies = [
             *previous_bodies,
             *(str(f["body"]) for f in facts if f.get("kind") == "restore" and f.get("body")),
         ]
-        record = _newest(owner, repo, ledger, key, previous_bodies)
+        record = await _newest(owner, repo, ledger, trust, previous_bodies)
         known = from_json(record.section(SECTION))
         replies: list[tuple[int, int, str, bool]] = []
         for fact in facts:
@@ -199,7 +201,7 @@ async def update_ledger(
             known = applied.facts
             if applied.reply is not None:
                 replies.append(applied.reply)
-        loaded = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+        loaded = await list_items(gh, owner, repo, config, trust=trust)
         for incident in _sprint_ended(loaded, ctx.now().date()):
             ctx.ledger.add_summary(owner, repo, incident)
         if ledger is None and not loaded and known == LedgerFacts():
@@ -222,12 +224,14 @@ async def update_ledger(
                 # Outside the ledger's subject (the weekly review's update) another process may
                 # have written a newer record meanwhile: never write an older one back.
                 again = await find_ledger(gh, owner, repo, ctx.bot_login)
-                newer = read_record(str((again or {}).get("body") or ""), key, owner, repo)
+                newer = read_record(str((again or {}).get("body") or ""), trust, owner, repo)
                 if newer is not None and newer.serial > record.serial:
                     return False
                 ledger = again or ledger
             current = str(ledger.get("body") or "")
-            still = read_record(current, key, owner, repo)
+            # Signed with the current key, not only readable: a record a previous secret signed
+            # is written again.
+            still = unseal(current, key, record_subject(owner, repo)).record
             if not same_text(markers.without_records(current), body) or still != record:
                 await update_issue(gh, ledger, body=_sealed(body, record, key))
                 wrote = True
@@ -236,7 +240,7 @@ async def update_ledger(
                 wrote = True
             if LABEL not in {n.lower() for n in label_names(ledger)}:
                 await add_labels(gh, ledger, [LABEL])
-        remember(record)
+        await remember(trust, record)
         await _answer(gh, ctx, owner, repo, replies)
         if wrote:
             number = int((created if ledger is None else ledger)["number"])
@@ -264,11 +268,14 @@ async def update_org_ledger(
             return False
         raise
     async with lock(owner, "#org"):
-        key = record_key(ctx.settings)
+        trust = trust_of(ctx)
+        key = trust.key
         name = f"{owner.lower()}#org-ledger"
         ledger = await _find(gh, owner, ORG_REPO, ctx.bot_login, ORG_TITLE, ORG_MARKER)
-        found = [unseal(str(ledger.get("body") or ""), key, name).record] if ledger else []
-        found.append(last_copy(name))
+        found = (
+            [unseal_with(str(ledger.get("body") or ""), trust, name)[0].record] if ledger else []
+        )
+        found.append(await last_copy(trust, name))
         valid = [r for r in found if r is not None]
         record = max(valid, key=lambda r: r.serial) if valid else Record(name)
         known = {
@@ -284,7 +291,7 @@ async def update_org_ledger(
             ORG_SECTION, {repo: row.as_json() for repo, row in sorted(known.items())}
         )
         body = render_org_ledger(owner, list(known.values()))
-        remember(record)
+        await remember(trust, record)
         if ledger is None:
             await gh.post(
                 "/repos/{owner}/{repo}/issues",
@@ -301,19 +308,19 @@ async def update_org_ledger(
         return True
 
 
-def _newest(
+async def _newest(
     owner: str,
     repo: str,
     ledger: dict[str, Any] | None,
-    key: bytes | None,
+    trust: Trust,
     previous_bodies: Sequence[str],
 ) -> Record:
     """The newest valid record of the ledger: in its body, in a body before a person's edit, or
     the App's last known copy; an empty record when there is none."""
     name = record_subject(owner, repo)
     bodies = [str(ledger.get("body") or "")] if ledger else []
-    found = [read_record(body, key, owner, repo) for body in [*bodies, *previous_bodies]]
-    found.append(last_copy(name))
+    found = [read_record(body, trust, owner, repo) for body in [*bodies, *previous_bodies]]
+    found.append(await last_copy(trust, name))
     valid = [r for r in found if r is not None]
     return max(valid, key=lambda r: r.serial) if valid else Record(name)
 

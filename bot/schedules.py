@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import gidgethub
 
 from bot.context import ConfigCache, Context, bound_log
+from bot.copies import Copies
 from bot.inbox.api import Sql
 from bot.inbox.sqlite import Inbox
 from bot.metrics import Metrics
@@ -393,8 +394,10 @@ class Scheduler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         configs: ConfigCache | None = None,
         discover_every: float = 0.0,
+        records: Copies | None = None,
     ) -> None:
         self.store = store
+        self.records = records if records is not None else Copies()
         # How often the tick asks GitHub which repositories the App is installed on (0: never;
         # then only deliveries register repositories).
         self.discover_every = discover_every
@@ -532,6 +535,7 @@ class Scheduler:
                 bot_login=await self.github.bot_login(),
                 clock=self.clock,
                 configs=self.configs,
+                records=self.records,
             )
             result = await ctx.config(gh, reg.owner, reg.name)
             plan = plan_run(

@@ -29,7 +29,8 @@ FILTERED = "[Filtered]"
 
 def make_scrubber(settings: Settings) -> Callable[[Any, Any], Any]:
     """A Sentry ``before_send`` that removes the secrets this process knows or can recognise."""
-    secrets = [s for s in (settings.webhook_secret, settings.private_key.strip()) if s]
+    held = (settings.webhook_secret, settings.previous_webhook_secret, settings.private_key.strip())
+    secrets = [s for s in held if s]
 
     def scrub(value: Any, key: str = "") -> Any:
         if key and _SENSITIVE_KEY.search(key):

@@ -40,6 +40,9 @@ class Settings:
     app_id: int
     private_key: str = field(repr=False)
     api_url: str = DEFAULT_API_URL
+    # While the webhook secret is rotated: the old one, whose records still verify until the
+    # App signs each again with the current one (bot.records). Never used to check a webhook.
+    previous_webhook_secret: str | None = field(default=None, repr=False)
     port: int = DEFAULT_PORT
     host: str = DEFAULT_HOST
     database_path: Path = Path("var/hardening-bot.db")
@@ -120,6 +123,7 @@ class Settings:
         private_key, key_source = _private_key(env)
         settings = cls(
             webhook_secret=secret,
+            previous_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET_PREVIOUS"),
             app_id=app_id,
             private_key=private_key,
             private_key_source=key_source,

@@ -28,6 +28,7 @@ from bot import handlers, ledger, payloads
 from bot.catchup import CatchUp
 from bot.checks import RunRecords
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
+from bot.copies import Copies
 from bot.github import GitHubApp
 from bot.gone import own_object_gone
 from bot.handlers import loop as loop_handlers
@@ -44,6 +45,7 @@ from bot.intake import DEFAULT_BUDGET_BYTES, BodyBudget, Overloaded, TooLarge, r
 from bot.issue_versions import IssueVersions
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics, event_label
+from bot.records import check_key
 from bot.schedules import Scheduler, ScheduleStore
 from bot.sentry import init_sentry
 from bot.settings import Settings
@@ -65,6 +67,8 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 CATCH_UP = web.AppKey("catch_up", CatchUp)
 CONFIGS = web.AppKey("configs", ConfigCache)
 VERSIONS = web.AppKey("versions", IssueVersions)
+RECORDS = web.AppKey("records", Copies)
+RECORD_KEY_CHECK = web.AppKey("record_key_check", dict[str, str])
 BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 
 log = logging.getLogger("bot.web")
@@ -110,6 +114,7 @@ def create_app(
     # Issues unchanged since the App read them are not asked for again (bot.issue_versions).
     versions = IssueVersions(database.state, clock=clock, max_age=settings.issue_max_age)
     github.versions = versions
+    records = Copies(database.records)
     processor = process or make_processor(
         settings,
         github,
@@ -119,6 +124,7 @@ def create_app(
         configs=configs,
         inbox=inbox,
         runs=runs,
+        records=records,
     )
     scheduler = Scheduler(
         schedules,
@@ -130,6 +136,7 @@ def create_app(
         clock=clock,
         discover_every=settings.discover_interval,
         configs=configs,
+        records=records,
     )
     pool = database.workers(processor, metrics=metrics)
     catch_up = CatchUp(github, inbox, database.state, metrics=metrics, clock=clock)
@@ -149,6 +156,9 @@ def create_app(
     app[CATCH_UP] = catch_up
     app[CONFIGS] = configs
     app[VERSIONS] = versions
+    app[RECORDS] = records
+    key_check = {"signed_with": "none"}
+    app[RECORD_KEY_CHECK] = key_check
     app[BODY_BUDGET] = BodyBudget(intake_buffer_bytes)
     app[SCHEDULER] = scheduler
     app.router.add_post("/webhook", webhook)
@@ -165,6 +175,7 @@ def create_app(
             )
         await schedules.open()
         await runs.setup()
+        key_check["signed_with"] = await check_key(database.records, settings)
         if start_workers:
             pool.start()
             if database.dialect == "sqlite":
@@ -211,6 +222,7 @@ def make_processor(
     schedules: ScheduleStore | None = None,
     inbox: DeliveryInbox | None = None,
     runs: RunRecords | None = None,
+    records: Copies | None = None,
 ) -> Processor:
     """The real processing of one delivery: its event through every registered handler.
 
@@ -220,6 +232,7 @@ def make_processor(
     subject (bot.ledger); without an inbox they run at once.
     """
     configs = configs if configs is not None else ConfigCache()
+    records = records if records is not None else Copies()
 
     async def process(delivery: Delivery) -> None:
         event = sansio.Event(
@@ -272,6 +285,7 @@ def make_processor(
             bot_login=await github.bot_login(),
             clock=clock,
             configs=configs,
+            records=records,
             delivery_id=delivery.delivery_id,
             runs=runs,
         )
@@ -458,12 +472,15 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("health check could not read the inbox")
         return web.json_response({"status": "error", "inbox": None}, status=503)
+    # Which key signed the App's newest record copy (bot.records.check_key).
+    records: dict[str, str] = request.app[RECORD_KEY_CHECK]
     return web.json_response(
         {
             "status": "ok",
             "inbox": stats.as_dict(),
             "workers": {"in_flight": len(request.app[WORKERS].in_flight)},
             "catch_up": catch_up,
+            "records": records,
         }
     )
 

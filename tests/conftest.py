@@ -69,7 +69,7 @@ from bot.github import GitHubAPI, GitHubApp
 from bot.inbox import Delivery, Inbox
 from bot.records import Trust, key_from_secret
 from bot.settings import Settings
-from bot.web import GITHUB, INBOX, METRICS, SETTINGS, WORKERS, create_app, sign
+from bot.web import GITHUB, INBOX, METRICS, RECORDS, SETTINGS, WORKERS, create_app, sign
 from rules.item_template import parse_item
 from rules.model import HardeningItem
 
@@ -98,9 +98,8 @@ BOT = "hardening-bot[bot]"
 Deliver = Callable[..., Awaitable[ClientResponse]]
 Drain = Callable[..., Awaitable[None]]
 
-# What reading items needs in tests that call bot.item_issues directly: the record key the bot
-# derives from WEBHOOK_SECRET, and the App's login (items the App opened need no record yet).
-TRUST = Trust(key_from_secret(WEBHOOK_SECRET), BOT)
+# The record key the bot derives from WEBHOOK_SECRET.
+RECORD_KEY = key_from_secret(WEBHOOK_SECRET)
 
 OWNED_ITEM = HardeningItem(
     failure_class="missed-detection",
@@ -152,12 +151,11 @@ class Clock:
         self.now += seconds
 
 
-@pytest.fixture(autouse=True)
-def _fresh_record_copies() -> None:
-    """Each test is a fresh process as far as the App's last known record copies go."""
-    from bot.records import forget_all
-
-    forget_all()
+@pytest.fixture
+def trust() -> Trust:
+    """What reading items needs in tests that call bot.item_issues directly: the record key, the
+    App's login (items the App opened need no record yet) and copies of this test's own."""
+    return Trust(RECORD_KEY, BOT)
 
 
 @pytest.fixture(scope="session")
@@ -421,8 +419,8 @@ def open_app_item(
     number = int(issue["number"])
     owner, name = repo.split("/")
     record = recorded(None, subject_of(owner, name, number), item)
-    assert TRUST.key is not None
-    sandbox.update_issue(repo, number, user=BOT, body=sealed(body, record, TRUST.key))
+    assert RECORD_KEY is not None
+    sandbox.update_issue(repo, number, user=BOT, body=sealed(body, record, RECORD_KEY))
     return number
 
 
@@ -457,6 +455,7 @@ async def handler_api(
         metrics=bot_app[METRICS],
         log=bound_log("test"),
         bot_login=await github.bot_login(),
+        records=bot_app[RECORDS],
         delivery_id=delivery_id,
     )
     return gh, ctx

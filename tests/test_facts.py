@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from conftest import BOT, TRUST, handler_api
+from conftest import BOT, handler_api
 from test_linked_pulls import ALERT, NEW_TEST, SOURCE
 
+from bot.records import trust_of
 from rules.config import default_config
 from rules.item_template import render_item
 from rules.model import HardeningItem
@@ -62,7 +63,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     sandbox.update_issue(repo, dropped["number"], state="closed")
     gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
-    loaded = await get_item(gh, owner, name, n, trust=TRUST)
+    loaded = await get_item(gh, owner, name, n, trust=trust_of(ctx))
     assert loaded is not None
     config = default_config()
     facts = await item_facts(gh, ctx, owner, name, loaded, config)

@@ -5,18 +5,30 @@ and not verified, and say why (docs/commands.md, "Who may change what")."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import BOT, OWNED_ITEM, item_of, open_app_item
+from conftest import (
+    BOT,
+    OWNED_ITEM,
+    WEBHOOK_SECRET,
+    handler_api,
+    item_of,
+    make_deliver,
+    make_drain,
+    open_app_item,
+)
 
 from bot.github import GitHubApp
-from bot.records import forget_all
+from bot.item_issues import get_item
+from bot.records import key_from_secret, trust_of
+from bot.settings import Settings
 from bot.web import create_app
 from rules.item_template import parse_item, render_item
 from rules.model import Evidence
+from rules.record import subject_of, unseal
 
 READY = dataclasses.replace(
     OWNED_ITEM,
@@ -230,15 +242,65 @@ async def test_removing_or_replacing_the_record_restores_it(
     assert parse_item(sandbox.issue(repo, n)["body"]).item == parse_item(original).item
     assert "<!-- hardening-bot:record " in sandbox.issue(repo, n)["body"]
 
-    # The record line deleted altogether, status typed, and the App restarted in between (it
+    # The record line deleted altogether and status typed on an item the App never read (it
     # holds no copy): put back from the previous body GitHub sends with the edit.
-    forget_all()
-    body = sandbox.issue(repo, n)["body"]
+    third = open_app_item(sandbox, repo, READY)
+    body = sandbox.issue(repo, third)["body"]
     bare = body.rstrip("\n").rsplit("\n", 1)[0].replace("- Status: open", "- Status: verified")
-    await edit(sandbox, repo, deliver, drain, n, bare, "dave")
-    await close(sandbox, repo, deliver, drain, n, "dave")
-    assert sandbox.issue(repo, n)["state"] == "open"
+    await edit(sandbox, repo, deliver, drain, third, bare, "dave")
+    await close(sandbox, repo, deliver, drain, third, "dave")
+    assert sandbox.issue(repo, third)["state"] == "open"
+    assert item_of(sandbox, repo, third).status == "open"
+    assert "<!-- hardening-bot:record " in sandbox.issue(repo, third)["body"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_restart(
+    request: pytest.FixtureRequest,
+    sandbox: Any,
+    roles: str,
+    settings: Settings,
+    make_settings: Any,
+    aiohttp_client: Any,
+    backend: str,
+) -> None:
+    """The App's last known copy outlives the process: a fresh App on the same database (a
+    restart, or another replica) puts back a record removed while no process was looking."""
+    repo = roles
+    overrides: dict[str, Any] = {"api_url": settings.api_url}
+    if backend == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    shared = make_settings(**overrides)
+    n = open_app_item(sandbox, repo, READY)
+
+    async def started() -> tuple[Any, Any, Any]:
+        client = await aiohttp_client(create_app(shared))
+        return client, make_deliver(client), make_drain(client.server.app)
+
+    first, deliver, drain = await started()
+    # dave (write) edits a plain field: taken, and the App writes the item, so it holds a copy.
+    body = sandbox.issue(repo, n)["body"]
+    await edit(sandbox, repo, deliver, drain, n, body.replace("alert rule", "alert rules"), "dave")
+    assert "alert rules" in sandbox.issue(repo, n)["body"]
+    await first.close()
+
+    # While no process runs (its delivery never arrives): the record line removed, the gate
+    # fields typed.
+    body = sandbox.issue(repo, n)["body"]
+    forged = body.rstrip("\n").rsplit("\n", 1)[0].replace("- Status: open", "- Status: verified")
+    forged = forged.replace("- Adoption check date:", "- Verified by: @bob\n- Adoption check date:")
+    sandbox.edit_issue(repo, n, body=forged, user="dave")
+    assert item_of(sandbox, repo, n).status == "verified"
+
+    # A fresh App on the same database; dave edits again, so the previous body holds no record.
+    second, deliver, drain = await started()
+    await edit(sandbox, repo, deliver, drain, n, forged + "\n", "dave")
     assert item_of(sandbox, repo, n).status == "open"
+    assert "<!-- hardening-bot:record " in sandbox.issue(repo, n)["body"]
+    await close(sandbox, repo, deliver, drain, n, "dave")
+    await drain()
+    assert sandbox.issue(repo, n)["state"] == "open"
+    await second.close()
 
 
 async def test_plain_fields_are_taken_from_writers_and_put_back_for_others(
@@ -420,3 +482,60 @@ async def test_an_item_from_before_records_is_read_from_its_body_before_the_edit
     assert "- Status: open" in after and "<!-- hardening-bot:record " in after
     await close(sandbox, repo, deliver, drain, n, "carol")
     assert sandbox.issue(repo, n)["state"] == "open"
+
+
+async def test_records_signed_with_a_rotated_secret_fail_closed_until_the_previous_one_is_set(
+    sandbox: Any, roles: str, settings: Settings, make_settings: Any, aiohttp_client: Any
+) -> None:
+    """docs/deployment.md, "Rotating the webhook secret": after the secret changes, records the
+    old one signed verify no more (the item reads as not verified, /healthz says so); with the
+    old secret as GITHUB_WEBHOOK_SECRET_PREVIOUS they verify, and each is signed again with the
+    new one, so the old secret can then go."""
+    repo = roles
+    owner, name = repo.split("/")
+    verified = dataclasses.replace(
+        READY, status="verified", verified_by="bob", verified_at=datetime(2026, 11, 20, tzinfo=UTC)
+    )
+    n = open_app_item(sandbox, repo, verified)
+    new_secret = "rotated-webhook-secret"
+
+    async def app(**overrides: Any) -> tuple[Any, Any]:
+        client = await aiohttp_client(
+            create_app(make_settings(api_url=settings.api_url, **overrides))
+        )
+        health = await (await client.get("/healthz")).json()
+        return client, health["records"]["signed_with"]
+
+    async def status(client: Any) -> str | None:
+        gh, ctx = await handler_api(client.server.app)
+        loaded = await get_item(gh, owner, name, n, trust=trust_of(ctx))
+        assert loaded is not None and loaded.item is not None
+        return loaded.item.status if loaded.record is not None else None
+
+    first, signed_with = await app()
+    assert signed_with == "none"
+    assert await status(first) == "verified"  # read: the App now holds a copy
+    await first.close()
+
+    rotated, signed_with = await app(webhook_secret=new_secret)
+    assert signed_with == "mismatch"
+    assert await status(rotated) is None  # no record the App can verify: not verified
+    await rotated.close()
+
+    during, signed_with = await app(
+        webhook_secret=new_secret, previous_webhook_secret=WEBHOOK_SECRET
+    )
+    assert signed_with == "previous"
+    assert await status(during) == "verified"
+    # dave's plain edit has the App write the item: its body is signed with the new secret.
+    deliver, drain = make_deliver(during, secret=new_secret), make_drain(during.server.app)
+    body = sandbox.issue(repo, n)["body"]
+    await edit(sandbox, repo, deliver, drain, n, body.replace("alert rule", "alert rules"), "dave")
+    await during.close()
+
+    after, signed_with = await app(webhook_secret=new_secret)
+    assert signed_with == "current"
+    assert await status(after) == "verified"
+    new_key = key_from_secret(new_secret)
+    assert unseal(sandbox.issue(repo, n)["body"], new_key, subject_of(owner, name, n)).record
+    await after.close()

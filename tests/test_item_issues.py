@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import TRUST
 
 from bot.context import Context, bound_log
 from bot.item_issues import get_item, list_items, refresh_incident_tracking, save_item
@@ -55,9 +54,9 @@ def ctx(settings: Any) -> Context:
 # --- get_item ---------------------------------------------------------------------------------
 
 
-async def test_get_item_reads_the_template(sandbox, repo, gh):
+async def test_get_item_reads_the_template(sandbox, repo, gh, trust):
     issue = open_item(sandbox, repo, marker=ItemMarker(1, "abc"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     assert loaded is not None
     assert loaded.number == issue["number"]
     assert loaded.item == ITEM
@@ -66,47 +65,47 @@ async def test_get_item_reads_the_template(sandbox, repo, gh):
     assert loaded.issue["title"] == "Harden: x"
 
 
-async def test_get_item_needs_the_label_and_a_template(sandbox, repo, gh):
+async def test_get_item_needs_the_label_and_a_template(sandbox, repo, gh, trust):
     unlabelled = open_item(sandbox, repo, labels=("bug",))
     no_template = sandbox.open_issue(repo, title="t", body="just words", labels=("hardening",))
     pull = sandbox.open_pull(repo, title="p", body=render_item(ITEM), labels=("hardening",))
     for number in (unlabelled["number"], no_template["number"], pull["number"]):
-        assert await get_item(gh, "octo", "repo", number, trust=TRUST) is None
+        assert await get_item(gh, "octo", "repo", number, trust=trust) is None
 
 
-async def test_get_item_follows_the_configured_label(sandbox, repo, gh):
+async def test_get_item_follows_the_configured_label(sandbox, repo, gh, trust):
     config = load_config([(".github/hardening.yml", "labels: {hardening: Reliability}\n")]).config
     issue = open_item(sandbox, repo, labels=("reliability",))
-    assert await get_item(gh, "octo", "repo", issue["number"], trust=TRUST) is None
+    assert await get_item(gh, "octo", "repo", issue["number"], trust=trust) is None
     assert (
-        await get_item(gh, "octo", "repo", issue["number"], config=config, trust=TRUST) is not None
+        await get_item(gh, "octo", "repo", issue["number"], config=config, trust=trust) is not None
     )
 
 
-async def test_the_marker_alone_keeps_an_item(sandbox, repo, gh):
+async def test_the_marker_alone_keeps_an_item(sandbox, repo, gh, trust):
     body = "<!-- hardening-bot:item incident=1 finding=abc -->\nThe template was deleted."
     issue = sandbox.open_issue(repo, title="t", body=body, labels=("hardening",), user=BOT)
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     assert loaded is not None and loaded.item is None and loaded.incident == 1
 
 
 # --- list_items -------------------------------------------------------------------------------
 
 
-async def test_list_items_pages_through_open_and_closed_items(sandbox, repo, gh):
+async def test_list_items_pages_through_open_and_closed_items(sandbox, repo, gh, trust):
     numbers = [open_item(sandbox, repo)["number"] for _ in range(105)]
     sandbox.update_issue(repo, numbers[3], state="closed")
     sandbox.open_issue(repo, title="bug", body="", labels=("bug",))
     sandbox.open_pull(repo, title="p", body=render_item(ITEM), labels=("hardening",))
 
-    listed = await list_items(gh, "octo", "repo", CONFIG, trust=TRUST)
+    listed = await list_items(gh, "octo", "repo", CONFIG, trust=trust)
     assert [one.number for one in listed] == numbers
     pages = [c for c in sandbox.calls if c.method == "GET" and c.path.endswith("/issues")]
     assert len(pages) == 2
     assert pages[0].query["labels"] == "hardening" and pages[0].query["state"] == "all"
 
 
-async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo, gh):
+async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo, gh, trust):
     marked = open_item(sandbox, repo, marker=ItemMarker(1, "k1"))
     by_reference = open_item(sandbox, repo)  # Incident reference: #1, no marker
     elsewhere = open_item(sandbox, repo, dataclasses.replace(ITEM, incident=2))
@@ -115,27 +114,27 @@ async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo,
         sandbox, repo, dataclasses.replace(ITEM, incident=2), marker=ItemMarker(1, "k2")
     )
 
-    listed = await list_items(gh, "octo", "repo", CONFIG, incident=1, trust=TRUST)
+    listed = await list_items(gh, "octo", "repo", CONFIG, incident=1, trust=trust)
     assert [one.number for one in listed] == [
         marked["number"],
         by_reference["number"],
         moved["number"],
     ]
     assert [
-        one.number for one in await list_items(gh, "octo", "repo", None, incident=2, trust=TRUST)
+        one.number for one in await list_items(gh, "octo", "repo", None, incident=2, trust=trust)
     ] == [elsewhere["number"]]
 
 
 # --- save_item --------------------------------------------------------------------------------
 
 
-async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbox, repo, gh):
+async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbox, repo, gh, trust):
     issue = open_item(sandbox, repo, marker=ItemMarker(1, "k"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     sandbox.reset_calls()
 
     wrote = await save_item(
-        gh, "octo", "repo", loaded, dataclasses.replace(ITEM, owner="alice"), trust=TRUST
+        gh, "octo", "repo", loaded, dataclasses.replace(ITEM, owner="alice"), trust=trust
     )
 
     assert wrote is True
@@ -149,31 +148,33 @@ async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbo
     )
     assert "- Execution owner: @alice" in body
     assert body.count("hardening-bot:item incident=1 finding=k") == 1
-    again = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    again = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     assert again is not None and again.item == dataclasses.replace(ITEM, owner="alice")
 
 
-async def test_saving_an_unchanged_item_writes_nothing(sandbox, repo, gh):
+async def test_saving_an_unchanged_item_writes_nothing(sandbox, repo, gh, trust):
     issue = open_item(sandbox, repo)
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     assert loaded is not None and loaded.source == "upgrade"
     # An item the App opened before records gets its record once, at its first save...
-    assert await save_item(gh, "octo", "repo", loaded, ITEM, trust=TRUST) is True
-    again = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    assert await save_item(gh, "octo", "repo", loaded, ITEM, trust=trust) is True
+    again = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     assert again is not None and again.source == "record" and again.item == ITEM
     sandbox.reset_calls()
     # ... and from then on an unchanged item writes nothing.
-    assert await save_item(gh, "octo", "repo", again, ITEM, trust=TRUST) is False
+    assert await save_item(gh, "octo", "repo", again, ITEM, trust=trust) is False
     assert writes(sandbox) == []
 
 
-async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(sandbox, repo, gh):
+async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(
+    sandbox, repo, gh, trust
+):
     issue = open_item(sandbox, repo, labels=("hardening", "priority:P1", "ops"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     sandbox.reset_calls()
 
     changed = dataclasses.replace(ITEM, priority="P0")
-    assert await save_item(gh, "octo", "repo", loaded, changed, trust=TRUST) is True
+    assert await save_item(gh, "octo", "repo", loaded, changed, trust=trust) is True
 
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P0", "failure-class:missed-detection", "ops"}
@@ -182,8 +183,8 @@ async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(san
     assert made["failure-class:missed-detection"]["color"] == "5319e7"
 
     sandbox.reset_calls()
-    fresh = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
-    assert await save_item(gh, "octo", "repo", fresh, changed, trust=TRUST) is False
+    fresh = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    assert await save_item(gh, "octo", "repo", fresh, changed, trust=trust) is False
     assert writes(sandbox) == []
 
 
@@ -233,12 +234,12 @@ async def test_refresh_of_a_missing_issue_or_a_pull_request_does_nothing(sandbox
     assert writes(sandbox) == []
 
 
-async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh):
+async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh, trust):
     issue = open_item(sandbox, repo, labels=("hardening", "priority:P1"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=TRUST)
+    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
     sandbox.reset_calls()
     odd = dataclasses.replace(ITEM, failure_class="cosmic-rays")
-    assert await save_item(gh, "octo", "repo", loaded, odd, trust=TRUST) is True
+    assert await save_item(gh, "octo", "repo", loaded, odd, trust=trust) is True
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P1"}
     assert [w[0] for w in writes(sandbox)] == ["PATCH"]

@@ -10,11 +10,14 @@ from bot.settings import Settings
 
 
 def test_sentry_scrubber_removes_secrets(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(webhook_secret="hook-secret-value")
+    settings = make_settings(
+        webhook_secret="hook-secret-value", previous_webhook_secret="old-hook-secret"
+    )
     scrub = make_scrubber(settings)
     key_line = settings.private_key.strip().splitlines()[1]
     event = {
         "message": "failed with hook-secret-value and ghs_abcdefghijklmnopqrstuvwxyz0123",
+        "logentry": {"message": "was old-hook-secret"},
         "request": {
             "headers": [
                 ["Authorization", "token ghs_abcdefghijklmnopqrstuvwxyz0123"],
@@ -29,6 +32,7 @@ def test_sentry_scrubber_removes_secrets(make_settings: Callable[..., Settings])
     flat = json.dumps(cleaned)
     for secret in (
         "hook-secret-value",
+        "old-hook-secret",
         "ghs_abcdefghijklmnopqrstuvwxyz0123",
         "a" * 64,
         key_line,

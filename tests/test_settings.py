@@ -42,6 +42,14 @@ def test_refuses_to_start_without_webhook_secret(env: dict[str, str]) -> None:
     assert Settings.from_env(env, require_webhook_secret=False).webhook_secret == ""
 
 
+def test_the_previous_webhook_secret_is_optional_and_never_shown(env: dict[str, str]) -> None:
+    assert Settings.from_env(env).previous_webhook_secret is None
+    env["GITHUB_WEBHOOK_SECRET_PREVIOUS"] = "old-s3cret"
+    settings = Settings.from_env(env)
+    assert settings.previous_webhook_secret == "old-s3cret"
+    assert "old-s3cret" not in repr(settings)
+
+
 @pytest.mark.parametrize("value", ["abc", "1.5", "0", "-3"])
 def test_app_id_must_be_a_positive_integer(env: dict[str, str], value: str) -> None:
     env["GITHUB_APP_ID"] = value

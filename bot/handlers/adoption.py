@@ -53,7 +53,7 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if fresh is None or not is_hardening(fresh, config):
         return
     trust = trust_of(ctx)
-    if load(fresh, config, trust=trust) is not None:
+    if await load(fresh, config, trust=trust) is not None:
         return  # adopted already (a redelivery, or the label came back)
     if parse_item(fresh.get("body") or "").item is None:
         return  # no template: an ordinary issue with a label

@@ -400,7 +400,7 @@ async def _adopt(run: Run, command: Command) -> Outcome:
     issue = await get_issue(run.gh, run.owner, run.repo, run.number)
     if issue is None:
         return refused(f"#{run.number} is gone", usage_for("adopt"))
-    if load(issue, run.config, trust=run.trust) is not None:
+    if await load(issue, run.config, trust=run.trust) is not None:
         return Outcome(True, f"#{run.number} is a hardening item already.")
     typed = parse_item(issue.get("body") or "").item
     if typed is None:

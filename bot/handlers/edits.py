@@ -61,13 +61,13 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if fresh is None or not is_hardening(fresh, config):
         return
     trust = trust_of(ctx)
-    loaded = load(fresh, config, trust=trust)
+    loaded = await load(fresh, config, trust=trust)
     if loaded is None:
         return  # not an item (a person's issue not adopted): nothing of the App's to keep
     before = parse_item(before_body).item
     record = loaded.record
     if record is None:
-        record = read(fresh, trust.key, body=before_body).record  # the record the edit broke
+        record = (await read(fresh, trust, body=before_body)).record  # the record the edit broke
     after = loaded.typed
     if record is not None:
         recorded_item = with_gate(after or before or HardeningItem(), record)

@@ -205,7 +205,7 @@ async def _register(
     if block.risk is None:
         return Outcome(False, "Not registered: " + block.refusal() + ".")
     number = int(issue["number"])
-    of_incident = number if incident else item_incident(issue, config, ctx)
+    of_incident = number if incident else await item_incident(issue, config, ctx)
     ledger.request_update(
         ctx,
         owner,
@@ -222,9 +222,9 @@ async def _register(
     return Outcome(True)
 
 
-def item_incident(issue: dict[str, Any], config: Config, ctx: Context) -> int | None:
+async def item_incident(issue: dict[str, Any], config: Config, ctx: Context) -> int | None:
     """The incident a hardening item belongs to, from its body."""
-    loaded = load(issue, config, trust=trust_of(ctx))
+    loaded = await load(issue, config, trust=trust_of(ctx))
     return loaded.incident if loaded is not None else None
 
 

@@ -14,7 +14,7 @@ run against both) see only this module's names.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -209,6 +209,81 @@ class SharedState:
         return int(await self.get(key))
 
 
+_COPIES_SCHEMA = {
+    "sqlite": """
+CREATE TABLE IF NOT EXISTS record_copies (
+    subject    TEXT PRIMARY KEY,
+    serial     INTEGER NOT NULL,
+    line       TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+""",
+    "postgresql": """
+CREATE TABLE IF NOT EXISTS record_copies (
+    subject    TEXT PRIMARY KEY,
+    serial     BIGINT NOT NULL,
+    line       TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+""",
+}
+
+# A copy replaces the one held only when its serial is not lower: two processes writing the
+# same record keep the newest, whichever commits last.
+_KEEP_COPY = """
+INSERT INTO record_copies (subject, serial, line, updated_at)
+VALUES (:subject, :serial, :line, :now)
+ON CONFLICT (subject) DO UPDATE SET
+    serial = excluded.serial, line = excluded.line, updated_at = excluded.updated_at
+WHERE excluded.serial >= record_copies.serial
+"""
+
+
+class RecordCopies:
+    """The App's last known copy of each signed record (bot.records), by subject (an issue),
+    as the signed line it wrote: every process on the database reads the newest, and a restart
+    keeps them. The lines are checked against the record key on every read, like a body's."""
+
+    BATCH = 200  # subjects per query (SQLite allows 32,766 parameters; this is plenty)
+
+    def __init__(self, sql: Sql, clock: Callable[[], float]) -> None:
+        self.sql = sql
+        self.clock = clock
+
+    async def setup(self) -> None:
+        await self.sql.setup(_COPIES_SCHEMA[self.sql.dialect])
+
+    async def lines(self, subjects: Sequence[str]) -> dict[str, str]:
+        """The held line of each of ``subjects`` that has one."""
+        wanted = list(dict.fromkeys(subjects))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), self.BATCH):
+            batch = wanted[start : start + self.BATCH]
+            params = {f"s{i}": name for i, name in enumerate(batch)}
+            names = ", ".join(f":{key}" for key in params)
+            rows = await self.sql.fetch(
+                f"SELECT subject, line FROM record_copies WHERE subject IN ({names})", params
+            )
+            found.update({str(subject): str(line) for subject, line in rows})
+        return found
+
+    async def newest(self) -> tuple[str, str] | None:
+        """The subject and line of the copy written last, if any."""
+        rows = await self.sql.fetch(
+            "SELECT subject, line FROM record_copies ORDER BY updated_at DESC LIMIT 1"
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    async def keep(self, subject: str, serial: int, line: str) -> None:
+        """Hold ``line`` as the copy of ``subject`` unless a higher serial is held."""
+        await self.sql.execute(
+            (
+                _KEEP_COPY,
+                {"subject": subject, "serial": serial, "line": line, "now": self.clock()},
+            )
+        )
+
+
 Periodic = Callable[[], Awaitable[Any]]
 
 
@@ -218,6 +293,7 @@ class Database(Protocol):
 
     dialect: str
     state: SharedState
+    records: RecordCopies
 
     # Read-only, so each backend may hold its own implementation of the interface.
     @property

@@ -53,6 +53,7 @@ from bot.inbox.api import (
     Periodic,
     PermanentError,
     Processor,
+    RecordCopies,
     Recovery,
     SharedState,
     Status,
@@ -214,6 +215,7 @@ class PostgresDatabase:
         self.app = procrastinate.App(connector=self.connector)
         self.sql = PostgresSql(self.pool)
         self.state = SharedState(self.sql, clock)
+        self.records = RecordCopies(self.sql, clock)
         self.inbox = PostgresInbox(self)
         self.retry = DeliveryRetry(
             settings.max_attempts, settings.backoff_base, settings.backoff_max
@@ -253,6 +255,7 @@ class PostgresDatabase:
                 await conn.execute(self.app.schema_manager.get_schema())
             await conn.execute(_SCHEMA)
         await self.state.setup()
+        await self.records.setup()
 
     async def close(self) -> None:
         if self.pool.closed:

@@ -50,7 +50,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bot.inbox import queries as Q
-from bot.inbox.api import Delivery, InboxStats, Periodic, Processor, Recovery, SharedState
+from bot.inbox.api import (
+    Delivery,
+    InboxStats,
+    Periodic,
+    Processor,
+    RecordCopies,
+    Recovery,
+    SharedState,
+)
 from bot.inbox.workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -725,12 +733,14 @@ class SqliteDatabase:
         self.inbox = Inbox(path, clock=clock)
         self.sql = self.inbox
         self.state = SharedState(self.inbox, clock)
+        self.records = RecordCopies(self.inbox, clock)
         self._periodic: list[tuple[str, float, Periodic, bool]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def open(self) -> Recovery:
         recovery = await self.inbox.open(max_attempts=self.settings.max_attempts)
         await self.state.setup()
+        await self.records.setup()
         return recovery
 
     async def close(self) -> None:
