@@ -57,6 +57,7 @@ from bot.inbox.api import Sql
 from bot.inbox.sqlite import Inbox
 from bot.metrics import Metrics
 from bot.permissions import describe_error
+from bot.scope import Scope
 from bot.settings import Settings
 from rules.cadence import plan_run, retry_delay
 from rules.registrations import RegistrationChange, registration_change
@@ -547,7 +548,7 @@ class Scheduler:
             if plan.period is None:
                 await self.store.defer(reg.repository, job.name, plan.next_check)
                 return Outcome(reg.repository, job.name, "not-due")
-            report = await job.run(gh, ctx, reg.owner, reg.name)
+            report = await job.run(Scope(gh, ctx, reg.owner, reg.name))
             await self.store.succeeded(reg.repository, job.name, plan.period, plan.next_check)
         except Exception as exc:
             failures = (state.failures if state else 0) + 1

@@ -18,6 +18,7 @@ from typing import Any
 from bot.context import Context, bound_log
 from bot.github import GitHubApp
 from bot.jobs import monthly_audit, weekly_review
+from bot.scope import Scope
 from rules.item_template import parse_item
 from rules.model import HardeningItem
 
@@ -126,7 +127,7 @@ async def run(world: Any) -> None:
             clock=lambda: moment,
         )
         world.say(f"Ten days later ({later.date()}): the weekly review runs.")
-        report = await weekly_review.run(gh, ctx, owner_name, repo_name)
+        report = await weekly_review.run(Scope(gh, ctx, owner_name, repo_name))
         await world.settle()
         world.say(report.summary)
         reviews = _marked(world, number, "hardening-bot:weekly-review")
@@ -155,7 +156,7 @@ async def run(world: Any) -> None:
         )
 
         before = _writes(world)
-        again = await weekly_review.run(gh, ctx, owner_name, repo_name)
+        again = await weekly_review.run(Scope(gh, ctx, owner_name, repo_name))
         await world.settle()
         world.check(
             again.written == ()
@@ -167,7 +168,7 @@ async def run(world: Any) -> None:
 
         # 3. The monthly control audit.
         world.say("The monthly control audit runs.")
-        audit = await monthly_audit.run(gh, ctx, owner_name, repo_name)
+        audit = await monthly_audit.run(Scope(gh, ctx, owner_name, repo_name))
         await world.settle()
         world.say(audit.summary)
         verified = [

@@ -17,6 +17,7 @@ from bot.github import GitHubAPI, GitHubApp
 from bot.item_issues import sync_incident
 from bot.jobs import monthly_audit, run_job, weekly_review
 from bot.metrics import Metrics
+from bot.scope import Scope
 from bot.settings import Settings
 from rules.item_template import parse_item, replace_item_in_body
 from rules.model import Evidence
@@ -90,7 +91,7 @@ async def test_an_overdue_item_gets_one_comment_a_week(
     )
 
     monday = datetime(2026, 11, 9, 9, tzinfo=UTC)
-    report = await weekly_review.run(gh, context(settings, monday), OWNER, NAME)
+    report = await weekly_review.run(Scope(gh, context(settings, monday), OWNER, NAME))
     assert (report.period, report.flagged, report.written) == ("2026-W46", (late,), (late,))
     (comment,) = marked(sandbox, late, "hardening-bot:weekly-review")
     assert comment["body"].startswith("<!-- hardening-bot:weekly-review 2026-W46 -->")
@@ -102,7 +103,7 @@ async def test_an_overdue_item_gets_one_comment_a_week(
     # Again the same day, and later the same week: nothing is written.
     for when in (monday, datetime(2026, 11, 13, 17, tzinfo=UTC)):
         sandbox.reset_calls()
-        report = await weekly_review.run(gh, context(settings, when), OWNER, NAME)
+        report = await weekly_review.run(Scope(gh, context(settings, when), OWNER, NAME))
         assert report.written == ()
         assert writes(sandbox) == []
 
@@ -110,14 +111,14 @@ async def test_an_overdue_item_gets_one_comment_a_week(
     # whose ownership window now misses a verifier).
     edit_item(sandbox, late, verifier=None)
     sandbox.reset_calls()
-    await weekly_review.run(gh, context(settings, monday), OWNER, NAME)
+    await weekly_review.run(Scope(gh, context(settings, monday), OWNER, NAME))
     assert {m for m, _ in writes(sandbox)} == {"PATCH"}
     (edited,) = marked(sandbox, late, "hardening-bot:weekly-review")
     assert edited["id"] == comment["id"] and "**Blocked: ownership**" in edited["body"]
 
     # Next week, a new comment: the owner hears about it again.
     report = await weekly_review.run(
-        gh, context(settings, datetime(2026, 11, 16, 9, tzinfo=UTC)), OWNER, NAME
+        Scope(gh, context(settings, datetime(2026, 11, 16, 9, tzinfo=UTC)), OWNER, NAME)
     )
     assert report.period == "2026-W47"
     weeks = marked(sandbox, late, "hardening-bot:weekly-review")
@@ -137,13 +138,13 @@ async def test_the_tracking_comment_turns_overdue_without_anyone_editing(
     assert "**overdue**" not in tracking["body"]
 
     friday = datetime(2026, 11, 6, 9, tzinfo=UTC)
-    report = await weekly_review.run(gh, context(settings, friday), OWNER, NAME)
+    report = await weekly_review.run(Scope(gh, context(settings, friday), OWNER, NAME))
     assert report.tracking == (1,) and report.flagged == ()
     (tracking,) = marked(sandbox, 1, "hardening-bot:tracking")
     assert "**overdue**" not in tracking["body"]
 
     sunday = datetime(2026, 11, 8, 9, tzinfo=UTC)
-    await weekly_review.run(gh, context(settings, sunday), OWNER, NAME)
+    await weekly_review.run(Scope(gh, context(settings, sunday), OWNER, NAME))
     (tracking,) = marked(sandbox, 1, "hardening-bot:tracking")
     assert tracking["body"].count("due 2026-11-07 **overdue**") == 2
 
@@ -156,7 +157,7 @@ async def test_verified_and_retired_items_are_left_alone(
     edit_item(sandbox, retired, status="retired", retired_rationale="duplicates a gate")
     sandbox.reset_calls()
     report = await weekly_review.run(
-        gh, context(settings, datetime(2026, 11, 9, 9, tzinfo=UTC)), OWNER, NAME
+        Scope(gh, context(settings, datetime(2026, 11, 9, 9, tzinfo=UTC)), OWNER, NAME)
     )
     assert (report.flagged, report.tracking) == ((), ())
     assert writes(sandbox) == []
@@ -178,7 +179,7 @@ async def test_a_departed_owner_is_flagged_once_a_month(
     edit_item(sandbox, gone, owner="dave", verifier="bob")
     edit_item(sandbox, kept, owner="carol", verifier="bob")
 
-    report = await monthly_audit.run(gh, context(settings, DECEMBER), OWNER, NAME)
+    report = await monthly_audit.run(Scope(gh, context(settings, DECEMBER), OWNER, NAME))
     assert (report.period, report.flagged, report.written) == ("2026-12", (gone,), (gone,))
     (comment,) = marked(sandbox, gone, "hardening-bot:monthly-audit")
     body = comment["body"]
@@ -189,7 +190,7 @@ async def test_a_departed_owner_is_flagged_once_a_month(
 
     sandbox.reset_calls()
     report = await monthly_audit.run(
-        gh, context(settings, datetime(2026, 12, 20, tzinfo=UTC)), OWNER, NAME
+        Scope(gh, context(settings, datetime(2026, 12, 20, tzinfo=UTC)), OWNER, NAME)
     )
     assert report.written == () and writes(sandbox) == []
     # Owners were looked up once each; no verified item, so branch protection was not read.
@@ -239,7 +240,7 @@ async def test_required_checks_of_the_default_branch(
     edit_item(sandbox, other, status="retired", retired_rationale="duplicate")
     if protect is not None:
         sandbox.protect_branch(REPO, "main", contexts=protect)
-    report = await monthly_audit.run(gh, context(settings, DECEMBER), OWNER, NAME)
+    report = await monthly_audit.run(Scope(gh, context(settings, DECEMBER), OWNER, NAME))
     comments = marked(sandbox, number, "hardening-bot:monthly-audit")
     if expected is None:
         assert report.flagged == () and comments == []
@@ -278,7 +279,7 @@ async def test_unreadable_branch_protection_is_reported_not_failed(
     verified_item(sandbox, first, repo="acme/svc", adoption_check=date(2026, 11, 20))
     verified_item(sandbox, second, repo="acme/svc", adoption_check=LATER)
 
-    report = await monthly_audit.run(acme, context(settings, DECEMBER), "acme", "svc")
+    report = await monthly_audit.run(Scope(acme, context(settings, DECEMBER), "acme", "svc"))
     assert report.flagged == (first,)
     assert report.notes == (
         "Could not read branch protection; grant administration: read to audit required checks.",
@@ -304,7 +305,7 @@ async def test_other_branch_protection_errors_fail_the_run(
         verified_item(sandbox, number, adoption_check=LATER)
         sandbox.inject("GET", r"/protection/required_status_checks$", status=500, times=None)
         with pytest.raises(gidgethub.GitHubException):
-            await monthly_audit.run(gh, context(settings, DECEMBER), OWNER, NAME)
+            await monthly_audit.run(Scope(gh, context(settings, DECEMBER), OWNER, NAME))
     finally:
         await github.close()
 
@@ -323,7 +324,7 @@ async def test_a_failed_owner_lookup_fails_the_run(
         body={"message": "Resource not accessible by integration"},
     )
     with pytest.raises(PermissionLookupError):
-        await monthly_audit.run(gh, context(settings, DECEMBER), OWNER, NAME)
+        await monthly_audit.run(Scope(gh, context(settings, DECEMBER), OWNER, NAME))
 
 
 # --- run-job ---------------------------------------------------------------------------------

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from conftest import INSTALLATION_ID, REPO
 
-from bot.context import Context
 from bot.github import GitHubApp
 from bot.inbox import Inbox
 from bot.jobs import Job, JobReport, monthly_audit, weekly_review
 from bot.schedules import Scheduler, ScheduleStore
+from bot.scope import Scope
 from bot.settings import Settings
 from bot.web import SCHEDULER, create_app
 from rules.cadence import RECHECK_SECONDS, Cadence, Plan, plan_run, retry_delay
@@ -357,11 +357,11 @@ class Recorder:
         self.failing: Exception | None = None
         self.job = Job(name=name, run=self.run, cadence=cadence)
 
-    async def run(self, gh: Any, ctx: Context, owner: str, repo: str) -> JobReport:
+    async def run(self, scope: Scope) -> JobReport:
         if self.failing is not None:
             raise self.failing
-        self.runs.append((f"{owner}/{repo}", ctx.now().date().isoformat()))
-        return JobReport(job=self.job.name, repository=f"{owner}/{repo}", period="-", items=0)
+        self.runs.append((scope.full_name, scope.ctx.now().date().isoformat()))
+        return JobReport(job=self.job.name, repository=scope.full_name, period="-", items=0)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 - ``weekly-review`` (bot.jobs.weekly_review): the weekly reliability standup.
 - ``monthly-audit`` (bot.jobs.monthly_audit): the monthly control audit.
 
-A job is ``run(gh, ctx, owner, repo) -> JobReport``: it reads the repository's configuration
+A job is ``run(scope) -> JobReport`` (``bot.scope.Scope``): it reads the repository's configuration
 and hardening items from GitHub, calls the pure core (rules.review) and writes idempotently
 (bot.writes), so running it twice in one period changes nothing the second time.
 ``bot.schedules.Scheduler`` runs them on the schedule of each repository's
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.context import Context, bound_log
 from bot.jobs import monthly_audit, weekly_review
 from bot.jobs.job import Job, JobReport
+from bot.scope import Scope
 
 if TYPE_CHECKING:
     from bot.github import GitHubApp
@@ -105,7 +106,7 @@ async def run_job(
             bot_login=await client.bot_login(),
             clock=clock,
         )
-        report = await job.run(gh, ctx, owner, repo)
+        report = await job.run(Scope(gh, ctx, owner, repo))
     except Exception as exc:
         print(f"{name} of {owner}/{repo} failed: {type(exc).__name__}: {exc}", file=out)
         return 1

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from gidgethub.abc import GitHubAPI
-
-from bot.context import Context
 from bot.facts import FileCache, item_facts
+from bot.scope import Scope
 from bot.writes import upsert_comment
 from rules.config import Config
 from rules.model import HardeningItem, ItemFacts
@@ -53,7 +51,7 @@ class JobReport:
 @dataclass(frozen=True)
 class Job:
     name: str
-    run: Callable[[GitHubAPI, Context, str, str], Awaitable[JobReport]]
+    run: Callable[[Scope], Awaitable[JobReport]]
     # When the job is due under a repository's configuration; None: turned off.
     cadence: Callable[[Config], Cadence | None]
 
@@ -64,10 +62,7 @@ def leads_of(config: Config) -> tuple[str, ...]:
 
 
 async def facts_of(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     loaded: Iterable[LoadedItem],
     config: Config,
     *,
@@ -81,7 +76,11 @@ async def facts_of(
     for one in loaded:
         item = one.item or HardeningItem()
         pulls = None if with_pulls(item) else ()
-        found.append(await item_facts(gh, ctx, owner, repo, one, config, pulls=pulls, files=files))
+        found.append(
+            await item_facts(
+                scope.gh, scope.ctx, scope.owner, scope.repo, one, config, pulls=pulls, files=files
+            )
+        )
     return found
 
 
@@ -90,10 +89,7 @@ def adoption_check_passed(item: HardeningItem, today: date) -> bool:
 
 
 async def comment_on_items(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     job: str,
     entries: Iterable[Any],
     marker: str,
@@ -104,9 +100,17 @@ async def comment_on_items(
     written = []
     for entry in entries:
         write = await upsert_comment(
-            gh, owner, repo, entry.number, marker, render(entry), bot_login=ctx.bot_login
+            scope.gh,
+            scope.owner,
+            scope.repo,
+            entry.number,
+            marker,
+            render(entry),
+            bot_login=scope.ctx.bot_login,
         )
-        ctx.log.info("%s of #%s: %s (%s)", job, entry.number, write.action, ", ".join(entry.kinds))
+        scope.ctx.log.info(
+            "%s of #%s: %s (%s)", job, entry.number, write.action, ", ".join(entry.kinds)
+        )
         if write.wrote:
             written.append(entry.number)
     return tuple(written)

@@ -24,10 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gidgethub
-from gidgethub.abc import GitHubAPI
 
 from bot import ledger
-from bot.context import Context
 from bot.item_issues import list_items
 from bot.jobs.job import (
     Job,
@@ -38,7 +36,7 @@ from bot.jobs.job import (
     leads_of,
 )
 from bot.permissions import collaborator_role, describe_error
-from bot.records import trust_of
+from bot.scope import Scope
 from rules.cadence import Cadence
 from rules.config import CONTROLS, Config, mode_for
 from rules.logins import login_key
@@ -57,19 +55,17 @@ class Protection:
     required: tuple[str, ...] | None
 
 
-async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
-    config = (await ctx.config(gh, owner, repo)).config
+async def run(scope: Scope) -> JobReport:
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    config = (await scope.config()).config
     today = ctx.now().date()
     loaded = [
         one
-        for one in await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+        for one in await list_items(gh, owner, repo, config, trust=scope.trust)
         if one.item is not None and one.item.status != "retired"
     ]
     facts = await facts_of(
-        gh,
-        ctx,
-        owner,
-        repo,
+        scope,
         loaded,
         config,
         with_pulls=lambda item: item.status == "verified" and adoption_check_passed(item, today),
@@ -82,7 +78,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
                     gh, owner, repo, login_key(login)
                 )
     if any(one.item.status == "verified" for one in facts):
-        protection = await read_protection(gh, ctx, owner, repo)
+        protection = await read_protection(scope)
     else:  # nothing shipped yet, so no control to find bypassed
         protection = Protection("the default branch", True, ())
 
@@ -105,10 +101,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         ),
     )
     written = await comment_on_items(
-        gh,
-        ctx,
-        owner,
-        repo,
+        scope,
         NAME,
         audit.items,
         monthly_marker(audit.month),
@@ -116,7 +109,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     )
     return JobReport(
         job=NAME,
-        repository=f"{owner}/{repo}",
+        repository=scope.full_name,
         period=audit.month,
         items=len(facts),
         flagged=tuple(entry.number for entry in audit.items),
@@ -125,8 +118,9 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     )
 
 
-async def read_protection(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> Protection:
+async def read_protection(scope: Scope) -> Protection:
     """The status checks the default branch requires (``contexts`` and ``checks``)."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     data = await gh.getitem("/repos/{owner}/{repo}", {"owner": owner, "repo": repo})
     branch = str(data.get("default_branch") or "main")
     try:

@@ -16,10 +16,7 @@ immediately", plus the adoption check ("a control is not complete at merge time"
 
 from __future__ import annotations
 
-from gidgethub.abc import GitHubAPI
-
 from bot import ledger
-from bot.context import Context
 from bot.handlers.loop import refresh_summary
 from bot.item_issues import list_items, refresh_incident_tracking
 from bot.jobs.job import (
@@ -30,7 +27,7 @@ from bot.jobs.job import (
     facts_of,
     leads_of,
 )
-from bot.records import trust_of
+from bot.scope import Scope
 from rules.cadence import Cadence
 from rules.config import Config
 from rules.review import ACTIVE_STATUSES, render_weekly_comment, weekly_marker, weekly_review
@@ -38,12 +35,13 @@ from rules.review import ACTIVE_STATUSES, render_weekly_comment, weekly_marker, 
 NAME = "weekly-review"
 
 
-async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
-    config = (await ctx.config(gh, owner, repo)).config
+async def run(scope: Scope) -> JobReport:
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    config = (await scope.config()).config
     today = ctx.now().date()
     # An item whose template a person deleted shows as "template missing" in its incident's
     # tracking comment; there is nothing here to review on it.
-    listed = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+    listed = await list_items(gh, owner, repo, config, trust=scope.trust)
     loaded = [one for one in listed if one.item is not None]
 
     incidents = sorted(
@@ -62,10 +60,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
 
     reviewed = [one for one in loaded if one.item is not None and one.item.status != "retired"]
     facts = await facts_of(
-        gh,
-        ctx,
-        owner,
-        repo,
+        scope,
         reviewed,
         config,
         with_pulls=lambda item: adoption_check_passed(item, today),
@@ -79,10 +74,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
         risks=ledger_facts.risks,
     )
     written = await comment_on_items(
-        gh,
-        ctx,
-        owner,
-        repo,
+        scope,
         NAME,
         review.items,
         weekly_marker(review.week),
@@ -92,7 +84,7 @@ async def run(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> JobReport:
     await ledger.update_ledger(gh, ctx, owner, repo, outside_inbox=True)
     return JobReport(
         job=NAME,
-        repository=f"{owner}/{repo}",
+        repository=scope.full_name,
         period=review.week,
         items=len(reviewed),
         flagged=tuple(entry.number for entry in review.items),
