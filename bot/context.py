@@ -27,6 +27,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:  # rules.config is written alongside; import it only when used
     from bot.checks import RunRecords
+    from bot.pull_links import PullLinks
     from rules.config import ConfigResult
 
 REPO_CONFIG_PATH = ".github/hardening.yml"
@@ -227,6 +228,9 @@ class Context:
     # The App's record of the check runs it wrote (bot.checks.RunRecords), where a database
     # holds one; without it every check run write lists the commit's runs first.
     runs: RunRecords | None = None
+    # The pull requests linking each item, as their own deliveries judged them
+    # (bot.pull_links); without it a scorecard searches for them.
+    links: PullLinks | None = None
     # Filled by handlers, read by the worker once the delivery is done.
     ledger: LedgerRequests = field(default_factory=LedgerRequests, compare=False)
     # The configurations read during this delivery, so its handlers agree and read each once.

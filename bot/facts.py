@@ -23,16 +23,20 @@ Shared API (other handlers call these):
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import cachetools
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot import item_issues as items_api
 from bot.checks import publish, run_lock
 from bot.context import REPO_CONFIG_PATH
+from bot.pull_links import Link
 from bot.records import Trust, trust_of
 from bot.writes import Write
 from rules.check_output import (
@@ -42,10 +46,18 @@ from rules.check_output import (
     item_scores,
     scorecard_output,
 )
-from rules.config import CONTROLS, Config, ConfigResult, Limits, default_config, mode_for
+from rules.config import (
+    CONTROLS,
+    Config,
+    ConfigResult,
+    Limits,
+    config_as_data,
+    default_config,
+    mode_for,
+)
 from rules.diff import MAX_PULL_FILES
 from rules.linked_pulls import hardens_references, pull_facts
-from rules.model import HardeningItem, ItemFacts
+from rules.model import HardeningItem, ItemFacts, PullFacts
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -60,6 +72,7 @@ __all__ = [
     "load_items",
     "publish_scorecard",
     "pull_files",
+    "record_links",
     "refresh_after_change",
     "refresh_scorecards",
     "scorecard_for",
@@ -160,12 +173,14 @@ async def item_facts(
     *,
     pulls: Sequence[Mapping[str, Any]] | None = None,
     files: FileCache | None = None,
+    known: Mapping[int, PullFacts] | None = None,
 ) -> ItemFacts:
     """Everything observable on GitHub that the scores and gates of one item depend on.
 
     The linked pull requests are searched (``pulls`` skips the search: pass what is already
     known, e.g. a pull request the search index may not have yet); closed unmerged ones are
-    left out. ``control_mode`` is the rollout mode of the ``control-change`` control.
+    left out. ``known``: the facts of some of them, already judged (their files are not read).
+    ``control_mode`` is the rollout mode of the ``control-change`` control.
     """
     # An item whose template a person deleted (only the bot's marker is left) scores as empty.
     item = loaded.item or HardeningItem()
@@ -176,6 +191,9 @@ async def item_facts(
     for pull in sorted(pulls, key=lambda p: int(p["number"])):
         merged = bool(pull.get("merged") or pull.get("merged_at"))
         if pull.get("state") == "closed" and not merged:
+            continue
+        if known and int(pull["number"]) in known:
+            facts.append(known[int(pull["number"])])
             continue
         listed, truncated = await pull_files(gh, owner, repo, int(pull["number"]), files)
         facts.append(pull_facts(pull, listed, truncated, config, item.failure_class))
@@ -262,18 +280,7 @@ async def scorecard_for(
     scores = []
     links = {} if links is None else links
     for one in loaded:
-        if one.number not in links:
-            links[one.number] = await linked_pulls(
-                gh, owner, repo, one.number, limits, known={int(pull["number"]): pull}
-            )
-        linked = LinkedPulls(
-            p for p in links[one.number] if int(p["number"]) != int(pull["number"])
-        )
-        linked.more = links[one.number].more
-        linked.append(dict(pull))  # as it is now; the search index may lag behind a new one
-        facts = await item_facts(
-            gh, ctx, owner, repo, one, result.config, pulls=linked, files=files
-        )
+        facts = await _linked_facts(gh, ctx, owner, repo, one, pull, result.config, files, links)
         scores.append(item_scores(facts, result.config.thresholds))
     return scorecard_output(
         scores,
@@ -282,6 +289,106 @@ async def scorecard_for(
         unread=unread,
         references_limit=limits.hardens_references,
     )
+
+
+async def _linked_facts(
+    gh: GitHubAPI,
+    ctx: Context,
+    owner: str,
+    repo: str,
+    one: LoadedItem,
+    pull: Mapping[str, Any],
+    config: Config,
+    files: FileCache | None,
+    links: dict[int, LinkedPulls],
+) -> ItemFacts:
+    """The facts of one item for ``pull``'s scorecard: the other pull requests linking it as
+    the App recorded them (``ctx.links``, bot.pull_links), else as the search finds them (then
+    recorded); ``pull`` itself as it is now, since the search index may lag behind it."""
+    limits = config.limits
+    number = int(pull["number"])
+    item_class = one.item.failure_class if one.item else None
+    record = ctx.links
+    held = None
+    if record is not None and one.number not in links:
+        held = await record.linked(owner, repo, one.number)
+    if held is None:
+        if one.number not in links:
+            links[one.number] = await linked_pulls(
+                gh, owner, repo, one.number, limits, known={number: pull}
+            )
+        found = links[one.number]
+        linked = LinkedPulls(p for p in found if int(p["number"]) != number)
+        linked.more = found.more
+        linked.append(dict(pull))
+        facts = await item_facts(gh, ctx, owner, repo, one, config, pulls=linked, files=files)
+        if record is not None:
+            judged = {f.number: f for f in facts.pulls if f.number != number}
+            key = config_key(config)
+            await record.searched(
+                owner,
+                repo,
+                one.number,
+                [
+                    Link(int(p["number"]), str(p.get("state")), item_class, key, judged[n])
+                    for p in found
+                    if (n := int(p["number"])) in judged
+                ],
+            )
+        return facts
+    key = config_key(config)
+    chosen = [link for link in held[: limits.linked_pulls_per_item] if link.pull != number]
+    linked = LinkedPulls(link.as_pull() for link in chosen)
+    linked.more = len(held) > limits.linked_pulls_per_item
+    linked.append(dict(pull))
+    known = {
+        link.pull: link.facts
+        for link in chosen
+        if link.failure_class == item_class and link.config == key
+    }
+    return await item_facts(
+        gh, ctx, owner, repo, one, config, pulls=linked, files=files, known=known
+    )
+
+
+async def record_links(
+    ctx: Context,
+    owner: str,
+    repo: str,
+    pull: Mapping[str, Any],
+    loaded: Sequence[LoadedItem],
+    files: Sequence[Mapping[str, Any]],
+    truncated: bool,
+    config: Config,
+) -> None:
+    """Record what this delivery judged of ``pull`` for each item it links (bot.pull_links);
+    ``loaded`` empty: it links none now."""
+    if ctx.links is None:
+        return
+    key = config_key(config)
+    state = "closed" if pull.get("state") == "closed" else "open"
+    judged = {}
+    for one in loaded:
+        item_class = one.item.failure_class if one.item else None
+        facts = pull_facts(pull, files, truncated, config, item_class)
+        judged[one.number] = Link(int(pull["number"]), state, item_class, key, facts)
+    await ctx.links.record(owner, repo, int(pull["number"]), judged)
+
+
+# Configuration -> its key: configurations are parsed once per text (bot.context.ConfigCache),
+# so the same object comes back while the texts are unchanged.
+_CONFIG_KEYS: cachetools.LRUCache[int, tuple[Config, str]] = cachetools.LRUCache(maxsize=256)
+
+
+def config_key(config: Config) -> str:
+    """A short key of everything in ``config``: facts judged under another are judged again."""
+    held = _CONFIG_KEYS.get(id(config))
+    if held is not None and held[0] is config:
+        return held[1]
+    text = json.dumps(config_as_data(config), sort_keys=True, default=str)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    _CONFIG_KEYS[id(config)] = (config, key)
+    return key
 
 
 async def publish_scorecard(

@@ -45,6 +45,7 @@ from bot.intake import DEFAULT_BUDGET_BYTES, BodyBudget, Overloaded, TooLarge, r
 from bot.issue_versions import IssueVersions
 from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics, event_label
+from bot.pull_links import PullLinks
 from bot.records import check_key
 from bot.schedules import Scheduler, ScheduleStore
 from bot.sentry import init_sentry
@@ -115,6 +116,8 @@ def create_app(
     versions = IssueVersions(database.state, clock=clock, max_age=settings.issue_max_age)
     github.versions = versions
     records = Copies(database.records)
+    # The pull requests linking each item, recorded by their own deliveries (bot.pull_links).
+    links = PullLinks(database.sql, clock=clock, max_age=settings.issue_max_age)
     processor = process or make_processor(
         settings,
         github,
@@ -125,6 +128,7 @@ def create_app(
         inbox=inbox,
         runs=runs,
         records=records,
+        links=links if settings.issue_max_age > 0 else None,
     )
     scheduler = Scheduler(
         schedules,
@@ -176,6 +180,7 @@ def create_app(
         await schedules.open()
         await runs.setup()
         key_check["signed_with"] = await check_key(database.records, settings)
+        await links.setup()
         if start_workers:
             pool.start()
             if database.dialect == "sqlite":
@@ -223,6 +228,7 @@ def make_processor(
     inbox: DeliveryInbox | None = None,
     runs: RunRecords | None = None,
     records: Copies | None = None,
+    links: PullLinks | None = None,
 ) -> Processor:
     """The real processing of one delivery: its event through every registered handler.
 
@@ -288,6 +294,7 @@ def make_processor(
             records=records,
             delivery_id=delivery.delivery_id,
             runs=runs,
+            links=links,
         )
         try:
             await handlers.dispatch(event, gh, ctx)

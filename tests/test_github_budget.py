@@ -1,5 +1,6 @@
 """GitHub's budget: in steady state a delivery reads no configuration, and a push that changes
-one is seen by the next delivery. Prints the requests each event kind costs (``-s`` to see).
+one is seen by the next delivery; a pull request event costs at most four requests. Prints the
+requests each event kind costs (``-s`` to see).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from conftest import INSTALLATION_ID, make_deliver, make_drain
 from test_handlers_pulls import ALERT, MISSED, NEW_TEST, SOURCE, open_item
 
+from bot import handlers
 from bot.context import changes_config
 from bot.settings import Settings
 from bot.web import create_app
@@ -118,3 +120,158 @@ async def test_steady_state_reads_no_configuration_and_a_push_ends_it(
             total = sum(a for a, _ in seen) / len(seen)
             limited = sum(b for _, b in seen) / len(seen)
             print(f"  {kind:28} {total:5.1f} / {limited:4.1f}   ({len(seen)} deliveries)")
+
+
+# --- a pull request event in steady state ------------------------------------------------------
+
+PULL_REQUEST_BUDGET = 4  # GitHub requests per pull request event, configuration already held
+
+
+class PerDelivery:
+    """The sandbox's calls attributed to the delivery whose handlers made them."""
+
+    def __init__(self, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sandbox = sandbox
+        self.spans: list[tuple[str, int, int]] = []
+        original = handlers.dispatch
+
+        async def dispatch(event: Any, gh: Any, ctx: Any) -> None:
+            start = len(sandbox.calls)
+            try:
+                await original(event, gh, ctx)
+            finally:
+                action = event.data.get("action")
+                kind = f"{event.event}.{action}" if action else event.event
+                self.spans.append((kind, start, len(sandbox.calls)))
+
+        monkeypatch.setattr(handlers, "dispatch", dispatch)
+
+    def reset(self) -> None:
+        self.sandbox.reset_calls()
+        self.spans.clear()
+
+    def calls(self, kind: str) -> list[Any]:
+        """The calls of the deliveries of ``kind`` since the last reset (tokens and the
+        App's own lookups made before dispatch are charged to the first)."""
+        found = []
+        for seen, start, end in self.spans:
+            if seen == kind:
+                found.extend(self.sandbox.calls[start:end])
+        return [c for c in found if not c.injected]
+
+
+def shown(calls: list[Any]) -> str:
+    return "\n".join(f"  {c.status} {c.method} {c.path} {c.query or ''}" for c in calls)
+
+
+async def test_a_pull_request_event_costs_at_most_four_requests(
+    sandbox: Any,
+    repo: str,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    aiohttp_client: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A typical pull request (three linked items, a few files) in steady state: each of its
+    events reads the file list (one page of 100 files; a larger pull request needs a request
+    per further page) and writes what changed of the two check runs, four requests at most.
+    The items, the configuration, the other pull requests linking the items and the App's own
+    check runs are not read again. The ledger delivery that follows is printed beside it."""
+    live = make_settings(api_url=settings.api_url, config_max_age=86400.0, issue_max_age=3600.0)
+    client = await aiohttp_client(create_app(live))
+    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    per = PerDelivery(sandbox, monkeypatch)
+    sandbox.put_file(repo, CONFIG, "mode: warn\n")
+    items = [open_item(sandbox, repo) for _ in range(3)]
+    body = "Alert on lag. " + " ".join(f"Hardens #{n}" for n in items)
+    # An earlier pull request links the first item: its scorecard shows both.
+    earlier = sandbox.open_pull(
+        repo, title="first", body=f"Hardens #{items[0]}", files=[SOURCE, ALERT], user="dave"
+    )
+    await deliver("pull_request", sandbox.pull_request_event(repo, earlier["number"], "opened"))
+    pull = sandbox.open_pull(
+        repo, title="q", body=body, files=[SOURCE, NEW_TEST], labels=MISSED, user="dave"
+    )
+    number = int(pull["number"])
+    await deliver("pull_request", sandbox.pull_request_event(repo, number, "opened"))
+    await drain()  # warmed up: configuration read, items in progress, caches filled
+    report: dict[str, tuple[int, int]] = {}
+    measured: dict[str, list[Any]] = {}
+
+    def cost(calls: list[Any]) -> tuple[int, int]:
+        return len(calls), sum(1 for c in calls if c.status != 304)
+
+    async def measure(label: str, event: str, payload: dict[str, Any], **extra: Any) -> None:
+        per.reset()
+        await deliver(event, payload, **extra)
+        await drain()
+        calls = per.calls(f"{event}.{payload.get('action')}")
+        measured[label] = calls
+        report[f"{event}.{label}"] = cost(calls)
+        ledger = per.calls("hardening_ledger.update")
+        if ledger:
+            report[f"  then its ledger update ({label})"] = cost(ledger)
+
+    def runs_now() -> list[dict[str, Any]]:
+        return sandbox.check_runs(repo)
+
+    another = sandbox.open_pull(
+        repo, title="r", body=body, files=[SOURCE, NEW_TEST], labels=MISSED, user="dave"
+    )
+    await measure(
+        "opened", "pull_request", sandbox.pull_request_event(repo, another["number"], "opened")
+    )
+    sandbox.push_pull(repo, number, files=[SOURCE, NEW_TEST, ALERT])
+    sync = sandbox.pull_request_event(repo, number, "synchronize")
+    await measure("synchronize", "pull_request", sync, delivery_id="sync-1")
+    before = runs_now()
+    # The same event delivered again changes nothing.
+    await measure("synchronize (redelivered)", "pull_request", sync, delivery_id="sync-2")
+    assert runs_now() == before
+    assert [c for c in measured["synchronize (redelivered)"] if c.method != "GET"] == []
+
+    sandbox.update_issue(repo, number, user="dave", body=body + "\n\nWith a runbook note.")
+    edited = sandbox.pull_request_event(repo, number, "edited", changes={"body": {"from": body}})
+    await measure("edited", "pull_request", edited)
+    sandbox.update_issue(repo, number, user="dave", state="closed")
+    await deliver("pull_request", sandbox.pull_request_event(repo, number, "closed"))
+    sandbox.update_issue(repo, number, user="dave", state="open")
+    await measure("reopened", "pull_request", sandbox.pull_request_event(repo, number, "reopened"))
+    head = sandbox.pull(repo, number)["head"]["sha"]
+    controls = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/controls"]
+    count = len(sandbox.check_runs(repo, head))
+    await measure(
+        "rerequested",
+        "check_run",
+        sandbox.check_run_event(repo, controls[-1]["id"], "rerequested"),
+    )
+    assert len(sandbox.check_runs(repo, head)) == count + 1, "a re-run is one new run"
+
+    # What the checks show did not lose anything: both runs, the three items scored.
+    scorecard = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/scorecard"]
+    summary = scorecard[-1]["output"]["summary"]
+    assert all(f"#{n}" in summary for n in items), summary
+    assert f"#{earlier['number']}" in summary, "the earlier linked pull request is shown"
+
+    # A person renames an item: its webhook marks it changed, and the next event reads it.
+    sandbox.update_issue(repo, items[1], user="carol", title="Page on queue lag")
+    edit = sandbox.issue_event(repo, items[1], "edited", changes={"title": {"from": "Alert"}})
+    assert (await deliver("issues", edit)).status == 202
+    await drain()
+    per.reset()
+    await deliver("pull_request", sandbox.pull_request_event(repo, number, "reopened"))
+    await drain()
+    reads = [
+        c for c in per.calls("pull_request.reopened") if c.path.endswith(f"/issues/{items[1]}")
+    ]
+    assert [c.status for c in reads] == [200], "read once, and only the changed item"
+    card = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/scorecard"]
+    assert f"#{items[1]} Page on queue lag" in card[-1]["output"]["summary"]
+
+    with capsys.disabled():
+        print("\nGitHub requests per pull request event, steady state (all / rate-limited):")
+        for kind, (total, limited) in report.items():
+            print(f"  {kind:44} {total:3d} / {limited:3d}")
+    over = {kind: calls for kind, calls in measured.items() if len(calls) > PULL_REQUEST_BUDGET}
+    assert not over, "\n".join(f"{kind}: {len(c)}\n{shown(c)}" for kind, c in over.items())

@@ -42,6 +42,7 @@ from bot.facts import (
     load_items,
     publish_scorecard,
     pull_files,
+    record_links,
     refresh_after_change,
     scorecard_for,
     scorecard_lock,
@@ -238,6 +239,8 @@ async def evaluate(
         log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
 
     if not sources and not loaded and not unread:
+        if scope_may_change:
+            await record_links(ctx, owner, repo, pull, (), (), False, config)  # links none now
         if scope_may_change or fresh:
             for name in CHECK_NAMES:
                 out = out_of_scope_output(
@@ -337,6 +340,8 @@ async def evaluate(
             ),
             locked=True,
         )
+    # What the other pull requests' scorecards read of this one (bot.pull_links).
+    await record_links(ctx, owner, repo, pull, loaded, files, truncated, config)
 
 
 def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: ControlsInput) -> None:
@@ -450,9 +455,12 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     implementation evidence (and ``test`` / ``runbook`` evidence for the files that prove them),
     once; the items' scorecards are refreshed."""
     pull = dict(event.data.get("pull_request") or {})
-    if not pull.get("merged"):
-        return
     owner, repo = repo_coordinates(event.data)
+    if not pull.get("merged"):
+        # Closed unmerged: it counts for no item any more (reopening judges it again).
+        if ctx.links is not None:
+            await ctx.links.record(owner, repo, int(pull["number"]), {})
+        return
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     read, _ = hardens_references(pull.get("body"), result.config.limits.hardens_references)
     loaded, _ = await load_items(gh, owner, repo, read, result.config, trust=trust_of(ctx))
@@ -494,6 +502,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         await refresh_after_change(
             gh, ctx, owner, repo, one.number, one.incident, files=files_cache, links=links
         )
+    await record_links(ctx, owner, repo, pull, loaded, files, truncated, result.config)
     # The merged pull request's own scorecard shows the evidence it just recorded.
     async with scorecard_lock(owner, repo, pull):
         refreshed = await scorecard_for(
