@@ -50,6 +50,7 @@ For the sandbox's own tests (``test_sandbox_*.py``, helpers in ``test_sandbox_su
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -149,6 +150,47 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+# Variables an operator sets for the bot. A developer's shell may hold them (and a ``.env`` in
+# the checkout, which the bot reads from its working directory as operators expect); no test may
+# see them, so each test builds the settings and environments it means.
+_OPERATOR_VARIABLES = ("GITHUB_", "HARDENING_", "DATABASE_URL", "SENTRY_DSN", "PORT", "HOST")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _away_from_the_developer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test runs in an empty working directory (no ``.env``, no ``var/``) and without
+    the bot's variables from the environment it was started in."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(_OPERATOR_VARIABLES) and name != "HARDENING_TEST_POSTGRES_URL":
+                patch.delenv(name)
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
+_CHILDREN: list[asyncio.subprocess.Process] = []
+
+
+async def spawn(*command: str, **options: Any) -> asyncio.subprocess.Process:
+    """``asyncio.create_subprocess_exec``, and the process is killed at the end of the test if
+    it still runs (a module that spawns uses the ``reap`` fixture), whatever failed."""
+    process = await asyncio.create_subprocess_exec(*command, **options)
+    _CHILDREN.append(process)
+    return process
+
+
+@pytest.fixture
+async def reap() -> AsyncIterator[None]:
+    """Kill what ``spawn`` started and still runs, once the test is over."""
+    yield
+    while _CHILDREN:
+        process = _CHILDREN.pop()
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
 
 
 @pytest.fixture

@@ -23,11 +23,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import APP_ID, WEBHOOK_SECRET
+from conftest import APP_ID, WEBHOOK_SECRET, spawn
 
 from bot.web import sign
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("reap")
 
 BOOT = textwrap.dedent(
     """
@@ -69,8 +70,15 @@ class Server:
 
     async def start(self) -> None:
         with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", self.boot, env=self.env, cwd=ROOT, stdout=out, stderr=out
+            # Beside its log, not in the checkout: a developer's .env there is not the test's.
+            self.process = await spawn(
+                sys.executable,
+                "-c",
+                self.boot,
+                env={**self.env, "PYTHONPATH": str(ROOT)},
+                cwd=self.log.parent,
+                stdout=out,
+                stderr=out,
             )
         async with aiohttp.ClientSession() as session:
             for _ in range(400):
@@ -262,14 +270,16 @@ async def test_sigterm_lets_in_flight_finish_and_keeps_the_rest(
     assert sorted(b.rsplit(" ", 1)[-1] for b in bodies) == ids
 
 
-async def test_refuses_to_start_without_webhook_secret(server_env: dict[str, str]) -> None:
+async def test_refuses_to_start_without_webhook_secret(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
     del server_env["GITHUB_WEBHOOK_SECRET"]
-    process = await asyncio.create_subprocess_exec(
+    process = await spawn(
         sys.executable,
         "-m",
         "bot",
-        env=server_env,
-        cwd=ROOT,
+        env={**server_env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -204,11 +204,15 @@ def test_the_entry_point_runs_them(tmp_path: Path) -> None:
     sqlite3.connect(tmp_path / "none.db").close()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "failed"],
-        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}", "PATH": "/usr/bin:/bin"},
+        env={
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        },
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=tmp_path,  # not the checkout: a developer's .env there is not the test's
     )
     assert result.returncode == 0, result.stderr
     assert "no parked deliveries" in result.stdout

@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp.test_utils import TestServer
+from conftest import spawn
 
 from bot import setup
 from bot.settings import Settings, process_env
@@ -283,7 +284,7 @@ def free_port() -> int:
 
 
 async def run_bot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    return await spawn(
         sys.executable,
         "-m",
         "bot",
@@ -294,6 +295,7 @@ async def run_bot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
+@pytest.mark.usefixtures("reap")
 async def test_python_m_bot_starts_with_the_written_env_and_refuses_a_wrong_key(
     sandbox: Any, tmp_path: Path, aiohttp_server: Serve, app_keys: tuple[str, str]
 ) -> None:
@@ -322,25 +324,26 @@ async def test_python_m_bot_starts_with_the_written_env_and_refuses_a_wrong_key(
                 pytest.fail("the bot did not start")
     finally:
         bot.send_signal(signal.SIGTERM)
-        await bot.wait()
+        await asyncio.wait_for(bot.wait(), 30)
     assert bot.returncode == 0
     assert any(c.path == "/app" and c.status == 200 for c in sandbox.calls)
 
     # A key of another App, set in the environment (which wins over .env): refused at start.
     wrong = await run_bot(tmp_path, {**env, "GITHUB_PRIVATE_KEY": app_keys[0]})
-    _, err = await wrong.communicate()
+    _, err = await asyncio.wait_for(wrong.communicate(), 60)
     assert wrong.returncode == 2
     [line] = err.decode().splitlines()
     assert line.startswith("hardening-bot: GITHUB_APP_ID ")
     assert "(GITHUB_PRIVATE_KEY) were refused by GitHub (401" in line
 
 
+@pytest.mark.usefixtures("reap")
 async def test_the_setup_command_serves_until_registered_then_exits_0(
     sandbox: Any, tmp_path: Path
 ) -> None:
     port = free_port()
     env_file = absolute(tmp_path / ".env")  # the path setup reports
-    setup_process = await asyncio.create_subprocess_exec(
+    setup_process = await spawn(
         sys.executable,
         "-m",
         "bot",
