@@ -37,7 +37,7 @@ from bot import item_issues as items_api
 from bot.checks import publish, run_lock
 from bot.context import REPO_CONFIG_PATH
 from bot.pull_links import Link
-from bot.records import Trust, trust_of
+from bot.scope import Scope
 from bot.writes import Write
 from rules.check_output import (
     SCORECARD_CHECK,
@@ -210,20 +210,14 @@ async def item_facts(
 
 
 async def load_items(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    numbers: Iterable[int],
-    config: Config | None = None,
-    *,
-    trust: Trust,
+    scope: Scope, numbers: Iterable[int], config: Config | None = None
 ) -> tuple[list[LoadedItem], list[int]]:
     """The hardening items among ``numbers``, and the numbers that are not hardening items."""
     found: list[LoadedItem] = []
     others: list[int] = []
     for number in numbers:
         try:
-            loaded = await items_api.get_item(gh, owner, repo, number, config=config, trust=trust)
+            loaded = await items_api.get_item(scope, number, config=config)
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) not in (404, 410):
                 raise
@@ -269,12 +263,7 @@ async def scorecard_for(
     if loaded is None:
         known = () if candidates is None else tuple(not_items)
         loaded, not_items = await load_items(
-            gh,
-            owner,
-            repo,
-            read if candidates is None else candidates,
-            result.config,
-            trust=trust_of(ctx),
+            Scope(gh, ctx, owner, repo), read if candidates is None else candidates, result.config
         )
         not_items = [*known, *not_items]
     scores = []
@@ -479,7 +468,7 @@ async def refresh_after_change(
     """What every change to an item is followed by: its incident's tracking comment and the
     scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
     if incident is not None:
-        await items_api.refresh_incident_tracking(gh, ctx, owner, repo, incident)
+        await items_api.refresh_incident_tracking(Scope(gh, ctx, owner, repo), incident)
     await refresh_scorecards(
         gh, ctx, owner, repo, item_number, files=files, links=links, except_pull=except_pull
     )

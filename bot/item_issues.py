@@ -30,10 +30,9 @@ from typing import Any, Literal
 
 import aiohttp
 import gidgethub
-from gidgethub.abc import GitHubAPI
 
-from bot.context import Context
-from bot.records import Trust, read, read_all, remember, sealed, subject, trust_of
+from bot.records import Trust, read, read_all, remember, sealed, subject
+from bot.scope import Scope
 from bot.writes import (
     add_labels,
     ensure_label,
@@ -166,40 +165,28 @@ async def load(
     )
 
 
-async def get_item(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    number: int,
-    *,
-    config: Config | None = None,
-    trust: Trust,
-) -> LoadedItem | None:
+async def get_item(scope: Scope, number: int, *, config: Config | None = None) -> LoadedItem | None:
     """Issue ``number`` as a hardening item, or None when it is not one (see :func:`load`)."""
-    issue = await gh.getitem(
-        "/repos/{owner}/{repo}/issues/{number}", {"owner": owner, "repo": repo, "number": number}
+    issue = await scope.gh.getitem(
+        "/repos/{owner}/{repo}/issues/{number}",
+        {"owner": scope.owner, "repo": scope.repo, "number": number},
     )
-    return await load(dict(issue), config, trust=trust)
+    return await load(dict(issue), config, trust=scope.trust)
 
 
 async def list_items(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    config: Config | None,
-    *,
-    incident: int | None = None,
-    trust: Trust,
+    scope: Scope, config: Config | None, *, incident: int | None = None
 ) -> list[LoadedItem]:
     """Every hardening item of the repository, open and closed, by number; with ``incident``,
     only the items that belong to it (by the bot's marker, else by their Incident reference)."""
     config = config or default_config()
+    trust = scope.trust
     issues: list[dict[str, Any]] = []
-    async for issue in gh.getiter(
+    async for issue in scope.gh.getiter(
         "/repos/{owner}/{repo}/issues{?labels,state,per_page}",
         {
-            "owner": owner,
-            "repo": repo,
+            "owner": scope.owner,
+            "repo": scope.repo,
             "labels": config.labels.hardening,
             "state": "all",
             "per_page": 100,
@@ -217,14 +204,7 @@ async def list_items(
 
 
 async def save_item(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    loaded: LoadedItem,
-    item: HardeningItem,
-    *,
-    config: Config | None = None,
-    trust: Trust,
+    scope: Scope, loaded: LoadedItem, item: HardeningItem, *, config: Config | None = None
 ) -> bool:
     """Write ``item`` into the issue's template in place, keeping every line of human text, with
     the App's record of its gate facts, and keep its ``priority:`` and ``failure-class:`` labels
@@ -233,6 +213,7 @@ async def save_item(
     Without a record key nothing can be signed: the body is written without a record and the
     gate facts stay unproven (fail closed); the missing secret is logged at start."""
     config = config or default_config()
+    gh, trust = scope.gh, scope.trust
     body = loaded.issue.get("body") or ""
     wanted = replace_item_in_body(body, item)
     record = recorded(loaded.record, subject(loaded.issue), item)
@@ -247,20 +228,13 @@ async def save_item(
     for name in stale:
         wrote = (await remove_label(gh, loaded.issue, name)).wrote or wrote
     if missing:
-        await _ensure_labels(gh, owner, repo, config, missing)
+        await _ensure_labels(scope, config, missing)
         wrote = (await add_labels(gh, loaded.issue, missing)).wrote or wrote
     return wrote
 
 
 async def adopt(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    issue: dict[str, Any],
-    *,
-    config: Config,
-    trust: Trust,
-    keep_evidence: bool,
+    scope: Scope, issue: dict[str, Any], *, config: Config, keep_evidence: bool
 ) -> LoadedItem | None:
     """Make the person-opened ``issue`` an item: its record written from the template's plain
     fields (see :func:`rules.edits.adopted`). None when the body holds no template."""
@@ -271,49 +245,44 @@ async def adopt(
     assert parse.item is not None  # replace() keeps it
     item = adopted(parse.item, keep_evidence=keep_evidence)
     fresh = LoadedItem(issue, int(issue["number"]), parse, record=None, source="record")
-    await save_item(gh, owner, repo, fresh, item, config=config, trust=trust)
-    return await get_item(gh, owner, repo, int(issue["number"]), config=config, trust=trust)
+    await save_item(scope, fresh, item, config=config)
+    return await get_item(scope, int(issue["number"]), config=config)
 
 
-async def refresh_incident_tracking(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, incident_number: int
-) -> None:
+async def refresh_incident_tracking(scope: Scope, incident_number: int) -> None:
     """Re-render incident ``incident_number``'s tracking comment from what GitHub holds now.
 
     Call it after changing an item. It creates no item (that is :func:`sync_incident`'s job) and
     writes only when the comment's text changes, so calling it again changes nothing.
     """
-    async with _incident_lock(owner, repo, incident_number):
-        issue = await get_issue(gh, owner, repo, incident_number)
+    async with _incident_lock(scope.owner, scope.repo, incident_number):
+        issue = await get_issue(scope, incident_number)
         if issue is None or "pull_request" in issue:
-            ctx.log.info(
+            scope.ctx.log.info(
                 "#%s is not an issue here: no tracking comment to refresh", incident_number
             )
             return
-        await _sync(gh, ctx, owner, repo, issue, create=False)
+        await _sync(scope, issue, create=False)
 
 
-async def sync_incident(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, issue: dict[str, Any]
-) -> SyncResult:
+async def sync_incident(scope: Scope, issue: dict[str, Any]) -> SyncResult:
     """Give every known finding of the incident ``issue`` its item, then re-render the tracking
     comment. ``issue`` may come from a webhook: the body is read again from GitHub, so a
     delivery that waited in the inbox acts on the incident as it is now."""
     number = int(issue["number"])
-    async with _incident_lock(owner, repo, number):
-        fresh = await get_issue(gh, owner, repo, number)
+    async with _incident_lock(scope.owner, scope.repo, number):
+        fresh = await get_issue(scope, number)
         if fresh is None:
             return SyncResult()  # deleted or transferred since the event was sent
-        return await _sync(gh, ctx, owner, repo, fresh, create=True)
+        return await _sync(scope, fresh, create=True)
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-async def _sync(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, issue: dict[str, Any], *, create: bool
-) -> SyncResult:
-    result: ConfigResult = await ctx.config(gh, owner, repo)
+async def _sync(scope: Scope, issue: dict[str, Any], *, create: bool) -> SyncResult:
+    ctx = scope.ctx
+    result: ConfigResult = await scope.config()
     config = result.config
     labels = label_names(issue)
     if not is_incident(labels, config):
@@ -322,12 +291,12 @@ async def _sync(
     incident = parse_incident(
         number, issue.get("title") or "", issue.get("body") or "", labels, config
     )
-    loaded = await list_items(gh, owner, repo, config, incident=number, trust=trust_of(ctx))
+    loaded = await list_items(scope, config, incident=number)
     limit = config.limits.findings_per_incident
     plan = plan_incident_sync(incident, [_tracked(one) for one in loaded], limit)
     if plan.to_create:
         # An item whose hardening label a person removed is still the finding's item.
-        strays = await _unlabelled_items(gh, owner, repo, ctx.bot_login, number, loaded)
+        strays = await _unlabelled_items(scope, number, loaded)
         if strays:
             loaded = sorted([*loaded, *strays], key=lambda one: one.number)
             plan = plan_incident_sync(incident, [_tracked(one) for one in loaded], limit)
@@ -336,9 +305,9 @@ async def _sync(
     if create and plan.to_create and result.ok:
         today = ctx.now().date()
         planned = [plan_item(finding, incident, config, today) for finding in plan.to_create]
-        await _ensure_labels(gh, owner, repo, config, labels_of_items(planned, config))
+        await _ensure_labels(scope, config, labels_of_items(planned, config))
         for finding in plan.to_create:
-            new = await _create_or_find(gh, ctx, owner, repo, config, incident, finding, today)
+            new = await _create_or_find(scope, config, incident, finding, today)
             created.append(int(new["number"]))
             parse = parse_item(new.get("body") or "")
             loaded.append(LoadedItem(new, int(new["number"]), parse, source="upgrade"))
@@ -347,17 +316,23 @@ async def _sync(
 
     body = _tracking_body(issue, incident, plan, result, ctx.now())
     write = await upsert_comment(
-        gh, owner, repo, number, tracking_marker(number), body, bot_login=ctx.bot_login
+        scope.gh,
+        scope.owner,
+        scope.repo,
+        number,
+        tracking_marker(number),
+        body,
+        bot_login=ctx.bot_login,
     )
     return SyncResult(incident, tuple(created), plan, write.wrote)
 
 
-async def get_issue(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any] | None:
+async def get_issue(scope: Scope, number: int) -> dict[str, Any] | None:
     """Issue ``number``, or None when there is none (a wrong reference, deleted, transferred)."""
     try:
-        issue = await gh.getitem(
+        issue = await scope.gh.getitem(
             "/repos/{owner}/{repo}/issues/{number}",
-            {"owner": owner, "repo": repo, "number": number},
+            {"owner": scope.owner, "repo": scope.repo, "number": number},
         )
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) in (404, 410):
@@ -440,20 +415,14 @@ def outcome_unknown(exc: BaseException) -> bool:
 
 
 async def _create_or_find(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
-    config: Config,
-    incident: Incident,
-    finding: Finding,
-    today: date,
+    scope: Scope, config: Config, incident: Incident, finding: Finding, today: date
 ) -> dict[str, Any]:
     """Create the finding's item; if GitHub's answer leaves it unknown whether that happened,
     look for the item (see :class:`Settle`) before giving up, so no retry creates it twice."""
+    ctx = scope.ctx
     sent = ctx.clock()
     try:
-        return await _create_item(gh, owner, repo, config, incident, finding, today)
+        return await _create_item(scope, config, incident, finding, today)
     except Exception as exc:
         if not outcome_unknown(exc):
             raise
@@ -465,9 +434,7 @@ async def _create_or_find(
             type(exc).__name__,
         )
         for _ in range(SETTLE.max_polls):
-            listed = await list_items(
-                gh, owner, repo, config, incident=incident.number, trust=trust_of(ctx)
-            )
+            listed = await list_items(scope, config, incident=incident.number)
             for one in listed:
                 if one.marker is not None and one.marker.finding_key == finding.key:
                     ctx.log.info(
@@ -484,22 +451,16 @@ async def _create_or_find(
 
 
 async def _create_item(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    config: Config,
-    incident: Incident,
-    finding: Finding,
-    today: date,
+    scope: Scope, config: Config, incident: Incident, finding: Finding, today: date
 ) -> dict[str, Any]:
     item = plan_item(finding, incident, config, today)
     mark = ItemMarker(incident=incident.number, finding_key=finding.key)
     body = "\n\n".join(
         (item_intro(finding, incident.number), render_item(item, mark).rstrip("\n"), ITEM_FOOTER)
     )
-    created = await gh.post(
+    created = await scope.gh.post(
         "/repos/{owner}/{repo}/issues",
-        {"owner": owner, "repo": repo},
+        {"owner": scope.owner, "repo": scope.repo},
         data={
             "title": item_title(finding, incident.number),
             "body": body + "\n",
@@ -509,20 +470,18 @@ async def _create_item(
     return dict(created)
 
 
-async def _ensure_labels(
-    gh: GitHubAPI, owner: str, repo: str, config: Config, names: Iterable[str]
-) -> None:
+async def _ensure_labels(scope: Scope, config: Config, names: Iterable[str]) -> None:
     """Create the repository labels of ``names`` that are missing, styled from the config.
     The repository's labels are listed once for all of them."""
     existing: dict[str, dict[str, Any]] | None = None
     for name in names:
         if existing is None:
-            existing = await repo_labels(gh, owner, repo)
+            existing = await repo_labels(scope.gh, scope.owner, scope.repo)
         style = label_style(name, config.labels)
         await ensure_label(
-            gh,
-            owner,
-            repo,
+            scope.gh,
+            scope.owner,
+            scope.repo,
             name,
             style.color if style else "ededed",
             style.description if style else "",
@@ -531,19 +490,20 @@ async def _ensure_labels(
 
 
 async def _unlabelled_items(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    bot_login: str,
-    incident: int,
-    known: list[LoadedItem],
+    scope: Scope, incident: int, known: list[LoadedItem]
 ) -> list[LoadedItem]:
     """The bot's own items of ``incident`` that no longer carry the hardening label."""
     seen = {one.number for one in known}
     strays: list[LoadedItem] = []
-    async for issue in gh.getiter(
+    async for issue in scope.gh.getiter(
         "/repos/{owner}/{repo}/issues{?creator,state,per_page}",
-        {"owner": owner, "repo": repo, "creator": bot_login, "state": "all", "per_page": 100},
+        {
+            "owner": scope.owner,
+            "repo": scope.repo,
+            "creator": scope.ctx.bot_login,
+            "state": "all",
+            "per_page": 100,
+        },
     ):
         if "pull_request" in issue or issue["number"] in seen:
             continue

@@ -34,6 +34,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot.item_issues import LoadedItem, list_items
 from bot.records import Trust, last_copy, remember, sealed, trust_of, unseal_with
+from bot.scope import Scope
 from bot.writes import (
     add_labels,
     ensure_label,
@@ -201,7 +202,7 @@ async def update_ledger(
             known = applied.facts
             if applied.reply is not None:
                 replies.append(applied.reply)
-        loaded = await list_items(gh, owner, repo, config, trust=trust)
+        loaded = await list_items(Scope(gh, ctx, owner, repo), config)
         for incident in _sprint_ended(loaded, ctx.now().date()):
             ctx.ledger.add_summary(owner, repo, incident)
         if ledger is None and not loaded and known == LedgerFacts():

@@ -25,6 +25,7 @@ Fixtures (all function-scoped unless noted):
                        answers at once, so a test of retried failures need not sleep.
 ``gh``                 ``await github.installation_api(INSTALLATION_ID)``: the client a handler
                        gets for ``repo`` (depends on ``repo``).
+``scope``              ``bot.scope.Scope`` of ``repo`` over ``gh``, its context's trust ``trust``.
 ``bot_client``         an aiohttp ``TestClient`` for ``create_app(settings)`` with workers running.
 ``bot_app``            that client's ``web.Application`` (``bot_app[INBOX]``, ``[WORKERS]``...).
 ``deliver``            ``await deliver(event, payload, *, delivery_id=None, secret=None,
@@ -68,7 +69,9 @@ from hypothesis import settings as hypothesis_settings
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
 from bot.inbox import Delivery, Inbox
+from bot.metrics import Metrics
 from bot.records import Trust, key_from_secret
+from bot.scope import Scope
 from bot.settings import Settings
 from bot.web import GITHUB, INBOX, METRICS, RECORDS, SETTINGS, WORKERS, create_app, sign
 from rules.item_template import parse_item
@@ -299,6 +302,20 @@ async def quick_github(settings: Settings) -> AsyncIterator[GitHubApp]:
 @pytest.fixture
 async def gh(github: GitHubApp, repo: str) -> GitHubAPI:
     return await github.installation_api(INSTALLATION_ID)
+
+
+@pytest.fixture
+def scope(gh: GitHubAPI, settings: Settings, trust: Trust) -> Scope:
+    """``octo/repo`` as the shell's helpers take it: the client ``gh`` and a context whose
+    trust is ``trust`` (the same record key, login and copies)."""
+    ctx = Context(
+        settings=settings,
+        metrics=Metrics(),
+        log=bound_log("test"),
+        bot_login=BOT,
+        records=trust.copies,
+    )
+    return Scope(gh, ctx, OWNER, REPO.partition("/")[2])
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 from conftest import BOT, handler_api
 from test_linked_pulls import ALERT, NEW_TEST, SOURCE
 
-from bot.records import trust_of
+from bot.scope import Scope
 from rules.config import default_config
 from rules.item_template import render_item
 from rules.model import HardeningItem
@@ -63,7 +63,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     sandbox.update_issue(repo, dropped["number"], state="closed")
     gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
-    loaded = await get_item(gh, owner, name, n, trust=trust_of(ctx))
+    loaded = await get_item(Scope(gh, ctx, owner, name), n)
     assert loaded is not None
     config = default_config()
     facts = await item_facts(gh, ctx, owner, name, loaded, config)

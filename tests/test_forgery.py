@@ -23,7 +23,8 @@ from conftest import (
 
 from bot.github import GitHubApp
 from bot.item_issues import get_item
-from bot.records import key_from_secret, trust_of
+from bot.records import key_from_secret
+from bot.scope import Scope
 from bot.settings import Settings
 from bot.web import create_app
 from rules.item_template import parse_item, render_item
@@ -508,7 +509,7 @@ async def test_records_signed_with_a_rotated_secret_fail_closed_until_the_previo
 
     async def status(client: Any) -> str | None:
         gh, ctx = await handler_api(client.server.app)
-        loaded = await get_item(gh, owner, name, n, trust=trust_of(ctx))
+        loaded = await get_item(Scope(gh, ctx, owner, name), n)
         assert loaded is not None and loaded.item is not None
         return loaded.item.status if loaded.record is not None else None
 

@@ -19,6 +19,7 @@ from bot import item_issues as items_module
 from bot.context import Context, bound_log
 from bot.item_issues import sync_incident
 from bot.metrics import Metrics
+from bot.scope import Scope
 from bot.web import create_app
 from rules.item_template import parse_item
 
@@ -231,7 +232,7 @@ async def test_concurrent_syncs_in_one_process_create_each_item_once(
         settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT, clock=clock
     )
     results = await asyncio.gather(
-        *(sync_incident(gh, ctx, "octo", "repo", dict(issue)) for _ in range(4))
+        *(sync_incident(Scope(gh, ctx, "octo", "repo"), dict(issue)) for _ in range(4))
     )
     assert sorted(len(r.created) for r in results) == [0, 0, 0, 3]
     assert len(items_of(sandbox, repo)) == 3
@@ -373,11 +374,11 @@ async def test_an_unknown_outcome_is_looked_for_within_bounds(sandbox, repo, gh,
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
     sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=502)
     with pytest.raises(gidgethub.GitHubBroken):
-        await sync_incident(gh, ctx, "octo", "repo", dict(issue))
+        await sync_incident(Scope(gh, ctx, "octo", "repo"), dict(issue))
     assert sum(waits) == items_module.SETTLE.limit and len(waits) <= items_module.SETTLE.max_polls
     assert items_of(sandbox, repo) == []
 
-    result = await sync_incident(gh, ctx, "octo", "repo", dict(issue))
+    result = await sync_incident(Scope(gh, ctx, "octo", "repo"), dict(issue))
     assert len(result.created) == 3 and len(items_of(sandbox, repo)) == 3
 
 
@@ -396,7 +397,7 @@ async def test_a_connection_never_made_is_not_waited_for(sandbox, repo, gh, sett
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
     monkeypatch.setattr(items_module, "_create_item", refused)
     with pytest.raises(aiohttp.ClientConnectorError):
-        await sync_incident(gh, ctx, "octo", "repo", dict(issue))
+        await sync_incident(Scope(gh, ctx, "octo", "repo"), dict(issue))
     assert waits == []
 
 

@@ -11,6 +11,7 @@ from conftest import BOT, OWNED_ITEM, handler_api, item_of
 
 from bot.facts import refresh_scorecards
 from bot.handlers import pulls
+from bot.scope import Scope
 from rules.item_template import render_item
 
 CONTROLS = "hardening/controls"
@@ -532,14 +533,13 @@ async def test_refresh_scorecards_edits_the_run_in_place(
 async def record_ack(bot_app: Any, repo: str, number: int, login: str) -> None:
     """Record ``login``'s acknowledgement as ``/harden ack`` does: in the App's record."""
     from bot.item_issues import get_item, save_item
-    from bot.records import trust_of
 
     gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
-    loaded = await get_item(gh, owner, name, number, trust=trust_of(ctx))
+    loaded = await get_item(Scope(gh, ctx, owner, name), number)
     assert loaded is not None and loaded.item is not None
     acked = dataclasses.replace(loaded.item, acknowledged_by=(login,))
-    await save_item(gh, owner, name, loaded, acked, trust=trust_of(ctx))
+    await save_item(Scope(gh, ctx, owner, name), loaded, acked)
 
 
 async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:

@@ -7,11 +7,7 @@ import dataclasses
 from datetime import date
 from typing import Any
 
-import pytest
-
-from bot.context import Context, bound_log
 from bot.item_issues import get_item, list_items, refresh_incident_tracking, save_item
-from bot.metrics import Metrics
 from rules.config import default_config, load_config
 from rules.item_template import render_item
 from rules.model import HardeningItem, ItemMarker
@@ -46,17 +42,12 @@ def writes(sandbox: Any) -> list[tuple[str, str]]:
     return [(c.method, c.path) for c in sandbox.writes() if "/access_tokens" not in c.path]
 
 
-@pytest.fixture
-def ctx(settings: Any) -> Context:
-    return Context(settings=settings, metrics=Metrics(), log=bound_log("test"), bot_login=BOT)
-
-
 # --- get_item ---------------------------------------------------------------------------------
 
 
-async def test_get_item_reads_the_template(sandbox, repo, gh, trust):
+async def test_get_item_reads_the_template(sandbox, repo, scope):
     issue = open_item(sandbox, repo, marker=ItemMarker(1, "abc"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    loaded = await get_item(scope, issue["number"])
     assert loaded is not None
     assert loaded.number == issue["number"]
     assert loaded.item == ITEM
@@ -65,47 +56,45 @@ async def test_get_item_reads_the_template(sandbox, repo, gh, trust):
     assert loaded.issue["title"] == "Harden: x"
 
 
-async def test_get_item_needs_the_label_and_a_template(sandbox, repo, gh, trust):
+async def test_get_item_needs_the_label_and_a_template(sandbox, repo, scope):
     unlabelled = open_item(sandbox, repo, labels=("bug",))
     no_template = sandbox.open_issue(repo, title="t", body="just words", labels=("hardening",))
     pull = sandbox.open_pull(repo, title="p", body=render_item(ITEM), labels=("hardening",))
     for number in (unlabelled["number"], no_template["number"], pull["number"]):
-        assert await get_item(gh, "octo", "repo", number, trust=trust) is None
+        assert await get_item(scope, number) is None
 
 
-async def test_get_item_follows_the_configured_label(sandbox, repo, gh, trust):
+async def test_get_item_follows_the_configured_label(sandbox, repo, scope):
     config = load_config([(".github/hardening.yml", "labels: {hardening: Reliability}\n")]).config
     issue = open_item(sandbox, repo, labels=("reliability",))
-    assert await get_item(gh, "octo", "repo", issue["number"], trust=trust) is None
-    assert (
-        await get_item(gh, "octo", "repo", issue["number"], config=config, trust=trust) is not None
-    )
+    assert await get_item(scope, issue["number"]) is None
+    assert await get_item(scope, issue["number"], config=config) is not None
 
 
-async def test_the_marker_alone_keeps_an_item(sandbox, repo, gh, trust):
+async def test_the_marker_alone_keeps_an_item(sandbox, repo, scope):
     body = "<!-- hardening-bot:item incident=1 finding=abc -->\nThe template was deleted."
     issue = sandbox.open_issue(repo, title="t", body=body, labels=("hardening",), user=BOT)
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    loaded = await get_item(scope, issue["number"])
     assert loaded is not None and loaded.item is None and loaded.incident == 1
 
 
 # --- list_items -------------------------------------------------------------------------------
 
 
-async def test_list_items_pages_through_open_and_closed_items(sandbox, repo, gh, trust):
+async def test_list_items_pages_through_open_and_closed_items(sandbox, repo, scope):
     numbers = [open_item(sandbox, repo)["number"] for _ in range(105)]
     sandbox.update_issue(repo, numbers[3], state="closed")
     sandbox.open_issue(repo, title="bug", body="", labels=("bug",))
     sandbox.open_pull(repo, title="p", body=render_item(ITEM), labels=("hardening",))
 
-    listed = await list_items(gh, "octo", "repo", CONFIG, trust=trust)
+    listed = await list_items(scope, CONFIG)
     assert [one.number for one in listed] == numbers
     pages = [c for c in sandbox.calls if c.method == "GET" and c.path.endswith("/issues")]
     assert len(pages) == 2
     assert pages[0].query["labels"] == "hardening" and pages[0].query["state"] == "all"
 
 
-async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo, gh, trust):
+async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo, scope):
     marked = open_item(sandbox, repo, marker=ItemMarker(1, "k1"))
     by_reference = open_item(sandbox, repo)  # Incident reference: #1, no marker
     elsewhere = open_item(sandbox, repo, dataclasses.replace(ITEM, incident=2))
@@ -114,28 +103,26 @@ async def test_list_items_of_an_incident_by_marker_then_reference(sandbox, repo,
         sandbox, repo, dataclasses.replace(ITEM, incident=2), marker=ItemMarker(1, "k2")
     )
 
-    listed = await list_items(gh, "octo", "repo", CONFIG, incident=1, trust=trust)
+    listed = await list_items(scope, CONFIG, incident=1)
     assert [one.number for one in listed] == [
         marked["number"],
         by_reference["number"],
         moved["number"],
     ]
-    assert [
-        one.number for one in await list_items(gh, "octo", "repo", None, incident=2, trust=trust)
-    ] == [elsewhere["number"]]
+    assert [one.number for one in await list_items(scope, None, incident=2)] == [
+        elsewhere["number"]
+    ]
 
 
 # --- save_item --------------------------------------------------------------------------------
 
 
-async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbox, repo, gh, trust):
+async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbox, repo, scope):
     issue = open_item(sandbox, repo, marker=ItemMarker(1, "k"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    loaded = await get_item(scope, issue["number"])
     sandbox.reset_calls()
 
-    wrote = await save_item(
-        gh, "octo", "repo", loaded, dataclasses.replace(ITEM, owner="alice"), trust=trust
-    )
+    wrote = await save_item(scope, loaded, dataclasses.replace(ITEM, owner="alice"))
 
     assert wrote is True
     assert writes(sandbox) == [("PATCH", f"/repos/octo/repo/issues/{issue['number']}")]
@@ -148,33 +135,31 @@ async def test_save_item_rewrites_the_block_in_place_and_keeps_human_text(sandbo
     )
     assert "- Execution owner: @alice" in body
     assert body.count("hardening-bot:item incident=1 finding=k") == 1
-    again = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    again = await get_item(scope, issue["number"])
     assert again is not None and again.item == dataclasses.replace(ITEM, owner="alice")
 
 
-async def test_saving_an_unchanged_item_writes_nothing(sandbox, repo, gh, trust):
+async def test_saving_an_unchanged_item_writes_nothing(sandbox, repo, scope):
     issue = open_item(sandbox, repo)
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    loaded = await get_item(scope, issue["number"])
     assert loaded is not None and loaded.source == "upgrade"
     # An item the App opened before records gets its record once, at its first save...
-    assert await save_item(gh, "octo", "repo", loaded, ITEM, trust=trust) is True
-    again = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    assert await save_item(scope, loaded, ITEM) is True
+    again = await get_item(scope, issue["number"])
     assert again is not None and again.source == "record" and again.item == ITEM
     sandbox.reset_calls()
     # ... and from then on an unchanged item writes nothing.
-    assert await save_item(gh, "octo", "repo", again, ITEM, trust=trust) is False
+    assert await save_item(scope, again, ITEM) is False
     assert writes(sandbox) == []
 
 
-async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(
-    sandbox, repo, gh, trust
-):
+async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(sandbox, repo, scope):
     issue = open_item(sandbox, repo, labels=("hardening", "priority:P1", "ops"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    loaded = await get_item(scope, issue["number"])
     sandbox.reset_calls()
 
     changed = dataclasses.replace(ITEM, priority="P0")
-    assert await save_item(gh, "octo", "repo", loaded, changed, trust=trust) is True
+    assert await save_item(scope, loaded, changed) is True
 
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P0", "failure-class:missed-detection", "ops"}
@@ -183,63 +168,63 @@ async def test_save_item_keeps_the_priority_and_failure_class_labels_in_step(
     assert made["failure-class:missed-detection"]["color"] == "5319e7"
 
     sandbox.reset_calls()
-    fresh = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
-    assert await save_item(gh, "octo", "repo", fresh, changed, trust=trust) is False
+    fresh = await get_item(scope, issue["number"])
+    assert await save_item(scope, fresh, changed) is False
     assert writes(sandbox) == []
 
 
 # --- refresh_incident_tracking ----------------------------------------------------------------
 
 
-async def test_refresh_writes_the_comment_once_and_then_nothing(sandbox, repo, gh, ctx):
+async def test_refresh_writes_the_comment_once_and_then_nothing(sandbox, repo, scope):
     incident = sandbox.open_issue(
         repo, title="Outage", body="### Findings\n- cosmic rays: x\n", labels=("incident",)
     )
     item = open_item(sandbox, repo, dataclasses.replace(ITEM, incident=incident["number"]))
     sandbox.reset_calls()
 
-    await refresh_incident_tracking(gh, ctx, "octo", "repo", incident["number"])
+    await refresh_incident_tracking(scope, incident["number"])
     [comment] = sandbox.comments(repo, incident["number"])
     assert f"- [ ] #{item['number']} · missed-detection · P1" in comment["body"]
     assert "`cosmic rays`" in comment["body"]
     assert writes(sandbox) == [("POST", f"/repos/octo/repo/issues/{incident['number']}/comments")]
 
     sandbox.reset_calls()
-    await refresh_incident_tracking(gh, ctx, "octo", "repo", incident["number"])
+    await refresh_incident_tracking(scope, incident["number"])
     assert writes(sandbox) == []
 
 
-async def test_refresh_creates_no_item_and_lists_findings_still_waiting(sandbox, repo, gh, ctx):
+async def test_refresh_creates_no_item_and_lists_findings_still_waiting(sandbox, repo, scope):
     incident = sandbox.open_issue(
         repo, title="Outage", body="### Findings\n- late decision: slow\n", labels=("incident",)
     )
-    await refresh_incident_tracking(gh, ctx, "octo", "repo", incident["number"])
+    await refresh_incident_tracking(scope, incident["number"])
     assert [i["number"] for i in sandbox.issues(repo)] == [incident["number"]]
     [comment] = sandbox.comments(repo, incident["number"])
     assert "Findings still waiting for their item:\n- [ ] `late decision`: slow" in comment["body"]
 
 
-async def test_refresh_leaves_an_issue_that_is_not_an_incident_alone(sandbox, repo, gh, ctx):
+async def test_refresh_leaves_an_issue_that_is_not_an_incident_alone(sandbox, repo, scope):
     issue = sandbox.open_issue(repo, title="bug", body="### Findings\n- late decision: x\n")
     sandbox.reset_calls()
-    await refresh_incident_tracking(gh, ctx, "octo", "repo", issue["number"])
+    await refresh_incident_tracking(scope, issue["number"])
     assert writes(sandbox) == []
 
 
-async def test_refresh_of_a_missing_issue_or_a_pull_request_does_nothing(sandbox, repo, gh, ctx):
+async def test_refresh_of_a_missing_issue_or_a_pull_request_does_nothing(sandbox, repo, scope):
     pull = sandbox.open_pull(repo, title="p", body="", labels=("incident",))
     sandbox.reset_calls()
-    await refresh_incident_tracking(gh, ctx, "octo", "repo", 999)
-    await refresh_incident_tracking(gh, ctx, "octo", "repo", pull["number"])
+    await refresh_incident_tracking(scope, 999)
+    await refresh_incident_tracking(scope, pull["number"])
     assert writes(sandbox) == []
 
 
-async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, gh, trust):
+async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, scope):
     issue = open_item(sandbox, repo, labels=("hardening", "priority:P1"))
-    loaded = await get_item(gh, "octo", "repo", issue["number"], trust=trust)
+    loaded = await get_item(scope, issue["number"])
     sandbox.reset_calls()
     odd = dataclasses.replace(ITEM, failure_class="cosmic-rays")
-    assert await save_item(gh, "octo", "repo", loaded, odd, trust=trust) is True
+    assert await save_item(scope, loaded, odd) is True
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P1"}
     assert [w[0] for w in writes(sandbox)] == ["PATCH"]

@@ -60,7 +60,7 @@ def writes(sandbox: Any) -> list[tuple[str, str]]:
 async def incident_with_items(sandbox: Any, gh: GitHubAPI, settings: Settings) -> list[int]:
     """An incident planned on PLANNED; its two items, by number."""
     issue = sandbox.open_issue(REPO, title="Checkout outage", body=INCIDENT, labels=("incident",))
-    result = await sync_incident(gh, context(settings, PLANNED), OWNER, NAME, dict(issue))
+    result = await sync_incident(Scope(gh, context(settings, PLANNED), OWNER, NAME), dict(issue))
     return sorted(result.created)
 
 
@@ -273,7 +273,9 @@ async def test_unreadable_branch_protection_is_reported_not_failed(
         "acme/svc", title="Checkout outage", body=INCIDENT, labels=("incident",)
     )
     acme = await github.installation_api(77)
-    created = await sync_incident(acme, context(settings, PLANNED), "acme", "svc", dict(issue))
+    created = await sync_incident(
+        Scope(acme, context(settings, PLANNED), "acme", "svc"), dict(issue)
+    )
     first, second = sorted(created.created)
     # Adoption stayed low past the check date: a retire candidate.
     verified_item(sandbox, first, repo="acme/svc", adoption_check=date(2026, 11, 20))

@@ -28,6 +28,7 @@ from bot.item_issues import (
 )
 from bot.permissions import lookup_caller
 from bot.records import trust_of
+from bot.scope import Scope
 from bot.writes import repo_coordinates, upsert_comment
 from rules import markers
 from rules.authorization import WRITE, role_rank
@@ -49,7 +50,7 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     label = str((data.get("label") or {}).get("name") or "")
     if data.get("action") == "labeled" and label.casefold() != config.labels.hardening.casefold():
         return
-    fresh = await get_issue(gh, owner, repo, int(issue["number"]))
+    fresh = await get_issue(Scope(gh, ctx, owner, repo), int(issue["number"]))
     if fresh is None or not is_hardening(fresh, config):
         return
     trust = trust_of(ctx)
@@ -62,10 +63,10 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     caller = await lookup_caller(gh, owner, repo, author, leads, need_role=True, need_lead=True)
     number = int(fresh["number"])
     if role_rank(caller.role) >= WRITE or caller.is_lead:
-        loaded = await adopt(gh, owner, repo, fresh, config=config, trust=trust, keep_evidence=True)
+        loaded = await adopt(Scope(gh, ctx, owner, repo), fresh, config=config, keep_evidence=True)
         ctx.log.info("#%s adopted: opened by @%s (%s)", number, author, caller.role or "lead")
         if loaded is not None and loaded.incident:
-            await refresh_incident_tracking(gh, ctx, owner, repo, loaded.incident)
+            await refresh_incident_tracking(Scope(gh, ctx, owner, repo), loaded.incident)
         return
     ctx.log.info("#%s not adopted: @%s has no write access and is not a lead", number, author)
     await upsert_comment(

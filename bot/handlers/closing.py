@@ -34,7 +34,7 @@ from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts
 from bot.item_issues import get_item, list_items
-from bot.records import trust_of
+from bot.scope import Scope
 from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
 from rules.authorization import is_app_account
 from rules.config import Config
@@ -111,7 +111,7 @@ async def hold_item(
     closed_by: str,
 ) -> None:
     """Reopen a hardening item whose closure gate fails."""
-    loaded = await get_item(gh, owner, repo, number, config=config, trust=trust_of(ctx))
+    loaded = await get_item(Scope(gh, ctx, owner, repo), number, config=config)
     if loaded is None:
         return  # not an item: no template and no marker, or a person's issue not adopted
     if loaded.issue.get("state") != "closed":
@@ -142,7 +142,7 @@ async def hold_incident(
     )
     if current.get("state") != "closed":
         return
-    loaded = await list_items(gh, owner, repo, config, incident=number, trust=trust_of(ctx))
+    loaded = await list_items(Scope(gh, ctx, owner, repo), config, incident=number)
     # The incident gate reads only the items' own fields, so no pull request is fetched here.
     # An item whose template was deleted (only the bot's marker is left) has nothing filled in.
     facts: Sequence[ItemFacts] = [

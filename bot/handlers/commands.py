@@ -42,6 +42,7 @@ from bot.item_issues import (
 )
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
 from bot.records import Trust, trust_of
+from bot.scope import Scope
 from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
 from rules import markers
 from rules.authorization import authorize, is_bot_account, needs_lead, needs_role
@@ -110,27 +111,27 @@ class Run:
         return trust_of(self.ctx)
 
     @property
+    def scope(self) -> Scope:
+        return Scope(self.gh, self.ctx, self.owner, self.repo)
+
+    @property
     def link(self) -> str:
         """The command comment's URL, recorded as where a verification or retirement happened."""
         return str(self.comment.get("html_url") or "")
 
     async def load(self) -> LoadedItem | None:
-        loaded = await get_item(
-            self.gh, self.owner, self.repo, self.number, config=self.config, trust=self.trust
-        )
+        loaded = await get_item(self.scope, self.number, config=self.config)
         if loaded is None or loaded.item is None:
             return None
         return loaded
 
     async def has_template(self) -> bool:
         """Whether the issue holds a template (then it is a person's issue not adopted yet)."""
-        issue = await get_issue(self.gh, self.owner, self.repo, self.number)
+        issue = await get_issue(self.scope, self.number)
         return issue is not None and parse_item(issue.get("body") or "").item is not None
 
     async def save(self, loaded: LoadedItem, item: HardeningItem) -> bool:
-        wrote = await save_item(
-            self.gh, self.owner, self.repo, loaded, item, config=self.config, trust=self.trust
-        )
+        wrote = await save_item(self.scope, loaded, item, config=self.config)
         self.changed = self.changed or wrote
         return wrote
 
@@ -397,7 +398,7 @@ async def _adopt(run: Run, command: Command) -> Outcome:
     acknowledgements, retirement) are not: the author may be anyone, so only commands record
     them from here on.
     """
-    issue = await get_issue(run.gh, run.owner, run.repo, run.number)
+    issue = await get_issue(run.scope, run.number)
     if issue is None:
         return refused(f"#{run.number} is gone", usage_for("adopt"))
     if await load(issue, run.config, trust=run.trust) is not None:
@@ -420,15 +421,7 @@ async def _adopt(run: Run, command: Command) -> Outcome:
         return refused(decision.reason, usage_for("adopt"))
     if run.trust.key is None:
         return Outcome(False, "The App has no record key (its webhook secret is not set).")
-    loaded = await adopt(
-        run.gh,
-        run.owner,
-        run.repo,
-        issue,
-        config=run.config,
-        trust=run.trust,
-        keep_evidence=False,
-    )
+    loaded = await adopt(run.scope, issue, config=run.config, keep_evidence=False)
     run.changed = True
     if await find_comment(
         run.gh, run.owner, run.repo, run.number, markers.ADOPTION, bot_login=run.ctx.bot_login
@@ -495,7 +488,7 @@ HANDLERS: dict[str, Handler] = {
 async def _incident_title(run: Run, incident: int | None) -> str:
     if not incident:
         return ""
-    issue = await get_issue(run.gh, run.owner, run.repo, incident)
+    issue = await get_issue(run.scope, incident)
     return str(issue.get("title") or "") if issue else ""
 
 
@@ -507,13 +500,11 @@ async def post_incident_bundle(run: Run, incident: int | None, done: ItemFacts) 
     """
     if not incident:
         return
-    listed = await list_items(
-        run.gh, run.owner, run.repo, run.config, incident=incident, trust=run.trust
-    )
+    listed = await list_items(run.scope, run.config, incident=incident)
     others = [i for i in listed if i.item is not None and i.number != done.number]
     if any(i.item is None or i.item.status not in DONE for i in others):
         return
-    issue = await get_issue(run.gh, run.owner, run.repo, incident)
+    issue = await get_issue(run.scope, incident)
     if issue is None:
         return
     facts = [done, *[await run.facts(i) for i in others]]

@@ -33,6 +33,7 @@ from bot.context import Context
 from bot.item_issues import get_issue, is_hardening, load, save_item
 from bot.permissions import lookup_caller
 from bot.records import read, sealed, trust_of
+from bot.scope import Scope
 from bot.writes import repo_coordinates, same_text, update_issue, upsert_comment
 from rules import markers
 from rules.authorization import WRITE, is_app_account, role_rank
@@ -57,7 +58,7 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return  # the title or another field changed, not the body
     owner, repo = repo_coordinates(data)
     config = (await ctx.config(gh, owner, repo)).config
-    fresh = await get_issue(gh, owner, repo, int(data["issue"]["number"]))
+    fresh = await get_issue(Scope(gh, ctx, owner, repo), int(data["issue"]["number"]))
     if fresh is None or not is_hardening(fresh, config):
         return
     trust = trust_of(ctx)
@@ -93,11 +94,11 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             return
         verdict = judge_hand_edit(recorded_item, before, before, may_edit_plain=False)
         undone_plain: tuple[str, ...] = ("proposed_control",)  # the whole template came back
-        await save_item(gh, owner, repo, keep, verdict.item, config=config, trust=trust)
+        await save_item(Scope(gh, ctx, owner, repo), keep, verdict.item, config=config)
         await _say(gh, ctx, owner, repo, number, editor, (), undone_plain, may_edit)
         return
     verdict = judge_hand_edit(recorded_item, before, after, may_edit_plain=may_edit)
-    await save_item(gh, owner, repo, keep, verdict.item, config=config, trust=trust)
+    await save_item(Scope(gh, ctx, owner, repo), keep, verdict.item, config=config)
     ctx.log.info(
         "#%s edited by @%s: gate fields put back %s, plain fields put back %s, taken %s",
         number,

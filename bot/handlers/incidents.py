@@ -21,6 +21,7 @@ from bot import ledger
 from bot.context import Context
 from bot.handlers import loop
 from bot.item_issues import refresh_incident_tracking, sync_incident
+from bot.scope import Scope
 from bot.writes import label_names, repo_coordinates
 from rules.authorization import is_bot_account
 from rules.config import Config
@@ -73,7 +74,7 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
     if changed is None or not changed.is_incident:
         return
     issue = changed.issue
-    result = await sync_incident(gh, ctx, changed.owner, changed.repo, issue)
+    result = await sync_incident(Scope(gh, ctx, changed.owner, changed.repo), issue)
     await loop.mark_recurrences(
         gh, ctx, changed.owner, changed.repo, changed.config, result.created
     )
@@ -109,7 +110,7 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         lost_label=lost if data.get("action") == "unlabeled" else None,
     )
     for number in sorted(numbers - {issue["number"]}):
-        await refresh_incident_tracking(gh, ctx, changed.owner, changed.repo, number)
+        await refresh_incident_tracking(Scope(gh, ctx, changed.owner, changed.repo), number)
         await loop.refresh_summary(gh, ctx, changed.owner, changed.repo, number, changed.config)
     if numbers or changed.config.labels.hardening.lower() in {
         name.lower() for name in label_names(issue)

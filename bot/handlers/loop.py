@@ -32,6 +32,7 @@ from bot.facts import item_facts
 from bot.item_issues import get_issue, list_items, load
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
 from bot.records import trust_of
+from bot.scope import Scope
 from bot.writes import add_labels, ensure_label, label_names, repo_coordinates, upsert_comment
 from rules import markers
 from rules.authorization import authorize, is_bot_account, role_rank
@@ -355,7 +356,7 @@ async def mark_recurrences(
     """After new items were created: link each to the verified item it repeats, if any."""
     if not created:
         return []
-    loaded = await list_items(gh, owner, repo, config, trust=trust_of(ctx))
+    loaded = await list_items(Scope(gh, ctx, owner, repo), config)
     known = [(one.number, one.item) for one in loaded if one.item is not None]
     new = [(n, item) for n, item in known if n in set(created)]
     components: dict[int, frozenset[str]] = {}
@@ -368,7 +369,7 @@ async def mark_recurrences(
             if item.status == "verified" and item.failure_class in classes
         }
         for number in sorted(n for n in incidents if n):
-            issue = await get_issue(gh, owner, repo, number)
+            issue = await get_issue(Scope(gh, ctx, owner, repo), number)
             if issue is not None:
                 components[number] = components_of(label_names(issue), config.components)
     found = find_recurrences(new, known, components)
@@ -414,12 +415,12 @@ async def refresh_summary(
     gh: GitHubAPI, ctx: Context, owner: str, repo: str, incident: int, config: Config
 ) -> bool:
     """Write or edit the incident's sprint summary when it is due. Returns whether it wrote."""
-    issue = await get_issue(gh, owner, repo, incident)
+    issue = await get_issue(Scope(gh, ctx, owner, repo), incident)
     if issue is None or not is_incident(label_names(issue), config):
         return False
     loaded = [
         one
-        for one in await list_items(gh, owner, repo, config, incident=incident, trust=trust_of(ctx))
+        for one in await list_items(Scope(gh, ctx, owner, repo), config, incident=incident)
         if one.item
     ]
     opened = _day(issue.get("created_at")) or ctx.now().date()

@@ -48,7 +48,7 @@ from bot.facts import (
     scorecard_lock,
 )
 from bot.item_issues import LoadedItem
-from bot.records import trust_of
+from bot.scope import Scope
 from bot.writes import label_names, repo_coordinates
 from rules.check_output import (
     CHECK_NAMES,
@@ -217,7 +217,7 @@ async def evaluate(
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     config = result.config
     read, unread = hardens_references(pull.get("body"), config.limits.hardens_references)
-    loaded, _ = await load_items(gh, owner, repo, read, config, trust=trust_of(ctx))
+    loaded, _ = await load_items(Scope(gh, ctx, owner, repo), read, config)
     sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
@@ -424,7 +424,7 @@ async def _start_work(
             out.append(one)
             continue
         saved = await items_api.save_item(
-            gh, owner, repo, one, in_progress(item), config=result.config, trust=trust_of(ctx)
+            Scope(gh, ctx, owner, repo), one, in_progress(item), config=result.config
         )
         ctx.log.info(
             "item #%s in_progress: linked pull request #%s opened (%s)",
@@ -444,7 +444,7 @@ async def _start_work(
             except_pull=int(pull["number"]),  # evaluate() writes its scorecard next
         )
         again = await items_api.get_item(
-            gh, owner, repo, one.number, config=result.config, trust=trust_of(ctx)
+            Scope(gh, ctx, owner, repo), one.number, config=result.config
         )
         out.append(again or one)
     return out
@@ -463,7 +463,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
     read, _ = hardens_references(pull.get("body"), result.config.limits.hardens_references)
-    loaded, _ = await load_items(gh, owner, repo, read, result.config, trust=trust_of(ctx))
+    loaded, _ = await load_items(Scope(gh, ctx, owner, repo), read, result.config)
     if not loaded:
         return
     if result.errors:
@@ -491,7 +491,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         updated, added = with_merge_evidence(item, merge_evidence(pull, verdict))
         if updated != item:
             await items_api.save_item(
-                gh, owner, repo, one, updated, config=result.config, trust=trust_of(ctx)
+                Scope(gh, ctx, owner, repo), one, updated, config=result.config
             )
             ctx.log.info(
                 "merged #%s recorded %s evidence on #%s",

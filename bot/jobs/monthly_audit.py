@@ -61,7 +61,7 @@ async def run(scope: Scope) -> JobReport:
     today = ctx.now().date()
     loaded = [
         one
-        for one in await list_items(gh, owner, repo, config, trust=scope.trust)
+        for one in await list_items(scope, config)
         if one.item is not None and one.item.status != "retired"
     ]
     facts = await facts_of(

@@ -41,7 +41,7 @@ async def run(scope: Scope) -> JobReport:
     today = ctx.now().date()
     # An item whose template a person deleted shows as "template missing" in its incident's
     # tracking comment; there is nothing here to review on it.
-    listed = await list_items(gh, owner, repo, config, trust=scope.trust)
+    listed = await list_items(scope, config)
     loaded = [one for one in listed if one.item is not None]
 
     incidents = sorted(
@@ -54,7 +54,7 @@ async def run(scope: Scope) -> JobReport:
         }
     )
     for number in incidents:
-        await refresh_incident_tracking(gh, ctx, owner, repo, number)
+        await refresh_incident_tracking(scope, number)
         # Sprint day 14 may have come without any change to the incident.
         await refresh_summary(gh, ctx, owner, repo, number, config)
 
