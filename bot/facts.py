@@ -31,7 +31,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import cachetools
 import gidgethub
-from gidgethub.abc import GitHubAPI
 
 from bot import item_issues as items_api
 from bot.checks import publish, run_lock
@@ -60,7 +59,6 @@ from rules.linked_pulls import hardens_references, pull_facts
 from rules.model import HardeningItem, ItemFacts, PullFacts
 
 if TYPE_CHECKING:
-    from bot.context import Context
     from bot.item_issues import LoadedItem
 
 __all__ = [
@@ -92,17 +90,17 @@ FileCache = dict[tuple[str, str, int], tuple[list[dict[str, Any]], bool]]
 
 
 async def pull_files(
-    gh: GitHubAPI, owner: str, repo: str, number: int, cache: FileCache | None = None
+    scope: Scope, number: int, cache: FileCache | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
     """Every file of a pull request (paginated) and whether GitHub's 3,000-file cap cut it."""
-    key = (owner.lower(), repo.lower(), number)
+    key = (scope.owner.lower(), scope.repo.lower(), number)
     if cache is not None and key in cache:
         return cache[key]
     files = [
         dict(entry)
-        async for entry in gh.getiter(
+        async for entry in scope.gh.getiter(
             "/repos/{owner}/{repo}/pulls/{number}/files{?per_page}",
-            {"owner": owner, "repo": repo, "number": number, "per_page": 100},
+            {"owner": scope.owner, "repo": scope.repo, "number": number, "per_page": 100},
         )
     ]
     result = (files, len(files) >= MAX_PULL_FILES)
@@ -127,9 +125,7 @@ def _links(body: str | None, item_number: int, limits: Limits) -> bool:
 
 
 async def linked_pulls(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     item_number: int,
     limits: Limits | None = None,
     *,
@@ -144,7 +140,8 @@ async def linked_pulls(
     in this delivery (by number), not read again.
     """
     limits = limits or default_config().limits
-    query = f"repo:{owner}/{repo} is:pr in:body hardens #{item_number}"
+    gh = scope.gh
+    query = f"repo:{scope.full_name} is:pr in:body hardens #{item_number}"
     numbers: list[int] = []
     async for hit in gh.getiter("/search/issues{?q,per_page}", {"q": query, "per_page": 100}):
         if _links(hit.get("body"), item_number, limits) and isinstance(hit.get("number"), int):
@@ -156,7 +153,7 @@ async def linked_pulls(
     for number in sorted(set(numbers))[: limits.linked_pulls_per_item]:
         pull = (known or {}).get(number) or await gh.getitem(
             "/repos/{owner}/{repo}/pulls/{number}",
-            {"owner": owner, "repo": repo, "number": number},
+            {"owner": scope.owner, "repo": scope.repo, "number": number},
         )
         if _links(pull.get("body"), item_number, limits):
             pulls.append(dict(pull))
@@ -164,10 +161,7 @@ async def linked_pulls(
 
 
 async def item_facts(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     loaded: LoadedItem,
     config: Config,
     *,
@@ -185,7 +179,7 @@ async def item_facts(
     # An item whose template a person deleted (only the bot's marker is left) scores as empty.
     item = loaded.item or HardeningItem()
     if pulls is None:
-        pulls = await linked_pulls(gh, owner, repo, loaded.number, config.limits)
+        pulls = await linked_pulls(scope, loaded.number, config.limits)
     more = bool(getattr(pulls, "more", False))
     facts = []
     for pull in sorted(pulls, key=lambda p: int(p["number"])):
@@ -195,7 +189,7 @@ async def item_facts(
         if known and int(pull["number"]) in known:
             facts.append(known[int(pull["number"])])
             continue
-        listed, truncated = await pull_files(gh, owner, repo, int(pull["number"]), files)
+        listed, truncated = await pull_files(scope, int(pull["number"]), files)
         facts.append(pull_facts(pull, listed, truncated, config, item.failure_class))
     issue = loaded.issue
     return ItemFacts(
@@ -230,10 +224,7 @@ async def load_items(
 
 
 async def scorecard_for(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     pull: Mapping[str, Any],
     result: ConfigResult,
     *,
@@ -263,13 +254,13 @@ async def scorecard_for(
     if loaded is None:
         known = () if candidates is None else tuple(not_items)
         loaded, not_items = await load_items(
-            Scope(gh, ctx, owner, repo), read if candidates is None else candidates, result.config
+            scope, read if candidates is None else candidates, result.config
         )
         not_items = [*known, *not_items]
     scores = []
     links = {} if links is None else links
     for one in loaded:
-        facts = await _linked_facts(gh, ctx, owner, repo, one, pull, result.config, files, links)
+        facts = await _linked_facts(scope, one, pull, result.config, files, links)
         scores.append(item_scores(facts, result.config.thresholds))
     return scorecard_output(
         scores,
@@ -281,10 +272,7 @@ async def scorecard_for(
 
 
 async def _linked_facts(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     one: LoadedItem,
     pull: Mapping[str, Any],
     config: Config,
@@ -297,20 +285,19 @@ async def _linked_facts(
     limits = config.limits
     number = int(pull["number"])
     item_class = one.item.failure_class if one.item else None
-    record = ctx.links
+    owner, repo = scope.owner, scope.repo
+    record = scope.ctx.links
     held = None
     if record is not None and one.number not in links:
         held = await record.linked(owner, repo, one.number)
     if held is None:
         if one.number not in links:
-            links[one.number] = await linked_pulls(
-                gh, owner, repo, one.number, limits, known={number: pull}
-            )
+            links[one.number] = await linked_pulls(scope, one.number, limits, known={number: pull})
         found = links[one.number]
         linked = LinkedPulls(p for p in found if int(p["number"]) != number)
         linked.more = found.more
         linked.append(dict(pull))
-        facts = await item_facts(gh, ctx, owner, repo, one, config, pulls=linked, files=files)
+        facts = await item_facts(scope, one, config, pulls=linked, files=files)
         if record is not None:
             judged = {f.number: f for f in facts.pulls if f.number != number}
             key = config_key(config)
@@ -335,15 +322,11 @@ async def _linked_facts(
         for link in chosen
         if link.failure_class == item_class and link.config == key
     }
-    return await item_facts(
-        gh, ctx, owner, repo, one, config, pulls=linked, files=files, known=known
-    )
+    return await item_facts(scope, one, config, pulls=linked, files=files, known=known)
 
 
 async def record_links(
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     pull: Mapping[str, Any],
     loaded: Sequence[LoadedItem],
     files: Sequence[Mapping[str, Any]],
@@ -352,7 +335,8 @@ async def record_links(
 ) -> None:
     """Record what this delivery judged of ``pull`` for each item it links (bot.pull_links);
     ``loaded`` empty: it links none now."""
-    if ctx.links is None:
+    links = scope.ctx.links
+    if links is None:
         return
     key = config_key(config)
     state = "closed" if pull.get("state") == "closed" else "open"
@@ -361,7 +345,7 @@ async def record_links(
         item_class = one.item.failure_class if one.item else None
         facts = pull_facts(pull, files, truncated, config, item_class)
         judged[one.number] = Link(int(pull["number"]), state, item_class, key, facts)
-    await ctx.links.record(owner, repo, int(pull["number"]), judged)
+    await links.record(scope.owner, scope.repo, int(pull["number"]), judged)
 
 
 # Configuration -> its key: configurations are parsed once per text (bot.context.ConfigCache),
@@ -381,10 +365,7 @@ def config_key(config: Config) -> str:
 
 
 async def publish_scorecard(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     pull: Mapping[str, Any],
     output: CheckOutput,
     *,
@@ -394,32 +375,29 @@ async def publish_scorecard(
     """Write the scorecard run on the pull request's head commit (edited in place).
     ``locked``: the caller holds :func:`scorecard_lock` and computed ``output`` under it."""
     return await publish(
-        gh,
-        owner,
-        repo,
+        scope.gh,
+        scope.owner,
+        scope.repo,
         str(pull["head"]["sha"]),
         output,
         pull_number=int(pull["number"]),
-        now=ctx.now(),
+        now=scope.ctx.now(),
         rerun=rerun,
         locked=locked,
-        records=ctx.runs,
+        records=scope.ctx.runs,
         opened_at=str(pull.get("created_at") or ""),
     )
 
 
-def scorecard_lock(owner: str, repo: str, pull: Mapping[str, Any]) -> asyncio.Lock:
+def scorecard_lock(scope: Scope, pull: Mapping[str, Any]) -> asyncio.Lock:
     """Held while a scorecard is computed and written. Two deliveries (a pull request's, an
     item's) may both be refreshing one scorecard; whichever writes last must also have read
     the items last, or an older reading would overwrite a newer one."""
-    return run_lock(owner, repo, str(pull["head"]["sha"]), SCORECARD_CHECK)
+    return run_lock(scope.owner, scope.repo, str(pull["head"]["sha"]), SCORECARD_CHECK)
 
 
 async def refresh_scorecards(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     item_number: int,
     *,
     files: FileCache | None = None,
@@ -433,18 +411,16 @@ async def refresh_scorecards(
     scorecard next anyway."""
     files = {} if files is None else files
     links = {} if links is None else links
-    limits = (await ctx.config(gh, owner, repo)).config.limits
-    links[item_number] = await linked_pulls(gh, owner, repo, item_number, limits)
+    limits = (await scope.config()).config.limits
+    links[item_number] = await linked_pulls(scope, item_number, limits)
     for pull in links[item_number]:
         if pull.get("state") != "open" or pull.get("number") == except_pull:
             continue
-        result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
-        async with scorecard_lock(owner, repo, pull):
-            output = await scorecard_for(
-                gh, ctx, owner, repo, pull, result, files=files, links=links
-            )
-            write = await publish_scorecard(gh, ctx, owner, repo, pull, output, locked=True)
-        ctx.log.info(
+        result = await scope.config(ref=str(pull["base"]["ref"]))
+        async with scorecard_lock(scope, pull):
+            output = await scorecard_for(scope, pull, result, files=files, links=links)
+            write = await publish_scorecard(scope, pull, output, locked=True)
+        scope.ctx.log.info(
             "scorecard of #%s for item #%s: %s",
             pull["number"],
             item_number,
@@ -454,10 +430,7 @@ async def refresh_scorecards(
 
 
 async def refresh_after_change(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     item_number: int,
     incident: int | None,
     *,
@@ -468,7 +441,5 @@ async def refresh_after_change(
     """What every change to an item is followed by: its incident's tracking comment and the
     scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
     if incident is not None:
-        await items_api.refresh_incident_tracking(Scope(gh, ctx, owner, repo), incident)
-    await refresh_scorecards(
-        gh, ctx, owner, repo, item_number, files=files, links=links, except_pull=except_pull
-    )
+        await items_api.refresh_incident_tracking(scope, incident)
+    await refresh_scorecards(scope, item_number, files=files, links=links, except_pull=except_pull)

@@ -35,9 +35,8 @@ async def test_linked_pulls_confirms_each_description(
     sandbox.open_pull(repo, title="C", body=f"Hardens #{n}0", files=[SOURCE])  # #N0, not #N
     sandbox.open_pull(repo, title="D", body=f"> Hardens #{n}", files=[SOURCE])  # a quote
     sandbox.open_issue(repo, title="E", body=f"Hardens #{n}")  # an issue, not a pull request
-    gh, _ = await handler_api(bot_app)
-    owner, name = repo.split("/")
-    found = await linked_pulls(gh, owner, name, n)
+    scope = Scope(*await handler_api(bot_app), *repo.split("/"))
+    found = await linked_pulls(scope, n)
     assert [p["number"] for p in found] == [linked["number"], several["number"]]
     assert all("head" in p for p in found)  # full pull request objects
 
@@ -61,12 +60,11 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     open_pull = sandbox.open_pull(repo, title="B", body=f"Hardens #{n}", files=[SOURCE])
     dropped = sandbox.open_pull(repo, title="C", body=f"Hardens #{n}", files=[SOURCE, ALERT])
     sandbox.update_issue(repo, dropped["number"], state="closed")
-    gh, ctx = await handler_api(bot_app)
-    owner, name = repo.split("/")
-    loaded = await get_item(Scope(gh, ctx, owner, name), n)
+    scope = Scope(*await handler_api(bot_app), *repo.split("/"))
+    loaded = await get_item(scope, n)
     assert loaded is not None
     config = default_config()
-    facts = await item_facts(gh, ctx, owner, name, loaded, config)
+    facts = await item_facts(scope, loaded, config)
     assert facts.number == n and facts.title == "Queue lag item" and facts.state == "open"
     assert [p.number for p in facts.pulls] == [merged["number"], open_pull["number"]]
     first, second = facts.pulls

@@ -548,7 +548,7 @@ async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:
 
     gh, ctx = await handler_api(bot_app)
     owner, name = repo.split("/")
-    await refresh_scorecards(gh, ctx, owner, name, number)
+    await refresh_scorecards(Scope(gh, ctx, owner, name), number)
 
 
 async def test_merged_pull_records_evidence_once(
@@ -702,15 +702,13 @@ async def test_the_scorecard_is_computed_from_the_items_as_they_are_when_it_is_w
     before = latest(sandbox, repo, sha, SCORECARD)["output"]["summary"]
     start_work = pulls._start_work
 
-    async def item_changes_meanwhile(
-        gh: Any, ctx: Any, owner: str, name: str, *args: Any, **kwargs: Any
-    ) -> Any:
+    async def item_changes_meanwhile(scope: Scope, *args: Any, **kwargs: Any) -> Any:
         # Another delivery (an item command) lands while this evaluation is under way: it
         # edits the item and refreshes the scorecard itself.
-        loaded = await start_work(gh, ctx, owner, name, *args, **kwargs)
+        loaded = await start_work(scope, *args, **kwargs)
         changed = dataclasses.replace(item_of(sandbox, repo, number), owner="carol", verifier="bob")
         sandbox.update_issue(repo, number, body=render_item(changed))
-        await refresh_scorecards(gh, ctx, owner, name, number)
+        await refresh_scorecards(scope, number)
         return loaded  # what this evaluation read before the change
 
     monkeypatch.setattr(pulls, "_start_work", item_changes_meanwhile)

@@ -121,7 +121,7 @@ async def hold_item(
         # only what the App recorded counts.
         whole = with_gate(HardeningItem(), loaded.record)
         loaded = replace(loaded, parse=replace(loaded.parse, item=whole))
-    facts = await item_facts(gh, ctx, owner, repo, loaded, config)
+    facts = await item_facts(Scope(gh, ctx, owner, repo), loaded, config)
     gate = closure_gate(facts, **config.thresholds.keywords())
     await _hold(gh, ctx, owner, repo, loaded.issue, gate, ITEM_GATE, closed_by)
 
@@ -155,7 +155,7 @@ async def hold_incident(
     if gate.passed:
         # The sprint's checklist, or the rest deferred or registered as residual risk: this
         # one reads the linked pull requests (controls and tests merged) and the ledger.
-        full = [await item_facts(gh, ctx, owner, repo, i, config) for i in loaded if i.item]
+        full = [await item_facts(Scope(gh, ctx, owner, repo), i, config) for i in loaded if i.item]
         risks = (await ledger.read_facts(gh, ctx, owner, repo)).risks_of(number)
         missing = sprint_close_gate(full, risks)
         if missing:

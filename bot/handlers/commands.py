@@ -150,7 +150,7 @@ class Run:
         return self._lead
 
     async def facts(self, loaded: LoadedItem) -> ItemFacts:
-        return await item_facts(self.gh, self.ctx, self.owner, self.repo, loaded, self.config)
+        return await item_facts(self.scope, loaded, self.config)
 
     def scores(self, facts: ItemFacts) -> Scores:
         return evaluate(facts, **self.config.thresholds.keywords())
@@ -242,8 +242,8 @@ async def refresh_around(run: Run) -> None:
 
     loaded = await run.load()
     incident = (loaded.incident or None) if loaded is not None else None
-    await refresh_after_change(run.gh, run.ctx, run.owner, run.repo, run.number, incident)
-    await refresh_controls(run.gh, run.ctx, run.owner, run.repo, run.number)
+    await refresh_after_change(run.scope, run.number, incident)
+    await refresh_controls(run.scope, run.number)
     ledger.request_update(run.ctx, run.owner, run.repo)
 
 

@@ -125,7 +125,7 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         # A hand edit of the owner: hardening/controls names the owner on open linked PRs.
         from bot.handlers.pulls import refresh_controls
 
-        await refresh_controls(gh, ctx, changed.owner, changed.repo, int(issue["number"]))
+        await refresh_controls(Scope(gh, ctx, changed.owner, changed.repo), int(issue["number"]))
 
 
 def _owner_of(body: str) -> str | None:

@@ -317,7 +317,7 @@ async def _override(
                 hours=command.hours,
                 now=ctx.now(),
             )
-            await evaluate(gh, ctx, owner, repo, pull, override=granted)
+            await evaluate(Scope(gh, ctx, owner, repo), pull, override=granted)
             ledger.request_update(ctx, owner, repo, override_fact(granted))
             outcome = Outcome(
                 True,
@@ -429,7 +429,7 @@ async def refresh_summary(
     if not summary_due(bare, opened, today):
         return False
     thresholds = config.thresholds.keywords()
-    facts = [await item_facts(gh, ctx, owner, repo, one, config) for one in loaded]
+    facts = [await item_facts(Scope(gh, ctx, owner, repo), one, config) for one in loaded]
     scores = {f.number: evaluate(f, **thresholds).label for f in facts}
     risks = (await ledger.read_facts(gh, ctx, owner, repo)).risks_of(incident)
     body = render_summary(

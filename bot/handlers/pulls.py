@@ -49,7 +49,7 @@ from bot.facts import (
 )
 from bot.item_issues import LoadedItem
 from bot.scope import Scope
-from bot.writes import label_names, repo_coordinates
+from bot.writes import label_names
 from rules.check_output import (
     CHECK_NAMES,
     CONTROLS_CHECK,
@@ -103,8 +103,8 @@ async def on_pull_request(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     changes = event.data.get("changes") or {}
     if action == "edited" and not ({"body", "base"} & set(changes)):
         return  # a new title changes neither the scope nor the configuration
-    owner, repo = repo_coordinates(event.data)
-    if action in ("labeled", "unlabeled") and not await _class_label(event.data, gh, ctx):
+    scope = Scope.of_payload(gh, ctx, event.data)
+    if action in ("labeled", "unlabeled") and not await _class_label(event.data, scope):
         return  # a label that is no failure class changes nothing here
     # The payload carries the whole pull request (as ``pulls/get`` shows it): no need to read it
     # again. Its events are one subject, taken in order, so a later push is a later delivery;
@@ -112,7 +112,7 @@ async def on_pull_request(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     pull = dict(event.data["pull_request"])
     if pull.get("state") != "open":
         return
-    await evaluate(gh, ctx, owner, repo, pull, scope_may_change=action in _SCOPE_ACTIONS)
+    await evaluate(scope, pull, scope_may_change=action in _SCOPE_ACTIONS)
 
 
 @router.register("check_run", action="rerequested")
@@ -140,7 +140,8 @@ async def _rerun(
     event: Event, gh: GitHubAPI, ctx: Context, check: Mapping[str, Any], names: Sequence[str]
 ) -> None:
     """A re-run from the UI: a new completed run of ``names`` on the same commit."""
-    owner, repo = repo_coordinates(event.data)
+    scope = Scope.of_payload(gh, ctx, event.data)
+    owner, repo = scope.owner, scope.repo
     sha = str(check.get("head_sha") or "")
     key = ctx.delivery_id or event.delivery_id or sha
     numbers = await pull_numbers_for_check(gh, owner, repo, dict(check))
@@ -148,7 +149,7 @@ async def _rerun(
         ctx.log.warning("re-run of %s: no pull request found for commit %s", names, sha)
         return
     for number in numbers:
-        pull = await _fresh_pull(gh, owner, repo, number)
+        pull = await _fresh_pull(scope, number)
         if pull.get("state") != "open":
             continue
         if pull["head"]["sha"] != sha:
@@ -166,26 +167,23 @@ async def _rerun(
                     opened_at=str(pull.get("created_at") or ""),
                 )
             continue
-        await evaluate(
-            gh, ctx, owner, repo, pull, fresh=frozenset(names), rerun=key, scope_may_change=True
-        )
+        await evaluate(scope, pull, fresh=frozenset(names), rerun=key, scope_may_change=True)
 
 
-async def _class_label(payload: Mapping[str, Any], gh: GitHubAPI, ctx: Context) -> bool:
+async def _class_label(payload: Mapping[str, Any], scope: Scope) -> bool:
     """Whether a ``labeled``/``unlabeled`` event's label is (or looks like) a failure class."""
     name = str((payload.get("label") or {}).get("name") or "")
-    owner, repo = repo_coordinates(payload)
     base = str(((payload.get("pull_request") or {}).get("base") or {}).get("ref") or "") or None
-    config = (await ctx.config(gh, owner, repo, ref=base)).config
+    config = (await scope.config(ref=base)).config
     return is_failure_class_label(name, config)
 
 
-async def _fresh_pull(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict[str, Any]:
+async def _fresh_pull(scope: Scope, number: int) -> dict[str, Any]:
     """The pull request as it is now: a queued delivery's payload may be older than its head."""
     return dict(
-        await gh.getitem(
+        await scope.gh.getitem(
             "/repos/{owner}/{repo}/pulls/{number}",
-            {"owner": owner, "repo": repo, "number": number},
+            {"owner": scope.owner, "repo": scope.repo, "number": number},
         )
     )
 
@@ -194,10 +192,7 @@ async def _fresh_pull(gh: GitHubAPI, owner: str, repo: str, number: int) -> dict
 
 
 async def evaluate(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     pull: dict[str, Any],
     *,
     fresh: Collection[str] = (),
@@ -212,12 +207,13 @@ async def evaluate(
     (``moved``: already re-read once), the pull request is read again and judged as it is now.
     A break-glass ``override`` (or one recorded earlier on this commit's controls run) passes
     ``hardening/controls`` while it lasts; every verdict is counted for the ledger."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     opened_at = str(pull.get("created_at") or "")
-    result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
+    result = await scope.config(ref=str(pull["base"]["ref"]))
     config = result.config
     read, unread = hardens_references(pull.get("body"), config.limits.hardens_references)
-    loaded, _ = await load_items(Scope(gh, ctx, owner, repo), read, config)
+    loaded, _ = await load_items(scope, read, config)
     sources = judging_classes(label_names(pull), _linked(loaded), config)
     log = ctx.log.bind(pull=number, head_sha=sha)
 
@@ -240,7 +236,7 @@ async def evaluate(
 
     if not sources and not loaded and not unread:
         if scope_may_change:
-            await record_links(ctx, owner, repo, pull, (), (), False, config)  # links none now
+            await record_links(scope, pull, (), (), False, config)  # links none now
         if scope_may_change or fresh:
             for name in CHECK_NAMES:
                 out = out_of_scope_output(
@@ -264,20 +260,17 @@ async def evaluate(
 
     files_cache: FileCache = {}
     links: dict[int, LinkedPulls] = {}
-    files, truncated = await pull_files(gh, owner, repo, number, files_cache)
+    files, truncated = await pull_files(scope, number, files_cache)
     listed = files_head(files)
     if listed is not None and listed != sha and not moved:
         # Pushed to since this delivery was sent: the file list is of a newer head. Judge the
         # pull request as it is now rather than post a newer diff's verdict on an older commit.
-        now = await _fresh_pull(gh, owner, repo, number)
+        now = await _fresh_pull(scope, number)
         if now.get("state") != "open" or str(now["head"]["sha"]) == sha:
             return
         log.info("head moved to %s since the delivery; evaluating that", now["head"]["sha"])
         await evaluate(
-            gh,
-            ctx,
-            owner,
-            repo,
+            scope,
             now,
             fresh=fresh,
             rerun=rerun,
@@ -286,7 +279,7 @@ async def evaluate(
             moved=True,
         )
         return
-    proposal = await _proposal(gh, owner, repo, pull, files, result)
+    proposal = await _proposal(scope, pull, files, result)
     if result.errors:
         for name in CHECK_NAMES:
             await post(
@@ -301,12 +294,10 @@ async def evaluate(
         log.warning("invalid configuration: %s", result.error_report())
         return
 
-    loaded = await _start_work(
-        gh, ctx, owner, repo, pull, loaded, result, files=files_cache, links=links
-    )
+    loaded = await _start_work(scope, pull, loaded, result, files=files_cache, links=links)
     if sources:
         data = controls_input(pull, files, truncated, config, sources, _linked(loaded), proposal)
-        _record_shadow(ctx, log, f"{owner}/{repo}", number, data)
+        _record_shadow(ctx, log, scope.full_name, number, data)
         output = controls_output(data)
         ledger.request_update(
             ctx,
@@ -315,20 +306,17 @@ async def evaluate(
             verdict_fact(number, {r.requirement: r.met for r in requirement_results(data)}),
         )
         if output is not None and output.conclusion != "success":
-            active = override or await recorded_override(gh, ctx, owner, repo, sha, opened_at)
+            active = override or await recorded_override(scope, sha, opened_at)
             if active is not None and active.covers(sha, ctx.now()):
                 output = overridden_output(output, active)
         if output is not None:
             await post(output)
     # Read the items again, under the scorecard's lock: an item's own delivery may have changed
     # it and refreshed this scorecard since ``loaded`` was read, and must not be overwritten.
-    async with scorecard_lock(owner, repo, pull):
+    async with scorecard_lock(scope, pull):
         await post(
             await scorecard_for(
-                gh,
-                ctx,
-                owner,
-                repo,
+                scope,
                 pull,
                 result,
                 # Read again under the lock, but only the numbers that were items.
@@ -341,7 +329,7 @@ async def evaluate(
             locked=True,
         )
     # What the other pull requests' scorecards read of this one (bot.pull_links).
-    await record_links(ctx, owner, repo, pull, loaded, files, truncated, config)
+    await record_links(scope, pull, loaded, files, truncated, config)
 
 
 def _record_shadow(ctx: Context, log: Any, repo: str, number: int, data: ControlsInput) -> None:
@@ -373,9 +361,7 @@ def _linked(loaded: Sequence[LoadedItem]) -> list[tuple[int, HardeningItem | Non
 
 
 async def _proposal(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     pull: Mapping[str, Any],
     files: Sequence[Mapping[str, Any]],
     base: ConfigResult,
@@ -387,6 +373,7 @@ async def _proposal(
     )
     if entry is None:
         return None
+    gh, owner, repo = scope.gh, scope.owner, scope.repo
     org_source = f"{owner}/{ORG_CONFIG_REPO}/{ORG_CONFIG_PATH}"
     org_text = await fetch_text(gh, owner, ORG_CONFIG_REPO, ORG_CONFIG_PATH)
     removed = entry.get("status") == "removed" or entry.get("filename") != REPO_CONFIG_PATH
@@ -405,10 +392,7 @@ async def _proposal(
 
 
 async def _start_work(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     pull: Mapping[str, Any],
     loaded: list[LoadedItem],
     result: ConfigResult,
@@ -423,29 +407,22 @@ async def _start_work(
         if item is None or item.status != "open":
             out.append(one)
             continue
-        saved = await items_api.save_item(
-            Scope(gh, ctx, owner, repo), one, in_progress(item), config=result.config
-        )
-        ctx.log.info(
+        saved = await items_api.save_item(scope, one, in_progress(item), config=result.config)
+        scope.ctx.log.info(
             "item #%s in_progress: linked pull request #%s opened (%s)",
             one.number,
             pull["number"],
             "saved" if saved else "unchanged",
         )
         await refresh_after_change(
-            gh,
-            ctx,
-            owner,
-            repo,
+            scope,
             one.number,
             one.incident,
             files=files,
             links=links,
             except_pull=int(pull["number"]),  # evaluate() writes its scorecard next
         )
-        again = await items_api.get_item(
-            Scope(gh, ctx, owner, repo), one.number, config=result.config
-        )
+        again = await items_api.get_item(scope, one.number, config=result.config)
         out.append(again or one)
     return out
 
@@ -455,15 +432,16 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     implementation evidence (and ``test`` / ``runbook`` evidence for the files that prove them),
     once; the items' scorecards are refreshed."""
     pull = dict(event.data.get("pull_request") or {})
-    owner, repo = repo_coordinates(event.data)
+    scope = Scope.of_payload(gh, ctx, event.data)
+    owner, repo = scope.owner, scope.repo
     if not pull.get("merged"):
         # Closed unmerged: it counts for no item any more (reopening judges it again).
         if ctx.links is not None:
             await ctx.links.record(owner, repo, int(pull["number"]), {})
         return
-    result = await ctx.config(gh, owner, repo, ref=str(pull["base"]["ref"]))
+    result = await scope.config(ref=str(pull["base"]["ref"]))
     read, _ = hardens_references(pull.get("body"), result.config.limits.hardens_references)
-    loaded, _ = await load_items(Scope(gh, ctx, owner, repo), read, result.config)
+    loaded, _ = await load_items(scope, read, result.config)
     if not loaded:
         return
     if result.errors:
@@ -475,7 +453,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     files_cache: FileCache = {}
     links: dict[int, LinkedPulls] = {}
-    files, truncated = await pull_files(gh, owner, repo, int(pull["number"]), files_cache)
+    files, truncated = await pull_files(scope, int(pull["number"]), files_cache)
     for one in loaded:
         item = one.item
         if item is None:
@@ -490,48 +468,42 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             continue
         updated, added = with_merge_evidence(item, merge_evidence(pull, verdict))
         if updated != item:
-            await items_api.save_item(
-                Scope(gh, ctx, owner, repo), one, updated, config=result.config
-            )
+            await items_api.save_item(scope, one, updated, config=result.config)
             ctx.log.info(
                 "merged #%s recorded %s evidence on #%s",
                 pull["number"],
                 ", ".join(str(e.kind) for e in added),
                 one.number,
             )
-        await refresh_after_change(
-            gh, ctx, owner, repo, one.number, one.incident, files=files_cache, links=links
-        )
-    await record_links(ctx, owner, repo, pull, loaded, files, truncated, result.config)
+        await refresh_after_change(scope, one.number, one.incident, files=files_cache, links=links)
+    await record_links(scope, pull, loaded, files, truncated, result.config)
     # The merged pull request's own scorecard shows the evidence it just recorded.
-    async with scorecard_lock(owner, repo, pull):
-        refreshed = await scorecard_for(
-            gh, ctx, owner, repo, pull, result, files=files_cache, links=links
-        )
-        await publish_scorecard(gh, ctx, owner, repo, pull, refreshed, locked=True)
+    async with scorecard_lock(scope, pull):
+        refreshed = await scorecard_for(scope, pull, result, files=files_cache, links=links)
+        await publish_scorecard(scope, pull, refreshed, locked=True)
 
 
 # --- small helpers ---------------------------------------------------------------------------
 
 
-async def refresh_controls(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, item_number: int
-) -> None:
+async def refresh_controls(scope: Scope, item_number: int) -> None:
     """Re-evaluate the open pull requests linked to an item after the item changed (its owner
     is named in ``hardening/controls``), so no check shows an older state of the item."""
-    for linked in await linked_pulls(gh, owner, repo, item_number):
+    for linked in await linked_pulls(scope, item_number):
         if linked.get("state") == "open":  # ``pulls/get`` objects, read just now
-            await evaluate(gh, ctx, owner, repo, linked)
+            await evaluate(scope, linked)
 
 
 async def recorded_override(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, sha: str, opened_at: str | None = None
+    scope: Scope, sha: str, opened_at: str | None = None
 ) -> Override | None:
     """The break-glass override recorded on ``sha``'s newest controls run, if the App wrote it
     (``opened_at``: the pull request's ``created_at``, see ``bot.checks.current_runs``)."""
-    runs = await current_runs(gh, owner, repo, sha, CONTROLS_CHECK, ctx.runs, opened_at)
+    runs = await current_runs(
+        scope.gh, scope.owner, scope.repo, sha, CONTROLS_CHECK, scope.ctx.runs, opened_at
+    )
     for run in runs:
-        if not _ours(run.get("app"), ctx):
+        if not _ours(run.get("app"), scope.ctx):
             continue
         return parse_marker(str((run.get("output") or {}).get("summary") or ""))
     return None

@@ -76,11 +76,7 @@ async def facts_of(
     for one in loaded:
         item = one.item or HardeningItem()
         pulls = None if with_pulls(item) else ()
-        found.append(
-            await item_facts(
-                scope.gh, scope.ctx, scope.owner, scope.repo, one, config, pulls=pulls, files=files
-            )
-        )
+        found.append(await item_facts(scope, one, config, pulls=pulls, files=files))
     return found
 
 
