@@ -177,7 +177,7 @@ class CatchUp:
         installation_id = installation.get("id") if isinstance(installation, dict) else None
         repository = payload.get("repository")
         full_name = repository.get("full_name") if isinstance(repository, dict) else None
-        return await self.inbox.store(
+        stored = await self.inbox.store(
             guid,
             event,
             json.dumps(payload, separators=(",", ":")).encode(),
@@ -186,6 +186,10 @@ class CatchUp:
             installation_id=installation_id if isinstance(installation_id, int) else None,
             repository=full_name if isinstance(full_name, str) else None,
         )
+        versions = self.github.versions
+        if stored and versions is not None and versions.enabled:
+            await versions.delivery(event, payload)  # as intake does (bot.issue_versions)
+        return stored
 
 
 def _epoch(text: Any) -> float | None:

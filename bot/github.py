@@ -186,14 +186,22 @@ class GitHubAPI(gidgethub.aiohttp.GitHubAPI):
         if method != "GET":
             response = await self._send(method, url, headers, body)
             if response[0] < 400:
-                self.versions.forget(url.split("/issues/")[0] + f"/issues/{number}")
-                await self.versions.changed(owner, repo, number)
+                at = url.split("?")[0].split(f"/issues/{number}")[0] + f"/issues/{number}"
+                self.versions.forget(at)
+                version = await self.versions.changed(owner, repo, number, mine=True)
+                if whole and method == "PATCH" and response[0] == 200 and self._cache is not None:
+                    # GitHub answers an edit with the issue as it now is: the App's copy, so
+                    # its next read of the issue asks nothing (others see the version move).
+                    with contextlib.suppress(ValueError):
+                        self._cache[at] = (None, None, json.loads(response[2]), None)
+                        self.versions.read(at, version)
             return response
         if not whole:
             return await self._send(method, url, headers, body)
         version = await self.versions.version(owner, repo, number)
-        if "if-none-match" in headers and self.versions.unchanged(url, version):
-            # gidgethub holds the copy (it sent the ETag): answer as GitHub would, unasked.
+        held = self._cache is not None and url in self._cache
+        if held and self.versions.unchanged(url, version):
+            # gidgethub holds the copy: answer as GitHub would, unasked.
             if self.rate_limit is not None:
                 self.rate_limit.remaining += 1  # gidgethub counted the request that is not sent
             self._count(method, "cached")
@@ -519,6 +527,11 @@ class GitHubApp:
             found = int(data["id"])
         self._repo_installations[key] = found
         return found
+
+    @property
+    def known_bot_login(self) -> str | None:
+        """The App's login if it was read already (None before the first delivery)."""
+        return self._bot_login
 
     async def bot_login(self) -> str:
         """The App's own login (``<slug>[bot]``), used to recognise its comments."""

@@ -4,8 +4,9 @@ A pull request event reads each hardening item it links, and reads them again un
 scorecard's lock: with ETags each is a ``304``, free against the rate limit but still a request
 to GitHub. Yet every change to an issue sends an ``issues`` webhook. So each issue has a version
 in the database every replica shares (``bot.inbox.api.SharedState``): it moves when an ``issues``
-delivery is taken in (before its ``202``, ``bot.web``) or processed (a delivery the catch-up took
-in), and when the App itself writes to the issue (``bot.github``). The GitHub client answers a
+delivery is taken in (before its ``202``, ``bot.web``; or by the catch-up, ``bot.catchup``), and
+when the App itself writes to the issue (``bot.github``, which keeps what GitHub
+answered an edit with as its copy; the webhook of the App's own write then moves nothing). The GitHub client answers a
 read of an issue from its ETag cache, without asking, while the version it read at is still the
 current one and that copy is younger than ``max_age`` (``HARDENING_ISSUE_MAX_AGE_SECONDS``, the
 safety net for a change no webhook told of, such as a label renamed); otherwise it asks, as a
@@ -48,6 +49,8 @@ class IssueVersions:
         self.max_age = max_age
         # The URL of an issue read -> (the version it was read at, when).
         self._read: cachetools.LRUCache[str, tuple[int, float]] = cachetools.LRUCache(4096)
+        # Issue key -> writes this process made whose webhook has not come back yet.
+        self._mine: cachetools.TTLCache[str, int] = cachetools.TTLCache(4096, ttl=600)
 
     @property
     def enabled(self) -> bool:
@@ -57,9 +60,13 @@ class IssueVersions:
     def _key(owner: str, repo: str, number: int) -> str:
         return f"issue-version:{owner}/{repo}#{number}".lower()
 
-    async def changed(self, owner: str, repo: str, number: int) -> None:
-        """The issue changed: every process reads it from GitHub again."""
-        await self.state.bump(self._key(owner, repo, number))
+    async def changed(self, owner: str, repo: str, number: int, *, mine: bool = False) -> int:
+        """The issue changed: every process reads it from GitHub again. The new version.
+        ``mine``: this process wrote it (and keeps what GitHub answered)."""
+        key = self._key(owner, repo, number)
+        if mine:
+            self._mine[key] = self._mine.get(key, 0) + 1
+        return int(await self.state.bump(key))
 
     async def version(self, owner: str, repo: str, number: int) -> int:
         return int(await self.state.get(self._key(owner, repo, number)) or 0)
@@ -76,8 +83,12 @@ class IssueVersions:
     def forget(self, url: str) -> None:
         self._read.pop(url, None)
 
-    async def delivery(self, event: str, payload: Mapping[str, Any]) -> None:
-        """An ``issues`` delivery says its issue changed."""
+    async def delivery(
+        self, event: str, payload: Mapping[str, Any], bot_login: str | None = None
+    ) -> None:
+        """An ``issues`` delivery says its issue changed; one that a write of this very
+        process caused (sent by ``bot_login``) does not, since that write moved the version
+        already. (A write of another process, ``replay`` or ``run-job`` included, does.)"""
         if event != "issues":
             return
         issue = payload.get("issue")
@@ -86,6 +97,16 @@ class IssueVersions:
             return
         number = issue.get("number")
         full_name = repository.get("full_name")
-        if isinstance(number, int) and isinstance(full_name, str) and "/" in full_name:
-            owner, repo = full_name.split("/", 1)
-            await self.changed(owner, repo, number)
+        if not (isinstance(number, int) and isinstance(full_name, str) and "/" in full_name):
+            return
+        owner, repo = full_name.split("/", 1)
+        key = self._key(owner, repo, number)
+        sender = payload.get("sender")
+        login = sender.get("login") if isinstance(sender, Mapping) else None
+        own = (
+            bot_login is not None and isinstance(login, str) and login.lower() == bot_login.lower()
+        )
+        if own and self._mine.get(key, 0) > 0:
+            self._mine[key] -= 1
+            return
+        await self.changed(owner, repo, number)

@@ -249,8 +249,6 @@ def make_processor(
         if changes_config(delivery.event, event.data):
             # Usually done at intake already; this covers a push taken in by the catch-up.
             await configs.invalidate()
-        if delivery.event == "issues" and github.versions is not None:
-            await github.versions.delivery(delivery.event, event.data)  # likewise
         if not handlers.handles(event):
             return  # nothing listens: do not spend a token or a request on it
         installation_id = delivery.installation_id
@@ -459,7 +457,7 @@ async def _verified_webhook(request: web.Request, body: bytes) -> web.Response:
     if event == "issues" and app[VERSIONS].enabled:
         # Likewise: whoever reads this issue next asks GitHub for it (bot.issue_versions).
         try:
-            await app[VERSIONS].delivery(event, payload)
+            await app[VERSIONS].delivery(event, payload, app[GITHUB].known_bot_login)
         except Exception:
             dlog.exception("could not mark the issue changed")
     # Built by hand (the id is a bounded header; json.dumps only to quote it): the same bytes

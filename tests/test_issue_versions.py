@@ -1,6 +1,7 @@
 """bot.issue_versions: an issue unchanged since the App read it is not asked for again; an
 ``issues`` webhook, the App's own write or the maximum age sends the next read to GitHub, in
-every process sharing the database (both backends)."""
+every process sharing the database (both backends); the process that wrote keeps GitHub's
+answer as its copy."""
 
 from __future__ import annotations
 
@@ -84,12 +85,32 @@ async def test_an_unchanged_issue_is_read_once_and_a_change_is_read_everywhere(
     assert (await one.getitem(path))["body"] == "third"
     assert reads() == 3
 
+    # The App's own write in this process: what GitHub answered is the copy, and the webhook
+    # that write causes moves nothing here; the same webhook taken in by another process does.
+    await one.patch(path, data={"body": "own"})
+    assert (await one.getitem(path))["body"] == "own"
+    assert reads() == 3
+    own_edit = {
+        "issue": {"number": number},
+        "repository": {"full_name": repo},
+        "sender": {"login": "hardening-bot[bot]"},
+    }
+    mine = replicas[0].versions
+    assert mine is not None
+    theirs = IssueVersions(mine.state, clock=clock)  # a process that made no write
+    await mine.delivery("issues", own_edit, "hardening-bot[bot]")
+    assert (await one.getitem(path))["body"] == "own"
+    assert reads() == 3
+    await theirs.delivery("issues", own_edit, "hardening-bot[bot]")
+    assert (await one.getitem(path))["body"] == "own"
+    assert reads() == 4
+
     # An edit no webhook told of is seen once the copy is older than the maximum age.
     sandbox.update_issue(repo, number, body="fourth")
-    assert (await one.getitem(path))["body"] == "third"
+    assert (await one.getitem(path))["body"] == "own"
     clock.advance(3600)
     assert (await one.getitem(path))["body"] == "fourth"
-    assert reads() == 4
+    assert reads() == 5
 
 
 async def test_without_a_maximum_age_every_read_asks(
