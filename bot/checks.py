@@ -12,7 +12,7 @@ appends annotations on every update, it never replaces them, so a run whose anno
 is superseded by a new run instead). ``rerun`` is the delivery that asked for a fresh run, so a
 retried re-run delivery finds its run instead of creating a second one.
 
-The App's own record (:class:`RunRecords`, in the database every replica shares) keeps, per
+The App's own record (:class:`bot.run_records.RunRecords`, in the database every replica shares) keeps, per
 commit and name, the runs the App wrote: what their markers say, their status and how many
 annotations landed. With it a pull request event lists nothing before writing: a commit the
 record holds nothing for has none of the App's runs (the record is claimed before the first
@@ -30,17 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import weakref
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import gidgethub
-from gidgethub.abc import GitHubAPI
 
+from bot.scope import Scope
 from bot.writes import Write
 from rules import markers
 from rules.check_output import CHECK_NAMES, MAX_OUTPUT_CHARS, CheckOutput
@@ -50,7 +48,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 __all__ = [
     "RunMark",
-    "RunRecords",
     "complete_if_present",
     "current_runs",
     "external_id",
@@ -105,14 +102,14 @@ def external_id(pull_number: int) -> str:
     return f"pull:{pull_number}"
 
 
-async def find_runs(gh: GitHubAPI, owner: str, repo: str, sha: str, name: str) -> list[dict]:
+async def find_runs(scope: Scope, sha: str, name: str) -> list[dict]:
     """The bot's runs named ``name`` on commit ``sha``, newest first (every run, not the latest)."""
     runs = []
-    async for run in gh.getiter(
+    async for run in scope.gh.getiter(
         "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name,filter,per_page}",
         {
-            "owner": owner,
-            "repo": repo,
+            "owner": scope.owner,
+            "repo": scope.repo,
             "ref": sha,
             "check_name": name,
             "filter": "all",
@@ -126,173 +123,16 @@ async def find_runs(gh: GitHubAPI, owner: str, repo: str, sha: str, name: str) -
     return runs
 
 
-# --- the App's record of its runs ------------------------------------------------------------
-
-_RECORD_SCHEMA = {
-    "sqlite": """
-CREATE TABLE IF NOT EXISTS check_run_records (
-    repository TEXT NOT NULL,
-    head_sha   TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    runs       TEXT NOT NULL,
-    writing    INTEGER NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (repository, head_sha, name)
-);
-""",
-    "postgresql": """
-CREATE TABLE IF NOT EXISTS check_run_records (
-    repository TEXT NOT NULL,
-    head_sha   TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    runs       TEXT NOT NULL,
-    writing    INTEGER NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (repository, head_sha, name)
-);
-""",
-}
-_KEY = "repository = :repository AND head_sha = :sha AND name = :name"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What the record holds for one commit and name: the App's runs, newest first, and
-    whether a write was under way (then GitHub's list is the truth)."""
-
-    runs: list[dict[str, Any]]
-    writing: bool
-
-
-class RunRecords:
-    """The check runs the App wrote, per repository, commit and name (``sql``: the database's
-    statements, ``bot.inbox.api.Sql``). A write claims the record first (``claim``) and saves
-    what GitHub answered after (``save``), so a record still claimed was interrupted."""
-
-    def __init__(self, sql: Any, clock: Callable[[], float]) -> None:
-        self.sql = sql
-        self.clock = clock
-        # When the record began (kept in the table, the first process's start): a pull request
-        # opened before then may have runs from before the record, so its commits are listed.
-        self.since = "9999"
-
-    async def setup(self) -> None:
-        await self.sql.setup(_RECORD_SCHEMA[self.sql.dialect])
-        began = _iso(datetime.fromtimestamp(self.clock(), UTC))
-        await self.sql.execute(
-            (
-                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
-                "updated_at) VALUES ('', '', 'since', :began, 0, :now) "
-                "ON CONFLICT (repository, head_sha, name) DO NOTHING",
-                {"began": began, "now": self.clock()},
-            )
-        )
-        rows = await self.sql.fetch(
-            "SELECT runs FROM check_run_records WHERE repository = '' AND name = 'since'"
-        )
-        self.since = str(rows[0][0]) if rows else began
-
-    def covers(self, opened_at: str | None) -> bool:
-        """Whether every run of the App on a pull request opened at ``opened_at`` (GitHub's
-        ``created_at``) is in the record."""
-        return bool(opened_at) and str(opened_at) >= self.since
-
-    @staticmethod
-    def _key(owner: str, repo: str, sha: str, name: str) -> dict[str, Any]:
-        return {"repository": f"{owner}/{repo}".lower(), "sha": sha, "name": name}
-
-    async def get(self, owner: str, repo: str, sha: str, name: str) -> Recorded | None:
-        rows = await self.sql.fetch(
-            f"SELECT runs, writing FROM check_run_records WHERE {_KEY}",
-            self._key(owner, repo, sha, name),
-        )
-        if not rows:
-            return None
-        try:
-            runs = [dict(r) for r in json.loads(rows[0][0]) if isinstance(r, dict)]
-        except (ValueError, TypeError):
-            return Recorded([], writing=True)  # unreadable: list from GitHub
-        return Recorded(runs, writing=bool(rows[0][1]))
-
-    async def claim(self, owner: str, repo: str, sha: str, name: str, *, new: bool) -> bool:
-        """Mark a write under way. ``new``: the record did not exist, and only one writer
-        creates it. False when another writer got there first."""
-        key = {**self._key(owner, repo, sha, name), "now": self.clock()}
-        if new:
-            sql = (
-                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
-                "updated_at) VALUES (:repository, :sha, :name, '[]', 1, :now) "
-                "ON CONFLICT (repository, head_sha, name) DO NOTHING"
-            )
-        else:
-            sql = (
-                "UPDATE check_run_records SET writing = 1, updated_at = :now "
-                f"WHERE {_KEY} AND writing = 0"
-            )
-        return (await self.sql.execute((sql, key)))[0] == 1
-
-    async def save(
-        self, owner: str, repo: str, sha: str, name: str, runs: list[dict[str, Any]]
-    ) -> None:
-        """The runs as GitHub answered the write; the write is over."""
-        key = {
-            **self._key(owner, repo, sha, name),
-            "runs": json.dumps([_slim(r) for r in runs[:_KEPT]], separators=(",", ":")),
-            "now": self.clock(),
-        }
-        await self.sql.execute(
-            (
-                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
-                "updated_at) VALUES (:repository, :sha, :name, :runs, 0, :now) "
-                "ON CONFLICT (repository, head_sha, name) DO UPDATE SET runs = excluded.runs, "
-                "writing = 0, updated_at = excluded.updated_at",
-                key,
-            )
-        )
-
-
-# The newest runs kept per commit and name: a re-run delivery looks for its own among them.
-_KEPT = 20
-
-
-def _slim(run: Mapping[str, Any]) -> dict[str, Any]:
-    """What the record keeps of a run: enough for ``run_mark`` and ``_publish``, and the
-    break-glass override a controls run carries."""
-    summary = str((run.get("output") or {}).get("summary") or "")
-    tail = summary.rstrip().rsplit("\n", 1)[-1]
-    override = markers.override_in(summary)
-    kept = tail if override is None else markers.override(override) + "\n" + tail
-    return {
-        "id": run.get("id"),
-        "name": run.get("name"),
-        "status": run.get("status"),
-        "conclusion": run.get("conclusion"),
-        "external_id": run.get("external_id"),
-        "app": run.get("app"),
-        "output": {
-            "summary": kept,
-            "annotations_count": int((run.get("output") or {}).get("annotations_count") or 0),
-        },
-    }
-
-
-async def current_runs(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    sha: str,
-    name: str,
-    records: RunRecords | None,
-    opened_at: str | None,
-) -> list[dict]:
+async def current_runs(scope: Scope, sha: str, name: str, opened_at: str | None) -> list[dict]:
     """The App's runs named ``name`` on ``sha``, newest first: from the record where it holds
-    them all, else from GitHub's list (as :func:`find_runs`)."""
-    held = None if records is None else await records.get(owner, repo, sha, name)
+    them all (``ctx.runs``), else from GitHub's list (as :func:`find_runs`)."""
+    records = scope.ctx.runs
+    held = None if records is None else await records.get(scope.owner, scope.repo, sha, name)
     if records is not None and held is None and records.covers(opened_at):
         return []
     if held is not None and not held.writing:
         return held.runs
-    return await find_runs(gh, owner, repo, sha, name)
+    return await find_runs(scope, sha, name)
 
 
 # One writer at a time per run name and commit. Deliveries are ordered per subject, and a pull
@@ -303,10 +143,10 @@ _RUN_LOCKS: weakref.WeakValueDictionary[tuple[str, str, str, str], asyncio.Lock]
 )
 
 
-def run_lock(owner: str, repo: str, sha: str, name: str) -> asyncio.Lock:
+def run_lock(scope: Scope, sha: str, name: str) -> asyncio.Lock:
     """The lock ``publish`` takes for one run. Hold it yourself (and pass ``locked=True``) to
     compute the output under it too, so that the last output written is computed last."""
-    key = (owner.lower(), repo.lower(), sha, name)
+    key = (scope.owner.lower(), scope.repo.lower(), sha, name)
     lock = _RUN_LOCKS.get(key)
     if lock is None:
         lock = _RUN_LOCKS[key] = asyncio.Lock()
@@ -314,53 +154,37 @@ def run_lock(owner: str, repo: str, sha: str, name: str) -> asyncio.Lock:
 
 
 async def publish(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     sha: str,
     output: CheckOutput,
     *,
     pull_number: int,
-    now: datetime,
     rerun: str | None = None,
     locked: bool = False,
-    records: RunRecords | None = None,
     opened_at: str | None = None,
 ) -> Write:
     """Make ``output`` the latest run named ``output.name`` on ``sha``, writing only what differs.
 
     ``rerun`` (a delivery id) asks for a new completed run even when nothing changed, as GitHub
     expects of a re-run; a retry of the same delivery reuses it. ``locked``: the caller holds
-    ``run_lock`` for this run already. ``records``: the App's record of its runs (without it,
-    GitHub's list is read first); ``opened_at``: the pull request's ``created_at``, which
-    tells whether the record holds all of its runs.
+    ``run_lock`` for this run already. The App's record of its runs is ``ctx.runs`` (without
+    one, GitHub's list is read first); ``opened_at``: the pull request's ``created_at``, which
+    tells whether the record holds all of its runs. Times written are ``ctx.now()``.
     """
-    async with contextlib.nullcontext() if locked else run_lock(owner, repo, sha, output.name):
+    now = scope.ctx.now()
+    async with contextlib.nullcontext() if locked else run_lock(scope, sha, output.name):
         return await _recorded_publish(
-            gh,
-            owner,
-            repo,
-            sha,
-            output,
-            pull_number,
-            now,
-            rerun,
-            records,
-            only_over=False,
-            opened_at=opened_at,
+            scope, sha, output, pull_number, now, rerun, only_over=False, opened_at=opened_at
         )
 
 
 async def _recorded_publish(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     sha: str,
     output: CheckOutput,
     pull_number: int,
     now: datetime,
     rerun: str | None,
-    records: RunRecords | None,
     *,
     only_over: bool,
     opened_at: str | None,
@@ -368,17 +192,17 @@ async def _recorded_publish(
     """``_publish`` over the runs the record holds (GitHub's list where it cannot tell), the
     record claimed before any write and saved after. ``only_over``: write only over an
     existing run. ``opened_at``: when the pull request was opened (``RunRecords.covers``)."""
-    name = output.name
+    name, records, owner, repo = output.name, scope.ctx.runs, scope.owner, scope.repo
     if records is None:
-        runs = await find_runs(gh, owner, repo, sha, name)
+        runs = await find_runs(scope, sha, name)
         if only_over and not runs:
             return Write("absent")
-        return await _publish(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+        return await _publish(scope, sha, output, pull_number, now, rerun, runs)
     held = await records.get(owner, repo, sha, name)
     if held is None:
-        runs = [] if records.covers(opened_at) else await find_runs(gh, owner, repo, sha, name)
+        runs = [] if records.covers(opened_at) else await find_runs(scope, sha, name)
     elif held.writing:
-        runs = await find_runs(gh, owner, repo, sha, name)
+        runs = await find_runs(scope, sha, name)
     else:
         runs = held.runs
     if only_over and not runs:
@@ -390,11 +214,11 @@ async def _recorded_publish(
     if not await records.claim(owner, repo, sha, name, new=held is None) and not (
         held is not None and held.writing
     ):
-        runs = await find_runs(gh, owner, repo, sha, name)  # another writer was first
+        runs = await find_runs(scope, sha, name)  # another writer was first
         current = _unchanged(runs, mark)
         if current is not None:
             return Write("unchanged", current)
-    write = await _publish(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+    write = await _publish(scope, sha, output, pull_number, now, rerun, runs)
     await records.save(owner, repo, sha, name, runs)
     return write
 
@@ -412,9 +236,7 @@ def _unchanged(runs: list[dict], mark: RunMark) -> dict[str, Any] | None:
 
 
 async def _publish(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     sha: str,
     output: CheckOutput,
     pull_number: int,
@@ -424,16 +246,14 @@ async def _publish(
 ) -> Write:
     """``publish`` with the run lock held and the bot's runs of that name on ``sha`` listed.
     ``runs`` is brought in step with what GitHub answered (newest first)."""
-    write = await _write(gh, owner, repo, sha, output, pull_number, now, rerun, runs)
+    write = await _write(scope, sha, output, pull_number, now, rerun, runs)
     if write.data and write.action in ("created", "updated"):
         runs[:] = [write.data, *(r for r in runs if r.get("id") != write.data.get("id"))]
     return write
 
 
 async def _write(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     sha: str,
     output: CheckOutput,
     pull_number: int,
@@ -447,10 +267,10 @@ async def _write(
     if rerun is not None:
         mine = [r for r in runs if (run_mark(r) or mark).rerun == _plain(rerun)]
         if not mine:
-            return await _create(gh, owner, repo, sha, output, mark, now)
+            return await _create(scope, sha, output, mark, now)
         runs = mine
     if not runs:
-        return await _create(gh, owner, repo, sha, output, mark, now)
+        return await _create(scope, sha, output, mark, now)
     latest = runs[0]
     found = run_mark(latest)
     assert found is not None
@@ -460,20 +280,16 @@ async def _write(
         if done:
             return Write("unchanged", latest)
         # Our own interrupted write: send the batches that did not land, then complete it.
-        return await _finish(gh, owner, repo, latest, output, mark, now, start=landed)
+        return await _finish(scope, latest, output, mark, now, start=landed)
     if found.annotations == mark.annotations and done:
-        return await _finish(
-            gh, owner, repo, latest, output, mark, now, start=len(output.annotations)
-        )
+        return await _finish(scope, latest, output, mark, now, start=len(output.annotations))
     if not done and landed == 0:
-        return await _finish(gh, owner, repo, latest, output, mark, now, start=0)
+        return await _finish(scope, latest, output, mark, now, start=0)
     if not done:
         # An interrupted run of an older evaluation, with annotations we can no longer take
         # back: complete it as superseded rather than leave it running, then post afresh.
         superseded = await _patch(
-            gh,
-            owner,
-            repo,
+            scope,
             latest["id"],
             {
                 "status": "completed",
@@ -489,48 +305,33 @@ async def _write(
             },
         )
         runs[:] = [superseded if r.get("id") == superseded.get("id") else r for r in runs]
-    return await _create(gh, owner, repo, sha, output, mark, now)
+    return await _create(scope, sha, output, mark, now)
 
 
 async def complete_if_present(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     sha: str,
     output: CheckOutput,
     *,
     pull_number: int,
-    now: datetime,
-    records: RunRecords | None = None,
     opened_at: str | None = None,
 ) -> Write:
     """Publish ``output`` only over an existing run of the bot (e.g. "no longer in scope")."""
-    async with run_lock(owner, repo, sha, output.name):
+    now = scope.ctx.now()
+    async with run_lock(scope, sha, output.name):
         return await _recorded_publish(
-            gh,
-            owner,
-            repo,
-            sha,
-            output,
-            pull_number,
-            now,
-            None,
-            records,
-            only_over=True,
-            opened_at=opened_at,
+            scope, sha, output, pull_number, now, None, only_over=True, opened_at=opened_at
         )
 
 
-async def pull_numbers_for_check(
-    gh: GitHubAPI, owner: str, repo: str, check: dict[str, Any]
-) -> list[int]:
+async def pull_numbers_for_check(scope: Scope, check: dict[str, Any]) -> list[int]:
     """The pull requests a ``check_run`` or ``check_suite`` payload object is about.
 
     Re-run payloads often carry ``pull_requests: []`` (always for forks), so in order: the
     payload's own list (this repository's pulls only), our ``external_id``, the markers of our
     runs on the head commit, then a search for the commit. The caller verifies each pull's head.
     """
-    repo_url_tail = f"/repos/{owner}/{repo}".lower()
+    repo_url_tail = f"/repos/{scope.full_name}".lower()
     numbers = [
         int(p["number"])
         for p in check.get("pull_requests") or ()
@@ -549,7 +350,7 @@ async def pull_numbers_for_check(
     if not _SHA.match(sha):
         return []
     for name in CHECK_NAMES:
-        for run in await find_runs(gh, owner, repo, sha, name):
+        for run in await find_runs(scope, sha, name):
             mark = run_mark(run)
             if mark and mark.pull:
                 return [mark.pull]
@@ -559,9 +360,9 @@ async def pull_numbers_for_check(
     # GitHub's issue search finds pull requests containing a commit by its SHA.
     numbers = []
     try:
-        async for item in gh.getiter(
+        async for item in scope.gh.getiter(
             "/search/issues{?q,per_page}",
-            {"q": f"repo:{owner}/{repo} is:pr is:open {sha}", "per_page": 20},
+            {"q": f"repo:{scope.full_name} is:pr is:open {sha}", "per_page": 20},
         ):
             if isinstance(item.get("number"), int):
                 numbers.append(int(item["number"]))
@@ -591,9 +392,7 @@ def _output(output: CheckOutput, mark: RunMark, annotations: tuple = ()) -> dict
 
 
 async def _create(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     sha: str,
     output: CheckOutput,
     mark: RunMark,
@@ -610,22 +409,22 @@ async def _create(
         body["actions"] = [dict(a) for a in output.actions]
     if len(batches) == 1:
         body.update(status="completed", conclusion=output.conclusion, completed_at=_iso(now))
-        created = await gh.post(
-            "/repos/{owner}/{repo}/check-runs", {"owner": owner, "repo": repo}, data=body
+        created = await scope.gh.post(
+            "/repos/{owner}/{repo}/check-runs",
+            {"owner": scope.owner, "repo": scope.repo},
+            data=body,
         )
         return Write("created", created, ("check_run",))
     body.update(status="in_progress", started_at=_iso(now))
-    created = await gh.post(
-        "/repos/{owner}/{repo}/check-runs", {"owner": owner, "repo": repo}, data=body
+    created = await scope.gh.post(
+        "/repos/{owner}/{repo}/check-runs", {"owner": scope.owner, "repo": scope.repo}, data=body
     )
-    finished = await _finish(gh, owner, repo, created, output, mark, now, start=len(batches[0]))
+    finished = await _finish(scope, created, output, mark, now, start=len(batches[0]))
     return Write("created", finished.data, ("check_run", "annotations"))
 
 
 async def _finish(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     run: dict[str, Any],
     output: CheckOutput,
     mark: RunMark,
@@ -643,16 +442,14 @@ async def _finish(
         if index == len(batches) - 1:
             body.update(status="completed", conclusion=output.conclusion, completed_at=_iso(now))
             body["actions"] = [dict(a) for a in output.actions]
-        result = await _patch(gh, owner, repo, run["id"], body)
+        result = await _patch(scope, run["id"], body)
     return Write("updated", result, ("check_run",))
 
 
-async def _patch(
-    gh: GitHubAPI, owner: str, repo: str, run_id: int, body: dict[str, Any]
-) -> dict[str, Any]:
-    return await gh.patch(
+async def _patch(scope: Scope, run_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    return await scope.gh.patch(
         "/repos/{owner}/{repo}/check-runs/{check_run_id}",
-        {"owner": owner, "repo": repo, "check_run_id": run_id},
+        {"owner": scope.owner, "repo": scope.repo, "check_run_id": run_id},
         data=body,
     )
 

@@ -26,8 +26,8 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # rules.config is written alongside; import it only when used
-    from bot.checks import RunRecords
     from bot.pull_links import PullLinks
+    from bot.run_records import RunRecords
     from rules.config import ConfigResult
 
 REPO_CONFIG_PATH = ".github/hardening.yml"
@@ -225,7 +225,7 @@ class Context:
     # one (replay, run-job), this context's own memory.
     records: Copies = field(default_factory=Copies, compare=False)
     delivery_id: str | None = None
-    # The App's record of the check runs it wrote (bot.checks.RunRecords), where a database
+    # The App's record of the check runs it wrote (bot.run_records.RunRecords), where a database
     # holds one; without it every check run write lists the commit's runs first.
     runs: RunRecords | None = None
     # The pull requests linking each item, as their own deliveries judged them

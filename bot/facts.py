@@ -375,16 +375,12 @@ async def publish_scorecard(
     """Write the scorecard run on the pull request's head commit (edited in place).
     ``locked``: the caller holds :func:`scorecard_lock` and computed ``output`` under it."""
     return await publish(
-        scope.gh,
-        scope.owner,
-        scope.repo,
+        scope,
         str(pull["head"]["sha"]),
         output,
         pull_number=int(pull["number"]),
-        now=scope.ctx.now(),
         rerun=rerun,
         locked=locked,
-        records=scope.ctx.runs,
         opened_at=str(pull.get("created_at") or ""),
     )
 
@@ -393,7 +389,7 @@ def scorecard_lock(scope: Scope, pull: Mapping[str, Any]) -> asyncio.Lock:
     """Held while a scorecard is computed and written. Two deliveries (a pull request's, an
     item's) may both be refreshing one scorecard; whichever writes last must also have read
     the items last, or an older reading would overwrite a newer one."""
-    return run_lock(scope.owner, scope.repo, str(pull["head"]["sha"]), SCORECARD_CHECK)
+    return run_lock(scope, str(pull["head"]["sha"]), SCORECARD_CHECK)
 
 
 async def refresh_scorecards(

@@ -26,7 +26,6 @@ from gidgethub import sansio
 
 from bot import handlers, ledger, payloads
 from bot.catchup import CatchUp
-from bot.checks import RunRecords
 from bot.context import BoundLog, ConfigCache, Context, bound_log, changes_config
 from bot.copies import Copies
 from bot.github import GitHubApp
@@ -47,6 +46,7 @@ from bot.jobs import all_jobs
 from bot.metrics import CONTENT_TYPE, Metrics, event_label
 from bot.pull_links import PullLinks
 from bot.records import check_key
+from bot.run_records import RunRecords
 from bot.schedules import Scheduler, ScheduleStore
 from bot.sentry import init_sentry
 from bot.settings import Settings

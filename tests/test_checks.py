@@ -4,19 +4,27 @@ App's record of its runs spares the listing, on both database backends."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from gidgethub.abc import GitHubAPI
 
-from bot.checks import RunRecords, complete_if_present, find_runs, publish
+from bot.checks import complete_if_present, find_runs, publish
 from bot.inbox import Database, open_database
+from bot.run_records import RunRecords
+from bot.scope import Scope
 from bot.settings import Settings
 from rules.check_output import CheckOutput
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def at(scope: Scope, records: RunRecords | None = None) -> Scope:
+    """``scope`` at ``NOW``, with ``records`` as the App's record of its runs."""
+    ctx = dataclasses.replace(scope.ctx, clock=NOW.timestamp, runs=records)
+    return dataclasses.replace(scope, ctx=ctx)
 
 
 def scorecard(summary: str) -> CheckOutput:
@@ -24,30 +32,27 @@ def scorecard(summary: str) -> CheckOutput:
 
 
 async def test_concurrent_writers_of_one_run_make_one_run(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Any, repo: str, scope: Scope
 ) -> None:
-    owner, name = repo.split("/")
     sha = sandbox.add_commit(repo)
     # A pull request's event and an item's event are ordered separately, so both can be
     # publishing the same run at once: neither may create a second run beside the other's.
     writes = await asyncio.gather(
-        publish(gh, owner, name, sha, scorecard("from the pull request"), pull_number=7, now=NOW),
-        publish(gh, owner, name, sha, scorecard("from an item"), pull_number=7, now=NOW),
+        publish(at(scope), sha, scorecard("from the pull request"), pull_number=7),
+        publish(at(scope), sha, scorecard("from an item"), pull_number=7),
     )
     assert writes[0].action == "created"
-    runs = await find_runs(gh, owner, name, sha, "hardening/scorecard")
+    runs = await find_runs(at(scope), sha, "hardening/scorecard")
     assert len(runs) == 1
     assert runs[0]["output"]["summary"].startswith("from an item")
 
     # Completing over an existing run waits its turn too, and sees the run.
     results = await asyncio.gather(
-        complete_if_present(
-            gh, owner, name, sha, scorecard("out of scope"), pull_number=7, now=NOW
-        ),
-        publish(gh, owner, name, sha, scorecard("again"), pull_number=7, now=NOW),
+        complete_if_present(at(scope), sha, scorecard("out of scope"), pull_number=7),
+        publish(at(scope), sha, scorecard("again"), pull_number=7),
     )
     assert results[0].action != "absent"
-    assert len(await find_runs(gh, owner, name, sha, "hardening/scorecard")) == 1
+    assert len(await find_runs(at(scope), sha, "hardening/scorecard")) == 1
 
 
 # --- the App's record of its runs -------------------------------------------------------------
@@ -77,61 +82,30 @@ async def records_of(database: Database) -> RunRecords:
 
 
 async def test_the_record_spares_the_listing_and_every_process_reads_the_same(
-    sandbox: Any, repo: str, gh: GitHubAPI, database: Database
+    sandbox: Any, repo: str, scope: Scope, database: Database
 ) -> None:
-    owner, name = repo.split("/")
     sha = sandbox.add_commit(repo)
     one, other = await records_of(database), await records_of(database)  # two replicas
     opened = "2026-11-27T12:00:00Z"  # opened once the record began
     sandbox.reset_calls()
-    first = await publish(
-        gh, owner, name, sha, scorecard("a"), pull_number=7, now=NOW, records=one, opened_at=opened
-    )
+    first = await publish(at(scope, one), sha, scorecard("a"), pull_number=7, opened_at=opened)
     assert first.action == "created" and listings(sandbox) == []
-    again = await publish(
-        gh,
-        owner,
-        name,
-        sha,
-        scorecard("a"),
-        pull_number=7,
-        now=NOW,
-        records=other,
-        opened_at=opened,
-    )
+    again = await publish(at(scope, other), sha, scorecard("a"), pull_number=7, opened_at=opened)
     assert again.action == "unchanged" and sandbox.writes()[1:] == []
-    edit = await publish(
-        gh,
-        owner,
-        name,
-        sha,
-        scorecard("b"),
-        pull_number=7,
-        now=NOW,
-        records=other,
-        opened_at=opened,
-    )
+    edit = await publish(at(scope, other), sha, scorecard("b"), pull_number=7, opened_at=opened)
     assert edit.action == "updated" and edit.data["id"] == first.data["id"]
     last = await complete_if_present(
-        gh, owner, name, sha, scorecard("c"), pull_number=7, now=NOW, records=one, opened_at=opened
+        at(scope, one), sha, scorecard("c"), pull_number=7, opened_at=opened
     )
     assert last.action == "updated" and last.data["id"] == first.data["id"]
     assert listings(sandbox) == []
-    runs = await find_runs(gh, owner, name, sha, "hardening/scorecard")
+    runs = await find_runs(at(scope), sha, "hardening/scorecard")
     assert [r["output"]["summary"][:1] for r in runs] == ["c"]
     # Nothing of the App's on another commit: nothing to complete, nothing listed.
     other_sha = sandbox.add_commit(repo)
     sandbox.reset_calls()
     absent = await complete_if_present(
-        gh,
-        owner,
-        name,
-        other_sha,
-        scorecard("x"),
-        pull_number=7,
-        now=NOW,
-        records=one,
-        opened_at=opened,
+        at(scope, one), other_sha, scorecard("x"), pull_number=7, opened_at=opened
     )
     assert absent.action == "absent" and listings(sandbox) == []
 
@@ -139,11 +113,10 @@ async def test_the_record_spares_the_listing_and_every_process_reads_the_same(
 async def test_a_write_cut_short_is_read_back_from_github_not_made_twice(
     sandbox: Any,
     repo: str,
-    gh: GitHubAPI,
+    scope: Scope,
     database: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    owner, name = repo.split("/")
     sha = sandbox.add_commit(repo)
     records = await records_of(database)
     opened = "2026-11-27T12:00:00Z"
@@ -154,51 +127,22 @@ async def test_a_write_cut_short_is_read_back_from_github_not_made_twice(
 
     monkeypatch.setattr(records, "save", crash)
     with pytest.raises(RuntimeError):
-        await publish(
-            gh,
-            owner,
-            name,
-            sha,
-            scorecard("a"),
-            pull_number=7,
-            now=NOW,
-            records=records,
-            opened_at=opened,
-        )
+        await publish(at(scope, records), sha, scorecard("a"), pull_number=7, opened_at=opened)
     monkeypatch.setattr(records, "save", save)
     sandbox.reset_calls()
     retried = await publish(
-        gh,
-        owner,
-        name,
-        sha,
-        scorecard("a"),
-        pull_number=7,
-        now=NOW,
-        records=records,
-        opened_at=opened,
+        at(scope, records), sha, scorecard("a"), pull_number=7, opened_at=opened
     )
     assert retried.action == "unchanged" and len(listings(sandbox)) == 1
     assert len(sandbox.check_runs(repo, sha)) == 1
 
 
 async def test_a_pull_request_from_before_the_record_has_its_runs_listed(
-    sandbox: Any, repo: str, gh: GitHubAPI, database: Database
+    sandbox: Any, repo: str, scope: Scope, database: Database
 ) -> None:
-    owner, name = repo.split("/")
     sha = sandbox.add_commit(repo)
-    await publish(gh, owner, name, sha, scorecard("old"), pull_number=7, now=NOW)  # no record
+    await publish(at(scope), sha, scorecard("old"), pull_number=7)  # no record
     records = await records_of(database)
     before = "2026-11-27T11:59:59Z"
-    edit = await publish(
-        gh,
-        owner,
-        name,
-        sha,
-        scorecard("new"),
-        pull_number=7,
-        now=NOW,
-        records=records,
-        opened_at=before,
-    )
+    edit = await publish(at(scope, records), sha, scorecard("new"), pull_number=7, opened_at=before)
     assert edit.action == "updated" and len(sandbox.check_runs(repo, sha)) == 1

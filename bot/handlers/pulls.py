@@ -141,10 +141,9 @@ async def _rerun(
 ) -> None:
     """A re-run from the UI: a new completed run of ``names`` on the same commit."""
     scope = Scope.of_payload(gh, ctx, event.data)
-    owner, repo = scope.owner, scope.repo
     sha = str(check.get("head_sha") or "")
     key = ctx.delivery_id or event.delivery_id or sha
-    numbers = await pull_numbers_for_check(gh, owner, repo, dict(check))
+    numbers = await pull_numbers_for_check(scope, dict(check))
     if not numbers:
         ctx.log.warning("re-run of %s: no pull request found for commit %s", names, sha)
         return
@@ -155,15 +154,11 @@ async def _rerun(
         if pull["head"]["sha"] != sha:
             for name in names:
                 await publish(
-                    gh,
-                    owner,
-                    repo,
+                    scope,
                     sha,
                     superseded_output(name, pull["head"]["sha"]),
                     pull_number=number,
-                    now=ctx.now(),
                     rerun=key,
-                    records=ctx.runs,
                     opened_at=str(pull.get("created_at") or ""),
                 )
             continue
@@ -207,7 +202,7 @@ async def evaluate(
     (``moved``: already re-read once), the pull request is read again and judged as it is now.
     A break-glass ``override`` (or one recorded earlier on this commit's controls run) passes
     ``hardening/controls`` while it lasts; every verdict is counted for the ledger."""
-    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    ctx = scope.ctx
     number, sha = int(pull["number"]), str(pull["head"]["sha"])
     opened_at = str(pull.get("created_at") or "")
     result = await scope.config(ref=str(pull["base"]["ref"]))
@@ -220,17 +215,7 @@ async def evaluate(
     async def post(output: Any, *, locked: bool = False) -> None:
         key = rerun if output.name in fresh else None
         write = await publish(
-            gh,
-            owner,
-            repo,
-            sha,
-            output,
-            pull_number=number,
-            now=ctx.now(),
-            rerun=key,
-            locked=locked,
-            records=ctx.runs,
-            opened_at=opened_at,
+            scope, sha, output, pull_number=number, rerun=key, locked=locked, opened_at=opened_at
         )
         log.info("%s: %s (%s)", output.name, write.action, output.conclusion)
 
@@ -246,15 +231,7 @@ async def evaluate(
                     await post(out)
                 else:
                     await complete_if_present(
-                        gh,
-                        owner,
-                        repo,
-                        sha,
-                        out,
-                        pull_number=number,
-                        now=ctx.now(),
-                        records=ctx.runs,
-                        opened_at=opened_at,
+                        scope, sha, out, pull_number=number, opened_at=opened_at
                     )
         return
 
@@ -301,8 +278,8 @@ async def evaluate(
         output = controls_output(data)
         ledger.request_update(
             ctx,
-            owner,
-            repo,
+            scope.owner,
+            scope.repo,
             verdict_fact(number, {r.requirement: r.met for r in requirement_results(data)}),
         )
         if output is not None and output.conclusion != "success":
@@ -499,9 +476,7 @@ async def recorded_override(
 ) -> Override | None:
     """The break-glass override recorded on ``sha``'s newest controls run, if the App wrote it
     (``opened_at``: the pull request's ``created_at``, see ``bot.checks.current_runs``)."""
-    runs = await current_runs(
-        scope.gh, scope.owner, scope.repo, sha, CONTROLS_CHECK, scope.ctx.runs, opened_at
-    )
+    runs = await current_runs(scope, sha, CONTROLS_CHECK, opened_at)
     for run in runs:
         if not _ours(run.get("app"), scope.ctx):
             continue

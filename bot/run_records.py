@@ -1,0 +1,169 @@
+"""The App's own record of the check runs it wrote, in the database every replica shares.
+
+Per repository, commit and run name: what the runs' markers say, their status and how many
+annotations landed (``bot.checks`` writes the runs). With it a pull request event lists nothing
+before writing: a commit the record holds nothing for has none of the App's runs (the record is
+claimed before the first run is created), and a record left mid-write (a crash, another
+replica) is read back from GitHub's ``list-for-ref`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rules import markers
+
+_RECORD_SCHEMA = {
+    "sqlite": """
+CREATE TABLE IF NOT EXISTS check_run_records (
+    repository TEXT NOT NULL,
+    head_sha   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    runs       TEXT NOT NULL,
+    writing    INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (repository, head_sha, name)
+);
+""",
+    "postgresql": """
+CREATE TABLE IF NOT EXISTS check_run_records (
+    repository TEXT NOT NULL,
+    head_sha   TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    runs       TEXT NOT NULL,
+    writing    INTEGER NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (repository, head_sha, name)
+);
+""",
+}
+_KEY = "repository = :repository AND head_sha = :sha AND name = :name"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the record holds for one commit and name: the App's runs, newest first, and
+    whether a write was under way (then GitHub's list is the truth)."""
+
+    runs: list[dict[str, Any]]
+    writing: bool
+
+
+class RunRecords:
+    """The check runs the App wrote, per repository, commit and name (``sql``: the database's
+    statements, ``bot.inbox.api.Sql``). A write claims the record first (``claim``) and saves
+    what GitHub answered after (``save``), so a record still claimed was interrupted."""
+
+    def __init__(self, sql: Any, clock: Callable[[], float]) -> None:
+        self.sql = sql
+        self.clock = clock
+        # When the record began (kept in the table, the first process's start): a pull request
+        # opened before then may have runs from before the record, so its commits are listed.
+        self.since = "9999"
+
+    async def setup(self) -> None:
+        await self.sql.setup(_RECORD_SCHEMA[self.sql.dialect])
+        began = _iso(datetime.fromtimestamp(self.clock(), UTC))
+        await self.sql.execute(
+            (
+                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
+                "updated_at) VALUES ('', '', 'since', :began, 0, :now) "
+                "ON CONFLICT (repository, head_sha, name) DO NOTHING",
+                {"began": began, "now": self.clock()},
+            )
+        )
+        rows = await self.sql.fetch(
+            "SELECT runs FROM check_run_records WHERE repository = '' AND name = 'since'"
+        )
+        self.since = str(rows[0][0]) if rows else began
+
+    def covers(self, opened_at: str | None) -> bool:
+        """Whether every run of the App on a pull request opened at ``opened_at`` (GitHub's
+        ``created_at``) is in the record."""
+        return bool(opened_at) and str(opened_at) >= self.since
+
+    @staticmethod
+    def _key(owner: str, repo: str, sha: str, name: str) -> dict[str, Any]:
+        return {"repository": f"{owner}/{repo}".lower(), "sha": sha, "name": name}
+
+    async def get(self, owner: str, repo: str, sha: str, name: str) -> Recorded | None:
+        rows = await self.sql.fetch(
+            f"SELECT runs, writing FROM check_run_records WHERE {_KEY}",
+            self._key(owner, repo, sha, name),
+        )
+        if not rows:
+            return None
+        try:
+            runs = [dict(r) for r in json.loads(rows[0][0]) if isinstance(r, dict)]
+        except (ValueError, TypeError):
+            return Recorded([], writing=True)  # unreadable: list from GitHub
+        return Recorded(runs, writing=bool(rows[0][1]))
+
+    async def claim(self, owner: str, repo: str, sha: str, name: str, *, new: bool) -> bool:
+        """Mark a write under way. ``new``: the record did not exist, and only one writer
+        creates it. False when another writer got there first."""
+        key = {**self._key(owner, repo, sha, name), "now": self.clock()}
+        if new:
+            sql = (
+                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
+                "updated_at) VALUES (:repository, :sha, :name, '[]', 1, :now) "
+                "ON CONFLICT (repository, head_sha, name) DO NOTHING"
+            )
+        else:
+            sql = (
+                "UPDATE check_run_records SET writing = 1, updated_at = :now "
+                f"WHERE {_KEY} AND writing = 0"
+            )
+        return (await self.sql.execute((sql, key)))[0] == 1
+
+    async def save(
+        self, owner: str, repo: str, sha: str, name: str, runs: list[dict[str, Any]]
+    ) -> None:
+        """The runs as GitHub answered the write; the write is over."""
+        key = {
+            **self._key(owner, repo, sha, name),
+            "runs": json.dumps([_slim(r) for r in runs[:_KEPT]], separators=(",", ":")),
+            "now": self.clock(),
+        }
+        await self.sql.execute(
+            (
+                "INSERT INTO check_run_records (repository, head_sha, name, runs, writing, "
+                "updated_at) VALUES (:repository, :sha, :name, :runs, 0, :now) "
+                "ON CONFLICT (repository, head_sha, name) DO UPDATE SET runs = excluded.runs, "
+                "writing = 0, updated_at = excluded.updated_at",
+                key,
+            )
+        )
+
+
+# The newest runs kept per commit and name: a re-run delivery looks for its own among them.
+_KEPT = 20
+
+
+def _slim(run: Mapping[str, Any]) -> dict[str, Any]:
+    """What the record keeps of a run: enough for ``run_mark`` and ``_publish``, and the
+    break-glass override a controls run carries."""
+    summary = str((run.get("output") or {}).get("summary") or "")
+    tail = summary.rstrip().rsplit("\n", 1)[-1]
+    override = markers.override_in(summary)
+    kept = tail if override is None else markers.override(override) + "\n" + tail
+    return {
+        "id": run.get("id"),
+        "name": run.get("name"),
+        "status": run.get("status"),
+        "conclusion": run.get("conclusion"),
+        "external_id": run.get("external_id"),
+        "app": run.get("app"),
+        "output": {
+            "summary": kept,
+            "annotations_count": int((run.get("output") or {}).get("annotations_count") or 0),
+        },
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
