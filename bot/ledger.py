@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+import cachetools
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
@@ -127,11 +128,70 @@ def lock(owner: str, repo: str) -> asyncio.Lock:
     return found
 
 
+# The ledger's issue number per repository once found: the App never opens a second one, so it
+# is read by its number (answered from the App's copy while unchanged, bot.issue_versions)
+# rather than found again by listing every issue the App opened.
+_NUMBERS: cachetools.LRUCache[tuple[str, str], int] = cachetools.LRUCache(maxsize=4096)
+
+
 async def find_ledger(
     gh: GitHubAPI, owner: str, repo: str, bot_login: str
 ) -> dict[str, Any] | None:
     """The App's ledger issue of the repository (see :func:`_find`)."""
-    return await _find(gh, owner, repo, bot_login, TITLE, MARKER, label=LABEL)
+    key = (owner.lower(), repo.lower())
+    number = _NUMBERS.get(key)
+    if number is not None:
+        try:
+            issue: dict[str, Any] | None = dict(
+                await gh.getitem(
+                    "/repos/{owner}/{repo}/issues/{number}",
+                    {"owner": owner, "repo": repo, "number": number},
+                )
+            )
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) not in (404, 410):
+                raise
+            issue = None  # deleted or transferred: look for it again
+        if issue is not None and _is_ours(issue, bot_login, TITLE, MARKER, LABEL):
+            return issue
+        _NUMBERS.pop(key, None)
+    found = await _find(gh, owner, repo, bot_login, TITLE, MARKER, label=LABEL)
+    if found is not None:
+        _NUMBERS[key] = int(found["number"])
+    return found
+
+
+def forget() -> None:
+    """Forget which issue is each ledger (as a new process would)."""
+    _NUMBERS.clear()
+
+
+async def records_verdict(
+    gh: GitHubAPI, ctx: Context, owner: str, repo: str, pull: int, verdicts: dict[str, bool]
+) -> bool:
+    """Whether the ledger already records ``verdicts`` as ``pull``'s latest (then asking for an
+    update would change nothing). Only a ledger already found is read: never a search."""
+    if (owner.lower(), repo.lower()) not in _NUMBERS:
+        return False
+    facts = await read_facts(gh, ctx, owner, repo)
+    return facts.verdicts.get(pull) == verdicts
+
+
+def _is_ours(
+    issue: dict[str, Any], bot_login: str, title: str, marker: str, label: str | None
+) -> bool:
+    """Whether ``issue`` is the App's issue of that title: opened by the App, found by its
+    label, its marker or its title."""
+    if "pull_request" in issue:
+        return False
+    if str((issue.get("user") or {}).get("login") or "").lower() != bot_login.lower():
+        return False
+    labels = {str(one.get("name", "")).lower() for one in issue.get("labels") or ()}
+    return (
+        (label is not None and label in labels)
+        or (issue.get("body") or "").startswith(marker)
+        or issue.get("title") == title
+    )
 
 
 async def _find(
@@ -154,14 +214,8 @@ async def _find(
         "/repos/{owner}/{repo}/issues{?creator,state,per_page}",
         {"owner": owner, "repo": repo, "creator": bot_login, "state": "all", "per_page": 100},
     ):
-        if "pull_request" in issue:
-            continue
-        labels = {str(one.get("name", "")).lower() for one in issue.get("labels") or ()}
-        if (
-            (label is not None and label in labels)
-            or (issue.get("body") or "").startswith(marker)
-            or issue.get("title") == title
-        ):
+        # Listed by creator already; GitHub's listing is trusted for who opened it.
+        if _is_ours({**issue, "user": {"login": bot_login}}, bot_login, title, marker, label):
             found.append(dict(issue))
     return min(found, key=lambda i: int(i["number"])) if found else None
 

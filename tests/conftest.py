@@ -173,6 +173,15 @@ def _away_from_the_developer(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield
 
 
+@pytest.fixture(autouse=True)
+def _a_fresh_process() -> None:
+    """What the App remembers in memory of the repositories it saw starts empty, as in a new
+    process: which issue is each ledger."""
+    from bot import ledger
+
+    ledger.forget()
+
+
 _CHILDREN: list[asyncio.subprocess.Process] = []
 
 

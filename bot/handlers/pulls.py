@@ -276,12 +276,11 @@ async def evaluate(
         data = controls_input(pull, files, truncated, config, sources, _linked(loaded), proposal)
         _record_shadow(ctx, log, scope.full_name, number, data)
         output = controls_output(data)
-        ledger.request_update(
-            ctx,
-            scope.owner,
-            scope.repo,
-            verdict_fact(number, {r.requirement: r.met for r in requirement_results(data)}),
-        )
+        verdicts = {r.requirement: r.met for r in requirement_results(data)}
+        if not await ledger.records_verdict(
+            scope.gh, ctx, scope.owner, scope.repo, number, verdicts
+        ):
+            ledger.request_update(ctx, scope.owner, scope.repo, verdict_fact(number, verdicts))
         if output is not None and output.conclusion != "success":
             active = override or await recorded_override(scope, sha, opened_at)
             if active is not None and active.covers(sha, ctx.now()):
