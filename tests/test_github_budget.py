@@ -198,6 +198,7 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
     await drain()  # warmed up: configuration read, items in progress, caches filled
     report: dict[str, tuple[int, int]] = {}
     measured: dict[str, list[Any]] = {}
+    ledgers: dict[str, list[Any]] = {}
 
     def cost(calls: list[Any]) -> tuple[int, int]:
         return len(calls), sum(1 for c in calls if c.status != 304)
@@ -210,6 +211,8 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
         measured[label] = calls
         report[f"{event}.{label}"] = cost(calls)
         ledger = per.calls("hardening_ledger.update")
+        ledgers[label] = ledger
+        assert not [c for c in ledger if "creator" in c.query], "the ledger is known by number"
         if ledger:
             report[f"  then its ledger update ({label})"] = cost(ledger)
 
@@ -230,6 +233,7 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
     await measure("synchronize (redelivered)", "pull_request", sync, delivery_id="sync-2")
     assert runs_now() == before
     assert [c for c in measured["synchronize (redelivered)"] if c.method != "GET"] == []
+    assert ledgers["synchronize (redelivered)"] == [], "the ledger holds that verdict already"
 
     sandbox.update_issue(repo, number, user="dave", body=body + "\n\nWith a runbook note.")
     edited = sandbox.pull_request_event(repo, number, "edited", changes={"body": {"from": body}})
