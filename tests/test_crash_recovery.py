@@ -28,7 +28,7 @@ from conftest import APP_ID, WEBHOOK_SECRET, spawn
 from bot.web import sign
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.usefixtures("reap")
+pytestmark = [pytest.mark.usefixtures("reap"), pytest.mark.real_clock]
 
 BOOT = textwrap.dedent(
     """

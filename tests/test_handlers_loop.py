@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -586,8 +586,11 @@ async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items
     incident, _ = open_incident_with_items(sandbox, repo, OWNED_ITEM, OWNED_ITEM)
     # A change elsewhere in the repository updates the ledger, which finds the sprint ended.
     other = sandbox.open_issue(repo, title="Other", body="", labels=("incident",), user="carol")
+    # A target date after the bot's "later", whatever today is.
+    target = (datetime.fromtimestamp(later, UTC).date() + timedelta(days=30)).isoformat()
+    risk = RISK.replace("2027-01-31", target)
     for _ in range(2):
-        comment = sandbox.add_comment(repo, other["number"], RISK, user="carol")
+        comment = sandbox.add_comment(repo, other["number"], risk, user="carol")
         await deliver(
             "issue_comment", sandbox.issue_comment_event(repo, other["number"], comment["id"])
         )

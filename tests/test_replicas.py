@@ -24,7 +24,7 @@ import pytest
 from conftest import APP_ID, INSTALLATION_ID, WEBHOOK_SECRET
 from test_crash_recovery import BOOT, Server, post
 
-pytestmark = pytest.mark.usefixtures("reap")
+pytestmark = [pytest.mark.usefixtures("reap"), pytest.mark.real_clock]
 
 # The same handler; the scheduler's tick replaced by one that posts a comment, so the sandbox
 # counts the ticks however many replicas run.

@@ -295,6 +295,7 @@ async def run_bot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
+@pytest.mark.real_clock
 @pytest.mark.usefixtures("reap")
 async def test_python_m_bot_starts_with_the_written_env_and_refuses_a_wrong_key(
     sandbox: Any, tmp_path: Path, aiohttp_server: Serve, app_keys: tuple[str, str]
