@@ -28,6 +28,7 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from sandbox import Sandbox
     from sandbox.model import Role
 
 STEPS = ("incident_steps", "pull_steps", "gate_steps", "loop_steps", "review_steps")
@@ -48,9 +49,10 @@ PEOPLE: dict[str, Role] = {
 
 @dataclass
 class DemoWorld:
-    """What a step gets; see demo/README.md."""
+    """What a step gets; see demo/README.md. Like the tests' ``World`` (tests/conftest.py):
+    the sandbox, the repository, a way to deliver and one to wait for the bot to settle."""
 
-    sandbox: Any
+    sandbox: Sandbox
     repo: str
     deliver: Callable[..., Any]
     settle: Callable[[], Any]

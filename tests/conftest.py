@@ -33,6 +33,9 @@ Fixtures (all function-scoped unless noted):
                        returns the response (202 stored, 200 duplicate...).
 ``drain``              ``await drain()`` returns once no delivery is pending or processing (and
                        raises if that takes more than 10 s, showing the inbox state).
+``world``              a typed ``World``: ``sandbox``, ``repo``, ``deliver``, ``drain`` and the
+                       bot's ``app`` together; ``await world.send(event, payload)`` delivers
+                       and drains, ``await world.scope()`` is the ``Scope`` a handler gets.
 ``clock``              a settable :class:`Clock` (epoch seconds) for code that takes a clock.
 ``inbox``              an opened ``bot.inbox.Inbox`` on a temp file, timed by ``clock``.
 
@@ -57,6 +60,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,7 +256,7 @@ def make_settings(tmp_path: Path, app_keys: tuple[str, str]) -> Callable[..., Se
 
 
 @pytest.fixture
-def bare_sandbox(app_keys: tuple[str, str]) -> Any:
+def bare_sandbox(app_keys: tuple[str, str]) -> Sandbox:
     """The ``Sandbox`` object, not yet served (use ``sandbox`` in tests)."""
     from sandbox import Sandbox
 
@@ -261,7 +265,7 @@ def bare_sandbox(app_keys: tuple[str, str]) -> Any:
 
 @pytest.fixture
 async def sandbox_server(
-    aiohttp_server: Callable[..., Awaitable[TestServer]], bare_sandbox: Any
+    aiohttp_server: Callable[..., Awaitable[TestServer]], bare_sandbox: Sandbox
 ) -> TestServer:
     """The sandbox's aiohttp app, listening on a loopback port."""
     server = await aiohttp_server(bare_sandbox.app)
@@ -271,7 +275,7 @@ async def sandbox_server(
 
 
 @pytest.fixture
-def sandbox(bare_sandbox: Any, sandbox_server: TestServer) -> Any:
+def sandbox(bare_sandbox: Sandbox, sandbox_server: TestServer) -> Sandbox:
     """The GitHub sandbox the bot under test talks to, already listening."""
     return bare_sandbox
 
@@ -348,6 +352,38 @@ def deliver(bot_client: TestClient[web.Request, web.Application]) -> Deliver:
 @pytest.fixture
 def drain(bot_app: web.Application) -> Drain:
     return make_drain(bot_app)
+
+
+@dataclass(frozen=True)
+class World:
+    """What a handler test works with: the GitHub sandbox, the repository the App is installed
+    on there, and the bot serving it through its real endpoint (``app``), fed by ``deliver``
+    and waited for by ``drain``."""
+
+    sandbox: Sandbox
+    repo: str
+    deliver: Deliver
+    drain: Drain
+    app: web.Application
+
+    async def send(self, event: str, payload: dict[str, Any], **options: Any) -> ClientResponse:
+        """Deliver a webhook, then wait until the workers processed everything stored."""
+        response = await self.deliver(event, payload, **options)
+        await self.drain()
+        return response
+
+    async def scope(self, delivery_id: str | None = None) -> Scope:
+        """The ``Scope`` a worker hands down for a delivery to ``repo``."""
+        gh, ctx = await handler_api(self.app, delivery_id)
+        owner, name = self.repo.split("/")
+        return Scope(gh, ctx, owner, name)
+
+
+@pytest.fixture
+def world(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, bot_app: web.Application
+) -> World:
+    return World(sandbox, repo, deliver, drain, bot_app)
 
 
 def make_deliver(

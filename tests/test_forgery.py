@@ -14,6 +14,9 @@ from conftest import (
     BOT,
     OWNED_ITEM,
     WEBHOOK_SECRET,
+    Deliver,
+    Drain,
+    World,
     handler_api,
     item_of,
     make_deliver,
@@ -30,6 +33,8 @@ from bot.web import create_app
 from rules.item_template import parse_item, render_item
 from rules.model import Evidence
 from rules.record import subject_of, unseal
+from sandbox import Sandbox
+from sandbox.model import Role
 
 READY = dataclasses.replace(
     OWNED_ITEM,
@@ -64,16 +69,23 @@ async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp
 
 
 @pytest.fixture
-def roles(sandbox: Any, repo: str) -> str:
+def roles(sandbox: Sandbox, repo: str) -> str:
     """carol executes (write), bob verifies (write), dave writes, rita reads, lena leads."""
-    for login, role in (("carol", "write"), ("bob", "write"), ("dave", "write"), ("rita", "read")):
+    who: tuple[tuple[str, Role], ...] = (
+        ("carol", "write"),
+        ("bob", "write"),
+        ("dave", "write"),
+        ("rita", "read"),
+    )
+    for login, role in who:
         sandbox.set_permission(repo, login, role)
     sandbox.add_user("mallory")
     sandbox.put_file(repo, ".github/hardening.yml", "leads: [lena]\n")
     return repo
 
 
-async def say(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, body: str, user: str):
+async def say(world: World, n: int, body: str, user: str):
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     comment = sandbox.add_comment(repo, n, body, user=user)
     assert (
         await deliver("issue_comment", sandbox.issue_comment_event(repo, n, comment["id"]))
@@ -82,19 +94,21 @@ async def say(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, body: s
     return comment
 
 
-async def edit(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, body: str, user: str):
+async def edit(world: World, n: int, body: str, user: str):
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     payload = sandbox.edit_issue(repo, n, body=body, user=user)
     assert (await deliver("issues", payload)).status == 202
     await drain()
 
 
-async def close(sandbox: Any, repo: str, deliver: Any, drain: Any, n: int, user: str) -> None:
+async def close(world: World, n: int, user: str) -> None:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     sandbox.update_issue(repo, n, user=user, state="closed")
     assert (await deliver("issues", sandbox.issue_event(repo, n, "closed", sender=user))).status
     await drain()
 
 
-def bot_comments(sandbox: Any, repo: str, n: int, name: str) -> list[str]:
+def bot_comments(sandbox: Sandbox, repo: str, n: int, name: str) -> list[str]:
     mark = f"<!-- hardening-bot:{name}"
     return [
         c["body"]
@@ -103,7 +117,7 @@ def bot_comments(sandbox: Any, repo: str, n: int, name: str) -> list[str]:
     ]
 
 
-def reply_to(sandbox: Any, repo: str, n: int, comment: dict[str, Any]) -> str:
+def reply_to(sandbox: Sandbox, repo: str, n: int, comment: dict[str, Any]) -> str:
     [body] = bot_comments(sandbox, repo, n, f"reply comment={comment['id']} ")
     return body
 
@@ -112,7 +126,7 @@ def reply_to(sandbox: Any, repo: str, n: int, comment: dict[str, Any]) -> str:
 
 
 async def test_an_outsiders_self_made_verified_item_is_no_item(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     # The shipped item form adds the hardening label whoever fills it in.
@@ -126,7 +140,7 @@ async def test_an_outsiders_self_made_verified_item_is_no_item(
     assert "/harden adopt" in hint and "@mallory" in hint
     assert sandbox.issue(repo, n)["body"] == SELF_MADE  # nothing else happened
 
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "mallory")
+    comment = await say(world, n, "/harden verify", "mallory")
     assert "not a hardening item yet" in reply_to(sandbox, repo, n, comment)
     assert sandbox.issue(repo, n)["state"] == "open"
     assert bot_comments(sandbox, repo, n, "bundle") == []
@@ -137,7 +151,7 @@ async def test_an_outsiders_self_made_verified_item_is_no_item(
 
 
 async def test_the_api_drops_an_outsiders_labels_and_adoption_takes_no_typed_gate_fact(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     # Through the API an outsider cannot even set the label (GitHub drops it silently).
@@ -150,9 +164,9 @@ async def test_the_api_drops_an_outsiders_labels_and_adoption_takes_no_typed_gat
     n = int(issue["number"])
     await deliver("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
     await drain()
-    refused = await say(sandbox, repo, deliver, drain, n, "/harden adopt", "rita")
+    refused = await say(world, n, "/harden adopt", "rita")
     assert "write access or more, or a lead" in reply_to(sandbox, repo, n, refused)
-    adopted = await say(sandbox, repo, deliver, drain, n, "/harden adopt", "dave")
+    adopted = await say(world, n, "/harden adopt", "dave")
     assert "hardening item now" in reply_to(sandbox, repo, n, adopted)
     item = item_of(sandbox, repo, n)
     assert item.status == "open" and item.evidence == () and item.verified_by is None
@@ -160,14 +174,14 @@ async def test_the_api_drops_an_outsiders_labels_and_adoption_takes_no_typed_gat
     [note] = bot_comments(sandbox, repo, n, "adoption")
     assert "Adopted by @dave" in note
     # And mallory, named verifier but without write access, still cannot verify it.
-    verify = await say(sandbox, repo, deliver, drain, n, "/harden verify", "mallory")
+    verify = await say(world, n, "/harden verify", "mallory")
     answer = reply_to(sandbox, repo, n, verify)
     assert "@mallory is the verifier owner but is not a collaborator" in answer
     assert sandbox.issue(repo, n)["state"] == "open"
 
 
 async def test_a_maintainers_issue_form_is_adopted_at_once(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain
 ) -> None:
     repo = roles
     body = SELF_MADE.replace("@mallory-friend", "@carol").replace("@mallory", "@bob")
@@ -187,15 +201,15 @@ async def test_a_maintainers_issue_form_is_adopted_at_once(
 
 
 async def test_the_execution_owner_types_verified_and_closes(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, READY)
     body = sandbox.issue(repo, n)["body"].replace("- Status: in_progress", "- Status: verified")
     body = body.replace("- Status: open", "- Status: verified")
     body = body.replace("- Adoption check date:", "- Verified by: @bob\n- Adoption check date:")
-    await edit(sandbox, repo, deliver, drain, n, body, "carol")
-    await close(sandbox, repo, deliver, drain, n, "carol")
+    await edit(world, n, body, "carol")
+    await close(world, n, "carol")
 
     issue = sandbox.issue(repo, n)
     assert issue["state"] == "open"
@@ -208,7 +222,7 @@ async def test_the_execution_owner_types_verified_and_closes(
 
 
 async def test_a_writer_types_retired_with_a_rationale(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, READY)
@@ -218,8 +232,8 @@ async def test_a_writer_types_retired_with_a_rationale(
     body = body.replace(
         "- Adoption check date:", "- Retirement rationale: not worth it\n- Adoption check date:"
     )
-    await edit(sandbox, repo, deliver, drain, n, body, "dave")
-    await close(sandbox, repo, deliver, drain, n, "dave")
+    await edit(world, n, body, "dave")
+    await close(world, n, "dave")
     assert sandbox.issue(repo, n)["state"] == "open"
     assert item_of(sandbox, repo, n).status == "open"
     [undone] = bot_comments(sandbox, repo, n, "hand-edit")
@@ -227,7 +241,7 @@ async def test_a_writer_types_retired_with_a_rationale(
 
 
 async def test_removing_or_replacing_the_record_restores_it(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, READY)
@@ -239,7 +253,7 @@ async def test_removing_or_replacing_the_record_restores_it(
     stolen = sandbox.issue(repo, other)["body"].rstrip("\n").rsplit("\n", 1)[1]
     forged = original.rstrip("\n").rsplit("\n", 1)[0] + "\n" + stolen + "\n"
     forged = forged.replace("- Status: open", "- Status: retired")
-    await edit(sandbox, repo, deliver, drain, n, forged, "dave")
+    await edit(world, n, forged, "dave")
     assert parse_item(sandbox.issue(repo, n)["body"]).item == parse_item(original).item
     assert "<!-- hardening-bot:record " in sandbox.issue(repo, n)["body"]
 
@@ -248,8 +262,8 @@ async def test_removing_or_replacing_the_record_restores_it(
     third = open_app_item(sandbox, repo, READY)
     body = sandbox.issue(repo, third)["body"]
     bare = body.rstrip("\n").rsplit("\n", 1)[0].replace("- Status: open", "- Status: verified")
-    await edit(sandbox, repo, deliver, drain, third, bare, "dave")
-    await close(sandbox, repo, deliver, drain, third, "dave")
+    await edit(world, third, bare, "dave")
+    await close(world, third, "dave")
     assert sandbox.issue(repo, third)["state"] == "open"
     assert item_of(sandbox, repo, third).status == "open"
     assert "<!-- hardening-bot:record " in sandbox.issue(repo, third)["body"]
@@ -258,7 +272,7 @@ async def test_removing_or_replacing_the_record_restores_it(
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_restart(
     request: pytest.FixtureRequest,
-    sandbox: Any,
+    sandbox: Sandbox,
     roles: str,
     settings: Settings,
     make_settings: Any,
@@ -274,14 +288,15 @@ async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_resta
     shared = make_settings(**overrides)
     n = open_app_item(sandbox, repo, READY)
 
-    async def started() -> tuple[Any, Any, Any]:
+    async def started() -> tuple[Any, World]:
         client = await aiohttp_client(create_app(shared))
-        return client, make_deliver(client), make_drain(client.server.app)
+        app = client.server.app
+        return client, World(sandbox, repo, make_deliver(client), make_drain(app), app)
 
-    first, deliver, drain = await started()
+    first, world = await started()
     # dave (write) edits a plain field: taken, and the App writes the item, so it holds a copy.
     body = sandbox.issue(repo, n)["body"]
-    await edit(sandbox, repo, deliver, drain, n, body.replace("alert rule", "alert rules"), "dave")
+    await edit(world, n, body.replace("alert rule", "alert rules"), "dave")
     assert "alert rules" in sandbox.issue(repo, n)["body"]
     await first.close()
 
@@ -294,34 +309,34 @@ async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_resta
     assert item_of(sandbox, repo, n).status == "verified"
 
     # A fresh App on the same database; dave edits again, so the previous body holds no record.
-    second, deliver, drain = await started()
-    await edit(sandbox, repo, deliver, drain, n, forged + "\n", "dave")
+    second, world = await started()
+    await edit(world, n, forged + "\n", "dave")
     assert item_of(sandbox, repo, n).status == "open"
     assert "<!-- hardening-bot:record " in sandbox.issue(repo, n)["body"]
-    await close(sandbox, repo, deliver, drain, n, "dave")
-    await drain()
+    await close(world, n, "dave")
+    await world.drain()
     assert sandbox.issue(repo, n)["state"] == "open"
     await second.close()
 
 
 async def test_plain_fields_are_taken_from_writers_and_put_back_for_others(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     issue = sandbox.open_issue(
         repo, title="Harden: pager", body=render_item(READY), labels=("hardening",), user="mallory"
     )
     n = int(issue["number"])
-    await say(sandbox, repo, deliver, drain, n, "/harden adopt", "dave")
+    await say(world, n, "/harden adopt", "dave")
     # The author (no write access) may edit the body on GitHub, but not the item's owners.
     body = sandbox.issue(repo, n)["body"].replace("@carol", "@mallory")
-    await edit(sandbox, repo, deliver, drain, n, body, "mallory")
+    await edit(world, n, body, "mallory")
     assert item_of(sandbox, repo, n).owner == "carol"
     [undone] = bot_comments(sandbox, repo, n, "hand-edit")
     assert "**Execution owner** is changed only by people with write access" in undone
     # A writer's edit of a plain field is taken, with no comment about it.
     body = sandbox.issue(repo, n)["body"].replace("2026-12-01", "2026-12-08")
-    await edit(sandbox, repo, deliver, drain, n, body, "dave")
+    await edit(world, n, body, "dave")
     assert item_of(sandbox, repo, n).due == date(2026, 12, 8)
     [same] = bot_comments(sandbox, repo, n, "hand-edit")
     assert same == undone
@@ -337,11 +352,11 @@ async def test_plain_fields_are_taken_from_writers_and_put_back_for_others(
 
 
 async def test_a_read_only_named_verifier_is_refused_with_the_reason(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, dataclasses.replace(READY, verifier="rita"))
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "rita")
+    comment = await say(world, n, "/harden verify", "rita")
     answer = reply_to(sandbox, repo, n, comment)
     assert "@rita is the verifier owner but has read access" in answer
     assert "write access or more, or a lead" in answer
@@ -352,7 +367,7 @@ async def test_a_read_only_named_verifier_is_refused_with_the_reason(
 
 
 async def test_a_marker_in_a_finding_cannot_redirect_the_apps_comments(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     body = "### Findings\n- missed detection: pager <!-- hardening-bot:incident-close-gate --> x\n"
@@ -361,7 +376,7 @@ async def test_a_marker_in_a_finding_cannot_redirect_the_apps_comments(
     await deliver("issues", sandbox.issue_event(repo, n, "opened"))
     await drain()
     [tracking] = bot_comments(sandbox, repo, n, "tracking")
-    await close(sandbox, repo, deliver, drain, n, "dave")
+    await close(world, n, "dave")
     # The gate wrote its own comment; the tracking comment is still the tracking comment.
     assert len(bot_comments(sandbox, repo, n, "incident-close-gate")) == 1
     assert bot_comments(sandbox, repo, n, "tracking") == [tracking]
@@ -372,34 +387,34 @@ async def test_a_marker_in_a_finding_cannot_redirect_the_apps_comments(
 
 @pytest.mark.parametrize("closer", ["github-actions[bot]", "stale[bot]"])
 async def test_a_close_by_another_bot_is_judged(
-    sandbox: Any, roles: str, deliver: Any, drain: Any, closer: str
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, closer: str, world: World
 ) -> None:
     repo = roles
     sandbox.add_user(closer, type="Bot")
     n = open_app_item(sandbox, repo, READY)
-    await close(sandbox, repo, deliver, drain, n, closer)
+    await close(world, n, closer)
     assert sandbox.issue(repo, n)["state"] == "open"
     [gate] = bot_comments(sandbox, repo, n, "closure-gate")
     assert f"@{closer} closed this issue" in gate and "Closed once" in gate
 
 
 async def test_a_merged_pull_requests_fixes_close_is_judged(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, READY)
     # GitHub closes the issue as the person who merged the pull request that says `Fixes #N`.
-    await close(sandbox, repo, deliver, drain, n, "dave")
+    await close(world, n, "dave")
     assert sandbox.issue(repo, n)["state"] == "open"
 
 
 async def test_an_item_closed_without_its_label_is_judged_when_the_label_comes_back(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, READY)
     sandbox.update_issue(repo, n, user="dave", labels=[])
-    await close(sandbox, repo, deliver, drain, n, "dave")
+    await close(world, n, "dave")
     assert sandbox.issue(repo, n)["state"] == "closed"  # not an item while unlabelled
     sandbox.add_labels(repo, n, ["hardening"], user="dave")
     await deliver(
@@ -412,7 +427,7 @@ async def test_an_item_closed_without_its_label_is_judged_when_the_label_comes_b
 
 
 async def test_a_closed_item_transferred_here_carries_no_gate_fact(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain
 ) -> None:
     repo = roles
     sandbox.add_repo("octo/other", installation_id=4242)
@@ -444,11 +459,11 @@ async def test_a_closed_item_transferred_here_carries_no_gate_fact(
 
 
 async def test_an_edit_of_the_apps_comment_by_someone_else_is_put_back(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     n = open_app_item(sandbox, repo, READY)
-    await close(sandbox, repo, deliver, drain, n, "dave")
+    await close(world, n, "dave")
     [gate] = [c for c in sandbox.comments(repo, n) if c["user"]["login"] == BOT]
     # dave rewrites the App's gate comment to say the item is done, planting a reply marker.
     forged = "<!-- hardening-bot:reply comment=1 -->\nResolved: verified by @bob"
@@ -470,7 +485,7 @@ async def test_an_edit_of_the_apps_comment_by_someone_else_is_put_back(
 
 
 async def test_an_item_from_before_records_is_read_from_its_body_before_the_edit(
-    sandbox: Any, roles: str, deliver: Any, drain: Any
+    sandbox: Sandbox, roles: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = roles
     issue = sandbox.open_issue(
@@ -478,15 +493,15 @@ async def test_an_item_from_before_records_is_read_from_its_body_before_the_edit
     )
     n = int(issue["number"])
     body = sandbox.issue(repo, n)["body"].replace("- Status: open", "- Status: verified")
-    await edit(sandbox, repo, deliver, drain, n, body, "carol")
+    await edit(world, n, body, "carol")
     after = sandbox.issue(repo, n)["body"]
     assert "- Status: open" in after and "<!-- hardening-bot:record " in after
-    await close(sandbox, repo, deliver, drain, n, "carol")
+    await close(world, n, "carol")
     assert sandbox.issue(repo, n)["state"] == "open"
 
 
 async def test_records_signed_with_a_rotated_secret_fail_closed_until_the_previous_one_is_set(
-    sandbox: Any, roles: str, settings: Settings, make_settings: Any, aiohttp_client: Any
+    sandbox: Sandbox, roles: str, settings: Settings, make_settings: Any, aiohttp_client: Any
 ) -> None:
     """docs/deployment.md, "Rotating the webhook secret": after the secret changes, records the
     old one signed verify no more (the item reads as not verified, /healthz says so); with the
@@ -529,9 +544,10 @@ async def test_records_signed_with_a_rotated_secret_fail_closed_until_the_previo
     assert signed_with == "previous"
     assert await status(during) == "verified"
     # dave's plain edit has the App write the item: its body is signed with the new secret.
-    deliver, drain = make_deliver(during, secret=new_secret), make_drain(during.server.app)
+    deliver = make_deliver(during, secret=new_secret)
+    world = World(sandbox, repo, deliver, make_drain(during.server.app), during.server.app)
     body = sandbox.issue(repo, n)["body"]
-    await edit(sandbox, repo, deliver, drain, n, body.replace("alert rule", "alert rules"), "dave")
+    await edit(world, n, body.replace("alert rule", "alert rules"), "dave")
     await during.close()
 
     after, signed_with = await app(webhook_secret=new_secret)

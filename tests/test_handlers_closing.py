@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import BOT, changes, open_app_item
+from conftest import BOT, Deliver, Drain, World, changes, open_app_item
 
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.item_template import render_item
 from rules.model import Deferral, Evidence, HardeningItem
+from sandbox import Sandbox
 
 BARE = HardeningItem(
     incident=None,
@@ -39,27 +40,26 @@ async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp
     return await aiohttp_client(create_app(settings, github=quick_github))
 
 
-def open_item(sandbox: Any, repo: str, item: HardeningItem = BARE, **changes: Any) -> int:
+def open_item(sandbox: Sandbox, repo: str, item: HardeningItem = BARE, **changes: Any) -> int:
     """An item the App keeps: its gate facts in the App's record."""
     return open_app_item(sandbox, repo, dataclasses.replace(item, **changes))
 
 
-async def close(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, user: str = "dave"
-) -> None:
+async def close(world: World, number: int, user: str = "dave") -> None:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     sandbox.update_issue(repo, number, user=user, state="closed")
     response = await deliver("issues", sandbox.issue_event(repo, number, "closed", sender=user))
     assert response.status == 202
     await drain()
 
 
-def gate_comments(sandbox: Any, repo: str, number: int, name: str = "closure-gate") -> list:
+def gate_comments(sandbox: Sandbox, repo: str, number: int, name: str = "closure-gate") -> list:
     return [
         c for c in sandbox.comments(repo, number) if f"<!-- hardening-bot:{name} -->" in c["body"]
     ]
 
 
-async def replay_emitted(sandbox: Any, deliver: Any, drain: Any, start: int = 0) -> int:
+async def replay_emitted(sandbox: Sandbox, deliver: Deliver, drain: Drain, start: int = 0) -> int:
     """Deliver the webhooks the bot's own writes caused, as GitHub would; returns how many."""
     emitted = sandbox.emitted[start:]
     for event, payload in emitted:
@@ -69,10 +69,10 @@ async def replay_emitted(sandbox: Any, deliver: Any, drain: Any, start: int = 0)
 
 
 async def test_closing_a_bare_item_reopens_it_naming_each_missing_thing(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     n = open_item(sandbox, repo)
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     issue = sandbox.issue(repo, n)
     assert issue["state"] == "open" and issue["state_reason"] == "reopened"
     [comment] = gate_comments(sandbox, repo, n)
@@ -91,11 +91,11 @@ async def test_closing_a_bare_item_reopens_it_naming_each_missing_thing(
 
 
 async def test_a_close_loop_ends_with_one_comment_and_a_count(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     n = open_item(sandbox, repo)
     for _ in range(3):
-        await close(sandbox, repo, deliver, drain, n)
+        await close(world, n)
         assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n)
     assert "Closed 3 times before it was ready" in comment["body"]
@@ -113,7 +113,7 @@ async def test_a_close_loop_ends_with_one_comment_and_a_count(
 
 
 async def test_a_redelivered_close_counts_once(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain
 ) -> None:
     n = open_item(sandbox, repo)
     sandbox.update_issue(repo, n, user="dave", state="closed")
@@ -129,26 +129,26 @@ async def test_a_redelivered_close_counts_once(
 
 
 async def test_a_close_that_fails_midway_is_finished_by_the_retry(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     n = open_item(sandbox, repo)
     # The reopen fails past the client's retries; the worker retries the delivery.
     sandbox.inject("PATCH", rf"/repos/octo/repo/issues/{n}$", status=502, times=4)
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n)
     assert "Closed once" in comment["body"]
 
 
-async def test_a_ready_item_stays_closed(sandbox: Any, repo: str, deliver: Any, drain: Any) -> None:
+async def test_a_ready_item_stays_closed(sandbox: Sandbox, repo: str, world: World) -> None:
     n = open_item(sandbox, repo, READY)
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n) == []
 
 
 async def test_a_hand_written_verified_status_does_not_pass_the_gate(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     # The execution owner types `verified` and a signoff into the body, then closes.
     n = open_item(sandbox, repo, READY, status="open", retired_rationale=None)
@@ -160,14 +160,14 @@ async def test_a_hand_written_verified_status_does_not_pass_the_gate(
         render_item(forged),
     )
     sandbox.update_issue(repo, n, user="carol", body=body)
-    await close(sandbox, repo, deliver, drain, n, user="carol")
+    await close(world, n, user="carol")
     assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n)
     assert "/harden verify" in comment["body"] and "status is `open`" in comment["body"]
 
 
 async def test_a_hand_typed_retirement_does_not_pass_the_gate(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     # A write user types `retired` and a rationale instead of asking a lead to /harden retire.
     n = open_item(sandbox, repo, READY, status="open", retired_rationale=None)
@@ -177,20 +177,18 @@ async def test_a_hand_typed_retirement_does_not_pass_the_gate(
         "- Adoption check date:", "- Retirement rationale: not needed\n- Adoption check date:"
     )
     sandbox.update_issue(repo, n, user="dave", body=body)
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n)
     assert "/harden retire RATIONALE" in comment["body"]
 
 
-async def test_other_issues_are_left_alone(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
-) -> None:
+async def test_other_issues_are_left_alone(sandbox: Sandbox, repo: str, world: World) -> None:
     plain = sandbox.open_issue(repo, title="Typo", body="- Execution owner:", labels=("bug",))
     no_template = sandbox.open_issue(repo, title="Later", body="to do", labels=("hardening",))
     for issue in (plain, no_template):
         sandbox.reset_calls()
-        await close(sandbox, repo, deliver, drain, issue["number"])
+        await close(world, issue["number"])
         assert changes(sandbox) == []
         assert sandbox.issue(repo, issue["number"])["state"] == "closed"
 
@@ -198,9 +196,8 @@ async def test_other_issues_are_left_alone(
 # --- incidents ---------------------------------------------------------------------------------
 
 
-async def open_incident(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, body: str = "We lost the queue for an hour."
-) -> int:
+async def open_incident(world: World, body: str = "We lost the queue for an hour.") -> int:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     incident = sandbox.open_issue(repo, title="Queue outage", body=body, labels=("incident",))
     n = int(incident["number"])
     await deliver("issues", sandbox.issue_event(repo, n, "opened"))
@@ -209,21 +206,21 @@ async def open_incident(
 
 
 async def test_closing_an_incident_without_items_reopens_it(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
-    n = await open_incident(sandbox, repo, deliver, drain)
-    await close(sandbox, repo, deliver, drain, n)
+    n = await open_incident(world)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
     assert "at least one hardening item" in comment["body"]
     assert "Findings" in comment["body"]
     # Closing again edits the same comment; the bot's reopen writes nothing.
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
     assert "Closed 2 times" in comment["body"]
     start = len(sandbox.emitted)
     sandbox.reset_calls()
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     writes = [(c.method, c.path) for c in changes(sandbox)]
     assert writes == [
         ("PATCH", f"/repos/octo/repo/issues/comments/{comment['id']}"),
@@ -235,14 +232,14 @@ async def test_closing_an_incident_without_items_reopens_it(
 
 
 async def test_closing_an_incident_with_unowned_items_names_each(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
-    n = await open_incident(sandbox, repo, deliver, drain)
+    n = await open_incident(world)
     owned = open_item(
         sandbox, repo, incident=n, owner="carol", verifier="bob", due=date(2026, 12, 1)
     )
     bare = open_item(sandbox, repo, incident=n)
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "open"
     [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
     body = comment["body"]
@@ -258,9 +255,9 @@ DEFERRED = Deferral(date(2027, 1, 15), "vendor first", "a silent outage", "dave"
 
 
 async def test_closing_an_incident_whose_items_are_owned_holds(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
-    n = await open_incident(sandbox, repo, deliver, drain)
+    n = await open_incident(world)
     open_item(
         sandbox,
         repo,
@@ -270,15 +267,15 @@ async def test_closing_an_incident_whose_items_are_owned_holds(
         due=date(2026, 12, 1),
         deferral=DEFERRED,
     )
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
 
 
 async def test_an_item_retired_without_owners_does_not_hold_its_incident(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
-    n = await open_incident(sandbox, repo, deliver, drain)
+    n = await open_incident(world)
     open_item(
         sandbox,
         repo,
@@ -289,6 +286,6 @@ async def test_an_item_retired_without_owners_does_not_hold_its_incident(
         deferral=DEFERRED,
     )
     open_item(sandbox, repo, incident=n, status="retired", retired_rationale="superseded by #9")
-    await close(sandbox, repo, deliver, drain, n)
+    await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []

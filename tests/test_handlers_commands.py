@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import OWNED_ITEM, changes, item_of
+from conftest import OWNED_ITEM, Deliver, Drain, World, changes, item_of
 
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.item_template import render_item
+from sandbox import Sandbox
+from sandbox.model import Role
 
 BOT = "hardening-bot[bot]"
 CONFIG = ".github/hardening.yml"
@@ -31,7 +33,7 @@ EVIDENCE = [
     "/harden evidence https://github.com/octo/repo/blob/main/runbooks/queue.md runbook",
 ]
 
-ROLES = ["read", "triage", "write", "maintain", "admin"]
+ROLES: list[Role] = ["read", "triage", "write", "maintain", "admin"]
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp
 
 
 @pytest.fixture
-def people(sandbox: Any, repo: str) -> str:
+def people(sandbox: Sandbox, repo: str) -> str:
     """One person per role, a lead by name (lena) and a lead team (@octo/reliability-leads)."""
     for role in ROLES:
         sandbox.set_permission(repo, f"{role}er", role)
@@ -53,7 +55,7 @@ def people(sandbox: Any, repo: str) -> str:
     return repo
 
 
-def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
+def open_item(sandbox: Sandbox, repo: str, **changes: Any) -> int:
     item = dataclasses.replace(OWNED_ITEM, **changes)
     body = f"Context written by a person.\n\n{render_item(item)}\nMore notes below.\n"
     issue = sandbox.open_issue(
@@ -66,10 +68,9 @@ def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
     return int(issue["number"])
 
 
-async def say(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, body: str, user: str
-) -> dict[str, Any]:
+async def say(world: World, number: int, body: str, user: str) -> dict[str, Any]:
     """``user`` comments ``body`` on issue ``number``; the bot gets the webhook and works."""
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     comment = sandbox.add_comment(repo, number, body, user=user)
     response = await deliver(
         "issue_comment", sandbox.issue_comment_event(repo, number, comment["id"])
@@ -79,16 +80,16 @@ async def say(
     return dict(comment)
 
 
-def reactions(sandbox: Any, comment: dict[str, Any]) -> list[str]:
+def reactions(sandbox: Sandbox, comment: dict[str, Any]) -> list[str]:
     return [r["content"] for r in sandbox.reactions(comment["id"]) if r["user"]["login"] == BOT]
 
 
-def replies(sandbox: Any, repo: str, number: int, comment: dict[str, Any]) -> list[str]:
+def replies(sandbox: Sandbox, repo: str, number: int, comment: dict[str, Any]) -> list[str]:
     mark = f"<!-- hardening-bot:reply comment={comment['id']} -->"
     return [c["body"] for c in sandbox.comments(repo, number) if mark in c["body"]]
 
 
-def bot_comments(sandbox: Any, repo: str, number: int) -> list[dict[str, Any]]:
+def bot_comments(sandbox: Sandbox, repo: str, number: int) -> list[dict[str, Any]]:
     return [c for c in sandbox.comments(repo, number) if c["user"]["login"] == BOT]
 
 
@@ -115,7 +116,13 @@ WRITE_ROLES = {"write", "maintain", "admin"}
 @pytest.mark.parametrize("line", list(COMMANDS))
 @pytest.mark.parametrize("role", [*ROLES, None])
 async def test_authorization_table_by_role(
-    sandbox: Any, people: str, deliver: Any, drain: Any, role: str | None, line: str
+    sandbox: Sandbox,
+    people: str,
+    deliver: Deliver,
+    drain: Drain,
+    role: str | None,
+    line: str,
+    world: World,
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
@@ -123,7 +130,7 @@ async def test_authorization_table_by_role(
     who, effect = COMMANDS[line]
     allowed = who == "anyone" or (who == "write" and role in WRITE_ROLES)
     user = f"{role}er" if role else "outsider"
-    comment = await say(sandbox, repo, deliver, drain, n, line, user)
+    comment = await say(world, n, line, user)
     after = item_of(sandbox, repo, n)
     assert reactions(sandbox, comment) == ["eyes", "+1" if allowed else "-1"]
     answers = replies(sandbox, repo, n, comment)
@@ -141,15 +148,12 @@ async def test_authorization_table_by_role(
 
 
 async def test_a_lead_by_name_retires_an_item_visibly(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
     comment = await say(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         n,
         "/harden retire duplicates the canary gate from #57",
         "lena",
@@ -178,12 +182,12 @@ async def test_a_lead_by_name_retires_an_item_visibly(
 
 
 async def test_a_lead_through_a_team_retires(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
     # tess is no collaborator at all: membership of the lead team is what counts.
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden retire superseded", "tess")
+    comment = await say(world, n, "/harden retire superseded", "tess")
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     assert item_of(sandbox, repo, n).status == "retired"
 
@@ -198,13 +202,14 @@ async def test_a_lead_through_a_team_retires(
     ],
 )
 async def test_team_granted_access_counts_like_direct_access(
-    sandbox: Any,
+    sandbox: Sandbox,
     people: str,
-    deliver: Any,
-    drain: Any,
-    team_role: str,
-    direct_role: str | None,
+    deliver: Deliver,
+    drain: Drain,
+    team_role: Role,
+    direct_role: Role | None,
     allowed: bool,
+    world: World,
 ) -> None:
     repo = people
     sandbox.add_team("octo", "payments", members=["pat"])
@@ -212,38 +217,35 @@ async def test_team_granted_access_counts_like_direct_access(
     if direct_role:
         sandbox.set_permission(repo, "pat", direct_role)
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed", "pat")
+    comment = await say(world, n, "/harden owner @zed", "pat")
     assert reactions(sandbox, comment) == ["eyes", "+1" if allowed else "-1"]
     assert (item_of(sandbox, repo, n).owner == "zed") is allowed
 
 
 async def test_a_lead_may_verify_but_not_their_own_item(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "lena")
+    comment = await say(world, n, "/harden verify", "lena")
     # Allowed, but the QA gate does not pass: a -1 and the list of what fails.
     [answer] = replies(sandbox, repo, n, comment)
     assert "QA gate does not pass" in answer and "Refused" not in answer
     mine = open_item(sandbox, repo, owner="lena", verifier="bob")
-    comment = await say(sandbox, repo, deliver, drain, mine, "/harden verify", "lena")
+    comment = await say(world, mine, "/harden verify", "lena")
     [answer] = replies(sandbox, repo, mine, comment)
     assert "Refused:" in answer and "execution owner" in answer
     assert reactions(sandbox, comment) == ["eyes", "-1"]
 
 
 async def test_the_execution_owner_adds_evidence_and_acks_but_never_verifies(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     sandbox.set_permission(repo, "carol", "admin")  # even an admin owner
     n = open_item(sandbox, repo)
     comment = await say(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         n,
         "/harden evidence https://ci.example.com/run/1 implementation\n/harden ack",
         "carol",
@@ -252,7 +254,7 @@ async def test_the_execution_owner_adds_evidence_and_acks_but_never_verifies(
     item = item_of(sandbox, repo, n)
     assert item.acknowledged_by == ("carol",) and item.status == "in_progress"
     assert [e.kind for e in item.evidence] == ["implementation"]
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "carol")
+    comment = await say(world, n, "/harden verify", "carol")
     assert reactions(sandbox, comment) == ["eyes", "-1"]
     [answer] = replies(sandbox, repo, n, comment)
     assert "cannot verify their own item" in answer
@@ -260,26 +262,24 @@ async def test_the_execution_owner_adds_evidence_and_acks_but_never_verifies(
 
 
 async def test_the_owner_without_a_role_may_add_evidence(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)  # carol is no collaborator
-    comment = await say(
-        sandbox, repo, deliver, drain, n, "/harden evidence https://ci.example.com/run/2", "carol"
-    )
+    comment = await say(world, n, "/harden evidence https://ci.example.com/run/2", "carol")
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     assert [e.url for e in item_of(sandbox, repo, n).evidence] == ["https://ci.example.com/run/2"]
 
 
 async def test_the_verifier_must_differ_from_the_owner(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verifier @carol", "writeer")
+    comment = await say(world, n, "/harden verifier @carol", "writeer")
     [answer] = replies(sandbox, repo, n, comment)
     assert "@carol is the execution owner" in answer and "Usage: `/harden verifier" in answer
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @Bob", "writeer")
+    comment = await say(world, n, "/harden owner @Bob", "writeer")
     [answer] = replies(sandbox, repo, n, comment)
     assert "is the verifier owner" in answer
     assert (item_of(sandbox, repo, n).owner, item_of(sandbox, repo, n).verifier) == ("carol", "bob")
@@ -290,13 +290,19 @@ async def test_the_verifier_must_differ_from_the_owner(
 
 @pytest.mark.parametrize(("status", "body"), [(503, None), (502, None), (403, FORBIDDEN)])
 async def test_a_failed_permission_lookup_is_answered_as_an_error(
-    sandbox: Any, people: str, deliver: Any, drain: Any, status: int, body: Any
+    sandbox: Sandbox,
+    people: str,
+    deliver: Deliver,
+    drain: Drain,
+    status: int,
+    body: Any,
+    world: World,
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
     before = sandbox.issue(repo, n)["body"]
     sandbox.inject("GET", PERMISSION_PATH, status=status, times=None, body=body)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed", "adminer")
+    comment = await say(world, n, "/harden owner @zed", "adminer")
     assert reactions(sandbox, comment) == ["eyes", "-1"]
     [answer] = replies(sandbox, repo, n, comment)
     assert "Could not check your permission" in answer and str(status) in answer
@@ -305,17 +311,17 @@ async def test_a_failed_permission_lookup_is_answered_as_an_error(
 
 
 async def test_a_failed_team_lookup_is_answered_as_an_error(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
     sandbox.inject("GET", MEMBERSHIP_PATH, status=503, times=None)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden retire superseded", "tess")
+    comment = await say(world, n, "/harden retire superseded", "tess")
     [answer] = replies(sandbox, repo, n, comment)
     assert "Could not check your permission" in answer
     assert item_of(sandbox, repo, n).status == "open"
     # The verifier never waits on a team lookup.
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "bob")
+    comment = await say(world, n, "/harden verify", "bob")
     [answer] = replies(sandbox, repo, n, comment)
     assert "Could not check" not in answer and "QA gate does not pass" in answer
 
@@ -325,22 +331,20 @@ async def test_a_failed_team_lookup_is_answered_as_an_error(
 
 @pytest.mark.parametrize("author", [BOT, "other-ci[bot]", "renovate"])
 async def test_comments_by_bots_are_ignored(
-    sandbox: Any, people: str, deliver: Any, drain: Any, author: str
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, author: str, world: World
 ) -> None:
     repo = people
     sandbox.add_user(author, type="Bot")
     sandbox.set_permission(repo, author, "admin")
     n = open_item(sandbox, repo)
     sandbox.reset_calls()
-    comment = await say(
-        sandbox, repo, deliver, drain, n, "/harden owner @zed\n/harden help", author
-    )
+    comment = await say(world, n, "/harden owner @zed\n/harden help", author)
     assert changes(sandbox) == [] and reactions(sandbox, comment) == []
     assert item_of(sandbox, repo, n).owner == "carol"
 
 
 async def test_commands_in_code_blocks_and_quotes_are_ignored(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
@@ -349,12 +353,12 @@ async def test_commands_in_code_blocks_and_quotes_are_ignored(
         "To set the owner, write:\n```\n/harden owner @zed\n```\n"
         "> /harden due 2030-01-01\n\n<!-- /harden retire no -->\n    ~~~\n/harden ack\n~~~\n"
     )
-    comment = await say(sandbox, repo, deliver, drain, n, body, "adminer")
+    comment = await say(world, n, body, "adminer")
     assert changes(sandbox) == [] and reactions(sandbox, comment) == []
 
 
 async def test_an_edited_comment_does_not_run_again(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
@@ -367,30 +371,27 @@ async def test_an_edited_comment_does_not_run_again(
 
 
 async def test_other_issues_only_answer_help(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     issue = sandbox.open_issue(repo, title="Typo in README", body="teh", labels=("bug",))
     n = issue["number"]
     sandbox.reset_calls()
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed", "adminer")
+    comment = await say(world, n, "/harden owner @zed", "adminer")
     assert changes(sandbox) == [] and reactions(sandbox, comment) == []
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden help", "outsider")
+    comment = await say(world, n, "/harden help", "outsider")
     [answer] = replies(sandbox, repo, n, comment)
     assert "/harden verify" in answer and "/harden retire RATIONALE" in answer
     assert reactions(sandbox, comment) == ["eyes", "+1"]
 
 
 async def test_a_malformed_command_gets_reason_and_usage(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
     comment = await say(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         n,
         "/harden due next friday\n/harden verfy\n/harden owner @zed",
         "adminer",
@@ -404,11 +405,11 @@ async def test_a_malformed_command_gets_reason_and_usage(
 
 
 async def test_a_later_due_date_moves_the_adoption_check_after_it(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo, adoption_check=date(2026, 12, 8))
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden due 2026-12-20", "writeer")
+    comment = await say(world, n, "/harden due 2026-12-20", "writeer")
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     item = item_of(sandbox, repo, n)
     assert (item.due, item.adoption_check) == (date(2026, 12, 20), date(2026, 12, 23))
@@ -420,7 +421,7 @@ async def test_a_later_due_date_moves_the_adoption_check_after_it(
 
 
 async def test_a_redelivered_comment_changes_nothing_twice(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
@@ -450,18 +451,13 @@ async def test_a_redelivered_comment_changes_nothing_twice(
 
 
 async def test_evidence_is_never_listed_twice(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    await say(
-        sandbox, repo, deliver, drain, n, "/harden evidence https://x.example.com/r/1", "writeer"
-    )
+    await say(world, n, "/harden evidence https://x.example.com/r/1", "writeer")
     comment = await say(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         n,
         "/harden evidence https://x.example.com/r/1/ rollback took 90s",
         "writeer",
@@ -475,11 +471,11 @@ async def test_evidence_is_never_listed_twice(
 
 
 async def test_status_shows_scores_and_what_is_missing(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden status", "outsider")
+    comment = await say(world, n, "/harden status", "outsider")
     [answer] = replies(sandbox, repo, n, comment)
     assert "Scorecard 1/5" in answer and "Rubric" in answer and "Adoption" in answer
     assert "root-cause class now test-covered" in answer
@@ -488,7 +484,7 @@ async def test_status_shows_scores_and_what_is_missing(
 
 
 async def test_verify_fails_then_passes_closes_and_posts_the_bundles(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     incident = sandbox.open_issue(
@@ -500,16 +496,16 @@ async def test_verify_fails_then_passes_closes_and_posts_the_bundles(
     )
     m = incident["number"]
     n = open_item(sandbox, repo, incident=m)
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "bob")
+    comment = await say(world, n, "/harden verify", "bob")
     assert reactions(sandbox, comment) == ["eyes", "-1"]
     [answer] = replies(sandbox, repo, n, comment)
     assert "implementation evidence" in answer and "/harden evidence URL implementation" in answer
     assert item_of(sandbox, repo, n).status == "in_progress"
 
-    await say(sandbox, repo, deliver, drain, n, "\n".join(EVIDENCE), "writeer")
-    await say(sandbox, repo, deliver, drain, n, "/harden ack", "carol")
+    await say(world, n, "\n".join(EVIDENCE), "writeer")
+    await say(world, n, "/harden ack", "carol")
     sandbox.reset_calls()
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden verify", "bob")
+    comment = await say(world, n, "/harden verify", "bob")
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     assert replies(sandbox, repo, n, comment) == []
     issue = sandbox.issue(repo, n)
@@ -531,23 +527,23 @@ async def test_verify_fails_then_passes_closes_and_posts_the_bundles(
     assert "The consumer stalled for an hour" in incident_bundle["body"]
     # Verifying again (or a redelivery) changes nothing and posts nothing new.
     sandbox.reset_calls()
-    again = await say(sandbox, repo, deliver, drain, n, "/harden verify", "bob")
+    again = await say(world, n, "/harden verify", "bob")
     assert reactions(sandbox, again) == ["eyes", "+1"]
     reacted = f"/repos/octo/repo/issues/comments/{again['id']}/reactions"
     assert [c.path for c in changes(sandbox)] == [reacted, reacted]
 
 
 async def test_the_incident_bundle_waits_for_every_item(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     incident = sandbox.open_issue(repo, title="Queue outage", body="Lag.", labels=("incident",))
     m = incident["number"]
     first = open_item(sandbox, repo, incident=m)
     second = open_item(sandbox, repo, incident=m)
-    await say(sandbox, repo, deliver, drain, first, "/harden retire superseded", "lena")
+    await say(world, first, "/harden retire superseded", "lena")
     assert not [c for c in bot_comments(sandbox, repo, m) if "incident-bundle" in c["body"]]
-    await say(sandbox, repo, deliver, drain, second, "/harden retire superseded too", "lena")
+    await say(world, second, "/harden retire superseded too", "lena")
     [bundle] = [c for c in bot_comments(sandbox, repo, m) if "incident-bundle" in c["body"]]
     assert f"#{first}" in bundle["body"] and f"#{second}" in bundle["body"]
 
@@ -556,12 +552,12 @@ async def test_the_incident_bundle_waits_for_every_item(
 
 
 async def test_a_hardening_issue_without_the_template_says_what_is_missing(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     issue = sandbox.open_issue(repo, title="Later", body="to do", labels=("hardening",))
     n = issue["number"]
-    comment = await say(sandbox, repo, deliver, drain, n, "/harden owner @zed", "adminer")
+    comment = await say(world, n, "/harden owner @zed", "adminer")
     [answer] = replies(sandbox, repo, n, comment)
     assert "no `### Hardening Item` block" in answer
     assert reactions(sandbox, comment) == ["eyes", "-1"]
@@ -569,23 +565,23 @@ async def test_a_hardening_issue_without_the_template_says_what_is_missing(
 
 
 async def test_comments_on_pull_requests_are_ignored(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     pull = sandbox.open_pull(repo, title="Fix", body="Hardens #1", labels=("hardening",))
     sandbox.reset_calls()
-    comment = await say(sandbox, repo, deliver, drain, pull["number"], "/harden help", "adminer")
+    comment = await say(world, pull["number"], "/harden help", "adminer")
     assert changes(sandbox) == [] and reactions(sandbox, comment) == []
 
 
 async def test_an_invalid_config_is_reported_once_and_commands_still_run(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     sandbox.put_file(repo, CONFIG, "leads: [lena\nmode: sometimes\n")
     n = open_item(sandbox, repo)
     for line in ("/harden owner @zed", "/harden due 2027-02-01"):
-        comment = await say(sandbox, repo, deliver, drain, n, line, "writeer")
+        comment = await say(world, n, line, "writeer")
         assert reactions(sandbox, comment) == ["eyes", "+1"]
     [report] = [
         c
@@ -598,7 +594,7 @@ async def test_an_invalid_config_is_reported_once_and_commands_still_run(
 
 
 async def test_retiring_a_held_item_resolves_its_gate_comment(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     n = open_item(sandbox, repo)
@@ -607,10 +603,8 @@ async def test_retiring_a_held_item_resolves_its_gate_comment(
     await drain()
     [held] = [c for c in bot_comments(sandbox, repo, n) if "closure-gate -->" in c["body"]]
     assert "Reopened" in held["body"]
-    await say(
-        sandbox, repo, deliver, drain, n, "/harden evidence https://x.example.com/r/1\n", "writeer"
-    )
-    await say(sandbox, repo, deliver, drain, n, "/harden retire superseded by #9", "lena")
+    await say(world, n, "/harden evidence https://x.example.com/r/1\n", "writeer")
+    await say(world, n, "/harden retire superseded by #9", "lena")
     [resolved] = [c for c in bot_comments(sandbox, repo, n) if "closure-gate -->" in c["body"]]
     assert resolved["id"] == held["id"]
     assert "Resolved: retired by @lena" in resolved["body"] and "Missing" not in resolved["body"]

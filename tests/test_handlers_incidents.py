@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import gidgethub
 import pytest
-from conftest import ledger_call
+from conftest import Deliver, Drain, World, ledger_call
 
 from bot import item_issues as items_module
 from bot.context import Context, bound_log
@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from bot.scope import Scope
 from bot.web import create_app
 from rules.item_template import parse_item
+from sandbox import Sandbox
 
 # The bot's clock: a fixed instant that moves with real time, so the dates the bot plans are
 # known and retries still wait. (The sandbox keeps real time: it checks the App's JWT with it.)
@@ -83,15 +84,15 @@ def names(issue: dict[str, Any]) -> set[str]:
     return {label["name"] for label in issue["labels"]}
 
 
-def items_of(sandbox: Any, repo: str) -> list[dict[str, Any]]:
+def items_of(sandbox: Sandbox, repo: str) -> list[dict[str, Any]]:
     return [i for i in sandbox.issues(repo) if "hardening" in names(i)]
 
 
-def tracking(sandbox: Any, repo: str, number: int) -> list[dict[str, Any]]:
+def tracking(sandbox: Sandbox, repo: str, number: int) -> list[dict[str, Any]]:
     return [c for c in sandbox.comments(repo, number) if "hardening-bot:tracking" in c["body"]]
 
 
-def by_class(sandbox: Any, repo: str) -> dict[str, dict[str, Any]]:
+def by_class(sandbox: Sandbox, repo: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for issue in items_of(sandbox, repo):
         item = parse_item(issue["body"]).item
@@ -100,7 +101,7 @@ def by_class(sandbox: Any, repo: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def writes(sandbox: Any) -> list[tuple[str, str]]:
+def writes(sandbox: Sandbox) -> list[tuple[str, str]]:
     """Writes to the repository (minting an installation token is not one), leaving out the
     Hardening ledger's, which follow in a delivery of their own (tests/test_handlers_loop.py)."""
     return [
@@ -111,13 +112,9 @@ def writes(sandbox: Any) -> list[tuple[str, str]]:
 
 
 async def open_incident(
-    sandbox: Any,
-    repo: str,
-    deliver: Any,
-    drain: Any,
-    body: str = INCIDENT,
-    labels: tuple[str, ...] = ("incident",),
+    world: World, body: str = INCIDENT, labels: tuple[str, ...] = ("incident",)
 ) -> int:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     issue = sandbox.open_issue(repo, title="Checkout outage", body=body, labels=labels)
     response = await deliver("issues", sandbox.issue_event(repo, issue["number"], "opened"))
     assert response.status == 202
@@ -126,7 +123,7 @@ async def open_incident(
 
 
 async def edit(
-    sandbox: Any, repo: str, deliver: Any, number: int, body: str, sender: str = "alice"
+    sandbox: Sandbox, repo: str, deliver: Deliver, number: int, body: str, sender: str = "alice"
 ) -> dict[str, Any]:
     before = sandbox.issue(repo, number)["body"]
     sandbox.update_issue(repo, number, body=body, user="alice")
@@ -141,9 +138,9 @@ async def edit(
 
 
 async def test_three_findings_and_an_unknown_become_three_items_and_one_comment(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, world: World
 ):
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
 
     items = by_class(sandbox, repo)
     assert sorted(items) == ["missed-detection", "repeated-regression", "slow-recovery"]
@@ -170,7 +167,9 @@ async def test_three_findings_and_an_unknown_become_three_items_and_one_comment(
     assert item.adoption_check == TODAY + timedelta(days=11)
     assert item.status == "open"
     assert item.owner is None and item.verifier is None
-    keys = {parse_item(i["body"]).marker.finding_key for i in items_of(sandbox, repo)}
+    markers = [parse_item(i["body"]).marker for i in items_of(sandbox, repo)]
+    keys = {m.finding_key for m in markers if m is not None}
+    assert None not in markers
     assert len(keys) == 3
 
     labels = {label["name"]: label for label in sandbox.labels(repo)}
@@ -191,9 +190,9 @@ async def test_three_findings_and_an_unknown_become_three_items_and_one_comment(
 
 
 async def test_the_repository_labels_are_listed_once_for_all_new_items(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, world: World
 ):
-    await open_incident(sandbox, repo, deliver, drain)
+    await open_incident(world)
     assert len(items_of(sandbox, repo)) == 3  # five distinct labels among them
     listed = ("GET", "/repos/octo/repo/labels")
     listings = [c for c in sandbox.calls if (c.method, c.path) == listed]
@@ -203,7 +202,9 @@ async def test_the_repository_labels_are_listed_once_for_all_new_items(
     assert any(c.json and c.json.get("name") == "hardening-ledger" for c in sandbox.writes())
 
 
-async def test_redeliveries_and_concurrent_copies_change_nothing(sandbox, repo, deliver, drain):
+async def test_redeliveries_and_concurrent_copies_change_nothing(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain
+):
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
     payload = sandbox.issue_event(repo, issue["number"], "opened")
     await deliver("issues", payload, delivery_id="first")
@@ -241,9 +242,9 @@ async def test_concurrent_syncs_in_one_process_create_each_item_once(
 
 
 async def test_adding_a_finding_creates_exactly_one_item_and_edits_the_comment(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
 ):
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
     [before] = tracking(sandbox, repo, number)
     sandbox.reset_calls()
 
@@ -263,8 +264,10 @@ async def test_adding_a_finding_creates_exactly_one_item_and_edits_the_comment(
     assert f"#{new['number']} · missed-detection" in after["body"]
 
 
-async def test_an_edit_that_changes_nothing_writes_nothing(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain)
+async def test_an_edit_that_changes_nothing_writes_nothing(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world)
     sandbox.reset_calls()
 
     payload = await edit(sandbox, repo, deliver, number, INCIDENT)
@@ -277,10 +280,10 @@ async def test_an_edit_that_changes_nothing_writes_nothing(sandbox, repo, delive
 
 
 async def test_a_failure_between_the_items_and_the_comment_creates_no_duplicate(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, world: World
 ):
     sandbox.inject("POST", r"^/repos/octo/repo/issues/\d+/comments$", status=500, times=1)
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
 
     posts = [c for c in sandbox.calls if c.method == "POST" and not ledger_call(sandbox, c)]
     assert [c.path for c in posts].count("/repos/octo/repo/issues") == 3
@@ -292,7 +295,7 @@ async def test_a_failure_between_the_items_and_the_comment_creates_no_duplicate(
 
 
 async def test_a_failure_while_creating_items_resumes_where_it_stopped(
-    sandbox, repo, deliver, drain, monkeypatch
+    sandbox: Sandbox, repo: str, monkeypatch, world: World
 ):
     # The first item is created; the second creation fails; the retry creates only the rest.
     # (A 502 leaves it unknown whether the issue was made: it is looked for, briefly here.)
@@ -309,9 +312,9 @@ async def test_a_failure_while_creating_items_resumes_where_it_stopped(
             return len(seen) == 2
         return False
 
-    fault.matches = second_only
+    fault.matches = second_only  # type: ignore[method-assign]  # this fault picks its request
     fault.status = 502
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
 
     creations = [
         c.status
@@ -338,7 +341,7 @@ async def test_a_timed_out_creation_that_lands_late_is_not_created_again(
         deliver, drain = make_deliver(client), make_drain(client.server.app)
         sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=None, delay=1.5)
         started = time.monotonic()
-        number = await open_incident(sandbox, repo, deliver, drain)
+        number = await open_incident(World(sandbox, repo, deliver, drain, client.server.app))
         # Whatever the bot did, the slow creation has landed before anything is counted.
         await asyncio.sleep(max(0.0, started + 1.8 - time.monotonic()))
 
@@ -404,14 +407,18 @@ async def test_a_connection_never_made_is_not_waited_for(sandbox, repo, gh, sett
 # --- which issues count -----------------------------------------------------------------------
 
 
-async def test_an_issue_without_the_incident_label_is_ignored(sandbox, repo, deliver, drain):
-    await open_incident(sandbox, repo, deliver, drain, labels=("bug",))
+async def test_an_issue_without_the_incident_label_is_ignored(
+    sandbox: Sandbox, repo: str, world: World
+):
+    await open_incident(world, labels=("bug",))
     assert writes(sandbox) == []
     assert items_of(sandbox, repo) == []
 
 
-async def test_incident_label_added_later_in_any_case(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain, labels=())
+async def test_incident_label_added_later_in_any_case(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world, labels=())
     assert writes(sandbox) == []
 
     sandbox.add_labels(repo, number, ["Incident"])
@@ -423,28 +430,30 @@ async def test_incident_label_added_later_in_any_case(sandbox, repo, deliver, dr
 
 
 async def test_severity_raises_the_priority_band_and_shortens_the_due_date(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, world: World
 ):
-    await open_incident(sandbox, repo, deliver, drain, labels=("incident", "SEV-1"))
+    await open_incident(world, labels=("incident", "SEV-1"))
     items = by_class(sandbox, repo)
     missed = parse_item(items["missed-detection"]["body"]).item
-    assert missed.priority == "P0"
+    assert missed is not None and missed.priority == "P0"
     assert missed.due == TODAY + timedelta(days=3)
     assert "priority:P0" in names(items["missed-detection"])
     assert "priority:P0" in names(items["repeated-regression"])
 
 
-async def test_severity_field_in_the_body(sandbox, repo, deliver, drain):
+async def test_severity_field_in_the_body(sandbox: Sandbox, repo: str, world: World):
     body = "Severity: sev-2\n\n" + INCIDENT
-    await open_incident(sandbox, repo, deliver, drain, body=body)
+    await open_incident(world, body=body)
     assert "priority:P0" in names(by_class(sandbox, repo)["repeated-regression"])
 
 
 # --- the tracking comment stays current -------------------------------------------------------
 
 
-async def test_a_person_s_hardening_issue_joins_the_backlog(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain)
+async def test_a_person_s_hardening_issue_joins_the_backlog(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world)
     # A maintainer fills in the item form: the App adopts the issue (writes its record).
     sandbox.set_permission(repo, "carol", "write")
     human = sandbox.open_issue(
@@ -474,8 +483,10 @@ async def test_a_person_s_hardening_issue_joins_the_backlog(sandbox, repo, deliv
     assert writes(sandbox) == []
 
 
-async def test_an_item_edit_re_renders_the_comment_once(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain)
+async def test_an_item_edit_re_renders_the_comment_once(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world)
     missed = by_class(sandbox, repo)["missed-detection"]
     [comment] = tracking(sandbox, repo, number)
     sandbox.reset_calls()
@@ -510,8 +521,10 @@ async def test_an_item_edit_re_renders_the_comment_once(sandbox, repo, deliver, 
     assert writes(sandbox) == []
 
 
-async def test_closing_and_verifying_an_item_ticks_it(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain)
+async def test_closing_and_verifying_an_item_ticks_it(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world)
     slow = by_class(sandbox, repo)["slow-recovery"]
     body = slow["body"].replace("- Status: open", "- Status: verified")
     sandbox.update_issue(repo, slow["number"], body=body, state="closed")
@@ -525,9 +538,9 @@ async def test_closing_and_verifying_an_item_ticks_it(sandbox, repo, deliver, dr
 
 
 async def test_a_reworded_finding_gets_a_new_item_and_the_old_one_is_listed(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
 ):
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
     old = by_class(sandbox, repo)["slow-recovery"]
     sandbox.reset_calls()
 
@@ -544,8 +557,10 @@ async def test_a_reworded_finding_gets_a_new_item_and_the_old_one_is_listed(
     assert f"- [ ] #{old['number']}" not in comment
 
 
-async def test_a_removed_finding_keeps_its_item_and_lists_it(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain)
+async def test_a_removed_finding_keeps_its_item_and_lists_it(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world)
     regression = by_class(sandbox, repo)["repeated-regression"]
     sandbox.reset_calls()
 
@@ -567,8 +582,10 @@ async def test_a_removed_finding_keeps_its_item_and_lists_it(sandbox, repo, deli
     assert "#### Orphaned items" not in tracking(sandbox, repo, number)[0]["body"]
 
 
-async def test_an_item_that_lost_its_label_is_not_created_again(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain)
+async def test_an_item_that_lost_its_label_is_not_created_again(
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
+):
+    number = await open_incident(world)
     missed = by_class(sandbox, repo)["missed-detection"]
     sandbox.update_issue(repo, missed["number"], labels=["failure-class:missed-detection"])
     await deliver(
@@ -586,10 +603,10 @@ async def test_an_item_that_lost_its_label_is_not_created_again(sandbox, repo, d
 
 
 async def test_an_invalid_configuration_is_reported_and_creates_nothing(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, world: World
 ):
     sandbox.put_file(repo, ".github/hardening.yml", "mode: loud\n")
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
 
     assert items_of(sandbox, repo) == []
     [comment] = tracking(sandbox, repo, number)
@@ -598,8 +615,10 @@ async def test_an_invalid_configuration_is_reported_and_creates_nothing(
     assert "Findings still waiting for their item:" in comment["body"]
 
 
-async def test_an_incident_without_findings_is_told_how_to_add_them(sandbox, repo, deliver, drain):
-    number = await open_incident(sandbox, repo, deliver, drain, body="Database failover.")
+async def test_an_incident_without_findings_is_told_how_to_add_them(
+    sandbox: Sandbox, repo: str, world: World
+):
+    number = await open_incident(world, body="Database failover.")
     [comment] = tracking(sandbox, repo, number)
     assert "No hardening items yet" in comment["body"]
     assert items_of(sandbox, repo) == []
@@ -611,7 +630,7 @@ def test_base_is_a_weekday_noon() -> None:
 
 
 async def test_an_item_naming_a_missing_incident_is_no_error(
-    sandbox, repo, deliver, drain, bot_app
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, bot_app
 ):
     from bot.web import INBOX
 
@@ -627,9 +646,9 @@ async def test_an_item_naming_a_missing_incident_is_no_error(
 
 
 async def test_a_deleted_item_is_listed_as_waiting_and_recreated_on_the_next_edit(
-    sandbox, repo, deliver, drain
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, world: World
 ):
-    number = await open_incident(sandbox, repo, deliver, drain)
+    number = await open_incident(world)
     late = by_class(sandbox, repo)["slow-recovery"]
     payload = sandbox.issue_event(repo, late["number"], "deleted")
     sandbox.world.repo(repo).issues.pop(late["number"])

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import BOT, OWNED_ITEM, item_of, open_app_item
+from conftest import BOT, OWNED_ITEM, Deliver, Drain, World, item_of, open_app_item
 
 from bot.github import GitHubApp
 from bot.web import create_app
 from rules.ledger import LABEL, MARKER, TITLE
+from sandbox import Sandbox
 
 CONFIG = ".github/hardening.yml"
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
@@ -49,7 +50,7 @@ async def bot_client(aiohttp_client: Any, settings: Any, quick_github: GitHubApp
 
 
 @pytest.fixture
-def people(sandbox: Any, repo: str) -> str:
+def people(sandbox: Sandbox, repo: str) -> str:
     for login in ("carol", "dave", "erin"):
         sandbox.set_permission(repo, login, "write")
     sandbox.set_permission(repo, "rita", "read")
@@ -57,27 +58,27 @@ def people(sandbox: Any, repo: str) -> str:
     return repo
 
 
-async def open_incident(sandbox: Any, repo: str, deliver: Any, drain: Any, title: str) -> int:
+async def open_incident(world: World, title: str) -> int:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     issue = sandbox.open_issue(repo, title=title, body=FINDINGS, labels=("incident",), user="carol")
     await deliver("issues", sandbox.issue_event(repo, issue["number"], "opened"))
     await drain()
     return int(issue["number"])
 
 
-async def say(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, body: str, user: str
-) -> dict[str, Any]:
+async def say(world: World, number: int, body: str, user: str) -> dict[str, Any]:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     comment = sandbox.add_comment(repo, number, body, user=user)
     await deliver("issue_comment", sandbox.issue_comment_event(repo, number, comment["id"]))
     await drain()
     return dict(comment)
 
 
-def ledgers(sandbox: Any, repo: str) -> list[dict[str, Any]]:
+def ledgers(sandbox: Sandbox, repo: str) -> list[dict[str, Any]]:
     return [i for i in sandbox.issues(repo) if i["title"] == TITLE and "pull_request" not in i]
 
 
-def ledger_body(sandbox: Any, repo: str) -> str:
+def ledger_body(sandbox: Sandbox, repo: str) -> str:
     (ledger,) = ledgers(sandbox, repo)
     assert ledger["user"]["login"] == BOT
     assert [label["name"] for label in ledger["labels"]] == [LABEL]
@@ -90,7 +91,7 @@ def section(body: str, title: str) -> str:
     return body[start : end if end != -1 else None]
 
 
-def items_of(sandbox: Any, repo: str, incident: int) -> list[int]:
+def items_of(sandbox: Sandbox, repo: str, incident: int) -> list[int]:
     return sorted(
         i["number"]
         for i in sandbox.issues(repo)
@@ -99,7 +100,7 @@ def items_of(sandbox: Any, repo: str, incident: int) -> list[int]:
     )
 
 
-def replies(sandbox: Any, repo: str, number: int, comment: dict[str, Any]) -> list[str]:
+def replies(sandbox: Sandbox, repo: str, number: int, comment: dict[str, Any]) -> list[str]:
     return [
         c["body"]
         for c in sandbox.comments(repo, number)
@@ -107,7 +108,7 @@ def replies(sandbox: Any, repo: str, number: int, comment: dict[str, Any]) -> li
     ]
 
 
-def reactions(sandbox: Any, comment: dict[str, Any]) -> list[str]:
+def reactions(sandbox: Sandbox, comment: dict[str, Any]) -> list[str]:
     return [r["content"] for r in sandbox.reactions(comment["id"]) if r["user"]["login"] == BOT]
 
 
@@ -115,10 +116,10 @@ def reactions(sandbox: Any, comment: dict[str, Any]) -> list[str]:
 
 
 async def test_first_incident_creates_one_ledger_with_its_items(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
+    incident = await open_incident(world, "Checkout down")
     numbers = items_of(sandbox, repo, incident)
     assert len(numbers) == 3
     body = ledger_body(sandbox, repo)
@@ -139,7 +140,7 @@ async def test_first_incident_creates_one_ledger_with_its_items(
 
 
 async def test_ledger_stays_one_issue_under_concurrent_deliveries(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain
 ) -> None:
     repo = people
     issues = [
@@ -160,11 +161,11 @@ async def test_ledger_stays_one_issue_under_concurrent_deliveries(
 
 
 async def test_a_person_edit_of_the_ledger_is_overwritten_and_its_facts_kept(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
-    await say(sandbox, repo, deliver, drain, incident, RISK, "carol")
+    incident = await open_incident(world, "Checkout down")
+    await say(world, incident, RISK, "carol")
     (ledger,) = ledgers(sandbox, repo)
     event = sandbox.edit_issue(repo, ledger["number"], user="dave", body="all fine here")
     await deliver("issues", event)
@@ -178,13 +179,13 @@ async def test_a_person_edit_of_the_ledger_is_overwritten_and_its_facts_kept(
 
 
 async def test_deferral_moves_an_item_into_the_debt_ledger(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
+    incident = await open_incident(world, "Checkout down")
     first = items_of(sandbox, repo, incident)[0]
     line = "/harden defer 2027-01-15 waiting for the pager vendor; risk if delayed: a silent outage"
-    comment = await say(sandbox, repo, deliver, drain, first, line, "dave")
+    comment = await say(world, first, line, "dave")
     assert reactions(sandbox, comment) == ["eyes", "+1"]
     deferral = item_of(sandbox, repo, first).deferral
     assert deferral is not None and deferral.revisit == date(2027, 1, 15) and deferral.by == "dave"
@@ -213,12 +214,19 @@ async def test_deferral_moves_an_item_into_the_debt_ledger(
     ],
 )
 async def test_deferral_refusals_name_what_is_missing(
-    sandbox: Any, people: str, deliver: Any, drain: Any, line: str, user: str, expected: str
+    sandbox: Sandbox,
+    people: str,
+    deliver: Deliver,
+    drain: Drain,
+    line: str,
+    user: str,
+    expected: str,
+    world: World,
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
+    incident = await open_incident(world, "Checkout down")
     first = items_of(sandbox, repo, incident)[0]
-    comment = await say(sandbox, repo, deliver, drain, first, line, user)
+    comment = await say(world, first, line, user)
     assert reactions(sandbox, comment) == ["eyes", "-1"]
     (reply,) = replies(sandbox, repo, first, comment)
     assert expected in reply
@@ -230,11 +238,11 @@ async def test_deferral_refusals_name_what_is_missing(
 
 
 async def test_residual_risk_is_registered_listed_and_resolved(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
-    comment = await say(sandbox, repo, deliver, drain, incident, RISK, "carol")
+    incident = await open_incident(world, "Checkout down")
+    comment = await say(world, incident, RISK, "carol")
     (reply,) = replies(sandbox, repo, incident, comment)
     assert "Registered as residual risk **R1**" in reply
     assert reactions(sandbox, comment) == ["+1"]
@@ -248,7 +256,7 @@ async def test_residual_risk_is_registered_listed_and_resolved(
     await deliver("issue_comment", sandbox.issue_comment_event(repo, incident, comment["id"]))
     await drain()
     assert "R2" not in ledger_body(sandbox, repo)
-    resolve = await say(sandbox, repo, deliver, drain, incident, "/harden risk resolve 1", "dave")
+    resolve = await say(world, incident, "/harden risk resolve 1", "dave")
     assert "R1 is resolved" in replies(sandbox, repo, incident, resolve)[0]
     register = section(ledger_body(sandbox, repo), "Residual risk register")
     assert "| none |" in register and "Resolved: R1 by @\u200bdave on 2026-12-10" in register
@@ -273,25 +281,32 @@ async def test_residual_risk_is_registered_listed_and_resolved(
     ],
 )
 async def test_residual_risk_refusals(
-    sandbox: Any, people: str, deliver: Any, drain: Any, edit: Any, user: str, expected: str
+    sandbox: Sandbox,
+    people: str,
+    deliver: Deliver,
+    drain: Drain,
+    edit: Any,
+    user: str,
+    expected: str,
+    world: World,
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
-    comment = await say(sandbox, repo, deliver, drain, incident, edit(RISK), user)
+    incident = await open_incident(world, "Checkout down")
+    comment = await say(world, incident, edit(RISK), user)
     (reply,) = replies(sandbox, repo, incident, comment)
     assert expected in reply
     assert "| none |" in section(ledger_body(sandbox, repo), "Residual risk register")
 
 
 async def test_resolving_an_unknown_entry_is_refused(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
-    comment = await say(sandbox, repo, deliver, drain, incident, "/harden risk resolve 7", "dave")
+    incident = await open_incident(world, "Checkout down")
+    comment = await say(world, incident, "/harden risk resolve 7", "dave")
     assert "R7 is not in the register" in replies(sandbox, repo, incident, comment)[0]
     item = items_of(sandbox, repo, incident)[0]
-    comment = await say(sandbox, repo, deliver, drain, item, "/harden risk resolve 7", "rita")
+    comment = await say(world, item, "/harden risk resolve 7", "rita")
     assert reactions(sandbox, comment) == ["eyes", "-1"]
 
 
@@ -299,7 +314,7 @@ async def test_resolving_an_unknown_entry_is_refused(
 
 
 async def test_same_failure_class_again_marks_the_verified_item_a_recurrence(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     earlier = open_app_item(
@@ -314,7 +329,7 @@ async def test_same_failure_class_again_marks_the_verified_item_a_recurrence(
         ),
         labels=("hardening", "failure-class:missed-detection"),
     )
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down again")
+    incident = await open_incident(world, "Checkout down again")
     later = next(
         n
         for n in items_of(sandbox, repo, incident)
@@ -336,7 +351,7 @@ async def test_same_failure_class_again_marks_the_verified_item_a_recurrence(
 
 
 async def test_lead_override_passes_enforce_for_that_head_only(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     pull = sandbox.open_pull(
@@ -355,16 +370,11 @@ async def test_lead_override_passes_enforce_for_that_head_only(
         return [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/controls"][-1]
 
     assert controls(sha)["conclusion"] == "failure"
-    refused = await say(
-        sandbox, repo, deliver, drain, pull["number"], "/harden override sev-1 fix", "dave"
-    )
+    refused = await say(world, pull["number"], "/harden override sev-1 fix", "dave")
     assert "is for a lead" in replies(sandbox, repo, pull["number"], refused)[0]
     assert controls(sha)["conclusion"] == "failure"
     await say(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         pull["number"],
         "/harden override sev-1 checkout fix for 6h",
         "lena",
@@ -394,7 +404,7 @@ async def test_lead_override_passes_enforce_for_that_head_only(
 # --- the sprint summary and the incident close gate ------------------------------------------
 
 
-def open_incident_with_items(sandbox: Any, repo: str, *items: Any) -> tuple[int, list[int]]:
+def open_incident_with_items(sandbox: Sandbox, repo: str, *items: Any) -> tuple[int, list[int]]:
     incident = sandbox.open_issue(
         repo,
         title="Queue lag outage",
@@ -415,7 +425,7 @@ def open_incident_with_items(sandbox: Any, repo: str, *items: Any) -> tuple[int,
 
 
 async def test_sprint_summary_once_every_item_is_verified_or_deferred(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     from rules.model import Deferral
@@ -432,15 +442,12 @@ async def test_sprint_summary_once_every_item_is_verified_or_deferred(
     await drain()
     assert not [c for c in sandbox.comments(repo, incident) if SUMMARY_MARKER in c["body"]]
     await say(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         later,
         "/harden defer 2027-01-15 vendor first; risk if delayed: silent outage",
         "dave",
     )
-    await say(sandbox, repo, deliver, drain, incident, RISK, "carol")
+    await say(world, incident, RISK, "carol")
     await deliver("issues", sandbox.issue_event(repo, later, "edited"))
     await drain()
     (summary,) = [
@@ -457,7 +464,7 @@ async def test_sprint_summary_once_every_item_is_verified_or_deferred(
 
 
 async def test_incident_closes_only_with_its_work_done_deferred_or_registered(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     incident, (first, second) = open_incident_with_items(sandbox, repo, OWNED_ITEM, OWNED_ITEM)
@@ -469,7 +476,7 @@ async def test_incident_closes_only_with_its_work_done_deferred_or_registered(
     for number in (first, second):
         assert f"#{number} done, deferred or registered as residual risk" in gate
     assert "one automation control merged" in gate
-    await say(sandbox, repo, deliver, drain, incident, RISK, "carol")
+    await say(world, incident, RISK, "carol")
     sandbox.update_issue(repo, incident, user="carol", state="closed")
     await deliver("issues", sandbox.issue_event(repo, incident, "closed", sender="carol"))
     await drain()
@@ -477,7 +484,7 @@ async def test_incident_closes_only_with_its_work_done_deferred_or_registered(
 
 
 async def test_owner_command_refreshes_the_controls_check_that_names_the_owner(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
     item = open_app_item(
@@ -501,27 +508,27 @@ async def test_owner_command_refreshes_the_controls_check_that_names_the_owner(
         return str(runs[-1]["output"]["summary"])
 
     assert "**Owner:** @carol" in summary()
-    await say(sandbox, repo, deliver, drain, item, "/harden owner @erin", "dave")
+    await say(world, item, "/harden owner @erin", "dave")
     assert "**Owner:** @erin" in summary()
 
 
 async def test_organisation_ledger_in_the_dot_github_repository(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     from conftest import INSTALLATION_ID
 
     from rules.ledger import ORG_TITLE
 
     repo = people
-    first = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
+    first = await open_incident(world, "Checkout down")
     assert not [i for i in sandbox.issues(repo) if i["title"] == ORG_TITLE]
     sandbox.add_repo("octo/.github", installation_id=INSTALLATION_ID)
-    await open_incident(sandbox, repo, deliver, drain, "Checkout down again")
+    await open_incident(world, "Checkout down again")
     (org,) = [i for i in sandbox.issues("octo/.github") if i["title"] == ORG_TITLE]
     (ledger,) = ledgers(sandbox, repo)
     assert org["user"]["login"] == BOT
     assert f"| octo/repo#{ledger['number']} | 6 | 0 | 0 | 0 |" in org["body"]
-    await say(sandbox, repo, deliver, drain, first, RISK, "carol")
+    await say(world, first, RISK, "carol")
     (org,) = [i for i in sandbox.issues("octo/.github") if i["title"] == ORG_TITLE]
     assert f"| octo/repo#{ledger['number']} | 6 | 0 | 0 | 1 |" in org["body"]
 
@@ -534,7 +541,13 @@ async def test_organisation_ledger_in_the_dot_github_repository(
     ],
 )
 async def test_malformed_overrides_are_refused(
-    sandbox: Any, people: str, deliver: Any, drain: Any, line: str, expected: str
+    sandbox: Sandbox,
+    people: str,
+    deliver: Deliver,
+    drain: Drain,
+    line: str,
+    expected: str,
+    world: World,
 ) -> None:
     repo = people
     pull = sandbox.open_pull(
@@ -547,7 +560,7 @@ async def test_malformed_overrides_are_refused(
     )
     await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
     await drain()
-    comment = await say(sandbox, repo, deliver, drain, pull["number"], line, "lena")
+    comment = await say(world, pull["number"], line, "lena")
     assert expected in replies(sandbox, repo, pull["number"], comment)[0]
     runs = [
         r
@@ -558,19 +571,19 @@ async def test_malformed_overrides_are_refused(
 
 
 async def test_resolving_on_an_incident_needs_write_access(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = people
-    incident = await open_incident(sandbox, repo, deliver, drain, "Checkout down")
-    await say(sandbox, repo, deliver, drain, incident, RISK, "carol")
-    comment = await say(sandbox, repo, deliver, drain, incident, "/harden risk resolve 1", "rita")
+    incident = await open_incident(world, "Checkout down")
+    await say(world, incident, RISK, "carol")
+    comment = await say(world, incident, "/harden risk resolve 1", "rita")
     assert "or a lead" in replies(sandbox, repo, incident, comment)[0]
     assert reactions(sandbox, comment) == ["-1"]
     assert "| R1 (#" in section(ledger_body(sandbox, repo), "Residual risk register")
 
 
 async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items(
-    sandbox: Any, people: str, aiohttp_client: Any, settings: Any, quick_github: GitHubApp
+    sandbox: Sandbox, people: str, aiohttp_client: Any, settings: Any, quick_github: GitHubApp
 ) -> None:
     import time
 
@@ -608,7 +621,7 @@ async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items
 
 @pytest.mark.parametrize(("old_component", "recurs"), [("search", False), ("checkout", True)])
 async def test_a_recurrence_needs_the_same_component(
-    sandbox: Any, people: str, deliver: Any, drain: Any, old_component: str, recurs: bool
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, old_component: str, recurs: bool
 ) -> None:
     repo = people
     sandbox.put_file(
@@ -642,7 +655,7 @@ async def test_a_recurrence_needs_the_same_component(
 
 
 async def test_a_typed_deferral_is_put_back_and_never_counts(
-    sandbox: Any, people: str, deliver: Any, drain: Any
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain
 ) -> None:
     repo = people
     _, (item,) = open_incident_with_items(

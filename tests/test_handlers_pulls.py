@@ -7,12 +7,13 @@ import dataclasses
 from typing import Any
 
 import pytest
-from conftest import BOT, OWNED_ITEM, handler_api, item_of
+from conftest import BOT, OWNED_ITEM, Deliver, Drain, World, handler_api, item_of
 
 from bot.facts import refresh_scorecards
 from bot.handlers import pulls
 from bot.scope import Scope
 from rules.item_template import render_item
+from sandbox import Sandbox
 
 CONTROLS = "hardening/controls"
 SCORECARD = "hardening/scorecard"
@@ -57,7 +58,7 @@ ALERT = {
 }
 
 
-def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
+def open_item(sandbox: Sandbox, repo: str, **changes: Any) -> int:
     item = dataclasses.replace(OWNED_ITEM, **changes)
     issue = sandbox.open_issue(
         repo,
@@ -69,37 +70,30 @@ def open_item(sandbox: Any, repo: str, **changes: Any) -> int:
     return int(issue["number"])
 
 
-def runs(sandbox: Any, repo: str, sha: str, name: str) -> list[dict[str, Any]]:
+def runs(sandbox: Sandbox, repo: str, sha: str, name: str) -> list[dict[str, Any]]:
     return [r for r in sandbox.check_runs(repo, sha) if r["name"] == name]
 
 
-def latest(sandbox: Any, repo: str, sha: str, name: str) -> dict[str, Any]:
+def latest(sandbox: Sandbox, repo: str, sha: str, name: str) -> dict[str, Any]:
     found = runs(sandbox, repo, sha, name)
     assert found, f"no {name} run on {sha}"
     return found[-1]
 
 
-def check_writes(sandbox: Any) -> list[Any]:
+def check_writes(sandbox: Sandbox) -> list[Any]:
     return [c for c in sandbox.writes() if "/check-runs" in c.path]
 
 
 @pytest.fixture
-def enforce(sandbox: Any, repo: str) -> str:
+def enforce(sandbox: Sandbox, repo: str) -> str:
     sandbox.put_file(repo, CONFIG, "mode: enforce\n")
     return repo
 
 
 async def open_and_check(
-    sandbox: Any,
-    repo: str,
-    deliver: Any,
-    drain: Any,
-    *,
-    files: list,
-    body: str = "",
-    labels: tuple[str, ...] = (),
-    user: str = "dave",
+    world: World, *, files: list, body: str = "", labels: tuple[str, ...] = (), user: str = "dave"
 ) -> dict[str, Any]:
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     pull = sandbox.open_pull(
         repo, title="Queue lag", body=body, files=files, labels=labels, user=user
     )
@@ -111,10 +105,9 @@ async def open_and_check(
     return pull
 
 
-async def pull_event(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, number: int, action: str, **details: Any
-) -> None:
+async def pull_event(world: World, number: int, action: str, **details: Any) -> None:
     """GitHub's ``pull_request`` webhook for ``action``, delivered and processed."""
+    sandbox, repo, deliver, drain = world.sandbox, world.repo, world.deliver, world.drain
     await deliver("pull_request", sandbox.pull_request_event(repo, number, action, **details))
     await drain()
 
@@ -123,10 +116,10 @@ async def pull_event(
 
 
 async def test_enforce_source_only_fails_naming_test_and_control(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["status"] == "completed" and run["conclusion"] == "failure"
     summary = run["output"]["summary"]
@@ -142,13 +135,13 @@ async def test_enforce_source_only_fails_naming_test_and_control(
 
 
 async def test_new_test_and_alert_rule_pass_on_the_new_head(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     first = pull["head"]["sha"]
     pushed = sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "synchronize")
+    await pull_event(world, pull["number"], "synchronize")
     run = latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "success"
     summary = run["output"]["summary"]
@@ -160,7 +153,7 @@ async def test_new_test_and_alert_rule_pass_on_the_new_head(
 
 
 async def test_a_delivery_older_than_the_head_judges_the_head_it_reads(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain
 ) -> None:
     """The handler judges the payload's pull request without reading it again; when the file
     list GitHub returns is of a newer head (pushed to since the delivery was sent), that head
@@ -179,20 +172,18 @@ async def test_a_delivery_older_than_the_head_judges_the_head_it_reads(
 
 
 async def test_a_current_delivery_does_not_read_its_pull_request_again(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
-    pull = await open_and_check(sandbox, enforce, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     assert latest(sandbox, enforce, pull["head"]["sha"], CONTROLS)["conclusion"] == "failure"
     assert not [c for c in sandbox.calls if c.path.endswith(f"/pulls/{pull['number']}")]
 
 
 async def test_edited_assertion_and_alert_rule_still_fail_for_lack_of_a_new_test(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE, EDITED_TEST, ALERT], labels=MISSED
-    )
+    pull = await open_and_check(world, files=[SOURCE, EDITED_TEST, ALERT], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert run["output"]["title"].startswith("Missing regression test ·")
@@ -202,16 +193,13 @@ async def test_edited_assertion_and_alert_rule_still_fail_for_lack_of_a_new_test
 
 
 async def test_hardens_link_is_judged_by_the_items_class(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo, failure_class="slow-recovery")
     # An alert rule is no control for slow recovery: its control paths are rollback/deploy.
     pull = await open_and_check(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         files=[SOURCE, NEW_TEST, ALERT],
         body=f"Fixes the lag.\n\nhardens: #{number}",
     )
@@ -226,23 +214,21 @@ async def test_hardens_link_is_judged_by_the_items_class(
 
 
 async def test_shadow_posts_nothing_and_counts_the_would_be_failure(
-    sandbox: Any, repo: str, bot_app: Any, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, bot_app: Any, world: World
 ) -> None:
     from bot.web import METRICS
 
     sandbox.put_file(repo, CONFIG, "mode: shadow\n")
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     assert runs(sandbox, repo, pull["head"]["sha"], CONTROLS) == []
     counter = bot_app[METRICS].shadow_would_fail
     assert counter.get(repo=repo, failure_class="missed-detection") == 1
 
 
 async def test_warn_is_neutral_and_names_the_author(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED, user="dave"
-    )
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED, user="dave")
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "neutral"
     assert "(owner @dave)" in run["output"]["title"]
@@ -250,14 +236,14 @@ async def test_warn_is_neutral_and_names_the_author(
 
 
 async def test_modes_per_control_combine_to_the_worst_posted(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     sandbox.put_file(
         repo,
         CONFIG,
         "mode: warn\ncontrols:\n  control-change: enforce\n  regression-test: shadow\n",
     )
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE, ALERT], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE, ALERT], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "success"
     assert "| Regression test | shadow | not reported (shadow mode) |" in run["output"]["summary"]
@@ -267,10 +253,10 @@ async def test_modes_per_control_combine_to_the_worst_posted(
 
 
 async def test_yaml_error_on_line_3_fails_both_checks_naming_file_and_line(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     sandbox.put_file(repo, CONFIG, "mode: warn\nleads: []\ncontrols: : enforce\n")
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     for name in (CONTROLS, SCORECARD):
         run = latest(sandbox, repo, pull["head"]["sha"], name)
         assert run["conclusion"] == "failure"
@@ -280,27 +266,27 @@ async def test_yaml_error_on_line_3_fails_both_checks_naming_file_and_line(
 
 
 async def test_a_config_pushed_just_before_a_pull_request_judges_it(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    first = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    first = await open_and_check(world, files=[SOURCE], labels=MISSED)
     assert latest(sandbox, repo, first["head"]["sha"], CONTROLS)["conclusion"] == "failure"
     # Broken config pushed to the default branch; a pull request opened right after.
     sandbox.put_file(repo, CONFIG, "mode: warn\ncontrols:\n  regression-test: [enforce\n")
-    second = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    second = await open_and_check(world, files=[SOURCE], labels=MISSED)
     run = latest(sandbox, repo, second["head"]["sha"], CONTROLS)
     assert run["output"]["title"] == "Invalid configuration: .github/hardening.yml line 3"
     assert "then press **Re-check** or push to this pull request" in run["output"]["summary"]
     # Fixed: the next run (here a push to the pull request) uses the fix at once.
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
     sandbox.push_pull(repo, second["number"], files=[SOURCE])
-    await pull_event(sandbox, repo, deliver, drain, second["number"], "synchronize")
+    await pull_event(world, second["number"], "synchronize")
     head = sandbox.pull(repo, second["number"])["head"]["sha"]
     assert latest(sandbox, repo, head, CONTROLS)["conclusion"] == "neutral"
 
 
 async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, world: World
 ) -> None:
     # Base: warn. The pull request proposes enforce; it is still judged in warn mode.
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
@@ -321,7 +307,7 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
         labels=("failure-class:missed-detection",),
     )
     sandbox.put_file(repo, CONFIG, "mode: enforce\n", ref=pull["head"]["sha"])
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "opened")
+    await pull_event(world, pull["number"], "opened")
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "neutral"
     summary = run["output"]["summary"]
@@ -331,7 +317,7 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
     # A broken proposal fails the check and is annotated on its own line.
     pushed = sandbox.push_pull(repo, pull["number"])
     sandbox.put_file(repo, CONFIG, "mode: enforce\nleads: 5\n", ref=pushed["head"]["sha"])
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "synchronize")
+    await pull_event(world, pull["number"], "synchronize")
     run = latest(sandbox, repo, pushed["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert run["output"]["title"].startswith("Invalid .github/hardening.yml proposed")
@@ -347,10 +333,10 @@ async def test_pull_editing_the_config_is_validated_and_judged_by_the_base(
 
 
 async def test_check_run_rerun_without_the_pull_creates_a_fresh_completed_run(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     first = latest(sandbox, repo, sha, CONTROLS)
     payload = sandbox.check_run_event(repo, first["id"], "rerequested")
@@ -365,10 +351,10 @@ async def test_check_run_rerun_without_the_pull_creates_a_fresh_completed_run(
 
 
 async def test_check_suite_rerun_without_pulls_recreates_both(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, bot_app: Any, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     payload = sandbox.check_suite_event(repo, sha, "rerequested")
     payload["check_suite"]["pull_requests"] = []  # as for a fork
@@ -385,10 +371,10 @@ async def test_check_suite_rerun_without_pulls_recreates_both(
 
 
 async def test_rerun_payload_with_its_pull_requests(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     card = latest(sandbox, repo, sha, SCORECARD)
     payload = sandbox.check_run_event(repo, card["id"], "rerequested", pull_requests=True)
@@ -400,10 +386,10 @@ async def test_rerun_payload_with_its_pull_requests(
 
 
 async def test_rerun_on_an_outdated_commit_completes_as_outdated(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     old = pull["head"]["sha"]
     first = latest(sandbox, repo, old, CONTROLS)
     sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST, ALERT])
@@ -414,9 +400,11 @@ async def test_rerun_on_an_outdated_commit_completes_as_outdated(
     assert rerun["conclusion"] == "neutral" and rerun["output"]["title"] == "Outdated commit"
 
 
-async def test_recheck_button(sandbox: Any, enforce: str, deliver: Any, drain: Any) -> None:
+async def test_recheck_button(
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
+) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     first = latest(sandbox, repo, sha, CONTROLS)
     await deliver(
@@ -431,7 +419,7 @@ async def test_recheck_button(sandbox: Any, enforce: str, deliver: Any, drain: A
 
 
 async def test_3000_files_are_paginated_and_annotations_batched(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     files = [
@@ -446,7 +434,7 @@ async def test_3000_files_are_paginated_and_annotations_batched(
     files += [dict(ALERT, filename=f"alerts/rule{i}.yml") for i in range(60)]
     files += [dict(SOURCE, filename=f"src/mod{i}.py") for i in range(3000 - len(files))]
     files += [dict(SOURCE, filename=f"src/beyond{i}.py") for i in range(20)]  # past the cap
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=files, labels=MISSED)
+    pull = await open_and_check(world, files=files, labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["status"] == "completed" and run["conclusion"] == "success"
     assert len(run["annotations"]) == 120
@@ -464,7 +452,7 @@ async def test_3000_files_are_paginated_and_annotations_batched(
 
 
 async def test_missing_patches_are_said(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     big_test = {
@@ -473,9 +461,7 @@ async def test_missing_patches_are_said(
         "additions": 9000,
         "deletions": 10,
     }
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE, big_test, ALERT], labels=MISSED
-    )
+    pull = await open_and_check(world, files=[SOURCE, big_test, ALERT], labels=MISSED)
     run = latest(sandbox, repo, pull["head"]["sha"], CONTROLS)
     assert run["conclusion"] == "failure"
     assert "GitHub sent no diff for 1 file(s)" in run["output"]["summary"]
@@ -486,13 +472,11 @@ async def test_missing_patches_are_said(
 
 
 async def test_scorecard_shows_every_row_and_the_item_moves_to_in_progress(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}"
-    )
+    pull = await open_and_check(world, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}")
     assert item_of(sandbox, repo, number).status == "in_progress"
     card = latest(sandbox, repo, pull["head"]["sha"], SCORECARD)
     summary = card["output"]["summary"]
@@ -510,13 +494,11 @@ async def test_scorecard_shows_every_row_and_the_item_moves_to_in_progress(
 
 
 async def test_refresh_scorecards_edits_the_run_in_place(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, bot_app: Any, world: World
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}"
-    )
+    pull = await open_and_check(world, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}")
     sha = pull["head"]["sha"]
     before = latest(sandbox, repo, sha, SCORECARD)
     # A command acknowledges the runbook; the commands handler then refreshes the scorecards.
@@ -542,7 +524,7 @@ async def record_ack(bot_app: Any, repo: str, number: int, login: str) -> None:
     await save_item(Scope(gh, ctx, owner, name), loaded, acked)
 
 
-async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:
+async def refresh(bot_app: Any, sandbox: Sandbox, repo: str, number: int) -> None:
     """Call bot.facts.refresh_scorecards as another handler would."""
     from bot.facts import refresh_scorecards
 
@@ -552,13 +534,11 @@ async def refresh(bot_app: Any, sandbox: Any, repo: str, number: int) -> None:
 
 
 async def test_merged_pull_records_evidence_once(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}"
-    )
+    pull = await open_and_check(world, files=[SOURCE, NEW_TEST, ALERT], body=f"Hardens #{number}")
     sandbox.merge_pull(repo, pull["number"])
     closed = sandbox.pull_request_event(repo, pull["number"], "closed")
     await deliver("pull_request", closed)
@@ -579,15 +559,13 @@ async def test_merged_pull_records_evidence_once(
 
 
 async def test_merged_pull_without_controls_records_nothing(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE], body=f"Hardens #{number}"
-    )
+    pull = await open_and_check(world, files=[SOURCE], body=f"Hardens #{number}")
     sandbox.merge_pull(repo, pull["number"])
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "closed")
+    await pull_event(world, pull["number"], "closed")
     assert item_of(sandbox, repo, number).evidence == ()
 
 
@@ -595,13 +573,13 @@ async def test_merged_pull_without_controls_records_nothing(
 
 
 async def test_out_of_scope_gets_nothing_and_leaving_scope_completes_runs(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    plain = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE])
+    plain = await open_and_check(world, files=[SOURCE])
     assert sandbox.check_runs(repo, plain["head"]["sha"]) == []
 
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     sha = pull["head"]["sha"]
     sandbox.update_issue(repo, pull["number"], labels=[])
     await deliver(
@@ -617,10 +595,10 @@ async def test_out_of_scope_gets_nothing_and_leaving_scope_completes_runs(
 
 
 async def test_an_unrelated_label_costs_no_github_call(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
-    pull = await open_and_check(sandbox, repo, deliver, drain, files=[SOURCE], labels=MISSED)
+    pull = await open_and_check(world, files=[SOURCE], labels=MISSED)
     sandbox.add_labels(repo, pull["number"], ["bug"])
     sandbox.reset_calls()
     await deliver(
@@ -631,26 +609,23 @@ async def test_an_unrelated_label_costs_no_github_call(
 
 
 async def test_no_op_re_evaluation_makes_no_writes(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     number = open_item(sandbox, repo)
     pull = await open_and_check(
-        sandbox,
-        repo,
-        deliver,
-        drain,
+        world,
         files=[SOURCE, EDITED_TEST, ALERT],
         body=f"Hardens #{number}",
         labels=MISSED,
     )
     sandbox.reset_calls()
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "reopened")
+    await pull_event(world, pull["number"], "reopened")
     assert sandbox.writes() == []
 
 
 async def test_a_run_left_in_progress_is_completed_not_duplicated(
-    sandbox: Any, enforce: str, deliver: Any, drain: Any
+    sandbox: Sandbox, enforce: str, deliver: Deliver, drain: Drain, world: World
 ) -> None:
     repo = enforce
     files = [
@@ -666,13 +641,13 @@ async def test_a_run_left_in_progress_is_completed_not_duplicated(
     # The first annotation batch lands, then GitHub fails every later update of the run until
     # the delivery is given up.
     sandbox.inject("PATCH", r"/check-runs/\d+$", status=422, times=None)
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "opened")
+    await pull_event(world, pull["number"], "opened")
     sha = pull["head"]["sha"]
     left = runs(sandbox, repo, sha, CONTROLS)
     assert len(left) == 1 and left[0]["status"] == "in_progress"
     assert len(left[0]["annotations"]) == 50
     sandbox.faults.clear()
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "synchronize")
+    await pull_event(world, pull["number"], "synchronize")
     done = runs(sandbox, repo, sha, CONTROLS)
     assert len(done) == 1 and done[0]["status"] == "completed"
     assert done[0]["conclusion"] == "success" and len(done[0]["annotations"]) == 71
@@ -692,12 +667,10 @@ async def handle(bot_app: Any, event: str, payload: dict, *, delivery_id: str) -
 
 
 async def test_the_scorecard_is_computed_from_the_items_as_they_are_when_it_is_written(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, repo: str, monkeypatch: pytest.MonkeyPatch, world: World
 ) -> None:
     number = open_item(sandbox, repo, owner=None, verifier=None)
-    pull = await open_and_check(
-        sandbox, repo, deliver, drain, files=[SOURCE], body=f"Hardens #{number}"
-    )
+    pull = await open_and_check(world, files=[SOURCE], body=f"Hardens #{number}")
     sha = pull["head"]["sha"]
     before = latest(sandbox, repo, sha, SCORECARD)["output"]["summary"]
     start_work = pulls._start_work
@@ -712,18 +685,18 @@ async def test_the_scorecard_is_computed_from_the_items_as_they_are_when_it_is_w
         return loaded  # what this evaluation read before the change
 
     monkeypatch.setattr(pulls, "_start_work", item_changes_meanwhile)
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "ready_for_review")
+    await pull_event(world, pull["number"], "ready_for_review")
     after = latest(sandbox, repo, sha, SCORECARD)["output"]["summary"]
     assert after != before  # the item's change shows ...
     monkeypatch.setattr(pulls, "_start_work", start_work)
     writes = len(scorecard_writes(sandbox, repo, sha))
-    await pull_event(sandbox, repo, deliver, drain, pull["number"], "ready_for_review")
+    await pull_event(world, pull["number"], "ready_for_review")
     # ... and it is what a fresh evaluation says: it finds nothing to write.
     assert len(scorecard_writes(sandbox, repo, sha)) == writes
     assert latest(sandbox, repo, sha, SCORECARD)["output"]["summary"] == after
 
 
-def scorecard_writes(sandbox: Any, repo: str, sha: str) -> list[Any]:
+def scorecard_writes(sandbox: Sandbox, repo: str, sha: str) -> list[Any]:
     paths = {f"/repos/{repo}/check-runs/{r['id']}" for r in runs(sandbox, repo, sha, SCORECARD)}
     return [
         c
