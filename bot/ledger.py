@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import cachetools
 import gidgethub
-from gidgethub.abc import GitHubAPI
 
 from bot.item_issues import LoadedItem, list_items
-from bot.records import Trust, last_copy, remember, sealed, trust_of, unseal_with
+from bot.records import Trust, last_copy, remember, sealed, unseal_with
 from bot.scope import Scope
 from bot.writes import (
     add_labels,
@@ -74,10 +73,10 @@ EVENT = "hardening_ledger"
 SUMMARY_EVENT = "hardening_summary"
 
 
-def request_update(ctx: Context, owner: str, repo: str, fact: dict[str, Any] | None = None) -> None:
+def request_update(scope: Scope, fact: dict[str, Any] | None = None) -> None:
     """Ask for the repository's ledger to be brought up to date once this delivery is done,
     applying ``fact`` (rules.ledger_facts) first."""
-    ctx.ledger.add(owner, repo, fact)
+    scope.ctx.ledger.add(scope.owner, scope.repo, fact)
 
 
 def subject(owner: str, repo: str) -> str:
@@ -134,10 +133,9 @@ def lock(owner: str, repo: str) -> asyncio.Lock:
 _NUMBERS: cachetools.LRUCache[tuple[str, str], int] = cachetools.LRUCache(maxsize=4096)
 
 
-async def find_ledger(
-    gh: GitHubAPI, owner: str, repo: str, bot_login: str
-) -> dict[str, Any] | None:
+async def find_ledger(scope: Scope) -> dict[str, Any] | None:
     """The App's ledger issue of the repository (see :func:`_find`)."""
+    gh, owner, repo, bot_login = scope.gh, scope.owner, scope.repo, scope.ctx.bot_login
     key = (owner.lower(), repo.lower())
     number = _NUMBERS.get(key)
     if number is not None:
@@ -155,7 +153,7 @@ async def find_ledger(
         if issue is not None and _is_ours(issue, bot_login, TITLE, MARKER, LABEL):
             return issue
         _NUMBERS.pop(key, None)
-    found = await _find(gh, owner, repo, bot_login, TITLE, MARKER, label=LABEL)
+    found = await _find(scope, TITLE, MARKER, label=LABEL)
     if found is not None:
         _NUMBERS[key] = int(found["number"])
     return found
@@ -166,14 +164,12 @@ def forget() -> None:
     _NUMBERS.clear()
 
 
-async def records_verdict(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, pull: int, verdicts: dict[str, bool]
-) -> bool:
+async def records_verdict(scope: Scope, pull: int, verdicts: dict[str, bool]) -> bool:
     """Whether the ledger already records ``verdicts`` as ``pull``'s latest (then asking for an
     update would change nothing). Only a ledger already found is read: never a search."""
-    if (owner.lower(), repo.lower()) not in _NUMBERS:
+    if (scope.owner.lower(), scope.repo.lower()) not in _NUMBERS:
         return False
-    facts = await read_facts(gh, ctx, owner, repo)
+    facts = await read_facts(scope)
     return facts.verdicts.get(pull) == verdicts
 
 
@@ -195,14 +191,7 @@ def _is_ours(
 
 
 async def _find(
-    gh: GitHubAPI,
-    owner: str,
-    repo: str,
-    bot_login: str,
-    title: str,
-    marker: str,
-    *,
-    label: str | None = None,
+    scope: Scope, title: str, marker: str, *, label: str | None = None
 ) -> dict[str, Any] | None:
     """The App's issue of that title (open or closed; the oldest, should there ever be two).
 
@@ -210,9 +199,16 @@ async def _find(
     who removed one of them (or replaced the body) does not make the App open a second one.
     """
     found = []
-    async for issue in gh.getiter(
+    bot_login = scope.ctx.bot_login
+    async for issue in scope.gh.getiter(
         "/repos/{owner}/{repo}/issues{?creator,state,per_page}",
-        {"owner": owner, "repo": repo, "creator": bot_login, "state": "all", "per_page": 100},
+        {
+            "owner": scope.owner,
+            "repo": scope.repo,
+            "creator": bot_login,
+            "state": "all",
+            "per_page": 100,
+        },
     ):
         # Listed by creator already; GitHub's listing is trusted for who opened it.
         if _is_ours({**issue, "user": {"login": bot_login}}, bot_login, title, marker, label):
@@ -220,18 +216,15 @@ async def _find(
     return min(found, key=lambda i: int(i["number"])) if found else None
 
 
-async def read_facts(gh: GitHubAPI, ctx: Context, owner: str, repo: str) -> LedgerFacts:
+async def read_facts(scope: Scope) -> LedgerFacts:
     """The repository facts as the ledger records them now (empty when there is no ledger)."""
-    ledger = await find_ledger(gh, owner, repo, ctx.bot_login)
-    newest = await _newest(owner, repo, ledger, trust_of(ctx), ())
+    ledger = await find_ledger(scope)
+    newest = await _newest(scope.owner, scope.repo, ledger, scope.trust, ())
     return from_json(newest.section(SECTION))
 
 
 async def update_ledger(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     facts: Sequence[dict[str, Any]] = (),
     *,
     previous_bodies: Sequence[str] = (),
@@ -239,11 +232,12 @@ async def update_ledger(
 ) -> bool:
     """Apply ``facts``, answer who asked, and bring the ledger issue up to date. Returns whether
     the issue was created or edited."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     async with lock(owner, repo):
-        trust = trust_of(ctx)
+        trust = scope.trust
         key = trust.key
-        config = (await ctx.config(gh, owner, repo)).config
-        ledger = await find_ledger(gh, owner, repo, ctx.bot_login)
+        config = (await scope.config()).config
+        ledger = await find_ledger(scope)
         previous_bodies = [
             *previous_bodies,
             *(str(f["body"]) for f in facts if f.get("kind") == "restore" and f.get("body")),
@@ -256,11 +250,11 @@ async def update_ledger(
             known = applied.facts
             if applied.reply is not None:
                 replies.append(applied.reply)
-        loaded = await list_items(Scope(gh, ctx, owner, repo), config)
+        loaded = await list_items(scope, config)
         for incident in _sprint_ended(loaded, ctx.now().date()):
             ctx.ledger.add_summary(owner, repo, incident)
         if ledger is None and not loaded and known == LedgerFacts():
-            await _answer(gh, ctx, owner, repo, replies)
+            await _answer(scope, replies)
             return False
         body = render_ledger(_input(owner, repo, ctx, config, loaded, known))
         wrote = False
@@ -278,7 +272,7 @@ async def update_ledger(
             if outside_inbox:
                 # Outside the ledger's subject (the weekly review's update) another process may
                 # have written a newer record meanwhile: never write an older one back.
-                again = await find_ledger(gh, owner, repo, ctx.bot_login)
+                again = await find_ledger(scope)
                 newer = read_record(str((again or {}).get("body") or ""), trust, owner, repo)
                 if newer is not None and newer.serial > record.serial:
                     return False
@@ -296,11 +290,12 @@ async def update_ledger(
             if LABEL not in {n.lower() for n in label_names(ledger)}:
                 await add_labels(gh, ledger, [LABEL])
         await remember(trust, record)
-        await _answer(gh, ctx, owner, repo, replies)
+        await _answer(scope, replies)
         if wrote:
             number = int((created if ledger is None else ledger)["number"])
             row = totals(_input(owner, repo, ctx, config, loaded, known), number)
-            request_update(ctx, owner, ORG_REPO, {"kind": "org-row", "row": row.as_json()})
+            org = Scope(gh, ctx, owner, ORG_REPO)
+            request_update(org, {"kind": "org-row", "row": row.as_json()})
         return wrote
 
 
@@ -310,23 +305,23 @@ ORG_REPO = ".github"
 ORG_SECTION = "org"
 
 
-async def update_org_ledger(
-    gh: GitHubAPI, ctx: Context, owner: str, rows: Sequence[dict[str, Any]]
-) -> bool:
-    """The organisation's ledger in ``owner/.github``, when the App is installed there: one line
-    per repository from that repository's ledger. Returns whether it was created or edited."""
+async def update_org_ledger(scope: Scope, rows: Sequence[dict[str, Any]]) -> bool:
+    """The organisation's ledger in ``owner/.github`` (``scope``), when the App is installed
+    there: one line per repository from that repository's ledger. Returns whether it was
+    created or edited."""
+    gh, ctx, owner = scope.gh, scope.ctx, scope.owner
     try:
-        await gh.getitem("/repos/{owner}/{repo}", {"owner": owner, "repo": ORG_REPO})
+        await gh.getitem("/repos/{owner}/{repo}", {"owner": owner, "repo": scope.repo})
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) in (403, 404):
-            ctx.log.info("no organisation ledger: the App cannot see %s/%s", owner, ORG_REPO)
+            ctx.log.info("no organisation ledger: the App cannot see %s/%s", owner, scope.repo)
             return False
         raise
     async with lock(owner, "#org"):
-        trust = trust_of(ctx)
+        trust = scope.trust
         key = trust.key
         name = f"{owner.lower()}#org-ledger"
-        ledger = await _find(gh, owner, ORG_REPO, ctx.bot_login, ORG_TITLE, ORG_MARKER)
+        ledger = await _find(scope, ORG_TITLE, ORG_MARKER)
         found = (
             [unseal_with(str(ledger.get("body") or ""), trust, name)[0].record] if ledger else []
         )
@@ -350,7 +345,7 @@ async def update_org_ledger(
         if ledger is None:
             await gh.post(
                 "/repos/{owner}/{repo}/issues",
-                {"owner": owner, "repo": ORG_REPO},
+                {"owner": owner, "repo": scope.repo},
                 data={"title": ORG_TITLE, "body": _sealed(body, record, key)},
             )
             return True
@@ -455,11 +450,11 @@ def _done_on(item: HardeningItem, issue: dict[str, Any]) -> date | None:
     return None
 
 
-async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: str) -> None:
+async def _react(scope: Scope, comment: int, content: str) -> None:
     try:
-        await gh.post(
+        await scope.gh.post(
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-            {"owner": owner, "repo": repo, "comment_id": comment},
+            {"owner": scope.owner, "repo": scope.repo, "comment_id": comment},
             data={"content": content},
         )
     except gidgethub.BadRequest as exc:
@@ -467,18 +462,16 @@ async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: st
             raise  # a comment deleted meanwhile needs no reaction
 
 
-async def _answer(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, replies: list[tuple[int, int, str, bool]]
-) -> None:
+async def _answer(scope: Scope, replies: list[tuple[int, int, str, bool]]) -> None:
     """One reply per comment that registered or resolved a residual risk, edited in place."""
     for number, comment, text, ok in replies:
         await upsert_comment(
-            gh,
-            owner,
-            repo,
+            scope.gh,
+            scope.owner,
+            scope.repo,
             number,
             markers.ledger_reply(comment),
             text,
-            bot_login=ctx.bot_login,
+            bot_login=scope.ctx.bot_login,
         )
-        await _react(gh, owner, repo, comment, "+1" if ok else "-1")
+        await _react(scope, comment, "+1" if ok else "-1")

@@ -48,6 +48,7 @@ from bot.pull_links import PullLinks
 from bot.records import check_key
 from bot.run_records import RunRecords
 from bot.schedules import Scheduler, ScheduleStore
+from bot.scope import Scope
 from bot.sentry import init_sentry
 from bot.settings import Settings
 from bot.subjects import subject_for
@@ -314,7 +315,7 @@ def make_processor(
     ) -> None:
         for index, ((owner, repo), facts) in enumerate(sorted(ctx.ledger.repos.items())):
             if inbox is None:
-                await ledger.update_ledger(gh, ctx, owner, repo, facts)
+                await ledger.update_ledger(Scope(gh, ctx, owner, repo), facts)
                 continue
             body = ledger.payload(owner, repo, installation_id, facts)
             await inbox.store(

@@ -156,7 +156,7 @@ async def hold_incident(
         # The sprint's checklist, or the rest deferred or registered as residual risk: this
         # one reads the linked pull requests (controls and tests merged) and the ledger.
         full = [await item_facts(Scope(gh, ctx, owner, repo), i, config) for i in loaded if i.item]
-        risks = (await ledger.read_facts(gh, ctx, owner, repo)).risks_of(number)
+        risks = (await ledger.read_facts(Scope(gh, ctx, owner, repo))).risks_of(number)
         missing = sprint_close_gate(full, risks)
         if missing:
             gate = GateResult(False, missing)

@@ -244,7 +244,7 @@ async def refresh_around(run: Run) -> None:
     incident = (loaded.incident or None) if loaded is not None else None
     await refresh_after_change(run.scope, run.number, incident)
     await refresh_controls(run.scope, run.number)
-    ledger.request_update(run.ctx, run.owner, run.repo)
+    ledger.request_update(run.scope)
 
 
 # --- one command ------------------------------------------------------------------------------
@@ -514,6 +514,6 @@ async def post_incident_bundle(run: Run, incident: int | None, done: ItemFacts) 
         incident_summary(str(issue.get("body") or "")),
         facts,
         **run.config.thresholds.keywords(),
-        risks=(await ledger.read_facts(run.gh, run.ctx, run.owner, run.repo)).risks_of(incident),
+        risks=(await ledger.read_facts(run.scope)).risks_of(incident),
     )
     await run.comment_once(incident, INCIDENT_MARKER, body)

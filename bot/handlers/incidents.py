@@ -81,7 +81,7 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
     await loop.refresh_summary(
         gh, ctx, changed.owner, changed.repo, int(issue["number"]), changed.config
     )
-    ledger.request_update(ctx, changed.owner, changed.repo)
+    ledger.request_update(Scope(gh, ctx, changed.owner, changed.repo))
     ctx.log.info(
         "incident #%s: %d findings, %d items created, tracking comment %s",
         issue["number"],
@@ -115,7 +115,7 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if numbers or changed.config.labels.hardening.lower() in {
         name.lower() for name in label_names(issue)
     }:
-        ledger.request_update(ctx, changed.owner, changed.repo)
+        ledger.request_update(Scope(gh, ctx, changed.owner, changed.repo))
     by_person = not is_bot_account(data.get("sender"), ctx.bot_login)
     if (
         by_person

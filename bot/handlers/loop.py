@@ -68,12 +68,12 @@ async def on_ledger_update(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         f["row"] for f in facts if f.get("kind") == "org-row" and isinstance(f.get("row"), dict)
     ]
     if rows:
-        wrote = await ledger.update_org_ledger(gh, ctx, owner, rows)
+        wrote = await ledger.update_org_ledger(Scope(gh, ctx, owner, ledger.ORG_REPO), rows)
         ctx.log.info("organisation ledger of %s: %s", owner, "written" if wrote else "current")
         facts = [f for f in facts if f.get("kind") != "org-row"]
         if not facts:
             return
-    wrote = await ledger.update_ledger(gh, ctx, owner, repo, facts)
+    wrote = await ledger.update_ledger(Scope(gh, ctx, owner, repo), facts)
     ctx.log.info("hardening ledger of %s/%s: %s", owner, repo, "written" if wrote else "current")
 
 
@@ -102,7 +102,8 @@ async def on_ledger_touched(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     owner, repo = repo_coordinates(event.data)
     before = ((event.data.get("changes") or {}).get("body") or {}).get("from")
     ledger.request_update(
-        ctx, owner, repo, {"kind": "restore", "body": before} if isinstance(before, str) else None
+        Scope(gh, ctx, owner, repo),
+        {"kind": "restore", "body": before} if isinstance(before, str) else None,
     )
 
 
@@ -208,9 +209,7 @@ async def _register(
     number = int(issue["number"])
     of_incident = number if incident else await item_incident(issue, config, ctx)
     ledger.request_update(
-        ctx,
-        owner,
-        repo,
+        Scope(gh, ctx, owner, repo),
         risk_fact(
             block.risk,
             source=number,
@@ -259,16 +258,14 @@ async def resolve_risk(
 ) -> Outcome:
     """``/harden risk resolve N``, authorized: refused unless RN is open in the register."""
     assert command.risk_number is not None
-    facts = await ledger.read_facts(gh, ctx, owner, repo)
+    facts = await ledger.read_facts(Scope(gh, ctx, owner, repo))
     entry = next((r for r in facts.risks if r.number == command.risk_number), None)
     if entry is None or not entry.open:
         known = ", ".join(f"R{r.number}" for r in facts.risks if r.open) or "none"
         state = "is already resolved" if entry is not None else "is not in the register"
         return refused(f"R{command.risk_number} {state} (open entries: {known})", usage_for("risk"))
     ledger.request_update(
-        ctx,
-        owner,
-        repo,
+        Scope(gh, ctx, owner, repo),
         resolve_fact(
             command.risk_number,
             source=number,
@@ -318,7 +315,7 @@ async def _override(
                 now=ctx.now(),
             )
             await evaluate(Scope(gh, ctx, owner, repo), pull, override=granted)
-            ledger.request_update(ctx, owner, repo, override_fact(granted))
+            ledger.request_update(Scope(gh, ctx, owner, repo), override_fact(granted))
             outcome = Outcome(
                 True,
                 f"Break-glass override: `hardening/controls` passes for commit "
@@ -373,7 +370,7 @@ async def mark_recurrences(
             if issue is not None:
                 components[number] = components_of(label_names(issue), config.components)
     found = find_recurrences(new, known, components)
-    recorded = (await ledger.read_facts(gh, ctx, owner, repo)).recurrences if found else ()
+    recorded = (await ledger.read_facts(Scope(gh, ctx, owner, repo))).recurrences if found else ()
     for recurrence in found:
         times = 1 + sum(
             1 for r in recorded if r.earlier == recurrence.earlier and r.later != recurrence.later
@@ -401,7 +398,7 @@ async def mark_recurrences(
             later_item_comment(recurrence),
             bot_login=ctx.bot_login,
         )
-        ledger.request_update(ctx, owner, repo, recurrence_fact(recurrence))
+        ledger.request_update(Scope(gh, ctx, owner, repo), recurrence_fact(recurrence))
         ctx.log.info(
             "#%s recurs #%s: the control did not hold", recurrence.later, recurrence.earlier
         )
@@ -431,7 +428,7 @@ async def refresh_summary(
     thresholds = config.thresholds.keywords()
     facts = [await item_facts(Scope(gh, ctx, owner, repo), one, config) for one in loaded]
     scores = {f.number: evaluate(f, **thresholds).label for f in facts}
-    risks = (await ledger.read_facts(gh, ctx, owner, repo)).risks_of(incident)
+    risks = (await ledger.read_facts(Scope(gh, ctx, owner, repo))).risks_of(incident)
     body = render_summary(
         incident, str(issue.get("title") or ""), facts, scores, risks, opened, today
     )

@@ -277,10 +277,8 @@ async def evaluate(
         _record_shadow(ctx, log, scope.full_name, number, data)
         output = controls_output(data)
         verdicts = {r.requirement: r.met for r in requirement_results(data)}
-        if not await ledger.records_verdict(
-            scope.gh, ctx, scope.owner, scope.repo, number, verdicts
-        ):
-            ledger.request_update(ctx, scope.owner, scope.repo, verdict_fact(number, verdicts))
+        if not await ledger.records_verdict(scope, number, verdicts):
+            ledger.request_update(scope, verdict_fact(number, verdicts))
         if output is not None and output.conclusion != "success":
             active = override or await recorded_override(scope, sha, opened_at)
             if active is not None and active.covers(sha, ctx.now()):

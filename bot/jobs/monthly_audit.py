@@ -82,7 +82,7 @@ async def run(scope: Scope) -> JobReport:
     else:  # nothing shipped yet, so no control to find bypassed
         protection = Protection("the default branch", True, ())
 
-    recorded = await ledger.read_facts(gh, ctx, owner, repo)
+    recorded = await ledger.read_facts(scope)
     audit = monthly_audit(
         facts,
         collaborators=collaborators,

@@ -65,7 +65,7 @@ async def run(scope: Scope) -> JobReport:
         config,
         with_pulls=lambda item: adoption_check_passed(item, today),
     )
-    ledger_facts = await ledger.read_facts(gh, ctx, owner, repo)
+    ledger_facts = await ledger.read_facts(scope)
     review = weekly_review(
         facts,
         today,
@@ -81,7 +81,7 @@ async def run(scope: Scope) -> JobReport:
         lambda entry: render_weekly_comment(review, entry),
     )
     # Overdue flags and passed revisit dates change with the day, not with an event.
-    await ledger.update_ledger(gh, ctx, owner, repo, outside_inbox=True)
+    await ledger.update_ledger(scope, outside_inbox=True)
     return JobReport(
         job=NAME,
         repository=scope.full_name,
