@@ -331,7 +331,7 @@ def make_processor(
         for owner, repo, incident in sorted(ctx.ledger.summaries):
             if inbox is None:
                 config = (await ctx.config(gh, owner, repo)).config
-                await loop_handlers.refresh_summary(gh, ctx, owner, repo, incident, config)
+                await loop_handlers.refresh_summary(Scope(gh, ctx, owner, repo), incident, config)
                 continue
             body = {**ledger.payload(owner, repo, installation_id, ()), "incident": incident}
             await inbox.store(

@@ -27,9 +27,8 @@ from bot.item_issues import (
     refresh_incident_tracking,
 )
 from bot.permissions import lookup_caller
-from bot.records import trust_of
 from bot.scope import Scope
-from bot.writes import repo_coordinates, upsert_comment
+from bot.writes import upsert_comment
 from rules import markers
 from rules.authorization import WRITE, role_rank
 from rules.item_template import parse_item
@@ -45,15 +44,16 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     issue = data["issue"]
     if "pull_request" in issue or app_authored(issue, ctx.bot_login):
         return
-    owner, repo = repo_coordinates(data)
-    config = (await ctx.config(gh, owner, repo)).config
+    scope = Scope.of_payload(gh, ctx, data)
+    owner, repo = scope.owner, scope.repo
+    config = (await scope.config()).config
     label = str((data.get("label") or {}).get("name") or "")
     if data.get("action") == "labeled" and label.casefold() != config.labels.hardening.casefold():
         return
-    fresh = await get_issue(Scope(gh, ctx, owner, repo), int(issue["number"]))
+    fresh = await get_issue(scope, int(issue["number"]))
     if fresh is None or not is_hardening(fresh, config):
         return
-    trust = trust_of(ctx)
+    trust = scope.trust
     if await load(fresh, config, trust=trust) is not None:
         return  # adopted already (a redelivery, or the label came back)
     if parse_item(fresh.get("body") or "").item is None:
@@ -63,10 +63,10 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     caller = await lookup_caller(gh, owner, repo, author, leads, need_role=True, need_lead=True)
     number = int(fresh["number"])
     if role_rank(caller.role) >= WRITE or caller.is_lead:
-        loaded = await adopt(Scope(gh, ctx, owner, repo), fresh, config=config, keep_evidence=True)
+        loaded = await adopt(scope, fresh, config=config, keep_evidence=True)
         ctx.log.info("#%s adopted: opened by @%s (%s)", number, author, caller.role or "lead")
         if loaded is not None and loaded.incident:
-            await refresh_incident_tracking(Scope(gh, ctx, owner, repo), loaded.incident)
+            await refresh_incident_tracking(scope, loaded.incident)
         return
     ctx.log.info("#%s not adopted: @%s has no write access and is not a lead", number, author)
     await upsert_comment(

@@ -35,7 +35,7 @@ from bot.context import Context
 from bot.facts import item_facts
 from bot.item_issues import get_item, list_items
 from bot.scope import Scope
-from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
+from bot.writes import find_comment, label_names, update_issue, upsert_comment
 from rules.authorization import is_app_account
 from rules.config import Config
 from rules.gates import GateResult, closure_gate, count_held, incident_close_gate
@@ -53,14 +53,14 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     sender = event.data.get("sender") or {}
     if is_app_account(sender, ctx.bot_login) or issue.get("pull_request"):
         return
-    owner, repo = repo_coordinates(event.data)
-    config = (await ctx.config(gh, owner, repo)).config
+    scope = Scope.of_payload(gh, ctx, event.data)
+    config = (await scope.config()).config
     labels = {name.lower() for name in label_names(issue)}
     closed_by = str(sender.get("login") or "someone")
     if config.labels.hardening.lower() in labels:
-        await hold_item(gh, ctx, owner, repo, issue["number"], config, closed_by)
+        await hold_item(scope, issue["number"], config, closed_by)
     elif config.labels.incident.lower() in labels:
-        await hold_incident(gh, ctx, owner, repo, issue, config, closed_by)
+        await hold_incident(scope, issue, config, closed_by)
 
 
 @router.register("issues", action="labeled")
@@ -69,15 +69,15 @@ async def on_labeled(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     issue = event.data["issue"]
     if issue.get("pull_request") or issue.get("state") != "closed":
         return
-    owner, repo = repo_coordinates(event.data)
-    config = (await ctx.config(gh, owner, repo)).config
+    scope = Scope.of_payload(gh, ctx, event.data)
+    config = (await scope.config()).config
     label = str((event.data.get("label") or {}).get("name") or "")
     if label.casefold() != config.labels.hardening.casefold():
         return
     closed_by = str((issue.get("closed_by") or {}).get("login") or "someone")
     if closed_by.casefold() == ctx.bot_login.casefold():
         closed_by = str((event.data.get("sender") or {}).get("login") or "someone")
-    await hold_item(gh, ctx, owner, repo, int(issue["number"]), config, closed_by)
+    await hold_item(scope, int(issue["number"]), config, closed_by)
 
 
 @router.register("issues", action="transferred")
@@ -94,7 +94,7 @@ async def on_transferred(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     try:
         config = (await ctx.config(gh, owner, repo)).config
         sender = str((event.data.get("sender") or {}).get("login") or "someone")
-        await hold_item(gh, ctx, owner, repo, int(new_issue["number"]), config, sender)
+        await hold_item(Scope(gh, ctx, owner, repo), int(new_issue["number"]), config, sender)
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) not in (403, 404):
             raise
@@ -102,16 +102,13 @@ async def on_transferred(event: Event, gh: GitHubAPI, ctx: Context) -> None:
 
 
 async def hold_item(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     number: int,
     config: Config,
     closed_by: str,
 ) -> None:
     """Reopen a hardening item whose closure gate fails."""
-    loaded = await get_item(Scope(gh, ctx, owner, repo), number, config=config)
+    loaded = await get_item(scope, number, config=config)
     if loaded is None:
         return  # not an item: no template and no marker, or a person's issue not adopted
     if loaded.issue.get("state") != "closed":
@@ -121,28 +118,26 @@ async def hold_item(
         # only what the App recorded counts.
         whole = with_gate(HardeningItem(), loaded.record)
         loaded = replace(loaded, parse=replace(loaded.parse, item=whole))
-    facts = await item_facts(Scope(gh, ctx, owner, repo), loaded, config)
+    facts = await item_facts(scope, loaded, config)
     gate = closure_gate(facts, **config.thresholds.keywords())
-    await _hold(gh, ctx, owner, repo, loaded.issue, gate, ITEM_GATE, closed_by)
+    await _hold(scope, loaded.issue, gate, ITEM_GATE, closed_by)
 
 
 async def hold_incident(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     issue: dict[str, Any],
     config: Config,
     closed_by: str,
 ) -> None:
     """Reopen an incident with no hardening backlog, or with items lacking owners or dates."""
+    gh, owner, repo = scope.gh, scope.owner, scope.repo
     number = int(issue["number"])
     current = await gh.getitem(
         "/repos/{owner}/{repo}/issues/{number}", {"owner": owner, "repo": repo, "number": number}
     )
     if current.get("state") != "closed":
         return
-    loaded = await list_items(Scope(gh, ctx, owner, repo), config, incident=number)
+    loaded = await list_items(scope, config, incident=number)
     # The incident gate reads only the items' own fields, so no pull request is fetched here.
     # An item whose template was deleted (only the bot's marker is left) has nothing filled in.
     facts: Sequence[ItemFacts] = [
@@ -155,25 +150,23 @@ async def hold_incident(
     if gate.passed:
         # The sprint's checklist, or the rest deferred or registered as residual risk: this
         # one reads the linked pull requests (controls and tests merged) and the ledger.
-        full = [await item_facts(Scope(gh, ctx, owner, repo), i, config) for i in loaded if i.item]
-        risks = (await ledger.read_facts(Scope(gh, ctx, owner, repo))).risks_of(number)
+        full = [await item_facts(scope, i, config) for i in loaded if i.item]
+        risks = (await ledger.read_facts(scope)).risks_of(number)
         missing = sprint_close_gate(full, risks)
         if missing:
             gate = GateResult(False, missing)
-    await _hold(gh, ctx, owner, repo, current, gate, INCIDENT_GATE, closed_by)
+    await _hold(scope, current, gate, INCIDENT_GATE, closed_by)
 
 
 async def _hold(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     issue: dict[str, Any],
     gate: GateResult,
     notice: GateNotice,
     closed_by: str,
 ) -> None:
     """Unless ``gate`` passed: say what is missing, then reopen the issue."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     number = int(issue["number"])
     if gate.passed:
         return
@@ -193,11 +186,10 @@ async def _hold(
     await update_issue(gh, issue, state="open", state_reason="reopened")
 
 
-async def resolve_gate_comment(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, number: int, outcome: str
-) -> None:
+async def resolve_gate_comment(scope: Scope, number: int, outcome: str) -> None:
     """Once the item closes the right way, turn its gate comment (if any) into a resolution,
     so the thread no longer says something is missing. Edited in place; nothing is posted."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     mark = ITEM_GATE.marker
     if await find_comment(gh, owner, repo, number, mark, bot_login=ctx.bot_login) is None:
         return

@@ -387,7 +387,7 @@ async def _finish(
     """A closed item's note, its resolved gate comment, and its incident's bundle if it was the
     last open one."""
     await run.comment_once(run.number, mark, body)
-    await resolve_gate_comment(run.gh, run.ctx, run.owner, run.repo, run.number, outcome)
+    await resolve_gate_comment(run.scope, run.number, outcome)
     await post_incident_bundle(run, loaded.incident, facts)
 
 
@@ -457,9 +457,7 @@ async def _defer(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
 async def _risk(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     from bot.handlers.loop import resolve_risk
 
-    return await resolve_risk(
-        run.gh, run.ctx, run.owner, run.repo, run.number, run.comment, command
-    )
+    return await resolve_risk(run.scope, run.number, run.comment, command)
 
 
 async def _status(run: Run, command: Command, loaded: LoadedItem) -> Outcome:

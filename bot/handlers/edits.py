@@ -32,9 +32,9 @@ from gidgethub.sansio import Event
 from bot.context import Context
 from bot.item_issues import get_issue, is_hardening, load, save_item
 from bot.permissions import lookup_caller
-from bot.records import read, sealed, trust_of
+from bot.records import read, sealed
 from bot.scope import Scope
-from bot.writes import repo_coordinates, same_text, update_issue, upsert_comment
+from bot.writes import same_text, update_issue, upsert_comment
 from rules import markers
 from rules.authorization import WRITE, is_app_account, role_rank
 from rules.edits import judge_hand_edit
@@ -56,12 +56,13 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     before_body = ((data.get("changes") or {}).get("body") or {}).get("from")
     if not isinstance(before_body, str):
         return  # the title or another field changed, not the body
-    owner, repo = repo_coordinates(data)
-    config = (await ctx.config(gh, owner, repo)).config
-    fresh = await get_issue(Scope(gh, ctx, owner, repo), int(data["issue"]["number"]))
+    scope = Scope.of_payload(gh, ctx, data)
+    owner, repo = scope.owner, scope.repo
+    config = (await scope.config()).config
+    fresh = await get_issue(scope, int(data["issue"]["number"]))
     if fresh is None or not is_hardening(fresh, config):
         return
-    trust = trust_of(ctx)
+    trust = scope.trust
     loaded = await load(fresh, config, trust=trust)
     if loaded is None:
         return  # not an item (a person's issue not adopted): nothing of the App's to keep
@@ -94,11 +95,11 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             return
         verdict = judge_hand_edit(recorded_item, before, before, may_edit_plain=False)
         undone_plain: tuple[str, ...] = ("proposed_control",)  # the whole template came back
-        await save_item(Scope(gh, ctx, owner, repo), keep, verdict.item, config=config)
-        await _say(gh, ctx, owner, repo, number, editor, (), undone_plain, may_edit)
+        await save_item(scope, keep, verdict.item, config=config)
+        await _say(scope, number, editor, (), undone_plain, may_edit)
         return
     verdict = judge_hand_edit(recorded_item, before, after, may_edit_plain=may_edit)
-    await save_item(Scope(gh, ctx, owner, repo), keep, verdict.item, config=config)
+    await save_item(scope, keep, verdict.item, config=config)
     ctx.log.info(
         "#%s edited by @%s: gate fields put back %s, plain fields put back %s, taken %s",
         number,
@@ -108,17 +109,7 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         list(verdict.taken_plain),
     )
     if verdict.undone:
-        await _say(
-            gh,
-            ctx,
-            owner,
-            repo,
-            number,
-            editor,
-            verdict.undone_gate,
-            verdict.undone_plain,
-            may_edit,
-        )
+        await _say(scope, number, editor, verdict.undone_gate, verdict.undone_plain, may_edit)
 
 
 @router.register("issue_comment", action="edited")
@@ -134,7 +125,8 @@ async def on_app_comment_edited(event: Event, gh: GitHubAPI, ctx: Context) -> No
         "<!-- " + markers.PREFIX
     ):
         return
-    owner, repo = repo_coordinates(data)
+    scope = Scope.of_payload(gh, ctx, data)
+    owner, repo = scope.owner, scope.repo
     number = int(data["issue"]["number"])
     async for current in gh.getiter(
         "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
@@ -161,15 +153,13 @@ async def on_app_comment_edited(event: Event, gh: GitHubAPI, ctx: Context) -> No
 
 
 async def _say(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     number: int,
     editor: str,
     gate: tuple[str, ...],
     plain: tuple[str, ...],
     can_write: bool,
 ) -> None:
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     body = hand_edit_comment(editor, gate, plain, can_write=can_write)
     await upsert_comment(gh, owner, repo, number, markers.HAND_EDIT, body, bot_login=ctx.bot_login)

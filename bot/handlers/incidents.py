@@ -22,7 +22,7 @@ from bot.context import Context
 from bot.handlers import loop
 from bot.item_issues import refresh_incident_tracking, sync_incident
 from bot.scope import Scope
-from bot.writes import label_names, repo_coordinates
+from bot.writes import label_names
 from rules.authorization import is_bot_account
 from rules.config import Config
 from rules.incident import is_incident
@@ -62,8 +62,9 @@ class Changed:
 async def changed_issue(event: Event, gh: GitHubAPI, ctx: Context) -> Changed | None:
     """The changed issue, or None when it is a pull request."""
     issue = event.data["issue"]
-    owner, repo = repo_coordinates(event.data)
-    config = (await ctx.config(gh, owner, repo)).config
+    scope = Scope.of_payload(gh, ctx, event.data)
+    owner, repo = scope.owner, scope.repo
+    config = (await scope.config()).config
     return None if "pull_request" in issue else Changed(issue, owner, repo, config)
 
 
@@ -76,10 +77,10 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
     issue = changed.issue
     result = await sync_incident(Scope(gh, ctx, changed.owner, changed.repo), issue)
     await loop.mark_recurrences(
-        gh, ctx, changed.owner, changed.repo, changed.config, result.created
+        Scope(gh, ctx, changed.owner, changed.repo), changed.config, result.created
     )
     await loop.refresh_summary(
-        gh, ctx, changed.owner, changed.repo, int(issue["number"]), changed.config
+        Scope(gh, ctx, changed.owner, changed.repo), int(issue["number"]), changed.config
     )
     ledger.request_update(Scope(gh, ctx, changed.owner, changed.repo))
     ctx.log.info(
@@ -111,7 +112,9 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     )
     for number in sorted(numbers - {issue["number"]}):
         await refresh_incident_tracking(Scope(gh, ctx, changed.owner, changed.repo), number)
-        await loop.refresh_summary(gh, ctx, changed.owner, changed.repo, number, changed.config)
+        await loop.refresh_summary(
+            Scope(gh, ctx, changed.owner, changed.repo), number, changed.config
+        )
     if numbers or changed.config.labels.hardening.lower() in {
         name.lower() for name in label_names(issue)
     }:

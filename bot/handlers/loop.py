@@ -33,7 +33,7 @@ from bot.item_issues import get_issue, list_items, load
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
 from bot.records import trust_of
 from bot.scope import Scope
-from bot.writes import add_labels, ensure_label, label_names, repo_coordinates, upsert_comment
+from bot.writes import add_labels, ensure_label, label_names, upsert_comment
 from rules import markers
 from rules.authorization import authorize, is_bot_account, role_rank
 from rules.commands import Command, CommandError, parse_commands, usage_for
@@ -62,7 +62,8 @@ router = Router()
 @router.register(ledger.EVENT)
 async def on_ledger_update(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """The ledger's own delivery: apply its facts and bring the ledger issue up to date."""
-    owner, repo = repo_coordinates(event.data)
+    scope = Scope.of_payload(gh, ctx, event.data)
+    owner, repo = scope.owner, scope.repo
     facts = [f for f in event.data.get("facts") or () if isinstance(f, dict)]
     rows = [
         f["row"] for f in facts if f.get("kind") == "org-row" and isinstance(f.get("row"), dict)
@@ -73,19 +74,19 @@ async def on_ledger_update(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         facts = [f for f in facts if f.get("kind") != "org-row"]
         if not facts:
             return
-    wrote = await ledger.update_ledger(Scope(gh, ctx, owner, repo), facts)
+    wrote = await ledger.update_ledger(scope, facts)
     ctx.log.info("hardening ledger of %s/%s: %s", owner, repo, "written" if wrote else "current")
 
 
 @router.register(ledger.SUMMARY_EVENT)
 async def on_summary_due(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     """Sprint day 14 came: the incident's summary, whether or not its items are settled."""
-    owner, repo = repo_coordinates(event.data)
+    scope = Scope.of_payload(gh, ctx, event.data)
     incident = event.data.get("incident")
     if not isinstance(incident, int) or isinstance(incident, bool):
         return
-    config = (await ctx.config(gh, owner, repo)).config
-    wrote = await refresh_summary(gh, ctx, owner, repo, incident, config)
+    config = (await scope.config()).config
+    wrote = await refresh_summary(scope, incident, config)
     ctx.log.info("sprint summary of #%s: %s", incident, "written" if wrote else "current")
 
 
@@ -99,10 +100,10 @@ async def on_ledger_touched(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     if is_bot_account(event.data.get("sender"), ctx.bot_login):
         return
-    owner, repo = repo_coordinates(event.data)
+    scope = Scope.of_payload(gh, ctx, event.data)
     before = ((event.data.get("changes") or {}).get("body") or {}).get("from")
     ledger.request_update(
-        Scope(gh, ctx, owner, repo),
+        scope,
         {"kind": "restore", "body": before} if isinstance(before, str) else None,
     )
 
@@ -118,14 +119,15 @@ async def on_comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         comment.get("user"), ctx.bot_login
     ):
         return
-    owner, repo = repo_coordinates(data)
+    scope = Scope.of_payload(gh, ctx, data)
+    owner, repo = scope.owner, scope.repo
     body = str(comment.get("body") or "")
     if issue.get("pull_request"):
         overrides = [c for c in parse_commands(body) if c.name == "override"]
         if overrides:
-            await _override(gh, ctx, owner, repo, issue, comment, overrides[0])
+            await _override(scope, issue, comment, overrides[0])
         return
-    config = (await ctx.config(gh, owner, repo)).config
+    config = (await scope.config()).config
     labels = {name.lower() for name in label_names(issue)}
     incident = is_incident(label_names(issue), config)
     if not incident and config.labels.hardening.lower() not in labels:
@@ -135,11 +137,9 @@ async def on_comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         # On items the command handler runs every /harden command, `risk` included.
         for command in parse_commands(body):
             if command.name == "risk":
-                answers.append(
-                    (command, await _resolve(gh, ctx, owner, repo, issue, comment, command))
-                )
+                answers.append((command, await _resolve(scope, issue, comment, command)))
     if has_risk_block(body):
-        outcome = await _register(gh, ctx, owner, repo, issue, comment, config, incident)
+        outcome = await _register(scope, issue, comment, config, incident)
         if outcome is not None:
             answers.append((CommandError(0, "### Residual Risk", None, "", ""), outcome))
             if outcome.ok is False:
@@ -162,10 +162,9 @@ async def on_comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
             )
 
 
-async def _may(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, config: Config, actor: str, command: str
-) -> Outcome | None:
+async def _may(scope: Scope, config: Config, actor: str, command: str) -> Outcome | None:
     """None when ``actor`` may run ``command`` (write access or a lead), else the refusal."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     try:
         caller = await lookup_caller(gh, owner, repo, actor, (), need_role=True, need_lead=False)
         lead = False
@@ -186,21 +185,19 @@ async def _may(
 
 
 async def _register(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     issue: dict[str, Any],
     comment: dict[str, Any],
     config: Config,
     incident: bool,
 ) -> Outcome | None:
+    ctx = scope.ctx
     actor = str(comment["user"]["login"])
     today = ctx.now().date()
     block = parse_risk_block(str(comment.get("body") or ""), author=actor, today=today)
     if block is None:
         return None
-    denied = await _may(gh, ctx, owner, repo, config, actor, "risk")
+    denied = await _may(scope, config, actor, "risk")
     if denied is not None:
         text = (denied.reply or "").split("\n\nUsage:")[0]
         return Outcome(False, text.replace("`/harden risk`", "registering a residual risk"))
@@ -209,7 +206,7 @@ async def _register(
     number = int(issue["number"])
     of_incident = number if incident else await item_incident(issue, config, ctx)
     ledger.request_update(
-        Scope(gh, ctx, owner, repo),
+        scope,
         risk_fact(
             block.risk,
             source=number,
@@ -229,43 +226,38 @@ async def item_incident(issue: dict[str, Any], config: Config, ctx: Context) -> 
 
 
 async def _resolve(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     issue: dict[str, Any],
     comment: dict[str, Any],
     command: Command | CommandError,
 ) -> Outcome:
     if isinstance(command, CommandError):
         return refused(command.reason, command.usage)
-    config = (await ctx.config(gh, owner, repo)).config
+    config = (await scope.config()).config
     actor = str(comment["user"]["login"])
-    denied = await _may(gh, ctx, owner, repo, config, actor, "risk")
+    denied = await _may(scope, config, actor, "risk")
     if denied is not None:
         return denied
-    return await resolve_risk(gh, ctx, owner, repo, int(issue["number"]), comment, command)
+    return await resolve_risk(scope, int(issue["number"]), comment, command)
 
 
 async def resolve_risk(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     number: int,
     comment: dict[str, Any],
     command: Command,
 ) -> Outcome:
     """``/harden risk resolve N``, authorized: refused unless RN is open in the register."""
+    ctx = scope.ctx
     assert command.risk_number is not None
-    facts = await ledger.read_facts(Scope(gh, ctx, owner, repo))
+    facts = await ledger.read_facts(scope)
     entry = next((r for r in facts.risks if r.number == command.risk_number), None)
     if entry is None or not entry.open:
         known = ", ".join(f"R{r.number}" for r in facts.risks if r.open) or "none"
         state = "is already resolved" if entry is not None else "is not in the register"
         return refused(f"R{command.risk_number} {state} (open entries: {known})", usage_for("risk"))
     ledger.request_update(
-        Scope(gh, ctx, owner, repo),
+        scope,
         resolve_fact(
             command.risk_number,
             source=number,
@@ -278,14 +270,12 @@ async def resolve_risk(
 
 
 async def _override(
-    gh: GitHubAPI,
-    ctx: Context,
-    owner: str,
-    repo: str,
+    scope: Scope,
     issue: dict[str, Any],
     comment: dict[str, Any],
     command: Command | CommandError,
 ) -> None:
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     from bot.handlers.pulls import evaluate
 
     actor = str(comment["user"]["login"])
@@ -294,8 +284,8 @@ async def _override(
     if isinstance(command, CommandError):
         outcome = refused(command.reason, command.usage)
     else:
-        config = (await ctx.config(gh, owner, repo)).config
-        denied = await _may(gh, ctx, owner, repo, config, actor, "override")
+        config = (await scope.config()).config
+        denied = await _may(scope, config, actor, "override")
         if denied is not None:
             outcome = denied
         else:
@@ -314,8 +304,8 @@ async def _override(
                 hours=command.hours,
                 now=ctx.now(),
             )
-            await evaluate(Scope(gh, ctx, owner, repo), pull, override=granted)
-            ledger.request_update(Scope(gh, ctx, owner, repo), override_fact(granted))
+            await evaluate(scope, pull, override=granted)
+            ledger.request_update(scope, override_fact(granted))
             outcome = Outcome(
                 True,
                 f"Break-glass override: `hardening/controls` passes for commit "
@@ -348,12 +338,13 @@ async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: st
 
 
 async def mark_recurrences(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, config: Config, created: Sequence[int]
+    scope: Scope, config: Config, created: Sequence[int]
 ) -> list[Recurrence]:
     """After new items were created: link each to the verified item it repeats, if any."""
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     if not created:
         return []
-    loaded = await list_items(Scope(gh, ctx, owner, repo), config)
+    loaded = await list_items(scope, config)
     known = [(one.number, one.item) for one in loaded if one.item is not None]
     new = [(n, item) for n, item in known if n in set(created)]
     components: dict[int, frozenset[str]] = {}
@@ -366,11 +357,11 @@ async def mark_recurrences(
             if item.status == "verified" and item.failure_class in classes
         }
         for number in sorted(n for n in incidents if n):
-            issue = await get_issue(Scope(gh, ctx, owner, repo), number)
+            issue = await get_issue(scope, number)
             if issue is not None:
                 components[number] = components_of(label_names(issue), config.components)
     found = find_recurrences(new, known, components)
-    recorded = (await ledger.read_facts(Scope(gh, ctx, owner, repo))).recurrences if found else ()
+    recorded = (await ledger.read_facts(scope)).recurrences if found else ()
     for recurrence in found:
         times = 1 + sum(
             1 for r in recorded if r.earlier == recurrence.earlier and r.later != recurrence.later
@@ -398,7 +389,7 @@ async def mark_recurrences(
             later_item_comment(recurrence),
             bot_login=ctx.bot_login,
         )
-        ledger.request_update(Scope(gh, ctx, owner, repo), recurrence_fact(recurrence))
+        ledger.request_update(scope, recurrence_fact(recurrence))
         ctx.log.info(
             "#%s recurs #%s: the control did not hold", recurrence.later, recurrence.earlier
         )
@@ -408,27 +399,22 @@ async def mark_recurrences(
 # --- the sprint summary --------------------------------------------------------------------------
 
 
-async def refresh_summary(
-    gh: GitHubAPI, ctx: Context, owner: str, repo: str, incident: int, config: Config
-) -> bool:
+async def refresh_summary(scope: Scope, incident: int, config: Config) -> bool:
     """Write or edit the incident's sprint summary when it is due. Returns whether it wrote."""
-    issue = await get_issue(Scope(gh, ctx, owner, repo), incident)
+    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    issue = await get_issue(scope, incident)
     if issue is None or not is_incident(label_names(issue), config):
         return False
-    loaded = [
-        one
-        for one in await list_items(Scope(gh, ctx, owner, repo), config, incident=incident)
-        if one.item
-    ]
+    loaded = [one for one in await list_items(scope, config, incident=incident) if one.item]
     opened = _day(issue.get("created_at")) or ctx.now().date()
     today = ctx.now().date()
     bare = [ItemFacts(number=one.number, item=one.item or HardeningItem()) for one in loaded]
     if not summary_due(bare, opened, today):
         return False
     thresholds = config.thresholds.keywords()
-    facts = [await item_facts(Scope(gh, ctx, owner, repo), one, config) for one in loaded]
+    facts = [await item_facts(scope, one, config) for one in loaded]
     scores = {f.number: evaluate(f, **thresholds).label for f in facts}
-    risks = (await ledger.read_facts(Scope(gh, ctx, owner, repo))).risks_of(incident)
+    risks = (await ledger.read_facts(scope)).risks_of(incident)
     body = render_summary(
         incident, str(issue.get("title") or ""), facts, scores, risks, opened, today
     )

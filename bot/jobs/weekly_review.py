@@ -36,7 +36,7 @@ NAME = "weekly-review"
 
 
 async def run(scope: Scope) -> JobReport:
-    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    ctx = scope.ctx
     config = (await scope.config()).config
     today = ctx.now().date()
     # An item whose template a person deleted shows as "template missing" in its incident's
@@ -56,7 +56,7 @@ async def run(scope: Scope) -> JobReport:
     for number in incidents:
         await refresh_incident_tracking(scope, number)
         # Sprint day 14 may have come without any change to the incident.
-        await refresh_summary(gh, ctx, owner, repo, number, config)
+        await refresh_summary(scope, number, config)
 
     reviewed = [one for one in loaded if one.item is not None and one.item.status != "retired"]
     facts = await facts_of(
