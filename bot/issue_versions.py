@@ -3,7 +3,7 @@
 A pull request event reads each hardening item it links, and reads them again under the
 scorecard's lock: with ETags each is a ``304``, free against the rate limit but still a request
 to GitHub. Yet every change to an issue sends an ``issues`` webhook. So each issue has a version
-in the database every replica shares (``bot.inbox.api.SharedState``): it moves when an ``issues``
+in the database every replica shares (table ``issue_versions``): it moves when an ``issues``
 delivery is taken in (before its ``202``, ``bot.web``; or by the catch-up, ``bot.catchup``), and
 when the App itself writes to the issue (``bot.github``, which keeps what GitHub
 answered an edit with as its copy; the webhook of the App's own write then moves nothing). The GitHub client answers a
@@ -38,13 +38,29 @@ def issue_of(url: str) -> tuple[str, str, int, bool] | None:
     return owner, repo, int(number), not rest and not parts.query
 
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS issue_versions (
+    repository TEXT NOT NULL,
+    number     INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    PRIMARY KEY (repository, number)
+);
+"""
+# One statement, so that marking an issue changed at intake costs the acknowledgement little.
+_MOVE = (
+    "INSERT INTO issue_versions (repository, number, version) VALUES (:repository, :number, 1) "
+    "ON CONFLICT (repository, number) DO UPDATE SET version = issue_versions.version + 1"
+)
+
+
 class IssueVersions:
-    """The versions of issues (``state``: ``get``/``bump`` of small shared documents)."""
+    """The versions of issues, in the database (``sql``: its statements, ``bot.inbox.api.Sql``).
+    ``setup`` creates the table."""
 
     def __init__(
-        self, state: Any, *, clock: Callable[[], float] = time.time, max_age: float = 3600.0
+        self, sql: Any, *, clock: Callable[[], float] = time.time, max_age: float = 3600.0
     ) -> None:
-        self.state = state
+        self.sql = sql
         self.clock = clock
         self.max_age = max_age
         # The URL of an issue read -> (the version it was read at, when).
@@ -56,20 +72,35 @@ class IssueVersions:
     def enabled(self) -> bool:
         return self.max_age > 0
 
+    async def setup(self) -> None:
+        await self.sql.setup(_SCHEMA)
+
     @staticmethod
     def _key(owner: str, repo: str, number: int) -> str:
-        return f"issue-version:{owner}/{repo}#{number}".lower()
+        return f"{owner}/{repo}#{number}".lower()
+
+    @staticmethod
+    def _row(owner: str, repo: str, number: int) -> dict[str, Any]:
+        return {"repository": f"{owner}/{repo}".lower(), "number": number}
 
     async def changed(self, owner: str, repo: str, number: int, *, mine: bool = False) -> int:
-        """The issue changed: every process reads it from GitHub again. The new version.
-        ``mine``: this process wrote it (and keeps what GitHub answered)."""
+        """The issue changed: every process reads it from GitHub again. ``mine``: this process
+        wrote it (and keeps what GitHub answered); then the new version is returned (else 0,
+        unread)."""
+        await self.sql.execute((_MOVE, self._row(owner, repo, number)))
+        if not mine:
+            return 0
         key = self._key(owner, repo, number)
-        if mine:
-            self._mine[key] = self._mine.get(key, 0) + 1
-        return int(await self.state.bump(key))
+        self._mine[key] = self._mine.get(key, 0) + 1
+        return await self.version(owner, repo, number)
 
     async def version(self, owner: str, repo: str, number: int) -> int:
-        return int(await self.state.get(self._key(owner, repo, number)) or 0)
+        rows = await self.sql.fetch(
+            "SELECT version FROM issue_versions WHERE repository = :repository "
+            "AND number = :number",
+            self._row(owner, repo, number),
+        )
+        return int(rows[0][0]) if rows else 0
 
     def unchanged(self, url: str, version: int) -> bool:
         """Whether the copy of ``url`` read earlier is still the issue at ``version``."""

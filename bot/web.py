@@ -114,7 +114,7 @@ def create_app(
     configs = ConfigCache(state=database.state, clock=clock, max_age=settings.config_max_age)
     runs = RunRecords(database.sql, clock)
     # Issues unchanged since the App read them are not asked for again (bot.issue_versions).
-    versions = IssueVersions(database.state, clock=clock, max_age=settings.issue_max_age)
+    versions = IssueVersions(database.sql, clock=clock, max_age=settings.issue_max_age)
     github.versions = versions
     records = Copies(database.records)
     # The pull requests linking each item, recorded by their own deliveries (bot.pull_links).
@@ -182,6 +182,7 @@ def create_app(
         await runs.setup()
         key_check["signed_with"] = await check_key(database.records, settings)
         await links.setup()
+        await versions.setup()
         if start_workers:
             pool.start()
             if database.dialect == "sqlite":

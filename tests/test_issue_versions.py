@@ -38,7 +38,8 @@ async def replicas(
     apps = []
     for _ in range(2):
         app = GitHubApp(settings)
-        app.versions = IssueVersions(database.state, clock=clock, max_age=3600.0)
+        app.versions = IssueVersions(database.sql, clock=clock, max_age=3600.0)
+        await app.versions.setup()
         apps.append(app)
     yield apps
     for app in apps:
@@ -97,7 +98,7 @@ async def test_an_unchanged_issue_is_read_once_and_a_change_is_read_everywhere(
     }
     mine = replicas[0].versions
     assert mine is not None
-    theirs = IssueVersions(mine.state, clock=clock)  # a process that made no write
+    theirs = IssueVersions(mine.sql, clock=clock)  # a process that made no write
     await mine.delivery("issues", own_edit, "hardening-bot[bot]")
     assert (await one.getitem(path))["body"] == "own"
     assert reads() == 3
@@ -117,7 +118,7 @@ async def test_without_a_maximum_age_every_read_asks(
     sandbox: Any, repo: str, database: Database, settings: Settings
 ) -> None:
     app = GitHubApp(settings)
-    app.versions = IssueVersions(database.state, max_age=0)
+    app.versions = IssueVersions(database.sql, max_age=0)
     try:
         gh = await app.installation_api(INSTALLATION_ID)
         number = int(sandbox.open_issue(repo, title="t", body="b")["number"])
