@@ -32,6 +32,7 @@ import gidgethub
 import gidgethub.abc
 from cachetools import TTLCache
 
+from bot.scope import Scope
 from rules.authorization import base_role
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,11 @@ def _is_not_found(exc: BaseException) -> bool:
 _LOOKUP_ERRORS = (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError)
 
 
-async def collaborator_role(
-    gh: gidgethub.abc.GitHubAPI, owner: str, repo: str, login: str
-) -> str | None:
+async def collaborator_role(scope: Scope, login: str) -> str | None:
     """The caller's role on the repository; None when they are not a collaborator."""
+    owner, repo = scope.owner, scope.repo
     try:
-        data = await gh.getitem(
+        data = await scope.gh.getitem(
             "/repos/{owner}/{repo}/collaborators/{username}/permission",
             {"owner": owner, "repo": repo, "username": login},
         )
@@ -175,9 +175,7 @@ async def is_lead(gh: gidgethub.abc.GitHubAPI, login: str, leads: Iterable[str])
 
 
 async def lookup_caller(
-    gh: gidgethub.abc.GitHubAPI,
-    owner: str,
-    repo: str,
+    scope: Scope,
     login: str,
     leads: Iterable[str],
     *,
@@ -185,6 +183,6 @@ async def lookup_caller(
     need_lead: bool = True,
 ) -> Caller:
     """Role and lead status of ``login``; raises :class:`PermissionLookupError`."""
-    role = await collaborator_role(gh, owner, repo, login) if need_role else None
-    lead = await is_lead(gh, login, leads) if need_lead else False
+    role = await collaborator_role(scope, login) if need_role else None
+    lead = await is_lead(scope.gh, login, leads) if need_lead else False
     return Caller(login=login, role=role, is_lead=lead)

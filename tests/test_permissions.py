@@ -3,6 +3,7 @@ failed lookups that are errors, never a silent "not allowed"."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from bot.permissions import (
     lookup_caller,
     split_team,
 )
+from bot.scope import Scope
 
 PERMISSION_PATH = r"/repos/octo/repo/collaborators/[^/]+/permission"
 MEMBERSHIP_PATH = r"/orgs/octo/teams/[^/]+/memberships/[^/]+"
@@ -43,21 +45,23 @@ def _gets(sandbox: Any, fragment: str) -> list[Any]:
 
 
 @pytest.mark.parametrize("role", ["read", "triage", "write", "maintain", "admin"])
-async def test_role_is_read_from_role_name(sandbox: Any, repo: str, gh: Any, role: str) -> None:
+async def test_role_is_read_from_role_name(
+    sandbox: Any, repo: str, scope: Scope, role: str
+) -> None:
     # The legacy field says "write" for maintain and "read" for triage; role_name decides.
     sandbox.set_permission(repo, "dana", role)
-    assert await collaborator_role(gh, "octo", "repo", "dana") == role
+    assert await collaborator_role(scope, "dana") == role
 
 
-async def test_not_a_collaborator_is_no_role(sandbox: Any, repo: str, gh: Any) -> None:
+async def test_not_a_collaborator_is_no_role(sandbox: Any, repo: str, scope: Scope) -> None:
     sandbox.add_user("stranger")
-    assert await collaborator_role(gh, "octo", "repo", "stranger") is None
-    assert await collaborator_role(gh, "octo", "repo", "nobody-at-all") is None  # no such user
+    assert await collaborator_role(scope, "stranger") is None
+    assert await collaborator_role(scope, "nobody-at-all") is None  # no such user
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 403])
 async def test_failed_role_lookup_is_an_error_and_logged(
-    sandbox: Any, repo: str, gh: Any, caplog: pytest.LogCaptureFixture, status: int
+    sandbox: Any, repo: str, scope: Scope, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
     sandbox.set_permission(repo, "dana", "admin")
     body = FORBIDDEN if status == 403 else None
@@ -66,14 +70,14 @@ async def test_failed_role_lookup_is_an_error_and_logged(
         caplog.at_level(logging.ERROR, logger="bot.permissions"),
         pytest.raises(PermissionLookupError) as raised,
     ):
-        await collaborator_role(gh, "octo", "repo", "dana")
+        await collaborator_role(scope, "dana")
     assert str(status) in raised.value.reason
     errors = [r for r in caplog.records if r.name == "bot.permissions"]
     assert errors and errors[0].levelno == logging.ERROR and errors[0].exc_info
 
 
 async def test_timeout_is_an_error(
-    sandbox: Any, repo: str, make_settings: Any, sandbox_server: Any
+    sandbox: Any, repo: str, make_settings: Any, sandbox_server: Any, scope: Scope
 ) -> None:
     from conftest import INSTALLATION_ID
 
@@ -85,7 +89,7 @@ async def test_timeout_is_an_error(
         gh = await app.installation_api(INSTALLATION_ID)
         sandbox.inject("GET", PERMISSION_PATH, status=None, delay=0.3, times=None)
         with pytest.raises(PermissionLookupError) as raised:
-            await collaborator_role(gh, "octo", "repo", "dana")
+            await collaborator_role(dataclasses.replace(scope, gh=gh), "dana")
         assert "in time" in raised.value.reason or "Timeout" in raised.value.reason
     finally:
         await app.close()
@@ -138,13 +142,15 @@ async def test_named_lead_needs_no_lookup(sandbox: Any, repo: str, gh: Any) -> N
     assert not await is_lead(gh, "carol", [])
 
 
-async def test_lookup_caller_asks_only_what_is_needed(sandbox: Any, repo: str, gh: Any) -> None:
+async def test_lookup_caller_asks_only_what_is_needed(
+    sandbox: Any, repo: str, scope: Scope
+) -> None:
     sandbox.set_permission(repo, "dana", "maintain")
     sandbox.add_team("octo", "leads", members=["dana"])
-    caller = await lookup_caller(gh, "octo", "repo", "dana", ["@octo/leads"])
+    caller = await lookup_caller(scope, "dana", ["@octo/leads"])
     assert (caller.role, caller.is_lead) == ("maintain", True)
     sandbox.reset_calls()
-    caller = await lookup_caller(gh, "octo", "repo", "dana", ["@octo/leads"], need_role=False)
+    caller = await lookup_caller(scope, "dana", ["@octo/leads"], need_role=False)
     assert (caller.role, caller.is_lead) == (None, True)
     assert not _gets(sandbox, "/permission")
 

@@ -60,7 +60,9 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return  # no template: an ordinary issue with a label
     author = str((fresh.get("user") or {}).get("login") or "")
     leads = (*config.leads.users, *config.leads.teams)
-    caller = await lookup_caller(gh, owner, repo, author, leads, need_role=True, need_lead=True)
+    caller = await lookup_caller(
+        Scope(gh, ctx, owner, repo), author, leads, need_role=True, need_lead=True
+    )
     number = int(fresh["number"])
     if role_rank(caller.role) >= WRITE or caller.is_lead:
         loaded = await adopt(scope, fresh, config=config, keep_evidence=True)

@@ -138,7 +138,7 @@ class Run:
     async def caller_role(self) -> str | None:
         if self._role is None:
             caller = await lookup_caller(
-                self.gh, self.owner, self.repo, self.actor, (), need_role=True, need_lead=False
+                self.scope, self.actor, (), need_role=True, need_lead=False
             )
             self._role = (caller.role,)
         return self._role[0]

@@ -57,7 +57,6 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if not isinstance(before_body, str):
         return  # the title or another field changed, not the body
     scope = Scope.of_payload(gh, ctx, data)
-    owner, repo = scope.owner, scope.repo
     config = (await scope.config()).config
     fresh = await get_issue(scope, int(data["issue"]["number"]))
     if fresh is None or not is_hardening(fresh, config):
@@ -81,7 +80,7 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     may_edit = True
     if (changed or after is None) and before is not None:
         leads = (*config.leads.users, *config.leads.teams)
-        caller = await lookup_caller(gh, owner, repo, editor, leads)
+        caller = await lookup_caller(scope, editor, leads)
         may_edit = role_rank(caller.role) >= WRITE or caller.is_lead
     number = int(fresh["number"])
     keep = replace(loaded, record=record, issue=fresh)

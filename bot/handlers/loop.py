@@ -164,9 +164,9 @@ async def on_comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
 
 async def _may(scope: Scope, config: Config, actor: str, command: str) -> Outcome | None:
     """None when ``actor`` may run ``command`` (write access or a lead), else the refusal."""
-    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    gh, ctx = scope.gh, scope.ctx
     try:
-        caller = await lookup_caller(gh, owner, repo, actor, (), need_role=True, need_lead=False)
+        caller = await lookup_caller(scope, actor, (), need_role=True, need_lead=False)
         lead = False
         if role_rank(caller.role) < 3 or command in ("override",):
             lead = await is_lead(gh, actor, (*config.leads.users, *config.leads.teams))

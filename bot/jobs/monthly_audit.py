@@ -56,7 +56,7 @@ class Protection:
 
 
 async def run(scope: Scope) -> JobReport:
-    gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
+    ctx = scope.ctx
     config = (await scope.config()).config
     today = ctx.now().date()
     loaded = [
@@ -74,9 +74,7 @@ async def run(scope: Scope) -> JobReport:
     for one in facts:
         for login in (one.item.owner, one.item.verifier):
             if login_key(login) and login_key(login) not in collaborators:
-                collaborators[login_key(login)] = await collaborator_role(
-                    gh, owner, repo, login_key(login)
-                )
+                collaborators[login_key(login)] = await collaborator_role(scope, login_key(login))
     if any(one.item.status == "verified" for one in facts):
         protection = await read_protection(scope)
     else:  # nothing shipped yet, so no control to find bypassed
