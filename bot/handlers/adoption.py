@@ -45,7 +45,6 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if "pull_request" in issue or app_authored(issue, ctx.bot_login):
         return
     scope = Scope.of_payload(gh, ctx, data)
-    owner, repo = scope.owner, scope.repo
     config = (await scope.config()).config
     label = str((data.get("label") or {}).get("name") or "")
     if data.get("action") == "labeled" and label.casefold() != config.labels.hardening.casefold():
@@ -60,9 +59,7 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return  # no template: an ordinary issue with a label
     author = str((fresh.get("user") or {}).get("login") or "")
     leads = (*config.leads.users, *config.leads.teams)
-    caller = await lookup_caller(
-        Scope(gh, ctx, owner, repo), author, leads, need_role=True, need_lead=True
-    )
+    caller = await lookup_caller(scope, author, leads, need_role=True, need_lead=True)
     number = int(fresh["number"])
     if role_rank(caller.role) >= WRITE or caller.is_lead:
         loaded = await adopt(scope, fresh, config=config, keep_evidence=True)
@@ -73,8 +70,8 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     ctx.log.info("#%s not adopted: @%s has no write access and is not a lead", number, author)
     await upsert_comment(
         gh,
-        owner,
-        repo,
+        scope.owner,
+        scope.repo,
         number,
         markers.ADOPTION,
         adoption_hint(author, config.labels.hardening),

@@ -41,9 +41,9 @@ from bot.item_issues import (
     save_item,
 )
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
-from bot.records import Trust, trust_of
+from bot.records import Trust
 from bot.scope import Scope
-from bot.writes import find_comment, label_names, repo_coordinates, update_issue, upsert_comment
+from bot.writes import find_comment, label_names, update_issue, upsert_comment
 from rules import markers
 from rules.authorization import authorize, is_bot_account, needs_lead, needs_role
 from rules.bundle import INCIDENT_MARKER, ITEM_MARKER, incident_bundle, item_bundle
@@ -94,10 +94,7 @@ EYES, PLUS_ONE, MINUS_ONE = "eyes", "+1", "-1"
 class Run:
     """One command comment being processed, and what its commands share."""
 
-    gh: GitHubAPI
-    ctx: Context
-    owner: str
-    repo: str
+    scope: Scope
     number: int
     comment: dict[str, Any]
     actor: str
@@ -108,11 +105,15 @@ class Run:
 
     @property
     def trust(self) -> Trust:
-        return trust_of(self.ctx)
+        return self.scope.trust
 
     @property
-    def scope(self) -> Scope:
-        return Scope(self.gh, self.ctx, self.owner, self.repo)
+    def gh(self) -> GitHubAPI:
+        return self.scope.gh
+
+    @property
+    def ctx(self) -> Context:
+        return self.scope.ctx
 
     @property
     def link(self) -> str:
@@ -158,7 +159,13 @@ class Run:
     async def comment_once(self, number: int, mark: str, body: str) -> None:
         """Write the bot's comment ``mark`` on issue ``number``, edited in place."""
         await upsert_comment(
-            self.gh, self.owner, self.repo, number, mark, body, bot_login=self.ctx.bot_login
+            self.gh,
+            self.scope.owner,
+            self.scope.repo,
+            number,
+            mark,
+            body,
+            bot_login=self.ctx.bot_login,
         )
 
 
@@ -176,13 +183,10 @@ async def on_comment_created(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     commands = parse_commands(comment.get("body") or "")
     if not commands:
         return
-    owner, repo = repo_coordinates(data)
-    result = await ctx.config(gh, owner, repo)
+    scope = Scope.of_payload(gh, ctx, data)
+    result = await scope.config()
     run = Run(
-        gh=gh,
-        ctx=ctx,
-        owner=owner,
-        repo=repo,
+        scope=scope,
         number=int(issue["number"]),
         comment=comment,
         actor=str(comment["user"]["login"]),
@@ -229,7 +233,7 @@ async def react(run: Run, content: str) -> None:
     """Add a reaction; GitHub answers 200 when the App already reacted so, which is fine."""
     await run.gh.post(
         "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-        {"owner": run.owner, "repo": run.repo, "comment_id": run.comment["id"]},
+        {"owner": run.scope.owner, "repo": run.scope.repo, "comment_id": run.comment["id"]},
         data={"content": content},
     )
 
@@ -424,7 +428,12 @@ async def _adopt(run: Run, command: Command) -> Outcome:
     loaded = await adopt(run.scope, issue, config=run.config, keep_evidence=False)
     run.changed = True
     if await find_comment(
-        run.gh, run.owner, run.repo, run.number, markers.ADOPTION, bot_login=run.ctx.bot_login
+        run.gh,
+        run.scope.owner,
+        run.scope.repo,
+        run.number,
+        markers.ADOPTION,
+        bot_login=run.ctx.bot_login,
     ):
         await run.comment_once(run.number, markers.ADOPTION, adopted_note(run.actor, run.link))
     dropped = loaded is not None and loaded.item is not None and typed != loaded.item

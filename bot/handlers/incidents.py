@@ -47,11 +47,11 @@ def on_issues(*actions: str) -> Callable[[Handler], Handler]:
 
 @dataclass(frozen=True)
 class Changed:
-    """The issue an ``issues`` event is about, with its repository's configuration."""
+    """The issue an ``issues`` event is about, with its repository (``scope``) and that
+    repository's configuration."""
 
     issue: dict[str, Any]
-    owner: str
-    repo: str
+    scope: Scope
     config: Config
 
     @property
@@ -63,9 +63,8 @@ async def changed_issue(event: Event, gh: GitHubAPI, ctx: Context) -> Changed | 
     """The changed issue, or None when it is a pull request."""
     issue = event.data["issue"]
     scope = Scope.of_payload(gh, ctx, event.data)
-    owner, repo = scope.owner, scope.repo
     config = (await scope.config()).config
-    return None if "pull_request" in issue else Changed(issue, owner, repo, config)
+    return None if "pull_request" in issue else Changed(issue, scope, config)
 
 
 @on_issues("opened", "edited", "labeled", "reopened")
@@ -75,14 +74,10 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
     if changed is None or not changed.is_incident:
         return
     issue = changed.issue
-    result = await sync_incident(Scope(gh, ctx, changed.owner, changed.repo), issue)
-    await loop.mark_recurrences(
-        Scope(gh, ctx, changed.owner, changed.repo), changed.config, result.created
-    )
-    await loop.refresh_summary(
-        Scope(gh, ctx, changed.owner, changed.repo), int(issue["number"]), changed.config
-    )
-    ledger.request_update(Scope(gh, ctx, changed.owner, changed.repo))
+    result = await sync_incident(changed.scope, issue)
+    await loop.mark_recurrences(changed.scope, changed.config, result.created)
+    await loop.refresh_summary(changed.scope, int(issue["number"]), changed.config)
+    ledger.request_update(changed.scope)
     ctx.log.info(
         "incident #%s: %d findings, %d items created, tracking comment %s",
         issue["number"],
@@ -111,14 +106,12 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         lost_label=lost if data.get("action") == "unlabeled" else None,
     )
     for number in sorted(numbers - {issue["number"]}):
-        await refresh_incident_tracking(Scope(gh, ctx, changed.owner, changed.repo), number)
-        await loop.refresh_summary(
-            Scope(gh, ctx, changed.owner, changed.repo), number, changed.config
-        )
+        await refresh_incident_tracking(changed.scope, number)
+        await loop.refresh_summary(changed.scope, number, changed.config)
     if numbers or changed.config.labels.hardening.lower() in {
         name.lower() for name in label_names(issue)
     }:
-        ledger.request_update(Scope(gh, ctx, changed.owner, changed.repo))
+        ledger.request_update(changed.scope)
     by_person = not is_bot_account(data.get("sender"), ctx.bot_login)
     if (
         by_person
@@ -128,7 +121,7 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         # A hand edit of the owner: hardening/controls names the owner on open linked PRs.
         from bot.handlers.pulls import refresh_controls
 
-        await refresh_controls(Scope(gh, ctx, changed.owner, changed.repo), int(issue["number"]))
+        await refresh_controls(changed.scope, int(issue["number"]))
 
 
 def _owner_of(body: str) -> str | None:
