@@ -59,6 +59,7 @@ from bot.inbox.api import (
     Status,
     error_text,
 )
+from bot.inbox.workers import KEEP_DONE_SECONDS
 from bot.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ log = logging.getLogger("bot.inbox")
 DELIVER_TASK = "hardening.deliver"
 DELIVERY_QUEUE = "deliveries"
 PERIODIC_QUEUE = "periodic"
+# Finished deliveries (and their jobs and events) are kept as long as on SQLite, then deleted
+# by a periodic job, hourly, in batches of this many rows.
+PURGE_EVERY = 3600.0
+PURGE_BATCH = 5000
 # Schema creation by the first replica to start: any constant both sides agree on.
 _SETUP_LOCK = 0x4861726430  # "Hard0"
 _MAX_ERROR_CHARS = 2000
@@ -89,6 +94,9 @@ CREATE TABLE IF NOT EXISTS hardening_deliveries (
 );
 CREATE INDEX IF NOT EXISTS hardening_deliveries_job ON hardening_deliveries (job_id);
 CREATE INDEX IF NOT EXISTS hardening_deliveries_received ON hardening_deliveries (received_at);
+-- /healthz and /metrics count unfinished jobs only: finished ones, however many, are not read.
+CREATE INDEX IF NOT EXISTS hardening_jobs_unfinished ON procrastinate_jobs (task_name)
+    WHERE status <> 'succeeded';
 """
 
 # procrastinate job status -> ours
@@ -109,6 +117,18 @@ SELECT d.seq, d.delivery_id, d.event, d.action, d.payload, d.installation_id, d.
        d.received_at
 FROM hardening_deliveries AS d LEFT JOIN procrastinate_jobs AS j ON j.id = d.job_id
 """
+
+
+# The inbox's counts for /healthz and /metrics: unfinished jobs only, read through the partial
+# index ``hardening_jobs_unfinished``, so their cost does not grow with the history kept.
+STATS_SQL = (
+    "SELECT count(*) FILTER (WHERE j.status IN ('todo', 'doing')), "
+    "count(*) FILTER (WHERE j.status = 'doing'), "
+    "count(*) FILTER (WHERE j.status IN ('failed', 'cancelled', 'aborted')), "
+    "min(d.received_at) FILTER (WHERE j.status IN ('todo', 'doing')) "
+    "FROM procrastinate_jobs AS j JOIN hardening_deliveries AS d ON d.job_id = j.id "
+    "WHERE j.task_name = :task AND j.status <> 'succeeded'"
+)
 
 
 def _param_style(sql: str) -> str:
@@ -231,6 +251,17 @@ class PostgresDatabase:
             await self._run(context, delivery_id)
 
         self.deliver = deliver
+        # Housekeeping, once an hour across replicas: finished deliveries older than the
+        # retention go, with their jobs and events.
+        self.every("purge", PURGE_EVERY, self.purge)
+
+    async def purge(self) -> None:
+        deliveries = await self.inbox.purge_done(KEEP_DONE_SECONDS)
+        periodic = await self.inbox.purge_periodic(KEEP_DONE_SECONDS)
+        if deliveries or periodic:
+            log.info(
+                "purged %d finished deliveries and %d finished periodic jobs", deliveries, periodic
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -466,15 +497,7 @@ class PostgresInbox:
         )
 
     async def stats(self) -> InboxStats:
-        rows = await self.db.sql.fetch(
-            "SELECT count(*) FILTER (WHERE j.status IN ('todo', 'doing')), "
-            "count(*) FILTER (WHERE j.status = 'doing'), "
-            "count(*) FILTER (WHERE j.status IN ('failed', 'cancelled', 'aborted')), "
-            "min(d.received_at) FILTER (WHERE j.status IN ('todo', 'doing')) "
-            "FROM procrastinate_jobs AS j JOIN hardening_deliveries AS d ON d.job_id = j.id "
-            "WHERE j.task_name = :task AND j.status <> 'succeeded'",
-            {"task": DELIVER_TASK},
-        )
+        rows = await self.db.sql.fetch(STATS_SQL, {"task": DELIVER_TASK})
         pending, processing, failed, oldest = rows[0]
         age = max(0.0, self.clock() - oldest) if oldest is not None else 0.0
         return InboxStats(
@@ -512,17 +535,52 @@ class PostgresInbox:
         return len(rows)
 
     async def purge_done(self, older_than: float) -> int:
-        """Forget deliveries finished more than ``older_than`` seconds ago, and their jobs."""
+        """Forget deliveries finished more than ``older_than`` seconds ago, their jobs and the
+        jobs' events (deleted with them); how many deliveries. In batches, each its own
+        transaction, so a first purge of a large backlog holds no long lock."""
         cutoff = self.clock() - older_than
-        async with self.db.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "WITH gone AS (DELETE FROM hardening_deliveries AS d USING procrastinate_jobs AS j "
-                "WHERE j.id = d.job_id AND j.status = 'succeeded' AND d.received_at < %s "
-                "RETURNING d.job_id) "
-                "DELETE FROM procrastinate_jobs WHERE id IN (SELECT job_id FROM gone)",
-                (cutoff,),
-            )
-            return cur.rowcount
+        purged = 0
+        while True:
+            async with self.db.pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    "WITH gone AS (DELETE FROM hardening_deliveries WHERE seq IN ("
+                    " SELECT d.seq FROM hardening_deliveries AS d"
+                    " LEFT JOIN procrastinate_jobs AS j ON j.id = d.job_id"
+                    " WHERE d.received_at < %s AND (j.id IS NULL OR j.status = 'succeeded')"
+                    " ORDER BY d.received_at LIMIT %s) RETURNING job_id), "
+                    "jobs AS (DELETE FROM procrastinate_jobs"
+                    " WHERE id IN (SELECT job_id FROM gone) RETURNING id) "
+                    "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM jobs)",
+                    (cutoff, PURGE_BATCH),
+                )
+                row = await cur.fetchone()
+            count = int(row[0]) if row else 0
+            purged += count
+            if count < PURGE_BATCH:
+                return purged
+
+    async def purge_periodic(self, older_than: float) -> int:
+        """Forget the periodic jobs (catch-ups, scheduler ticks, purges) that finished more
+        than ``older_than`` seconds ago, with their events; how many.
+
+        procrastinate's builtin ``remove_old_jobs`` does the same for any queue, but it orders
+        every job's events to find each one's latest before filtering: a scan of the whole
+        history each time. This reads the periodic queue only."""
+        purged = 0
+        while True:
+            async with self.db.pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    "DELETE FROM procrastinate_jobs WHERE id IN ("
+                    " SELECT j.id FROM procrastinate_jobs AS j"
+                    " WHERE j.queue_name = %s AND j.status NOT IN ('todo', 'doing')"
+                    " AND NOT EXISTS (SELECT 1 FROM procrastinate_events AS e"
+                    "  WHERE e.job_id = j.id AND e.at >= now() - make_interval(secs => %s))"
+                    " LIMIT %s)",
+                    (PERIODIC_QUEUE, older_than, PURGE_BATCH),
+                )
+            purged += cur.rowcount
+            if cur.rowcount < PURGE_BATCH:
+                return purged
 
 
 class PostgresWorkers:
