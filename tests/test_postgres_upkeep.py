@@ -6,6 +6,7 @@ Each test runs the real app on a schema of its own, deliveries sent through the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +18,7 @@ from conftest import make_deliver, make_drain, until
 from bot.inbox.api import Delivery
 from bot.inbox.postgres import STATS_SQL, PostgresDatabase
 from bot.settings import Settings
-from bot.web import DATABASE, INBOX, create_app
+from bot.web import CATCH_UP, DATABASE, INBOX, create_app
 
 DAY = 86400.0
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -167,3 +168,40 @@ async def test_health_counts_read_no_finished_job(pg_settings: Settings) -> None
         assert stats.pending == 2
     finally:
         await database.close()
+
+
+async def test_catch_up_at_start_runs_ahead_of_a_backlog(
+    make_settings: Callable[..., Settings],
+    postgres_url: str,
+    sandbox: Any,
+    repo: str,
+    aiohttp_client: Client,
+) -> None:
+    settings = make_settings(
+        database_url=postgres_url,
+        api_url=sandbox.api_url,
+        queue_poll_interval=0.05,
+        queue_heartbeat=0.5,
+        worker_concurrency=2,
+        catch_up_interval=900.0,
+    )
+    # A backlog stored while no worker ran (the previous replica was stopping).
+    idle = await aiohttp_client(create_app(settings, start_workers=False))
+    deliver = make_deliver(idle)
+    for n in range(30):
+        assert (await deliver("star", ping_like(n))).status == 202
+    await idle.close()
+
+    async def slow(delivery: Delivery) -> None:
+        await asyncio.sleep(0.1)  # GitHub's latency, a few calls per delivery
+
+    client = await aiohttp_client(create_app(settings, process=slow))
+    app = client.server.app
+
+    async def caught_up() -> bool:
+        return await app[CATCH_UP].last() is not None
+
+    await until(caught_up, within=10)
+    stats = await app[INBOX].stats()
+    # 30 deliveries on 2 workers take 1.5 s; the catch-up went first.
+    assert stats.pending >= 20, stats

@@ -70,6 +70,10 @@ log = logging.getLogger("bot.inbox")
 DELIVER_TASK = "hardening.deliver"
 DELIVERY_QUEUE = "deliveries"
 PERIODIC_QUEUE = "periodic"
+# Periodic jobs (the catch-up of missed deliveries, the scheduler's tick, the purge) go ahead of
+# every waiting delivery: a backlog of deliveries must not hold back the catch-up that finds
+# the ones GitHub could not send. procrastinate fetches the highest priority first.
+PERIODIC_PRIORITY = 100
 # Finished deliveries (and their jobs and events) are kept as long as on SQLite, then deleted
 # by a periodic job, hourly, in batches of this many rows.
 PURGE_EVERY = 3600.0
@@ -325,6 +329,7 @@ class PostgresDatabase:
             queue=PERIODIC_QUEUE,
             lock=task_name,
             queueing_lock=task_name,
+            priority=PERIODIC_PRIORITY,
             pass_context=False,
         )(run)
         self.app.periodic(cron=cron_every(seconds), periodic_id=name)(task)
