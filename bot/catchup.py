@@ -43,6 +43,10 @@ RETENTION_SECONDS = 3 * 24 * 3600.0
 # but the page.
 OVERLAP_SECONDS = 3600.0
 PER_PAGE = 100
+# A process starting this soon after a catch-up finished (another replica's start, a rolling
+# deploy) does not run its own: the log has nothing new for it, and its empty report would
+# hide what the other one recovered.
+RECENT_SECONDS = 60.0
 
 
 @dataclass
@@ -52,15 +56,27 @@ class CatchUpReport:
     at: float
     back_to: float
     scanned: int = 0
-    failed: int = 0  # delivery ids with a failed attempt in the walked window
+    # Delivery ids in the walked window whose attempts all failed and that the inbox did not
+    # hold: what this run had to take in (``recovered``, unless reading one failed).
+    failed: int = 0
     recovered: list[str] = field(default_factory=list)
     newest_at: float | None = None
     error: str | None = None
+    finished_at: float | None = None
+    # The last run that recovered anything (``at``, ``recovered``, ``recovered_count``): this
+    # one, or an earlier one, kept so a later run that found nothing does not hide it.
+    last_recovery: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["recovered_count"] = len(self.recovered)
         doc["recovered"] = self.recovered[:50]
+        if self.recovered:
+            doc["last_recovery"] = {
+                "at": self.at,
+                "recovered": self.recovered[:50],
+                "recovered_count": len(self.recovered),
+            }
         return doc
 
 
@@ -99,6 +115,20 @@ class CatchUp:
         doc = await self.state.get(STATE_KEY)
         return doc if isinstance(doc, dict) else None
 
+    async def run_at_start(self) -> CatchUpReport | None:
+        """A process's start-up catch-up, skipped when one finished within ``RECENT_SECONDS``
+        (whichever process ran it): nothing can have been missed since then."""
+        previous = await self.last()
+        if previous is not None and previous.get("error") is None:
+            finished = previous.get("finished_at", previous.get("at"))
+            if isinstance(finished, int | float) and self.clock() - finished < RECENT_SECONDS:
+                log.info(
+                    "catch-up at start skipped: one finished %.0f s ago",
+                    self.clock() - finished,
+                )
+                return None
+        return await self.run()
+
     async def run(self) -> CatchUpReport:
         now = self.clock()
         previous = await self.last()
@@ -108,6 +138,8 @@ class CatchUp:
         report = CatchUpReport(at=now, back_to=back_to)
         if previous and report.newest_at is None:
             report.newest_at = previous.get("newest_at")
+        if previous and isinstance(previous.get("last_recovery"), dict):
+            report.last_recovery = previous["last_recovery"]
         try:
             await self._walk(report)
         except Exception as exc:
@@ -116,7 +148,8 @@ class CatchUp:
             log.error("catch-up of missed deliveries failed: %s", report.error, exc_info=exc)
         else:
             self._runs.inc(outcome="ok")
-        self._last.set(self.clock())
+        report.finished_at = self.clock()
+        self._last.set(report.finished_at)
         self._last_recovered.set(len(report.recovered))
         await self.state.put(STATE_KEY, report.as_dict())
         if report.recovered:
@@ -153,13 +186,12 @@ class CatchUp:
                 failed[guid] = item
         if newest is not None:
             report.newest_at = max(newest, report.newest_at or newest)
-        report.failed = len(failed)
         # A failed attempt later redelivered with success was received; the inbox says the rest.
         candidates = [g for g in failed if g not in succeeded]
         held = await self.inbox.holds(candidates)
-        for guid in candidates:
-            if guid in held:
-                continue
+        missing = [g for g in candidates if g not in held]
+        report.failed = len(missing)
+        for guid in missing:
             if await self._recover(gh, failed[guid]):
                 report.recovered.append(guid)
                 self._recovered.inc()

@@ -146,7 +146,13 @@ def create_app(
     pool = database.workers(processor, metrics=metrics)
     catch_up = CatchUp(github, inbox, database.state, metrics=metrics, clock=clock)
     if settings.catch_up_interval > 0:
-        database.every("catch-up", settings.catch_up_interval, catch_up.run, at_start=True)
+        database.every(
+            "catch-up",
+            settings.catch_up_interval,
+            catch_up.run,
+            at_start=True,
+            start_job=catch_up.run_at_start,
+        )
     if database.dialect != "sqlite" and settings.scheduler_interval > 0:
         # Replicas share the database: one of them runs each tick (bot.inbox.postgres).
         database.every("scheduler", settings.scheduler_interval, scheduler.tick)

@@ -312,9 +312,17 @@ class Database(Protocol):
         """The workers running ``process`` over the stored deliveries (not yet started)."""
         ...
 
-    def every(self, name: str, seconds: float, job: Periodic, *, at_start: bool = False) -> None:
-        """Run ``job`` every ``seconds`` (and once at start), by one process at a time; runs
-        once ``start_periodic`` was called."""
+    def every(
+        self,
+        name: str,
+        seconds: float,
+        job: Periodic,
+        *,
+        at_start: bool = False,
+        start_job: Periodic | None = None,
+    ) -> None:
+        """Run ``job`` every ``seconds`` (and once at start, ``start_job`` then if given), by
+        one process at a time; runs once ``start_periodic`` was called."""
         ...
 
     def start_periodic(self) -> None:

@@ -307,7 +307,15 @@ class PostgresDatabase:
             self._metrics = metrics
         return PostgresWorkers(self)
 
-    def every(self, name: str, seconds: float, job: Periodic, *, at_start: bool = False) -> None:
+    def every(
+        self,
+        name: str,
+        seconds: float,
+        job: Periodic,
+        *,
+        at_start: bool = False,
+        start_job: Periodic | None = None,
+    ) -> None:
         task_name = f"hardening.periodic.{name}"
         state_key = f"periodic:{name}"
 
@@ -322,7 +330,10 @@ class PostgresDatabase:
                 log.info("periodic job %s: served by the run started at %s", name, last)
                 return
             await self.state.put(state_key, {"started_at": time.time(), "tick": timestamp})
-            await job()
+            if requested_at is not None and start_job is not None:
+                await start_job()
+            else:
+                await job()
 
         task = self.app.task(
             name=task_name,

@@ -734,7 +734,7 @@ class SqliteDatabase:
         self.sql = self.inbox
         self.state = SharedState(self.inbox, clock)
         self.records = RecordCopies(self.inbox, clock)
-        self._periodic: list[tuple[str, float, Periodic, bool]] = []
+        self._periodic: list[tuple[str, float, Periodic, Periodic | None]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def open(self) -> Recovery:
@@ -763,23 +763,33 @@ class SqliteDatabase:
             clock=self.clock,
         )
 
-    def every(self, name: str, seconds: float, job: Periodic, *, at_start: bool = False) -> None:
-        self._periodic.append((name, seconds, job, at_start))
+    def every(
+        self,
+        name: str,
+        seconds: float,
+        job: Periodic,
+        *,
+        at_start: bool = False,
+        start_job: Periodic | None = None,
+    ) -> None:
+        self._periodic.append((name, seconds, job, (start_job or job) if at_start else None))
 
     def start_periodic(self) -> None:
         loop = asyncio.get_running_loop()
-        for name, seconds, job, at_start in self._periodic:
-            self._tasks.append(loop.create_task(_every(name, seconds, job, at_start), name=name))
+        for name, seconds, job, first in self._periodic:
+            self._tasks.append(loop.create_task(_every(name, seconds, job, first), name=name))
 
 
-async def _every(name: str, seconds: float, job: Periodic, at_start: bool) -> None:
-    if not at_start:
+async def _every(name: str, seconds: float, job: Periodic, first: Periodic | None) -> None:
+    """``first`` runs at start (none: the first run is a period after start), then ``job``."""
+    if first is None:
         await asyncio.sleep(seconds)
     while True:
         try:
-            await job()
+            await (first or job)()
         except Exception:
             log.exception("periodic job %s failed; next run in %.0fs", name, seconds)
+        first = None
         await asyncio.sleep(seconds)
 
 
