@@ -26,6 +26,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from bot.item_issues import LoadedItem
 
 __all__ = [
+    "Fanout",
     "FileCache",
     "LinkedPulls",
     "files_head",
@@ -87,6 +89,27 @@ class LinkedPulls(list[dict[str, Any]]):
 
 # (owner, repo, number) -> (files, truncated): one delivery reads a pull request's files once.
 FileCache = dict[tuple[str, str, int], tuple[list[dict[str, Any]], bool]]
+
+
+@dataclass
+class Fanout:
+    """What one delivery read and refreshed beyond its own subject, so that its fan-out stays
+    linear: an item linked by many pull requests, each linking many items, would otherwise be
+    read once per pair (items x pull requests x items requests for one event).
+
+    ``items``: issue number -> the item as read in this delivery (None: not an item);
+    ``pulls``: the other pull requests read, by number; ``refreshed``: the pull requests whose
+    scorecard this delivery wrote, each at most once; ``stale``: the ones it left as they were,
+    beyond the limit (``limits.linked_pulls_per_item``), to be reported; ``judged``: each pull
+    request's facts, judged once per item class and configuration (its diff is parsed once,
+    not once per scorecard showing it).
+    """
+
+    items: dict[int, LoadedItem | None] = field(default_factory=dict)
+    judged: dict[tuple[Any, ...], PullFacts] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    refreshed: set[int] = field(default_factory=set)
+    stale: list[int] = field(default_factory=list)
 
 
 async def pull_files(
@@ -168,13 +191,15 @@ async def item_facts(
     pulls: Sequence[Mapping[str, Any]] | None = None,
     files: FileCache | None = None,
     known: Mapping[int, PullFacts] | None = None,
+    judged: dict[tuple[Any, ...], PullFacts] | None = None,
 ) -> ItemFacts:
     """Everything observable on GitHub that the scores and gates of one item depend on.
 
     The linked pull requests are searched (``pulls`` skips the search: pass what is already
     known, e.g. a pull request the search index may not have yet); closed unmerged ones are
     left out. ``known``: the facts of some of them, already judged (their files are not read).
-    ``control_mode`` is the rollout mode of the ``control-change`` control.
+    ``control_mode`` is the rollout mode of the ``control-change`` control. ``judged``: facts
+    this delivery judged already (``Fanout.judged``), kept and reused.
     """
     # An item whose template a person deleted (only the bot's marker is left) scores as empty.
     item = loaded.item or HardeningItem()
@@ -189,8 +214,23 @@ async def item_facts(
         if known and int(pull["number"]) in known:
             facts.append(known[int(pull["number"])])
             continue
+        key = (
+            int(pull["number"]),
+            str((pull.get("head") or {}).get("sha") or ""),
+            pull.get("state"),
+            merged,
+            str(pull.get("html_url") or ""),
+            item.failure_class,
+            config_key(config),
+        )
+        if judged is not None and key in judged:
+            facts.append(judged[key])
+            continue
         listed, truncated = await pull_files(scope, int(pull["number"]), files)
-        facts.append(pull_facts(pull, listed, truncated, config, item.failure_class))
+        found = pull_facts(pull, listed, truncated, config, item.failure_class)
+        if judged is not None:
+            judged[key] = found
+        facts.append(found)
     issue = loaded.issue
     return ItemFacts(
         number=loaded.number,
@@ -204,18 +244,28 @@ async def item_facts(
 
 
 async def load_items(
-    scope: Scope, numbers: Iterable[int], config: Config | None = None
+    scope: Scope,
+    numbers: Iterable[int],
+    config: Config | None = None,
+    *,
+    cache: dict[int, LoadedItem | None] | None = None,
 ) -> tuple[list[LoadedItem], list[int]]:
-    """The hardening items among ``numbers``, and the numbers that are not hardening items."""
+    """The hardening items among ``numbers``, and the numbers that are not hardening items.
+    ``cache``: the items this delivery read already (``Fanout.items``), not read again."""
     found: list[LoadedItem] = []
     others: list[int] = []
     for number in numbers:
-        try:
-            loaded = await items_api.get_item(scope, number, config=config)
-        except gidgethub.BadRequest as exc:
-            if int(exc.status_code) not in (404, 410):
-                raise
-            loaded = None
+        if cache is not None and number in cache:
+            loaded = cache[number]
+        else:
+            try:
+                loaded = await items_api.get_item(scope, number, config=config)
+            except gidgethub.BadRequest as exc:
+                if int(exc.status_code) not in (404, 410):
+                    raise
+                loaded = None
+            if cache is not None:
+                cache[number] = loaded
         if loaded is None or loaded.issue.get("pull_request"):
             others.append(number)
         else:
@@ -234,11 +284,13 @@ async def scorecard_for(
     failure_classes: Sequence[str] = (),
     files: FileCache | None = None,
     links: dict[int, LinkedPulls] | None = None,
+    fanout: Fanout | None = None,
 ) -> CheckOutput:
     """The ``hardening/scorecard`` output of one pull request under its base configuration.
 
     ``files`` and ``links`` (item number -> its linked pull requests) are caches shared by the
-    callers of one delivery, so each file list is read and each search made once.
+    callers of one delivery, so each file list is read and each search made once; ``fanout``
+    the items read already (and the scorecards it left stale, reported here).
     ``loaded``: the items, already read; ``candidates``: the only references to read (the
     others are ``not_items``); by default every reference within the limit is read.
     """
@@ -254,13 +306,16 @@ async def scorecard_for(
     if loaded is None:
         known = () if candidates is None else tuple(not_items)
         loaded, not_items = await load_items(
-            scope, read if candidates is None else candidates, result.config
+            scope,
+            read if candidates is None else candidates,
+            result.config,
+            cache=None if fanout is None else fanout.items,
         )
         not_items = [*known, *not_items]
     scores = []
     links = {} if links is None else links
     for one in loaded:
-        facts = await _linked_facts(scope, one, pull, result.config, files, links)
+        facts = await _linked_facts(scope, one, pull, result.config, files, links, fanout)
         scores.append(item_scores(facts, result.config.thresholds))
     return scorecard_output(
         scores,
@@ -268,6 +323,8 @@ async def scorecard_for(
         failure_classes=failure_classes,
         unread=unread,
         references_limit=limits.hardens_references,
+        stale=() if fanout is None else fanout.stale,
+        refresh_limit=limits.linked_pulls_per_item,
     )
 
 
@@ -278,6 +335,7 @@ async def _linked_facts(
     config: Config,
     files: FileCache | None,
     links: dict[int, LinkedPulls],
+    fanout: Fanout | None = None,
 ) -> ItemFacts:
     """The facts of one item for ``pull``'s scorecard: the other pull requests linking it as
     the App recorded them (``ctx.links``, bot.pull_links), else as the search finds them (then
@@ -292,12 +350,16 @@ async def _linked_facts(
         held = await record.linked(owner, repo, one.number)
     if held is None:
         if one.number not in links:
-            links[one.number] = await linked_pulls(scope, one.number, limits, known={number: pull})
+            read = {} if fanout is None else fanout.pulls
+            links[one.number] = await linked_pulls(
+                scope, one.number, limits, known={**read, number: pull}
+            )
         found = links[one.number]
         linked = LinkedPulls(p for p in found if int(p["number"]) != number)
         linked.more = found.more
         linked.append(dict(pull))
-        facts = await item_facts(scope, one, config, pulls=linked, files=files)
+        reused = None if fanout is None else fanout.judged
+        facts = await item_facts(scope, one, config, pulls=linked, files=files, judged=reused)
         if record is not None:
             judged = {f.number: f for f in facts.pulls if f.number != number}
             key = config_key(config)
@@ -322,7 +384,15 @@ async def _linked_facts(
         for link in chosen
         if link.failure_class == item_class and link.config == key
     }
-    return await item_facts(scope, one, config, pulls=linked, files=files, known=known)
+    return await item_facts(
+        scope,
+        one,
+        config,
+        pulls=linked,
+        files=files,
+        known=known,
+        judged=None if fanout is None else fanout.judged,
+    )
 
 
 async def record_links(
@@ -399,22 +469,40 @@ async def refresh_scorecards(
     files: FileCache | None = None,
     links: dict[int, LinkedPulls] | None = None,
     except_pull: int | None = None,
+    fanout: Fanout | None = None,
 ) -> None:
     """Bring the ``hardening/scorecard`` run of every open pull request linked to an item up to
     date, after a command or an edit changed the item. Runs are edited in place; a pull request
     whose scorecard is already current gets no write. ``files`` and ``links``: see
     :func:`scorecard_for`. ``except_pull``: a pull request whose own delivery writes its
-    scorecard next anyway."""
+    scorecard next anyway.
+
+    ``fanout``: what this delivery read and refreshed already, for a delivery that changed many
+    items. Each scorecard is then written at most once, after every item was changed (the caller
+    changes them all first), at most ``limits.linked_pulls_per_item`` of them per delivery; the
+    others are listed in ``fanout.stale``."""
     files = {} if files is None else files
     links = {} if links is None else links
+    fanout = Fanout() if fanout is None else fanout
     limits = (await scope.config()).config.limits
-    links[item_number] = await linked_pulls(scope, item_number, limits)
+    if item_number not in links:
+        links[item_number] = await linked_pulls(scope, item_number, limits, known=fanout.pulls)
     for pull in links[item_number]:
-        if pull.get("state") != "open" or pull.get("number") == except_pull:
+        fanout.pulls.setdefault(int(pull["number"]), pull)
+    for pull in links[item_number]:
+        number = int(pull["number"])
+        if pull.get("state") != "open" or number == except_pull or number in fanout.refreshed:
             continue
+        if len(fanout.refreshed) >= limits.linked_pulls_per_item:
+            if number not in fanout.stale:
+                fanout.stale.append(number)
+            continue
+        fanout.refreshed.add(number)
         result = await scope.config(ref=str(pull["base"]["ref"]))
         async with scorecard_lock(scope, pull):
-            output = await scorecard_for(scope, pull, result, files=files, links=links)
+            output = await scorecard_for(
+                scope, pull, result, files=files, links=links, fanout=fanout
+            )
             write = await publish_scorecard(scope, pull, output, locked=True)
         scope.ctx.log.info(
             "scorecard of #%s for item #%s: %s",
@@ -433,9 +521,12 @@ async def refresh_after_change(
     files: FileCache | None = None,
     links: dict[int, LinkedPulls] | None = None,
     except_pull: int | None = None,
+    fanout: Fanout | None = None,
 ) -> None:
     """What every change to an item is followed by: its incident's tracking comment and the
     scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
     if incident is not None:
         await items_api.refresh_incident_tracking(scope, incident)
-    await refresh_scorecards(scope, item_number, files=files, links=links, except_pull=except_pull)
+    await refresh_scorecards(
+        scope, item_number, files=files, links=links, except_pull=except_pull, fanout=fanout
+    )

@@ -532,6 +532,18 @@ def unread_references_note(unread: Sequence[int], limit: int) -> str:
     )
 
 
+def stale_scorecards_note(pulls: Sequence[int], limit: int) -> str:
+    """Says which other pull requests' scorecards one delivery left as they were, beyond the
+    ``limit`` it refreshes (``limits.linked_pulls_per_item``)."""
+    shown = ", ".join(f"#{n}" for n in pulls[:10]) + (", …" if len(pulls) > 10 else "")
+    return (
+        f"The items this pull request moved to in progress are linked by more open pull requests "
+        f"than the {limit} whose scorecards one event refreshes "
+        f"(`limits.linked_pulls_per_item` in `.github/hardening.yml`); {len(pulls)} keep their "
+        f"earlier scorecard until their own next event: {shown}."
+    )
+
+
 def scorecard_output(
     items: Sequence[ItemScores],
     *,
@@ -539,11 +551,14 @@ def scorecard_output(
     failure_classes: Sequence[str] = (),
     unread: Sequence[int] = (),
     references_limit: int = 0,
+    stale: Sequence[int] = (),
+    refresh_limit: int = 0,
 ) -> CheckOutput:
     """The ``hardening/scorecard`` run for every hardening item the pull request links.
 
     ``not_items`` are numbers the description says it hardens that are not hardening issues;
-    ``unread`` the references beyond ``references_limit``, reported and not read.
+    ``unread`` the references beyond ``references_limit``, reported and not read; ``stale``
+    the other pull requests whose scorecards were not refreshed, beyond ``refresh_limit``.
     """
     ignored = ""
     if not_items:
@@ -553,6 +568,9 @@ def scorecard_output(
         )
     if unread:
         note = unread_references_note(unread, references_limit)
+        ignored = f"{ignored}\n\n{note}" if ignored else note
+    if stale:
+        note = stale_scorecards_note(stale, refresh_limit)
         ignored = f"{ignored}\n\n{note}" if ignored else note
     if not items:
         classes = f" ({', '.join(failure_classes)})" if failure_classes else ""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import INSTALLATION_ID, make_deliver, make_drain
+from conftest import INSTALLATION_ID, OWNED_ITEM, World, make_deliver, make_drain, open_app_item
 from test_handlers_pulls import ALERT, MISSED, NEW_TEST, SOURCE, open_item
 
 from bot import handlers
@@ -279,3 +279,75 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
             print(f"  {kind:44} {total:3d} / {limited:3d}")
     over = {kind: calls for kind, calls in measured.items() if len(calls) > PULL_REQUEST_BUDGET}
     assert not over, "\n".join(f"{kind}: {len(c)}\n{shown(c)}" for kind, c in over.items())
+
+
+# --- nothing amplifies -----------------------------------------------------------------------
+
+
+def scorecards(sandbox: Any, repo: str, pull: dict[str, Any]) -> list[dict[str, Any]]:
+    runs = sandbox.check_runs(repo, pull["head"]["sha"])
+    return [r for r in runs if r["name"] == "hardening/scorecard"]
+
+
+async def test_a_pull_request_linking_many_items_costs_requests_linear_in_them(
+    world: World,
+) -> None:
+    """Items each linked by many open pull requests, each linking every item: the next pull
+    request's ``opened`` moves the items to in progress and refreshes the other scorecards.
+    Each item is read a bounded number of times, each other pull request read and its scorecard
+    written once: requests grow with items + pull requests, not items x pull requests x items
+    (20 items and 30 such pull requests once cost 12,865 requests for one event)."""
+    sandbox, repo = world.sandbox, world.repo
+    sandbox.add_user("mallory")  # no role: anyone can open these
+    size = 5
+    items = [open_app_item(sandbox, repo, OWNED_ITEM) for _ in range(size)]
+    body = " ".join(f"Hardens #{n}" for n in items)
+    others = [
+        sandbox.open_pull(
+            repo, title=f"p{k}", body=body, files=[SOURCE], user="mallory", head=f"h{k}"
+        )
+        for k in range(size)
+    ]
+    pull = sandbox.open_pull(repo, title="last", body=body, files=[SOURCE], user="mallory")
+    start = len(sandbox.calls)
+    await world.send("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    calls = [c for c in sandbox.calls[start:] if not c.injected]
+    item_reads = [c for c in calls if c.method == "GET" and "/issues/" in c.path]
+    # Per item: a read, its write and labels, one search, a read after the change and one
+    # under the scorecard's lock; per other pull request: a read, its files, its scorecard.
+    bound = 20 + 8 * size + 4 * size
+    assert len(calls) <= bound, f"{len(calls)} requests:\n{shown(calls)}"
+    assert len(item_reads) <= 3 * size, shown(item_reads)
+    for other in others:
+        assert len(scorecards(sandbox, repo, other)) == 1, "each other scorecard written once"
+        summary = scorecards(sandbox, repo, other)[0]["output"]["summary"]
+        rows = [line for line in summary.splitlines() if line.startswith("| #")]
+        assert len(rows) == size and all("| in_progress |" in row for row in rows), summary
+    assert all(sandbox.issue(repo, n)["body"].count("in_progress") for n in items)
+
+
+async def test_scorecards_refreshed_by_one_event_are_bounded_and_the_rest_reported(
+    world: World,
+) -> None:
+    """One event refreshes at most ``limits.linked_pulls_per_item`` other scorecards; the
+    pull request's own scorecard names the ones left as they were."""
+    sandbox, repo = world.sandbox, world.repo
+    sandbox.put_file(repo, CONFIG, "limits:\n  linked_pulls_per_item: 2\n")
+    first, second = (open_app_item(sandbox, repo, OWNED_ITEM) for _ in range(2))
+    others = [
+        sandbox.open_pull(
+            repo, title=f"p{k}", body=f"Hardens #{n}", files=[SOURCE], user="dave", head=f"h{k}"
+        )
+        for k, n in enumerate((first, first, second, second))
+    ]
+    pull = sandbox.open_pull(
+        repo, title="both", body=f"Hardens #{first} Hardens #{second}", files=[SOURCE]
+    )
+    await world.send("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    written = [o["number"] for o in others if scorecards(sandbox, repo, o)]
+    left = [o["number"] for o in others if o["number"] not in written]
+    assert len(written) == 2 and len(left) == 2
+    [own] = scorecards(sandbox, repo, pull)
+    summary = own["output"]["summary"]
+    assert "limits.linked_pulls_per_item" in summary
+    assert all(f"#{n}" in summary.split("keep their earlier scorecard")[1] for n in left)

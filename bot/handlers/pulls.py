@@ -35,6 +35,7 @@ from bot.context import (
     fetch_text,
 )
 from bot.facts import (
+    Fanout,
     FileCache,
     LinkedPulls,
     files_head,
@@ -43,7 +44,7 @@ from bot.facts import (
     publish_scorecard,
     pull_files,
     record_links,
-    refresh_after_change,
+    refresh_scorecards,
     scorecard_for,
     scorecard_lock,
 )
@@ -271,7 +272,10 @@ async def evaluate(
         log.warning("invalid configuration: %s", result.error_report())
         return
 
-    loaded = await _start_work(scope, pull, loaded, result, files=files_cache, links=links)
+    stale: list[int] = []  # other pull requests' scorecards left as they were, beyond the limit
+    loaded = await _start_work(
+        scope, pull, loaded, result, files=files_cache, links=links, stale=stale
+    )
     if sources:
         data = controls_input(pull, files, truncated, config, sources, _linked(loaded), proposal)
         _record_shadow(ctx, log, scope.full_name, number, data)
@@ -299,6 +303,7 @@ async def evaluate(
                 failure_classes=tuple(sources),
                 files=files_cache,
                 links=links,
+                fanout=Fanout(stale=stale),
             ),
             locked=True,
         )
@@ -373,13 +378,17 @@ async def _start_work(
     *,
     files: FileCache,
     links: dict[int, LinkedPulls],
+    stale: list[int],
 ) -> list[LoadedItem]:
-    """An open linked pull request moves its ``open`` items to ``in_progress``."""
-    out = []
+    """An open linked pull request moves its ``open`` items to ``in_progress``.
+
+    Every item is changed first, then each incident's tracking comment and each other open
+    pull request's scorecard that shows them is refreshed once (``fanout``): refreshing after
+    each item would read every item again for every pull request linking it."""
+    moved = []
     for one in loaded:
         item = one.item
         if item is None or item.status != "open":
-            out.append(one)
             continue
         saved = await items_api.save_item(scope, one, in_progress(item), config=result.config)
         scope.ctx.log.info(
@@ -388,17 +397,33 @@ async def _start_work(
             pull["number"],
             "saved" if saved else "unchanged",
         )
-        await refresh_after_change(
+        moved.append(one)
+    if not moved:
+        return loaded
+    fanout = Fanout()
+    for one in moved:  # as they are now, for this scorecard and the others'
+        fanout.items[one.number] = await items_api.get_item(scope, one.number, config=result.config)
+    for incident in sorted({one.incident for one in moved if one.incident is not None}):
+        await items_api.refresh_incident_tracking(scope, incident)
+    for one in moved:
+        await refresh_scorecards(
             scope,
             one.number,
-            one.incident,
             files=files,
             links=links,
             except_pull=int(pull["number"]),  # evaluate() writes its scorecard next
+            fanout=fanout,
         )
-        again = await items_api.get_item(scope, one.number, config=result.config)
-        out.append(again or one)
-    return out
+    if fanout.stale:
+        scope.ctx.log.warning(
+            "pull request #%s: %s other scorecards not refreshed, beyond the limit of %s: %s",
+            pull["number"],
+            len(fanout.stale),
+            result.config.limits.linked_pulls_per_item,
+            fanout.stale,
+        )
+    stale.extend(fanout.stale)
+    return [fanout.items.get(one.number) or one for one in loaded]
 
 
 async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -428,6 +453,7 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     files_cache: FileCache = {}
     links: dict[int, LinkedPulls] = {}
     files, truncated = await pull_files(scope, int(pull["number"]), files_cache)
+    changed: list[LoadedItem] = []  # whose scorecards are refreshed
     for one in loaded:
         item = one.item
         if item is None:
@@ -449,11 +475,26 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
                 ", ".join(str(e.kind) for e in added),
                 one.number,
             )
-        await refresh_after_change(scope, one.number, one.incident, files=files_cache, links=links)
+        changed.append(one)
     await record_links(scope, pull, loaded, files, truncated, result.config)
+    # Every item changed first, then each scorecard showing them refreshed once (_start_work).
+    fanout = Fanout()
+    for incident in sorted({one.incident for one in changed if one.incident is not None}):
+        await items_api.refresh_incident_tracking(scope, incident)
+    for one in changed:
+        await refresh_scorecards(
+            scope,
+            one.number,
+            files=files_cache,
+            links=links,
+            except_pull=int(pull["number"]),  # written next
+            fanout=fanout,
+        )
     # The merged pull request's own scorecard shows the evidence it just recorded.
     async with scorecard_lock(scope, pull):
-        refreshed = await scorecard_for(scope, pull, result, files=files_cache, links=links)
+        refreshed = await scorecard_for(
+            scope, pull, result, files=files_cache, links=links, fanout=Fanout(stale=fanout.stale)
+        )
         await publish_scorecard(scope, pull, refreshed, locked=True)
 
 
