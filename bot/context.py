@@ -140,11 +140,20 @@ class ConfigCache:
         return text
 
 
+# Installing the App on a repository (or removing it) changes what it can read: the
+# organisation's ``.github`` among them, whose absence is cached like any text.
+_INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
+
+
 def changes_config(event: str, payload: Mapping[str, Any]) -> bool:
-    """Whether a ``push`` may have changed a configuration the bot reads: it touches
-    ``.github/hardening.yml``, or ``hardening.yml`` of the organisation's ``.github``
-    repository, or GitHub did not list every change (a forced push, a created or deleted
-    branch, more commits than the payload carries)."""
+    """Whether a delivery may have changed a configuration the bot reads: an ``installation``
+    or ``installation_repositories`` event (the App may now read, or no longer read, the
+    organisation's ``.github``), or a ``push`` that touches ``.github/hardening.yml``, or
+    ``hardening.yml`` of the organisation's ``.github`` repository, or whose changes GitHub did
+    not list in full (a forced push, a created or deleted branch, more commits than the payload
+    carries)."""
+    if event in _INSTALLATION_EVENTS:
+        return True
     if event != "push":
         return False
     repository = payload.get("repository")

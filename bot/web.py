@@ -454,7 +454,7 @@ async def _verified_webhook(request: web.Request, body: bytes) -> web.Response:
         return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
     metrics.deliveries.inc(event=label, outcome="stored")
     dlog.info("delivery stored", extra={"subject": subject})
-    if event == "push" and changes_config(event, payload):
+    if changes_config(event, payload):
         # Before the acknowledgement: a pull request delivered after this push is judged by the
         # new configuration, whichever replica processes it. (Processing the push does it again,
         # should this fail.)

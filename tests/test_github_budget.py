@@ -44,6 +44,7 @@ def test_which_pushes_change_a_configuration() -> None:
     assert changes_config("push", push("o/r", deleted=True))
     assert changes_config("push", {**push("o/r"), "commits": [{"id": "x"}] * 20})
     assert not changes_config("issues", push("o/r", CONFIG))
+    assert changes_config("installation_repositories", {"action": "added"})
 
 
 def costs(sandbox: Any) -> tuple[int, int]:
@@ -351,3 +352,46 @@ async def test_scorecards_refreshed_by_one_event_are_bounded_and_the_rest_report
     summary = own["output"]["summary"]
     assert "limits.linked_pulls_per_item" in summary
     assert all(f"#{n}" in summary.split("keep their earlier scorecard")[1] for n in left)
+
+
+@pytest.mark.parametrize("event", ["installation_repositories", "installation"])
+async def test_installing_on_the_org_config_repository_is_seen_at_once(
+    event: str,
+    sandbox: Any,
+    repo: str,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    aiohttp_client: Callable[..., Any],
+) -> None:
+    live = make_settings(api_url=settings.api_url, config_max_age=86400.0)
+    client = await aiohttp_client(create_app(live))
+    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    item = open_item(sandbox, repo)
+    pull = sandbox.open_pull(
+        repo, title="q", body=f"Hardens #{item}", files=[SOURCE, NEW_TEST], labels=MISSED
+    )
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    await drain()  # the organisation's .github is not readable yet: its absence is cached
+
+    # The admin installs the App on the organisation's .github repository, which enforces.
+    owner = repo.split("/")[0]
+    sandbox.add_repo(f"{owner}/.github", installation_id=INSTALLATION_ID)
+    sandbox.put_file(
+        f"{owner}/.github", "hardening.yml", "mode: enforce\ncontrols: {control-change: enforce}\n"
+    )
+    added = {"full_name": f"{owner}/.github", "name": ".github", "private": False}
+    payload: dict[str, Any] = {
+        "action": "added",
+        "installation": {"id": INSTALLATION_ID, "account": {"login": owner}},
+        "repositories_added": [added],
+        "repositories_removed": [],
+    }
+    if event == "installation":
+        payload = {**payload, "action": "created", "repositories": [added]}
+    assert (await deliver(event, payload)).status == 202
+    sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST])
+    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "synchronize"))
+    await drain()
+    head = sandbox.pull(repo, pull["number"])["head"]["sha"]
+    controls = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/controls"]
+    assert controls[-1]["conclusion"] == "failure"
