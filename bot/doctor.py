@@ -155,9 +155,13 @@ def _grants(report: Report, app: Mapping[str, Any], manifest: Mapping[str, Any])
     else:
         report.ok("permissions", ", ".join(f"{k}: {v}" for k, v in sorted(granted.items())))
     if events:
+        without_push = (
+            "; without push, configurations are read on every delivery" if "push" in events else ""
+        )
         report.fail(
             "events",
-            f"the App is not subscribed to {', '.join(events)}: tick them in the App's settings",
+            f"the App is not subscribed to {', '.join(events)}: tick them in the App's settings"
+            + without_push,
         )
     else:
         report.ok("events", ", ".join(app.get("events") or []) or "none")

@@ -23,6 +23,7 @@ import logging
 import signal
 import socket
 import sys
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -81,6 +82,7 @@ async def serve(
     sock = bind(settings.host, settings.port)
     try:
         app_info = await verify_app(settings)
+        settings = without_push(settings, app_info)
         if settings.database_url:
             await reach_postgres(settings)
         # Requests finish in milliseconds; the grace period is for the workers, in cleanup.
@@ -223,6 +225,22 @@ async def verify_app(
         f"{' ' + message if message else ''}: it must be the REST API base "
         "(https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server)"
     )
+
+
+def without_push(settings: Settings, app_info: dict[str, Any] | None) -> Settings:
+    """The settings to serve with, given what ``GET /app`` said. An App not subscribed to
+    ``push`` (registered with an earlier app.yml) is never told that a configuration changed:
+    keeping one until a push would keep it stale for ``HARDENING_CONFIG_MAX_AGE_SECONDS``, so
+    every delivery reads them (a conditional request: an unchanged file costs no rate limit)."""
+    events = app_info.get("events") if app_info else None
+    if not isinstance(events, list) or "push" in events or settings.config_max_age <= 0:
+        return settings
+    log.warning(
+        "the App is not subscribed to push: configurations are read on every delivery; "
+        "tick push under Permissions & events in the App's settings (README, Upgrading)",
+        extra={"events": events},
+    )
+    return replace(settings, config_max_age=0.0)
 
 
 async def reach_postgres(settings: Settings) -> None:

@@ -87,3 +87,16 @@ async def test_a_postgresql_database_is_checked(
     report = await check(broken, out=out)
     assert report.failed
     assert "FAIL database: cannot reach postgresql://hb:***@127.0.0.1:1/none" in out.getvalue()
+
+
+async def test_a_missing_push_subscription_says_what_it_costs(
+    sandbox: Any, repo: str, settings: Settings
+) -> None:
+    sandbox.world.app_events.remove("push")
+    out = io.StringIO()
+    report = await check(settings, ("octo", "repo"), out=out)
+    assert report.failed
+    assert (
+        "FAIL events: the App is not subscribed to push: tick them in the App's settings; "
+        "without push, configurations are read on every delivery"
+    ) in out.getvalue()

@@ -5,17 +5,33 @@ requests each event kind costs (``-s`` to see).
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import pytest
-from conftest import INSTALLATION_ID, OWNED_ITEM, World, make_deliver, make_drain, open_app_item
+from conftest import (
+    INSTALLATION_ID,
+    OWNED_ITEM,
+    WEBHOOK_SECRET,
+    World,
+    make_deliver,
+    make_drain,
+    open_app_item,
+    until,
+)
 from test_handlers_pulls import ALERT, MISSED, NEW_TEST, SOURCE, open_item
 
 from bot import handlers
 from bot.context import changes_config
 from bot.settings import Settings
-from bot.web import create_app
+from bot.startup import serve
+from bot.web import create_app, sign
 
 CONFIG = ".github/hardening.yml"
 
@@ -395,3 +411,68 @@ async def test_installing_on_the_org_config_repository_is_seen_at_once(
     head = sandbox.pull(repo, pull["number"])["head"]["sha"]
     controls = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/controls"]
     assert controls[-1]["conclusion"] == "failure"
+
+
+async def test_an_app_not_subscribed_to_push_reads_configuration_on_every_delivery(
+    sandbox: Any,
+    repo: str,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Registered before the App subscribed to ``push``: no push ever says a configuration
+    changed, so keeping one would keep it stale for a day. The start says so, once."""
+    sandbox.world.app_events.remove("push")
+    sandbox.put_file(repo, CONFIG, "mode: warn\n")
+    item = open_item(sandbox, repo)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    live = replace(settings, host="127.0.0.1", port=port, config_max_age=86400.0)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(live, stop=stop, freeze_heap=False))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as client:
+            for _ in range(500):
+                try:
+                    async with client.get(url + "/healthz"):
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert not server.done(), server
+                    await asyncio.sleep(0.01)
+
+            async def send(number: int, action: str) -> None:
+                body = json.dumps(sandbox.pull_request_event(repo, number, action)).encode()
+                headers = {
+                    "X-GitHub-Event": "pull_request",
+                    "X-GitHub-Delivery": str(uuid.uuid4()),
+                    "X-Hub-Signature-256": sign(WEBHOOK_SECRET, body),
+                    "Content-Type": "application/json",
+                }
+                async with client.post(url + "/webhook", data=body, headers=headers) as answer:
+                    assert answer.status == 202
+
+                async def idle() -> bool:
+                    async with client.get(url + "/healthz") as answer:
+                        health = await answer.json()
+                    inbox, workers = health["inbox"], health["workers"]
+                    return inbox["pending"] == 0 and workers["in_flight"] == 0
+
+                await until(idle, within=10)
+
+            pull = sandbox.open_pull(
+                repo, title="q", body=f"Hardens #{item}", files=[SOURCE, NEW_TEST], labels=MISSED
+            )
+            await send(pull["number"], "opened")
+            # Changed on GitHub; without push, the App is never told.
+            sandbox.put_file(repo, CONFIG, "mode: enforce\ncontrols: {control-change: enforce}\n")
+            sandbox.push_pull(repo, pull["number"], files=[SOURCE, NEW_TEST])
+            await send(pull["number"], "synchronize")
+    finally:
+        stop.set()
+    assert await server == 0
+    head = sandbox.pull(repo, pull["number"])["head"]["sha"]
+    controls = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/controls"]
+    assert controls[-1]["conclusion"] == "failure"
+    warnings = [r for r in caplog.records if "push" in r.getMessage() and r.levelname == "WARNING"]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
