@@ -30,7 +30,7 @@ from rules.config import ConfigError, Thresholds
 from rules.diff import MAX_PULL_FILES, PullVerdict
 from rules.model import ItemFacts
 from rules.scores import Row, Score, evaluate
-from rules.text import inert_line
+from rules.text import inert, inert_line
 
 CONTROLS_CHECK = "hardening/controls"
 SCORECARD_CHECK = "hardening/scorecard"
@@ -267,11 +267,11 @@ def controls_output(data: ControlsInput) -> CheckOutput | None:
             result, proof = "not reported (shadow mode)", "—"
         else:
             result = "✅ met" if r.met else ("❌ missing" if r.mode == "enforce" else "⚠️ missing")
-            proof = _names(list(r.proof)) if r.proof else "—"
+            proof = _cell(_names(list(r.proof))) if r.proof else "—"
         lines.append(f"| {_REQUIREMENT_TITLE[r.requirement]} | {r.mode} | {result} | {proof} |")
     if unmet:
         lines += ["", "### What would satisfy it"]
-        lines += [f"- {sentence}" for r in unmet for sentence in r.missing]
+        lines += [f"- {inert_line(sentence)}" for r in unmet for sentence in r.missing]
         if data.owner:
             role = f" ({data.owner_role})" if data.owner_role else ""
             lines += ["", f"**Owner:** @{data.owner}{role}."]
@@ -281,7 +281,7 @@ def controls_output(data: ControlsInput) -> CheckOutput | None:
         lines += ["", *_proposal_lines(data.proposal, data.base_ref)]
     notes = _pull_notes(data, results)
     if notes:
-        lines += ["", "### Notes", *(f"- {note}" for note in notes)]
+        lines += ["", "### Notes", *(f"- {inert_line(note)}" for note in notes)]
     lines += ["", "Re-run this check from the Checks tab, or press **Re-check**."]
     annotations = _controls_annotations(data, results)
     return CheckOutput(
@@ -298,7 +298,7 @@ def _judged_words(judged: Sequence[Judged]) -> str:
     parts = []
     for j in judged:
         where = f" ({', '.join(j.sources)})" if j.sources else ""
-        parts.append(f"**{j.failure_class}**{where}")
+        parts.append(inert_line(f"**{j.failure_class}**{where}"))
     return _and(parts)
 
 
@@ -370,6 +370,9 @@ def _controls_annotations(
             if mode == "shadow":
                 continue
             shaped = annotation.as_github()
+            # The path stays as GitHub named the file; the words shown with it are copied text.
+            shaped["title"] = inert_line(shaped["title"])
+            shaped["message"] = inert(shaped["message"])
             if shaped["annotation_level"] != "notice":
                 shaped["annotation_level"] = "failure" if mode == "enforce" else "warning"
             key = _digest(shaped)

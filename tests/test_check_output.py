@@ -348,3 +348,57 @@ def test_control_proof_names_the_line_that_changes_the_control_not_its_comment()
     assert "Control alerts/README.md: documentation, not a control" in out.summary
     (proof,) = [a for a in out.annotations if a["title"] == "Control change"]
     assert (proof["path"], proof["start_line"], proof["end_line"]) == ("alerts/queue.yml", 7, 7)
+
+
+HOSTILE_TEST = {
+    "filename": "tests/alert.test.js",
+    "status": "added",
+    "additions": 1,
+    "patch": "@@ -0,0 +1 @@\n+it('pings @acme/everyone <!-- x', () => {});",
+}
+HOSTILE_ALERT = {
+    "filename": "alerts/a|b <!-- @acme/ops.yml",
+    "status": "added",
+    "additions": 1,
+    "patch": "@@ -0,0 +1 @@\n+alert: x",
+}
+
+
+def test_copied_test_names_and_paths_are_inert_in_the_proof() -> None:
+    out = controls_output(
+        ControlsInput((judged(SOURCE, HOSTILE_TEST, HOSTILE_ALERT),), both("enforce"))
+    )
+    assert out is not None and out.conclusion == "success"
+    assert "@acme" not in out.summary
+    assert "<!--" not in out.summary
+    rows = [line for line in out.summary.splitlines() if line.startswith("| ")]
+    # Every row keeps its four cells: a copied "|" is escaped, not a column of its own.
+    assert [row.replace("\\|", "").count("|") for row in rows] == [5] * len(rows)
+    assert "a\\|b" in out.summary
+    for annotation in out.annotations:
+        assert "@acme" not in annotation["message"] + annotation["title"]
+
+
+def test_copied_names_are_inert_in_what_would_satisfy_and_the_notes() -> None:
+    removed = {
+        "filename": "tests/test_b.py",
+        "status": "removed",
+        "deletions": 2,
+        "patch": "@@ -1,2 +0,0 @@\n-def test_pings_at_acme_everyone():\n-    assert True",
+    }
+    hidden = {"filename": "tests/@acme/everyone <!-- x.py", "status": "modified", "additions": 1}
+    renamed_alert = {
+        "filename": "alerts/@acme/ops.yml",
+        "previous_filename": "alerts/@acme/old <!-- x.yml",
+        "status": "renamed",
+    }
+    data = ControlsInput(
+        (judged(SOURCE, removed, hidden, renamed_alert),),
+        both("enforce"),
+        files_without_patch=("tests/@acme/everyone <!-- x.py",),
+    )
+    out = controls_output(data)
+    assert out is not None and out.conclusion == "failure"
+    assert "acme" in out.summary  # the paths are named ...
+    assert "@acme" not in out.summary  # ... inert
+    assert "<!--" not in out.summary
