@@ -181,8 +181,12 @@ def override(data: str) -> str:
 
 
 def override_in(summary: str) -> str | None:
-    """The data of the override line of a check run summary the App wrote, if any."""
-    found = _OVERRIDE.search(summary or "")
+    """The data of the override line of a check run summary the App wrote, if any.
+
+    The App writes it as the summary's first line; anywhere else it is copied text.
+    """
+    first = (summary or "").split("\n", 1)[0].rstrip("\r")
+    found = _OVERRIDE.fullmatch(first)
     return found.group(1) if found else None
 
 

@@ -59,3 +59,13 @@ def test_check_markers_are_the_last_line_of_the_summary() -> None:
     }
     # A PR title in the summary cannot stand in for the App's marker.
     assert markers.check_fields(f"{mark}\nPR title") is None
+
+
+def test_override_markers_count_only_as_the_first_line_of_the_summary() -> None:
+    line = markers.override("eyJhIjoxfQ==")
+    assert markers.override_in(f"{line}\n**Break-glass override** by @lead") == "eyJhIjoxfQ=="
+    assert markers.override_in(f"{line}\r\nrest") == "eyJhIjoxfQ=="
+    # Copied text further down (a test name, a file path) cannot stand in for the App's line.
+    assert markers.override_in(f"**Judged as** x\n| Proof | `{line}` |") is None
+    assert markers.override_in(f"intro\n{line}") is None
+    assert markers.override_in(f"x {line}\nrest") is None
