@@ -675,12 +675,13 @@ _HOSTILE_HEADS = (
     "/// ```", "public void", "func", "def", "fun", "@Test", "Scenario: x", "t.Run(", "it.each",
     "xit", "TEST(a,", "Deno.test(", "- alertname: x",
 )  # fmt: skip
-_HOSTILE_FILLS = (" ", "\t", "( ", "a.", "\\", "'", "@a ", "[<a>]", "#[a]", "<")
+_HOSTILE_FILLS = (" ", "\t", "( ", "a.", "\\", "'", "@a ", "[<a>]", "#[a]", "<", "/*", '"', "`")
 
 
 @pytest.mark.parametrize("path", ["spec/a_spec.rb", "tests/A.Tests/X.cs", "tests/x.cpp",
                                   "src/lib.rs", "tests/x.fs", "tests/x.feature", "test/x.js",
-                                  "tests/promtool_test.yml", "tests/x.go", "tests/x.kt"])  # fmt: skip
+                                  "tests/promtool_test.yml", "tests/x.go", "tests/x.kt",
+                                  "tests/test_x.py", "tests/x.swift", "tests/x.php"])  # fmt: skip
 def test_hostile_lines_are_read_in_linear_time(path: str) -> None:
     lines = [
         f"+{head}{fill * (30_000 // len(fill))}"
@@ -690,3 +691,80 @@ def test_hostile_lines_are_read_in_linear_time(path: str) -> None:
     patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(lines)
     verdict = find_new_tests([entry(path, status="added", patch=patch)], ["**"])
     assert verdict.outcome in ("met", "missing")
+
+
+# --- comments and strings --------------------------------------------------------------------
+
+
+def _hunk(filename: str, context: list[str], added: list[str], after: Any = ()) -> dict:
+    lines = [" " + x for x in context] + ["+" + x for x in added] + [" " + x for x in after]
+    old = len(context) + len(after)
+    return entry(filename, f"@@ -10,{old} +10,{old + len(added)} @@\n" + "\n".join(lines))
+
+
+_DEFAULT_TESTS = default_config().test_paths
+_COMMENTED_OR_QUOTED: dict[str, tuple[Any, ...]] = {
+    "js block comment": ("src/__tests__/a.test.js", [], ["/*", "it('fake', () => {});", "*/"]),
+    "js comment on one line": ("test/a.test.js", [], ["/* it('fake', () => {}); */"]),
+    "js template literal": ("test/a.test.js", [], ["const s = `", "it('fake', () => {});", "`;"]),
+    "rust block comment in src": ("src/lib.rs", [], ["/*", "#[test]", "fn fake() {}", "*/"]),
+    "rust nested comment": ("src/lib.rs", [], ["/* /* */", "#[test]", "fn fake() {}", "*/"]),
+    "rust raw string": ("src/lib.rs", [], ['let s = r#"', "#[test]", "fn fake() {}", '"#;']),
+    "java block comment": ("src/test/java/a/FooTest.java", [], ["/*", "@Test", "void fake() {}", "*/"]),
+    "java marker in a comment": ("src/test/java/a/FooTest.java", [], ["/* @Test */", "void fake() {}"]),
+    "java marker in a line comment": ("src/test/java/a/FooTest.java", [], ["// @Test", "void fake() {}"]),
+    "csharp block comment": ("tests/Foo.Tests/BarTests.cs", [], ["/*", "[Fact]", "public void Fake() {}", "*/"]),
+    "csharp verbatim string": ("tests/Foo.Tests/BarTests.cs", [], ['var s = @"', "[Fact]", "public void Fake() {}", '";']),
+    "go block comment": ("pkg/a_test.go", [], ["/*", "func TestFake(t *testing.T) {}", "*/"]),
+    "go raw string": ("pkg/a_test.go", [], ["var s = `", "func TestFake(t *testing.T) {}", "`"]),
+    "python triple-quoted string": ("tests/test_a.py", [], ['DOC = """', "def test_fake():", "    pass", '"""']),
+    "python pytester source": ("tests/test_a.py", [], ["    pytester.makepyfile('''", "        def test_inner():", "            pass", "    ''')"]),
+    "ruby =begin": ("spec/a_spec.rb", [], ["=begin", "it 'fake' do", "end", "=end"]),
+    "ruby heredoc": ("spec/a_spec.rb", [], ["  expect_offense(<<~RUBY)", "    def test_fake", "    end", "  RUBY"]),
+    "kotlin raw string": ("src/test/kotlin/ATest.kt", [], ['val s = """', '    test("fake") {', '"""']),
+    "swift block comment": ("Tests/ATests/ATests.swift", [], ["/*", "func testFake() {}", "*/"]),
+    "cpp block comment": ("tests/a_test.cc", [], ["/*", "TEST(A, Fake) {}", "*/"]),
+    "php block comment": ("tests/ATest.php", [], ["/*", "public function testFake() {}", "*/"]),
+    "elixir heredoc": ("test/a_test.exs", [], ['@doc """', 'test "fake" do', '"""']),
+    "dart block comment": ("test/a_test.dart", [], ["/*", "test('fake', () {});", "*/"]),
+    "fsharp block comment": ("tests/A.Tests/Tests.fs", [], ["(*", "[<Fact>]", "let fake () = ()", "*)"]),
+    # Opened in a context line of the hunk, closed below it.
+    "opened in context": ("test/a.test.js", ["/* old notes"], ["it('fake', () => {});"], ["*/"]),
+    # Opened above the hunk: the hunk shows only its end.
+    "opened above the hunk": ("test/a.test.js", [" * old notes"], ["it('fake', () => {});"], [" */"]),
+    "ruby opened above the hunk": ("spec/a_spec.rb", ["notes"], ["it 'fake' do", "end"], ["=end"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_COMMENTED_OR_QUOTED))
+def test_a_test_in_a_comment_or_a_string_is_not_new(case: str) -> None:
+    filename, context, added, *after = _COMMENTED_OR_QUOTED[case]
+    verdict = find_new_tests([_hunk(filename, context, added, *after)], _DEFAULT_TESTS)
+    assert not verdict.satisfied, verdict.found
+
+
+_REAL_AFTER_A_COMMENT_OR_STRING: dict[str, tuple[Any, ...]] = {
+    "js after a closed block comment": ("test/a.test.js", [], ["/* it('old') */", "it('real', () => {});"]),
+    "js after a template literal": ("test/a.test.js", [], ["const s = `", "x`;", "it('real', () => {});"]),
+    "js regex holding */": ("test/a.test.js", [], ["expect(x).toMatch(/a.*/);", "it('real', () => {});"]),
+    "js apostrophe in a regex": ("test/a.test.js", [], ["const re = /'/;", "it('real', () => {});"]),
+    "python one-line docstring": ("tests/test_a.py", [], ['"""Tests."""', "def test_real():", "    pass"]),
+    "python quotes in a comment": ("tests/test_a.py", [], ['# a """ here', "def test_real():", "    pass"]),
+    "python string after string": ("tests/test_a.py", [], ["x = ''", "y = \"'''\"", "def test_real():", "    pass"]),
+    "rust lifetimes and chars": ("src/lib.rs", [], ["fn f<'a>(x: &'a str) -> char { '\"' }", "#[test]", "fn real() {}"]),
+    "rust closed raw string": ("src/lib.rs", [], ['const S: &str = r#"a "quoted" b"#;', "#[test]", "fn real() {}"]),
+    "ruby heredoc closed": ("spec/a_spec.rb", [], ["  X = <<~TEXT", "    it 'inner'", "  TEXT", "  it 'real' do", "  end"]),
+    "ruby shift is no heredoc": ("spec/a_spec.rb", [], ["  list << item", "  it 'real' do", "  end"]),
+    "csharp verbatim path": ("tests/Foo.Tests/BarTests.cs", [], ['const string P = @"C:\\dir\\";', "[Fact]", "public void Real() {}"]),
+    # The hunk starts inside a multi-line string opened above it, and shows its end.
+    "swift test after an expected text": ("Tests/ATests/ATests.swift", ['      """)', "  }"], ["  func testReal() {", "  }"]),
+    "python test after a docstring's end": ("tests/test_a.py", ["    tail of the text", '    """', ""], ["def test_real():", "    pass"]),
+    "go comment closed on its line": ("pkg/a_test.go", [], ["/* note */", "func TestReal(t *testing.T) {}"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_REAL_AFTER_A_COMMENT_OR_STRING))
+def test_a_test_after_a_closed_comment_or_string_is_new(case: str) -> None:
+    filename, context, added = _REAL_AFTER_A_COMMENT_OR_STRING[case]
+    verdict = find_new_tests([_hunk(filename, context, added)], _DEFAULT_TESTS)
+    assert verdict.satisfied, case

@@ -47,6 +47,9 @@ Decisions:
 - Skipped declarations (``it.skip`` ``xit`` ``@Disabled`` ``@Ignore`` ``#[ignore]``
   ``[Fact(Skip = …)]`` ``@pytest.mark.skip`` ``@unittest.skip`` ``t.Skip`` is not seen) are
   recognised and reported, never counted: a skipped test guards nothing.
+- A declaration counts only on a line that starts in code: inside a block comment or a
+  multi-line string it declares nothing, and a marker (``@Test``, ``#[test]``, ``[Fact]``) in a
+  comment marks nothing (``rules.diff.syntax``).
 - Rust tests may live in source files (``#[cfg(test)] mod tests``); a ``#[test]`` function only
   exists under ``cargo test``, so it is a real test wherever it is, and ``.rs`` files outside the
   test paths are read for it (the ``mod tests`` line is usually out of the hunk's sight).
@@ -60,6 +63,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rules.diff.patch import Hunk, PatchLine
+from rules.diff.syntax import C_COMMENTS, CHAR, DQ, DQ1, SQ, SQ1, Lexed, Syntax, lex, syntax
 
 __all__ = [
     "LANGUAGES",
@@ -139,6 +143,7 @@ class Language:
     file_name: re.Pattern[str] | None = None  # when set, the base name must match it too
     scope_reset: re.Pattern[str] | None = None  # a line that ends the enclosing test
     excluded_files: tuple[str, ...] = ()
+    syntax: Syntax | None = None  # comments and strings, where nothing is declared
 
 
 def _c(pattern: str) -> re.Pattern[str]:
@@ -305,9 +310,61 @@ def _promtool_name(match: re.Match[str], view: Sequence[PatchLine], index: int) 
 
 # --- languages -------------------------------------------------------------------------------
 
+# Comments and strings per language (rules.diff.syntax): ``stop`` characters, complete one-line
+# strings, and the delimiter tokens.
+_C_BLOCK = ("/*", "*/")
+_STR = r"|(?P<str>[\"'])"
+_C_SYNTAX = syntax("/*\"'", [DQ, SQ], C_COMMENTS + _STR, block=_C_BLOCK)
+_PY_SYNTAX = syntax("#\"'", [DQ1, SQ1], r"(?P<line>#)|(?P<long>\"\"\"|''')" + _STR)
+_JS_SYNTAX = syntax("/*\"'`", [DQ, SQ], C_COMMENTS + r"|(?P<long>`)" + _STR, block=_C_BLOCK)
+_GO_SYNTAX = syntax("/*\"'`", [DQ, SQ], C_COMMENTS + r"|(?P<raw>`)" + _STR, block=_C_BLOCK)
+_JAVA_SYNTAX = syntax("/*\"'", [DQ1, SQ], C_COMMENTS + r"|(?P<long>\"\"\")" + _STR, block=_C_BLOCK)
+# Kotlin and Scala raw strings take no escapes, and their block comments nest.
+_KOTLIN_SYNTAX = syntax(
+    "/*\"'", [DQ1, SQ], C_COMMENTS + r"|(?P<raw>\"\"\")" + _STR, block=_C_BLOCK, nested=True
+)
+_GROOVY_SYNTAX = syntax(
+    "/*\"'", [DQ1, SQ1], C_COMMENTS + r"|(?P<long>\"\"\"|''')" + _STR, block=_C_BLOCK
+)
+# Rust strings span lines, raw ones included; a lone ' is a lifetime.
+_RUST_SYNTAX = syntax(
+    '/*"', [CHAR], C_COMMENTS + r"|(?P<long>\")", block=_C_BLOCK, nested=True, rust_raw=True
+)
+_CSHARP_SYNTAX = syntax(
+    "/*\"'@",
+    [DQ1, SQ],
+    C_COMMENTS + r"|(?P<raw>\"{3,})|(?P<verbatim>@\$?\")" + _STR,
+    block=_C_BLOCK,
+)
+_FSHARP_SYNTAX = syntax(
+    '/(*"',
+    [CHAR],
+    r"(?P<line>//)|(?P<open>\(\*(?!\)))|(?P<close>\*\))|(?P<raw>\"\"\")|(?P<long>\")",
+    block=("(*", "*)"),
+    nested=True,
+)
+_PHP_SYNTAX = syntax(
+    "/*#\"'", [DQ, SQ], r"(?P<line>//|#(?!\[))|(?P<open>/\*)|(?P<close>\*/)" + _STR, block=_C_BLOCK
+)
+_SWIFT_SYNTAX = syntax(
+    '/*"', [DQ1], C_COMMENTS + r"|(?P<long>\"\"\")|(?P<str>\")", block=_C_BLOCK, nested=True
+)
+_ELIXIR_SYNTAX = syntax("#\"'", [DQ1, SQ1], r"(?P<line>#)|(?P<long>\"\"\"|''')" + _STR)
+_DART_SYNTAX = syntax(
+    "/*\"'", [DQ1, SQ1], C_COMMENTS + r"|(?P<long>\"\"\"|''')" + _STR, block=_C_BLOCK, nested=True
+)
+_RUBY_SYNTAX = syntax(
+    "#\"'<",
+    [DQ, SQ],
+    r"(?P<line>#)|(?P<heredoc><<[~-]?(?P<hq>[\"'`]?)(?P<hid>[A-Z_][A-Z0-9_]*)(?P=hq))" + _STR,
+    line_block=(r"=begin\b", r"=end\b"),
+)
+_GHERKIN_SYNTAX = syntax('"`', [], r"(?P<raw>\"\"\"|```)")
+
 # ``\b`` keeps ``skipif``/``skipIf``/``skipUnless`` out: a conditional skip still runs somewhere.
 _PY_SKIP = _c(r"@(?:pytest\.mark\.skip|unittest\.skip|skip)\b")
 PYTHON = Language(
+    syntax=_PY_SYNTAX,
     name="python",
     family="python",
     extensions=(".py",),
@@ -329,6 +386,7 @@ _JS_NAME_SUFFIX = (
     r"|runIf\([^()]*\)|skipIf\([^()]*\)))*"
 )
 JAVASCRIPT = Language(
+    syntax=_JS_SYNTAX,
     name="javascript",
     family="javascript",
     extensions=(".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"),
@@ -370,6 +428,7 @@ JAVASCRIPT = Language(
 )
 
 GO = Language(
+    syntax=_GO_SYNTAX,
     name="go",
     family="go",
     extensions=(".go",),
@@ -419,6 +478,7 @@ _NOT_METHODS = frozenset(
 )
 
 JAVA = Language(
+    syntax=_JAVA_SYNTAX,
     name="java",
     family="jvm",
     extensions=(".java",),
@@ -432,6 +492,7 @@ JAVA = Language(
 )
 
 KOTLIN = Language(
+    syntax=_KOTLIN_SYNTAX,
     name="kotlin",
     family="jvm",
     extensions=(".kt", ".kts"),
@@ -449,6 +510,7 @@ KOTLIN = Language(
 )
 
 GROOVY = Language(
+    syntax=_GROOVY_SYNTAX,
     name="groovy",
     family="jvm",
     extensions=(".groovy",),
@@ -462,6 +524,7 @@ GROOVY = Language(
 )
 
 SCALA = Language(
+    syntax=_KOTLIN_SYNTAX,
     name="scala",
     family="jvm",
     extensions=(".scala",),
@@ -487,6 +550,7 @@ SCALA = Language(
 )
 
 RUST = Language(
+    syntax=_RUST_SYNTAX,
     name="rust",
     family="rust",
     extensions=(".rs",),
@@ -515,6 +579,7 @@ RUST = Language(
 )
 
 RUBY = Language(
+    syntax=_RUBY_SYNTAX,
     name="ruby",
     family="ruby",
     extensions=(".rb",),
@@ -549,6 +614,7 @@ _CS_MARKER = _c(
     r"|TestCaseSource|SkippableFact|SkippableTheory|Property)(?:Attribute)?\s*(?=[(\],])"
 )
 CSHARP = Language(
+    syntax=_CSHARP_SYNTAX,
     name="csharp",
     family="csharp",
     extensions=(".cs",),
@@ -574,6 +640,7 @@ _FS_MARKER = _c(
     r"|Property|SkippableFact)(?:Attribute)?\b"
 )
 FSHARP = Language(
+    syntax=_FSHARP_SYNTAX,
     name="fsharp",
     family="fsharp",
     extensions=(".fs", ".fsx"),
@@ -601,6 +668,7 @@ FSHARP = Language(
 )
 
 PHP = Language(
+    syntax=_PHP_SYNTAX,
     name="php",
     family="php",
     extensions=(".php",),
@@ -626,6 +694,7 @@ PHP = Language(
 )
 
 SWIFT = Language(
+    syntax=_SWIFT_SYNTAX,
     name="swift",
     family="swift",
     extensions=(".swift",),
@@ -649,6 +718,7 @@ SWIFT = Language(
 )
 
 ELIXIR = Language(
+    syntax=_ELIXIR_SYNTAX,
     name="elixir",
     family="elixir",
     extensions=(".ex", ".exs"),
@@ -659,6 +729,7 @@ ELIXIR = Language(
 )
 
 CPP = Language(
+    syntax=_C_SYNTAX,
     name="cpp",
     family="cpp",
     extensions=(".c", ".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp"),
@@ -697,6 +768,7 @@ CPP = Language(
 )
 
 DART = Language(
+    syntax=_DART_SYNTAX,
     name="dart",
     family="dart",
     extensions=(".dart",),
@@ -712,6 +784,7 @@ DART = Language(
 )
 
 GHERKIN = Language(
+    syntax=_GHERKIN_SYNTAX,
     name="gherkin",
     family="gherkin",
     extensions=(".feature",),
@@ -873,6 +946,9 @@ def declarations_in_hunk(
     found: list[Declaration] = []
     enclosing = section_declaration(language, hunk)
     parent: str | None = enclosing.name if enclosing is not None else None
+    # Comments and strings are read only once a line looks like a declaration: most hunks of a
+    # large pull request have none.
+    lexed: Lexed | None = None
     for index, line in enumerate(view):
         text = line.text
         if language.scope_reset is not None and language.scope_reset.match(text):
@@ -889,14 +965,25 @@ def declarations_in_hunk(
             match = rule.decl.match(body)
             if match is None:
                 continue
+            if language.syntax is not None and lexed is None:
+                unchanged = next((i for i, v in enumerate(view) if v.kind != " "), len(view))
+                lexed = lex(language.syntax, [v.text for v in view], unchanged)
+            if lexed is not None and not lexed.live[index]:
+                break  # inside a block comment or a string: it declares nothing
             name = (rule.name or _group_name)(match, view, index)
             if not name or name in rule.exclude:
                 continue
             preamble = _preamble_start(language, view, index)
-            context = marker_text + "\n".join(v.text for v in view[preamble:index])
+            if lexed is not None:
+                # A marker counts only in code: ``/* @Test */`` or ``// #[test]`` marks nothing.
+                own = lexed.code[index]
+                context = "\n".join(lexed.code[preamble : index + 1])
+            else:
+                own = text
+                context = marker_text + "\n".join(v.text for v in view[preamble:index])
             if (
                 rule.marker is not None
-                and not (rule.marker.search(context) or rule.marker.search(text))
+                and not (rule.marker.search(context) or rule.marker.search(own))
                 and not (line.kind == " " and preamble == 0 < index)
             ):
                 # No marker in sight. An unchanged declaration whose attributes run off the top
