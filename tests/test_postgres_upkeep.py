@@ -42,7 +42,7 @@ async def test_finished_deliveries_are_purged_with_their_jobs_and_events(
         pass
 
     client = await aiohttp_client(create_app(pg_settings, process=done))
-    app = client.server.app
+    app = client.app
     deliver = make_deliver(client)
     for n in range(3):
         response = await deliver("star", ping_like(n), delivery_id=f"d-{n}")
@@ -101,7 +101,7 @@ async def test_finished_deliveries_are_purged_with_their_jobs_and_events(
 
 
 async def test_old_periodic_jobs_are_purged_too(pg_settings: Settings) -> None:
-    database = PostgresDatabase(pg_settings.database_url, settings=pg_settings)
+    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
     await database.open()
     try:
         ran: list[str] = []
@@ -136,7 +136,7 @@ async def test_old_periodic_jobs_are_purged_too(pg_settings: Settings) -> None:
 
 
 async def test_health_counts_read_no_finished_job(pg_settings: Settings) -> None:
-    database = PostgresDatabase(pg_settings.database_url, settings=pg_settings)
+    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
     await database.open()
     try:
         # A long-running deployment: thousands of finished deliveries, two waiting.
@@ -196,7 +196,7 @@ async def test_catch_up_at_start_runs_ahead_of_a_backlog(
         await asyncio.sleep(0.1)  # GitHub's latency, a few calls per delivery
 
     client = await aiohttp_client(create_app(settings, process=slow))
-    app = client.server.app
+    app = client.app
 
     async def caught_up() -> bool:
         return await app[CATCH_UP].last() is not None
