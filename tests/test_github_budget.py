@@ -225,7 +225,7 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
         await deliver(event, payload, **extra)
         await drain()
         calls = per.calls(f"{event}.{payload.get('action')}")
-        measured[label] = calls
+        measured[f"{event}.{label}"] = calls
         report[f"{event}.{label}"] = cost(calls)
         ledger = per.calls("hardening_ledger.update")
         ledgers[label] = ledger
@@ -249,7 +249,9 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
     # The same event delivered again changes nothing.
     await measure("synchronize (redelivered)", "pull_request", sync, delivery_id="sync-2")
     assert runs_now() == before
-    assert [c for c in measured["synchronize (redelivered)"] if c.method != "GET"] == []
+    assert [
+        c for c in measured["pull_request.synchronize (redelivered)"] if c.method != "GET"
+    ] == []
     assert ledgers["synchronize (redelivered)"] == [], "the ledger holds that verdict already"
 
     sandbox.update_issue(repo, number, user="dave", body=body + "\n\nWith a runbook note.")
@@ -268,6 +270,8 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
         sandbox.check_run_event(repo, controls[-1]["id"], "rerequested"),
     )
     assert len(sandbox.check_runs(repo, head)) == count + 1, "a re-run is one new run"
+    await measure("rerequested", "check_suite", sandbox.check_suite_event(repo, head))
+    assert len(sandbox.check_runs(repo, head)) == count + 3, "a suite re-run: one new run each"
 
     # What the checks show did not lose anything: both runs, the three items scored.
     scorecard = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/scorecard"]
