@@ -77,7 +77,7 @@ async def test_steady_state_reads_no_configuration_and_a_push_ends_it(
     aiohttp_client: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    live = make_settings(api_url=settings.api_url, config_max_age=86400.0)
+    live = make_settings(api_url=settings.api_url, config_max_age=86400.0, issue_max_age=3600.0)
     client = await aiohttp_client(create_app(live))
     deliver, drain = make_deliver(client), make_drain(client.server.app)
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
