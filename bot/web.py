@@ -514,17 +514,18 @@ async def metrics_view(request: web.Request) -> web.Response:
 # -- helpers -------------------------------------------------------------------------------------
 
 
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value GitHub sends for ``body``: what a delivery must carry
+    (and what the tests, the bench and the demo put on theirs)."""
+    return _SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     """True if ``header`` is ``sha256=<hex HMAC of body>``. SHA-1 signatures are not accepted."""
     if not secret or not header or not header.startswith(_SIGNATURE_PREFIX):
         return False
-    expected = _SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = sign(secret, body)
     return hmac.compare_digest(expected.encode(), header.strip().encode("utf-8", "replace"))
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature-256`` value GitHub would send for ``body`` (tests, bench, demo)."""
-    return _SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _subject(event: str, payload: dict[str, Any], repository: str | None, dlog: BoundLog) -> str:
