@@ -195,12 +195,24 @@ def _database(url: str) -> dict[str, Any]:
 
 
 def redact(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
+    """``url`` without its passwords, for messages and logs: the one in its userinfo
+    (``user:***@host``) and any query parameter naming one (libpq reads ``password`` and
+    ``sslpassword`` there: ``?password=***``)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    if query:
+        fields = []
+        for field in query.split("&"):
+            name, equals, _value = field.partition("=")
+            hidden = equals and "password" in name.lower()
+            fields.append(f"{name}=***" if hidden else field)
+        query = "&".join(fields)
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def database_path(url: str) -> Path:
@@ -212,13 +224,13 @@ def database_path(url: str) -> Path:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         raise SettingsError(
-            f"DATABASE_URL {url!r} is not supported: use postgresql://user@host/db, "
+            f"DATABASE_URL {redact(url)!r} is not supported: use postgresql://user@host/db, "
             "sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     path = url.removeprefix(prefix).split("?", 1)[0]
     if path in ("", ":memory:") or path.endswith("/"):
         raise SettingsError(
-            f"DATABASE_URL {url!r} does not name a file: the delivery inbox must survive a restart"
+            f"DATABASE_URL {redact(url)!r} does not name a file: the delivery inbox must survive a restart"
         )
     return Path(path)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from conftest import until
 
 from bot.settings import Settings, SettingsError
 from bot.startup import StartupError, bind, redact, serve, verify_app
@@ -100,17 +103,59 @@ async def test_an_unwritable_database_names_database_url(
         await serve(broken, freeze_heap=False)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://hb:s3cret@127.0.0.1:1/bot", "postgresql://hb:***@127.0.0.1:1/bot"),
+        (
+            "postgresql://hb@127.0.0.1:1/bot?sslmode=disable&password=s3cret",
+            "postgresql://hb@127.0.0.1:1/bot?sslmode=disable&password=***",
+        ),
+    ],
+)
 async def test_an_unreachable_postgresql_names_database_url_without_its_password(
-    sandbox: Any, settings: Settings
+    sandbox: Any, settings: Settings, url: str, shown: str
 ) -> None:
-    broken = replace(
-        settings, database_url="postgresql://hb:s3cret@127.0.0.1:1/bot", port=0, host="127.0.0.1"
-    )
+    broken = replace(settings, database_url=url, port=0, host="127.0.0.1")
     with pytest.raises(StartupError) as refused:
         await serve(broken, freeze_heap=False)
     message = str(refused.value)
-    assert message.startswith("DATABASE_URL: the database at postgresql://hb:***@127.0.0.1:1/bot")
+    assert message.startswith(f"DATABASE_URL: the database at {shown}")
     assert "s3cret" not in message and "\n" not in message
+
+
+async def test_a_password_given_as_a_parameter_is_shown_nowhere(
+    sandbox: Any,
+    repo: str,
+    settings: Settings,
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Where the URL is shown: the "serving" line and ``python -m bot check``."""
+    from bot.doctor import check
+
+    caplog.set_level(logging.INFO, logger="bot")
+    with_password = replace(
+        settings, database_url=postgres_url + "&password=hunter2", host="127.0.0.1", port=0
+    )
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(with_password, stop=stop, freeze_heap=False))
+
+    async def serving() -> bool:
+        assert not server.done(), server
+        return any(r.getMessage() == "serving" for r in caplog.records)
+
+    try:
+        await until(serving, within=10)
+    finally:
+        stop.set()
+    assert await server == 0
+    [line] = [r for r in caplog.records if r.getMessage() == "serving"]
+    shown = line.__dict__["database"]
+    assert "hunter2" not in shown and shown.endswith("&password=***")
+    out = io.StringIO()
+    await check(with_password, ("octo", "repo"), out=out)
+    assert "password=***" in out.getvalue() and "hunter2" not in out.getvalue()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -164,4 +209,7 @@ def test_the_process_reports_one_line_and_exits_2(tmp_path: Path, other_key: str
 
 def test_redact_hides_a_password() -> None:
     assert redact("postgresql://bot:s3cret@db:5432/bot") == "postgresql://bot:***@db:5432/bot"
+    assert redact("postgresql://bot:p@ss:w@db/bot") == "postgresql://bot:***@db/bot"
+    assert redact("postgres://db/bot?Password=x&user=u") == "postgres://db/bot?Password=***&user=u"
+    assert redact("postgresql://db/bot?sslpassword=x") == "postgresql://db/bot?sslpassword=***"
     assert redact("var/bot.db") == "var/bot.db"
