@@ -36,6 +36,7 @@ import gidgethub
 from bot import item_issues as items_api
 from bot.checks import publish, run_lock
 from bot.context import REPO_CONFIG_PATH
+from bot.permissions import PermissionLookupError, collaborator_role
 from bot.pull_links import Link
 from bot.scope import Scope
 from bot.writes import Write
@@ -82,9 +83,18 @@ __all__ = [
 
 class LinkedPulls(list[dict[str, Any]]):
     """The pull requests linked to an item; ``more``: others link it too, beyond
-    ``limits.linked_pulls_per_item``, and were not read."""
+    ``limits.linked_pulls_per_item``, and were not read; ``left_out``: those found (by
+    number; there may be more than the search showed)."""
 
     more: bool = False
+    left_out: tuple[int, ...] = ()
+
+
+# Search hits read per item: one page. Beyond it, a second search finds the merged ones.
+_SEARCH_HITS = 100
+# author_association values of people who may have write access (the others cannot).
+_MAY_WRITE = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+_WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 
 
 # (owner, repo, number) -> (files, truncated): one delivery reads a pull request's files once.
@@ -161,19 +171,29 @@ async def linked_pulls(
     Found with the issue search, then confirmed by reading each description, since a search
     for ``#12`` also finds ``#123`` and a quoted mention. ``known``: pull requests already read
     in this delivery (by number), not read again.
+
+    When more link the item than the limit, anyone could have opened the others: merged pull
+    requests are kept first (the scores that need one are then not pushed out), then those by
+    people with write access, then the newest of the rest.
     """
     limits = limits or default_config().limits
+    limit = limits.linked_pulls_per_item
     gh = scope.gh
     query = f"repo:{scope.full_name} is:pr in:body hardens #{item_number}"
-    numbers: list[int] = []
-    async for hit in gh.getiter("/search/issues{?q,per_page}", {"q": query, "per_page": 100}):
-        if _links(hit.get("body"), item_number, limits) and isinstance(hit.get("number"), int):
-            numbers.append(int(hit["number"]))
-        if len(numbers) > limits.linked_pulls_per_item:
-            break
+    hits = await _search_hits(scope, query, item_number, limits)
+    cut = len(hits) >= _SEARCH_HITS
+    if cut:  # the merged ones may be older than the first page shows
+        merged = await _search_hits(scope, f"{query} is:merged", item_number, limits)
+        for number, hit in merged.items():
+            hits.setdefault(number, hit)
+    ranked = sorted(hits, key=lambda n: _rank(hits[n]))
+    if len(ranked) > limit:
+        writers = await _writers(scope, [hit for hit in hits.values() if not _merged(hit)])
+        ranked = sorted(hits, key=lambda n: _rank(hits[n], writers))
     pulls = LinkedPulls()
-    pulls.more = len(set(numbers)) > limits.linked_pulls_per_item
-    for number in sorted(set(numbers))[: limits.linked_pulls_per_item]:
+    pulls.more = cut or len(ranked) > limit
+    pulls.left_out = tuple(sorted(ranked[limit:]))
+    for number in sorted(ranked[:limit]):
         pull = (known or {}).get(number) or await gh.getitem(
             "/repos/{owner}/{repo}/pulls/{number}",
             {"owner": scope.owner, "repo": scope.repo, "number": number},
@@ -181,6 +201,55 @@ async def linked_pulls(
         if _links(pull.get("body"), item_number, limits):
             pulls.append(dict(pull))
     return pulls
+
+
+async def _search_hits(
+    scope: Scope, query: str, item_number: int, limits: Limits
+) -> dict[int, Mapping[str, Any]]:
+    """The first page of the search's hits whose description links the item, by number."""
+    hits: dict[int, Mapping[str, Any]] = {}
+    seen = 0
+    async for hit in scope.gh.getiter(
+        "/search/issues{?q,per_page}", {"q": query, "per_page": _SEARCH_HITS}
+    ):
+        seen += 1
+        if _links(hit.get("body"), item_number, limits) and isinstance(hit.get("number"), int):
+            hits[int(hit["number"])] = hit
+        if seen >= _SEARCH_HITS:
+            break
+    return hits
+
+
+def _merged(hit: Mapping[str, Any]) -> bool:
+    return bool(hit.get("merged") or (hit.get("pull_request") or {}).get("merged_at"))
+
+
+def _author(hit: Mapping[str, Any]) -> str:
+    return str((hit.get("user") or {}).get("login") or "")
+
+
+def _rank(hit: Mapping[str, Any], writers: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """Merged first, then by people with write access, then the rest; newest first within."""
+    tier = 0 if _merged(hit) else 1 if _author(hit).lower() in writers else 2
+    return tier, -int(hit["number"])
+
+
+async def _writers(scope: Scope, hits: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The authors of ``hits`` with write access. Only people GitHub names as the owner, a
+    member or a collaborator can have it, so outsiders cost no lookup; each login once."""
+    logins = {
+        _author(hit).lower()
+        for hit in hits
+        if str(hit.get("author_association") or "").upper() in _MAY_WRITE and _author(hit)
+    }
+    writers = set()
+    for login in sorted(logins):
+        try:
+            if await collaborator_role(scope, login) in _WRITE_ROLES:
+                writers.add(login)
+        except PermissionLookupError:
+            continue  # logged there; only the order of the others depends on it
+    return frozenset(writers)
 
 
 async def item_facts(
@@ -240,6 +309,7 @@ async def item_facts(
         pulls=tuple(facts),
         control_mode=mode_for(config, CONTROLS[1]),
         pulls_limit=config.limits.linked_pulls_per_item if more else None,
+        pulls_left_out=tuple(getattr(pulls, "left_out", ())),
     )
 
 
@@ -375,9 +445,13 @@ async def _linked_facts(
             )
         return facts
     key = config_key(config)
-    chosen = [link for link in held[: limits.linked_pulls_per_item] if link.pull != number]
+    # Merged pull requests first, as the search keeps them (see linked_pulls).
+    ordered = sorted(held, key=lambda link: not link.facts.merged)
+    kept = ordered[: limits.linked_pulls_per_item]
+    chosen = sorted((link for link in kept if link.pull != number), key=lambda link: link.pull)
     linked = LinkedPulls(link.as_pull() for link in chosen)
     linked.more = len(held) > limits.linked_pulls_per_item
+    linked.left_out = tuple(sorted(link.pull for link in ordered[limits.linked_pulls_per_item :]))
     linked.append(dict(pull))
     known = {
         link.pull: link.facts

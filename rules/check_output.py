@@ -501,6 +501,7 @@ class ItemScores:
     rubric: Score
     adoption: Score
     pulls_limit: int | None = None  # see ItemFacts.pulls_limit
+    pulls_left_out: tuple[int, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -522,6 +523,7 @@ def item_scores(facts: ItemFacts, thresholds: Thresholds) -> ItemScores:
         rubric=scores.rubric,
         adoption=scores.adoption,
         pulls_limit=facts.pulls_limit,
+        pulls_left_out=facts.pulls_left_out,
     )
 
 
@@ -616,7 +618,9 @@ def scorecard_output(
                 "",
                 f"More pull requests link this item than the {i.pulls_limit} read "
                 "(`limits.linked_pulls_per_item` in `.github/hardening.yml`); the scores count "
-                f"the first {i.pulls_limit} found.",
+                f"{i.pulls_limit} of them: merged ones first, then those by people with write "
+                "access, then the newest."
+                + (f" Left out: {_numbers(i.pulls_left_out)}." if i.pulls_left_out else ""),
             ]
         for score, heading in (
             (i.scorecard, "Reliability scorecard"),
@@ -677,6 +681,12 @@ def _names(items: list[str], shown: int = 5) -> str:
     more = len(items) - shown
     text = ", ".join(items[:shown])
     return f"{text} and {more} more" if more > 0 else text
+
+
+def _numbers(numbers: Sequence[int], shown: int = 10) -> str:
+    """``#1, #2, …`` (the first ``shown`` of them, then how many more)."""
+    text = ", ".join(f"#{n}" for n in numbers[:shown])
+    return text + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
 
 
 def _cell(text: str) -> str:

@@ -146,5 +146,7 @@ class ItemFacts:
     drill_or_incident_used: bool = False
     extra: dict[str, str] = field(default_factory=dict)
     # Set when more pull requests link the item than ``limits.linked_pulls_per_item``: only
-    # that many were read (docs/hostile-input.md).
+    # that many were read (docs/hostile-input.md); ``pulls_left_out``: the ones found and not
+    # read (merged ones and those by people with write access are kept first).
     pulls_limit: int | None = None
+    pulls_left_out: tuple[int, ...] = ()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from conftest import BOT, handler_api
+from conftest import BOT, OWNED_ITEM, handler_api, open_app_item
 from test_linked_pulls import ALERT, NEW_TEST, SOURCE
 
 from bot.scope import Scope
@@ -72,3 +72,58 @@ async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: An
     assert first.touches_monitoring and first.url == merged["html_url"]
     assert not second.merged and not second.adds_control
     assert facts.control_mode == "warn"
+
+
+async def test_an_outsiders_pull_requests_do_not_push_out_the_merged_or_a_writers_one(
+    sandbox: Any, repo: str, scope: Scope
+) -> None:
+    """More pull requests link an item than are read: merged ones are kept first, then those
+    by people with write access, then the rest; the item says it was cut."""
+    from bot.facts import item_facts, linked_pulls
+    from bot.item_issues import get_item
+
+    n = open_app_item(sandbox, repo, OWNED_ITEM)
+    real = sandbox.open_pull(repo, title="real", body=f"Hardens #{n}", files=[SOURCE, NEW_TEST])
+    sandbox.merge_pull(repo, real["number"])
+    sandbox.set_permission(repo, "dave", "write")
+    writer = sandbox.open_pull(
+        repo, title="w", body=f"Hardens #{n}", files=[SOURCE], user="dave", head="w"
+    )
+    sandbox.add_user("mallory")
+    for k in range(31):
+        sandbox.open_pull(
+            repo,
+            title=f"spam {k}",
+            body=f"Hardens #{n}",
+            files=[SOURCE],
+            head=f"s{k}",
+            head_sha=f"{k + 1:040x}",
+            user="mallory",
+        )
+    found = await linked_pulls(scope, n)
+    numbers = [p["number"] for p in found]
+    assert len(numbers) == 30 and found.more
+    assert real["number"] in numbers and writer["number"] in numbers
+    loaded = await get_item(scope, n)
+    assert loaded is not None
+    facts = await item_facts(scope, loaded, default_config())
+    assert any(p.merged and p.adds_regression_test for p in facts.pulls)
+    assert facts.pulls_limit == 30 and len(facts.pulls_left_out) == 3
+    assert real["number"] not in facts.pulls_left_out
+
+
+async def test_a_merged_pull_request_beyond_the_first_page_of_the_search_is_kept(
+    sandbox: Any, repo: str, scope: Scope
+) -> None:
+    from bot.facts import linked_pulls
+
+    n = open_app_item(sandbox, repo, OWNED_ITEM)
+    real = sandbox.open_pull(repo, title="real", body=f"Hardens #{n}", files=[SOURCE])
+    sandbox.merge_pull(repo, real["number"])
+    sandbox.add_user("mallory")
+    for k in range(100):  # newer: the search's first page is all theirs
+        sandbox.open_pull(repo, title=f"s{k}", body=f"Hardens #{n}", head=f"s{k}", user="mallory")
+    found = await linked_pulls(scope, n)
+    assert real["number"] in [p["number"] for p in found] and found.more
+    searches = [c for c in sandbox.calls if c.path == "/search/issues"]
+    assert len(searches) == 2, "one page, then the merged ones"
