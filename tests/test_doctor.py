@@ -4,11 +4,16 @@ fails the check with the thing to fix."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+from conftest import until
+
 from bot.doctor import check
 from bot.settings import Settings, redact
+from bot.web import CATCH_UP, create_app
 
 
 async def test_a_working_installation_is_verified_line_by_line(
@@ -100,3 +105,37 @@ async def test_a_missing_push_subscription_says_what_it_costs(
         "FAIL events: the App is not subscribed to push: tick them in the App's settings; "
         "without push, configurations are read on every delivery"
     ) in out.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_failed_deliveries_the_catch_up_took_in_are_not_reported_missing(
+    sandbox: Any,
+    repo: str,
+    settings: Settings,
+    backend: str,
+    request: pytest.FixtureRequest,
+    aiohttp_client: Any,
+) -> None:
+    if backend == "postgresql":
+        settings = replace(settings, database_url=request.getfixturevalue("postgres_url"))
+    settings = replace(settings, catch_up_interval=900.0)
+    sandbox.webhook_url = "https://bot.example.com/webhook"
+    issue = sandbox.open_issue(repo, title="Outage", body="no findings yet")
+    opened = sandbox.issue_event(repo, issue["number"], "opened")
+    sandbox.record_delivery("issues", opened, guid="missed", status_code=502)
+    sandbox.record_delivery("issues", opened, guid="also-missed", status_code=502)
+    client = await aiohttp_client(create_app(settings))
+
+    async def caught_up() -> bool:
+        return await client.server.app[CATCH_UP].last() is not None
+
+    await until(caught_up, within=20)
+    await client.close()
+    # One GitHub could not deliver while the bot was down, and one it failed after the
+    # catch-up ran: only the second is missing.
+    sandbox.record_delivery("issues", opened, guid="after", status_code=502)
+    out = io.StringIO()
+    await check(settings, None, out=out)
+    [line] = [ln for ln in out.getvalue().splitlines() if " deliveries: " in ln]
+    assert line.startswith("warn deliveries: 1 of the latest 3 failed; latest: issues at ")
+    assert line.endswith("; 2 that failed were taken in by the catch-up")
