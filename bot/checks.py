@@ -128,7 +128,7 @@ async def current_runs(scope: Scope, sha: str, name: str, opened_at: str | None)
     them all (``ctx.runs``), else from GitHub's list (as :func:`find_runs`)."""
     records = scope.ctx.runs
     held = None if records is None else await records.get(scope.owner, scope.repo, sha, name)
-    if records is not None and held is None and records.covers(opened_at):
+    if records is not None and held is None and await records.covers(opened_at):
         return []
     if held is not None and not held.writing:
         return held.runs
@@ -200,7 +200,7 @@ async def _recorded_publish(
         return await _publish(scope, sha, output, pull_number, now, rerun, runs)
     held = await records.get(owner, repo, sha, name)
     if held is None:
-        runs = [] if records.covers(opened_at) else await find_runs(scope, sha, name)
+        runs = [] if await records.covers(opened_at) else await find_runs(scope, sha, name)
     elif held.writing:
         runs = await find_runs(scope, sha, name)
     else:

@@ -53,19 +53,28 @@ class Recorded:
     writing: bool
 
 
+# How long the record of a commit is kept after the App last wrote to it.
+KEEP_SECONDS = 90 * 24 * 3600.0
+
+
 class RunRecords:
     """The check runs the App wrote, per repository, commit and name (``sql``: the database's
     statements, ``bot.inbox.api.Sql``). A write claims the record first (``claim``) and saves
     what GitHub answered after (``save``), so a record still claimed was interrupted."""
 
-    def __init__(self, sql: Any, clock: Callable[[], float]) -> None:
+    def __init__(self, sql: Any, clock: Callable[[], float], *, keep: float = KEEP_SECONDS) -> None:
         self.sql = sql
         self.clock = clock
-        # When the record began (kept in the table, the first process's start): a pull request
-        # opened before then may have runs from before the record, so its commits are listed.
+        self.keep = keep
+        # When the record began (kept in the table, the first process's start), moved on as
+        # old records are dropped: a pull request opened before then may have runs the record
+        # does not hold, so its commits are listed.
         self.since = "9999"
+        self._since_read = float("-inf")
+        self._pruned = float("-inf")
 
     async def setup(self) -> None:
+        """Create the table, note when the record began, and drop what is past ``keep``."""
         await self.sql.setup(_RECORD_SCHEMA[self.sql.dialect])
         began = _iso(datetime.fromtimestamp(self.clock(), UTC))
         await self.sql.execute(
@@ -76,14 +85,43 @@ class RunRecords:
                 {"began": began, "now": self.clock()},
             )
         )
+        await self.prune()
+
+    async def prune(self) -> None:
+        """Drop the records of commits the App last wrote to more than ``keep`` ago. The
+        record's beginning moves to that moment first, so a pull request opened before it has
+        its commits listed rather than taken for runless."""
+        cutoff = self.clock() - self.keep
+        await self.sql.execute(
+            (
+                "UPDATE check_run_records SET runs = :cutoff WHERE repository = '' "
+                "AND name = 'since' AND runs < :cutoff",
+                {"cutoff": _iso(datetime.fromtimestamp(cutoff, UTC))},
+            ),
+            (
+                "DELETE FROM check_run_records WHERE repository <> '' AND updated_at < :cutoff",
+                {"cutoff": cutoff},
+            ),
+        )
+        self._pruned = self.clock()
+        await self._read_since()
+
+    async def _read_since(self) -> None:
         rows = await self.sql.fetch(
             "SELECT runs FROM check_run_records WHERE repository = '' AND name = 'since'"
         )
-        self.since = str(rows[0][0]) if rows else began
+        self.since = str(rows[0][0]) if rows else self.since
+        self._since_read = self.clock()
 
-    def covers(self, opened_at: str | None) -> bool:
+    async def covers(self, opened_at: str | None) -> bool:
         """Whether every run of the App on a pull request opened at ``opened_at`` (GitHub's
-        ``created_at``) is in the record."""
+        ``created_at``) is in the record. Another process may have dropped old records: the
+        beginning is read again hourly, and the records pruned daily."""
+        if self.clock() - self._since_read >= 3600:
+            if self.clock() - self._pruned >= 86400:
+                await self.prune()
+            else:
+                await self._read_since()
         return bool(opened_at) and str(opened_at) >= self.since
 
     @staticmethod

@@ -146,3 +146,31 @@ async def test_a_pull_request_from_before_the_record_has_its_runs_listed(
     before = "2026-11-27T11:59:59Z"
     edit = await publish(at(scope, records), sha, scorecard("new"), pull_number=7, opened_at=before)
     assert edit.action == "updated" and len(sandbox.check_runs(repo, sha)) == 1
+
+
+async def test_old_records_are_dropped_and_their_pull_requests_listed_again(
+    sandbox: Any, repo: str, scope: Scope, database: Database
+) -> None:
+    """A commit the App last wrote to more than ``keep`` ago loses its record; the record's
+    beginning moves with it, so that commit's runs are listed rather than taken for none."""
+    now = [NOW.timestamp()]
+    day = 86400.0
+    old_sha, new_sha = sandbox.add_commit(repo), sandbox.add_commit(repo)
+    records = RunRecords(database.sql, clock=lambda: now[0], keep=30 * day)
+    await records.setup()
+    opened = "2026-11-27T12:00:00Z"
+    await publish(at(scope, records), old_sha, scorecard("old"), pull_number=7, opened_at=opened)
+    now[0] += 20 * day
+    await publish(at(scope, records), new_sha, scorecard("new"), pull_number=8, opened_at=opened)
+    now[0] += 20 * day  # 40 days after the first write, 20 after the second
+    later = RunRecords(database.sql, clock=lambda: now[0], keep=30 * day)  # a process starting
+    await later.setup()
+    assert await later.get(scope.owner, scope.repo, old_sha, "hardening/scorecard") is None
+    assert await later.get(scope.owner, scope.repo, new_sha, "hardening/scorecard") is not None
+    assert not await later.covers(opened), "opened before the record's new beginning"
+    sandbox.reset_calls()
+    again = await publish(
+        at(scope, later), old_sha, scorecard("old"), pull_number=7, opened_at=opened
+    )
+    assert again.action == "unchanged" and len(listings(sandbox)) == 1
+    assert len(sandbox.check_runs(repo, old_sha)) == 1, "no second run"
