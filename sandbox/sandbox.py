@@ -518,13 +518,13 @@ class Sandbox:
     def pull(self, repo: str, number: int) -> Record:
         return wrap(self._render.pull(self.world.pull(self.world.repo(repo), number)))
 
-    def issues(self, repo: str) -> list[dict[str, Any]]:
+    def issues(self, repo: str) -> list[Record]:
         r = self.world.repo(repo)
         return wrap(
             [self._render.issue(i) for i in sorted(r.issues.values(), key=lambda i: i.number)]
         )
 
-    def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+    def comments(self, repo: str, number: int) -> list[Record]:
         issue = self.world.issue(self.world.repo(repo), number)
         return wrap([self._render.comment(self.world.comments[c]) for c in issue.comment_ids])
 
@@ -537,13 +537,13 @@ class Sandbox:
             if head_sha is None or run.head_sha == head_sha
         ]
 
-    def labels(self, repo: str) -> list[dict[str, Any]]:
+    def labels(self, repo: str) -> list[Record]:
         r = self.world.repo(repo)
         return wrap(
             [self._render.label(r, lb) for lb in sorted(r.labels.values(), key=lambda x: x.id)]
         )
 
-    def reactions(self, comment_id: int) -> list[dict[str, Any]]:
+    def reactions(self, comment_id: int) -> list[Record]:
         comment = self.world.comments.get(comment_id)
         if comment is None:
             raise KeyError(f"no comment {comment_id}")

@@ -281,7 +281,7 @@ def sandbox(bare_sandbox: Sandbox, sandbox_server: TestServer) -> Sandbox:
 
 
 @pytest.fixture
-def repo(sandbox: Any) -> str:
+def repo(sandbox: Sandbox) -> str:
     """A repository the App is installed on: ``octo/repo``, installation ``INSTALLATION_ID``."""
     sandbox.add_installation(OWNER, id=INSTALLATION_ID)
     sandbox.add_repo(REPO, installation_id=INSTALLATION_ID)
@@ -495,7 +495,7 @@ def postgres_url() -> Iterator[str]:
 # --- handler tests -----------------------------------------------------------------------------
 
 
-def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
+def item_of(sandbox: Sandbox, repo: str, number: int) -> HardeningItem:
     """The hardening item issue ``number`` holds now."""
     parsed = parse_item(sandbox.issue(repo, number)["body"])
     assert parsed.item is not None
@@ -503,7 +503,7 @@ def item_of(sandbox: Any, repo: str, number: int) -> HardeningItem:
 
 
 def open_app_item(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     item: HardeningItem,
     *,
@@ -528,7 +528,7 @@ def open_app_item(
     return number
 
 
-def ledger_call(sandbox: Any, call: Any) -> bool:
+def ledger_call(sandbox: Sandbox, call: Any) -> bool:
     """Whether a sandbox call creates, labels or edits the Hardening ledger, which follows every
     change in a delivery of its own (tests/test_handlers_loop.py tests it)."""
     body = call.json if isinstance(call.json, dict) else {}
@@ -543,7 +543,7 @@ def ledger_call(sandbox: Any, call: Any) -> bool:
     return call.path in ledgers
 
 
-def changes(sandbox: Any) -> list[Any]:
+def changes(sandbox: Sandbox) -> list[Any]:
     """The writes the bot made on GitHub (minting a token changes nothing)."""
     return [c for c in sandbox.writes() if not c.path.endswith("/access_tokens")]
 

@@ -21,6 +21,7 @@ from bot.catchup import STATE_KEY
 from bot.inbox.postgres import PostgresDatabase, _served
 from bot.settings import Settings
 from bot.web import CATCH_UP, DATABASE, INBOX, create_app
+from sandbox import Sandbox
 
 QUARTER = 900.0
 LateTick = Callable[[Any], Awaitable[None]]
@@ -91,7 +92,7 @@ def catch_up(
 
 
 async def test_failed_deliveries_are_taken_in_once(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     catch_up: tuple[Settings, LateTick],
     aiohttp_client: Callable[..., Any],
@@ -177,7 +178,7 @@ async def test_a_period_runs_once_however_its_run_was_asked_for(
 
 
 async def test_a_start_right_after_a_catch_up_keeps_what_it_recovered(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     make_settings: Callable[..., Settings],
     postgres_url: str,
@@ -211,7 +212,7 @@ async def test_a_start_right_after_a_catch_up_keeps_what_it_recovered(
 
 
 async def test_a_run_that_finds_nothing_keeps_the_last_recovery(
-    sandbox: Any, repo: str, make_settings: Callable[..., Settings], aiohttp_client: Any
+    sandbox: Sandbox, repo: str, make_settings: Callable[..., Settings], aiohttp_client: Any
 ) -> None:
     settings = make_settings(api_url=sandbox.api_url, catch_up_interval=QUARTER)
     issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))

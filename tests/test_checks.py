@@ -17,6 +17,7 @@ from bot.run_records import RunRecords
 from bot.scope import Scope
 from bot.settings import Settings
 from rules.check_output import CheckOutput
+from sandbox import Sandbox
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def scorecard(summary: str) -> CheckOutput:
 
 
 async def test_concurrent_writers_of_one_run_make_one_run(
-    sandbox: Any, repo: str, scope: Scope
+    sandbox: Sandbox, repo: str, scope: Scope
 ) -> None:
     sha = sandbox.add_commit(repo)
     # A pull request's event and an item's event are ordered separately, so both can be
@@ -71,7 +72,7 @@ async def database(
     await db.close()
 
 
-def listings(sandbox: Any) -> list[Any]:
+def listings(sandbox: Sandbox) -> list[Any]:
     return [c for c in sandbox.calls if c.method == "GET" and c.path.endswith("/check-runs")]
 
 
@@ -82,7 +83,7 @@ async def records_of(database: Database) -> RunRecords:
 
 
 async def test_the_record_spares_the_listing_and_every_process_reads_the_same(
-    sandbox: Any, repo: str, scope: Scope, database: Database
+    sandbox: Sandbox, repo: str, scope: Scope, database: Database
 ) -> None:
     sha = sandbox.add_commit(repo)
     one, other = await records_of(database), await records_of(database)  # two replicas
@@ -111,7 +112,7 @@ async def test_the_record_spares_the_listing_and_every_process_reads_the_same(
 
 
 async def test_a_write_cut_short_is_read_back_from_github_not_made_twice(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     scope: Scope,
     database: Database,
@@ -138,7 +139,7 @@ async def test_a_write_cut_short_is_read_back_from_github_not_made_twice(
 
 
 async def test_a_pull_request_from_before_the_record_has_its_runs_listed(
-    sandbox: Any, repo: str, scope: Scope, database: Database
+    sandbox: Sandbox, repo: str, scope: Scope, database: Database
 ) -> None:
     sha = sandbox.add_commit(repo)
     await publish(at(scope), sha, scorecard("old"), pull_number=7)  # no record

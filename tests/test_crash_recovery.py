@@ -26,6 +26,7 @@ import pytest
 from conftest import APP_ID, WEBHOOK_SECRET, spawn
 
 from bot.web import sign
+from sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.usefixtures("reap"), pytest.mark.real_clock]
@@ -107,13 +108,13 @@ class Server:
 
 
 @pytest.fixture
-async def world(sandbox: Any, repo: str) -> list[int]:
+async def world(sandbox: Sandbox, repo: str) -> list[int]:
     return [sandbox.open_issue(repo, title=f"incident {i}", body="x").number for i in range(8)]
 
 
 @pytest.fixture
 def server_env(
-    sandbox: Any, app_keys: tuple[str, str], tmp_path: Path, unused_tcp_port: int
+    sandbox: Sandbox, app_keys: tuple[str, str], tmp_path: Path, unused_tcp_port: int
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "HARDENING_"))}
     env.update(
@@ -160,7 +161,7 @@ async def post(
 
 
 async def test_sigkill_mid_stream_then_restart_processes_every_202_exactly_once(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     world: list[int],
     server_env: dict[str, str],
@@ -231,7 +232,7 @@ async def test_sigkill_mid_stream_then_restart_processes_every_202_exactly_once(
 
 
 async def test_sigterm_lets_in_flight_finish_and_keeps_the_rest(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     world: list[int],
     server_env: dict[str, str],

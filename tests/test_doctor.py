@@ -14,10 +14,11 @@ from conftest import until
 from bot.doctor import check
 from bot.settings import Settings, redact
 from bot.web import CATCH_UP, create_app
+from sandbox import Sandbox
 
 
 async def test_a_working_installation_is_verified_line_by_line(
-    sandbox: Any, repo: str, settings: Settings
+    sandbox: Sandbox, repo: str, settings: Settings
 ) -> None:
     sandbox.put_file(repo, ".github/hardening.yml", "mode: enforce\n")
     sandbox.webhook_url, sandbox.webhook_secret = "https://bot.example.com/webhook", "s"
@@ -39,7 +40,7 @@ async def test_a_working_installation_is_verified_line_by_line(
 
 
 async def test_problems_fail_the_check_naming_what_to_fix(
-    sandbox: Any, repo: str, settings: Settings, tmp_path: Path, app_keys: tuple[str, str]
+    sandbox: Sandbox, repo: str, settings: Settings, tmp_path: Path, app_keys: tuple[str, str]
 ) -> None:
     sandbox.world.app_permissions.pop("members")
     sandbox.world.app_events.remove("check_suite")
@@ -62,7 +63,7 @@ async def test_problems_fail_the_check_naming_what_to_fix(
 
 
 async def test_refused_credentials_stop_before_the_installations(
-    sandbox: Any, settings: Settings
+    sandbox: Sandbox, settings: Settings
 ) -> None:
     from dataclasses import replace
 
@@ -76,7 +77,7 @@ async def test_refused_credentials_stop_before_the_installations(
 
 
 async def test_a_postgresql_database_is_checked(
-    sandbox: Any, settings: Settings, postgres_url: str
+    sandbox: Sandbox, settings: Settings, postgres_url: str
 ) -> None:
     from dataclasses import replace
 
@@ -95,7 +96,7 @@ async def test_a_postgresql_database_is_checked(
 
 
 async def test_a_missing_push_subscription_says_what_it_costs(
-    sandbox: Any, repo: str, settings: Settings
+    sandbox: Sandbox, repo: str, settings: Settings
 ) -> None:
     sandbox.world.app_events.remove("push")
     out = io.StringIO()
@@ -109,7 +110,7 @@ async def test_a_missing_push_subscription_says_what_it_costs(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_failed_deliveries_the_catch_up_took_in_are_not_reported_missing(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     settings: Settings,
     backend: str,

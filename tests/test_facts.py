@@ -13,6 +13,7 @@ from bot.scope import Scope
 from rules.config import default_config
 from rules.item_template import render_item
 from rules.model import HardeningItem
+from sandbox import Sandbox
 
 ITEM = HardeningItem(
     failure_class="missed-detection",
@@ -24,7 +25,7 @@ ITEM = HardeningItem(
 
 
 async def test_linked_pulls_confirms_each_description(
-    sandbox: Any, repo: str, bot_app: Any
+    sandbox: Sandbox, repo: str, bot_app: Any
 ) -> None:
     from bot.facts import linked_pulls
 
@@ -41,7 +42,7 @@ async def test_linked_pulls_confirms_each_description(
     assert all("head" in p for p in found)  # full pull request objects
 
 
-async def test_item_facts_from_linked_pulls(sandbox: Any, repo: str, bot_app: Any) -> None:
+async def test_item_facts_from_linked_pulls(sandbox: Sandbox, repo: str, bot_app: Any) -> None:
     from bot.facts import item_facts
     from bot.item_issues import get_item
 

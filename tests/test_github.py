@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 from bot.github import API_VERSION, GitHubApp, RetryPolicy, parse_timestamp
 from bot.metrics import Metrics
 from bot.settings import Settings
+from sandbox import Sandbox
 
 
 class FakeTime:
@@ -55,13 +56,13 @@ def issue_path(number: int) -> str:
     return f"/repos/octo/repo/issues/{number}"
 
 
-def tokens_minted(sandbox: Any) -> list[Any]:
+def tokens_minted(sandbox: Sandbox) -> list[Any]:
     """The installation tokens the App asked GitHub for."""
     return [c for c in sandbox.calls if c.method == "POST" and c.path.endswith("/access_tokens")]
 
 
 async def test_installation_token_cached_until_five_minutes_before_expiry(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     first = await client.installation_api(INSTALLATION_ID)
     token = first.oauth_token
@@ -84,14 +85,14 @@ async def test_installation_token_cached_until_five_minutes_before_expiry(
 
 
 async def test_concurrent_first_use_mints_one_token(
-    sandbox: Any, repo: str, client: GitHubApp
+    sandbox: Sandbox, repo: str, client: GitHubApp
 ) -> None:
     await asyncio.gather(*(client.installation_api(INSTALLATION_ID) for _ in range(10)))
     assert len(tokens_minted(sandbox)) == 1
 
 
 async def test_unauthorized_drops_the_cached_token(
-    sandbox: Any, repo: str, client: GitHubApp
+    sandbox: Sandbox, repo: str, client: GitHubApp
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     sandbox.inject("GET", r"/issues/1$", status=401, body={"message": "Bad credentials"})
@@ -101,7 +102,7 @@ async def test_unauthorized_drops_the_cached_token(
     assert len(tokens_minted(sandbox)) == 2
 
 
-async def test_app_jwt_and_bot_login(sandbox: Any, client: GitHubApp) -> None:
+async def test_app_jwt_and_bot_login(sandbox: Sandbox, client: GitHubApp) -> None:
     assert await client.bot_login() == "hardening-bot[bot]"
     assert await client.bot_login() == "hardening-bot[bot]"
     app_calls = [c for c in sandbox.calls if c.path == "/app"]
@@ -110,7 +111,7 @@ async def test_app_jwt_and_bot_login(sandbox: Any, client: GitHubApp) -> None:
 
 
 async def test_api_version_header_on_every_request(
-    sandbox: Any, repo: str, client: GitHubApp
+    sandbox: Sandbox, repo: str, client: GitHubApp
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     issue = sandbox.open_issue(repo, title="T")
@@ -121,7 +122,9 @@ async def test_api_version_header_on_every_request(
     assert all(c.headers.get("user-agent") == "hardening-bot" for c in sandbox.calls)
 
 
-async def test_etag_cache_makes_rereads_free(sandbox: Any, repo: str, client: GitHubApp) -> None:
+async def test_etag_cache_makes_rereads_free(
+    sandbox: Sandbox, repo: str, client: GitHubApp
+) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     issue = sandbox.open_issue(repo, title="T")
     first = await gh.getitem(issue_path(issue.number))
@@ -135,7 +138,9 @@ async def test_etag_cache_makes_rereads_free(sandbox: Any, repo: str, client: Gi
     assert (await gh.getitem(issue_path(issue.number)))["title"] == "T2"
 
 
-async def test_etag_caches_are_per_installation(sandbox: Any, repo: str, client: GitHubApp) -> None:
+async def test_etag_caches_are_per_installation(
+    sandbox: Sandbox, repo: str, client: GitHubApp
+) -> None:
     sandbox.add_installation("other", id=77)
     sandbox.add_repo("other/repo", installation_id=77)
     a = await client.installation_api(INSTALLATION_ID)
@@ -144,7 +149,7 @@ async def test_etag_caches_are_per_installation(sandbox: Any, repo: str, client:
 
 
 async def test_get_retried_on_5xx_with_backoff(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     issue = sandbox.open_issue(repo, title="T")
@@ -156,7 +161,7 @@ async def test_get_retried_on_5xx_with_backoff(
 
 
 async def test_5xx_gives_up_after_the_retries(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     sandbox.inject("GET", r"/issues/1$", status=503, times=None)
@@ -165,7 +170,7 @@ async def test_5xx_gives_up_after_the_retries(
     assert len(fake.sleeps) == RetryPolicy().retries
 
 
-async def test_post_not_resent_after_a_5xx(sandbox: Any, repo: str, client: GitHubApp) -> None:
+async def test_post_not_resent_after_a_5xx(sandbox: Sandbox, repo: str, client: GitHubApp) -> None:
     # A 502 on a POST may have created the comment; the delivery's retry (idempotent writes)
     # is the safe place to try again, not a blind resend.
     gh = await client.installation_api(INSTALLATION_ID)
@@ -177,7 +182,7 @@ async def test_post_not_resent_after_a_5xx(sandbox: Any, repo: str, client: GitH
 
 
 async def test_timeout_retried(
-    sandbox: Any, repo: str, make_settings: Callable[..., Settings], fake: FakeTime
+    sandbox: Sandbox, repo: str, make_settings: Callable[..., Settings], fake: FakeTime
 ) -> None:
     settings = make_settings(api_url=sandbox.api_url, github_timeout=0.2)
     client = GitHubApp(settings, clock=fake, sleep=fake.sleep, random=lambda: 0.5)
@@ -207,7 +212,7 @@ async def test_connection_errors_retried_then_raised(
 
 
 async def test_primary_rate_limit_waits_until_reset(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     sandbox.clock = fake
     gh = await client.installation_api(INSTALLATION_ID)
@@ -221,7 +226,7 @@ async def test_primary_rate_limit_waits_until_reset(
 
 
 async def test_primary_rate_limit_403_waits_and_retries(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     sandbox.clock = fake
     gh = await client.installation_api(INSTALLATION_ID)
@@ -233,7 +238,7 @@ async def test_primary_rate_limit_403_waits_and_retries(
 
 
 async def test_secondary_rate_limit_honours_retry_after(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     issue = sandbox.open_issue(repo, title="T")
@@ -244,7 +249,7 @@ async def test_secondary_rate_limit_honours_retry_after(
 
 
 async def test_secondary_rate_limit_without_retry_after_waits_a_minute_doubling(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     issue = sandbox.open_issue(repo, title="T")
@@ -254,7 +259,7 @@ async def test_secondary_rate_limit_without_retry_after_waits_a_minute_doubling(
 
 
 async def test_secondary_403_message_without_headers(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     issue = sandbox.open_issue(repo, title="T")
@@ -264,7 +269,7 @@ async def test_secondary_403_message_without_headers(
 
 
 async def test_permission_403_is_an_error_not_a_wait(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     sandbox.inject(
@@ -277,7 +282,7 @@ async def test_permission_403_is_an_error_not_a_wait(
 
 
 async def test_rate_limit_retries_are_bounded(
-    sandbox: Any, repo: str, client: GitHubApp, fake: FakeTime
+    sandbox: Sandbox, repo: str, client: GitHubApp, fake: FakeTime
 ) -> None:
     gh = await client.installation_api(INSTALLATION_ID)
     sandbox.inject("GET", r"/issues/1$", status=429, times=None, headers={"Retry-After": "5"})
@@ -287,7 +292,7 @@ async def test_rate_limit_retries_are_bounded(
 
 
 async def test_dry_run_sends_reads_and_records_writes(
-    sandbox: Any, repo: str, settings: Settings, fake: FakeTime
+    sandbox: Sandbox, repo: str, settings: Settings, fake: FakeTime
 ) -> None:
     client = GitHubApp(settings, dry_run=True, clock=fake, sleep=fake.sleep)
     try:
@@ -313,7 +318,7 @@ async def test_dry_run_sends_reads_and_records_writes(
 
 
 @pytest.fixture
-async def ghes(aiohttp_server: Callable[..., Any], sandbox: Any) -> AsyncIterator[TestServer]:
+async def ghes(aiohttp_server: Callable[..., Any], sandbox: Sandbox) -> AsyncIterator[TestServer]:
     """The sandbox mounted as GHES mounts its API, plus a recording GraphQL endpoint."""
     graphql_calls: list[dict[str, Any]] = []
 
@@ -331,7 +336,7 @@ async def ghes(aiohttp_server: Callable[..., Any], sandbox: Any) -> AsyncIterato
 
 
 async def test_ghes_rest_and_graphql_urls(
-    ghes: TestServer, sandbox: Any, repo: str, make_settings: Callable[..., Settings]
+    ghes: TestServer, sandbox: Sandbox, repo: str, make_settings: Callable[..., Settings]
 ) -> None:
     base = str(ghes.make_url("/api/v3/"))
     settings = make_settings(api_url=base.rstrip("/"))
@@ -404,7 +409,7 @@ async def test_one_installations_requests_are_gated(
 
 
 async def test_a_rate_limited_answer_pauses_the_installations_other_requests(
-    sandbox: Any, repo: str, make_settings: Callable[..., Settings], fake: FakeTime
+    sandbox: Sandbox, repo: str, make_settings: Callable[..., Settings], fake: FakeTime
 ) -> None:
     released = asyncio.Event()
     slept = [asyncio.Event(), asyncio.Event()]
@@ -438,7 +443,7 @@ async def test_a_rate_limited_answer_pauses_the_installations_other_requests(
 
 
 async def test_a_rebuilt_client_takes_turns_through_the_same_gate(
-    sandbox: Any, repo: str, client: GitHubApp
+    sandbox: Sandbox, repo: str, client: GitHubApp
 ) -> None:
     sandbox.add_installation("other", id=INSTALLATION_ID + 1)
     client._apis = cachetools.LRUCache(maxsize=1)  # as with 1024 other installations active

@@ -13,6 +13,7 @@ import pytest
 from bot.web import INBOX
 from rules.item_template import parse_item
 from rules.linked_pulls import hardens_numbers
+from sandbox import Sandbox
 
 FINDINGS = """\
 ### Findings
@@ -21,7 +22,7 @@ FINDINGS = """\
 """
 
 
-def hardening_issues(sandbox: Any, repo: str) -> list[dict[str, Any]]:
+def hardening_issues(sandbox: Sandbox, repo: str) -> list[dict[str, Any]]:
     return [i for i in sandbox.issues(repo) if "hardening" in {lb["name"] for lb in i["labels"]}]
 
 
@@ -30,7 +31,7 @@ async def failed(bot_app: Any) -> int:
 
 
 async def test_a_5000_digit_marker_gets_a_2xx_and_other_incidents_keep_working(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ):
     huge = "9" * 5_000
     body = (
@@ -59,7 +60,7 @@ async def test_a_5000_digit_marker_gets_a_2xx_and_other_incidents_keep_working(
 
 
 async def test_a_payload_whose_subject_cannot_be_derived_is_still_stored(
-    sandbox: Any, repo: str, deliver: Any, bot_app: Any, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, repo: str, deliver: Any, bot_app: Any, monkeypatch: pytest.MonkeyPatch
 ):
     import bot.web
 
@@ -77,7 +78,7 @@ async def test_a_payload_whose_subject_cannot_be_derived_is_still_stored(
 
 
 async def test_a_65000_tab_pull_request_body_is_read_in_linear_time(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any
 ):
     body = "Hardens #1" + "\t" * 65_000
     started = time.process_time()
@@ -94,13 +95,13 @@ async def test_a_65000_tab_pull_request_body_is_read_in_linear_time(
     await drain()
 
 
-def requests_since(sandbox: Any, start: int) -> list[Any]:
+def requests_since(sandbox: Sandbox, start: int) -> list[Any]:
     """GitHub requests the bot made since ``start`` (minting a token is not one)."""
     return [c for c in sandbox.calls[start:] if not c.path.endswith("/access_tokens")]
 
 
 async def test_2000_hardens_references_cost_at_most_60_requests_and_the_rest_is_reported(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any
 ):
     incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
     await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
@@ -130,7 +131,7 @@ async def test_2000_hardens_references_cost_at_most_60_requests_and_the_rest_is_
 
 
 async def test_300_findings_open_at_most_50_issues_and_the_rest_is_reported(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any
 ):
     body = "### Findings\n\n" + "".join(
         f"- missed detection: pager {n} did not fire\n" for n in range(300)
@@ -155,7 +156,7 @@ async def test_300_findings_open_at_most_50_issues_and_the_rest_is_reported(
     assert len(hardening_issues(sandbox, repo)) == 50
 
 
-def written_texts(sandbox: Any, start: int = 0) -> list[str]:
+def written_texts(sandbox: Sandbox, start: int = 0) -> list[str]:
     """Every title, body and check run text the bot sent to GitHub since ``start``."""
     texts: list[str] = []
 
@@ -176,7 +177,7 @@ def written_texts(sandbox: Any, start: int = 0) -> list[str]:
 
 
 async def test_a_team_mention_in_a_finding_mentions_no_one(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any
 ):
     body = "### Findings\n\n- missed detection: pager skipped @acme/everyone and @carol\n"
     incident = sandbox.open_issue(repo, title="Outage for @acme/everyone", body=body,
@@ -191,7 +192,7 @@ async def test_a_team_mention_in_a_finding_mentions_no_one(
 
 
 async def test_mentions_in_commands_are_copied_inert(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any
 ):
     sandbox.set_permission(repo, "alice", "write")
     incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
@@ -217,7 +218,7 @@ async def test_mentions_in_commands_are_copied_inert(
 
 
 async def test_a_deleted_command_comment_finishes_its_delivery_without_holding_the_queue(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ):
     incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
     await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
@@ -246,7 +247,7 @@ async def test_a_deleted_command_comment_finishes_its_delivery_without_holding_t
 
 
 async def test_a_404_for_something_else_still_retries(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ):
     incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))
     await deliver("issues", sandbox.issue_event(repo, incident["number"], "opened"))
@@ -297,7 +298,7 @@ async def test_intake_and_workers_decode_the_same_documents(
 
 
 async def test_an_unsigned_event_header_cannot_grow_the_metric_labels(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ):
     from bot.web import METRICS
 
@@ -350,7 +351,7 @@ async def test_an_inbox_that_fails_the_integrity_check_is_reported_at_start(tmp_
 
 
 async def test_an_item_linked_from_more_pull_requests_than_the_limit_says_so(
-    sandbox: Any, repo: str, deliver: Any, drain: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any
 ):
     sandbox.put_file(repo, ".github/hardening.yml", "limits: {linked_pulls_per_item: 2}\n")
     incident = sandbox.open_issue(repo, title="Outage", body=FINDINGS, labels=("incident",))

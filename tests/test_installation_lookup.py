@@ -12,6 +12,7 @@ import gidgethub
 from conftest import ledger_call
 
 from bot.web import INBOX, _is_permanent
+from sandbox import Sandbox
 
 
 def _without_installation(payload: dict[str, Any]) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def _without_installation(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_installation_is_looked_up_from_the_repository(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ) -> None:
     issue = sandbox.open_issue(
         repo,
@@ -45,7 +46,7 @@ async def test_installation_is_looked_up_from_the_repository(
 
 
 async def test_a_repository_without_the_app_is_skipped(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ) -> None:
     issue = sandbox.open_issue(
         repo, title="x", body="### Findings\n\n- missed detection: y\n", labels=["incident"]
@@ -76,7 +77,7 @@ def test_permission_refusals_are_permanent_but_rate_limits_are_not() -> None:
 
 
 async def test_a_delivery_naming_no_installation_and_no_repository_parks_at_once(
-    sandbox: Any, repo: str, deliver: Any, drain: Any, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Any, drain: Any, bot_app: Any
 ) -> None:
     issue = sandbox.open_issue(repo, title="x", body="y", labels=["incident"])
     payload = _without_installation(sandbox.issue_event(repo, issue.number, "opened"))

@@ -15,6 +15,7 @@ from bot.github import GitHubApp
 from bot.inbox import Database, open_database
 from bot.issue_versions import IssueVersions, issue_of
 from bot.settings import Settings
+from sandbox import Sandbox
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,7 +57,7 @@ def test_which_paths_are_an_issue() -> None:
 
 
 async def test_an_unchanged_issue_is_read_once_and_a_change_is_read_everywhere(
-    sandbox: Any, repo: str, replicas: list[GitHubApp], clock: Clock
+    sandbox: Sandbox, repo: str, replicas: list[GitHubApp], clock: Clock
 ) -> None:
     one, other = [await app.installation_api(INSTALLATION_ID) for app in replicas]
     number = int(sandbox.open_issue(repo, title="t", body="first")["number"])
@@ -115,7 +116,7 @@ async def test_an_unchanged_issue_is_read_once_and_a_change_is_read_everywhere(
 
 
 async def test_without_a_maximum_age_every_read_asks(
-    sandbox: Any, repo: str, database: Database, settings: Settings
+    sandbox: Sandbox, repo: str, database: Database, settings: Settings
 ) -> None:
     app = GitHubApp(settings)
     app.versions = IssueVersions(database.sql, max_age=0)

@@ -11,6 +11,7 @@ from bot.item_issues import get_item, list_items, refresh_incident_tracking, sav
 from rules.config import default_config, load_config
 from rules.item_template import render_item
 from rules.model import HardeningItem, ItemMarker
+from sandbox import Sandbox
 
 CONFIG = default_config()
 
@@ -27,7 +28,7 @@ FOOTER = "\n\nMore notes below the template.\n"
 
 
 def open_item(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     item: HardeningItem = ITEM,
     *,
@@ -38,7 +39,7 @@ def open_item(
     return sandbox.open_issue(repo, title="Harden: x", body=body, labels=labels, user=BOT)
 
 
-def writes(sandbox: Any) -> list[tuple[str, str]]:
+def writes(sandbox: Sandbox) -> list[tuple[str, str]]:
     return [(c.method, c.path) for c in sandbox.writes() if "/access_tokens" not in c.path]
 
 

@@ -21,6 +21,7 @@ from bot.scope import Scope
 from bot.settings import Settings
 from rules.item_template import parse_item, replace_item_in_body
 from rules.model import Evidence
+from sandbox import Sandbox
 
 BOT = "hardening-bot[bot]"
 OWNER, NAME = REPO.split("/")
@@ -44,11 +45,11 @@ def context(settings: Settings, when: datetime) -> Context:
     )
 
 
-def marked(sandbox: Any, number: int, text: str, repo: str = REPO) -> list[dict[str, Any]]:
+def marked(sandbox: Sandbox, number: int, text: str, repo: str = REPO) -> list[dict[str, Any]]:
     return [c for c in sandbox.comments(repo, number) if text in c["body"]]
 
 
-def writes(sandbox: Any) -> list[tuple[str, str]]:
+def writes(sandbox: Sandbox) -> list[tuple[str, str]]:
     """The writes of a job, leaving out the Hardening ledger it brings up to date."""
     return [
         (c.method, c.path)
@@ -57,14 +58,14 @@ def writes(sandbox: Any) -> list[tuple[str, str]]:
     ]
 
 
-async def incident_with_items(sandbox: Any, gh: GitHubAPI, settings: Settings) -> list[int]:
+async def incident_with_items(sandbox: Sandbox, gh: GitHubAPI, settings: Settings) -> list[int]:
     """An incident planned on PLANNED; its two items, by number."""
     issue = sandbox.open_issue(REPO, title="Checkout outage", body=INCIDENT, labels=("incident",))
     result = await sync_incident(Scope(gh, context(settings, PLANNED), OWNER, NAME), dict(issue))
     return sorted(result.created)
 
 
-def edit_item(sandbox: Any, number: int, **changes: Any) -> None:
+def edit_item(sandbox: Sandbox, number: int, **changes: Any) -> None:
     body = sandbox.issue(REPO, number)["body"]
     item = parse_item(body).item
     assert item is not None
@@ -75,7 +76,7 @@ def edit_item(sandbox: Any, number: int, **changes: Any) -> None:
 
 
 async def test_an_overdue_item_gets_one_comment_a_week(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings
 ) -> None:
     late, fine = await incident_with_items(sandbox, gh, settings)
     edit_item(sandbox, late, owner="alice", verifier="bob", evidence=(PROOF,))
@@ -129,7 +130,7 @@ async def test_an_overdue_item_gets_one_comment_a_week(
 
 
 async def test_the_tracking_comment_turns_overdue_without_anyone_editing(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings
 ) -> None:
     items = await incident_with_items(sandbox, gh, settings)
     for number in items:
@@ -150,7 +151,7 @@ async def test_the_tracking_comment_turns_overdue_without_anyone_editing(
 
 
 async def test_verified_and_retired_items_are_left_alone(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings
 ) -> None:
     done, retired = await incident_with_items(sandbox, gh, settings)
     edit_item(sandbox, done, status="verified", evidence=())
@@ -170,7 +171,7 @@ LATER = date(2027, 1, 15)  # an adoption check still ahead: not a retire candida
 
 
 async def test_a_departed_owner_is_flagged_once_a_month(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings
 ) -> None:
     gone, kept = await incident_with_items(sandbox, gh, settings)
     sandbox.set_permission(REPO, "bob", "write")
@@ -201,7 +202,7 @@ async def test_a_departed_owner_is_flagged_once_a_month(
     assert not [c for c in sandbox.calls if "/protection/" in c.path]
 
 
-def verified_item(sandbox: Any, number: int, repo: str = REPO, **changes: Any) -> None:
+def verified_item(sandbox: Sandbox, number: int, repo: str = REPO, **changes: Any) -> None:
     body = sandbox.issue(repo, number)["body"]
     item = parse_item(body).item
     assert item is not None
@@ -226,7 +227,7 @@ def verified_item(sandbox: Any, number: int, repo: str = REPO, **changes: Any) -
     ],
 )
 async def test_required_checks_of_the_default_branch(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     gh: GitHubAPI,
     settings: Settings,
@@ -251,7 +252,7 @@ async def test_required_checks_of_the_default_branch(
 
 
 async def test_unreadable_branch_protection_is_reported_not_failed(
-    sandbox: Any, gh: GitHubAPI, settings: Settings, github: GitHubApp
+    sandbox: Sandbox, gh: GitHubAPI, settings: Settings, github: GitHubApp
 ) -> None:
     # An installation that was not granted the optional administration permission.
     sandbox.add_installation(
@@ -295,7 +296,7 @@ async def test_unreadable_branch_protection_is_reported_not_failed(
 
 
 async def test_other_branch_protection_errors_fail_the_run(
-    sandbox: Any, repo: str, settings: Settings
+    sandbox: Sandbox, repo: str, settings: Settings
 ) -> None:
     async def no_wait(seconds: float) -> None:
         return None
@@ -313,7 +314,7 @@ async def test_other_branch_protection_errors_fail_the_run(
 
 
 async def test_a_failed_owner_lookup_fails_the_run(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings
 ) -> None:
     from bot.permissions import PermissionLookupError
 
@@ -333,7 +334,7 @@ async def test_a_failed_owner_lookup_fails_the_run(
 
 
 async def test_run_job_for_operators(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings
 ) -> None:
     late, _ = await incident_with_items(sandbox, gh, settings)
     edit_item(sandbox, late, owner="alice", verifier="bob")

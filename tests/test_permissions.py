@@ -21,6 +21,8 @@ from bot.permissions import (
     split_team,
 )
 from bot.scope import Scope
+from sandbox import Sandbox
+from sandbox.model import Role
 
 PERMISSION_PATH = r"/repos/octo/repo/collaborators/[^/]+/permission"
 MEMBERSHIP_PATH = r"/orgs/octo/teams/[^/]+/memberships/[^/]+"
@@ -40,20 +42,20 @@ async def github(settings: Any) -> AsyncIterator[GitHubApp]:
     await client.close()
 
 
-def _gets(sandbox: Any, fragment: str) -> list[Any]:
+def _gets(sandbox: Sandbox, fragment: str) -> list[Any]:
     return [c for c in sandbox.calls if c.method == "GET" and fragment in c.path]
 
 
 @pytest.mark.parametrize("role", ["read", "triage", "write", "maintain", "admin"])
 async def test_role_is_read_from_role_name(
-    sandbox: Any, repo: str, scope: Scope, role: str
+    sandbox: Sandbox, repo: str, scope: Scope, role: Role
 ) -> None:
     # The legacy field says "write" for maintain and "read" for triage; role_name decides.
     sandbox.set_permission(repo, "dana", role)
     assert await collaborator_role(scope, "dana") == role
 
 
-async def test_not_a_collaborator_is_no_role(sandbox: Any, repo: str, scope: Scope) -> None:
+async def test_not_a_collaborator_is_no_role(sandbox: Sandbox, repo: str, scope: Scope) -> None:
     sandbox.add_user("stranger")
     assert await collaborator_role(scope, "stranger") is None
     assert await collaborator_role(scope, "nobody-at-all") is None  # no such user
@@ -61,7 +63,7 @@ async def test_not_a_collaborator_is_no_role(sandbox: Any, repo: str, scope: Sco
 
 @pytest.mark.parametrize("status", [500, 502, 503, 403])
 async def test_failed_role_lookup_is_an_error_and_logged(
-    sandbox: Any, repo: str, scope: Scope, caplog: pytest.LogCaptureFixture, status: int
+    sandbox: Sandbox, repo: str, scope: Scope, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
     sandbox.set_permission(repo, "dana", "admin")
     body = FORBIDDEN if status == 403 else None
@@ -77,7 +79,7 @@ async def test_failed_role_lookup_is_an_error_and_logged(
 
 
 async def test_timeout_is_an_error(
-    sandbox: Any, repo: str, make_settings: Any, sandbox_server: Any, scope: Scope
+    sandbox: Sandbox, repo: str, make_settings: Any, sandbox_server: Any, scope: Scope
 ) -> None:
     from conftest import INSTALLATION_ID
 
@@ -96,7 +98,7 @@ async def test_timeout_is_an_error(
 
 
 async def test_team_membership_members_maintainers_and_absent(
-    sandbox: Any, repo: str, gh: Any
+    sandbox: Sandbox, repo: str, gh: Any
 ) -> None:
     sandbox.add_team("octo", "leads", members=["erin"], maintainers=["frank"])
     assert await is_team_member(gh, "octo", "leads", "erin")
@@ -106,7 +108,7 @@ async def test_team_membership_members_maintainers_and_absent(
 
 
 async def test_team_membership_is_cached_per_client(
-    sandbox: Any, repo: str, gh: Any, settings: Any
+    sandbox: Sandbox, repo: str, gh: Any, settings: Any
 ) -> None:
     from conftest import INSTALLATION_ID
 
@@ -125,7 +127,7 @@ async def test_team_membership_is_cached_per_client(
 
 
 async def test_failed_team_lookup_is_an_error_and_not_cached(
-    sandbox: Any, repo: str, gh: Any
+    sandbox: Sandbox, repo: str, gh: Any
 ) -> None:
     sandbox.add_team("octo", "leads", members=["erin"])
     sandbox.inject("GET", MEMBERSHIP_PATH, status=403, times=1, body=FORBIDDEN)
@@ -134,7 +136,7 @@ async def test_failed_team_lookup_is_an_error_and_not_cached(
     assert await is_lead(gh, "erin", ["@octo/leads"])  # the error was not remembered
 
 
-async def test_named_lead_needs_no_lookup(sandbox: Any, repo: str, gh: Any) -> None:
+async def test_named_lead_needs_no_lookup(sandbox: Sandbox, repo: str, gh: Any) -> None:
     sandbox.inject("GET", MEMBERSHIP_PATH, status=503, times=None)
     # A lead named in the config is decided before any team is asked (case-insensitively).
     assert await is_lead(gh, "Carol", ["@octo/leads", "carol"])
@@ -143,7 +145,7 @@ async def test_named_lead_needs_no_lookup(sandbox: Any, repo: str, gh: Any) -> N
 
 
 async def test_lookup_caller_asks_only_what_is_needed(
-    sandbox: Any, repo: str, scope: Scope
+    sandbox: Sandbox, repo: str, scope: Scope
 ) -> None:
     sandbox.set_permission(repo, "dana", "maintain")
     sandbox.add_team("octo", "leads", members=["dana"])

@@ -19,6 +19,7 @@ from bot.inbox.api import Delivery
 from bot.inbox.postgres import STATS_SQL, PostgresDatabase
 from bot.settings import Settings
 from bot.web import CATCH_UP, DATABASE, INBOX, create_app
+from sandbox import Sandbox
 
 DAY = 86400.0
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -173,7 +174,7 @@ async def test_health_counts_read_no_finished_job(pg_settings: Settings) -> None
 async def test_catch_up_at_start_runs_ahead_of_a_backlog(
     make_settings: Callable[..., Settings],
     postgres_url: str,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     aiohttp_client: Client,
 ) -> None:

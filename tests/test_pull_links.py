@@ -15,6 +15,7 @@ from bot.pull_links import Link, PullLinks
 from bot.settings import Settings
 from bot.web import create_app
 from rules.model import PullFacts
+from sandbox import Sandbox
 
 SCORECARD = "hardening/scorecard"
 
@@ -72,7 +73,7 @@ async def test_each_delivery_replaces_what_its_pull_request_links(database: Data
 
 
 async def test_a_scorecard_shows_the_other_linked_pull_requests_without_searching(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     settings: Settings,
     make_settings: Callable[..., Settings],

@@ -24,6 +24,8 @@ import pytest
 from conftest import APP_ID, INSTALLATION_ID, WEBHOOK_SECRET
 from test_crash_recovery import BOOT, Server, post
 
+from sandbox import Sandbox
+
 pytestmark = [pytest.mark.usefixtures("reap"), pytest.mark.real_clock]
 
 # The same handler; the scheduler's tick replaced by one that posts a comment, so the sandbox
@@ -55,7 +57,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def replica_env(sandbox: Any, app_keys: tuple[str, str], postgres_url: str) -> dict[str, str]:
+def replica_env(sandbox: Sandbox, app_keys: tuple[str, str], postgres_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "HARDENING_"))}
     env.update(
         GITHUB_APP_ID=str(APP_ID),
@@ -100,7 +102,7 @@ async def settled(server: Server, within: float = 60.0) -> dict[str, Any]:
 
 
 async def test_two_replicas_fed_twice_one_killed_take_effect_once_in_order(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     replica_env: dict[str, str],
     tmp_path: Path,
@@ -148,7 +150,7 @@ async def test_two_replicas_fed_twice_one_killed_take_effect_once_in_order(
 
 
 async def test_a_periodic_job_runs_once_per_period_across_replicas(
-    sandbox: Any, repo: str, replica_env: dict[str, str], tmp_path: Path, postgres_url: str
+    sandbox: Sandbox, repo: str, replica_env: dict[str, str], tmp_path: Path, postgres_url: str
 ) -> None:
     sandbox.open_issue(repo, title="ticks", body="x")
     env = {

@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.web import SCHEDULER, create_app
 from rules.cadence import RECHECK_SECONDS, Cadence, Plan, plan_run, retry_delay
 from rules.registrations import registration_change
+from sandbox import Sandbox
 
 
 def at(*parts: int) -> float:
@@ -396,7 +397,7 @@ def make_scheduler(
 
 async def test_a_job_runs_once_per_period_across_restarts(
     db: Path,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     github: GitHubApp,
     settings: Settings,
@@ -446,7 +447,7 @@ async def test_a_job_runs_once_per_period_across_restarts(
 
 async def test_a_failed_run_is_retried_with_backoff(
     db: Path,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     github: GitHubApp,
     settings: Settings,
@@ -486,7 +487,7 @@ async def test_a_failed_run_is_retried_with_backoff(
 
 async def test_off_in_the_config_turns_a_job_off(
     db: Path,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     github: GitHubApp,
     settings: Settings,
@@ -513,7 +514,7 @@ async def test_off_in_the_config_turns_a_job_off(
 
 async def test_a_deleted_installation_is_forgotten(
     db: Path,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     github: GitHubApp,
     settings: Settings,
@@ -531,7 +532,7 @@ async def test_a_deleted_installation_is_forgotten(
 
 async def test_the_loop_wakes_every_interval_and_stops_at_once(
     db: Path,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     github: GitHubApp,
     settings: Settings,
@@ -578,7 +579,7 @@ async def test_interval_zero_is_off(
 
 async def test_deliveries_register_repositories_and_the_app_runs_the_scheduler(
     aiohttp_client: Any,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     make_settings: Callable[..., Settings],
     settings: Settings,
@@ -619,7 +620,7 @@ async def test_deliveries_register_repositories_and_the_app_runs_the_scheduler(
 
 async def test_repositories_that_never_sent_a_delivery_are_served(
     db: Path,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     github: GitHubApp,
     settings: Settings,

@@ -29,6 +29,7 @@ from bot import setup
 from bot.settings import Settings, process_env
 from bot.setup import SetupFlow, build_manifest, load_manifest, registration_url, web_url
 from bot.startup import verify_app
+from sandbox import Sandbox
 from sandbox.manifest import EVENT_PERMISSIONS, manifest_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ Serve = Callable[..., Awaitable[TestServer]]
 
 
 async def start_flow(
-    sandbox: Any, tmp_path: Path, aiohttp_server: Serve, **options: Any
+    sandbox: Sandbox, tmp_path: Path, aiohttp_server: Serve, **options: Any
 ) -> tuple[SetupFlow, TestServer]:
     flow = SetupFlow(
         manifest=load_manifest(APP_YML),
@@ -151,7 +152,7 @@ async def press_the_button(
 
 
 async def test_register_write_env_and_start_with_it(
-    sandbox: Any, tmp_path: Path, aiohttp_server: Serve
+    sandbox: Sandbox, tmp_path: Path, aiohttp_server: Serve
 ) -> None:
     flow, server = await start_flow(sandbox, tmp_path, aiohttp_server)
     try:
@@ -197,7 +198,7 @@ async def test_register_write_env_and_start_with_it(
 
 
 async def test_a_callback_with_a_foreign_state_writes_nothing(
-    sandbox: Any, tmp_path: Path, aiohttp_server: Serve
+    sandbox: Sandbox, tmp_path: Path, aiohttp_server: Serve
 ) -> None:
     flow, server = await start_flow(sandbox, tmp_path, aiohttp_server)
     try:
@@ -214,7 +215,7 @@ async def test_a_callback_with_a_foreign_state_writes_nothing(
 
 
 async def test_a_used_or_expired_code_is_refused_with_a_reason(
-    sandbox: Any, tmp_path: Path, aiohttp_server: Serve
+    sandbox: Sandbox, tmp_path: Path, aiohttp_server: Serve
 ) -> None:
     code = sandbox.registrations.register(shipped_manifest())
     sandbox.clock = lambda: 10**10  # more than an hour later
@@ -232,7 +233,7 @@ async def test_a_used_or_expired_code_is_refused_with_a_reason(
 
 
 async def test_an_organization_registration(
-    sandbox: Any, tmp_path: Path, aiohttp_server: Serve
+    sandbox: Sandbox, tmp_path: Path, aiohttp_server: Serve
 ) -> None:
     sandbox.add_user("acme", type="Organization")
     flow, server = await start_flow(sandbox, tmp_path, aiohttp_server, org="acme")
@@ -298,7 +299,7 @@ async def run_bot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
 @pytest.mark.real_clock
 @pytest.mark.usefixtures("reap")
 async def test_python_m_bot_starts_with_the_written_env_and_refuses_a_wrong_key(
-    sandbox: Any, tmp_path: Path, aiohttp_server: Serve, app_keys: tuple[str, str]
+    sandbox: Sandbox, tmp_path: Path, aiohttp_server: Serve, app_keys: tuple[str, str]
 ) -> None:
     flow, server = await start_flow(sandbox, tmp_path, aiohttp_server)
     try:
@@ -340,7 +341,7 @@ async def test_python_m_bot_starts_with_the_written_env_and_refuses_a_wrong_key(
 
 @pytest.mark.usefixtures("reap")
 async def test_the_setup_command_serves_until_registered_then_exits_0(
-    sandbox: Any, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path
 ) -> None:
     port = free_port()
     env_file = absolute(tmp_path / ".env")  # the path setup reports

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,11 +17,12 @@ from conftest import until
 
 from bot.settings import Settings, SettingsError
 from bot.startup import StartupError, bind, redact, serve, verify_app
+from sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def test_the_app_is_verified_with_one_get_app(sandbox: Any, settings: Settings) -> None:
+async def test_the_app_is_verified_with_one_get_app(sandbox: Sandbox, settings: Settings) -> None:
     app = await verify_app(settings)
     assert app is not None and app["slug"] == "hardening-bot"
     assert [(c.method, c.path) for c in sandbox.calls] == [("GET", "/app")]
@@ -36,7 +36,7 @@ def other_key() -> str:
 
 
 async def test_a_wrong_id_or_key_names_both(
-    sandbox: Any, settings: Settings, other_key: str
+    sandbox: Sandbox, settings: Settings, other_key: str
 ) -> None:
     with pytest.raises(StartupError, match=r"^GITHUB_APP_ID 7 and the private key"):
         await verify_app(replace(settings, app_id=7))
@@ -46,7 +46,9 @@ async def test_a_wrong_id_or_key_names_both(
         await verify_app(other)
 
 
-async def test_an_unreachable_or_wrong_api_url_names_it(sandbox: Any, settings: Settings) -> None:
+async def test_an_unreachable_or_wrong_api_url_names_it(
+    sandbox: Sandbox, settings: Settings
+) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
@@ -59,7 +61,9 @@ async def test_an_unreachable_or_wrong_api_url_names_it(sandbox: Any, settings: 
         await verify_app(settings)
 
 
-async def test_a_github_outage_does_not_stop_the_start(sandbox: Any, settings: Settings) -> None:
+async def test_a_github_outage_does_not_stop_the_start(
+    sandbox: Sandbox, settings: Settings
+) -> None:
     sandbox.inject("GET", r"^/app$", status=502)
     assert await verify_app(settings) is None
 
@@ -93,7 +97,7 @@ def test_settings_refuse_what_is_certainly_wrong(other_key: str) -> None:
 
 
 async def test_an_unwritable_database_names_database_url(
-    sandbox: Any, settings: Settings, tmp_path: Path
+    sandbox: Sandbox, settings: Settings, tmp_path: Path
 ) -> None:
     (tmp_path / "a-file").write_text("")
     broken = replace(
@@ -114,7 +118,7 @@ async def test_an_unwritable_database_names_database_url(
     ],
 )
 async def test_an_unreachable_postgresql_names_database_url_without_its_password(
-    sandbox: Any, settings: Settings, url: str, shown: str
+    sandbox: Sandbox, settings: Settings, url: str, shown: str
 ) -> None:
     broken = replace(settings, database_url=url, port=0, host="127.0.0.1")
     with pytest.raises(StartupError) as refused:
@@ -125,7 +129,7 @@ async def test_an_unreachable_postgresql_names_database_url_without_its_password
 
 
 async def test_a_password_given_as_a_parameter_is_shown_nowhere(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     settings: Settings,
     postgres_url: str,
@@ -160,7 +164,7 @@ async def test_a_password_given_as_a_parameter_is_shown_nowhere(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_serve_answers_and_stops_cleanly(
-    sandbox: Any, settings: Settings, backend: str, request: pytest.FixtureRequest
+    sandbox: Sandbox, settings: Settings, backend: str, request: pytest.FixtureRequest
 ) -> None:
     if backend == "postgresql":
         settings = replace(settings, database_url=request.getfixturevalue("postgres_url"))

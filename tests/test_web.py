@@ -36,6 +36,7 @@ from bot.web import (
 )
 from bot.writes import upsert_comment
 from rules.markers import comment_marker as marker
+from sandbox import Sandbox
 
 ISSUE_PAYLOAD = {
     "action": "opened",
@@ -286,7 +287,7 @@ async def test_concurrent_duplicates_processed_once(
 
 
 async def test_delivery_reaches_handlers_with_installation_client_and_context(
-    sandbox: Any, repo: str, deliver: Deliver, drain: Drain, handlers: Router
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, handlers: Router
 ) -> None:
     contexts: list[Context] = []
 
@@ -312,7 +313,7 @@ async def test_delivery_reaches_handlers_with_installation_client_and_context(
 
 
 async def test_unhandled_events_cost_no_github_call(
-    sandbox: Any, repo: str, deliver: Deliver, drain: Drain, handlers: Router
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, handlers: Router
 ) -> None:
     issue = sandbox.open_issue(repo, title="t")
     sandbox.reset_calls()
@@ -322,7 +323,7 @@ async def test_unhandled_events_cost_no_github_call(
 
 
 async def test_failures_retried_then_parked_visible_in_healthz_and_metrics(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     bot_client: TestClient[web.Request, web.Application],
     deliver: Deliver,
@@ -351,7 +352,7 @@ async def test_failures_retried_then_parked_visible_in_healthz_and_metrics(
 
 
 async def test_github_outage_during_processing_is_retried(
-    sandbox: Any, repo: str, deliver: Deliver, drain: Drain, handlers: Router, bot_app: Any
+    sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, handlers: Router, bot_app: Any
 ) -> None:
     @handlers.register("issues", action="opened")
     async def comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -476,7 +477,7 @@ def fake_rules_config(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, s
 
 
 async def test_config_layers_org_then_repo(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
 ) -> None:
     sandbox.add_repo("octo/.github", installation_id=INSTALLATION_ID)
     sandbox.put_file("octo/.github", "hardening.yml", "mode: shadow\n")
@@ -497,7 +498,7 @@ async def test_config_layers_org_then_repo(
 
 
 async def test_config_absent_files_and_ref(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
 ) -> None:
     sha = sandbox.add_commit(repo)
     sandbox.put_file(repo, ".github/hardening.yml", "mode: warn\n", ref=sha)
@@ -513,7 +514,7 @@ async def test_config_absent_files_and_ref(
 
 
 async def test_the_next_delivery_reads_a_changed_file_at_once(
-    sandbox: Any, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
+    sandbox: Sandbox, repo: str, gh: GitHubAPI, settings: Settings, fake_rules_config: list[Any]
 ) -> None:
     configs = ConfigCache()  # shared by deliveries, as in the app
     sandbox.put_file(repo, ".github/hardening.yml", "mode: warn\n")
@@ -546,7 +547,7 @@ def _context(settings: Settings, configs: ConfigCache | None = None) -> Context:
 
 
 async def test_replay_dry_run_prints_writes_and_makes_none(
-    sandbox: Any, repo: str, settings: Settings, handlers: Router
+    sandbox: Sandbox, repo: str, settings: Settings, handlers: Router
 ) -> None:
     @handlers.register("issues", action="opened")
     async def on_opened(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -574,7 +575,7 @@ async def test_replay_dry_run_prints_writes_and_makes_none(
 
 
 async def test_replay_dry_run_says_why_would_be_issues_show_as_number_zero(
-    sandbox: Any, repo: str, settings: Settings, handlers: Router
+    sandbox: Sandbox, repo: str, settings: Settings, handlers: Router
 ) -> None:
     @handlers.register("issues", action="opened")
     async def on_opened(event: Event, gh: GitHubAPI, ctx: Context) -> None:
@@ -614,7 +615,9 @@ async def test_replay_reports_failure(settings: Settings, handlers: Router, repo
     assert code == 1 and "RuntimeError: nope" in out.getvalue()
 
 
-async def test_replay_of_an_event_nothing_handles_says_so(sandbox: Any, settings: Settings) -> None:
+async def test_replay_of_an_event_nothing_handles_says_so(
+    sandbox: Sandbox, settings: Settings
+) -> None:
     out = io.StringIO()
     body = json.dumps({"action": "created", "starred_at": None}).encode()
     assert await replay(settings, "star", body, "r-star", out=out) == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gidgethub
 import pytest
 
@@ -20,6 +18,7 @@ from bot.writes import (
 )
 from rules.markers import comment_marker as marker
 from rules.markers import with_marker
+from sandbox import Sandbox
 
 BOT = "hardening-bot[bot]"
 TRACKING = marker("tracking")
@@ -44,7 +43,7 @@ def test_same_text_ignores_crlf_and_trailing_space() -> None:
 
 
 async def test_upsert_comment_creates_then_skips_then_edits(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Sandbox, repo: str, gh: GitHubAPI
 ) -> None:
     issue = sandbox.open_issue(repo, title="incident", body="x")
     first = await upsert_comment(gh, "octo", "repo", issue.number, TRACKING, "- [ ] #2")
@@ -65,7 +64,7 @@ async def test_upsert_comment_creates_then_skips_then_edits(
 
 
 async def test_upsert_comment_ignores_a_person_quoting_the_marker(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Sandbox, repo: str, gh: GitHubAPI
 ) -> None:
     issue = sandbox.open_issue(repo, title="incident", body="x")
     sandbox.add_comment(repo, issue.number, f"copied {TRACKING}", user="alice")
@@ -77,7 +76,7 @@ async def test_upsert_comment_ignores_a_person_quoting_the_marker(
 
 
 async def test_upsert_comment_finds_its_comment_on_a_later_page(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Sandbox, repo: str, gh: GitHubAPI
 ) -> None:
     issue = sandbox.open_issue(repo, title="busy incident", body="x")
     for i in range(105):
@@ -92,7 +91,7 @@ async def test_upsert_comment_finds_its_comment_on_a_later_page(
 
 
 async def test_update_issue_patches_only_what_changed(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Sandbox, repo: str, gh: GitHubAPI
 ) -> None:
     issue = sandbox.open_issue(repo, title="T", body="B", labels=("hardening",))
     sandbox.reset_calls()
@@ -107,7 +106,7 @@ async def test_update_issue_patches_only_what_changed(
     assert sandbox.issue(repo, issue.number).title == "T2"
 
 
-async def test_update_issue_state_and_reason(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+async def test_update_issue_state_and_reason(sandbox: Sandbox, repo: str, gh: GitHubAPI) -> None:
     issue = sandbox.open_issue(repo, title="T", body="B")
     result = await update_issue(gh, issue, state="closed", state_reason="completed")
     assert result.changed == ("state", "state_reason")
@@ -120,7 +119,7 @@ async def test_update_issue_state_and_reason(sandbox: Any, repo: str, gh: GitHub
     assert sandbox.writes() == []
 
 
-async def test_ensure_label(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+async def test_ensure_label(sandbox: Sandbox, repo: str, gh: GitHubAPI) -> None:
     created = await ensure_label(gh, "octo", "repo", "failure-class:slow-recovery", "#d73a4a", "x")
     assert created.action == "created"
     sandbox.reset_calls()
@@ -130,7 +129,7 @@ async def test_ensure_label(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
     assert names.count("failure-class:slow-recovery") == 1
 
 
-async def test_ensure_label_shares_one_listing(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+async def test_ensure_label_shares_one_listing(sandbox: Sandbox, repo: str, gh: GitHubAPI) -> None:
     sandbox.reset_calls()
     existing = await repo_labels(gh, "octo", "repo")
     for name in ("hardening", "priority:P1", "HARDENING"):
@@ -144,7 +143,7 @@ async def test_ensure_label_shares_one_listing(sandbox: Any, repo: str, gh: GitH
 
 
 async def test_ensure_label_tolerates_a_concurrent_creation(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Sandbox, repo: str, gh: GitHubAPI
 ) -> None:
     sandbox.inject(
         "POST",
@@ -160,13 +159,13 @@ async def test_ensure_label_tolerates_a_concurrent_creation(
 
 
 async def test_ensure_label_other_validation_errors_raise(
-    sandbox: Any, repo: str, gh: GitHubAPI
+    sandbox: Sandbox, repo: str, gh: GitHubAPI
 ) -> None:
     with pytest.raises(gidgethub.BadRequest):
         await ensure_label(gh, "octo", "repo", "bad", "not-a-colour")
 
 
-async def test_add_labels_skips_present(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+async def test_add_labels_skips_present(sandbox: Sandbox, repo: str, gh: GitHubAPI) -> None:
     issue = sandbox.open_issue(repo, title="T", labels=("hardening",))
     sandbox.reset_calls()
     assert (await add_labels(gh, issue, ["HARDENING"])).action == "unchanged"
@@ -178,7 +177,7 @@ async def test_add_labels_skips_present(sandbox: Any, repo: str, gh: GitHubAPI) 
     assert names == {"hardening", "priority:P1"}
 
 
-async def test_remove_label(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+async def test_remove_label(sandbox: Sandbox, repo: str, gh: GitHubAPI) -> None:
     issue = sandbox.open_issue(repo, title="T", labels=("priority:P1", "hardening"))
     sandbox.reset_calls()
     assert (await remove_label(gh, issue, "priority:P2")).action == "absent"
@@ -190,7 +189,7 @@ async def test_remove_label(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
     assert (await remove_label(gh, issue, "priority:P1")).action == "absent"
 
 
-async def test_remove_label_other_errors_raise(sandbox: Any, repo: str, gh: GitHubAPI) -> None:
+async def test_remove_label_other_errors_raise(sandbox: Sandbox, repo: str, gh: GitHubAPI) -> None:
     issue = sandbox.open_issue(repo, title="T", labels=("hardening",))
     sandbox.inject("DELETE", r"/labels/", status=403, body={"message": "Must have admin rights"})
     with pytest.raises(gidgethub.BadRequest):
