@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable
 
 USAGE = """usage: python -m bot                       serve webhooks on $HOST:$PORT
-       python -m bot setup [--url PUBLIC_URL] [--org ORG] [--force]
+       python -m bot setup [--url PUBLIC_URL | --webhook-url URL] [--org ORG] [--force] [--manifest app.yml]
        python -m bot check [--repo OWNER/NAME]
-       python -m bot replay PAYLOAD.json --event NAME [--dry-run]
+       python -m bot replay PAYLOAD.json --event NAME [--delivery-id ID] [--dry-run]
        python -m bot run-job weekly-review|monthly-audit OWNER/REPO [--dry-run]
        python -m bot failed [--limit N]
        python -m bot requeue DELIVERY_ID... | --all

@@ -43,8 +43,13 @@ async def serve(port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=9000)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description=__doc__.split("\n\n", 1)[0].replace("``", ""),
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--port", type=int, default=9000, help="port on 127.0.0.1 (default 9000)")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.port))

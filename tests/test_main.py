@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bot.__main__ import COMMANDS, main
@@ -39,3 +44,30 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
 def test_an_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sevre"]) == 2
     assert "unknown command 'sevre'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["setup", "check", "replay", "run-job", "failed", "requeue"])
+def test_top_level_help_shows_every_option_of_each_command(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    own = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", capsys.readouterr().out)) - {"--help"}
+    assert main(["--help"]) == 0
+    [line] = [
+        ln for ln in capsys.readouterr().out.splitlines() if f"python -m bot {command} " in ln
+    ]
+    assert sorted(o for o in own if o not in line) == [], line
+
+
+def test_the_sandbox_help_says_what_it_is_in_whole_sentences() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--help"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    text = " ".join(done.stdout.split())
+    assert "for walking the README's Quick start on one machine with no GitHub account" in text
