@@ -7,8 +7,12 @@ Each test runs the real app on a schema of its own, deliveries sent through the 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +210,24 @@ async def test_catch_up_at_start_runs_ahead_of_a_backlog(
     stats = await app[INBOX].stats()
     # 30 deliveries on 2 workers take 1.5 s; the catch-up went first.
     assert stats.pending >= 20, stats
+
+
+async def test_procrastinate_admin_cli_reaches_the_bot_database(
+    pg_settings: Settings, tmp_path: Path
+) -> None:
+    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
+    await database.open()
+    await database.close()
+    procrastinate_cli = Path(sys.executable).parent / "procrastinate"
+    env = {**os.environ, "DATABASE_URL": pg_settings.database_url or ""}
+    done = subprocess.run(
+        [str(procrastinate_cli), "--app=bot.inbox.admin.app", "healthchecks"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DB connection: OK" in done.stdout
+    assert "Found procrastinate_jobs table: OK" in done.stdout
