@@ -295,6 +295,7 @@ def monthly_audit(
     branch_protected: bool = True,
     recurrences: Mapping[int, int] | None = None,
     overrides: Sequence[str] = (),
+    any_source: Sequence[str] = (),
 ) -> Audit:
     """The monthly control audit over ``items`` on ``today``.
 
@@ -308,7 +309,9 @@ def monthly_audit(
     whether it should be retired only on verified items, whose control has shipped.
     ``recurrences`` counts, per verified item, how often its failure class struck again (the
     evidence for "retire controls that no longer reduce observed risk"); ``overrides`` are the
-    month's break-glass overrides in words, counted in every comment's notes.
+    month's break-glass overrides in words, counted in every comment's notes. ``any_source``
+    are the required checks branch protection accepts from any source rather than from this
+    App (a workflow allowed to write checks could post their success itself).
     """
     recurrences = recurrences or {}
     roles = {login_key(login): role for login, role in collaborators.items()}
@@ -328,7 +331,9 @@ def monthly_audit(
         to_notify = _unique([*valid, *leads])
         flags = [_departed_flag(role, who, to_notify) for role, who in departed]
         if item.status == "verified":
-            reasons = _not_running(facts, shadow, required_checks, branch, branch_protected)
+            reasons = _not_running(
+                facts, shadow, required_checks, branch, branch_protected, any_source
+            )
             if reasons:
                 flags.append(
                     Flag(
@@ -400,6 +405,7 @@ def _not_running(
     required_checks: Sequence[str] | None,
     branch: str,
     protected: bool,
+    any_source: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """Why a verified item's control may be silently bypassed, each with its fix."""
     raise_mode = (
@@ -422,6 +428,15 @@ def _not_running(
                 else f"`{CONTROLS_CHECK}` is not a required status check on {where}",
                 f"require `{CONTROLS_CHECK}` in the branch protection of {where} "
                 "(Settings → Branches)",
+            )
+        )
+    elif required_checks is not None and CONTROLS_CHECK in any_source:
+        reasons.append(
+            (
+                f"`{CONTROLS_CHECK}` is required on `{branch}` from any source: a workflow "
+                "allowed to write checks could post its success",
+                f"in the branch protection of `{branch}`, set the source of `{CONTROLS_CHECK}` "
+                "to this App (Settings → Branches, the check's source)",
             )
         )
     return reasons

@@ -218,12 +218,21 @@ def verified_item(sandbox: Sandbox, number: int, repo: str = REPO, **changes: An
     sandbox.update_issue(repo, number, body=replace_item_in_body(body, item))
 
 
+ANY_SOURCE = "`hardening/controls` is required on `main` from any source"
+
+
 @pytest.mark.parametrize(
-    ("protect", "expected"),
+    ("protect", "source", "expected"),
     [
-        (None, "`main` requires no status checks, so `hardening/controls` is not required"),
-        (["ci/test"], "`hardening/controls` is not a required status check on `main`"),
-        (["ci/test", "hardening/controls"], None),
+        (None, None, "`main` requires no status checks, so `hardening/controls` is not required"),
+        (["ci/test"], None, "`hardening/controls` is not a required status check on `main`"),
+        (["ci/test", "hardening/controls"], "app", None),
+        # Required, but GitHub accepts it from any source, or from another App.
+        (["ci/test", "hardening/controls"], None, ANY_SOURCE),
+        (["ci/test", "hardening/controls"], -1, ANY_SOURCE),
+        (["ci/test", "hardening/controls"], 999, ANY_SOURCE),
+        # A server that lists only contexts says nothing of sources.
+        (["ci/test", "hardening/controls"], "unsaid", None),
     ],
 )
 async def test_required_checks_of_the_default_branch(
@@ -232,6 +241,7 @@ async def test_required_checks_of_the_default_branch(
     gh: GitHubAPI,
     settings: Settings,
     protect: list[str] | None,
+    source: int | str | None,
     expected: str | None,
 ) -> None:
     number, other = await incident_with_items(sandbox, gh, settings)
@@ -240,7 +250,11 @@ async def test_required_checks_of_the_default_branch(
     verified_item(sandbox, number, adoption_check=LATER)
     edit_item(sandbox, other, status="retired", retired_rationale="duplicate")
     if protect is not None:
-        sandbox.protect_branch(REPO, "main", contexts=protect)
+        app_id = settings.app_id if source == "app" else source
+        checks = [{"context": c, "app_id": app_id} for c in protect]
+        sandbox.protect_branch(REPO, "main", contexts=protect, checks=checks)
+        if source == "unsaid":
+            sandbox.world.repo(REPO).protections["main"]["checks"] = []
     report = await monthly_audit.run(Scope(gh, context(settings, DECEMBER), OWNER, NAME))
     comments = marked(sandbox, number, "hardening-bot:monthly-audit")
     if expected is None:

@@ -53,6 +53,9 @@ class Protection:
     branch: str
     protected: bool
     required: tuple[str, ...] | None
+    # Required checks whose source is not this App (any source, or another App), where GitHub
+    # says (``checks[].app_id``; a server that lists only ``contexts`` does not).
+    any_source: tuple[str, ...] = ()
 
 
 async def run(scope: Scope) -> JobReport:
@@ -92,6 +95,7 @@ async def run(scope: Scope) -> JobReport:
         branch=protection.branch,
         branch_protected=protection.protected,
         recurrences=recurrence_counts(recorded.recurrences),
+        any_source=protection.any_source,
         overrides=tuple(
             f"#{o.pull} by {o.by} on {o.at.date().isoformat()}: {o.reason}"
             for o in recorded.overrides
@@ -146,7 +150,13 @@ async def read_protection(scope: Scope) -> Protection:
         for check in policy.get("checks") or []
         if isinstance(check, dict) and check.get("context")
     ]
-    return Protection(branch, True, tuple(dict.fromkeys(names)))
+    own = scope.ctx.settings.app_id
+    any_source = [
+        str(check.get("context"))
+        for check in policy.get("checks") or []
+        if isinstance(check, dict) and check.get("context") and check.get("app_id") != own
+    ]
+    return Protection(branch, True, tuple(dict.fromkeys(names)), tuple(dict.fromkeys(any_source)))
 
 
 def cadence(config: Config) -> Cadence | None:
