@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import make_deliver, make_drain, until
+from conftest import make_deliver, make_drain, spawn, until
 
 from bot.inbox.api import Delivery
 from bot.inbox.postgres import STATS_SQL, PostgresDatabase
@@ -213,21 +212,23 @@ async def test_catch_up_at_start_runs_ahead_of_a_backlog(
 
 
 async def test_procrastinate_admin_cli_reaches_the_bot_database(
-    pg_settings: Settings, tmp_path: Path
+    pg_settings: Settings, tmp_path: Path, reap: None
 ) -> None:
     database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
     await database.open()
     await database.close()
     procrastinate_cli = Path(sys.executable).parent / "procrastinate"
     env = {**os.environ, "DATABASE_URL": pg_settings.database_url or ""}
-    done = subprocess.run(
-        [str(procrastinate_cli), "--app=bot.inbox.admin.app", "healthchecks"],
+    cli = await spawn(
+        str(procrastinate_cli),
+        "--app=bot.inbox.admin.app",
+        "healthchecks",
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert done.returncode == 0, done.stderr
-    assert "DB connection: OK" in done.stdout
-    assert "Found procrastinate_jobs table: OK" in done.stdout
+    out, err = await asyncio.wait_for(cli.communicate(), timeout=60)
+    assert cli.returncode == 0, err.decode()
+    assert "DB connection: OK" in out.decode()
+    assert "Found procrastinate_jobs table: OK" in out.decode()
