@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import logging
 import signal
 import socket
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 from aiohttp import web
@@ -77,9 +78,46 @@ async def serve(
 
     ``freeze_heap``: see ``bot.web.freeze_heap``; off only for a test serving in its own process.
     """
+    sock = bind(settings.host, settings.port)
+    try:
+        lock = None if settings.database_url else hold_sqlite(settings)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        return await _serve(settings, sock, stop, freeze_heap)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def hold_sqlite(settings: Settings) -> IO[bytes] | None:
+    """An exclusive lock beside the SQLite file, held while this process serves: a second
+    ``python -m bot`` on the same file would share its inbox without the coordination
+    replicas get from PostgreSQL (two workers on one delivery, two schedulers)."""
+    path = settings.database_path
+    if not path.parent.is_dir():
+        return None  # nothing served it yet; the inbox reports an unusable path itself
+    try:
+        handle = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StartupError(
+            f"DATABASE_URL: {path} is already served by another python -m bot process; "
+            "one process per SQLite file (use a PostgreSQL DATABASE_URL for replicas)"
+        ) from None
+    return handle
+
+
+async def _serve(
+    settings: Settings, sock: socket.socket, stop: asyncio.Event | None, freeze_heap: bool
+) -> int:
     from bot.web import create_app
 
-    sock = bind(settings.host, settings.port)
     try:
         app_info = await verify_app(settings)
         settings = without_push(settings, app_info)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import until
+from conftest import spawn, until
 
 from bot.settings import Settings, SettingsError
 from bot.startup import StartupError, bind, redact, serve, verify_app
@@ -217,3 +217,47 @@ def test_redact_hides_a_password() -> None:
     assert redact("postgres://db/bot?Password=x&user=u") == "postgres://db/bot?Password=***&user=u"
     assert redact("postgresql://db/bot?sslpassword=x") == "postgresql://db/bot?sslpassword=***"
     assert redact("var/bot.db") == "var/bot.db"
+
+
+async def test_a_second_process_on_one_sqlite_file_is_refused(
+    sandbox: Sandbox, settings: Settings, tmp_path: Path, app_keys: tuple[str, str], reap: None
+) -> None:
+    first = replace(settings, host="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(first, stop=stop, freeze_heap=False))
+    try:
+        for _ in range(500):
+            if settings.database_path.exists() or server.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not server.done(), server
+        second = await spawn(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env={
+                "PYTHONPATH": str(ROOT),
+                "GITHUB_APP_ID": str(settings.app_id),
+                "GITHUB_PRIVATE_KEY": app_keys[0],
+                "GITHUB_WEBHOOK_SECRET": "s",
+                "GITHUB_API_URL": settings.api_url,
+                "DATABASE_URL": f"sqlite:///{settings.database_path}",
+                "HOST": "127.0.0.1",
+                "PORT": str(free_port),
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _out, err = await asyncio.wait_for(second.communicate(), timeout=30)
+    finally:
+        stop.set()
+    assert await server == 0
+    assert second.returncode == 2
+    [line] = err.decode().splitlines()
+    assert line.startswith(
+        f"hardening-bot: DATABASE_URL: {settings.database_path} is already served by another"
+    )
