@@ -1,10 +1,11 @@
 """Hardening items on GitHub: read them, save them, and keep their incident's backlog current.
 
-GitHub is the system of record: a hardening item is an issue carrying the hardening label whose
-body holds the hardening loop's "Hardening Item" template (or the bot's hidden item marker, so that an item
-whose template a person deleted still belongs to its finding), and that the App made or adopted:
-its body carries the App's signed record (``rules.record``, ``bot.records``), or the App opened
-it (an item from before records gets its record from its body, once, at its first save). Gate
+GitHub is the system of record: a hardening item is an issue carrying the hardening label that
+the App made or adopted: the App holds its signed record (``rules.record``, ``bot.records``: in
+the body or as its last known copy), or the App opened it (an item from before records gets its
+record from its body, once, at its first save). Its body shows the hardening loop's "Hardening
+Item" template; an item whose template a person deleted is still an item (the edit handler
+writes the template back, and the bot's hidden item marker keeps it its finding's item). Gate
 facts (status, verification, evidence, acknowledgements, retirement) are read from the record
 only; the body shows them. Every handler that changes an item saves it with :func:`save_item`
 (which writes the record too) and then calls :func:`refresh_incident_tracking`, which
@@ -131,8 +132,12 @@ async def load(
     reading: Reading | None = None,
 ) -> LoadedItem | None:
     """``issue`` as a hardening item, or None when it is not one: a pull request, no hardening
-    label, neither a template nor the App's marker in its body, or an issue a person opened that
-    the App has not adopted (no record, see docs/commands.md "Who may change what")."""
+    label, or an issue a person opened that the App has not adopted (no record, see
+    docs/commands.md "Who may change what").
+
+    What the body says does not decide it: an issue the App opened, or one whose record the App
+    holds (in the body or its last known copy), stays an item when a person deletes its
+    template, so its close is still judged and the template written back."""
     if not is_hardening(issue, config):
         return None
     body = issue.get("body") or ""
@@ -141,16 +146,14 @@ async def load(
     if not ours and parse.marker is not None:
         # Only the App's own bodies carry trusted item markers.
         parse = replace(parse, marker=None)
-    if parse.item is None and parse.marker is None:
-        return None
     reading = reading or await read(issue, trust)
     typed = parse.item
     if reading.record is not None:
         source: Source = "record"
-    elif reading.state == "broken":
-        source = "broken"
     elif ours:
-        source = "upgrade"
+        source = "broken" if reading.state == "broken" else "upgrade"
+    elif reading.state == "broken" and typed is not None:
+        source = "broken"
     else:
         return None  # a person's issue the App has not adopted
     if typed is not None and source != "upgrade":
@@ -215,7 +218,7 @@ async def save_item(
     config = config or default_config()
     gh, trust = scope.gh, scope.trust
     body = loaded.issue.get("body") or ""
-    wanted = replace_item_in_body(body, item)
+    wanted = replace_item_in_body(body, item, loaded.marker)
     record = recorded(loaded.record, subject(loaded.issue), item)
     if trust.key is not None:
         wanted = sealed(wanted, record, trust.key)

@@ -387,6 +387,32 @@ def hand_edit_comment(
     return "\n".join(lines)
 
 
+def template_removed_comment(editor: str, *, can_write: bool) -> str:
+    """The one hand-edit comment (edited in place) when a person deleted an item's template: the
+    item stays an item, and its template is written back."""
+    plain = (
+        "Its plain fields (owners, dates, proposed control) you may edit in place."
+        if can_write
+        else "Its plain fields are changed by people with write access or a lead."
+    )
+    return "\n".join(
+        [
+            markers.HAND_EDIT,
+            "### Edit undone",
+            "",
+            f"{mention(editor)} removed the Hardening Item template; the bot put it back (the "
+            "text around it is kept).",
+            "",
+            "This issue is still a hardening item: the App's record of it does not depend on the "
+            "body, and a close is judged by the closing gate whatever the body says. The "
+            "template shows that record, so status, verification, evidence, acknowledgements and "
+            "a retirement rationale change only through `/harden` commands. " + plain,
+            "",
+            "To stop tracking it, a lead can `/harden retire RATIONALE`.",
+        ]
+    )
+
+
 _FIELD_LABELS = {
     "status": "Status",
     "evidence": "Evidence link(s)",

@@ -269,6 +269,61 @@ async def test_removing_or_replacing_the_record_restores_it(
     assert "<!-- hardening-bot:record " in sandbox.issue(repo, third)["body"]
 
 
+async def test_an_adopted_item_blanked_by_its_author_is_still_an_item(
+    sandbox: Sandbox, roles: str, world: World
+) -> None:
+    """Deleting the template does not make an item a plain issue: the App's record says it is
+    one, so the template comes back and the close is judged."""
+    repo = roles
+    issue = sandbox.open_issue(
+        repo, title="Harden: pager", body=render_item(READY), labels=("hardening",), user="mallory"
+    )
+    n = int(issue["number"])
+    await say(world, n, "/harden adopt", "dave")
+    await edit(world, n, "never mind", "mallory")  # no role: but her own issue
+    item = item_of(sandbox, repo, n)
+    assert item.owner == "carol" and item.status == "open"
+    assert "never mind" in sandbox.issue(repo, n)["body"]
+    [undone] = bot_comments(sandbox, repo, n, "hand-edit")
+    assert "removed the Hardening Item template" in undone
+    await close(world, n, "mallory")
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [gate] = bot_comments(sandbox, repo, n, "closure-gate")
+    assert "@mallory closed this issue" in gate
+
+
+async def test_an_app_item_blanked_by_a_writer_keeps_its_template_and_its_gate(
+    sandbox: Sandbox, roles: str, world: World
+) -> None:
+    repo = roles
+    n = open_app_item(
+        sandbox, repo, READY, before="<!-- hardening-bot:item incident=4 finding=ab -->\n"
+    )
+    marker = parse_item(sandbox.issue(repo, n)["body"]).marker
+    await edit(world, n, "done, see chat", "dave")
+    body = sandbox.issue(repo, n)["body"]
+    assert "done, see chat" in body and "<!-- hardening-bot:record " in body
+    assert item_of(sandbox, repo, n) == parse_item(render_item(READY)).item
+    assert marker is not None and parse_item(body).marker == marker  # still its finding's item
+    [undone] = bot_comments(sandbox, repo, n, "hand-edit")
+    assert "`/harden retire RATIONALE`" in undone
+    await close(world, n, "dave")
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [gate] = bot_comments(sandbox, repo, n, "closure-gate")
+    assert "/harden verify" in gate
+
+
+async def test_an_item_blanked_while_no_edit_was_delivered_is_still_judged(
+    sandbox: Sandbox, roles: str, world: World
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    sandbox.edit_issue(repo, n, body="done", user="dave")  # its delivery never arrives
+    await close(world, n, "dave")
+    assert sandbox.issue(repo, n)["state"] == "open"
+    assert len(bot_comments(sandbox, repo, n, "closure-gate")) == 1
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_restart(
     request: pytest.FixtureRequest,

@@ -9,6 +9,7 @@ person edits it (``issues.edited``, ``changes.body.from`` holding what it said b
   that changes it;
 - a plain field (proposed control, owners, dates, ...) is taken from someone with write access
   or a lead, and put back for anyone else, with the same comment;
+- a template deleted altogether is written back, whoever deleted it (the item stays an item);
 - a record removed or broken by the edit is written back from the App's last known copy or from
   the previous body GitHub sends (its signature is checked, so only the App's own record is
   restored); an item from before records gets its record from the body *before* the edit.
@@ -30,18 +31,18 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.context import Context
-from bot.item_issues import get_issue, is_hardening, load, save_item
+from bot.item_issues import app_authored, get_issue, is_hardening, load, save_item
 from bot.permissions import lookup_caller
-from bot.records import read, sealed
+from bot.records import read
 from bot.scope import Scope
-from bot.writes import same_text, update_issue, upsert_comment
+from bot.writes import same_text, upsert_comment
 from rules import markers
 from rules.authorization import WRITE, is_app_account, role_rank
 from rules.edits import judge_hand_edit
 from rules.item_template import parse_item
 from rules.model import HardeningItem
 from rules.record import plain_edits, with_gate
-from rules.replies import hand_edit_comment
+from rules.replies import hand_edit_comment, template_removed_comment
 
 router = Router()
 
@@ -78,24 +79,21 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         recorded_item = with_gate(after or before or HardeningItem(), None)  # fail closed
     changed = plain_edits(before, after) if before is not None and after is not None else ()
     may_edit = True
-    if (changed or after is None) and before is not None:
+    if changed or after is None:
         leads = (*config.leads.users, *config.leads.teams)
         caller = await lookup_caller(scope, editor, leads)
         may_edit = role_rank(caller.role) >= WRITE or caller.is_lead
     number = int(fresh["number"])
     keep = replace(loaded, record=record, issue=fresh)
     if after is None:
-        if may_edit or before is None:
-            # Someone with write access removed the template: theirs to do; the record stays.
-            if record is not None and trust.key is not None:
-                body = sealed(fresh.get("body") or "", record, trust.key)
-                if not same_text(fresh.get("body"), body):
-                    await update_issue(gh, fresh, body=body)
-            return
-        verdict = judge_hand_edit(recorded_item, before, before, may_edit_plain=False)
-        undone_plain: tuple[str, ...] = ("proposed_control",)  # the whole template came back
-        await save_item(scope, keep, verdict.item, config=config)
-        await _say(scope, number, editor, (), undone_plain, may_edit)
+        # The template is gone. It is the item's view and its gate lines are the App's to write,
+        # so it comes back whoever removed it, with the plain fields as they were and the rest
+        # of the person's text kept; the item's marker too, so it stays its finding's item.
+        if loaded.marker is None and app_authored(fresh, ctx.bot_login):
+            marker = parse_item(before_body).marker  # only the App's own bodies carry one
+            keep = replace(keep, parse=replace(keep.parse, marker=marker))
+        await save_item(scope, keep, recorded_item, config=config)
+        await _removed(scope, number, editor, may_edit)
         return
     verdict = judge_hand_edit(recorded_item, before, after, may_edit_plain=may_edit)
     await save_item(scope, keep, verdict.item, config=config)
@@ -162,3 +160,16 @@ async def _say(
     gh, ctx, owner, repo = scope.gh, scope.ctx, scope.owner, scope.repo
     body = hand_edit_comment(editor, gate, plain, can_write=can_write)
     await upsert_comment(gh, owner, repo, number, markers.HAND_EDIT, body, bot_login=ctx.bot_login)
+
+
+async def _removed(scope: Scope, number: int, editor: str, can_write: bool) -> None:
+    body = template_removed_comment(editor, can_write=can_write)
+    await upsert_comment(
+        scope.gh,
+        scope.owner,
+        scope.repo,
+        number,
+        markers.HAND_EDIT,
+        body,
+        bot_login=scope.ctx.bot_login,
+    )
