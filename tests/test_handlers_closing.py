@@ -289,3 +289,35 @@ async def test_an_item_retired_without_owners_does_not_hold_its_incident(
     await close(world, n)
     assert sandbox.issue(repo, n)["state"] == "closed"
     assert gate_comments(sandbox, repo, n, "incident-close-gate") == []
+
+
+async def test_an_incident_closed_without_its_label_is_judged_when_the_label_comes_back(
+    sandbox: Sandbox, repo: str, world: World
+) -> None:
+    n = await open_incident(world, "### Findings\n- missed detection: pager stayed quiet\n")
+    sandbox.update_issue(repo, n, user="dave", labels=[])
+    await close(world, n)
+    assert sandbox.issue(repo, n)["state"] == "closed"  # not an incident while unlabelled
+    sandbox.add_labels(repo, n, ["incident"], user="dave")
+    await world.send(
+        "issues", sandbox.issue_event(repo, n, "labeled", sender="dave", label="incident")
+    )
+    assert sandbox.issue(repo, n)["state"] == "open"
+    [comment] = gate_comments(sandbox, repo, n, "incident-close-gate")
+    assert "@dave closed this issue" in comment["body"]
+    # Another label coming back, or the incident label on an open incident, judges nothing.
+    sandbox.reset_calls()
+    await world.send(
+        "issues", sandbox.issue_event(repo, n, "labeled", sender="dave", label="incident")
+    )
+    assert changes(sandbox) == []
+
+
+async def test_an_incident_with_the_hardening_label_is_judged_as_an_incident(
+    sandbox: Sandbox, repo: str, world: World
+) -> None:
+    n = await open_incident(world, "### Findings\n- missed detection: pager stayed quiet\n")
+    sandbox.add_labels(repo, n, ["hardening"], user="dave")
+    await close(world, n)
+    assert sandbox.issue(repo, n)["state"] == "open"
+    assert len(gate_comments(sandbox, repo, n, "incident-close-gate")) == 1

@@ -11,7 +11,8 @@ retire``): people's, other bots' and automations' (a stale bot, ``github-actions
 queue), and a merged pull request's ``Fixes #N``. The gate reads the App's record, never the
 body, so nothing typed makes it pass (docs/commands.md, "Who may change what"). An item closed
 while its hardening label was off is judged when the label comes back, and a closed item
-transferred here is judged on arrival.
+transferred here is judged on arrival. The same holds for an incident and its label, and an
+incident is judged as one whatever other labels it carries (a hardening label too).
 
 A close/reopen loop must end. The App's own reopen is an ``issues.reopened`` event, which nothing
 here listens to; each held close edits the one gate comment (with a count of closes held, read
@@ -39,6 +40,7 @@ from bot.writes import find_comment, label_names, update_issue, upsert_comment
 from rules.authorization import is_app_account
 from rules.config import Config
 from rules.gates import GateResult, closure_gate, count_held, incident_close_gate
+from rules.incident import is_incident
 from rules.model import HardeningItem, ItemFacts
 from rules.record import with_gate
 from rules.replies import INCIDENT_GATE, ITEM_GATE, GateNotice, gate_comment, gate_resolved
@@ -55,29 +57,37 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     scope = Scope.of_payload(gh, ctx, event.data)
     config = (await scope.config()).config
-    labels = {name.lower() for name in label_names(issue)}
+    labels = label_names(issue)
     closed_by = str(sender.get("login") or "someone")
-    if config.labels.hardening.lower() in labels:
-        await hold_item(scope, issue["number"], config, closed_by)
-    elif config.labels.incident.lower() in labels:
+    # Each gate for what the issue is, whatever other labels it carries: a hardening label on
+    # an incident does not take it out of the incident gate.
+    if is_incident(labels, config):
         await hold_incident(scope, issue, config, closed_by)
+    if _has(labels, config.labels.hardening):
+        await hold_item(scope, issue["number"], config, closed_by)
 
 
 @router.register("issues", action="labeled")
 async def on_labeled(event: Event, gh: GitHubAPI, ctx: Context) -> None:
-    """The hardening label came back on a closed issue: judge the close it escaped."""
+    """The hardening or incident label came back on a closed issue: judge the close it
+    escaped."""
     issue = event.data["issue"]
     if issue.get("pull_request") or issue.get("state") != "closed":
         return
     scope = Scope.of_payload(gh, ctx, event.data)
     config = (await scope.config()).config
     label = str((event.data.get("label") or {}).get("name") or "")
-    if label.casefold() != config.labels.hardening.casefold():
-        return
     closed_by = str((issue.get("closed_by") or {}).get("login") or "someone")
     if closed_by.casefold() == ctx.bot_login.casefold():
         closed_by = str((event.data.get("sender") or {}).get("login") or "someone")
-    await hold_item(scope, int(issue["number"]), config, closed_by)
+    if _has([label], config.labels.incident):
+        await hold_incident(scope, issue, config, closed_by)
+    elif _has([label], config.labels.hardening):
+        await hold_item(scope, int(issue["number"]), config, closed_by)
+
+
+def _has(labels: Sequence[str], name: str) -> bool:
+    return any(label.casefold() == name.casefold() for label in labels)
 
 
 @router.register("issues", action="transferred")
@@ -135,8 +145,8 @@ async def hold_incident(
     current = await gh.getitem(
         "/repos/{owner}/{repo}/issues/{number}", {"owner": owner, "repo": repo, "number": number}
     )
-    if current.get("state") != "closed":
-        return
+    if current.get("state") != "closed" or not is_incident(label_names(current), config):
+        return  # reopened since, or no incident now (judged when its label comes back)
     loaded = await list_items(scope, config, incident=number)
     # The incident gate reads only the items' own fields, so no pull request is fetched here.
     # An item whose template was deleted (only the bot's marker is left) has nothing filled in.
