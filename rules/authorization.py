@@ -43,6 +43,7 @@ ROLE_RANK: Mapping[str, int] = MappingProxyType(
     {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 )
 WRITE = ROLE_RANK["write"]
+TRIAGE = ROLE_RANK["triage"]  # what it takes to set labels on GitHub
 
 _FIELD_COMMANDS = frozenset({"owner", "verifier", "due"})
 _ANYONE = frozenset({"status", "help"})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rules.config import Config, failure_class_for_finding_type
 from rules.item_template import markdown_heading, visible_lines
@@ -63,6 +63,23 @@ def is_incident(labels: Iterable[str], config: Config) -> bool:
     """Whether the labels include the configured incident label (case-insensitive)."""
     wanted = config.labels.incident.casefold()
     return any(label.strip().casefold() == wanted for label in labels)
+
+
+def labelled_by(timeline: Iterable[object], label: str, *, limit: int = 5) -> list[str]:
+    """Who added ``label`` to an issue, from its timeline: the latest first, each login once,
+    at most ``limit`` of them."""
+    wanted = label.strip().casefold()
+    found: list[str] = []
+    for event in timeline:
+        if not isinstance(event, Mapping) or event.get("event") != "labeled":
+            continue
+        name = str((event.get("label") or {}).get("name") or "")
+        login = str((event.get("actor") or {}).get("login") or "")
+        if name.strip().casefold() != wanted or not login:
+            continue
+        found = [who for who in found if who.casefold() != login.casefold()]
+        found.append(login)
+    return list(reversed(found))[:limit]
 
 
 def severity_from_labels(labels: Iterable[str], config: Config) -> int | None:

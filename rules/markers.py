@@ -49,6 +49,7 @@ ITEM_BUNDLE = comment_marker("bundle")
 INCIDENT_BUNDLE = comment_marker("incident-bundle")
 HAND_EDIT = comment_marker("hand-edit")
 ADOPTION = comment_marker("adoption")
+INCIDENT_ACCESS = comment_marker("incident-access")
 # The Hardening ledger issue's body (its first line) and the incident's sprint summary.
 LEDGER = comment_marker("ledger")
 ORG_LEDGER = comment_marker("org-ledger")

@@ -333,6 +333,36 @@ def adoption_hint(author: str, label: str) -> str:
     )
 
 
+def incident_refused(author: str, label: str) -> str:
+    """The one reply on an issue someone without triage access labelled as an incident."""
+    return "\n".join(
+        [
+            markers.INCIDENT_ACCESS,
+            "### Not an incident for the bot yet",
+            "",
+            f"{mention(author)} opened this issue with the `{_text(label)}` label, but an "
+            "incident opens hardening items for the whole team, so the bot acts on one only when "
+            "it was opened, or labelled, by someone with triage access or more to the repository "
+            "(or a lead). Until then it creates no items, tracks nothing and holds no close.",
+            "",
+            f"A maintainer can make it an incident by removing the `{_text(label)}` label and "
+            "adding it again.",
+        ]
+    )
+
+
+def incident_made(by: str) -> str:
+    """The same reply once someone who may has made the issue an incident."""
+    return "\n".join(
+        [
+            markers.INCIDENT_ACCESS,
+            f"### Made an incident by {mention(by)}",
+            "",
+            f"{mention(by)} made this issue an incident: its findings become hardening items.",
+        ]
+    )
+
+
 def adopted_note(by: str, command_link: str | None = None) -> str:
     """The hint comment once the issue is an item."""
     how = f" with [`/harden adopt`]({command_link})" if command_link else ""

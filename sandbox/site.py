@@ -137,7 +137,11 @@ class Site:
         labels = [x.strip() for x in str(form.get("labels") or "").split(",") if x.strip()]
         sb = self.sandbox
         issue = sb.open_issue(
-            repo.full_name, title=title, body=str(form.get("body") or ""), labels=labels
+            repo.full_name,
+            title=title,
+            body=str(form.get("body") or ""),
+            labels=labels,
+            user=WEB_LOGIN,
         )
         self._send("issues", sb.issue_event(repo.full_name, issue["number"], "opened", WEB_LOGIN))
         raise web.HTTPFound(f"/{repo.full_name}/issues/{issue['number']}")

@@ -282,9 +282,11 @@ def sandbox(bare_sandbox: Sandbox, sandbox_server: TestServer) -> Sandbox:
 
 @pytest.fixture
 def repo(sandbox: Sandbox) -> str:
-    """A repository the App is installed on: ``octo/repo``, installation ``INSTALLATION_ID``."""
+    """A repository the App is installed on: ``octo/repo``, installation ``INSTALLATION_ID``.
+    alice, the sandbox's default person, triages it: her incidents are incidents."""
     sandbox.add_installation(OWNER, id=INSTALLATION_ID)
     sandbox.add_repo(REPO, installation_id=INSTALLATION_ID)
+    sandbox.set_permission(REPO, "alice", "triage")
     return REPO
 
 

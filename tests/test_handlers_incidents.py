@@ -666,3 +666,58 @@ async def test_a_deleted_item_is_listed_as_waiting_and_recreated_on_the_next_edi
         "slow-recovery",
     ]
     assert "waiting" not in tracking(sandbox, repo, number)[0]["body"]
+
+
+# --- who makes an incident ----------------------------------------------------------------------
+
+
+async def test_an_outsiders_incident_is_answered_once_and_acted_on_by_no_one(
+    sandbox: Sandbox, repo: str, world: World
+):
+    sandbox.add_user("mallory")
+    many = "### Findings\n" + "".join(f"- missed detection: thing {i}\n" for i in range(60))
+    # The shipped incident form adds the label whoever fills it in.
+    issue = sandbox.open_issue(
+        repo, title="Outage", body=many, labels=("incident",), user="mallory"
+    )
+    n = int(issue["number"])
+    await world.send("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
+    assert items_of(sandbox, repo) == []
+    assert tracking(sandbox, repo, n) == []
+    [note] = [c for c in sandbox.comments(repo, n) if c["user"]["login"] == BOT]
+    assert "hardening-bot:incident-access" in note["body"] and "@mallory" in note["body"]
+    assert "triage access or more" in note["body"]
+    # An edit, a redelivery and a close say nothing twice and hold nothing.
+    sandbox.reset_calls()
+    await world.send("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
+    sandbox.update_issue(repo, n, user="mallory", state="closed")
+    await world.send("issues", sandbox.issue_event(repo, n, "closed", sender="mallory"))
+    assert writes(sandbox) == []
+    assert sandbox.issue(repo, n)["state"] == "closed"
+
+
+async def test_a_triager_re_applying_the_label_makes_it_an_incident(
+    sandbox: Sandbox, repo: str, world: World
+):
+    sandbox.add_user("mallory")
+    sandbox.set_permission(repo, "tara", "triage")
+    issue = sandbox.open_issue(
+        repo, title="Outage", body=INCIDENT, labels=("incident",), user="mallory"
+    )
+    n = int(issue["number"])
+    await world.send("issues", sandbox.issue_event(repo, n, "opened", sender="mallory"))
+    assert items_of(sandbox, repo) == []
+    sandbox.update_issue(repo, n, user="tara", labels=[])
+    sandbox.add_labels(repo, n, ["incident"], user="tara")
+    await world.send(
+        "issues", sandbox.issue_event(repo, n, "labeled", sender="tara", label="incident")
+    )
+    assert len(items_of(sandbox, repo)) == 3
+    [note] = [c for c in sandbox.comments(repo, n) if "hardening-bot:incident-access" in c["body"]]
+    assert "@tara" in note["body"] and "made this issue an incident" in note["body"]
+    # Her later edit of a vouched-for incident is acted on: the labeller stays on its timeline.
+    await edit(
+        sandbox, repo, world.deliver, n, INCIDENT + "- late decision: paged too late\n", "mallory"
+    )
+    await world.drain()
+    assert len(items_of(sandbox, repo)) == 4

@@ -14,6 +14,7 @@ from rules.incident import (
     finding_key,
     incident_summary,
     is_incident,
+    labelled_by,
     parse_incident,
     parse_severity,
     severity_from_body,
@@ -343,3 +344,21 @@ def test_a_type_without_text_is_kept_apart_not_planned() -> None:
 def test_summary_skips_an_issue_form_severity_section() -> None:
     body = "### Severity\n\nsev-2\n\n### Summary\n\nCheckout was down.\n\n### Findings\n\n- x: y\n"
     assert incident_summary(body) == "Checkout was down."
+
+
+def test_labelled_by_names_who_added_the_label_latest_first_once_each() -> None:
+    def labeled(login: str, name: str) -> dict[str, object]:
+        return {"event": "labeled", "actor": {"login": login}, "label": {"name": name}}
+
+    timeline = [
+        labeled("mallory", "incident"),
+        {"event": "unlabeled", "actor": {"login": "tara"}, "label": {"name": "incident"}},
+        labeled("tara", "Incident"),
+        labeled("dave", "bug"),
+        {"event": "commented", "actor": {"login": "dave"}},
+        labeled("Mallory", "incident "),
+        "not an event",
+    ]
+    assert labelled_by(timeline, "incident") == ["Mallory", "tara"]
+    assert labelled_by(timeline, "incident", limit=1) == ["Mallory"]
+    assert labelled_by([], "incident") == []

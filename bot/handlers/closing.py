@@ -34,6 +34,7 @@ from gidgethub.sansio import Event
 from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts
+from bot.incident_makers import incident_maker
 from bot.item_issues import get_item, list_items
 from bot.scope import Scope
 from bot.writes import find_comment, label_names, update_issue, upsert_comment
@@ -147,6 +148,8 @@ async def hold_incident(
     )
     if current.get("state") != "closed" or not is_incident(label_names(current), config):
         return  # reopened since, or no incident now (judged when its label comes back)
+    if await incident_maker(scope, dict(current), config) is None:
+        return  # labelled by someone who may not make incidents: not the bot's to hold
     loaded = await list_items(scope, config, incident=number)
     # The incident gate reads only the items' own fields, so no pull request is fetched here.
     # An item whose template was deleted (only the bot's marker is left) has nothing filled in.

@@ -20,13 +20,17 @@ from gidgethub.sansio import Event
 from bot import ledger
 from bot.context import Context
 from bot.handlers import loop
+from bot.incident_makers import incident_maker
 from bot.item_issues import refresh_incident_tracking, sync_incident
 from bot.scope import Scope
-from bot.writes import label_names
+from bot.writes import find_comment, label_names, upsert_comment
+from rules import markers
 from rules.authorization import is_bot_account
 from rules.config import Config
 from rules.incident import is_incident
 from rules.item_template import parse_item
+from rules.logins import same_login
+from rules.replies import incident_made, incident_refused
 from rules.tracking import incidents_touched
 
 router = Router()
@@ -74,6 +78,12 @@ async def on_incident_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None
     if changed is None or not changed.is_incident:
         return
     issue = changed.issue
+    maker = await incident_maker(changed.scope, issue, changed.config)
+    if maker is None:
+        await _refuse(changed)
+        return
+    if not same_login(maker, str((issue.get("user") or {}).get("login") or "")):
+        await _accepted(changed, maker)
     result = await sync_incident(changed.scope, issue)
     await loop.mark_recurrences(changed.scope, changed.config, result.created)
     await loop.refresh_summary(changed.scope, int(issue["number"]), changed.config)
@@ -122,6 +132,36 @@ async def on_item_changed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         from bot.handlers.pulls import refresh_controls
 
         await refresh_controls(changed.scope, int(issue["number"]))
+
+
+async def _refuse(changed: Changed) -> None:
+    """Answer once that the issue is no incident for the bot until someone who may makes it one."""
+    scope, issue = changed.scope, changed.issue
+    author = str((issue.get("user") or {}).get("login") or "")
+    scope.ctx.log.info(
+        "#%s not an incident: @%s has no triage access and is not a lead, nor is anyone who "
+        "labelled it",
+        issue["number"],
+        author,
+    )
+    await upsert_comment(
+        scope.gh,
+        scope.owner,
+        scope.repo,
+        int(issue["number"]),
+        markers.INCIDENT_ACCESS,
+        incident_refused(author, changed.config.labels.incident),
+        bot_login=scope.ctx.bot_login,
+    )
+
+
+async def _accepted(changed: Changed, maker: str) -> None:
+    """Turn the refusal, if there is one, into a note of who made the issue an incident."""
+    scope, number = changed.scope, int(changed.issue["number"])
+    mark, bot = markers.INCIDENT_ACCESS, scope.ctx.bot_login
+    if await find_comment(scope.gh, scope.owner, scope.repo, number, mark, bot_login=bot):
+        body = incident_made(maker)
+        await upsert_comment(scope.gh, scope.owner, scope.repo, number, mark, body, bot_login=bot)
 
 
 def _owner_of(body: str) -> str | None:
