@@ -383,8 +383,9 @@ def _recurrences(recurrences: Sequence[Recurrence]) -> list[str]:
         return [*lines, "None."]
     for r in list(recurrences)[:MAX_ROWS]:
         lines.append(
-            f"- #{r.earlier} (`{r.failure_class}`, verified) recurred as #{r.later} in "
-            f"incident #{r.incident}: the control did not hold"
+            f"- #{r.earlier} (`{r.failure_class}`, verified) recurred as "
+            f"{', '.join(f'#{n}' for n in r.laters)} in incident #{r.incident}: the control did "
+            "not hold"
         )
     return lines + _more(len(recurrences))
 

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from rules.override import Override
-from rules.recurrence import Recurrence
+from rules.recurrence import Recurrence, by_incident
 from rules.risk import ResidualRisk, RiskEntry
 
 MAX_PULLS = 500  # judged pull requests remembered (the newest), to bound the record's size
@@ -113,12 +113,10 @@ def apply(facts: LedgerFacts, fact: Mapping[str, Any]) -> Applied:
             return Applied(replace(facts, overrides=(*kept, override)[-MAX_OVERRIDES:]))
         if kind == "recurrence":
             recurrence = _recurrence_from(fact["recurrence"])
-            if any(
-                (r.earlier, r.later) == (recurrence.earlier, recurrence.later)
-                for r in facts.recurrences
-            ):
+            recurrences = tuple(by_incident([*facts.recurrences, recurrence]))
+            if recurrences == facts.recurrences:
                 return Applied(facts)
-            return Applied(replace(facts, recurrences=(*facts.recurrences, recurrence)))
+            return Applied(replace(facts, recurrences=recurrences))
         if kind == "verdict":
             pull = int(fact["pull"])
             verdicts = {str(k): bool(v) for k, v in dict(fact["verdicts"]).items()}
@@ -258,7 +256,9 @@ def from_json(data: Any) -> LedgerFacts:
         for key, value in raw_comments.items():
             if str(key).isdigit() and isinstance(value, int):
                 comments[int(key)] = value
-    return LedgerFacts(tuple(risks), comments, tuple(overrides), tuple(recurrences), verdicts)
+    # Recorded before one incident counted once: one entry per later item, merged here.
+    merged = tuple(by_incident(recurrences))
+    return LedgerFacts(tuple(risks), comments, tuple(overrides), merged, verdicts)
 
 
 def _risk_json(risk: ResidualRisk) -> dict[str, Any]:
@@ -312,6 +312,7 @@ def _recurrence_json(r: Recurrence) -> dict[str, Any]:
         "incident": r.incident,
         "class": r.failure_class,
         "control": r.control,
+        "others": list(r.others),
     }
 
 
@@ -322,6 +323,7 @@ def _recurrence_from(raw: Mapping[str, Any]) -> Recurrence:
         incident=int(raw["incident"]),
         failure_class=str(raw["class"]),
         control=str(raw.get("control") or ""),
+        others=tuple(int(n) for n in _list(raw.get("others"))),
     )
 
 

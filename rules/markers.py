@@ -61,9 +61,10 @@ def ledger_reply(comment_id: int) -> str:
     return comment_marker(f"ledger-reply comment={int(comment_id)}")
 
 
-def recurrence(later: int) -> str:
-    """The one comment on a verified item that item ``later`` recurs."""
-    return comment_marker(f"recurrence later={int(later)}")
+def recurrence(incident: int) -> str:
+    """The one comment on a verified item that incident ``incident`` repeated its failure class
+    (however many of that incident's items repeat it)."""
+    return comment_marker(f"recurrence incident={int(incident)}")
 
 
 def recurrence_of(earlier: int) -> str:

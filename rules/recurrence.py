@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rules.model import HardeningItem
 from rules.text import inert_line
@@ -26,13 +26,33 @@ RECURRENCE_LABEL = "recurrence"
 @dataclass(frozen=True)
 class Recurrence:
     """Item ``later`` (of incident ``incident``) repeats the failure class of verified item
-    ``earlier``, whose control is ``control``."""
+    ``earlier``, whose control is ``control``; ``others`` are further items of the same incident
+    that repeat it (one incident is one recurrence, however many of its findings repeat it)."""
 
     earlier: int
     later: int
     incident: int
     failure_class: str
     control: str = ""
+    others: tuple[int, ...] = ()
+
+    @property
+    def laters(self) -> tuple[int, ...]:
+        """Every item of the incident that repeats the earlier one, by number."""
+        return tuple(sorted({self.later, *self.others}))
+
+
+def by_incident(recurrences: Iterable[Recurrence]) -> list[Recurrence]:
+    """One recurrence per earlier item and incident, listing every later item of that incident
+    (in the order each pair first appears)."""
+    groups: dict[tuple[int, int], Recurrence] = {}
+    for one in recurrences:
+        key = (one.earlier, one.incident)
+        held = groups.get(key)
+        laters = set(one.laters) | set(held.laters if held else ())
+        first = min(laters)
+        groups[key] = replace(held or one, later=first, others=tuple(sorted(laters - {first})))
+    return list(groups.values())
 
 
 COMPONENT_PREFIX = "component:"
@@ -99,8 +119,9 @@ def find_recurrences(
 
 
 def recurrence_counts(recurrences: Iterable[Recurrence]) -> dict[int, int]:
-    """How many times each earlier item's control did not hold."""
-    return dict(Counter(r.earlier for r in recurrences))
+    """How many times each earlier item's control did not hold: the incidents that repeated
+    its failure class (several findings of one incident count once)."""
+    return dict(Counter(r.earlier for r in by_incident(recurrences)))
 
 
 def earlier_item_comment(recurrence: Recurrence, times: int) -> str:
@@ -108,9 +129,9 @@ def earlier_item_comment(recurrence: Recurrence, times: int) -> str:
     control = f" (“{_quiet(recurrence.control)}”)" if recurrence.control else ""
     again = f" This is recurrence number {times} of this control." if times > 1 else ""
     return (
-        f"**The control did not hold.** Incident #{recurrence.incident} has a "
-        f"`{recurrence.failure_class}` finding again, now item #{recurrence.later}, after this "
-        f"item's control{control} was verified.{again}\n\n"
+        f"**The control did not hold.** Incident #{recurrence.incident} has "
+        f"{_findings(len(recurrence.laters))} `{recurrence.failure_class}` again, now "
+        f"{_items(recurrence.laters)}, after this item's control{control} was verified.{again}\n\n"
         "Re-verify the control against the new incident, or, if it no longer reduces observed "
         "risk, a lead retires it with `/harden retire RATIONALE` naming what replaces it. "
         "Recurrences per control are counted in the Hardening ledger and the monthly control "
@@ -125,6 +146,15 @@ def later_item_comment(recurrence: Recurrence) -> str:
         f"(`{recurrence.failure_class}`) and was verified, yet incident #{recurrence.incident} "
         f"happened. Start from what #{recurrence.earlier} shipped and why it did not hold."
     )
+
+
+def _findings(count: int) -> str:
+    return "a finding of" if count == 1 else f"{count} findings of"
+
+
+def _items(numbers: Sequence[int]) -> str:
+    listed = ", ".join(f"#{n}" for n in numbers)
+    return f"item {listed}" if len(numbers) == 1 else f"items {listed}"
 
 
 def _quiet(text: str) -> str:

@@ -347,6 +347,57 @@ async def test_same_failure_class_again_marks_the_verified_item_a_recurrence(
     assert f"#{earlier}" in section(body, "Retire candidates")
 
 
+async def test_one_incident_is_one_recurrence_however_many_findings_repeat_it(
+    sandbox: Sandbox, people: str, world: World
+) -> None:
+    repo = people
+    verified = dataclasses.replace(
+        OWNED_ITEM,
+        incident=99,
+        status="verified",
+        verified_by="bob",
+        verified_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    earlier = open_app_item(
+        sandbox, repo, verified, labels=("hardening", "failure-class:missed-detection")
+    )
+    body = "### Findings\n- missed detection: a\n- missed detection: b\n- missed detection: c\n"
+    issue = sandbox.open_issue(repo, title="Outage", body=body, labels=("incident",), user="carol")
+    incident = int(issue["number"])
+    await world.send("issues", sandbox.issue_event(repo, incident, "opened", sender="carol"))
+    later = items_of(sandbox, repo, incident)
+    assert len(later) == 3
+    [note] = [
+        c["body"]
+        for c in sandbox.comments(repo, earlier)
+        if c["user"]["login"] == BOT and "The control did not hold" in c["body"]
+    ]
+    assert "3 findings of `missed-detection`" in note
+    assert "items " + ", ".join(f"#{n}" for n in later) in note
+    assert all(
+        any(f"Recurrence of #{earlier}" in c["body"] for c in sandbox.comments(repo, n))
+        for n in later
+    )
+    # A finding added later joins the same comment; the ledger lists one recurrence.
+    more = body + "- missed detection: d\n"
+    sandbox.update_issue(repo, incident, body=more, user="carol")
+    payload = sandbox.issue_event(
+        repo, incident, "edited", sender="carol", changes={"body": {"from": body}}
+    )
+    await world.send("issues", payload)
+    later = items_of(sandbox, repo, incident)
+    [note] = [
+        c["body"]
+        for c in sandbox.comments(repo, earlier)
+        if c["user"]["login"] == BOT and "The control did not hold" in c["body"]
+    ]
+    assert "4 findings" in note and f"#{later[-1]}" in note
+    recurrences = section(ledger_body(sandbox, repo), "Recurrences")
+    assert recurrences.count(f"- #{earlier} ") == 1
+    assert ", ".join(f"#{n}" for n in later) in recurrences
+    assert "(1 recurrence(s))" in section(ledger_body(sandbox, repo), "Retire candidates")
+
+
 # --- break-glass ---------------------------------------------------------------------------------
 
 

@@ -9,7 +9,12 @@ from rules.check_output import CheckOutput
 from rules.ledger import MARKER, LedgerInput, LedgerItem, next_step, render_ledger
 from rules.model import Deferral, HardeningItem, ItemFacts
 from rules.override import grant, overridden_output
-from rules.recurrence import earlier_item_comment, find_recurrences, recurrence_counts
+from rules.recurrence import (
+    by_incident,
+    earlier_item_comment,
+    find_recurrences,
+    recurrence_counts,
+)
 from rules.risk import ResidualRisk, RiskEntry
 from rules.rollout import ControlStats, control_stats, recommendation
 from rules.scores import evaluate
@@ -142,7 +147,12 @@ def test_recurrence_needs_a_verified_item_of_another_incident() -> None:
     ]
     found = find_recurrences(new, known)
     assert [(r.earlier, r.later, r.incident) for r in found] == [(3, 10, 9)]
-    assert recurrence_counts(found + found) == {3: 2}
+    # One incident counts once, however many of its items repeat the control; another counts.
+    again = replace(found[0], later=12, incident=11)
+    assert recurrence_counts([*found, replace(found[0], later=13)]) == {3: 1}
+    assert recurrence_counts([*found, again]) == {3: 2}
+    [merged] = by_incident([found[0], replace(found[0], later=13), replace(found[0], later=7)])
+    assert (merged.later, merged.others, merged.laters) == (7, (10, 13), (7, 10, 13))
     assert "The control did not hold" in earlier_item_comment(found[0], 1)
 
 

@@ -19,6 +19,7 @@ and the anti-pattern "Recovery declared 'done' with no hardening backlog".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ from rules.override import grant
 from rules.recurrence import (
     RECURRENCE_LABEL,
     Recurrence,
+    by_incident,
     components_of,
     earlier_item_comment,
     find_recurrences,
@@ -360,11 +362,22 @@ async def mark_recurrences(
             issue = await get_issue(scope, number)
             if issue is not None:
                 components[number] = components_of(label_names(issue), config.components)
-    found = find_recurrences(new, known, components)
+    touched = {(r.earlier, r.incident) for r in find_recurrences(new, known, components)}
+    # One incident is one recurrence of an earlier item, however many of its findings repeat
+    # it: one comment on the earlier item, listing every item of the incident that does.
+    incidents = {incident for _, incident in touched}
+    ours = [(n, item) for n, item in known if item.incident in incidents]
+    found = [
+        r
+        for r in by_incident(find_recurrences(ours, known, components))
+        if (r.earlier, r.incident) in touched
+    ]
     recorded = (await ledger.read_facts(scope)).recurrences if found else ()
     for recurrence in found:
         times = 1 + sum(
-            1 for r in recorded if r.earlier == recurrence.earlier and r.later != recurrence.later
+            1
+            for r in recorded
+            if r.earlier == recurrence.earlier and r.incident != recurrence.incident
         )
         earlier = next(one for one in loaded if one.number == recurrence.earlier)
         await ensure_label(
@@ -376,22 +389,28 @@ async def mark_recurrences(
             owner,
             repo,
             recurrence.earlier,
-            markers.recurrence(recurrence.later),
+            markers.recurrence(recurrence.incident),
             earlier_item_comment(recurrence, times),
             bot_login=ctx.bot_login,
         )
-        await upsert_comment(
-            gh,
-            owner,
-            repo,
-            recurrence.later,
-            markers.recurrence_of(recurrence.earlier),
-            later_item_comment(recurrence),
-            bot_login=ctx.bot_login,
-        )
+        for later in recurrence.laters:
+            if later not in created:
+                continue  # linked when it was created
+            await upsert_comment(
+                gh,
+                owner,
+                repo,
+                later,
+                markers.recurrence_of(recurrence.earlier),
+                later_item_comment(replace(recurrence, later=later)),
+                bot_login=ctx.bot_login,
+            )
         ledger.request_update(scope, recurrence_fact(recurrence))
         ctx.log.info(
-            "#%s recurs #%s: the control did not hold", recurrence.later, recurrence.earlier
+            "incident #%s (items %s) recurs #%s: the control did not hold",
+            recurrence.incident,
+            list(recurrence.laters),
+            recurrence.earlier,
         )
     return found
 
