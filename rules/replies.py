@@ -333,6 +333,16 @@ def adoption_hint(author: str, label: str) -> str:
     )
 
 
+def head_moved(sha: str) -> str:
+    """Why an override was not granted: the head is not one its author could have seen."""
+    return (
+        f"the pull request's head is now `{sha[:12]}`, which `hardening/controls` had not "
+        "judged when this comment was written (the head moved after it, or the check had not "
+        "run yet), so the override would pass a commit you may not have seen. Nothing was "
+        "overridden: once the check has judged this head, comment the override again"
+    )
+
+
 def incident_refused(author: str, label: str) -> str:
     """The one reply on an issue someone without triage access labelled as an incident."""
     return "\n".join(

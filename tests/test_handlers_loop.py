@@ -452,6 +452,42 @@ async def test_lead_override_passes_enforce_for_that_head_only(
     assert "| `regression-test` | enforce | 1 | 1 | enforced |" in controls_section
 
 
+async def test_an_override_never_passes_a_head_pushed_after_it_was_written(
+    sandbox: Sandbox, people: str, world: World
+) -> None:
+    repo = people
+    pull = sandbox.open_pull(
+        repo,
+        title="Hotfix",
+        body="",
+        files=[SOURCE],
+        labels=("failure-class:missed-detection",),
+        user="dave",
+    )
+    number = int(pull["number"])
+    await world.send("pull_request", sandbox.pull_request_event(repo, number, "opened"))
+    comment = sandbox.add_comment(repo, number, "/harden override sev-1 fix", user="lena")
+    pushed = sandbox.push_pull(repo, number, files=[SOURCE])  # dave pushes meanwhile
+    await world.send("issue_comment", sandbox.issue_comment_event(repo, number, comment["id"]))
+    await world.send("pull_request", sandbox.pull_request_event(repo, number, "synchronize"))
+    for head in (pull["head"]["sha"], pushed["head"]["sha"]):
+        runs = [r for r in sandbox.check_runs(repo, head) if r["name"] == "hardening/controls"]
+        assert runs[-1]["conclusion"] == "failure"
+    [answer] = replies(sandbox, repo, number, comment)
+    assert "moved" in answer and pushed["head"]["sha"][:12] in answer
+    assert (
+        "override" not in section(ledger_body(sandbox, repo), "Break-glass overrides").lower()[30:]
+    )
+    # Said again once the new head was judged, it is the head the lead saw.
+    await say(world, number, "/harden override sev-1 fix", "lena")
+    runs = [
+        r
+        for r in sandbox.check_runs(repo, pushed["head"]["sha"])
+        if r["name"] == "hardening/controls"
+    ]
+    assert runs[-1]["conclusion"] == "success"
+
+
 # --- the sprint summary and the incident close gate ------------------------------------------
 
 

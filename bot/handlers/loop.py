@@ -28,6 +28,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot import ledger
+from bot.checks import find_runs
 from bot.context import Context
 from bot.facts import item_facts
 from bot.item_issues import get_issue, list_items, load
@@ -37,6 +38,7 @@ from bot.scope import Scope
 from bot.writes import add_labels, ensure_label, label_names, upsert_comment
 from rules import markers
 from rules.authorization import authorize, is_bot_account, role_rank
+from rules.check_output import CONTROLS_CHECK
 from rules.commands import Command, CommandError, parse_commands, usage_for
 from rules.config import Config
 from rules.incident import is_incident
@@ -53,7 +55,14 @@ from rules.recurrence import (
     find_recurrences,
     later_item_comment,
 )
-from rules.replies import Outcome, could_not_check, refused, render_reply, reply_marker
+from rules.replies import (
+    Outcome,
+    could_not_check,
+    head_moved,
+    refused,
+    render_reply,
+    reply_marker,
+)
 from rules.risk import has_risk_block, parse_risk_block
 from rules.scores import evaluate
 from rules.summary import SUMMARY_MARKER, render_summary, summary_due
@@ -298,23 +307,27 @@ async def _override(
                 )
             )
             assert command.rationale is not None and command.hours is not None
-            granted = grant(
-                number,
-                str(pull["head"]["sha"]),
-                by=actor,
-                reason=command.rationale,
-                hours=command.hours,
-                now=ctx.now(),
-            )
-            await evaluate(scope, pull, override=granted)
-            ledger.request_update(scope, override_fact(granted))
-            outcome = Outcome(
-                True,
-                f"Break-glass override: `hardening/controls` passes for commit "
-                f"`{granted.head_sha[:12]}` only, until "
-                f"{granted.until.strftime('%Y-%m-%d %H:%M UTC')}. A new push ends it. It is "
-                "listed in the Hardening ledger.",
-            )
+            sha = str(pull["head"]["sha"])
+            if not await _judged_before(scope, pull, comment):
+                outcome = refused(head_moved(sha), usage_for("override"))
+            else:
+                granted = grant(
+                    number,
+                    sha,
+                    by=actor,
+                    reason=command.rationale,
+                    hours=command.hours,
+                    now=ctx.now(),
+                )
+                await evaluate(scope, pull, override=granted)
+                ledger.request_update(scope, override_fact(granted))
+                outcome = Outcome(
+                    True,
+                    f"Break-glass override: `hardening/controls` passes for commit "
+                    f"`{granted.head_sha[:12]}` only, until "
+                    f"{granted.until.strftime('%Y-%m-%d %H:%M UTC')}. A new push ends it. It is "
+                    "listed in the Hardening ledger.",
+                )
     reply = render_reply(actor, [(command, outcome)])
     if reply is not None:
         await upsert_comment(
@@ -326,6 +339,29 @@ async def _override(
             reply,
             bot_login=ctx.bot_login,
         )
+
+
+async def _judged_before(scope: Scope, pull: dict[str, Any], comment: dict[str, Any]) -> bool:
+    """Whether the pull request's current head is the one the override's author could see:
+    the App's ``hardening/controls`` run on it started no later than the comment was written.
+    Both times are GitHub's; a push after the comment has no run that old, so the override
+    cannot pass a commit its author never saw (docs/commands.md, break-glass)."""
+    written = _instant(comment.get("created_at"))
+    if written is None:
+        return False
+    sha = str(pull["head"]["sha"])
+    runs = await find_runs(scope, sha, CONTROLS_CHECK)  # GitHub's list: it has their times
+    started = [_instant(run.get("started_at")) for run in runs]
+    return any(at is not None and at <= written for at in started)
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: str) -> None:
