@@ -34,9 +34,24 @@ class Override:
     at: datetime
     until: datetime
 
-    def covers(self, head_sha: str, now: datetime) -> bool:
-        """Whether it passes the controls check of ``head_sha`` at ``now``."""
-        return head_sha == self.head_sha and now < self.until
+    def covers(self, pull: int, head_sha: str, now: datetime) -> bool:
+        """Whether it passes the controls check of pull request ``pull`` at ``head_sha`` at
+        ``now``. Another pull request with the same head commit (the same branch into another
+        base) is not covered: the lead overrode one merge, not every merge of that commit."""
+        return pull == self.pull and head_sha == self.head_sha and now < self.until
+
+
+def not_covered_output(output: CheckOutput, override: Override) -> CheckOutput:
+    """``hardening/controls`` of another pull request whose head commit ``override`` passes on
+    its own pull request: the verdict stands, and the summary says why no override applies."""
+    note = (
+        f"A break-glass override by @{override.by} passes commit `{override.head_sha[:12]}` "
+        f"on pull request #{override.pull} only; it does not apply to this pull request. A lead "
+        "can override this one with its own `/harden override REASON`."
+    )
+    if note in output.summary:
+        return output
+    return replace(output, summary=f"{note}\n\n{output.summary}"[:65535])
 
 
 def grant(pull: int, head_sha: str, *, by: str, reason: str, hours: int, now: datetime) -> Override:

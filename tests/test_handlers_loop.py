@@ -488,6 +488,27 @@ async def test_an_override_never_passes_a_head_pushed_after_it_was_written(
     assert runs[-1]["conclusion"] == "success"
 
 
+async def test_an_override_of_one_pull_request_passes_no_other_with_the_same_head(
+    sandbox: Sandbox, people: str, world: World
+) -> None:
+    repo = people
+    sha = "ab" * 20
+    labels = ("failure-class:missed-detection",)
+    first = sandbox.open_pull(repo, title="to release", body="", files=[SOURCE], head_sha=sha,
+                              head="hot", base="release", labels=labels, user="dave")  # fmt: skip
+    await world.send("pull_request", sandbox.pull_request_event(repo, first["number"], "opened"))
+    await say(world, first["number"], "/harden override release hotfix", "lena")
+    second = sandbox.open_pull(repo, title="to main", body="", files=[SOURCE], head_sha=sha,
+                               head="hot", base="main", labels=labels, user="dave")  # fmt: skip
+    await world.send("pull_request", sandbox.pull_request_event(repo, second["number"], "opened"))
+    # A commit has one hardening/controls run, whichever pull request it heads: the second
+    # pull request's verdict is written there, and says why no override applies to it.
+    run = [r for r in sandbox.check_runs(repo, sha) if r["name"] == "hardening/controls"][-1]
+    assert run["conclusion"] == "failure"
+    summary = run["output"]["summary"]
+    assert f"on pull request #{first['number']} only" in summary
+
+
 # --- the sprint summary and the incident close gate ------------------------------------------
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from rules.check_output import CheckOutput
 from rules.ledger import MARKER, LedgerInput, LedgerItem, next_step, render_ledger
 from rules.model import Deferral, HardeningItem, ItemFacts
-from rules.override import grant, overridden_output
+from rules.override import grant, not_covered_output, overridden_output
 from rules.recurrence import (
     by_incident,
     earlier_item_comment,
@@ -159,8 +159,14 @@ def test_recurrence_needs_a_verified_item_of_another_incident() -> None:
 def test_override_covers_its_head_only_and_expires() -> None:
     now = datetime(2026, 12, 10, 8, tzinfo=UTC)
     override = grant(9, "abc", by="lena", reason="sev-1 hotfix", hours=2, now=now)
-    assert override.covers("abc", now) and not override.covers("def", now)
-    assert not override.covers("abc", datetime(2026, 12, 10, 10, tzinfo=UTC))
+    assert override.covers(9, "abc", now) and not override.covers(9, "def", now)
+    assert not override.covers(9, "abc", datetime(2026, 12, 10, 10, tzinfo=UTC))
+    # The same commit as the head of another pull request (another base) is not covered.
+    assert not override.covers(10, "abc", now)
+    other = not_covered_output(
+        CheckOutput("hardening/controls", "failure", "Missing", "t"), override
+    )
+    assert other.conclusion == "failure" and "on pull request #9 only" in other.summary
     failing = CheckOutput("hardening/controls", "failure", "Missing regression test", "table")
     passed = overridden_output(failing, override)
     assert passed.conclusion == "success" and "Overridden by lena" in passed.title

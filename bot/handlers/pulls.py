@@ -76,7 +76,7 @@ from rules.linked_pulls import (
     pull_verdict,
 )
 from rules.model import HardeningItem
-from rules.override import Override, overridden_output, parse_marker
+from rules.override import Override, not_covered_output, overridden_output, parse_marker
 
 router = Router()
 
@@ -285,8 +285,10 @@ async def evaluate(
             ledger.request_update(scope, verdict_fact(number, verdicts))
         if output is not None and output.conclusion != "success":
             active = override or await recorded_override(scope, sha, opened_at)
-            if active is not None and active.covers(sha, ctx.now()):
+            if active is not None and active.covers(number, sha, ctx.now()):
                 output = overridden_output(output, active)
+            elif active is not None and active.covers(active.pull, sha, ctx.now()):
+                output = not_covered_output(output, active)  # another pull request's
         if output is not None:
             await post(output)
     # Read the items again, under the scorecard's lock: an item's own delivery may have changed
