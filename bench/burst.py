@@ -7,8 +7,9 @@ once to a real ``python -m bot`` (the real handlers, the SQLite inbox) talking t
 sandbox, which answers every request after 100-300 ms, as api.github.com does from far away.
 The bot paces its requests per installation (``HARDENING_GITHUB_CONCURRENCY``, one at a time by
 default, as GitHub asks). Then every pull request is pushed to (``synchronize``) and its
-description edited (``edited``), each wave sent at once, and the same ``synchronize`` delivered
-again. Printed: the time from each opened delivery's acknowledgement to its
+description edited (``edited``), each wave sent at once, the same ``synchronize`` delivered
+again, and one more pull request opened per repository once everything is warm (the first wave
+is each repository's first: configuration, items and tokens read cold, ten at once). Printed: the time from each opened delivery's acknowledgement to its
 ``hardening/controls`` check run (p50, p90, p99, max), how long the burst took, and for each
 wave the GitHub requests per event, all and those counted against the rate limit (a ``304`` is
 free), split into the pull request's own delivery and the Hardening ledger update it asks for.
@@ -159,7 +160,7 @@ async def run_burst() -> bool:
             stderr=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
-        waves: list[tuple[str, list[Any]]] = []
+        waves: list[tuple[str, list[Any], int]] = []
         try:
             await _healthy(url, process)
             # Opened once the bot is up, as pull requests are.
@@ -208,7 +209,7 @@ async def run_burst() -> bool:
                     await asyncio.sleep(0.1)
                 elapsed = time.perf_counter() - started
                 await _drained(session, url, process)
-                waves.append(("opened", _take(sb)))
+                waves.append(("opened", _take(sb), len(pulls)))
 
                 # Steady state: every pull request pushed to, then its description edited.
                 for r, n, _sha in order:
@@ -220,11 +221,11 @@ async def run_burst() -> bool:
                     *(send(p, delivery=f"sync-{r}-{n}") for (r, n), p in synchronize.items())
                 )
                 await _drained(session, url, process)
-                waves.append(("synchronize", _take(sb)))
+                waves.append(("synchronize", _take(sb), len(pulls)))
                 # GitHub redelivering the same event (a new delivery id): nothing changes.
                 await asyncio.gather(*(send(p) for p in synchronize.values()))
                 await _drained(session, url, process)
-                waves.append(("synchronize, delivered again", _take(sb)))
+                waves.append(("synchronize, delivered again", _take(sb), len(pulls)))
                 edits = []
                 for r, n, _sha in order:
                     before = str(sb.pull(r, n)["body"])
@@ -234,7 +235,22 @@ async def run_burst() -> bool:
                     )
                 await asyncio.gather(*(send(p) for p in edits))
                 await _drained(session, url, process)
-                waves.append(("edited", _take(sb)))
+                waves.append(("edited", _take(sb), len(pulls)))
+                # One more pull request per repository, once everything is warm.
+                late = []
+                for repo, number in repos:
+                    pull = sb.open_pull(
+                        repo,
+                        title="Queue lag, later",
+                        body=f"Alert on queue lag. Hardens #{number}",
+                        labels=("failure-class:missed-detection",),
+                        files=[SOURCE, NEW_TEST],
+                        user="dave",
+                    )
+                    late.append(sb.pull_request_event(repo, int(pull["number"]), "opened"))
+                await asyncio.gather(*(send(p) for p in late))
+                await _drained(session, url, process)
+                waves.append(("opened, once warm", _take(sb), len(late)))
         finally:
             process.terminate()
             process.wait(30)
@@ -266,10 +282,10 @@ async def run_burst() -> bool:
         for issue in sb.issues(repo)
         if issue["title"] == "Hardening ledger"
     }
-    for name, calls in waves:
+    for name, calls, events in waves:
         ledger = [c for c in calls if _is_ledger(c.path, ledgers)]
         own = [c for c in calls if not _is_ledger(c.path, ledgers)]
-        cells = [_per(part, len(pulls)) for part in (own, ledger, calls)]
+        cells = [_per(part, events) for part in (own, ledger, calls)]
         print(f"    pull_request.{name:21} {cells[0]:>14} {cells[1]:>15} {cells[2]:>13}")
     return ok
 
