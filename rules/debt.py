@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
+from rules.horizon import beyond_horizon
 from rules.logins import parse_user
 from rules.model import Deferral, HardeningItem
 
@@ -79,6 +80,9 @@ def deferral_refusal(request: DeferRequest, item: HardeningItem, today: date) ->
             f"the revisit date {request.revisit.isoformat()} is not in the future (today is "
             f"{today.isoformat()}); a deferral without a revisit date ahead is permanent risk"
         )
+    too_far = beyond_horizon(request.revisit, today, "revisit date")
+    if too_far:
+        return too_far + " (a deferral that never comes up again is permanent risk)"
     if item.status in ("verified", "retired"):
         return f"the item is already {item.status}: there is no work left to defer"
     return None

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 
 from rules.config import Config, FailureClass, default_config
 from rules.debt import is_deferred
+from rules.horizon import plus_days
 from rules.model import PRIORITIES, Finding, HardeningItem, Incident, Priority
 
 
@@ -60,16 +61,17 @@ def due_date_for(priority: Priority, severity: int | None, today: date, config: 
 def adoption_check_for(due: date, today: date, config: Config) -> date:
     """End of the sprint's adoption window, but never sooner than the gap after ``due``."""
     window_end = today + timedelta(days=config.deadlines.adoption_check_day)
-    after_due = due + timedelta(days=config.deadlines.adoption_after_due_days)
+    after_due = plus_days(due, config.deadlines.adoption_after_due_days)
     return max(window_end, after_due)
 
 
 def reschedule(item: HardeningItem, due: date, config: Config) -> HardeningItem:
     """``item`` due on ``due`` (``/harden due``). An adoption check date that would then come
     less than ``adoption_after_due_days`` after the due date moves to exactly that gap, so the
-    adoption check never comes before the work it checks; a later one, or none, is kept."""
+    adoption check never comes before the work it checks; a later one, or none, is kept.
+    Never raises: a gap beyond the calendar's end stops at its last day."""
     adoption = item.adoption_check
-    earliest = due + timedelta(days=config.deadlines.adoption_after_due_days)
+    earliest = plus_days(due, config.deadlines.adoption_after_due_days)
     if adoption is not None and adoption < earliest:
         adoption = earliest
     return replace(item, due=due, adoption_check=adoption)

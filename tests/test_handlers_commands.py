@@ -417,6 +417,26 @@ async def test_a_later_due_date_moves_the_adoption_check_after_it(
     assert "moved from 2026-12-08 to 2026-12-23, 3 days after the new due date" in answer
 
 
+async def test_a_due_or_revisit_date_beyond_five_years_is_refused_and_nothing_fails(
+    sandbox: Sandbox, people: str, world: World
+) -> None:
+    from bot.web import INBOX
+
+    repo = people
+    n = open_item(sandbox, repo, adoption_check=date(2026, 12, 15))
+    before = item_of(sandbox, repo, n)
+    comment = await say(world, n, "/harden due 9999-12-30", "writeer")
+    [answer] = replies(sandbox, repo, n, comment)
+    assert "more than 5 years ahead" in answer and "Usage: `/harden due YYYY-MM-DD`" in answer
+    assert reactions(sandbox, comment) == ["eyes", "-1"]
+    defer = "/harden defer 9999-12-31 vendor first; risk if delayed: silent outage"
+    comment = await say(world, n, defer, "writeer")
+    [answer] = replies(sandbox, repo, n, comment)
+    assert "more than 5 years ahead" in answer
+    assert item_of(sandbox, repo, n) == before
+    assert (await world.app[INBOX].stats()).failed == 0
+
+
 # --- redelivery -------------------------------------------------------------------------------
 
 

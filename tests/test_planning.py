@@ -237,3 +237,24 @@ def test_timeline_from_config():
 )
 def test_overdue(due: date | None, status: Status, today: date, expected: bool):
     assert overdue(HardeningItem(due=due, status=status), today) is expected
+
+
+@given(
+    st.dates(),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)),
+    st.integers(min_value=0, max_value=10_000),
+)
+def test_date_arithmetic_on_a_typed_date_never_raises(day: date, today: date, gap: int) -> None:
+    from rules.horizon import beyond_horizon, horizon, plus_days
+
+    config = load_config(
+        [(".github/hardening.yml", f"deadlines: {{adoption_after_due_days: {gap}}}\n")]
+    ).config
+    item = HardeningItem(due=day, adoption_check=day)
+    moved = reschedule(item, day, config)
+    assert moved.due == day and moved.adoption_check is not None
+    assert moved.adoption_check >= day
+    assert adoption_check_for(day, today, config) >= day
+    assert plus_days(day, gap) >= day and plus_days(day, -gap) <= day
+    assert horizon(today) > today
+    assert (beyond_horizon(day, today, "due date") is None) == (day <= horizon(today))

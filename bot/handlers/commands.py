@@ -60,6 +60,7 @@ from rules.edits import (
     with_evidence,
 )
 from rules.gates import DONE, closure_gate, qa_gate
+from rules.horizon import beyond_horizon
 from rules.incident import incident_summary
 from rules.item_template import parse_item
 from rules.logins import mention
@@ -314,6 +315,9 @@ def _assign(role: Literal["owner", "verifier"], conflict: Conflict) -> Handler:
 async def _due(run: Run, command: Command, loaded: LoadedItem) -> Outcome:
     item = loaded.item
     assert item is not None and command.due is not None
+    too_far = beyond_horizon(command.due, run.ctx.now().date(), "due date")
+    if too_far:
+        return refused(too_far, usage_for("due"))
     moved = reschedule(item, command.due, run.config)
     await run.save(loaded, moved)
     before, after = item.adoption_check, moved.adoption_check
