@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -499,15 +500,34 @@ def test_visible_lines_hide_code_quotes_and_comments():
 
 # --- properties ------------------------------------------------------------------------------
 
-LOGINS = st.from_regex(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,15}", fullmatch=True)
-SLUGS = st.from_regex(r"[a-z0-9]{1,8}(?:-[a-z0-9]{1,8}){0,2}", fullmatch=True)
+# The same languages as the regular expressions in the comments, built from plain draws:
+# st.from_regex spent most of these tests' time generating them.
+ALNUM = string.ascii_letters + string.digits
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+# [A-Za-z0-9](?:-?[A-Za-z0-9]){0,15}
+LOGINS = st.builds(
+    lambda first, rest: first + "".join(rest),
+    st.sampled_from(ALNUM),
+    st.lists(
+        st.builds(str.__add__, st.sampled_from(["", "-"]), st.sampled_from(ALNUM)), max_size=15
+    ),
+)
+# [a-z0-9]{1,8}(?:-[a-z0-9]{1,8}){0,2}
+SLUGS = st.lists(st.text(LOWER_ALNUM, min_size=1, max_size=8), min_size=1, max_size=3).map("-".join)
 LINE_CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\r\n")
 TEXT = st.text(LINE_CHARACTERS, max_size=40).map(str.strip)
 URLS = st.builds(
     lambda scheme, host, path, suffix: f"{scheme}://{host}/{path}{suffix}",
     st.sampled_from(["http", "https", "HTTPS"]),
-    st.from_regex(r"[a-z0-9]{1,10}(?:\.[a-z]{2,5}){1,2}", fullmatch=True),
-    st.from_regex(r"(?:[A-Za-z0-9_~%=&#?*'+$/,-]*[A-Za-z0-9/_=-])?", fullmatch=True),
+    # [a-z0-9]{1,10}(?:\.[a-z]{2,5}){1,2}
+    st.builds(
+        lambda name, tlds: ".".join([name, *tlds]),
+        st.text(LOWER_ALNUM, min_size=1, max_size=10),
+        st.lists(st.text(string.ascii_lowercase, min_size=2, max_size=5), min_size=1, max_size=2),
+    ),
+    # (?:[A-Za-z0-9_~%=&#?*'+$/,-]*[A-Za-z0-9/_=-])?
+    st.just("")
+    | st.builds(str.__add__, st.text(ALNUM + "_~%=&#?*'+$/,-"), st.sampled_from(ALNUM + "/_=-")),
     st.sampled_from(["", "", "_(x)", "(1)/a"]),
 )
 EVIDENCE_ITEMS = st.builds(
@@ -542,7 +562,7 @@ ITEMS = st.builds(
     retired_rationale=st.none() | TEXT.filter(bool),
 )
 MARKERS = st.none() | st.builds(ItemMarker, st.integers(1, 10**6),
-                                st.from_regex(r"[0-9a-f]{12}", fullmatch=True))  # fmt: skip
+                                st.text("0123456789abcdef", min_size=12, max_size=12))  # fmt: skip
 HUMAN_TEXT = st.lists(
     st.sampled_from([
         "Context: the checkout outage.", "", "## Notes", "> quoted: - Status: verified",
