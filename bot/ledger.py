@@ -159,9 +159,15 @@ async def find_ledger(scope: Scope) -> dict[str, Any] | None:
     return found
 
 
+# The row each repository's ledger last sent its organisation's ledger from this process.
+_SENT_ROWS: cachetools.LRUCache[str, dict[str, Any]] = cachetools.LRUCache(maxsize=4096)
+
+
 def forget() -> None:
-    """Forget which issue is each ledger (as a new process would)."""
+    """Forget which issue is each ledger and what each sent its organisation's ledger (as a
+    new process would)."""
     _NUMBERS.clear()
+    _SENT_ROWS.clear()
 
 
 async def records_verdict(scope: Scope, pull: int, verdicts: dict[str, bool]) -> bool:
@@ -294,8 +300,12 @@ async def update_ledger(
         if wrote:
             number = int((created if ledger is None else ledger)["number"])
             row = totals(_input(owner, repo, ctx, config, loaded, known), number)
-            org = Scope(gh, ctx, owner, ORG_REPO)
-            request_update(org, {"kind": "org-row", "row": row.as_json()})
+            sent = row.as_json()
+            # The organisation's ledger shows only the totals: an edit that changed none of them
+            # (a controls verdict) asks nothing of it.
+            if _SENT_ROWS.get(scope.full_name.lower()) != sent:
+                request_update(Scope(gh, ctx, owner, ORG_REPO), {"kind": "org-row", "row": sent})
+                _SENT_ROWS[scope.full_name.lower()] = sent
         return wrote
 
 
