@@ -77,7 +77,11 @@ def syntax(
 ) -> Syntax:
     """A :class:`Syntax` from the characters that may start a delimiter (``stop``, a character
     class body), the complete one-line strings and the delimiter tokens."""
-    run = re.compile("(?:" + "|".join([*strings, f"[^{stop}]"]) + ")*")
+    stops = "".join(re.escape(char) for char in stop)
+    # A stop character that starts no token (a ``/`` that divides, a ``<`` that compares) is code
+    # too: the run takes it, so only real delimiters come back to the loop.
+    quiet = re.sub(r"\(\?P<\w+>", "(?:", tokens).replace("(?P=hq)", "")
+    run = re.compile("(?:" + "|".join([*strings, f"[^{stops}]", f"(?!{quiet})[{stops}]"]) + ")*")
     return Syntax(
         run=run,
         tokens=re.compile(tokens),
