@@ -673,21 +673,48 @@ def test_evaluate_pull_never_raises_and_every_proof_points_at_a_listed_file(
 _HOSTILE_HEADS = (
     "should", "test", "it", "TEST_CASE", "SECTION(", "[<Fact>] let", "testCase", "#[test] fn",
     "/// ```", "public void", "func", "def", "fun", "@Test", "Scenario: x", "t.Run(", "it.each",
-    "xit", "TEST(a,", "Deno.test(", "- alertname: x",
+    "xit", "TEST(a,", "Deno.test(", "- alertname: x", '"a" {',
 )  # fmt: skip
-_HOSTILE_FILLS = (" ", "\t", "( ", "a.", "\\", "'", "@a ", "[<a>]", "#[a]", "<", "/*", '"', "`")
+# The heads of the languages read by a few shapes each, for their own files.
+_FEW_SHAPES_HEADS = (
+    'it "',
+    "it(",
+    "test_that(",
+    "@testset",
+    "(deftest",
+    "subtest",
+    "ok(",
+    'test "',
+)
+_HOSTILE_FILLS = (" ", "\t", "( ", "a.", "\\", "'", "@a ", "[<a>]", "#[a]", "<")
+# Comment and string delimiters, each opening and closing a few characters on: the reading of
+# comments and strings (over the whole hunk) must take these in linear time too.
+_DELIMITER_FILLS = ("/*", "*/", '"', "`", '"""', "'''", "(*", "{-", "--[[", "#=", "=begin", "<<~A")
 
 
 @pytest.mark.parametrize("path", ["spec/a_spec.rb", "tests/A.Tests/X.cs", "tests/x.cpp",
                                   "src/lib.rs", "tests/x.fs", "tests/x.feature", "test/x.js",
                                   "tests/promtool_test.yml", "tests/x.go", "tests/x.kt",
-                                  "tests/test_x.py", "tests/x.swift", "tests/x.php"])  # fmt: skip
+                                  "tests/test_x.py"])  # fmt: skip
 def test_hostile_lines_are_read_in_linear_time(path: str) -> None:
     lines = [
         f"+{head}{fill * (30_000 // len(fill))}"
         for head in _HOSTILE_HEADS
         for fill in _HOSTILE_FILLS
-    ]
+    ] + [f"+x{fill * (30_000 // len(fill))}" for fill in _DELIMITER_FILLS]
+    patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(lines)
+    verdict = find_new_tests([entry(path, status="added", patch=patch)], ["**"])
+    assert verdict.outcome in ("met", "missing")
+
+
+@pytest.mark.parametrize("path", ["tests/x.hs", "spec/x.lua", "t/x.t", "tests/x.jl", "src/x.zig",
+                                  "tests/x.ml", "tests/x.clj", "tests/x.erl", "tests/x.R"])  # fmt: skip
+def test_hostile_lines_are_read_in_linear_time_in_every_language(path: str) -> None:
+    lines = [
+        f"+{head}{fill * (30_000 // len(fill))}"
+        for head in _FEW_SHAPES_HEADS
+        for fill in _HOSTILE_FILLS
+    ] + [f"+x{fill * (30_000 // len(fill))}" for fill in _DELIMITER_FILLS]
     patch = f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(lines)
     verdict = find_new_tests([entry(path, status="added", patch=patch)], ["**"])
     assert verdict.outcome in ("met", "missing")
@@ -768,3 +795,76 @@ def test_a_test_after_a_closed_comment_or_string_is_new(case: str) -> None:
     filename, context, added = _REAL_AFTER_A_COMMENT_OR_STRING[case]
     verdict = find_new_tests([_hunk(filename, context, added)], _DEFAULT_TESTS)
     assert verdict.satisfied, case
+
+
+# --- Kotest styles and the languages read by a few shapes --------------------------------------
+
+_MORE_SHAPES: dict[str, tuple[Any, ...]] = {
+    "kotest StringSpec": ("src/test/kotlin/ParserSpec.kt", ["class ParserSpec : StringSpec({"], ['  "rejects empty" {', '    parse("") shouldBe null', "  }"]),
+    "kotest StringSpec with config": ("src/test/kotlin/ParserSpec.kt", ["class ParserSpec : StringSpec({"], ['  "rejects empty".config(invocations = 3) {', "  }"]),
+    "kotest BehaviorSpec": ("src/test/kotlin/ParserSpec.kt", ['    When("the input is empty") {'], ['        Then("it is rejected") {', "        }"]),
+    "haskell hspec": ("test/Data/ParserSpec.hs", ['  describe "parse" $ do'], ['    it "rejects empty input" $ do', '      parse "" `shouldBe` Nothing']),
+    "haskell tasty": ("tests/Main.hs", ['  [ testCase "a" $ a @?= 1'], ['  , testCase "b rejects empty" $ b @?= 2']),
+    "lua busted": ("spec/parser_spec.lua", ['describe("parser", function()'], ['  it("rejects empty", function()', "  end)"]),
+    "r testthat": ("tests/testthat/test-parse.R", [""], ['test_that("empty input is rejected", {', '  expect_null(parse(""))', "})"]),
+    "zig test block in src": ("src/parser.zig", ["}"], ['test "parse rejects empty" {', "}"]),
+    "julia testset": ("test/runtests.jl", ["using Test"], ['@testset "empty input" begin', '    @test parse("") === nothing', "end"]),
+    "erlang eunit": ("test/parser_tests.erl", [""], ["rejects_empty_test() ->", "    ?assertEqual(undefined, parser:parse(<<>>))."]),
+    "perl subtest": ("t/parse.t", ["use Test::More;"], ["subtest 'empty input' => sub {", "    is(parse(''), undef);", "};"]),
+    "perl test point": ("t/parse.t", ["use Test::More;"], ["is(parse(''), undef, 'empty input');"]),
+    "nim unittest": ("tests/test_parser.nim", ['suite "parser":'], ['  test "rejects empty":', "    check parse(\"\").isNone"]),
+    "crystal spec": ("spec/parser_spec.cr", ["describe Parser do"], ['  it "rejects empty" do', "  end"]),
+    "clojure deftest": ("test/app/core_test.clj", ["(ns app.core-test)"], ["(deftest rejects-empty", '  (is (nil? (parse ""))))']),
+    "ocaml alcotest": ("test/test_parser.ml", ['  [ test_case "a" `Quick test_a;'], ['    test_case "b" `Quick test_b;']),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_MORE_SHAPES))
+def test_more_shapes_of_new_tests(case: str) -> None:
+    filename, context, added = _MORE_SHAPES[case]
+    verdict = find_new_tests([_hunk(filename, context, added)], _DEFAULT_TESTS)
+    assert verdict.satisfied, case
+
+
+_NOT_NEW_IN_MORE_SHAPES: dict[str, tuple[Any, ...]] = {
+    "kotest skipped Then": ("src/test/kotlin/ParserSpec.kt", [], ['xThen("later") {', "}"]),
+    "kotlin string in code": ("src/test/kotlin/ParserSpec.kt", [], ['val s = "rejects empty"', 'println("x")']),
+    "haskell line comment": ("test/Data/ParserSpec.hs", [], ['    -- it "fake" $ do']),
+    "haskell block comment": ("test/Data/ParserSpec.hs", [], ["{-", '    it "fake" $ do', "-}"]),
+    "lua block comment": ("spec/parser_spec.lua", [], ["--[[", '  it("fake", function() end)', "]]"]),
+    "julia block comment": ("test/runtests.jl", [], ["#=", '@testset "fake" begin end', "=#"]),
+    "perl pod": ("t/parse.t", [], ["=pod", "ok(1, 'fake');", "=cut"]),
+    "erlang helper": ("test/parser_tests.erl", [], ["setup() ->", "    ok."]),
+    "zig test in a comment": ("src/parser.zig", [], ['// test "fake" {']),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_NOT_NEW_IN_MORE_SHAPES))
+def test_more_shapes_that_are_not_new_tests(case: str) -> None:
+    filename, context, added = _NOT_NEW_IN_MORE_SHAPES[case]
+    verdict = find_new_tests([_hunk(filename, context, added)], _DEFAULT_TESTS)
+    assert not verdict.satisfied, verdict.found
+
+
+def test_a_test_file_in_a_language_not_read_is_unknown_not_missing() -> None:
+    pull = [
+        _hunk("test/parser_SUITE.hrl", [""], ["-define(EMPTY, <<>>)."]),
+        _hunk("src/parser.hrl", [""], ["-define(MAX, 10)."]),
+    ]
+    verdict = evaluate_pull(pull, test_paths=_DEFAULT_TESTS, control_paths=ALERTS)
+    assert verdict.test.outcome == "unknown"
+    (sentence,) = [s for s in verdict.missing if s.startswith("Regression test")]
+    assert "cannot read test cases in test/parser_SUITE.hrl (Erlang)" in sentence
+    assert "declares no new test case" not in sentence
+    assert "for example" not in sentence  # no other language's example
+    (note,) = verdict.notes
+    assert note == "Could not read test/parser_SUITE.hrl: cannot read test cases in Erlang."
+    (annotation,) = [a for a in verdict.annotations if a.path == "test/parser_SUITE.hrl"]
+    assert annotation.title == "Test cases not read"
+
+
+def test_a_file_not_read_outside_the_test_paths_changes_nothing() -> None:
+    pull = [_hunk("src/parser.hrl", [""], ["-define(MAX, 10)."])]
+    verdict = evaluate_pull(pull, test_paths=_DEFAULT_TESTS, control_paths=ALERTS)
+    assert verdict.test.outcome == "missing"
+    assert not verdict.test.unreadable

@@ -39,6 +39,7 @@ from rules.diff.languages import (
     declarations_in_hunk,
     language_for,
     section_declaration,
+    unread_language,
 )
 from rules.diff.model import (
     EditedTest,
@@ -54,6 +55,7 @@ from rules.globs import GlobSet
 
 __all__ = ["as_globset", "as_pull_files", "find_new_tests"]
 
+NOT_READ = "cannot read test cases"
 NO_PATCH = (
     "GitHub sent no diff for this file (binary, or too large to show), "
     "so a new test case in it cannot be confirmed"
@@ -402,6 +404,12 @@ def find_new_tests(
         language = language_for(pull_file.filename)
         if in_test_paths:
             test_files.append(pull_file.filename)
+            unread = unread_language(pull_file.filename) if language is None else None
+            if unread is not None and pull_file.status not in ("removed", "unchanged"):
+                unreadable.append(
+                    UnreadableFile(pull_file.filename, pull_file.status, f"{NOT_READ} in {unread}")
+                )
+                continue
         elif language is None:
             continue  # nothing we could read a test case from: not even parsed
         elif not language.in_source and not (

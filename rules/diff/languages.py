@@ -19,7 +19,7 @@ Go          ``func TestX(t *testing.T)``, ``func FuzzX(f *testing.F)``, testify 
             checks it; an example without one is only compiled).
 Java,       a method after ``@Test`` ``@ParameterizedTest`` ``@RepeatedTest`` ``@TestFactory``
 Kotlin,     ``@TestTemplate`` (jqwik ``@Property`` ``@Example``); JUnit 3 ``public void testX()``;
-Groovy,     Kotlin ``fun`` (backticked names too) and kotest ``test("…")``; Spock
+Groovy,     Kotlin ``fun`` (backticked names too); Kotest ``test("…")``, ``"…" {``, ``Then("…")``; Spock
 Scala       ``def "feature"()``; ScalaTest/munit ``test("…")`` and ``"…" in {``.
 Rust        a ``fn`` after ``#[test]`` ``#[tokio::test]`` ``#[rstest]`` ``#[test_case(…)]`` …
 Ruby        RSpec ``it`` ``specify`` ``example`` ``scenario`` ``its``; minitest ``def test_x``
@@ -29,8 +29,13 @@ C#          a method after ``[Fact]`` ``[Theory]`` ``[Test]`` ``[TestMethod]`` `
 Prometheus  promtool rule unit tests (a YAML file named ``*test*``): each ``alertname:``
             under ``alert_rule_test:`` and ``- expr:`` under ``promql_expr_test:``.
 also        PHPUnit/Pest, XCTest and Swift Testing, ExUnit, GoogleTest/Catch2/Boost, Dart,
-            Gherkin ``Scenario:``, Bats ``@test "…"``.
+            Gherkin ``Scenario:``, Bats ``@test "…"``; by one or two shapes each: Haskell
+            (hspec, tasty), OCaml (Alcotest, OUnit), Clojure, Erlang (EUnit), Lua (busted),
+            R (testthat), Julia, Perl (Test::More ``.t``), Zig, Nim, Crystal.
 =========== ================================================================================
+
+A changed source file under the test paths in another language (``unread_language``) is
+reported as unreadable: "unknown", never "no new test".
 
 Decisions:
 
@@ -72,6 +77,7 @@ __all__ = [
     "declarations_in_hunk",
     "language_for",
     "section_declaration",
+    "unread_language",
 ]
 
 Side = Literal["new", "old"]
@@ -503,8 +509,18 @@ KOTLIN = Language(
         Rule("test function", _KOTLIN_FUN, marker=_JVM_MARKER),
         Rule(
             "kotest case",
-            _c(r"^\s*(?P<variant>x)?(?:test|should|it|expect|scenario)\(\s*" + _DQ_LITERAL),
+            _c(
+                r"^\s*(?P<variant>x)?(?:test|should|it|expect|scenario|Then|then)\(\s*"
+                + _DQ_LITERAL
+            ),
             skip=_c(r"^\s*x"),
+        ),
+        # StringSpec, and the leaves of WordSpec and FreeSpec: a string literal invoked with a
+        # block, which only Kotest's DSL makes valid Kotlin.
+        Rule(
+            "kotest case",
+            _c(r"^\s*" + _DQ_LITERAL + r"(?:\.config\([^()]*\))?\s*\{"),
+            skip=_c(r"\.config\([^()]*\benabled\s*=\s*false"),
         ),
     ),
 )
@@ -824,6 +840,170 @@ PROMTOOL = Language(
     ),
 )
 
+# Languages read by one or two shapes each: the common frameworks' test case lines, each a
+# literal name after a word that only a test framework uses at the start of a line.
+_HS_SYNTAX = syntax(
+    '{-"',
+    [DQ],
+    r'(?P<line>--)|(?P<open>\{-)|(?P<close>-\})|(?P<str>")',
+    block=("{-", "-}"),
+    nested=True,
+)
+HASKELL = Language(
+    syntax=_HS_SYNTAX,
+    name="haskell",
+    family="haskell",
+    extensions=(".hs",),
+    trigger=_c(r"\b(?:it|prop|specify|testCase|testProperty)\b"),
+    preamble="none",
+    rules=(
+        Rule(
+            "hspec example",
+            _c(r"^\s*(?P<variant>x)?(?:it|prop|specify)\s+" + _DQ_LITERAL),
+            skip=_c(r"^\s*x"),
+        ),
+        Rule("tasty test", _c(r"^\s*(?:,\s*)?(?:testCase|testProperty)\s+" + _DQ_LITERAL)),
+    ),
+)
+_LUA_SYNTAX = syntax(
+    "-\"'", [DQ, SQ], r"(?P<open>--\[\[)|(?P<line>--)|(?P<close>\]\])" + _STR, block=("--[[", "]]")
+)
+LUA = Language(
+    syntax=_LUA_SYNTAX,
+    name="lua",
+    family="lua",
+    extensions=(".lua",),
+    trigger=_c(r"\b(?:it|test|pending)\b"),
+    preamble="none",
+    rules=(Rule("busted test", _c(r"^\s*(?:it|test)\s*\(\s*" + _LITERAL)),),
+)
+_R_SYNTAX = syntax("#\"'", [DQ, SQ], r"(?P<line>#)" + _STR)
+R = Language(
+    syntax=_R_SYNTAX,
+    name="r",
+    family="r",
+    extensions=(".r", ".R"),
+    trigger=_c(r"test_that|it\("),
+    preamble="none",
+    rules=(Rule("testthat test", _c(r"^\s*(?:testthat::)?(?:test_that|it)\s*\(\s*" + _LITERAL)),),
+)
+_ZIG_SYNTAX = syntax('/"', [DQ], r'(?P<line>//)|(?P<str>")')
+ZIG = Language(
+    syntax=_ZIG_SYNTAX,
+    name="zig",
+    family="zig",
+    extensions=(".zig",),
+    trigger=_c(r"\btest\b"),
+    preamble="none",
+    in_source=True,  # ``test "name" { … }`` blocks live beside the code and run under zig test
+    rules=(Rule("test block", _c(r"^\s*test\s+" + _DQ_LITERAL + r"\s*\{")),),
+)
+_JULIA_SYNTAX = syntax(
+    '#"',
+    [DQ1],
+    r'(?P<open>#=)|(?P<line>#)|(?P<close>=#)|(?P<long>""")|(?P<str>")',
+    block=("#=", "=#"),
+)
+JULIA = Language(
+    syntax=_JULIA_SYNTAX,
+    name="julia",
+    family="julia",
+    extensions=(".jl",),
+    trigger=_c(r"@testset"),
+    preamble="none",
+    rules=(Rule("test set", _c(r"^\s*@testset\s+(?:\w+\s+)?" + _DQ_LITERAL)),),
+)
+_ERLANG_SYNTAX = syntax('%"', [DQ], r'(?P<line>%)|(?P<str>")')
+ERLANG = Language(
+    syntax=_ERLANG_SYNTAX,
+    name="erlang",
+    family="erlang",
+    extensions=(".erl",),
+    trigger=_c(r"_test_?\s*\("),
+    preamble="none",
+    rules=(Rule("EUnit test", _c(r"^(?P<name>[a-z]\w*_test_?)\s*\(\s*\)\s*->")),),
+)
+_PERL_SYNTAX = syntax("#\"'", [DQ, SQ], r"(?P<line>#)" + _STR, line_block=(r"=\w", r"=cut\b"))
+
+
+def _tap_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> str | None:
+    """A Test::More assertion is a test point of its own; the line is its name."""
+    return match.groupdict().get("lit") or view[index].text.strip()
+
+
+PERL = Language(
+    syntax=_PERL_SYNTAX,
+    name="perl",
+    family="perl",
+    extensions=(".t",),
+    trigger=_c(r"\b(?:ok|is|isnt|like|unlike|is_deeply|cmp_ok|subtest)\b"),
+    preamble="none",
+    rules=(
+        Rule("subtest", _c(r"^\s*subtest\s*(?:\(\s*)?" + _LITERAL)),
+        Rule(
+            "test point",
+            _c(r"^\s*(?:ok|is|isnt|like|unlike|is_deeply|cmp_ok)\s*\("),
+            name=_tap_name,
+        ),
+    ),
+)
+_NIM_SYNTAX = syntax(
+    '#"',
+    [DQ1],
+    r'(?P<open>#\[)|(?P<line>#)|(?P<close>\]#)|(?P<long>""")|(?P<str>")',
+    block=("#[", "]#"),
+    nested=True,
+)
+NIM = Language(
+    syntax=_NIM_SYNTAX,
+    name="nim",
+    family="nim",
+    extensions=(".nim",),
+    trigger=_c(r"\btest\b"),
+    preamble="none",
+    rules=(Rule("unittest test", _c(r"^\s*test\s+" + _DQ_LITERAL + r"\s*:")),),
+)
+CRYSTAL = Language(
+    syntax=_RUBY_SYNTAX,
+    name="crystal",
+    family="crystal",
+    extensions=(".cr",),
+    trigger=_c(r"\b(?:it|pending)\b"),
+    preamble="none",
+    rules=(
+        Rule(
+            "spec example",
+            _c(r"^\s*(?P<variant>p)?(?:it)\s*(?:\(\s*)?" + _LITERAL),
+            skip=_c(r"^\s*p"),
+        ),
+    ),
+)
+_CLOJURE_SYNTAX = syntax(';"', [DQ], r'(?P<line>;)|(?P<str>")')
+CLOJURE = Language(
+    syntax=_CLOJURE_SYNTAX,
+    name="clojure",
+    family="clojure",
+    extensions=(".clj", ".cljs", ".cljc"),
+    trigger=_c(r"deftest|defspec"),
+    preamble="none",
+    rules=(Rule("deftest", _c(r"^\s*\((?:deftest|defspec)\s+(?P<name>[^\s()\[\]{}\"]+)")),),
+)
+_OCAML_SYNTAX = syntax(
+    '(*"', [DQ], r'(?P<open>\(\*(?!\)))|(?P<close>\*\))|(?P<str>")', block=("(*", "*)"), nested=True
+)
+OCAML = Language(
+    syntax=_OCAML_SYNTAX,
+    name="ocaml",
+    family="ocaml",
+    extensions=(".ml",),
+    trigger=_c(r"test_case|>::"),
+    preamble="none",
+    rules=(
+        Rule("Alcotest case", _c(r"^\s*(?:[\[;,]\s*)?(?:Alcotest\.)?test_case\s+" + _DQ_LITERAL)),
+        Rule("OUnit case", _c(r"^\s*(?:[\[;,]\s*)?" + _DQ_LITERAL + r"\s*>::")),
+    ),
+)
+
 LANGUAGES: tuple[Language, ...] = (
     PYTHON,
     JAVASCRIPT,
@@ -844,8 +1024,42 @@ LANGUAGES: tuple[Language, ...] = (
     GHERKIN,
     BATS,
     PROMTOOL,
+    HASKELL,
+    LUA,
+    R,
+    ZIG,
+    JULIA,
+    ERLANG,
+    PERL,
+    NIM,
+    CRYSTAL,
+    CLOJURE,
+    OCAML,
 )
 _BY_EXTENSION = {ext: lang for lang in LANGUAGES for ext in lang.extensions}
+
+
+# Source files of languages whose test cases we do not read. A changed one in the test paths
+# makes the regression-test outcome "unknown", never "missing": we cannot tell.
+_UNREAD = {
+    ".mli": "OCaml", ".hrl": "Erlang", ".pl": "Perl", ".ps1": "PowerShell", ".vb": "Visual Basic",
+    ".elm": "Elm", ".purs": "PureScript", ".rkt": "Racket", ".scm": "Scheme", ".lisp": "Common Lisp",
+    ".el": "Emacs Lisp", ".sol": "Solidity", ".gleam": "Gleam", ".res": "ReScript", ".hx": "Haxe",
+    ".pas": "Pascal", ".f90": "Fortran", ".adb": "Ada", ".tcl": "Tcl", ".cob": "COBOL",
+    ".lhs": "Haskell", ".coffee": "CoffeeScript", ".mojo": "Mojo", ".odin": "Odin",
+    ".mm": "Objective-C", ".fsi": "F#", ".kts": "Kotlin script",
+}  # fmt: skip
+
+
+def unread_language(path: str) -> str | None:
+    """The language of ``path`` when it is source code whose test cases we cannot read."""
+    if language_for(path) is not None:
+        return None
+    base = path.rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    if dot <= 0:
+        return None
+    return _UNREAD.get(base[dot:].lower())
 
 
 def language_for(path: str) -> Language | None:

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from rules.diff.cases import as_globset, as_pull_files, find_new_tests
+from rules.diff.cases import NOT_READ, as_globset, as_pull_files, find_new_tests
 from rules.diff.controls import find_control_changes
-from rules.diff.languages import language_for
+from rules.diff.languages import language_for, unread_language
 from rules.diff.model import (
     MAX_PULL_FILES,
     Annotation,
@@ -78,21 +78,39 @@ def example_test(language: str, failure_class: str | None = None) -> str:
         "dart": f"test('{prose}', () {{ … }});",
         "gherkin": f"Scenario: {prose}",
         "bats": f'@test "{prose}" {{',
+        "haskell": f'it "{prose}" $ do',
+        "lua": f'it("{prose}", function() … end)',
+        "r": f'test_that("{prose}", {{ … }})',
+        "zig": f'test "{prose}" {{',
+        "julia": f'@testset "{prose}" begin',
+        "erlang": f"{snake}_test() ->",
+        "perl": f"subtest '{prose}' => sub {{ … }};",
+        "nim": f'test "{prose}":',
+        "crystal": f'it "{prose}" do',
+        "clojure": f"(deftest {'-'.join(words)}",
+        "ocaml": f'test_case "{prose}" `Quick (fun () -> …)',
     }
     return examples.get(language, examples["python"])
 
 
-def _main_language(files: tuple[PullFile, ...], test_globs: GlobSet) -> str:
-    """The language a new test would most likely be written in, from the files the PR touches."""
-    in_tests: Counter[str] = Counter()
-    anywhere: Counter[str] = Counter()
+def _main_language(files: tuple[PullFile, ...], test_globs: GlobSet) -> str | None:
+    """The language a new test would most likely be written in, from the files the PR touches;
+    None when that is a language whose test cases we do not read (no example of another)."""
+    in_tests: Counter[str | None] = Counter()
+    anywhere: Counter[str | None] = Counter()
     for pull_file in files:
         language = language_for(pull_file.filename)
-        if language is None or language.name in ("gherkin", "bats"):
+        if language is None:
+            if unread_language(pull_file.filename) is None:
+                continue
+            name = None
+        elif language.name in ("gherkin", "bats"):
             continue
-        anywhere[language.name] += 1
+        else:
+            name = language.name
+        anywhere[name] += 1
         if test_globs.match(pull_file.filename):
-            in_tests[language.name] += 1
+            in_tests[name] += 1
     for counts in (in_tests, anywhere):
         if counts:
             return counts.most_common(1)[0][0]
@@ -117,7 +135,7 @@ def _class_phrase(failure_class: str | None) -> str:
 
 
 def _test_missing(
-    verdict: TestVerdict, example: str, truncated: bool, failure_class: str | None
+    verdict: TestVerdict, example: str | None, truncated: bool, failure_class: str | None
 ) -> str | None:
     if verdict.satisfied:
         return None
@@ -127,8 +145,9 @@ def _test_missing(
             f"{head}: no test paths are configured; set `test_paths` in .github/hardening.yml, "
             "then add a new test case there."
         )
+    instance = f", for example `{example}`," if example else ""
     ask = (
-        f"add a new test case, for example `{example}`, in a file under the test paths "
+        f"add a new test case{instance} in a file under the test paths "
         f"({_paths(verdict.test_paths)})"
     )
     why: list[str] = []
@@ -142,11 +161,19 @@ def _test_missing(
     if verdict.skipped:
         why.append(f"skipped tests ({_names([s.describe() for s in verdict.skipped])})")
     unread: list[str] = []
-    if verdict.unreadable:
-        paths = _names([u.path for u in verdict.unreadable])
+    no_diff = [u for u in verdict.unreadable if not u.reason.startswith(NOT_READ)]
+    if no_diff:
+        paths = _names([u.path for u in no_diff])
         unread.append(
             f"GitHub sent no diff for {paths} (binary, or too large to show), so a new test "
             "case there cannot be confirmed: put it in a file GitHub can show."
+        )
+    not_read = [u for u in verdict.unreadable if u.reason.startswith(NOT_READ)]
+    if not_read:
+        paths = _names([f"{u.path} ({u.reason.removeprefix(NOT_READ + ' in ')})" for u in not_read])
+        unread.append(
+            f"This check cannot read test cases in {paths}, so whether the PR adds one there "
+            "is unknown: a reviewer decides (docs/checks.md lists the languages read)."
         )
     if truncated:
         unread.append(
@@ -231,16 +258,15 @@ def _annotations(
     problems: list[Annotation] = []
     proofs: list[Annotation] = []
     for unreadable in test.unreadable:
-        problems.append(
-            Annotation(
-                unreadable.path,
-                1,
-                1,
-                "warning",
-                "Diff not available",
-                f"{unreadable.reason}. Put the new test case in a file GitHub can show.",
+        if unreadable.reason.startswith(NOT_READ):
+            title = "Test cases not read"
+            message = (
+                f"This check {unreadable.reason}: whether this file adds a test case is unknown."
             )
-        )
+        else:
+            title = "Diff not available"
+            message = f"{unreadable.reason}. Put the new test case in a file GitHub can show."
+        problems.append(Annotation(unreadable.path, 1, 1, "warning", title, message))
     if not test.satisfied:
         for edited in test.edited:
             problems.append(
@@ -345,7 +371,8 @@ def evaluate_pull(
     control = find_control_changes(
         pull_files, control_globs, truncated=truncated, documents=control_documents
     )
-    example = example_test(_main_language(pull_files, test_globs), failure_class)
+    language = _main_language(pull_files, test_globs)
+    example = example_test(language, failure_class) if language else None
     missing = [
         sentence
         for sentence in (
