@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -193,14 +194,52 @@ async def linked_pulls(
     pulls = LinkedPulls()
     pulls.more = cut or len(ranked) > limit
     pulls.left_out = tuple(sorted(ranked[limit:]))
+    at_merge = await _links_at_merge(scope, [n for n in ranked[:limit] if _merged(hits[n])])
     for number in sorted(ranked[:limit]):
         pull = (known or {}).get(number) or await gh.getitem(
             "/repos/{owner}/{repo}/pulls/{number}",
             {"owner": scope.owner, "repo": scope.repo, "number": number},
         )
-        if _links(pull.get("body"), item_number, limits):
+        merge = at_merge(pull)  # a merged one links what it linked when merged
+        if merge is None:
+            linked = _links(pull.get("body"), item_number, limits)
+        else:
+            linked = item_number in merge
+        if linked:
             pulls.append(dict(pull))
     return pulls
+
+
+async def _links_at_merge(
+    scope: Scope, numbers: Sequence[int]
+) -> Callable[[Mapping[str, Any]], frozenset[int] | None]:
+    """For a merged pull request, the items it linked when it was merged, as its close delivery
+    recorded them (bot.pull_links): a ``Hardens #N`` written into its description afterwards
+    links nothing. None: read its description (open, or merged before merges were recorded)."""
+    record = scope.ctx.links
+    if record is None or not numbers:
+        return lambda pull: None
+    merges, since = await record.merges(scope.owner, scope.repo, numbers)
+
+    def at_merge(pull: Mapping[str, Any]) -> frozenset[int] | None:
+        number = int(pull["number"])
+        if not _merged(pull):
+            return None
+        if number in merges:
+            return merges[number]
+        merged_at = _epoch(str(pull.get("merged_at") or ""))
+        if since is None or merged_at is None or merged_at < since:
+            return None  # merged before the App recorded merges
+        return frozenset()  # merged since, yet its close was never recorded: links nothing
+
+    return at_merge
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 async def _search_hits(

@@ -13,6 +13,13 @@ the App or the record) and again ``max_age`` after the last search (the safety n
 delivery the App never got); what it finds never overwrites what a pull request's own delivery
 recorded. Facts are kept with the failure class and the configuration they were judged under,
 so a changed configuration or class has them judged again from the file list.
+
+Merges. A merged pull request proves things about the items it linked (a regression test, a
+control), but its description stays editable after the merge, and a ``Hardens #N`` added then
+would make it evidence for any item. So the close delivery of a merged pull request records
+the items its description linked at that moment (``pull_merges``), and those are its links from
+then on. A pull request merged before the App kept this record (``since``) is read from its
+description as it is now: there is nothing else to go by.
 """
 
 from __future__ import annotations
@@ -40,6 +47,13 @@ CREATE TABLE IF NOT EXISTS pull_link_searches (
     item        INTEGER NOT NULL,
     searched_at {real} NOT NULL,
     PRIMARY KEY (repository, item)
+);
+CREATE TABLE IF NOT EXISTS pull_merges (
+    repository  TEXT NOT NULL,
+    pull        INTEGER NOT NULL,
+    items       TEXT NOT NULL,
+    recorded_at {real} NOT NULL,
+    PRIMARY KEY (repository, pull)
 );
 """
     for dialect, real in (("sqlite", "REAL"), ("postgresql", "DOUBLE PRECISION"))
@@ -107,6 +121,57 @@ class PullLinks:
 
     async def setup(self) -> None:
         await self.sql.setup(_SCHEMA[self.sql.dialect])
+        # When merges began to be recorded: the row of no repository (kept from the first start).
+        await self.sql.execute(
+            (
+                "INSERT INTO pull_merges (repository, pull, items, recorded_at) "
+                "VALUES ('', 0, '[]', :now) ON CONFLICT (repository, pull) DO NOTHING",
+                {"now": self.clock()},
+            )
+        )
+
+    async def record_merge(self, owner: str, repo: str, pull: int, items: Iterable[int]) -> None:
+        """Pull request ``pull`` was merged linking ``items`` (its description then)."""
+        await self.sql.execute(
+            (
+                "INSERT INTO pull_merges (repository, pull, items, recorded_at) "
+                "VALUES (:repository, :pull, :items, :now) ON CONFLICT (repository, pull) "
+                "DO UPDATE SET items = excluded.items, recorded_at = excluded.recorded_at",
+                {
+                    "repository": self._repo(owner, repo),
+                    "pull": pull,
+                    "items": json.dumps(sorted(set(items))),
+                    "now": self.clock(),
+                },
+            )
+        )
+
+    async def merges(
+        self, owner: str, repo: str, pulls: Iterable[int]
+    ) -> tuple[dict[int, frozenset[int]], float | None]:
+        """The items each of ``pulls`` linked when it was merged (those recorded), and since
+        when merges are recorded (None: not set up)."""
+        wanted = sorted(set(pulls))
+        found: dict[int, frozenset[int]] = {}
+        params: dict[str, Any] = {f"p{i}": n for i, n in enumerate(wanted)}
+        rows = (
+            await self.sql.fetch(
+                "SELECT pull, items FROM pull_merges WHERE repository = :repository "
+                f"AND pull IN ({', '.join(f':{key}' for key in params)})",
+                {"repository": self._repo(owner, repo), **params},
+            )
+            if wanted
+            else []
+        )
+        for pull, text in rows:
+            try:
+                found[int(pull)] = frozenset(int(n) for n in json.loads(str(text)))
+            except (ValueError, TypeError):
+                found[int(pull)] = frozenset()  # unreadable: links nothing
+        since = await self.sql.fetch(
+            "SELECT recorded_at FROM pull_merges WHERE repository = '' AND pull = 0"
+        )
+        return found, float(since[0][0]) if since else None
 
     @staticmethod
     def _repo(owner: str, repo: str) -> str:

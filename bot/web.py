@@ -70,6 +70,7 @@ CATCH_UP = web.AppKey("catch_up", CatchUp)
 CONFIGS = web.AppKey("configs", ConfigCache)
 VERSIONS = web.AppKey("versions", IssueVersions)
 RECORDS = web.AppKey("records", Copies)
+LINKS = web.AppKey("links", PullLinks)
 RECORD_KEY_CHECK = web.AppKey("record_key_check", dict[str, str])
 BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 
@@ -129,7 +130,7 @@ def create_app(
         inbox=inbox,
         runs=runs,
         records=records,
-        links=links if settings.issue_max_age > 0 else None,
+        links=links,
     )
     scheduler = Scheduler(
         schedules,
@@ -168,6 +169,7 @@ def create_app(
     app[CONFIGS] = configs
     app[VERSIONS] = versions
     app[RECORDS] = records
+    app[LINKS] = links
     key_check = {"signed_with": "none"}
     app[RECORD_KEY_CHECK] = key_check
     app[BODY_BUDGET] = BodyBudget(intake_buffer_bytes)

@@ -77,7 +77,17 @@ from bot.metrics import Metrics
 from bot.records import Trust, key_from_secret
 from bot.scope import Scope
 from bot.settings import Settings
-from bot.web import GITHUB, INBOX, METRICS, RECORDS, SETTINGS, WORKERS, create_app, sign
+from bot.web import (
+    GITHUB,
+    INBOX,
+    LINKS,
+    METRICS,
+    RECORDS,
+    SETTINGS,
+    WORKERS,
+    create_app,
+    sign,
+)
 from rules.item_template import parse_item
 from rules.model import HardeningItem
 
@@ -577,6 +587,7 @@ async def handler_api(
         log=bound_log("test"),
         bot_login=await github.bot_login(),
         records=bot_app[RECORDS],
+        links=bot_app[LINKS],
         delivery_id=delivery_id,
     )
     return gh, ctx

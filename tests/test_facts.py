@@ -10,6 +10,7 @@ from conftest import BOT, OWNED_ITEM, handler_api, open_app_item
 from test_linked_pulls import ALERT, NEW_TEST, SOURCE
 
 from bot.scope import Scope
+from bot.web import LINKS
 from rules.config import default_config
 from rules.item_template import render_item
 from rules.model import HardeningItem
@@ -58,6 +59,7 @@ async def test_item_facts_from_linked_pulls(sandbox: Sandbox, repo: str, bot_app
         repo, title="A", body=f"Hardens #{n}", files=[SOURCE, NEW_TEST, ALERT]
     )
     sandbox.merge_pull(repo, merged["number"])
+    await bot_app[LINKS].record_merge(*repo.split("/"), merged["number"], [n])  # its close
     open_pull = sandbox.open_pull(repo, title="B", body=f"Hardens #{n}", files=[SOURCE])
     dropped = sandbox.open_pull(repo, title="C", body=f"Hardens #{n}", files=[SOURCE, ALERT])
     sandbox.update_issue(repo, dropped["number"], state="closed")
@@ -128,3 +130,35 @@ async def test_a_merged_pull_request_beyond_the_first_page_of_the_search_is_kept
     assert real["number"] in [p["number"] for p in found] and found.more
     searches = [c for c in sandbox.calls if c.path == "/search/issues"]
     assert len(searches) == 2, "one page, then the merged ones"
+
+
+async def test_a_merged_pull_request_unrecorded_at_its_merge_counts_only_from_before_the_record(
+    sandbox: Any, repo: str, bot_app: Any
+) -> None:
+    """Merges are recorded from the App's first start with this record on: an unrecorded one
+    merged since links nothing (its description may have been edited after it); one merged
+    before is read from its description, the only source there is."""
+    from bot.facts import linked_pulls
+
+    n = open_app_item(sandbox, repo, OWNED_ITEM)
+    old = sandbox.open_pull(repo, title="old", body=f"Hardens #{n}", files=[SOURCE])
+    sandbox.merge_pull(repo, old["number"])
+    scope = Scope(*await handler_api(bot_app), *repo.split("/"))
+    links = bot_app[LINKS]
+    merges, since = await links.merges(*repo.split("/"), [old["number"]])
+    assert merges == {} and since is not None
+
+    async def started_at(when: float) -> None:
+        await links.sql.execute(
+            (
+                "UPDATE pull_merges SET recorded_at = :when WHERE repository = '' AND pull = 0",
+                {"when": when},
+            )
+        )
+
+    await started_at(since - 3600)  # merged after the record began
+    assert list(await linked_pulls(scope, n)) == []
+    await started_at(since + 3600)  # merged before it
+    assert [p["number"] for p in await linked_pulls(scope, n)] == [old["number"]]
+    await links.setup()  # a restart keeps when it began
+    assert (await links.merges(*repo.split("/"), []))[1] == since + 3600

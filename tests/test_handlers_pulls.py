@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import BOT, OWNED_ITEM, Deliver, Drain, World, handler_api, item_of
 
-from bot.facts import refresh_scorecards
+from bot.facts import linked_pulls, refresh_scorecards
 from bot.handlers import pulls
 from bot.scope import Scope
 from rules.item_template import render_item
@@ -567,6 +567,33 @@ async def test_merged_pull_without_controls_records_nothing(
     sandbox.merge_pull(repo, pull["number"])
     await pull_event(world, pull["number"], "closed")
     assert item_of(sandbox, repo, number).evidence == ()
+
+
+async def test_hardens_written_into_a_merged_pull_request_afterwards_links_nothing(
+    world: World,
+) -> None:
+    """A merged pull request links the items its description named when it was merged: one
+    edited afterwards to say ``Hardens #N`` does not become evidence for item N."""
+    sandbox, repo = world.sandbox, world.repo
+    number = open_item(sandbox, repo)
+    sandbox.add_user("mallory")
+    real = await open_and_check(world, files=[SOURCE, NEW_TEST], body=f"Hardens #{number}")
+    sandbox.merge_pull(repo, real["number"])
+    await pull_event(world, real["number"], "closed")
+    forged = sandbox.open_pull(
+        repo, title="typo", body="unrelated", files=[SOURCE, NEW_TEST, ALERT], user="mallory"
+    )
+    await pull_event(world, forged["number"], "opened")
+    sandbox.merge_pull(repo, forged["number"])
+    await pull_event(world, forged["number"], "closed")
+    sandbox.update_issue(repo, forged["number"], user="mallory", body=f"Hardens #{number}")
+    await pull_event(world, forged["number"], "edited", changes={"body": {"from": "unrelated"}})
+    found = await linked_pulls(await world.scope(), number)
+    assert [p["number"] for p in found] == [real["number"]]
+    # Edited away after the merge, the real one still counts: its links are the merge's.
+    sandbox.update_issue(repo, real["number"], body=f"Hardens #{number}, thanks")
+    found = await linked_pulls(await world.scope(), number)
+    assert [p["number"] for p in found] == [real["number"]]
 
 
 # --- scope and idempotency -------------------------------------------------------------------

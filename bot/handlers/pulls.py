@@ -443,6 +443,11 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     result = await scope.config(ref=str(pull["base"]["ref"]))
     read, _ = hardens_references(pull.get("body"), result.config.limits.hardens_references)
     loaded, _ = await load_items(scope, read, result.config)
+    if ctx.links is not None:
+        # The items it links from now on: its description may be edited after the merge.
+        await ctx.links.record_merge(
+            owner, repo, int(pull["number"]), [one.number for one in loaded]
+        )
     if not loaded:
         return
     if result.errors:
