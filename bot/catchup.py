@@ -217,6 +217,7 @@ class CatchUp:
             action=action,
             installation_id=installation_id if isinstance(installation_id, int) else None,
             repository=full_name if isinstance(full_name, str) else None,
+            late=True,
         )
         versions = self.github.versions
         if stored and versions is not None and versions.enabled:

@@ -195,9 +195,15 @@ async def test_catch_up_at_start_runs_ahead_of_a_backlog(
     for n in range(30):
         assert (await deliver("star", ping_like(n))).status == 202
     await idle.close()
+    # And one GitHub could not send while nothing ran, of a subject with nothing waiting.
+    issue = sandbox.open_issue(repo, title="x", body="y")
+    missed = sandbox.issue_event(repo, issue["number"], "opened")
+    sandbox.world.record_delivery("issues", missed, guid="missed", status_code=502)
+    processed: list[str] = []
 
     async def slow(delivery: Delivery) -> None:
         await asyncio.sleep(0.1)  # GitHub's latency, a few calls per delivery
+        processed.append(delivery.delivery_id)
 
     client = await aiohttp_client(create_app(settings, process=slow))
     app = client.app
@@ -209,6 +215,13 @@ async def test_catch_up_at_start_runs_ahead_of_a_backlog(
     stats = await app[INBOX].stats()
     # 30 deliveries on 2 workers take 1.5 s; the catch-up went first.
     assert stats.pending >= 20, stats
+
+    async def recovered() -> bool:
+        return "missed" in processed
+
+    await until(recovered, within=10)
+    # What the catch-up took in went ahead of the backlog too.
+    assert len(processed) <= 10, processed
 
 
 async def test_procrastinate_admin_cli_reaches_the_bot_database(
@@ -232,3 +245,24 @@ async def test_procrastinate_admin_cli_reaches_the_bot_database(
     assert cli.returncode == 0, err.decode()
     assert "DB connection: OK" in out.decode()
     assert "Found procrastinate_jobs table: OK" in out.decode()
+
+
+async def test_a_late_delivery_does_not_pass_an_older_one_of_its_subject(
+    pg_settings: Settings,
+) -> None:
+    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
+    await database.open()
+    try:
+        inbox = database.inbox
+        assert await inbox.store("waiting", "issues", b"{}", subject="octo/repo#1")
+        assert await inbox.store("late-same", "issues", b"{}", subject="octo/repo#1", late=True)
+        assert await inbox.store("late-other", "issues", b"{}", subject="octo/repo#2", late=True)
+        rows = await database.sql.fetch(
+            "SELECT d.delivery_id, j.priority FROM hardening_deliveries AS d "
+            "JOIN procrastinate_jobs AS j ON j.id = d.job_id ORDER BY d.seq"
+        )
+        priorities = dict(rows)
+        assert priorities["late-same"] == priorities["waiting"]
+        assert priorities["late-other"] > priorities["waiting"]
+    finally:
+        await database.close()

@@ -103,8 +103,11 @@ class DeliveryInbox(Protocol):
         action: str | None = None,
         installation_id: int | None = None,
         repository: str | None = None,
+        late: bool = False,
     ) -> bool:
-        """Store durably; True if new, False if this delivery id was stored before."""
+        """Store durably; True if new, False if this delivery id was stored before. ``late``: a
+        delivery GitHub failed to send, taken in by the catch-up; a backend may run it ahead
+        of waiting deliveries of other subjects (it is older than they are)."""
         ...
 
     async def holds(self, delivery_ids: list[str]) -> set[str]:

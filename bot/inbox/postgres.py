@@ -74,6 +74,8 @@ PERIODIC_QUEUE = "periodic"
 # every waiting delivery: a backlog of deliveries must not hold back the catch-up that finds
 # the ones GitHub could not send. procrastinate fetches the highest priority first.
 PERIODIC_PRIORITY = 100
+# A delivery the catch-up took in goes ahead of the deliveries waiting (bot.catchup).
+LATE_PRIORITY = 10
 # Finished deliveries (and their jobs and events) are kept as long as on SQLite, then deleted
 # by a periodic job, hourly, in batches of this many rows.
 PURGE_EVERY = 3600.0
@@ -452,6 +454,7 @@ class PostgresInbox:
         action: str | None = None,
         installation_id: int | None = None,
         repository: str | None = None,
+        late: bool = False,
     ) -> bool:
         async with self.db.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -473,15 +476,34 @@ class PostgresInbox:
             row = await cur.fetchone()
             if row is None:
                 return False
-            await self._defer(conn, row[0], delivery_id, subject)
+            priority = 0
+            if late and not await self._waiting(conn, subject):
+                # Missed while every process was down, so older than the backlog: ahead of
+                # it. Not when its subject has a delivery waiting, which is older still and
+                # must run first (a higher priority passes the earlier jobs of its lock).
+                priority = LATE_PRIORITY
+            await self._defer(conn, row[0], delivery_id, subject, priority)
         return True
 
-    async def _defer(
-        self, conn: psycopg.AsyncConnection[Any], seq: int, delivery_id: str, subject: str
-    ) -> None:
-        job_id = await self.db.deliver.configure(lock=subject, connection=conn).defer_async(
-            delivery_id=delivery_id
+    async def _waiting(self, conn: psycopg.AsyncConnection[Any], subject: str) -> bool:
+        cur = await conn.execute(
+            "SELECT 1 FROM procrastinate_jobs WHERE lock = %s AND status IN ('todo', 'doing') "
+            "LIMIT 1",
+            (subject,),
         )
+        return await cur.fetchone() is not None
+
+    async def _defer(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        seq: int,
+        delivery_id: str,
+        subject: str,
+        priority: int = 0,
+    ) -> None:
+        job_id = await self.db.deliver.configure(
+            lock=subject, connection=conn, priority=priority
+        ).defer_async(delivery_id=delivery_id)
         await conn.execute(
             "UPDATE hardening_deliveries SET job_id = %s WHERE seq = %s", (job_id, seq)
         )

@@ -195,8 +195,10 @@ class Inbox:
         action: str | None = None,
         installation_id: int | None = None,
         repository: str | None = None,
+        late: bool = False,
     ) -> bool:
-        """Store a delivery durably. True if it is new, False if this id was stored before."""
+        """Store a delivery durably. True if it is new, False if this id was stored before.
+        ``late`` changes nothing here: one process's workers reach it soon enough."""
         now = self.clock()
         op = _Store(
             (delivery_id, event, action, installation_id, repository, subject, now, now, now),
