@@ -1160,8 +1160,8 @@ def declarations_in_hunk(
     found: list[Declaration] = []
     enclosing = section_declaration(language, hunk)
     parent: str | None = enclosing.name if enclosing is not None else None
-    # Comments and strings are read only once a line looks like a declaration: most hunks of a
-    # large pull request have none.
+    # Comments and strings are read only once a changed line looks like a declaration: most
+    # hunks of a large pull request have none.
     lexed: Lexed | None = None
     for index, line in enumerate(view):
         text = line.text
@@ -1179,7 +1179,9 @@ def declarations_in_hunk(
             match = rule.decl.match(body)
             if match is None:
                 continue
-            if language.syntax is not None and lexed is None:
+            if language.syntax is not None and lexed is None and line.kind != " ":
+                # An unchanged declaration is never counted as new: it only names the test
+                # that changed lines belong to, so it needs no reading of comments.
                 unchanged = next((i for i, v in enumerate(view) if v.kind != " "), len(view))
                 lexed = lex(language.syntax, [v.text for v in view], unchanged)
             if lexed is not None and not lexed.live[index]:

@@ -155,10 +155,17 @@ def _scan(
     opened = False  # a block comment opened in sight: a closer after it proves nothing
     block_open, block_close = grammar.block
     first: tuple[int, tuple[object, ...]] | None = None
+    run = grammar.run.match
+    line_block = grammar.line_block
     for number, text in enumerate(texts):
+        whole = run(text) if state is _CODE and line_block is None else None
+        if whole is not None and whole.end() == len(text):
+            live.append(True)  # code through and through, the common line
+            code.append(text)
+            continue
         live.append(state is _CODE)
-        if grammar.line_block is not None:
-            begin, end = grammar.line_block
+        if line_block is not None:
+            begin, end = line_block
             if state[0] == "line_block":
                 if end.match(text):
                     state = _CODE
@@ -185,7 +192,7 @@ def _scan(
         while pos < size:
             kind = state[0]
             if kind == "code":
-                found = grammar.run.match(text, pos)
+                found = run(text, pos)
                 pos = found.end() if found else pos
                 if pos >= size:
                     break
