@@ -319,7 +319,7 @@ def _proposal_lines(proposal: ConfigProposal, base_ref: str) -> list[str]:
         lines += [f"- {_error_text(e)}" for e in proposal.errors]
     elif proposal.differences:
         lines.append("Once merged it would change:")
-        lines += [f"- {d}" for d in proposal.differences]
+        lines += [f"- {inert_line(d)}" for d in proposal.differences]
     else:
         lines.append("It makes no difference to the effective configuration.")
     return lines
@@ -471,7 +471,7 @@ def superseded_output(name: str, head_sha: str) -> CheckOutput:
 def _error_text(error: ConfigError) -> str:
     where = error.file if error.line is None else f"{error.file} line {error.line}"
     key = f" `{error.path}`" if error.path else ""
-    return f"{where}{key}: {error.reason}"
+    return inert_line(f"{where}{key}: {error.reason}")
 
 
 def _error_annotation(error: ConfigError, path: str, title: str) -> dict[str, Any]:
@@ -483,7 +483,7 @@ def _error_annotation(error: ConfigError, path: str, title: str) -> dict[str, An
         "end_line": line,
         "annotation_level": "failure",
         "title": title,
-        "message": f"{key}{error.reason}",
+        "message": inert(f"{key}{error.reason}"),
     }
 
 

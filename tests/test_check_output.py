@@ -402,3 +402,20 @@ def test_copied_names_are_inert_in_what_would_satisfy_and_the_notes() -> None:
     assert "acme" in out.summary  # the paths are named ...
     assert "@acme" not in out.summary  # ... inert
     assert "<!--" not in out.summary
+
+
+def test_a_proposed_configuration_is_quoted_inert() -> None:
+    bad = ConfigProposal(
+        ".github/hardening.yml",
+        errors=(ConfigError(".github/hardening.yml", 4, "owners", "unknown team @acme/x <!--"),),
+    )
+    out = controls_output(ControlsInput((judged(SOURCE),), both("shadow"), proposal=bad))
+    assert out is not None
+    assert "unknown team @\u200bacme/x <\u200b!--" in out.summary
+    assert "@acme" not in out.summary + out.annotations[-1]["message"]
+    good = ConfigProposal(".github/hardening.yml", differences=("leads: @acme/everyone <!--",))
+    out = controls_output(
+        ControlsInput((judged(SOURCE, NEW_TEST, ALERT),), both("warn"), proposal=good)
+    )
+    assert out is not None
+    assert "@acme" not in out.summary and "<!--" not in out.summary
