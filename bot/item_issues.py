@@ -219,7 +219,7 @@ async def save_item(
     gh, trust = scope.gh, scope.trust
     body = loaded.issue.get("body") or ""
     wanted = replace_item_in_body(body, item, loaded.marker)
-    record = recorded(loaded.record, subject(loaded.issue), item)
+    record = recorded(loaded.record, subject(loaded.issue), item, trust.repository)
     if trust.key is not None:
         wanted = sealed(wanted, record, trust.key)
     wrote = False

@@ -60,7 +60,7 @@ from rules.ledger import (
 )
 from rules.ledger_facts import Applied, LedgerFacts, apply, from_json, to_json
 from rules.model import HardeningItem, ItemFacts
-from rules.record import Record, unseal
+from rules.record import Record, bound, unseal
 from rules.rollout import control_stats
 from rules.scores import evaluate
 from rules.summary import SPRINT_DAYS
@@ -382,7 +382,9 @@ async def _newest(
     found = [read_record(body, trust, owner, repo) for body in [*bodies, *previous_bodies]]
     found.append(await last_copy(trust, name))
     valid = [r for r in found if r is not None]
-    return max(valid, key=lambda r: r.serial) if valid else Record(name)
+    if not valid:
+        return Record(name, repository=trust.repository)
+    return bound(max(valid, key=lambda r: r.serial), name, trust.repository)
 
 
 def _sealed(body: str, record: Record, key: bytes | None) -> str:

@@ -79,6 +79,8 @@ class Trust:
     bot_login: str
     copies: Copies = field(default_factory=Copies, compare=False)
     previous: tuple[bytes, ...] = field(default=(), repr=False)
+    # The repository's immutable id, when known: records carrying it survive a rename.
+    repository: int | None = None
 
 
 def trust_of(ctx: Context) -> Trust:
@@ -94,11 +96,11 @@ def subject(issue: dict[str, Any]) -> str:
 def unseal_with(text: str, trust: Trust, name: str) -> tuple[Reading, bool]:
     """The newest valid record of ``name`` in ``text``, and whether the current key signed it
     (False: a previous key did, and it is to be signed again)."""
-    reading = unseal(text, trust.key, name)
+    reading = unseal(text, trust.key, name, trust.repository)
     if reading.record is not None or reading.state != "broken" or trust.key is None:
         return reading, True
     for key in trust.previous:
-        older = unseal(text, key, name)
+        older = unseal(text, key, name, trust.repository)
         if older.record is not None:
             return older, False
     return reading, True

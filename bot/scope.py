@@ -11,7 +11,7 @@ through ``ctx`` (once per delivery, ``Context.config``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gidgethub.abc import GitHubAPI
@@ -32,12 +32,17 @@ class Scope:
     ctx: Context
     owner: str
     repo: str
+    # GitHub's immutable ``repository.id`` when the payload gave it: the App's records are
+    # bound to it, so they outlive a rename or transfer of the repository.
+    repo_id: int | None = field(default=None, kw_only=True)
 
     @classmethod
     def of_payload(cls, gh: GitHubAPI, ctx: Context, payload: Mapping[str, Any]) -> Scope:
         """The repository a webhook payload is about; KeyError when it names none."""
         owner, repo = repo_coordinates(payload)
-        return cls(gh, ctx, owner, repo)
+        found = (payload.get("repository") or {}).get("id")
+        repo_id = found if isinstance(found, int) and not isinstance(found, bool) else None
+        return cls(gh, ctx, owner, repo, repo_id=repo_id)
 
     @property
     def full_name(self) -> str:
@@ -46,7 +51,7 @@ class Scope:
     @property
     def trust(self) -> Trust:
         """What reading the repository's items needs: the App's record key and login."""
-        return trust_of(self.ctx)
+        return replace(trust_of(self.ctx), repository=self.repo_id)
 
     async def config(self, ref: str | None = None) -> ConfigResult:
         """The repository's merged, validated configuration at ``ref`` (None: the default

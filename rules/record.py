@@ -10,8 +10,9 @@ record only, never from text a person typed.
 
 On GitHub anyone with write access can edit any comment or body, the App's included, so a record
 is trusted for its signature, not for where it is: an HMAC-SHA256 over its canonical JSON with a
-key only the App holds, bound to one issue (``subject``), with a ``serial`` that grows with every
-write so the newest of several valid copies wins. A record whose signature fails, or that names
+key only the App holds, bound to one issue (``subject``, and the repository's immutable id when
+the writer knew it, so a rename or transfer of the repository keeps it), with a ``serial`` that
+grows with every write so the newest of several valid copies wins. A record whose signature fails, or that names
 another issue, is not the App's: it counts as absent (fail closed).
 
 This module is the pure part: the record's shape, its canonical form, sealing and opening it with
@@ -108,11 +109,16 @@ def subject_of(owner: str, repo: str, number: int) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """One issue's App facts: ``sections`` of plain JSON by name, newest ``serial`` wins."""
+    """One issue's App facts: ``sections`` of plain JSON by name, newest ``serial`` wins.
+
+    ``repository`` is the repository's immutable id (GitHub's ``repository.id``), when the
+    writer knew it: a record that carries it stays the issue's record after the repository is
+    renamed or transferred, though its ``subject`` still names the old ``owner/repo``."""
 
     subject: str
     serial: int = 0
     sections: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    repository: int | None = None
 
     def section(self, name: str) -> Any:
         return self.sections.get(name)
@@ -136,9 +142,25 @@ class Reading:
 
 def canonical(record: Record) -> bytes:
     """The bytes the signature covers: sorted keys, no spaces, UTF-8."""
-    return _canonical(
-        {"f": FORMAT, "s": record.subject, "n": record.serial, "x": dict(record.sections)}
-    ).encode()
+    value: dict[str, Any] = {
+        "f": FORMAT,
+        "s": record.subject,
+        "n": record.serial,
+        "x": dict(record.sections),
+    }
+    if record.repository is not None:
+        value["r"] = record.repository  # records from before it was kept are signed without
+    return _canonical(value).encode()
+
+
+def bound(record: Record, subject: str, repository: int | None) -> Record:
+    """``record`` for ``subject`` in repository ``repository`` (None: unknown, keep what the
+    record says): a record read under an older name, or without the repository's id, is
+    signed again for the current one at its next write (serial + 1)."""
+    wanted = record.repository if repository is None else repository
+    if record.subject == subject and record.repository == wanted:
+        return record
+    return replace(record, subject=subject, repository=wanted, serial=record.serial + 1)
 
 
 def seal(record: Record, key: bytes) -> str:
@@ -148,10 +170,13 @@ def seal(record: Record, key: bytes) -> str:
     return markers.record(FORMAT, mac, base64.urlsafe_b64encode(data).decode())
 
 
-def unseal(body: str, key: bytes | None, subject: str) -> Reading:
+def unseal(body: str, key: bytes | None, subject: str, repository: int | None = None) -> Reading:
     """The newest valid record in ``body`` for ``subject``. Never raises.
 
-    Without a key nothing can be verified, so nothing is valid (the caller reports that).
+    With ``repository`` (the repository's immutable id), a record of the same issue number that
+    carries that id counts too, whatever ``owner/repo`` its subject names: the repository was
+    renamed or transferred since it was written. Without a key nothing can be verified, so
+    nothing is valid (the caller reports that).
     """
     lines = markers.records_in(body or "")
     if not lines:
@@ -161,7 +186,7 @@ def unseal(body: str, key: bytes | None, subject: str) -> Reading:
     best: Record | None = None
     problem = ""
     for version, mac, data in lines:
-        record, why = _open(version, mac, data, key, subject)
+        record, why = _open(version, mac, data, key, subject, repository)
         if record is None:
             problem = problem or why
         elif best is None or record.serial > best.serial:
@@ -171,7 +196,9 @@ def unseal(body: str, key: bytes | None, subject: str) -> Reading:
     return Reading("broken", problem=problem)
 
 
-def _open(version: int, mac: str, data: str, key: bytes, subject: str) -> tuple[Record | None, str]:
+def _open(
+    version: int, mac: str, data: str, key: bytes, subject: str, repository: int | None
+) -> tuple[Record | None, str]:
     if version != FORMAT or len(data) > MAX_RECORD_CHARS:
         return None, "a record in an unknown format"
     try:
@@ -185,12 +212,22 @@ def _open(version: int, mac: str, data: str, key: bytes, subject: str) -> tuple[
         value = json.loads(raw)
     except (ValueError, RecursionError):
         return None, "a signed record that is not JSON"
-    if not isinstance(value, dict) or value.get("s") != subject:
+    if not isinstance(value, dict):
+        return None, "a signed record that is not an object"
+    named, held = value.get("s"), value.get("r")
+    held = held if isinstance(held, int) and not isinstance(held, bool) else None
+    same_repository = (
+        repository is not None
+        and held == repository
+        and isinstance(named, str)
+        and named.rpartition("#")[2] == subject.rpartition("#")[2]
+    )
+    if named != subject and not same_repository:
         return None, "a record of another issue"
     serial, sections = value.get("n"), value.get("x")
     if not isinstance(serial, int) or not isinstance(sections, dict):
         return None, "a signed record without its fields"
-    return Record(subject, serial, MappingProxyType(sections)), ""
+    return Record(str(named), serial, MappingProxyType(sections), held), ""
 
 
 def _canonical(value: Any) -> str:
@@ -267,9 +304,15 @@ def _deferral(value: Any) -> Deferral | None:
         return None
 
 
-def recorded(record: Record | None, subject: str, item: HardeningItem) -> Record:
-    """``record`` holding ``item``'s gate facts (a new record for ``subject`` when None)."""
-    base = record if record is not None else Record(subject)
+def recorded(
+    record: Record | None, subject: str, item: HardeningItem, repository: int | None = None
+) -> Record:
+    """``record`` holding ``item``'s gate facts (a new record for ``subject`` when None), bound
+    to ``subject`` and repository ``repository`` (see :func:`bound`)."""
+    if record is None:
+        base = Record(subject, repository=repository)
+    else:
+        base = bound(record, subject, repository)
     return base.with_section(ITEM_SECTION, gate_of(item))
 
 

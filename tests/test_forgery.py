@@ -324,6 +324,22 @@ async def test_an_item_blanked_while_no_edit_was_delivered_is_still_judged(
     assert len(bot_comments(sandbox, repo, n, "closure-gate")) == 1
 
 
+async def test_the_apps_writes_bind_the_record_to_the_repository_id(
+    sandbox: Sandbox, roles: str, world: World
+) -> None:
+    repo = roles
+    n = open_app_item(sandbox, repo, READY)
+    body = sandbox.issue(repo, n)["body"]
+    await edit(world, n, body.replace("alert rule", "alert rules"), "dave")
+    repository = sandbox.world.repo(repo).id
+    key = key_from_secret(WEBHOOK_SECRET)
+    # Read as the repository will be named after a rename: the id keeps it the issue's record.
+    renamed = subject_of("octo", "renamed", n)
+    reading = unseal(sandbox.issue(repo, n)["body"], key, renamed, repository)
+    assert reading.record is not None and reading.record.repository == repository
+    assert unseal(sandbox.issue(repo, n)["body"], key, renamed).record is None
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_restart(
     request: pytest.FixtureRequest,

@@ -229,3 +229,41 @@ async def test_an_unknown_failure_class_gets_no_label(sandbox, repo, scope):
     labels = {label["name"] for label in sandbox.issue(repo, issue["number"])["labels"]}
     assert labels == {"hardening", "priority:P1"}
     assert [w[0] for w in writes(sandbox)] == ["PATCH"]
+
+
+async def test_a_repository_rename_keeps_every_gate_fact() -> None:
+    """Records are bound to the repository's immutable id: after a rename (the issue's URL names
+    the new repository) the record written under the old name still holds."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from bot.item_issues import load
+    from bot.records import Trust, key_from_secret, sealed
+    from rules.model import Evidence
+    from rules.record import recorded, subject_of
+
+    key = key_from_secret("s")
+    assert key is not None
+    item = dataclasses.replace(
+        ITEM,
+        status="verified",
+        verified_by="bob",
+        verified_at=datetime(2026, 11, 1, tzinfo=UTC),
+        evidence=(Evidence("https://ci/1", "implementation"),),
+    )
+    record = recorded(None, subject_of("octo", "repo", 7), item, repository=42)
+    issue = {
+        "number": 7,
+        "url": "https://api.github.com/repos/octo/repo-renamed/issues/7",
+        "body": sealed(render_item(item), record, key),
+        "labels": [{"name": "hardening"}],
+        "user": {"login": BOT},
+    }
+    loaded = await load(issue, trust=Trust(key, BOT, repository=42))
+    assert loaded is not None and loaded.source == "record"
+    assert loaded.item is not None and loaded.item.status == "verified"
+    assert loaded.item.evidence == item.evidence
+    # Another repository's id does not adopt it.
+    other = await load(issue, trust=Trust(key, BOT, repository=43))
+    assert other is not None and other.source == "broken" and other.item is not None
+    assert other.item.status == "open"

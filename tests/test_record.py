@@ -16,6 +16,8 @@ from rules.model import Evidence, HardeningItem
 from rules.record import (
     GATE_FIELDS,
     Record,
+    bound,
+    canonical,
     gate_edits,
     gate_of,
     plain_edits,
@@ -134,3 +136,25 @@ def test_a_record_is_plain_json_in_one_hidden_line() -> None:
     line = seal(Record(SUBJECT), KEY)
     assert line.startswith("<!-- hardening-bot:record v=1 mac=") and "\n" not in line
     assert markers.records_in(line) and markers.without_records(f"a\n{line}\nb") == "a\nb"
+
+
+def test_a_record_bound_to_the_repository_id_survives_a_rename() -> None:
+    record = recorded(None, SUBJECT, VERIFIED, repository=42)
+    body = seal(record, KEY)
+    renamed = subject_of("octo", "renamed", 7)
+    reading = unseal(body, KEY, renamed, repository=42)
+    assert reading.state == "valid" and reading.record == record
+    # Not for another repository's id, another issue number, or a reader who knows no id.
+    assert unseal(body, KEY, renamed, repository=43).state == "broken"
+    assert unseal(body, KEY, subject_of("octo", "renamed", 8), repository=42).state == "broken"
+    assert unseal(body, KEY, renamed).state == "broken"
+    # A record from before the id was kept opens as before, and its next write binds it.
+    old = recorded(None, SUBJECT, VERIFIED)
+    assert old.repository is None and b'"r"' not in canonical(old)
+    opened = unseal(seal(old, KEY), KEY, SUBJECT, repository=42).record
+    assert opened == old
+    again = recorded(opened, SUBJECT, VERIFIED, repository=42)
+    assert (again.repository, again.serial) == (42, old.serial + 1)
+    moved = bound(again, renamed, 42)
+    assert moved.subject == renamed and moved.serial == again.serial + 1
+    assert bound(moved, renamed, None) is moved
