@@ -43,10 +43,6 @@ RETENTION_SECONDS = 3 * 24 * 3600.0
 # but the page.
 OVERLAP_SECONDS = 3600.0
 PER_PAGE = 100
-# A process starting this soon after a catch-up finished (another replica's start, a rolling
-# deploy) does not run its own: the log has nothing new for it, and its empty report would
-# hide what the other one recovered.
-RECENT_SECONDS = 60.0
 
 
 @dataclass
@@ -94,6 +90,8 @@ class CatchUp:
         self.inbox = inbox
         self.state = state
         self.clock = clock
+        # When this process began: a catch-up that finished later finished while it was up.
+        self.started = clock()
         self.metrics = metrics if metrics is not None else Metrics()
         self._runs = self.metrics.counter(
             "hardening_catch_up_runs_total",
@@ -116,16 +114,16 @@ class CatchUp:
         return doc if isinstance(doc, dict) else None
 
     async def run_at_start(self) -> CatchUpReport | None:
-        """A process's start-up catch-up, skipped when one finished within ``RECENT_SECONDS``
-        (whichever process ran it): nothing can have been missed since then."""
+        """A start's catch-up (whichever process runs it), skipped when the last one finished
+        while the process running this one was already up (replicas starting together): that
+        process has served since, so GitHub had somewhere to deliver and nothing failed that the
+        last one did not read. One that finished before (every process down in between, a
+        delivery perhaps missed then) does not count."""
         previous = await self.last()
         if previous is not None and previous.get("error") is None:
-            finished = previous.get("finished_at", previous.get("at"))
-            if isinstance(finished, int | float) and self.clock() - finished < RECENT_SECONDS:
-                log.info(
-                    "catch-up at start skipped: one finished %.0f s ago",
-                    self.clock() - finished,
-                )
+            finished = previous.get("finished_at")
+            if isinstance(finished, int | float) and finished >= self.started:
+                log.info("catch-up at start skipped: one finished since this process began")
                 return None
         return await self.run()
 

@@ -196,19 +196,37 @@ async def test_a_start_right_after_a_catch_up_keeps_what_it_recovered(
     opened = sandbox.issue_event(repo, issue["number"], "opened")
     sandbox.world.record_delivery("issues", opened, guid="missed-open", status_code=502)
 
+    # The second replica's process began before the first one's catch-up finished.
+    starting = create_app(settings)
     first = await aiohttp_client(create_app(settings))
 
     async def recovered() -> bool:
         return await first.server.app[CATCH_UP].last() is not None
 
     await until(recovered, within=20)
-    second = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(starting)
     await asyncio.sleep(1.0)  # the second start's run, had it been deferred, is done by now
-    reads = [c for c in sandbox.calls if c.path.startswith("/app/hook/deliveries")]
-    assert [c.path for c in reads].count("/app/hook/deliveries") == 1
+
+    def log_reads() -> int:
+        return [c.path for c in sandbox.calls].count("/app/hook/deliveries")
+
+    assert log_reads() == 1
     health = await (await second.get("/healthz")).json()
     assert health["catch_up"]["recovered"] == ["missed-open"]
     assert health["catch_up"]["failed"] == 1
+
+    # Every replica down, a delivery missed meanwhile, then one starts: it catches up.
+    await first.close()
+    await second.close()
+    edited = sandbox.issue_event(repo, issue["number"], "edited")
+    sandbox.world.record_delivery("issues", edited, guid="missed-edit", status_code=502)
+    third = await aiohttp_client(create_app(settings))
+
+    async def caught_up_again() -> bool:
+        last = await third.server.app[CATCH_UP].last()
+        return last is not None and last["recovered"] == ["missed-edit"]
+
+    await until(caught_up_again, within=20)
 
 
 async def test_a_run_that_finds_nothing_keeps_the_last_recovery(
