@@ -17,7 +17,8 @@ Shared API (other handlers call these):
 - ``item_facts(gh, ctx, owner, repo, loaded, config)``: the ItemFacts of one item;
 - ``refresh_scorecards(gh, ctx, owner, repo, item_number)``: after a command changed an item,
   edit the ``hardening/scorecard`` run of each open linked pull request in place;
-- ``refresh_after_change(...)``: that, and the item's incident's tracking comment.
+- ``refresh_after_change(...)``: that, and the item's incident's tracking comment;
+  ``refresh_after_changes(...)`` the same for many items changed by one delivery.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ __all__ = [
     "pull_files",
     "record_links",
     "refresh_after_change",
+    "refresh_after_changes",
     "refresh_scorecards",
     "scorecard_for",
     "scorecard_lock",
@@ -626,20 +628,31 @@ async def refresh_scorecards(
         )
 
 
-async def refresh_after_change(
+async def refresh_after_change(scope: Scope, item_number: int, incident: int | None) -> None:
+    """What every change to an item is followed by: its incident's tracking comment and the
+    scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
+    await refresh_after_changes(scope, [(item_number, incident)])
+
+
+async def refresh_after_changes(
     scope: Scope,
-    item_number: int,
-    incident: int | None,
+    changed: Sequence[tuple[int, int | None]],
     *,
     files: FileCache | None = None,
     links: dict[int, LinkedPulls] | None = None,
     except_pull: int | None = None,
     fanout: Fanout | None = None,
 ) -> None:
-    """What every change to an item is followed by: its incident's tracking comment and the
-    scorecards of its open linked pull requests (see :func:`refresh_scorecards`)."""
-    if incident is not None:
+    """:func:`refresh_after_change` for many items (number, incident) changed by one delivery,
+    once every one of them was changed: each incident's tracking comment once, then each
+    scorecard showing them at most once (one ``fanout`` for all). ``files``, ``links`` and
+    ``except_pull``: see :func:`refresh_scorecards`."""
+    files = {} if files is None else files
+    links = {} if links is None else links
+    fanout = Fanout() if fanout is None else fanout
+    for incident in sorted({incident for _, incident in changed if incident is not None}):
         await items_api.refresh_incident_tracking(scope, incident)
-    await refresh_scorecards(
-        scope, item_number, files=files, links=links, except_pull=except_pull, fanout=fanout
-    )
+    for number, _ in changed:
+        await refresh_scorecards(
+            scope, number, files=files, links=links, except_pull=except_pull, fanout=fanout
+        )

@@ -44,7 +44,7 @@ from bot.facts import (
     publish_scorecard,
     pull_files,
     record_links,
-    refresh_scorecards,
+    refresh_after_changes,
     scorecard_for,
     scorecard_lock,
 )
@@ -405,17 +405,14 @@ async def _start_work(
     fanout = Fanout()
     for one in moved:  # as they are now, for this scorecard and the others'
         fanout.items[one.number] = await items_api.get_item(scope, one.number, config=result.config)
-    for incident in sorted({one.incident for one in moved if one.incident is not None}):
-        await items_api.refresh_incident_tracking(scope, incident)
-    for one in moved:
-        await refresh_scorecards(
-            scope,
-            one.number,
-            files=files,
-            links=links,
-            except_pull=int(pull["number"]),  # evaluate() writes its scorecard next
-            fanout=fanout,
-        )
+    await refresh_after_changes(
+        scope,
+        [(one.number, one.incident) for one in moved],
+        files=files,
+        links=links,
+        except_pull=int(pull["number"]),  # evaluate() writes its scorecard next
+        fanout=fanout,
+    )
     if fanout.stale:
         scope.ctx.log.warning(
             "pull request #%s: %s other scorecards not refreshed, beyond the limit of %s: %s",
@@ -486,17 +483,14 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     await record_links(scope, pull, loaded, files, truncated, result.config)
     # Every item changed first, then each scorecard showing them refreshed once (_start_work).
     fanout = Fanout()
-    for incident in sorted({one.incident for one in changed if one.incident is not None}):
-        await items_api.refresh_incident_tracking(scope, incident)
-    for one in changed:
-        await refresh_scorecards(
-            scope,
-            one.number,
-            files=files_cache,
-            links=links,
-            except_pull=int(pull["number"]),  # written next
-            fanout=fanout,
-        )
+    await refresh_after_changes(
+        scope,
+        [(one.number, one.incident) for one in changed],
+        files=files_cache,
+        links=links,
+        except_pull=int(pull["number"]),  # written next
+        fanout=fanout,
+    )
     # The merged pull request's own scorecard shows the evidence it just recorded.
     async with scorecard_lock(scope, pull):
         refreshed = await scorecard_for(
