@@ -38,6 +38,7 @@ from typing import Any
 
 import gidgethub
 
+from bot.run_records import Recorded
 from bot.scope import Scope
 from bot.writes import Write
 from rules import markers
@@ -126,13 +127,25 @@ async def find_runs(scope: Scope, sha: str, name: str) -> list[dict]:
 async def current_runs(scope: Scope, sha: str, name: str, opened_at: str | None) -> list[dict]:
     """The App's runs named ``name`` on ``sha``, newest first: from the record where it holds
     them all (``ctx.runs``), else from GitHub's list (as :func:`find_runs`)."""
+    _held, runs = await _held_runs(scope, sha, name, opened_at)
+    return runs
+
+
+async def _held_runs(
+    scope: Scope, sha: str, name: str, opened_at: str | None
+) -> tuple[Recorded | None, list[dict]]:
+    """What the record holds for ``sha`` and ``name`` (None: nothing, or no record), and the
+    App's runs there, newest first: the record's, unless it cannot tell (nothing held for a
+    pull request older than the record, a write under way), then GitHub's list."""
     records = scope.ctx.runs
-    held = None if records is None else await records.get(scope.owner, scope.repo, sha, name)
-    if records is not None and held is None and await records.covers(opened_at):
-        return []
+    if records is None:
+        return None, await find_runs(scope, sha, name)
+    held = await records.get(scope.owner, scope.repo, sha, name)
+    if held is None and await records.covers(opened_at):
+        return None, []
     if held is not None and not held.writing:
-        return held.runs
-    return await find_runs(scope, sha, name)
+        return held, held.runs
+    return held, await find_runs(scope, sha, name)
 
 
 # One writer at a time per run name and commit. Deliveries are ordered per subject, and a pull
@@ -193,21 +206,12 @@ async def _recorded_publish(
     record claimed before any write and saved after. ``only_over``: write only over an
     existing run. ``opened_at``: when the pull request was opened (``RunRecords.covers``)."""
     name, records, owner, repo = output.name, scope.ctx.runs, scope.owner, scope.repo
-    if records is None:
-        runs = await find_runs(scope, sha, name)
-        if only_over and not runs:
-            return Write("absent")
-        return await _publish(scope, sha, output, pull_number, now, rerun, runs)
-    held = await records.get(owner, repo, sha, name)
-    if held is None:
-        runs = [] if await records.covers(opened_at) else await find_runs(scope, sha, name)
-    elif held.writing:
-        runs = await find_runs(scope, sha, name)
-    else:
-        runs = held.runs
+    held, runs = await _held_runs(scope, sha, name, opened_at)
     if only_over and not runs:
         return Write("absent")
     mark = RunMark(name, pull_number, output.fingerprint(), output.annotations_fingerprint(), rerun)
+    if records is None:
+        return await _publish(scope, sha, output, mark, now, runs)
     current = _unchanged(runs, mark)
     if current is not None:
         return Write("unchanged", current)
@@ -218,15 +222,22 @@ async def _recorded_publish(
         current = _unchanged(runs, mark)
         if current is not None:
             return Write("unchanged", current)
-    write = await _publish(scope, sha, output, pull_number, now, rerun, runs)
+    write = await _publish(scope, sha, output, mark, now, runs)
     await records.save(owner, repo, sha, name, runs)
     return write
 
 
+def _of_rerun(runs: list[dict], mark: RunMark) -> list[dict]:
+    """``runs`` that a re-run ``mark`` may write over: those of its own delivery (all of them
+    when ``mark`` is no re-run)."""
+    if mark.rerun is None:
+        return runs
+    return [r for r in runs if (run_mark(r) or mark).rerun == _plain(mark.rerun)]
+
+
 def _unchanged(runs: list[dict], mark: RunMark) -> dict[str, Any] | None:
     """The run that already shows ``mark``, completed, when nothing needs writing."""
-    if mark.rerun is not None:
-        runs = [r for r in runs if (run_mark(r) or mark).rerun == _plain(mark.rerun)]
+    runs = _of_rerun(runs, mark)
     if not runs:
         return None
     found = run_mark(runs[0])
@@ -236,42 +247,23 @@ def _unchanged(runs: list[dict], mark: RunMark) -> dict[str, Any] | None:
 
 
 async def _publish(
-    scope: Scope,
-    sha: str,
-    output: CheckOutput,
-    pull_number: int,
-    now: datetime,
-    rerun: str | None,
-    runs: list[dict],
+    scope: Scope, sha: str, output: CheckOutput, mark: RunMark, now: datetime, runs: list[dict]
 ) -> Write:
     """``publish`` with the run lock held and the bot's runs of that name on ``sha`` listed.
     ``runs`` is brought in step with what GitHub answered (newest first)."""
-    write = await _write(scope, sha, output, pull_number, now, rerun, runs)
+    write = await _write(scope, sha, output, mark, now, runs)
     if write.data and write.action in ("created", "updated"):
         runs[:] = [write.data, *(r for r in runs if r.get("id") != write.data.get("id"))]
     return write
 
 
 async def _write(
-    scope: Scope,
-    sha: str,
-    output: CheckOutput,
-    pull_number: int,
-    now: datetime,
-    rerun: str | None,
-    runs: list[dict],
+    scope: Scope, sha: str, output: CheckOutput, mark: RunMark, now: datetime, runs: list[dict]
 ) -> Write:
-    mark = RunMark(
-        output.name, pull_number, output.fingerprint(), output.annotations_fingerprint(), rerun
-    )
-    if rerun is not None:
-        mine = [r for r in runs if (run_mark(r) or mark).rerun == _plain(rerun)]
-        if not mine:
-            return await _create(scope, sha, output, mark, now)
-        runs = mine
-    if not runs:
+    mine = _of_rerun(runs, mark)
+    if not mine:
         return await _create(scope, sha, output, mark, now)
-    latest = runs[0]
+    latest = mine[0]
     found = run_mark(latest)
     assert found is not None
     done = latest.get("status") == "completed"
@@ -304,7 +296,7 @@ async def _write(
                 },
             },
         )
-        runs[:] = [superseded if r.get("id") == superseded.get("id") else r for r in runs]
+        mine[:] = [superseded if r.get("id") == superseded.get("id") else r for r in mine]
     return await _create(scope, sha, output, mark, now)
 
 
