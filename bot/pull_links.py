@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.inbox.api import per_dialect
 from rules.model import PullFacts
 
-_SCHEMA = {
-    dialect: f"""
+_SCHEMA = per_dialect("""
 CREATE TABLE IF NOT EXISTS pull_links (
     repository TEXT NOT NULL,
     item       INTEGER NOT NULL,
@@ -55,9 +55,7 @@ CREATE TABLE IF NOT EXISTS pull_merges (
     recorded_at {real} NOT NULL,
     PRIMARY KEY (repository, pull)
 );
-"""
-    for dialect, real in (("sqlite", "REAL"), ("postgresql", "DOUBLE PRECISION"))
-}
+""")
 
 _INSERT = (
     "INSERT INTO pull_links (repository, item, pull, facts, updated_at) "

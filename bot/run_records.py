@@ -15,32 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.inbox.api import per_dialect
 from rules import markers
 
-_RECORD_SCHEMA = {
-    "sqlite": """
+_RECORD_SCHEMA = per_dialect("""
 CREATE TABLE IF NOT EXISTS check_run_records (
     repository TEXT NOT NULL,
     head_sha   TEXT NOT NULL,
     name       TEXT NOT NULL,
     runs       TEXT NOT NULL,
     writing    INTEGER NOT NULL,
-    updated_at REAL NOT NULL,
+    updated_at {real} NOT NULL,
     PRIMARY KEY (repository, head_sha, name)
 );
-""",
-    "postgresql": """
-CREATE TABLE IF NOT EXISTS check_run_records (
-    repository TEXT NOT NULL,
-    head_sha   TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    runs       TEXT NOT NULL,
-    writing    INTEGER NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (repository, head_sha, name)
-);
-""",
-}
+""")
 _KEY = "repository = :repository AND head_sha = :sha AND name = :name"
 
 

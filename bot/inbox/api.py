@@ -157,22 +157,26 @@ class Sql(Protocol):
         ...
 
 
-_STATE_SCHEMA = {
-    "sqlite": """
-CREATE TABLE IF NOT EXISTS shared_state (
-    key        TEXT PRIMARY KEY,
-    value      TEXT NOT NULL,
-    updated_at REAL NOT NULL
-);
-""",
-    "postgresql": """
-CREATE TABLE IF NOT EXISTS shared_state (
-    key        TEXT PRIMARY KEY,
-    value      TEXT NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL
-);
-""",
+# The column types the two dialects spell differently, for a schema written once for both.
+_TYPES = {
+    "sqlite": {"real": "REAL", "bigint": "INTEGER"},
+    "postgresql": {"real": "DOUBLE PRECISION", "bigint": "BIGINT"},
 }
+
+
+def per_dialect(schema: str) -> dict[str, str]:
+    """``schema`` for each ``Sql.dialect``, its ``{real}`` (a float) and ``{bigint}`` (a 64-bit
+    integer) spelled as the dialect does."""
+    return {dialect: schema.format(**types) for dialect, types in _TYPES.items()}
+
+
+_STATE_SCHEMA = per_dialect("""
+CREATE TABLE IF NOT EXISTS shared_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at {real} NOT NULL
+);
+""")
 
 _PUT_STATE = """
 INSERT INTO shared_state (key, value, updated_at) VALUES (:key, :value, :now)
@@ -212,24 +216,14 @@ class SharedState:
         return int(await self.get(key))
 
 
-_COPIES_SCHEMA = {
-    "sqlite": """
+_COPIES_SCHEMA = per_dialect("""
 CREATE TABLE IF NOT EXISTS record_copies (
     subject    TEXT PRIMARY KEY,
-    serial     INTEGER NOT NULL,
+    serial     {bigint} NOT NULL,
     line       TEXT NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at {real} NOT NULL
 );
-""",
-    "postgresql": """
-CREATE TABLE IF NOT EXISTS record_copies (
-    subject    TEXT PRIMARY KEY,
-    serial     BIGINT NOT NULL,
-    line       TEXT NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL
-);
-""",
-}
+""")
 
 # A copy replaces the one held only when its serial is not lower: two processes writing the
 # same record keep the newest, whichever commits last.
