@@ -17,6 +17,7 @@ from bot.github import GitHubApp
 from bot.web import create_app
 from rules.ledger import LABEL, MARKER, TITLE
 from sandbox import Sandbox
+from sandbox.record import Record
 
 CONFIG = ".github/hardening.yml"
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
@@ -401,10 +402,10 @@ async def test_one_incident_is_one_recurrence_however_many_findings_repeat_it(
 # --- break-glass ---------------------------------------------------------------------------------
 
 
-async def test_lead_override_passes_enforce_for_that_head_only(
-    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
-) -> None:
-    repo = people
+async def open_hotfix(world: World) -> Record:
+    """dave's pull request of a source change labelled missed-detection, without a regression
+    test, delivered: enforce mode fails its hardening/controls run."""
+    sandbox, repo = world.sandbox, world.repo
     pull = sandbox.open_pull(
         repo,
         title="Hotfix",
@@ -413,8 +414,15 @@ async def test_lead_override_passes_enforce_for_that_head_only(
         labels=("failure-class:missed-detection",),
         user="dave",
     )
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
-    await drain()
+    await world.send("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
+    return pull
+
+
+async def test_lead_override_passes_enforce_for_that_head_only(
+    sandbox: Sandbox, people: str, deliver: Deliver, drain: Drain, world: World
+) -> None:
+    repo = people
+    pull = await open_hotfix(world)
     sha = pull["head"]["sha"]
 
     def controls(head: str) -> dict[str, Any]:
@@ -456,16 +464,8 @@ async def test_an_override_never_passes_a_head_pushed_after_it_was_written(
     sandbox: Sandbox, people: str, world: World
 ) -> None:
     repo = people
-    pull = sandbox.open_pull(
-        repo,
-        title="Hotfix",
-        body="",
-        files=[SOURCE],
-        labels=("failure-class:missed-detection",),
-        user="dave",
-    )
+    pull = await open_hotfix(world)
     number = int(pull["number"])
-    await world.send("pull_request", sandbox.pull_request_event(repo, number, "opened"))
     comment = sandbox.add_comment(repo, number, "/harden override sev-1 fix", user="lena")
     pushed = sandbox.push_pull(repo, number, files=[SOURCE])  # dave pushes meanwhile
     await world.send("issue_comment", sandbox.issue_comment_event(repo, number, comment["id"]))
@@ -649,25 +649,10 @@ async def test_organisation_ledger_in_the_dot_github_repository(
     ],
 )
 async def test_malformed_overrides_are_refused(
-    sandbox: Sandbox,
-    people: str,
-    deliver: Deliver,
-    drain: Drain,
-    line: str,
-    expected: str,
-    world: World,
+    sandbox: Sandbox, people: str, line: str, expected: str, world: World
 ) -> None:
     repo = people
-    pull = sandbox.open_pull(
-        repo,
-        title="Hotfix",
-        body="",
-        files=[SOURCE],
-        labels=("failure-class:missed-detection",),
-        user="dave",
-    )
-    await deliver("pull_request", sandbox.pull_request_event(repo, pull["number"], "opened"))
-    await drain()
+    pull = await open_hotfix(world)
     comment = await say(world, pull["number"], line, "lena")
     assert expected in replies(sandbox, repo, pull["number"], comment)[0]
     runs = [
