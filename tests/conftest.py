@@ -38,6 +38,8 @@ Fixtures (all function-scoped unless noted):
                        and drains, ``await world.scope()`` is the ``Scope`` a handler gets.
 ``clock``              a settable :class:`Clock` (epoch seconds) for code that takes a clock.
 ``inbox``              an opened ``bot.inbox.Inbox`` on a temp file, timed by ``clock``.
+``database``           an opened ``bot.inbox.Database``, once per backend (SQLite, PostgreSQL on
+                       a schema of its own from ``postgres_url``, skipped without a server).
 
 Helpers for handler tests: ``OWNED_ITEM`` (an item with owners and a due date), ``item_of``
 (the item an issue holds now), ``changes`` (the writes the bot made on GitHub) and
@@ -72,7 +74,7 @@ from hypothesis import settings as hypothesis_settings
 
 from bot.context import Context, bound_log
 from bot.github import GitHubAPI, GitHubApp
-from bot.inbox import Delivery, Inbox
+from bot.inbox import Database, Delivery, Inbox, open_database
 from bot.metrics import Metrics
 from bot.records import Trust, key_from_secret
 from bot.scope import Scope
@@ -517,6 +519,21 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Database]:
+    """An opened ``bot.inbox.Database`` of each backend in turn (the test runs twice), on the
+    test's own SQLite file or PostgreSQL schema."""
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    db = open_database(make_settings(**overrides))
+    await db.open()
+    yield db
+    await db.close()
 
 
 # --- handler tests -----------------------------------------------------------------------------

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.checks import complete_if_present, find_runs, publish
-from bot.inbox import Database, open_database
+from bot.inbox import Database
 from bot.run_records import RunRecords
 from bot.scope import Scope
-from bot.settings import Settings
 from rules.check_output import CheckOutput
 from sandbox import Sandbox
 
@@ -57,19 +55,6 @@ async def test_concurrent_writers_of_one_run_make_one_run(
 
 
 # --- the App's record of its runs -------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(
-    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Database]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("postgres_url")
-    db = open_database(make_settings(**overrides))
-    await db.open()
-    yield db
-    await db.close()
 
 
 def listings(sandbox: Sandbox) -> list[Any]:

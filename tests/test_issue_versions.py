@@ -5,30 +5,16 @@ answer as its copy."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from conftest import INSTALLATION_ID, Clock
 
 from bot.github import GitHubApp
-from bot.inbox import Database, open_database
+from bot.inbox import Database
 from bot.issue_versions import IssueVersions, issue_of
 from bot.settings import Settings
 from sandbox import Sandbox
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(
-    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Database]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("postgres_url")
-    db = open_database(make_settings(**overrides))
-    await db.open()
-    yield db
-    await db.close()
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ scorecard shows them without searching GitHub; on both backends, and through the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from conftest import make_deliver, make_drain
 from test_handlers_pulls import ALERT, MISSED, NEW_TEST, SOURCE, open_item
 
-from bot.inbox import Database, open_database
+from bot.inbox import Database
 from bot.pull_links import Link, PullLinks
 from bot.settings import Settings
 from bot.web import create_app
@@ -18,19 +17,6 @@ from rules.model import PullFacts
 from sandbox import Sandbox
 
 SCORECARD = "hardening/scorecard"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(
-    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Database]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("postgres_url")
-    db = open_database(make_settings(**overrides))
-    await db.open()
-    yield db
-    await db.close()
 
 
 def link(pull: int, *, test: bool = False, state: str = "open") -> Link:
