@@ -36,6 +36,9 @@ Fixtures (all function-scoped unless noted):
 ``world``              a typed ``World``: ``sandbox``, ``repo``, ``deliver``, ``drain`` and the
                        bot's ``app`` together; ``await world.send(event, payload)`` delivers
                        and drains, ``await world.scope()`` is the ``Scope`` a handler gets.
+``make_world``         ``await make_world(**overrides)``: the same for a bot whose settings differ
+                       from ``settings`` by ``overrides`` (use instead of ``world``);
+                       ``world_of(client, sandbox)`` wraps a bot a test serves itself.
 ``clock``              a settable :class:`Clock` (epoch seconds) for code that takes a clock.
 ``inbox``              an opened ``bot.inbox.Inbox`` on a temp file, timed by ``clock``.
 ``database``           an opened ``bot.inbox.Database``, once per backend (SQLite, PostgreSQL on
@@ -62,7 +65,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -413,6 +416,38 @@ def world(
     sandbox: Sandbox, repo: str, deliver: Deliver, drain: Drain, bot_app: web.Application
 ) -> World:
     return World(sandbox, repo, deliver, drain, bot_app)
+
+
+def world_of(
+    client: TestClient[web.Request, web.Application],
+    sandbox: Sandbox,
+    repo: str = REPO,
+    *,
+    secret: str = WEBHOOK_SECRET,
+) -> World:
+    """The ``World`` of a bot a test serves itself (``client``), its webhooks signed with
+    ``secret``."""
+    return World(sandbox, repo, make_deliver(client, secret), make_drain(client.app), client.app)
+
+
+MakeWorld = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture
+def make_world(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    sandbox: Sandbox,
+    repo: str,
+    settings: Settings,
+) -> MakeWorld:
+    """``await make_world(**overrides)``: a ``World`` whose bot runs with ``settings`` but for
+    ``overrides`` (say the caches' maximum ages a test measures), beside no other bot."""
+
+    async def make(**overrides: Any) -> World:
+        client = await aiohttp_client(create_app(replace(settings, **overrides)))
+        return world_of(client, sandbox, repo)
+
+    return make
 
 
 def make_deliver(

@@ -19,9 +19,8 @@ from conftest import (
     World,
     handler_api,
     item_of,
-    make_deliver,
-    make_drain,
     open_app_item,
+    world_of,
 )
 
 from bot.github import GitHubApp
@@ -361,8 +360,7 @@ async def test_a_record_removed_while_the_app_was_down_is_put_back_after_a_resta
 
     async def started() -> tuple[Any, World]:
         client = await aiohttp_client(create_app(shared))
-        app = client.server.app
-        return client, World(sandbox, repo, make_deliver(client), make_drain(app), app)
+        return client, world_of(client, sandbox, repo)
 
     first, world = await started()
     # dave (write) edits a plain field: taken, and the App writes the item, so it holds a copy.
@@ -615,8 +613,7 @@ async def test_records_signed_with_a_rotated_secret_fail_closed_until_the_previo
     assert signed_with == "previous"
     assert await status(during) == "verified"
     # dave's plain edit has the App write the item: its body is signed with the new secret.
-    deliver = make_deliver(during, secret=new_secret)
-    world = World(sandbox, repo, deliver, make_drain(during.server.app), during.server.app)
+    world = world_of(during, sandbox, repo, secret=new_secret)
     body = sandbox.issue(repo, n)["body"]
     await edit(world, n, body.replace("alert rule", "alert rules"), "dave")
     await during.close()

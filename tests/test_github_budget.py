@@ -10,7 +10,6 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,9 +19,8 @@ from conftest import (
     INSTALLATION_ID,
     OWNED_ITEM,
     WEBHOOK_SECRET,
+    MakeWorld,
     World,
-    make_deliver,
-    make_drain,
     open_app_item,
     until,
 )
@@ -32,7 +30,8 @@ from bot import handlers
 from bot.context import changes_config
 from bot.settings import Settings
 from bot.startup import serve
-from bot.web import create_app, sign
+from bot.web import sign
+from sandbox import Call, Sandbox
 
 CONFIG = ".github/hardening.yml"
 
@@ -64,23 +63,20 @@ def test_which_pushes_change_a_configuration() -> None:
     assert changes_config("installation_repositories", {"action": "added"})
 
 
-def costs(sandbox: Any) -> tuple[int, int]:
+def costs(sandbox: Sandbox) -> tuple[int, int]:
     """(requests, those counted against the rate limit: a 304 is free)."""
     calls = [c for c in sandbox.calls if not c.injected]
     return len(calls), sum(1 for c in calls if c.status != 304)
 
 
 async def test_steady_state_reads_no_configuration_and_a_push_ends_it(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
-    settings: Settings,
-    make_settings: Callable[..., Settings],
-    aiohttp_client: Callable[..., Any],
+    make_world: MakeWorld,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    live = make_settings(api_url=settings.api_url, config_max_age=86400.0, issue_max_age=3600.0)
-    client = await aiohttp_client(create_app(live))
-    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    world = await make_world(config_max_age=86400.0, issue_max_age=3600.0)
+    deliver, drain = world.deliver, world.drain
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
     item = open_item(sandbox, repo)
     report: dict[str, list[tuple[int, int]]] = {}
@@ -91,7 +87,7 @@ async def test_steady_state_reads_no_configuration_and_a_push_ends_it(
         await drain()
         report.setdefault(f"pull_request.{action}", []).append(costs(sandbox))
 
-    def config_reads() -> list[Any]:
+    def config_reads() -> list[Call]:
         return [c for c in sandbox.calls if "/contents/" in c.path]
 
     for i in range(4):
@@ -148,7 +144,7 @@ PULL_REQUEST_BUDGET = 4  # GitHub requests per pull request event, configuration
 class PerDelivery:
     """The sandbox's calls attributed to the delivery whose handlers made them."""
 
-    def __init__(self, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sandbox = sandbox
         self.spans: list[tuple[str, int, int]] = []
         original = handlers.dispatch
@@ -168,7 +164,7 @@ class PerDelivery:
         self.sandbox.reset_calls()
         self.spans.clear()
 
-    def calls(self, kind: str) -> list[Any]:
+    def calls(self, kind: str) -> list[Call]:
         """The calls of the deliveries of ``kind`` since the last reset (tokens and the
         App's own lookups made before dispatch are charged to the first)."""
         found = []
@@ -178,16 +174,14 @@ class PerDelivery:
         return [c for c in found if not c.injected]
 
 
-def shown(calls: list[Any]) -> str:
+def shown(calls: list[Call]) -> str:
     return "\n".join(f"  {c.status} {c.method} {c.path} {c.query or ''}" for c in calls)
 
 
 async def test_a_pull_request_event_costs_at_most_four_requests(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
-    settings: Settings,
-    make_settings: Callable[..., Settings],
-    aiohttp_client: Callable[..., Any],
+    make_world: MakeWorld,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -196,9 +190,8 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
     per further page) and writes what changed of the two check runs, four requests at most.
     The items, the configuration, the other pull requests linking the items and the App's own
     check runs are not read again. The ledger delivery that follows is printed beside it."""
-    live = make_settings(api_url=settings.api_url, config_max_age=86400.0, issue_max_age=3600.0)
-    client = await aiohttp_client(create_app(live))
-    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    world = await make_world(config_max_age=86400.0, issue_max_age=3600.0)
+    deliver, drain = world.deliver, world.drain
     per = PerDelivery(sandbox, monkeypatch)
     sandbox.put_file(repo, CONFIG, "mode: warn\n")
     items = [open_item(sandbox, repo) for _ in range(3)]
@@ -215,10 +208,10 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
     await deliver("pull_request", sandbox.pull_request_event(repo, number, "opened"))
     await drain()  # warmed up: configuration read, items in progress, caches filled
     report: dict[str, tuple[int, int]] = {}
-    measured: dict[str, list[Any]] = {}
-    ledgers: dict[str, list[Any]] = {}
+    measured: dict[str, list[Call]] = {}
+    ledgers: dict[str, list[Call]] = {}
 
-    def cost(calls: list[Any]) -> tuple[int, int]:
+    def cost(calls: list[Call]) -> tuple[int, int]:
         return len(calls), sum(1 for c in calls if c.status != 304)
 
     async def measure(label: str, event: str, payload: dict[str, Any], **extra: Any) -> None:
@@ -307,7 +300,7 @@ async def test_a_pull_request_event_costs_at_most_four_requests(
 # --- nothing amplifies -----------------------------------------------------------------------
 
 
-def scorecards(sandbox: Any, repo: str, pull: dict[str, Any]) -> list[dict[str, Any]]:
+def scorecards(sandbox: Sandbox, repo: str, pull: dict[str, Any]) -> list[dict[str, Any]]:
     runs = sandbox.check_runs(repo, pull["head"]["sha"])
     return [r for r in runs if r["name"] == "hardening/scorecard"]
 
@@ -382,15 +375,12 @@ async def test_scorecards_refreshed_by_one_event_are_bounded_and_the_rest_report
 @pytest.mark.parametrize("event", ["installation_repositories", "installation"])
 async def test_installing_on_the_org_config_repository_is_seen_at_once(
     event: str,
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
-    settings: Settings,
-    make_settings: Callable[..., Settings],
-    aiohttp_client: Callable[..., Any],
+    make_world: MakeWorld,
 ) -> None:
-    live = make_settings(api_url=settings.api_url, config_max_age=86400.0)
-    client = await aiohttp_client(create_app(live))
-    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    world = await make_world(config_max_age=86400.0)
+    deliver, drain = world.deliver, world.drain
     item = open_item(sandbox, repo)
     pull = sandbox.open_pull(
         repo, title="q", body=f"Hardens #{item}", files=[SOURCE, NEW_TEST], labels=MISSED
@@ -423,7 +413,7 @@ async def test_installing_on_the_org_config_repository_is_seen_at_once(
 
 
 async def test_an_app_not_subscribed_to_push_reads_configuration_on_every_delivery(
-    sandbox: Any,
+    sandbox: Sandbox,
     repo: str,
     settings: Settings,
     caplog: pytest.LogCaptureFixture,

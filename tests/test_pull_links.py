@@ -3,16 +3,13 @@ scorecard shows them without searching GitHub; on both backends, and through the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from conftest import make_deliver, make_drain
+from conftest import MakeWorld
 from test_handlers_pulls import ALERT, MISSED, NEW_TEST, SOURCE, open_item
 
 from bot.inbox import Database
 from bot.pull_links import Link, PullLinks
-from bot.settings import Settings
-from bot.web import create_app
 from rules.model import PullFacts
 from sandbox import Sandbox
 
@@ -59,15 +56,10 @@ async def test_each_delivery_replaces_what_its_pull_request_links(database: Data
 
 
 async def test_a_scorecard_shows_the_other_linked_pull_requests_without_searching(
-    sandbox: Sandbox,
-    repo: str,
-    settings: Settings,
-    make_settings: Callable[..., Settings],
-    aiohttp_client: Callable[..., Any],
+    sandbox: Sandbox, repo: str, make_world: MakeWorld
 ) -> None:
-    live = make_settings(api_url=settings.api_url, issue_max_age=3600.0)
-    client = await aiohttp_client(create_app(live))
-    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    world = await make_world(issue_max_age=3600.0)
+    deliver, drain = world.deliver, world.drain
     item = open_item(sandbox, repo)
 
     async def event(number: int, action: str, **details: Any) -> None:
