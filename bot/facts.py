@@ -28,7 +28,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -229,19 +228,12 @@ async def _links_at_merge(
             return None
         if number in merges:
             return merges[number]
-        merged_at = _epoch(str(pull.get("merged_at") or ""))
-        if since is None or merged_at is None or merged_at < since:
+        merged_at = items_api.github_time(pull.get("merged_at"))
+        if since is None or merged_at is None or merged_at.timestamp() < since:
             return None  # merged before the App recorded merges
         return frozenset()  # merged since, yet its close was never recorded: links nothing
 
     return at_merge
-
-
-def _epoch(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 async def _search_hits(

@@ -357,7 +357,7 @@ def _tracked(one: LoadedItem) -> TrackedItem:
 def _tracking_body(
     issue: dict[str, Any], incident: Incident, plan: SyncPlan, result: ConfigResult, now: datetime
 ) -> str:
-    opened = _timestamp(issue.get("created_at")) or now
+    opened = github_time(issue.get("created_at")) or now
     windows = timeline_expectations(opened, now, result.config)
     backlog = plan.backlog
     config = result.config
@@ -516,7 +516,9 @@ async def _unlabelled_items(
     return strays
 
 
-def _timestamp(value: Any) -> datetime | None:
+def github_time(value: Any) -> datetime | None:
+    """A time GitHub wrote (ISO 8601, ``Z`` for UTC) in a payload field; None when ``value`` is
+    missing or no such time."""
     if not isinstance(value, str) or not value:
         return None
     try:

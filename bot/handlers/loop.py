@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -31,7 +31,7 @@ from bot import ledger
 from bot.checks import find_runs
 from bot.context import Context
 from bot.facts import item_facts
-from bot.item_issues import get_issue, list_items, load
+from bot.item_issues import get_issue, github_time, list_items, load
 from bot.permissions import PermissionLookupError, is_lead, lookup_caller
 from bot.records import trust_of
 from bot.scope import Scope
@@ -346,22 +346,13 @@ async def _judged_before(scope: Scope, pull: dict[str, Any], comment: dict[str, 
     the App's ``hardening/controls`` run on it started no later than the comment was written.
     Both times are GitHub's; a push after the comment has no run that old, so the override
     cannot pass a commit its author never saw (docs/commands.md, break-glass)."""
-    written = _instant(comment.get("created_at"))
+    written = github_time(comment.get("created_at"))
     if written is None:
         return False
     sha = str(pull["head"]["sha"])
     runs = await find_runs(scope, sha, CONTROLS_CHECK)  # GitHub's list: it has their times
-    started = [_instant(run.get("started_at")) for run in runs]
+    started = [github_time(run.get("started_at")) for run in runs]
     return any(at is not None and at <= written for at in started)
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: str) -> None:
@@ -480,9 +471,5 @@ async def refresh_summary(scope: Scope, incident: int, config: Config) -> bool:
 
 
 def _day(value: Any) -> date | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
+    at = github_time(value)
+    return None if at is None else at.date()
