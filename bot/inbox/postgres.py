@@ -577,25 +577,16 @@ class PostgresInbox:
         jobs' events (deleted with them); how many deliveries. In batches, each its own
         transaction, so a first purge of a large backlog holds no long lock."""
         cutoff = self.clock() - older_than
-        purged = 0
-        while True:
-            async with self.db.pool.connection() as conn, conn.transaction():
-                cur = await conn.execute(
-                    "WITH gone AS (DELETE FROM hardening_deliveries WHERE seq IN ("
-                    " SELECT d.seq FROM hardening_deliveries AS d"
-                    " LEFT JOIN procrastinate_jobs AS j ON j.id = d.job_id"
-                    " WHERE d.received_at < %s AND (j.id IS NULL OR j.status = 'succeeded')"
-                    " ORDER BY d.received_at LIMIT %s) RETURNING job_id), "
-                    "jobs AS (DELETE FROM procrastinate_jobs"
-                    " WHERE id IN (SELECT job_id FROM gone) RETURNING id) "
-                    "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM jobs)",
-                    (cutoff, PURGE_BATCH),
-                )
-                row = await cur.fetchone()
-            count = int(row[0]) if row else 0
-            purged += count
-            if count < PURGE_BATCH:
-                return purged
+        return await self._in_batches(
+            "WITH gone AS (DELETE FROM hardening_deliveries WHERE seq IN ("
+            " SELECT d.seq FROM hardening_deliveries AS d"
+            " LEFT JOIN procrastinate_jobs AS j ON j.id = d.job_id"
+            " WHERE d.received_at < %s AND (j.id IS NULL OR j.status = 'succeeded')"
+            " ORDER BY d.received_at LIMIT %s) RETURNING job_id), "
+            "jobs AS (DELETE FROM procrastinate_jobs WHERE id IN (SELECT job_id FROM gone)) "
+            "SELECT count(*) FROM gone",
+            cutoff,
+        )
 
     async def purge_periodic(self, older_than: float) -> int:
         """Forget the periodic jobs (catch-ups, scheduler ticks, purges) that finished more
@@ -604,20 +595,30 @@ class PostgresInbox:
         procrastinate's builtin ``remove_old_jobs`` does the same for any queue, but it orders
         every job's events to find each one's latest before filtering: a scan of the whole
         history each time. This reads the periodic queue only."""
+        return await self._in_batches(
+            "WITH gone AS (DELETE FROM procrastinate_jobs WHERE id IN ("
+            " SELECT j.id FROM procrastinate_jobs AS j"
+            " WHERE j.queue_name = %s AND j.status NOT IN ('todo', 'doing')"
+            " AND NOT EXISTS (SELECT 1 FROM procrastinate_events AS e"
+            "  WHERE e.job_id = j.id AND e.at >= now() - make_interval(secs => %s))"
+            " LIMIT %s) RETURNING id) "
+            "SELECT count(*) FROM gone",
+            PERIODIC_QUEUE,
+            older_than,
+        )
+
+    async def _in_batches(self, statement: str, *params: Any) -> int:
+        """Run ``statement`` (it deletes at most ``PURGE_BATCH`` rows, its last parameter, and
+        selects how many) until a batch comes back short, each batch in a transaction of its
+        own; how many rows in all."""
         purged = 0
         while True:
             async with self.db.pool.connection() as conn, conn.transaction():
-                cur = await conn.execute(
-                    "DELETE FROM procrastinate_jobs WHERE id IN ("
-                    " SELECT j.id FROM procrastinate_jobs AS j"
-                    " WHERE j.queue_name = %s AND j.status NOT IN ('todo', 'doing')"
-                    " AND NOT EXISTS (SELECT 1 FROM procrastinate_events AS e"
-                    "  WHERE e.job_id = j.id AND e.at >= now() - make_interval(secs => %s))"
-                    " LIMIT %s)",
-                    (PERIODIC_QUEUE, older_than, PURGE_BATCH),
-                )
-            purged += cur.rowcount
-            if cur.rowcount < PURGE_BATCH:
+                cur = await conn.execute(statement, (*params, PURGE_BATCH))
+                row = await cur.fetchone()
+            count = int(row[0]) if row else 0
+            purged += count
+            if count < PURGE_BATCH:
                 return purged
 
 
