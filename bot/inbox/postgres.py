@@ -82,7 +82,6 @@ PURGE_EVERY = 3600.0
 PURGE_BATCH = 5000
 # Schema creation by the first replica to start: any constant both sides agree on.
 _SETUP_LOCK = 0x4861726430  # "Hard0"
-_MAX_ERROR_CHARS = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hardening_deliveries (
@@ -527,10 +526,11 @@ class PostgresInbox:
         return delivery
 
     async def record_error(self, delivery_id: str, error: str) -> None:
+        """Keep ``error`` (``error_text``, bounded already) as the delivery's last error."""
         await self.db.sql.execute(
             (
                 "UPDATE hardening_deliveries SET last_error = :error WHERE delivery_id = :id",
-                {"error": error[:_MAX_ERROR_CHARS], "id": delivery_id},
+                {"error": error, "id": delivery_id},
             )
         )
 
