@@ -288,14 +288,7 @@ def make_processor(
         ctx = Context(
             settings=settings,
             metrics=metrics,
-            log=bound_log(
-                "bot.handlers",
-                delivery=delivery.delivery_id,
-                event=delivery.event,
-                action=delivery.action,
-                repository=delivery.repository,
-                subject=delivery.subject,
-            ),
+            log=bound_log("bot.handlers", **delivery.log_fields()),
             bot_login=await github.bot_login(),
             clock=clock,
             configs=configs,

@@ -45,6 +45,16 @@ class Delivery:
         """The decoded JSON payload, decoded as intake decoded it (bot.payloads)."""
         return payloads.loads(self.payload)
 
+    def log_fields(self) -> dict[str, Any]:
+        """What each log line about this delivery carries (``bot.context.bound_log``)."""
+        return {
+            "delivery": self.delivery_id,
+            "event": self.event,
+            "action": self.action,
+            "repository": self.repository,
+            "subject": self.subject,
+        }
+
 
 @dataclass(frozen=True)
 class InboxStats:

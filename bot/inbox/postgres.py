@@ -375,15 +375,7 @@ class PostgresDatabase:
             return
         if self._process is None:
             raise RuntimeError("no processor: the workers were never created")
-        dlog = bound_log(
-            "bot.workers",
-            delivery=delivery_id,
-            event=delivery.event,
-            action=delivery.action,
-            repository=delivery.repository,
-            subject=delivery.subject,
-            attempt=attempt,
-        )
+        dlog = bound_log("bot.workers", **delivery.log_fields(), attempt=attempt)
         started = time.monotonic()
         self._in_flight.add(delivery_id)
         try:

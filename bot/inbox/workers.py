@@ -225,15 +225,7 @@ class WorkerPool:
     # -- one delivery ------------------------------------------------------------------------
 
     async def _handle(self, delivery: Delivery) -> None:
-        dlog = bound_log(
-            "bot.workers",
-            delivery=delivery.delivery_id,
-            event=delivery.event,
-            action=delivery.action,
-            repository=delivery.repository,
-            subject=delivery.subject,
-            attempt=delivery.attempts,
-        )
+        dlog = bound_log("bot.workers", **delivery.log_fields(), attempt=delivery.attempts)
         started = time.monotonic()
         try:
             await self.process(delivery)
