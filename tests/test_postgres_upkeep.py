@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,15 @@ def ping_like(n: int) -> dict[str, Any]:
 @pytest.fixture
 def pg_settings(make_settings: Callable[..., Settings], postgres_url: str) -> Settings:
     return make_settings(database_url=postgres_url, queue_poll_interval=0.05, queue_heartbeat=0.5)
+
+
+@pytest.fixture
+async def pg_database(pg_settings: Settings) -> AsyncIterator[PostgresDatabase]:
+    """The bot's PostgreSQL database opened on the test's schema, without the app."""
+    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
+    await database.open()
+    yield database
+    await database.close()
 
 
 async def test_finished_deliveries_are_purged_with_their_jobs_and_events(
@@ -104,74 +113,64 @@ async def test_finished_deliveries_are_purged_with_their_jobs_and_events(
     assert await app[INBOX].holds(["d-0", "d-1", "d-2"]) == {"d-2"}
 
 
-async def test_old_periodic_jobs_are_purged_too(pg_settings: Settings) -> None:
-    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
-    await database.open()
-    try:
-        ran: list[str] = []
+async def test_old_periodic_jobs_are_purged_too(pg_database: PostgresDatabase) -> None:
+    database = pg_database
+    ran: list[str] = []
 
-        async def job() -> None:
-            ran.append("tick")
+    async def job() -> None:
+        ran.append("tick")
 
-        database.every("tick", 60, job)
-        sql = database.sql
-        await sql.execute(
-            (
-                "INSERT INTO procrastinate_jobs (queue_name, task_name, status) "
-                "SELECT 'periodic', 'hardening.periodic.tick', 'succeeded' "
-                "FROM generate_series(1, 3)",
-                {},
-            ),
-        )
-        await sql.execute(
-            (
-                "INSERT INTO procrastinate_events (job_id, type, at) "
-                "SELECT id, 'succeeded', now() - CASE WHEN id = (SELECT max(id) FROM "
-                "procrastinate_jobs) THEN interval '1 day' ELSE interval '15 days' END "
-                "FROM procrastinate_jobs",
-                {},
-            ),
-        )
-        assert await database.inbox.purge_periodic(14 * DAY) == 2
-        rows = await sql.fetch("SELECT count(*) FROM procrastinate_jobs")
-        assert rows[0][0] == 1
-    finally:
-        await database.close()
+    database.every("tick", 60, job)
+    sql = database.sql
+    await sql.execute(
+        (
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, status) "
+            "SELECT 'periodic', 'hardening.periodic.tick', 'succeeded' "
+            "FROM generate_series(1, 3)",
+            {},
+        ),
+    )
+    await sql.execute(
+        (
+            "INSERT INTO procrastinate_events (job_id, type, at) "
+            "SELECT id, 'succeeded', now() - CASE WHEN id = (SELECT max(id) FROM "
+            "procrastinate_jobs) THEN interval '1 day' ELSE interval '15 days' END "
+            "FROM procrastinate_jobs",
+            {},
+        ),
+    )
+    assert await database.inbox.purge_periodic(14 * DAY) == 2
+    rows = await sql.fetch("SELECT count(*) FROM procrastinate_jobs")
+    assert rows[0][0] == 1
 
 
-async def test_health_counts_read_no_finished_job(pg_settings: Settings) -> None:
-    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
-    await database.open()
-    try:
-        # A long-running deployment: thousands of finished deliveries, two waiting.
-        await database.sql.execute(
-            (
-                "INSERT INTO procrastinate_jobs (queue_name, task_name, status) "
-                "SELECT 'deliveries', 'hardening.deliver', "
-                "CASE WHEN n <= 2 THEN 'todo' ELSE 'succeeded' END::procrastinate_job_status "
-                "FROM generate_series(1, 20000) AS n",
-                {},
-            ),
-            (
-                "INSERT INTO hardening_deliveries (delivery_id, event, subject, payload, "
-                "job_id, received_at) SELECT 'd-' || id, 'star', 'x', '\\x7b7d', id, 0 "
-                "FROM procrastinate_jobs",
-                {},
-            ),
-        )
-        await database.sql.execute(("ANALYZE procrastinate_jobs", {}))
-        await database.sql.execute(("ANALYZE hardening_deliveries", {}))
-        plan = "\n".join(
-            row[0]
-            for row in await database.sql.fetch(
-                "EXPLAIN " + STATS_SQL, {"task": "hardening.deliver"}
-            )
-        )
-        assert "Seq Scan" not in plan, plan
-        stats = await database.inbox.stats()
-        assert stats.pending == 2
-    finally:
-        await database.close()
+async def test_health_counts_read_no_finished_job(pg_database: PostgresDatabase) -> None:
+    database = pg_database
+    # A long-running deployment: thousands of finished deliveries, two waiting.
+    await database.sql.execute(
+        (
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, status) "
+            "SELECT 'deliveries', 'hardening.deliver', "
+            "CASE WHEN n <= 2 THEN 'todo' ELSE 'succeeded' END::procrastinate_job_status "
+            "FROM generate_series(1, 20000) AS n",
+            {},
+        ),
+        (
+            "INSERT INTO hardening_deliveries (delivery_id, event, subject, payload, "
+            "job_id, received_at) SELECT 'd-' || id, 'star', 'x', '\\x7b7d', id, 0 "
+            "FROM procrastinate_jobs",
+            {},
+        ),
+    )
+    await database.sql.execute(("ANALYZE procrastinate_jobs", {}))
+    await database.sql.execute(("ANALYZE hardening_deliveries", {}))
+    plan = "\n".join(
+        row[0]
+        for row in await database.sql.fetch("EXPLAIN " + STATS_SQL, {"task": "hardening.deliver"})
+    )
+    assert "Seq Scan" not in plan, plan
+    stats = await database.inbox.stats()
+    assert stats.pending == 2
 
 
 async def test_catch_up_at_start_runs_ahead_of_a_backlog(
@@ -248,21 +247,17 @@ async def test_procrastinate_admin_cli_reaches_the_bot_database(
 
 
 async def test_a_late_delivery_does_not_pass_an_older_one_of_its_subject(
-    pg_settings: Settings,
+    pg_database: PostgresDatabase,
 ) -> None:
-    database = PostgresDatabase(pg_settings.database_url or "", settings=pg_settings)
-    await database.open()
-    try:
-        inbox = database.inbox
-        assert await inbox.store("waiting", "issues", b"{}", subject="octo/repo#1")
-        assert await inbox.store("late-same", "issues", b"{}", subject="octo/repo#1", late=True)
-        assert await inbox.store("late-other", "issues", b"{}", subject="octo/repo#2", late=True)
-        rows = await database.sql.fetch(
-            "SELECT d.delivery_id, j.priority FROM hardening_deliveries AS d "
-            "JOIN procrastinate_jobs AS j ON j.id = d.job_id ORDER BY d.seq"
-        )
-        priorities = dict(rows)
-        assert priorities["late-same"] == priorities["waiting"]
-        assert priorities["late-other"] > priorities["waiting"]
-    finally:
-        await database.close()
+    database = pg_database
+    inbox = database.inbox
+    assert await inbox.store("waiting", "issues", b"{}", subject="octo/repo#1")
+    assert await inbox.store("late-same", "issues", b"{}", subject="octo/repo#1", late=True)
+    assert await inbox.store("late-other", "issues", b"{}", subject="octo/repo#2", late=True)
+    rows = await database.sql.fetch(
+        "SELECT d.delivery_id, j.priority FROM hardening_deliveries AS d "
+        "JOIN procrastinate_jobs AS j ON j.id = d.job_id ORDER BY d.seq"
+    )
+    priorities = dict(rows)
+    assert priorities["late-same"] == priorities["waiting"]
+    assert priorities["late-other"] > priorities["waiting"]
