@@ -14,6 +14,7 @@ from typing import Any
 
 import procrastinate.periodic
 import pytest
+from aiohttp import web
 from conftest import until
 from test_handlers_incidents import INCIDENT, items_of, tracking
 
@@ -22,6 +23,7 @@ from bot.inbox.postgres import PostgresDatabase, _served
 from bot.settings import Settings
 from bot.web import CATCH_UP, DATABASE, INBOX, create_app
 from sandbox import Sandbox
+from sandbox.record import Record
 
 QUARTER = 900.0
 LateTick = Callable[[Any], Awaitable[None]]
@@ -35,6 +37,24 @@ def pin_periodic_clock(monkeypatch: pytest.MonkeyPatch, past_tick: float) -> Non
     monkeypatch.setattr(
         procrastinate.periodic, "time", SimpleNamespace(time=lambda: time.time() - shift)
     )
+
+
+def missed_incident(sandbox: Sandbox, repo: str) -> tuple[Record, dict[str, Any]]:
+    """An incident opened while the bot was down: GitHub's delivery ``missed-open`` of its
+    ``opened`` event failed (502). Returns the issue and that event."""
+    issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
+    opened = sandbox.issue_event(repo, issue["number"], "opened")
+    sandbox.world.record_delivery("issues", opened, guid="missed-open", status_code=502)
+    return issue, opened
+
+
+async def caught_up(app: web.Application) -> None:
+    """Wait until the app's catch-up has run once."""
+
+    async def ran() -> bool:
+        return await app[CATCH_UP].last() is not None
+
+    await until(ran, within=20)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,9 +121,7 @@ async def test_failed_deliveries_are_taken_in_once(
     world = sandbox.world
     # While the bot was down: an incident opened (GitHub got a 502), and an edit that failed and
     # was then redelivered by hand with success (received: nothing to recover).
-    issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
-    opened = sandbox.issue_event(repo, issue["number"], "opened")
-    world.record_delivery("issues", opened, guid="missed-open", status_code=502)
+    issue, opened = missed_incident(sandbox, repo)
     world.record_delivery("issues", opened, guid="missed-open", status_code=504, redelivery=True)
     edited = sandbox.issue_event(repo, issue["number"], "edited")
     world.record_delivery("issues", edited, guid="got-later", status_code=502)
@@ -113,11 +131,7 @@ async def test_failed_deliveries_are_taken_in_once(
     client = await aiohttp_client(create_app(catch_up_settings))
     app = client.server.app
 
-    async def recovered() -> bool:
-        last = await app[CATCH_UP].last()
-        return last is not None
-
-    await until(recovered, within=20)
+    await caught_up(app)
     await late_tick(app)
     last = await app[CATCH_UP].last()
     assert last is not None and last["error"] is None
@@ -192,18 +206,13 @@ async def test_a_start_right_after_a_catch_up_keeps_what_it_recovered(
         queue_poll_interval=0.05,
         queue_heartbeat=0.5,
     )
-    issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
-    opened = sandbox.issue_event(repo, issue["number"], "opened")
-    sandbox.world.record_delivery("issues", opened, guid="missed-open", status_code=502)
+    issue, _ = missed_incident(sandbox, repo)
 
     # The second replica's process began before the first one's catch-up finished.
     starting = create_app(settings)
     first = await aiohttp_client(create_app(settings))
 
-    async def recovered() -> bool:
-        return await first.server.app[CATCH_UP].last() is not None
-
-    await until(recovered, within=20)
+    await caught_up(first.server.app)
     second = await aiohttp_client(starting)
     await asyncio.sleep(1.0)  # the second start's run, had it been deferred, is done by now
 
@@ -233,16 +242,11 @@ async def test_a_run_that_finds_nothing_keeps_the_last_recovery(
     sandbox: Sandbox, repo: str, make_settings: Callable[..., Settings], aiohttp_client: Any
 ) -> None:
     settings = make_settings(api_url=sandbox.api_url, catch_up_interval=QUARTER)
-    issue = sandbox.open_issue(repo, title="Outage", body=INCIDENT, labels=("incident",))
-    opened = sandbox.issue_event(repo, issue["number"], "opened")
-    sandbox.world.record_delivery("issues", opened, guid="missed-open", status_code=502)
+    missed_incident(sandbox, repo)
     client = await aiohttp_client(create_app(settings))
     app = client.server.app
 
-    async def recovered() -> bool:
-        return await app[CATCH_UP].last() is not None
-
-    await until(recovered, within=20)
+    await caught_up(app)
     first = await app[CATCH_UP].last()
     assert first is not None and first["recovered"] == ["missed-open"]
     # The next period's run: the failed delivery is still in GitHub's log, and held.
