@@ -462,16 +462,14 @@ def _done_on(item: HardeningItem, issue: dict[str, Any]) -> date | None:
     return None
 
 
-async def _react(scope: Scope, comment: int, content: str) -> None:
-    try:
-        await scope.gh.post(
-            "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-            {"owner": scope.owner, "repo": scope.repo, "comment_id": comment},
-            data={"content": content},
-        )
-    except gidgethub.BadRequest as exc:
-        if int(exc.status_code) not in (404, 410):
-            raise  # a comment deleted meanwhile needs no reaction
+async def react(scope: Scope, comment: int, content: str) -> None:
+    """Add a reaction to an issue comment; GitHub answers 200 when the App already reacted so,
+    which is fine. A comment that is gone raises (``gidgethub.BadRequest``, 404 or 410)."""
+    await scope.gh.post(
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        {"owner": scope.owner, "repo": scope.repo, "comment_id": comment},
+        data={"content": content},
+    )
 
 
 async def _answer(scope: Scope, replies: list[tuple[int, int, str, bool]]) -> None:
@@ -486,4 +484,8 @@ async def _answer(scope: Scope, replies: list[tuple[int, int, str, bool]]) -> No
             text,
             bot_login=scope.ctx.bot_login,
         )
-        await _react(scope, comment, "+1" if ok else "-1")
+        try:
+            await react(scope, comment, "+1" if ok else "-1")
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) not in (404, 410):
+                raise  # a comment deleted meanwhile needs no reaction

@@ -231,12 +231,8 @@ async def answer(run: Run, answered: list[tuple[Command | CommandError, Outcome]
 
 
 async def react(run: Run, content: str) -> None:
-    """Add a reaction; GitHub answers 200 when the App already reacted so, which is fine."""
-    await run.gh.post(
-        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-        {"owner": run.scope.owner, "repo": run.scope.repo, "comment_id": run.comment["id"]},
-        data={"content": content},
-    )
+    """React to the command comment (bot.ledger.react)."""
+    await ledger.react(run.scope, int(run.comment["id"]), content)
 
 
 async def refresh_around(run: Run) -> None:

@@ -154,10 +154,10 @@ async def on_comment(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         if outcome is not None:
             answers.append((CommandError(0, "### Residual Risk", None, "", ""), outcome))
             if outcome.ok is False:
-                await _react(gh, owner, repo, int(comment["id"]), "-1")
+                await ledger.react(scope, int(comment["id"]), "-1")
     for command, outcome in answers:
         if isinstance(command, Command):
-            await _react(gh, owner, repo, int(comment["id"]), "+1" if outcome.ok else "-1")
+            await ledger.react(scope, int(comment["id"]), "+1" if outcome.ok else "-1")
     refusals = [(c, o) for c, o in answers if not o.ok or o.reply]
     if refusals:
         reply = render_reply(str(comment["user"]["login"]), refusals)
@@ -353,14 +353,6 @@ async def _judged_before(scope: Scope, pull: dict[str, Any], comment: dict[str, 
     runs = await find_runs(scope, sha, CONTROLS_CHECK)  # GitHub's list: it has their times
     started = [github_time(run.get("started_at")) for run in runs]
     return any(at is not None and at <= written for at in started)
-
-
-async def _react(gh: GitHubAPI, owner: str, repo: str, comment: int, content: str) -> None:
-    await gh.post(
-        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-        {"owner": owner, "repo": repo, "comment_id": comment},
-        data={"content": content},
-    )
 
 
 # --- recurrence ----------------------------------------------------------------------------------
