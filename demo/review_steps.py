@@ -126,8 +126,9 @@ async def run(world: Any) -> None:
             bot_login=await github.bot_login(),
             clock=lambda: moment,
         )
+        scope = Scope(gh, ctx, owner_name, repo_name)
         world.say(f"Ten days later ({later.date()}): the weekly review runs.")
-        report = await weekly_review.run(Scope(gh, ctx, owner_name, repo_name))
+        report = await weekly_review.run(scope)
         await world.settle()
         world.say(report.summary)
         reviews = _marked(world, number, "hardening-bot:weekly-review")
@@ -156,7 +157,7 @@ async def run(world: Any) -> None:
         )
 
         before = _writes(world)
-        again = await weekly_review.run(Scope(gh, ctx, owner_name, repo_name))
+        again = await weekly_review.run(scope)
         await world.settle()
         world.check(
             again.written == ()
@@ -168,7 +169,7 @@ async def run(world: Any) -> None:
 
         # 3. The monthly control audit.
         world.say("The monthly control audit runs.")
-        audit = await monthly_audit.run(Scope(gh, ctx, owner_name, repo_name))
+        audit = await monthly_audit.run(scope)
         await world.settle()
         world.say(audit.summary)
         verified = [
