@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import gidgethub
 import pytest
-from conftest import Deliver, Drain, World, ledger_call
+from conftest import Deliver, Drain, World, ledger_call, world_of
 
 from bot import item_issues as items_module
 from bot.context import Context, bound_log
@@ -333,15 +333,12 @@ async def test_a_timed_out_creation_that_lands_late_is_not_created_again(
     # GitHub answers the first POST /issues after 1.5 s, past the client's 0.5 s timeout, and
     # creates the issue all the same; the delivery must not create that finding's item twice.
     # (Served by sandbox.serve(), which, like GitHub, finishes a request whose client left.)
-    from conftest import make_deliver, make_drain
-
     async with sandbox.serve() as api_url:
         settings = make_settings(api_url=api_url, github_timeout=0.5)
         client = await aiohttp_client(create_app(settings, clock=clock))
-        deliver, drain = make_deliver(client), make_drain(client.server.app)
         sandbox.inject("POST", r"^/repos/octo/repo/issues$", status=None, delay=1.5)
         started = time.monotonic()
-        number = await open_incident(World(sandbox, repo, deliver, drain, client.server.app))
+        number = await open_incident(world_of(client, sandbox, repo))
         # Whatever the bot did, the slow creation has landed before anything is counted.
         await asyncio.sleep(max(0.0, started + 1.8 - time.monotonic()))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import BOT, OWNED_ITEM, Deliver, Drain, World, item_of, open_app_item
+from conftest import BOT, OWNED_ITEM, Deliver, Drain, World, item_of, open_app_item, world_of
 
 from bot.github import GitHubApp
 from bot.web import create_app
@@ -680,15 +680,13 @@ async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items
 ) -> None:
     import time
 
-    from conftest import make_deliver, make_drain
-
     from bot.web import INBOX
     from rules.summary import SUMMARY_MARKER
 
     repo = people
     later = time.time() + 15 * 86400  # the items were opened today, by the sandbox's clock
     client = await aiohttp_client(create_app(settings, github=quick_github, clock=lambda: later))
-    deliver, drain = make_deliver(client), make_drain(client.server.app)
+    world = world_of(client, sandbox, repo)
     incident, _ = open_incident_with_items(sandbox, repo, OWNED_ITEM, OWNED_ITEM)
     # A change elsewhere in the repository updates the ledger, which finds the sprint ended.
     other = sandbox.open_issue(repo, title="Other", body="", labels=("incident",), user="carol")
@@ -697,10 +695,9 @@ async def test_sprint_day_14_publishes_the_summary_without_waiting_for_the_items
     risk = RISK.replace("2027-01-31", target)
     for _ in range(2):
         comment = sandbox.add_comment(repo, other["number"], risk, user="carol")
-        await deliver(
+        await world.send(
             "issue_comment", sandbox.issue_comment_event(repo, other["number"], comment["id"])
         )
-        await drain()
     (summary,) = [
         c["body"] for c in sandbox.comments(repo, incident) if SUMMARY_MARKER in c["body"]
     ]
