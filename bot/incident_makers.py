@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.permissions import lookup_caller
+from bot.permissions import collaborator_role, is_lead
 from bot.scope import Scope
 from rules.authorization import TRIAGE, is_app_account, role_rank
 from rules.config import Config
 from rules.incident import labelled_by
+from rules.logins import same_login
 
 
 async def incident_maker(scope: Scope, issue: dict[str, Any], config: Config) -> str | None:
@@ -43,9 +44,7 @@ async def incident_maker(scope: Scope, issue: dict[str, Any], config: Config) ->
         )
     ]
     for login in labelled_by(timeline, config.labels.incident):
-        if login.casefold() == author.casefold() or is_app_account(
-            {"login": login}, scope.ctx.bot_login
-        ):
+        if same_login(login, author) or is_app_account({"login": login}, scope.ctx.bot_login):
             continue
         if await _may(scope, login, config):
             return login
@@ -53,6 +52,7 @@ async def incident_maker(scope: Scope, issue: dict[str, Any], config: Config) ->
 
 
 async def _may(scope: Scope, login: str, config: Config) -> bool:
-    leads = (*config.leads.users, *config.leads.teams)
-    caller = await lookup_caller(scope, login, leads)
-    return role_rank(caller.role) >= TRIAGE or caller.is_lead
+    # The role first: a lead team is asked only for someone whose role is not enough.
+    if role_rank(await collaborator_role(scope, login)) >= TRIAGE:
+        return True
+    return await is_lead(scope.gh, login, (*config.leads.users, *config.leads.teams))
