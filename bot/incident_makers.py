@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.permissions import collaborator_role, is_lead
+from bot.permissions import collaborator_role, is_lead, leads_of
 from bot.scope import Scope
 from rules.authorization import TRIAGE, is_app_account, role_rank
 from rules.config import Config
@@ -55,4 +55,4 @@ async def _may(scope: Scope, login: str, config: Config) -> bool:
     # The role first: a lead team is asked only for someone whose role is not enough.
     if role_rank(await collaborator_role(scope, login)) >= TRIAGE:
         return True
-    return await is_lead(scope.gh, login, (*config.leads.users, *config.leads.teams))
+    return await is_lead(scope.gh, login, leads_of(config))

@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 import aiohttp
 import gidgethub
@@ -34,6 +35,9 @@ from cachetools import TTLCache
 
 from bot.scope import Scope
 from rules.authorization import base_role
+
+if TYPE_CHECKING:
+    from rules.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +155,12 @@ def split_team(lead: str) -> tuple[str, str] | None:
     if not org or not slug:
         return None
     return org, slug
+
+
+def leads_of(config: Config) -> tuple[str, ...]:
+    """The configuration's leads, as :func:`is_lead` and mentions take them: logins and
+    ``org/team`` handles."""
+    return (*config.leads.users, *config.leads.teams)
 
 
 async def is_lead(gh: gidgethub.abc.GitHubAPI, login: str, leads: Iterable[str]) -> bool:

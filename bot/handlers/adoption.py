@@ -26,7 +26,7 @@ from bot.item_issues import (
     load,
     refresh_incident_tracking,
 )
-from bot.permissions import lookup_caller
+from bot.permissions import leads_of, lookup_caller
 from bot.scope import Scope
 from bot.writes import upsert_comment
 from rules import markers
@@ -58,8 +58,7 @@ async def on_hardening_issue(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     if parse_item(fresh.get("body") or "").item is None:
         return  # no template: an ordinary issue with a label
     author = str((fresh.get("user") or {}).get("login") or "")
-    leads = (*config.leads.users, *config.leads.teams)
-    caller = await lookup_caller(scope, author, leads, need_role=True, need_lead=True)
+    caller = await lookup_caller(scope, author, leads_of(config), need_role=True, need_lead=True)
     number = int(fresh["number"])
     if role_rank(caller.role) >= WRITE or caller.is_lead:
         loaded = await adopt(scope, fresh, config=config, keep_evidence=True)

@@ -40,7 +40,7 @@ from bot.item_issues import (
     load,
     save_item,
 )
-from bot.permissions import PermissionLookupError, is_lead, lookup_caller
+from bot.permissions import PermissionLookupError, is_lead, leads_of, lookup_caller
 from bot.records import Trust
 from bot.scope import Scope
 from bot.writes import find_comment, label_names, update_issue, upsert_comment
@@ -147,8 +147,7 @@ class Run:
 
     async def caller_is_lead(self) -> bool:
         if self._lead is None:
-            leads = (*self.config.leads.users, *self.config.leads.teams)
-            self._lead = await is_lead(self.gh, self.actor, leads)
+            self._lead = await is_lead(self.gh, self.actor, leads_of(self.config))
         return self._lead
 
     async def facts(self, loaded: LoadedItem) -> ItemFacts:

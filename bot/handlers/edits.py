@@ -32,7 +32,7 @@ from gidgethub.sansio import Event
 
 from bot.context import Context
 from bot.item_issues import app_authored, get_issue, is_hardening, load, save_item
-from bot.permissions import lookup_caller
+from bot.permissions import leads_of, lookup_caller
 from bot.records import read
 from bot.scope import Scope
 from bot.writes import same_text, upsert_comment
@@ -80,8 +80,7 @@ async def on_item_edited(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     changed = plain_edits(before, after) if before is not None and after is not None else ()
     may_edit = True
     if changed or after is None:
-        leads = (*config.leads.users, *config.leads.teams)
-        caller = await lookup_caller(scope, editor, leads)
+        caller = await lookup_caller(scope, editor, leads_of(config))
         may_edit = role_rank(caller.role) >= WRITE or caller.is_lead
     number = int(fresh["number"])
     keep = replace(loaded, record=record, issue=fresh)

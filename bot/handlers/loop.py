@@ -32,7 +32,7 @@ from bot.checks import find_runs
 from bot.context import Context
 from bot.facts import item_facts
 from bot.item_issues import get_issue, github_time, list_items, load
-from bot.permissions import PermissionLookupError, is_lead, lookup_caller
+from bot.permissions import PermissionLookupError, is_lead, leads_of, lookup_caller
 from bot.records import trust_of
 from bot.scope import Scope
 from bot.writes import add_labels, ensure_label, label_names, upsert_comment
@@ -180,7 +180,7 @@ async def _may(scope: Scope, config: Config, actor: str, command: str) -> Outcom
         caller = await lookup_caller(scope, actor, (), need_role=True, need_lead=False)
         lead = False
         if role_rank(caller.role) < 3 or command in ("override",):
-            lead = await is_lead(gh, actor, (*config.leads.users, *config.leads.teams))
+            lead = await is_lead(gh, actor, leads_of(config))
     except PermissionLookupError as exc:
         ctx.log.warning("%s by %s not run: %s", command, actor, exc)
         return could_not_check(exc.reason)

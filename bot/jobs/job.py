@@ -56,11 +56,6 @@ class Job:
     cadence: Callable[[Config], Cadence | None]
 
 
-def leads_of(config: Config) -> tuple[str, ...]:
-    """Configured leads as mention targets: logins and ``org/team`` handles."""
-    return (*config.leads.users, *config.leads.teams)
-
-
 async def facts_of(
     scope: Scope,
     loaded: Iterable[LoadedItem],

@@ -33,9 +33,8 @@ from bot.jobs.job import (
     adoption_check_passed,
     comment_on_items,
     facts_of,
-    leads_of,
 )
-from bot.permissions import collaborator_role, describe_error
+from bot.permissions import collaborator_role, describe_error, leads_of
 from bot.scope import Scope
 from rules.cadence import Cadence
 from rules.config import CONTROLS, Config, mode_for
