@@ -188,10 +188,10 @@ async def linked_pulls(
         merged = await _search_hits(scope, f"{query} is:merged", item_number, limits)
         for number, hit in merged.items():
             hits.setdefault(number, hit)
-    ranked = sorted(hits, key=lambda n: _rank(hits[n]))
-    if len(ranked) > limit:
+    writers: frozenset[str] = frozenset()
+    if len(hits) > limit:  # who has write access decides only which are left out
         writers = await _writers(scope, [hit for hit in hits.values() if not _merged(hit)])
-        ranked = sorted(hits, key=lambda n: _rank(hits[n], writers))
+    ranked = sorted(hits, key=lambda n: _rank(hits[n], writers))
     pulls = LinkedPulls()
     pulls.more = cut or len(ranked) > limit
     pulls.left_out = tuple(sorted(ranked[limit:]))
@@ -446,6 +446,8 @@ async def _linked_facts(
     limits = config.limits
     number = int(pull["number"])
     item_class = one.item.failure_class if one.item else None
+    key = config_key(config)
+    reused = None if fanout is None else fanout.judged
     owner, repo = scope.owner, scope.repo
     record = scope.ctx.links
     held = None
@@ -461,11 +463,9 @@ async def _linked_facts(
         linked = LinkedPulls(p for p in found if int(p["number"]) != number)
         linked.more = found.more
         linked.append(dict(pull))
-        reused = None if fanout is None else fanout.judged
         facts = await item_facts(scope, one, config, pulls=linked, files=files, judged=reused)
         if record is not None:
             judged = {f.number: f for f in facts.pulls if f.number != number}
-            key = config_key(config)
             await record.searched(
                 owner,
                 repo,
@@ -477,7 +477,6 @@ async def _linked_facts(
                 ],
             )
         return facts
-    key = config_key(config)
     # Merged pull requests first, as the search keeps them (see linked_pulls).
     ordered = sorted(held, key=lambda link: not link.facts.merged)
     kept = ordered[: limits.linked_pulls_per_item]
@@ -498,7 +497,7 @@ async def _linked_facts(
         pulls=linked,
         files=files,
         known=known,
-        judged=None if fanout is None else fanout.judged,
+        judged=reused,
     )
 
 
