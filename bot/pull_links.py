@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.inbox.api import per_dialect
+from bot.dialects import per_dialect
 from rules.model import PullFacts
 
 _SCHEMA = per_dialect("""

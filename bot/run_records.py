@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.inbox.api import per_dialect
+from bot.dialects import per_dialect
 from rules import markers
 
 _RECORD_SCHEMA = per_dialect("""

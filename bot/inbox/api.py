@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from bot import payloads
+from bot.dialects import per_dialect
 
 Status = Literal["pending", "processing", "done", "failed"]
 
@@ -165,19 +166,6 @@ class Sql(Protocol):
     async def setup(self, script: str) -> None:
         """Run idempotent DDL (``CREATE ... IF NOT EXISTS``)."""
         ...
-
-
-# The column types the two dialects spell differently, for a schema written once for both.
-_TYPES = {
-    "sqlite": {"real": "REAL", "bigint": "INTEGER"},
-    "postgresql": {"real": "DOUBLE PRECISION", "bigint": "BIGINT"},
-}
-
-
-def per_dialect(schema: str) -> dict[str, str]:
-    """``schema`` for each ``Sql.dialect``, its ``{real}`` (a float) and ``{bigint}`` (a 64-bit
-    integer) spelled as the dialect does."""
-    return {dialect: schema.format(**types) for dialect, types in _TYPES.items()}
 
 
 _STATE_SCHEMA = per_dialect("""
