@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import cachetools
 import gidgethub
 
-from bot.item_issues import LoadedItem, list_items
+from bot.item_issues import LoadedItem, app_authored, list_items
 from bot.records import Trust, last_copy, remember, sealed, unseal_with
 from bot.scope import Scope
 from bot.writes import (
@@ -150,7 +150,11 @@ async def find_ledger(scope: Scope) -> dict[str, Any] | None:
             if int(exc.status_code) not in (404, 410):
                 raise
             issue = None  # deleted or transferred: look for it again
-        if issue is not None and _is_ours(issue, bot_login, TITLE, MARKER, LABEL):
+        if (
+            issue is not None
+            and app_authored(issue, bot_login)
+            and _titled(issue, TITLE, MARKER, LABEL)
+        ):
             return issue
         _NUMBERS.pop(key, None)
     found = await _find(scope, TITLE, MARKER, label=LABEL)
@@ -179,14 +183,10 @@ async def records_verdict(scope: Scope, pull: int, verdicts: dict[str, bool]) ->
     return facts.verdicts.get(pull) == verdicts
 
 
-def _is_ours(
-    issue: dict[str, Any], bot_login: str, title: str, marker: str, label: str | None
-) -> bool:
-    """Whether ``issue`` is the App's issue of that title: opened by the App, found by its
-    label, its marker or its title."""
+def _titled(issue: dict[str, Any], title: str, marker: str, label: str | None) -> bool:
+    """Whether ``issue``, one the App opened, is its issue of that title: found by its label,
+    its marker or its title."""
     if "pull_request" in issue:
-        return False
-    if str((issue.get("user") or {}).get("login") or "").lower() != bot_login.lower():
         return False
     labels = {str(one.get("name", "")).lower() for one in issue.get("labels") or ()}
     return (
@@ -216,8 +216,8 @@ async def _find(
             "per_page": 100,
         },
     ):
-        # Listed by creator already; GitHub's listing is trusted for who opened it.
-        if _is_ours({**issue, "user": {"login": bot_login}}, bot_login, title, marker, label):
+        # Listed by creator: GitHub's listing is trusted for who opened it.
+        if _titled(issue, title, marker, label):
             found.append(dict(issue))
     return min(found, key=lambda i: int(i["number"])) if found else None
 
