@@ -35,7 +35,7 @@ from bot import ledger
 from bot.context import Context
 from bot.facts import item_facts
 from bot.incident_makers import incident_maker
-from bot.item_issues import get_item, list_items
+from bot.item_issues import get_item, is_hardening, list_items
 from bot.scope import Scope
 from bot.writes import find_comment, label_names, update_issue, upsert_comment
 from rules.authorization import is_app_account
@@ -58,13 +58,12 @@ async def on_closed(event: Event, gh: GitHubAPI, ctx: Context) -> None:
         return
     scope = Scope.of_payload(gh, ctx, event.data)
     config = (await scope.config()).config
-    labels = label_names(issue)
     closed_by = str(sender.get("login") or "someone")
     # Each gate for what the issue is, whatever other labels it carries: a hardening label on
     # an incident does not take it out of the incident gate.
-    if is_incident(labels, config):
+    if is_incident(label_names(issue), config):
         await hold_incident(scope, issue, config, closed_by)
-    if _has(labels, config.labels.hardening):
+    if is_hardening(issue, config):
         await hold_item(scope, issue["number"], config, closed_by)
 
 
@@ -81,14 +80,10 @@ async def on_labeled(event: Event, gh: GitHubAPI, ctx: Context) -> None:
     closed_by = str((issue.get("closed_by") or {}).get("login") or "someone")
     if closed_by.casefold() == ctx.bot_login.casefold():
         closed_by = str((event.data.get("sender") or {}).get("login") or "someone")
-    if _has([label], config.labels.incident):
+    if is_incident([label], config):
         await hold_incident(scope, issue, config, closed_by)
-    elif _has([label], config.labels.hardening):
+    elif label.casefold() == config.labels.hardening.casefold():
         await hold_item(scope, int(issue["number"]), config, closed_by)
-
-
-def _has(labels: Sequence[str], name: str) -> bool:
-    return any(label.casefold() == name.casefold() for label in labels)
 
 
 @router.register("issues", action="transferred")
