@@ -105,7 +105,25 @@ def _rest(closer: str) -> re.Pattern[str]:
     return found
 
 
-_RUST_RAW_PREFIX = re.compile(r"(?<![\w])b?r(#{0,255})$")
+def _rust_raw_hashes(text: str, at: int) -> str | None:
+    """The ``#`` run of a Rust raw string prefix (``r"``, ``r#"``, ``br##"``, at most 255 ``#``)
+    that ends at ``at``, or None when the quote there opens no raw string.
+
+    Read back from the quote over its own ``#`` run only, so a line of quotes costs one look
+    per quote, not a search over the 258 characters before each."""
+    start = at
+    while start > 0 and at - start <= 255 and text[start - 1] == "#":
+        start -= 1
+    if at - start > 255 or start == 0 or text[start - 1] != "r":
+        return None
+    before = start - 2
+    if before >= 0 and text[before] == "b":
+        before -= 1
+    if before >= 0 and (text[before].isalnum() or text[before] == "_"):
+        return None
+    return text[start:at]
+
+
 _NESTED: dict[tuple[str, str], re.Pattern[str]] = {}
 
 
@@ -222,11 +240,9 @@ def _scan(
                 elif group == "long":
                     state = ("long", token.group("long"))
                     if grammar.rust_raw:
-                        raw = _RUST_RAW_PREFIX.search(
-                            text, max(0, token.start() - 258), token.start()
-                        )
-                        if raw is not None:
-                            state = ("raw", '"' + raw.group(1))
+                        hashes = _rust_raw_hashes(text, token.start())
+                        if hashes is not None:
+                            state = ("raw", '"' + hashes)
                     if first is None and state[1] == token.group():
                         first = (number, state)
                 elif group == "raw":
