@@ -708,7 +708,8 @@ def test_hostile_lines_are_read_in_linear_time(path: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["tests/x.hs", "spec/x.lua", "t/x.t", "tests/x.jl", "src/x.zig",
-                                  "tests/x.ml", "tests/x.clj", "tests/x.erl", "tests/x.R"])  # fmt: skip
+                                  "tests/x.ml", "tests/x.clj", "tests/x.erl", "tests/x.R",
+                                  "tests/x.nim", "spec/x_spec.cr"])  # fmt: skip
 def test_hostile_lines_are_read_in_linear_time_in_every_language(path: str) -> None:
     lines = [
         f"+{head}{fill * (30_000 // len(fill))}"

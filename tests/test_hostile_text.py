@@ -24,10 +24,13 @@ from bot.subjects import incident_of, subject_for
 from rules.commands import parse_commands
 from rules.config import default_config
 from rules.debt import read_defer_arguments, read_deferral
+from rules.diff.languages import LANGUAGES
+from rules.diff.syntax import lex
 from rules.incident import incident_summary, parse_findings, severity_from_body
 from rules.item_template import parse_item, visible_lines
 from rules.linked_pulls import hardens_numbers
 from rules.override import parse_marker as parse_override_marker
+from rules.record import subject_of, unseal
 from rules.risk import parse_risk_block
 from rules.scores import parse_duration
 from rules.text import ZWSP, bounded_int, inert, inert_line
@@ -61,6 +64,7 @@ READERS: dict[str, Callable[[str], object]] = {
     "deferral": read_deferral,
     "residual risk": lambda text: parse_risk_block(text, author="alice", today=date(2026, 3, 2)),
     "override marker": parse_override_marker,
+    "record": lambda text: unseal(text, b"k" * 32, subject_of("acme", "web", 7), repository=42),
 }
 
 PREFIXES = [
@@ -135,6 +139,43 @@ def test_pumped_bodies_of_github_size_never_raise_and_stay_linear(
 def test_any_text_repeated_to_github_size_never_raises(text: str):
     for reader in READERS.values():
         reader(text[:GITHUB_MAX])
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "<!-- hardening-bot:record v=1 mac=" + "a" * 64 + " data=",
+        "<!-- hardening-bot:record v=1 mac=" + "a" * 64 + " data=" + "A" * 60_000 + " -->\n",
+        "hardening-bot:record \n",
+    ],
+)
+def test_record_lines_of_github_size_are_read_in_linear_time(unit: str):
+    assert within_bound(READERS["record"], pumped("", unit)) < CPU_BOUND_SECONDS
+
+
+# Comments and strings of every language the test reading knows (rules.diff.syntax): pumped
+# repeats of their delimiters, on one line or one a line, openers that never close.
+SYNTAXES = {lang.name: lang.syntax for lang in LANGUAGES if lang.syntax is not None}
+DELIMITERS = [
+    "/*", "*/", "x*/", '"', "`", '"""', "'''", "\\", "'", 'r#"', "#", "(*", "*)", "{-", "-}",
+    "--[[", "]]", "#=", "=#", "#[", "]#", "=begin", "<<~A", '<<"A', '@"', "%", ";", "--", "<",
+]  # fmt: skip
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(SYNTAXES)),
+    st.lists(st.sampled_from(DELIMITERS), min_size=1, max_size=3).map("".join),
+    st.booleans(),
+)
+def test_comments_and_strings_of_github_size_are_read_in_linear_time(
+    name: str, unit: str, one_line: bool
+):
+    text = pumped("", unit if one_line else unit + "\n")
+    lines = text.split("\n")
+    assert within_bound(lambda _: lex(SYNTAXES[name], lines, len(lines) // 2), text) < (
+        CPU_BOUND_SECONDS
+    )
 
 
 # -- rules.text ------------------------------------------------------------------------------
