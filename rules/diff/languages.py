@@ -842,6 +842,31 @@ PROMTOOL = Language(
 
 # Languages read by one or two shapes each: the common frameworks' test case lines, each a
 # literal name after a word that only a test framework uses at the start of a line.
+
+
+def _few(
+    *,
+    name: str,
+    extensions: tuple[str, ...],
+    trigger: re.Pattern[str],
+    rules: tuple[Rule, ...],
+    syntax: Syntax,
+    in_source: bool = False,
+) -> Language:
+    """A language read by one or two shapes: a family of its own, and no preamble (no marker
+    line above a case decides it)."""
+    return Language(
+        name=name,
+        family=name,
+        extensions=extensions,
+        rules=rules,
+        trigger=trigger,
+        preamble="none",
+        in_source=in_source,
+        syntax=syntax,
+    )
+
+
 _HS_SYNTAX = syntax(
     '{-"',
     [DQ],
@@ -849,13 +874,11 @@ _HS_SYNTAX = syntax(
     block=("{-", "-}"),
     nested=True,
 )
-HASKELL = Language(
+HASKELL = _few(
     syntax=_HS_SYNTAX,
     name="haskell",
-    family="haskell",
     extensions=(".hs",),
     trigger=_c(r"\b(?:it|prop|specify|testCase|testProperty)\b"),
-    preamble="none",
     rules=(
         Rule(
             "hspec example",
@@ -868,33 +891,27 @@ HASKELL = Language(
 _LUA_SYNTAX = syntax(
     "-\"'", [DQ, SQ], r"(?P<open>--\[\[)|(?P<line>--)|(?P<close>\]\])" + _STR, block=("--[[", "]]")
 )
-LUA = Language(
+LUA = _few(
     syntax=_LUA_SYNTAX,
     name="lua",
-    family="lua",
     extensions=(".lua",),
     trigger=_c(r"\b(?:it|test|pending)\b"),
-    preamble="none",
     rules=(Rule("busted test", _c(r"^\s*(?:it|test)\s*\(\s*" + _LITERAL)),),
 )
 _R_SYNTAX = syntax("#\"'", [DQ, SQ], r"(?P<line>#)" + _STR)
-R = Language(
+R = _few(
     syntax=_R_SYNTAX,
     name="r",
-    family="r",
     extensions=(".r", ".R"),
     trigger=_c(r"test_that|it\("),
-    preamble="none",
     rules=(Rule("testthat test", _c(r"^\s*(?:testthat::)?(?:test_that|it)\s*\(\s*" + _LITERAL)),),
 )
 _ZIG_SYNTAX = syntax('/"', [DQ], r'(?P<line>//)|(?P<str>")')
-ZIG = Language(
+ZIG = _few(
     syntax=_ZIG_SYNTAX,
     name="zig",
-    family="zig",
     extensions=(".zig",),
     trigger=_c(r"\btest\b"),
-    preamble="none",
     in_source=True,  # ``test "name" { … }`` blocks live beside the code and run under zig test
     rules=(Rule("test block", _c(r"^\s*test\s+" + _DQ_LITERAL + r"\s*\{")),),
 )
@@ -904,23 +921,19 @@ _JULIA_SYNTAX = syntax(
     r'(?P<open>#=)|(?P<line>#)|(?P<close>=#)|(?P<long>""")|(?P<str>")',
     block=("#=", "=#"),
 )
-JULIA = Language(
+JULIA = _few(
     syntax=_JULIA_SYNTAX,
     name="julia",
-    family="julia",
     extensions=(".jl",),
     trigger=_c(r"@testset"),
-    preamble="none",
     rules=(Rule("test set", _c(r"^\s*@testset\s+(?:\w+\s+)?" + _DQ_LITERAL)),),
 )
 _ERLANG_SYNTAX = syntax('%"', [DQ], r'(?P<line>%)|(?P<str>")')
-ERLANG = Language(
+ERLANG = _few(
     syntax=_ERLANG_SYNTAX,
     name="erlang",
-    family="erlang",
     extensions=(".erl",),
     trigger=_c(r"_test_?\s*\("),
-    preamble="none",
     rules=(Rule("EUnit test", _c(r"^(?P<name>[a-z]\w*_test_?)\s*\(\s*\)\s*->")),),
 )
 _PERL_SYNTAX = syntax("#\"'", [DQ, SQ], r"(?P<line>#)" + _STR, line_block=(r"=\w", r"=cut\b"))
@@ -931,13 +944,11 @@ def _tap_name(match: re.Match[str], view: Sequence[PatchLine], index: int) -> st
     return match.groupdict().get("lit") or view[index].text.strip()
 
 
-PERL = Language(
+PERL = _few(
     syntax=_PERL_SYNTAX,
     name="perl",
-    family="perl",
     extensions=(".t",),
     trigger=_c(r"\b(?:ok|is|isnt|like|unlike|is_deeply|cmp_ok|subtest)\b"),
-    preamble="none",
     rules=(
         Rule("subtest", _c(r"^\s*subtest\s*(?:\(\s*)?" + _LITERAL)),
         Rule(
@@ -954,22 +965,18 @@ _NIM_SYNTAX = syntax(
     block=("#[", "]#"),
     nested=True,
 )
-NIM = Language(
+NIM = _few(
     syntax=_NIM_SYNTAX,
     name="nim",
-    family="nim",
     extensions=(".nim",),
     trigger=_c(r"\btest\b"),
-    preamble="none",
     rules=(Rule("unittest test", _c(r"^\s*test\s+" + _DQ_LITERAL + r"\s*:")),),
 )
-CRYSTAL = Language(
+CRYSTAL = _few(
     syntax=_RUBY_SYNTAX,
     name="crystal",
-    family="crystal",
     extensions=(".cr",),
     trigger=_c(r"\b(?:it|pending)\b"),
-    preamble="none",
     rules=(
         Rule(
             "spec example",
@@ -979,25 +986,21 @@ CRYSTAL = Language(
     ),
 )
 _CLOJURE_SYNTAX = syntax(';"', [DQ], r'(?P<line>;)|(?P<str>")')
-CLOJURE = Language(
+CLOJURE = _few(
     syntax=_CLOJURE_SYNTAX,
     name="clojure",
-    family="clojure",
     extensions=(".clj", ".cljs", ".cljc"),
     trigger=_c(r"deftest|defspec"),
-    preamble="none",
     rules=(Rule("deftest", _c(r"^\s*\((?:deftest|defspec)\s+(?P<name>[^\s()\[\]{}\"]+)")),),
 )
 _OCAML_SYNTAX = syntax(
     '(*"', [DQ], r'(?P<open>\(\*(?!\)))|(?P<close>\*\))|(?P<str>")', block=("(*", "*)"), nested=True
 )
-OCAML = Language(
+OCAML = _few(
     syntax=_OCAML_SYNTAX,
     name="ocaml",
-    family="ocaml",
     extensions=(".ml",),
     trigger=_c(r"test_case|>::"),
-    preamble="none",
     rules=(
         Rule("Alcotest case", _c(r"^\s*(?:[\[;,]\s*)?(?:Alcotest\.)?test_case\s+" + _DQ_LITERAL)),
         Rule("OUnit case", _c(r"^\s*(?:[\[;,]\s*)?" + _DQ_LITERAL + r"\s*>::")),
