@@ -527,25 +527,28 @@ def item_scores(facts: ItemFacts, thresholds: Thresholds) -> ItemScores:
     )
 
 
+def _first_numbers(numbers: Sequence[int], shown: int = 10) -> str:
+    """``#1, #2, …``: the first ``shown`` numbers, and an ellipsis when there are more."""
+    return ", ".join(f"#{n}" for n in numbers[:shown]) + (", …" if len(numbers) > shown else "")
+
+
 def unread_references_note(unread: Sequence[int], limit: int) -> str:
     """Says which ``Hardens #N`` references were beyond ``limits.hardens_references``."""
-    shown = ", ".join(f"#{n}" for n in unread[:10]) + (", …" if len(unread) > 10 else "")
     return (
         f"Only the first {limit} `Hardens #N` references are read "
         f"(`limits.hardens_references` in `.github/hardening.yml`); {len(unread)} more were not "
-        f"read: {shown}."
+        f"read: {_first_numbers(unread)}."
     )
 
 
 def stale_scorecards_note(pulls: Sequence[int], limit: int) -> str:
     """Says which other pull requests' scorecards one delivery left as they were, beyond the
     ``limit`` it refreshes (``limits.linked_pulls_per_item``)."""
-    shown = ", ".join(f"#{n}" for n in pulls[:10]) + (", …" if len(pulls) > 10 else "")
     return (
         f"The items this pull request moved to in progress are linked by more open pull requests "
         f"than the {limit} whose scorecards one event refreshes "
         f"(`limits.linked_pulls_per_item` in `.github/hardening.yml`); {len(pulls)} keep their "
-        f"earlier scorecard until their own next event: {shown}."
+        f"earlier scorecard until their own next event: {_first_numbers(pulls)}."
     )
 
 
