@@ -18,7 +18,7 @@ def horizon(today: date) -> date:
     try:
         return today.replace(year=today.year + HORIZON_YEARS)
     except ValueError:  # 29 February, or a today near the calendar's end
-        return min(today + timedelta(days=365 * HORIZON_YEARS + 1), date.max)
+        return plus_days(today, 365 * HORIZON_YEARS + 1)
 
 
 def beyond_horizon(day: date, today: date, what: str) -> str | None:

@@ -258,3 +258,11 @@ def test_date_arithmetic_on_a_typed_date_never_raises(day: date, today: date, ga
     assert plus_days(day, gap) >= day and plus_days(day, -gap) <= day
     assert horizon(today) > today
     assert (beyond_horizon(day, today, "due date") is None) == (day <= horizon(today))
+
+
+@pytest.mark.parametrize("today", [date(9995, 3, 1), date(9999, 1, 1), date.max])
+def test_the_horizon_near_the_calendars_end_is_its_last_day(today: date) -> None:
+    from rules.horizon import beyond_horizon, horizon
+
+    assert horizon(today) == date.max
+    assert beyond_horizon(date.max, today, "due date") is None
