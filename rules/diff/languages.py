@@ -1050,7 +1050,7 @@ _UNREAD = {
     ".el": "Emacs Lisp", ".sol": "Solidity", ".gleam": "Gleam", ".res": "ReScript", ".hx": "Haxe",
     ".pas": "Pascal", ".f90": "Fortran", ".adb": "Ada", ".tcl": "Tcl", ".cob": "COBOL",
     ".lhs": "Haskell", ".coffee": "CoffeeScript", ".mojo": "Mojo", ".odin": "Odin",
-    ".mm": "Objective-C", ".fsi": "F#", ".kts": "Kotlin script",
+    ".mm": "Objective-C", ".fsi": "F#",
 }  # fmt: skip
 
 
